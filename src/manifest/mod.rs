@@ -1,0 +1,12 @@
+//! Manifests: the YAML model, loading a directory into a snapshot, and validation.
+
+pub mod load;
+pub mod model;
+pub mod validate;
+pub mod yaml;
+
+pub use load::{load_dir, load_file, LoadError, Manifest, ManifestError, Snapshot};
+pub use model::*;
+
+#[cfg(test)]
+mod validate_tests;

@@ -1,0 +1,548 @@
+//! Validation rules for one document and across a snapshot; every error is collected.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::load::{error_at, ManifestError, Snapshot};
+use super::model::*;
+use super::yaml::SpannedDoc;
+
+/// Lambda's limit on the aggregate size of a function's environment variables.
+pub const ENV_LIMIT_BYTES: usize = 4096;
+
+/// Environment variable names Lambda reserves (cannot be set on a function).
+const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+struct Ctx<'a> {
+    file: &'a Path,
+    spanned: &'a SpannedDoc,
+    errors: &'a mut Vec<ManifestError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, field: &str, message: impl Into<String>) {
+        let pos = self.spanned.pos_of(field);
+        self.errors.push(error_at(self.file, pos, field, message));
+    }
+}
+
+/// Checks one typed document; pushes every problem found.
+pub fn document(
+    file: &Path,
+    doc: &Document,
+    spanned: &SpannedDoc,
+    errors: &mut Vec<ManifestError>,
+) {
+    let mut c = Ctx {
+        file,
+        spanned,
+        errors,
+    };
+    if doc.api_version != API_VERSION {
+        c.err("apiVersion", format!("must be `{API_VERSION}`"));
+    }
+    if doc.kind != KIND {
+        c.err("kind", format!("must be `{KIND}`"));
+    }
+    let name = &doc.metadata.name;
+    if name.is_empty()
+        || name.len() > 128
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+    {
+        c.err(
+            "metadata.name",
+            "must be 1-128 characters of letters, digits, `-`, `_` or `.`",
+        );
+    }
+    spec(&mut c, doc);
+}
+
+fn spec(c: &mut Ctx, doc: &Document) {
+    let s = &doc.spec;
+    let function = s.function_name.as_deref().unwrap_or(&doc.metadata.name);
+    let field = if s.function_name.is_some() {
+        "spec.functionName"
+    } else {
+        "metadata.name"
+    };
+    match parse_function_ref(function) {
+        Err(m) => c.err(field, m),
+        Ok((_, Some(arn_region))) => {
+            if let Some(r) = s.region.as_deref().filter(|r| *r != arn_region) {
+                c.err(
+                    "spec.region",
+                    format!("`{r}` conflicts with the function ARN's region `{arn_region}`"),
+                );
+            }
+        }
+        Ok(_) => {}
+    }
+    if let Some(r) = &s.region {
+        if !is_region(r) {
+            c.err("spec.region", format!("`{r}` is not an AWS region name"));
+        }
+    }
+    for (i, p) in s.ignore_differences.iter().enumerate() {
+        if let Err(m) = check_ignore_path(p) {
+            c.err(&format!("spec.ignoreDifferences[{i}]"), m);
+        }
+    }
+    if let Field::Value(env) = &s.environment {
+        environment(c, env);
+    }
+    if let Field::Value(n) = s.reserved_concurrency {
+        if n < 0 {
+            c.err(
+                "spec.reservedConcurrency",
+                "must be >= 0 (0 disables the function)",
+            );
+        }
+    }
+    if let Field::Value(e) = &s.event_invoke_config {
+        event_invoke_config(c, "spec.eventInvokeConfig", e);
+    }
+    let mut provisioned = 0;
+    for (name, alias) in &s.aliases {
+        alias_rules(c, &format!("spec.aliases.{name}"), name, alias);
+        provisioned += alias.provisioned_concurrency.value().copied().unwrap_or(0);
+    }
+    if let Field::Value(reserved) = s.reserved_concurrency {
+        if reserved >= 0 && provisioned > reserved {
+            c.err(
+                "spec.reservedConcurrency",
+                format!("{reserved} is less than the provisioned concurrency of its aliases ({provisioned}); Lambda rejects that"),
+            );
+        }
+    }
+}
+
+/// Accepts a function name or an unqualified function ARN; returns (name, ARN region).
+pub fn parse_function_ref(s: &str) -> Result<(String, Option<String>), String> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if let Some(rest) = s.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.split(':').collect();
+        let ok = parts.len() == 6
+            && parts[0].starts_with("aws")
+            && parts[1] == "lambda"
+            && is_region(parts[2])
+            && is_account(parts[3])
+            && parts[4] == "function"
+            && name_ok(parts[5]);
+        if ok {
+            return Ok((parts[5].to_string(), Some(parts[2].to_string())));
+        }
+        return Err(format!("`{s}` is not an unqualified Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"));
+    }
+    if name_ok(s) {
+        Ok((s.to_string(), None))
+    } else {
+        Err(format!(
+            "`{s}` is not a valid function name (1-64 letters, digits, `-`, `_`) or function ARN"
+        ))
+    }
+}
+
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+fn is_account(a: &str) -> bool {
+    a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
+}
+
+const ALIAS_FIELDS: &[&str] = &[
+    "functionVersion",
+    "description",
+    "routing",
+    "provisionedConcurrency",
+    "autoscaling",
+    "eventInvokeConfig",
+];
+
+fn check_ignore_path(p: &str) -> Result<(), String> {
+    let parts: Vec<&str> = p.split('.').collect();
+    let ok = match parts.as_slice() {
+        ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
+        ["reservedConcurrency"] | ["eventInvokeConfig"] | ["aliases", _] => true,
+        ["aliases", _, f] => ALIAS_FIELDS.contains(f),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, aliases.NAME[.{}])",
+            ALIAS_FIELDS.join("|")
+        ))
+    }
+}
+
+fn environment(c: &mut Ctx, env: &Environment) {
+    let mut literal_bytes = 0;
+    for (key, value) in &env.variables {
+        let field = format!("spec.environment.variables.{key}");
+        let key_ok = key.len() >= 2
+            && key.starts_with(|ch: char| ch.is_ascii_alphabetic())
+            && key
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !key_ok {
+            c.err(&field, "variable names must start with a letter and contain only letters, digits and `_` (at least 2 characters)");
+        }
+        if RESERVED_ENV.contains(&key.as_str()) {
+            c.err(
+                &field,
+                format!("`{key}` is reserved by Lambda and cannot be set"),
+            );
+        }
+        literal_bytes += key.len();
+        match value {
+            EnvValue::Literal(s) => literal_bytes += s.as_text().len(),
+            EnvValue::FromSsm(r) => {
+                if r.from_ssm.is_empty() || r.from_ssm.len() > 2048 {
+                    c.err(
+                        &format!("{field}.fromSsm"),
+                        "must be an SSM parameter name or ARN",
+                    );
+                }
+            }
+        }
+    }
+    if literal_bytes > ENV_LIMIT_BYTES {
+        c.err(
+            "spec.environment.variables",
+            format!("environment is {literal_bytes} bytes (names + literal values), over Lambda's {ENV_LIMIT_BYTES}-byte limit"),
+        );
+    }
+}
+
+fn event_invoke_config(c: &mut Ctx, field: &str, e: &EventInvokeConfig) {
+    if let Some(n) = e.maximum_retry_attempts {
+        if !(0..=2).contains(&n) {
+            c.err(
+                &format!("{field}.maximumRetryAttempts"),
+                format!("{n} is outside 0-2"),
+            );
+        }
+    }
+    if let Some(n) = e.maximum_event_age_in_seconds {
+        if !(60..=21600).contains(&n) {
+            c.err(
+                &format!("{field}.maximumEventAgeInSeconds"),
+                format!("{n} is outside 60-21600"),
+            );
+        }
+    }
+    if let Some(d) = &e.destinations {
+        for (name, arn) in [("onSuccess", &d.on_success), ("onFailure", &d.on_failure)] {
+            if let Some(arn) = arn {
+                if !is_destination_arn(arn) {
+                    c.err(
+                        &format!("{field}.destinations.{name}"),
+                        format!("`{arn}` is not an SQS queue, SNS topic, Lambda function or EventBridge event bus ARN"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn is_destination_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6
+        || parts[0] != "arn"
+        || !parts[1].starts_with("aws")
+        || !is_region(parts[3])
+        || !is_account(parts[4])
+    {
+        return false;
+    }
+    let resource = parts[5];
+    match parts[2] {
+        "sqs" | "sns" => !resource.is_empty() && !resource.contains(':'),
+        "lambda" => resource
+            .strip_prefix("function:")
+            .is_some_and(|r| !r.is_empty()),
+        "events" => resource
+            .strip_prefix("event-bus/")
+            .is_some_and(|r| !r.is_empty()),
+        _ => false,
+    }
+}
+
+fn alias_rules(c: &mut Ctx, field: &str, name: &str, a: &Alias) {
+    let name_ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        && !name.chars().all(|ch| ch.is_ascii_digit());
+    if !name_ok {
+        c.err(field, format!("`{name}` is not a valid alias name (1-128 letters, digits, `-`, `_`, not all digits)"));
+    }
+    let version = a.function_version.as_text();
+    let is_number = |v: &str| !v.is_empty() && v.chars().all(|ch| ch.is_ascii_digit());
+    if version != "$LATEST" && !is_number(&version) {
+        c.err(
+            &format!("{field}.functionVersion"),
+            format!("`{version}` is not a version number or $LATEST"),
+        );
+    }
+    if let Field::Value(r) = &a.routing {
+        routing(c, &format!("{field}.routing"), &version, r);
+    }
+    if let Field::Value(n) = a.provisioned_concurrency {
+        if n < 1 {
+            c.err(
+                &format!("{field}.provisionedConcurrency"),
+                format!("{n} must be >= 1 (use null to remove it)"),
+            );
+        }
+        if version == "$LATEST" {
+            c.err(
+                &format!("{field}.provisionedConcurrency"),
+                "cannot be set on an alias of $LATEST",
+            );
+        }
+    }
+    if let Field::Value(e) = &a.event_invoke_config {
+        event_invoke_config(c, &format!("{field}.eventInvokeConfig"), e);
+    }
+    if let Field::Value(s) = &a.autoscaling {
+        autoscaling(
+            c,
+            &format!("{field}.autoscaling"),
+            s,
+            &a.provisioned_concurrency,
+        );
+    }
+}
+
+fn routing(c: &mut Ctx, field: &str, version: &str, r: &std::collections::BTreeMap<String, f64>) {
+    if r.len() > 1 {
+        c.err(
+            field,
+            "at most one additional version can receive weighted traffic",
+        );
+    }
+    for (v, w) in r {
+        let f = format!("{field}.{v}");
+        if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_digit()) {
+            c.err(&f, format!("`{v}` is not a published version number"));
+        } else if v == version {
+            c.err(
+                &f,
+                "the alias's own functionVersion cannot be an additional version",
+            );
+        }
+        if !(0.0..=1.0).contains(w) {
+            c.err(&f, format!("weight {w} is outside [0, 1]"));
+        }
+    }
+}
+
+fn autoscaling(c: &mut Ctx, field: &str, s: &Autoscaling, pc: &Field<i64>) {
+    if s.min_capacity < 0 {
+        c.err(&format!("{field}.minCapacity"), "must be >= 0");
+    }
+    if s.max_capacity < 1 {
+        c.err(&format!("{field}.maxCapacity"), "must be >= 1");
+    }
+    if s.min_capacity > s.max_capacity {
+        c.err(
+            &format!("{field}.minCapacity"),
+            format!(
+                "minCapacity {} is greater than maxCapacity {}",
+                s.min_capacity, s.max_capacity
+            ),
+        );
+    }
+    if let Some(t) = s.target_utilization {
+        if !(t > 0.0 && t <= 1.0) {
+            c.err(
+                &format!("{field}.targetUtilization"),
+                format!("{t} is outside (0, 1]"),
+            );
+        }
+    }
+    let parent = field.trim_end_matches(".autoscaling");
+    match pc {
+        Field::Value(n) if *n < s.min_capacity || *n > s.max_capacity => c.err(
+            &format!("{parent}.provisionedConcurrency"),
+            format!(
+                "starting value {n} is outside autoscaling [{}, {}]",
+                s.min_capacity, s.max_capacity
+            ),
+        ),
+        Field::Value(_) => {}
+        _ => c.err(
+            field,
+            "autoscaling needs provisionedConcurrency set as its starting value",
+        ),
+    }
+    let mut seen = HashMap::new();
+    for (i, a) in s.scheduled_actions.iter().enumerate() {
+        let f = format!("{field}.scheduledActions[{i}]");
+        let name_ok = !a.name.is_empty() && a.name.len() <= 256 && !a.name.contains(':');
+        if !name_ok {
+            c.err(&format!("{f}.name"), "must be 1-256 characters without `:`");
+        }
+        if seen.insert(a.name.clone(), i).is_some() {
+            c.err(
+                &format!("{f}.name"),
+                format!("duplicate scheduled action name `{}`", a.name),
+            );
+        }
+        if let Err(m) = check_schedule(&a.schedule) {
+            c.err(&format!("{f}.schedule"), m);
+        }
+        match (a.min_capacity, a.max_capacity) {
+            (None, None) => c.err(&f, "set minCapacity, maxCapacity or both"),
+            (Some(lo), Some(hi)) if lo > hi => c.err(
+                &format!("{f}.minCapacity"),
+                format!("minCapacity {lo} is greater than maxCapacity {hi}"),
+            ),
+            _ => {}
+        }
+        for (k, v) in [
+            ("minCapacity", a.min_capacity),
+            ("maxCapacity", a.max_capacity),
+        ] {
+            if v.is_some_and(|v| v < 0) {
+                c.err(&format!("{f}.{k}"), "must be >= 0");
+            }
+        }
+    }
+}
+
+/// Application Auto Scaling schedule expressions: `cron(6 fields)`, `rate(N unit)`, `at(yyyy-mm-ddThh:mm:ss)`.
+pub fn check_schedule(s: &str) -> Result<(), String> {
+    let inner = |p: &str| s.strip_prefix(p).and_then(|r| r.strip_suffix(')'));
+    if let Some(body) = inner("cron(") {
+        let n = body.split_whitespace().count();
+        return if n == 6 {
+            Ok(())
+        } else {
+            Err(format!("cron expression has {n} fields; Application Auto Scaling needs 6 (minutes hours day-of-month month day-of-week year)"))
+        };
+    }
+    if let Some(body) = inner("rate(") {
+        let parts: Vec<&str> = body.split_whitespace().collect();
+        let ok = match parts.as_slice() {
+            [n, unit] => match n.parse::<u32>() {
+                Ok(1) => matches!(*unit, "minute" | "hour" | "day"),
+                Ok(n) if n > 1 => matches!(*unit, "minutes" | "hours" | "days"),
+                _ => false,
+            },
+            _ => false,
+        };
+        return if ok {
+            Ok(())
+        } else {
+            Err(format!("`{s}` is not `rate(N minute(s)|hour(s)|day(s))`"))
+        };
+    }
+    if let Some(body) = inner("at(") {
+        let b = body.as_bytes();
+        let shape = b.len() == 19
+            && body.char_indices().all(|(i, ch)| match i {
+                4 | 7 => ch == '-',
+                10 => ch == 'T',
+                13 | 16 => ch == ':',
+                _ => ch.is_ascii_digit(),
+            });
+        return if shape {
+            Ok(())
+        } else {
+            Err(format!("`{s}` is not `at(yyyy-mm-ddThh:mm:ss)`"))
+        };
+    }
+    Err(format!(
+        "`{s}` is not a cron(...), rate(...) or at(...) expression"
+    ))
+}
+
+/// Checks across documents: unique `metadata.name`, one manifest per function. A file with a
+/// conflicting document is rejected whole (all-or-nothing per file).
+pub fn across(snapshot: &mut Snapshot) {
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut targets: HashMap<(String, String), usize> = HashMap::new();
+    let mut rejected_files = Vec::new();
+    for (i, m) in snapshot.manifests.iter().enumerate() {
+        if let Some(&first) = names.get(&m.name) {
+            let f = &snapshot.manifests[first];
+            let p = f.pos_of("metadata.name");
+            snapshot.errors.push(error_at(
+                &m.file,
+                m.pos_of("metadata.name"),
+                "metadata.name",
+                format!(
+                    "duplicate name `{}` (first defined at {}:{}:{})",
+                    m.name,
+                    f.file.display(),
+                    p.line,
+                    p.column
+                ),
+            ));
+            rejected_files.push(m.file.clone());
+            continue;
+        }
+        names.insert(m.name.clone(), i);
+        let spec = &m.doc.spec;
+        let raw = spec.function_name.as_deref().unwrap_or(&m.name);
+        let Ok((function, arn_region)) = parse_function_ref(raw) else {
+            continue;
+        };
+        let region = spec.region.clone().or(arn_region).unwrap_or_default();
+        if let Some(&first) = targets.get(&(region.clone(), function.clone())) {
+            let f = &snapshot.manifests[first];
+            snapshot.errors.push(error_at(
+                &m.file,
+                m.pos_of("spec"),
+                "spec.functionName",
+                format!(
+                    "function `{function}` is already managed by manifest `{}` ({})",
+                    f.name,
+                    f.file.display()
+                ),
+            ));
+            rejected_files.push(m.file.clone());
+            continue;
+        }
+        targets.insert((region, function), i);
+    }
+    snapshot
+        .manifests
+        .retain(|m| !rejected_files.contains(&m.file));
+}

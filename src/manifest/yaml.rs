@@ -1,0 +1,325 @@
+//! YAML text → JSON values plus a map from every field path to its line and column.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Nesting deeper than this is rejected (a manifest is never this deep; it guards the stack).
+const MAX_DEPTH: usize = 64;
+/// Alias expansion budget in nodes (guards against "billion laughs").
+const MAX_NODES: usize = 200_000;
+
+/// A position in a file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl From<Marker> for Pos {
+    fn from(m: Marker) -> Self {
+        Pos {
+            line: m.line().max(1),
+            column: m.col() + 1,
+        }
+    }
+}
+
+/// One YAML document as a JSON value, with positions of every path (`a.b[0].c`).
+#[derive(Debug, Clone)]
+pub struct SpannedDoc {
+    pub value: Value,
+    pub start: Pos,
+    pub spans: HashMap<String, Pos>,
+}
+
+impl SpannedDoc {
+    /// Position of `path`, or of its nearest ancestor that has one.
+    pub fn pos_of(&self, path: &str) -> Pos {
+        let mut p = path.to_string();
+        loop {
+            if let Some(pos) = self.spans.get(&p) {
+                return *pos;
+            }
+            match p.rfind(['.', '[']) {
+                Some(i) => p.truncate(i),
+                None => return self.spans.get("").copied().unwrap_or(self.start),
+            }
+        }
+    }
+}
+
+/// A YAML error with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Scalar(String, TScalarStyle, Option<String>),
+    Seq(Vec<(Node, Pos)>),
+    Map(Vec<((Node, Pos), (Node, Pos))>),
+}
+
+enum Frame {
+    Seq(Vec<(Node, Pos)>, usize, Pos),
+    Map(
+        Vec<((Node, Pos), (Node, Pos))>,
+        Option<(Node, Pos)>,
+        usize,
+        Pos,
+    ),
+}
+
+#[derive(Default)]
+struct Builder {
+    docs: Vec<(Node, Pos)>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    error: Option<YamlError>,
+}
+
+fn size(n: &Node) -> usize {
+    match n {
+        Node::Scalar(..) => 1,
+        Node::Seq(v) => 1 + v.iter().map(|(n, _)| size(n)).sum::<usize>(),
+        Node::Map(v) => {
+            1 + v
+                .iter()
+                .map(|((k, _), (n, _))| size(k) + size(n))
+                .sum::<usize>()
+        }
+    }
+}
+
+impl Builder {
+    fn fail(&mut self, pos: Pos, message: impl Into<String>) {
+        if self.error.is_none() {
+            self.error = Some(YamlError {
+                pos,
+                message: message.into(),
+            });
+        }
+    }
+
+    fn push_node(&mut self, node: Node, pos: Pos, anchor: usize) {
+        self.nodes += size(&node);
+        if self.nodes > MAX_NODES {
+            return self.fail(pos, "document too large (alias expansion limit reached)");
+        }
+        if anchor > 0 {
+            let s = size(&node);
+            self.anchors.insert(anchor, (node.clone(), s));
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push((node, pos)),
+            Some(Frame::Seq(items, ..)) => items.push((node, pos)),
+            Some(Frame::Map(entries, key, ..)) => match key.take() {
+                None => *key = Some((node, pos)),
+                Some(k) => entries.push((k, (node, pos))),
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let pos = Pos::from(mark);
+        match ev {
+            Event::Scalar(v, style, anchor, tag) => {
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                self.push_node(Node::Scalar(v, style, tag), pos, anchor)
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _)
+                if self.stack.len() >= MAX_DEPTH =>
+            {
+                let _ = anchor;
+                self.fail(pos, format!("nesting deeper than {MAX_DEPTH} levels"))
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(vec![], anchor, pos)),
+            Event::MappingStart(anchor, _) => {
+                self.stack.push(Frame::Map(vec![], None, anchor, pos))
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(items, anchor, p)) = self.stack.pop() {
+                    self.push_node(Node::Seq(items), p, anchor)
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(entries, _, anchor, p)) = self.stack.pop() {
+                    self.push_node(Node::Map(entries), p, anchor)
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some((node, _)) => self.push_node(node, pos, 0),
+                None => self.fail(pos, "alias to an unknown anchor"),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// Parses every document of `text`.
+pub fn parse(text: &str) -> Result<Vec<SpannedDoc>, YamlError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, true) {
+        return Err(YamlError {
+            pos: Pos::from(*e.marker()),
+            message: e.info().to_string(),
+        });
+    }
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
+    let mut out = Vec::new();
+    for (node, pos) in builder.docs {
+        let mut spans = HashMap::new();
+        spans.insert(String::new(), pos);
+        let value = to_json(&node, "", &mut spans)?;
+        out.push(SpannedDoc {
+            value,
+            start: pos,
+            spans,
+        });
+    }
+    Ok(out)
+}
+
+fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn to_json(node: &Node, path: &str, spans: &mut HashMap<String, Pos>) -> Result<Value, YamlError> {
+    Ok(match node {
+        Node::Scalar(s, style, tag) => scalar(s, *style, tag.as_deref()),
+        Node::Seq(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, (n, p)) in items.iter().enumerate() {
+                let child = format!("{path}[{i}]");
+                spans.insert(child.clone(), *p);
+                out.push(to_json(n, &child, spans)?);
+            }
+            Value::Array(out)
+        }
+        Node::Map(entries) => {
+            let mut out = Map::new();
+            for ((k, kpos), (v, _)) in entries {
+                let key = match k {
+                    Node::Scalar(s, ..) => s.clone(),
+                    _ => {
+                        return Err(YamlError {
+                            pos: *kpos,
+                            message: "mapping keys must be scalars".into(),
+                        })
+                    }
+                };
+                if out.contains_key(&key) {
+                    return Err(YamlError {
+                        pos: *kpos,
+                        message: format!("duplicate key `{key}`"),
+                    });
+                }
+                let child = child(path, &key);
+                spans.insert(child.clone(), *kpos);
+                let value = to_json(v, &child, spans)?;
+                out.insert(key, value);
+            }
+            Value::Object(out)
+        }
+    })
+}
+
+/// Resolves a scalar with the YAML 1.2 core schema.
+fn scalar(s: &str, style: TScalarStyle, tag: Option<&str>) -> Value {
+    if style != TScalarStyle::Plain || tag == Some("!!str") {
+        return Value::String(s.to_string());
+    }
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Value::Number(i.into());
+    }
+    let looks_numeric = s
+        .trim_start_matches(['-', '+'])
+        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if looks_numeric {
+        if let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_records_line_and_column_of_every_key() {
+        let docs = parse("a:\n  b: 1\n  c:\n    - x\n    - {d: true}\n").unwrap();
+        let d = &docs[0];
+        assert_eq!(d.spans["a.b"], Pos { line: 2, column: 3 });
+        assert_eq!(d.spans["a.c[1].d"], Pos { line: 5, column: 8 });
+        assert_eq!(d.value["a"]["c"][1]["d"], Value::Bool(true));
+    }
+
+    #[test]
+    fn parse_splits_documents_and_keeps_quoted_numbers_as_strings() {
+        let docs = parse("a: \"1\"\n---\na: 1\n---\na: 0.5\n").unwrap();
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[0].value["a"], Value::String("1".into()));
+        assert_eq!(docs[1].value["a"], Value::from(1));
+        assert_eq!(docs[2].value["a"], Value::from(0.5));
+        assert_eq!(docs[2].spans["a"].line, 5);
+    }
+
+    #[test]
+    fn parse_reports_the_line_of_a_syntax_error() {
+        let err = parse("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        assert!(err.pos.line >= 2, "{err:?}");
+    }
+
+    #[test]
+    fn parse_rejects_duplicate_keys_at_the_second_key() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.pos.line, 3);
+        assert!(err.message.contains("duplicate key `a`"));
+    }
+
+    #[test]
+    fn parse_rejects_deep_nesting_instead_of_overflowing_the_stack() {
+        let text = "[".repeat(500) + &"]".repeat(500);
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.message.contains("nest") || err.message.contains("recursion"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn parse_stops_alias_expansion_bombs() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text += &format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n");
+        }
+        assert!(parse(&text).unwrap_err().message.contains("too large"));
+    }
+}
