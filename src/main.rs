@@ -1,1 +1,57 @@
-fn main() {}
+//! Entry point: parses arguments, sets up logging, runs a subcommand, exits with its code.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use lambda_reconciler::apply::Waits;
+use lambda_reconciler::aws::AwsOptions;
+use lambda_reconciler::cli::{Cli, Command, LogFormat};
+use lambda_reconciler::commands;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,lambda_reconciler=info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.global.log_format);
+    let opts = AwsOptions {
+        region: cli.global.region.clone(),
+        endpoint_url: cli.global.endpoint_url.clone(),
+        rps: cli.global.aws_rps,
+    };
+    let code = match cli.command {
+        Command::Validate { manifests } => commands::validate(&manifests.dir),
+        Command::Plan {
+            manifests,
+            detailed_exitcode,
+            output,
+        } => commands::plan(&manifests.dir, &opts, detailed_exitcode, output).await,
+        Command::Apply {
+            manifests,
+            output,
+            wait_timeout,
+        } => {
+            let waits = Waits {
+                timeout: wait_timeout,
+                ..Waits::default()
+            };
+            commands::apply(&manifests.dir, &opts, output, waits).await
+        }
+    };
+    std::process::exit(code);
+}

@@ -3,7 +3,8 @@ APIs moto lacks or mishandles (provisioned concurrency, qualifier-keyed event in
 GetAccountSettings, an InProgress window after configuration updates), a request log and test
 switches under /_ext/.
 
-Run: python tests/emulator/server.py --port PORT   (prints "ready PORT" when listening)
+Run: python tests/emulator/server.py --port PORT   (prints "ready PORT" once listening; --port 0
+picks a free port)
 """
 
 import argparse
@@ -15,7 +16,7 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.awslambda.models import lambda_backends
@@ -264,6 +265,13 @@ def call_inner(app, environ):
     return captured["status"], captured["headers"], body
 
 
+def finish(start_response, status, headers, body):
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers)
+    return [body]
+
+
 class Extension:
     def __init__(self, inner):
         self.inner = inner
@@ -327,17 +335,13 @@ class Extension:
             if status.startswith("200"):
                 STATE["updating"][fn_key] = time.monotonic() + CONFIG["update_in_progress_seconds"]
                 out = self.patch_status(out, True, None)
-            start_response(status, headers)
-            return [out]
+            return finish(start_response, status, headers, out)
         if name in ("config", "function") and method == "GET":
             status, headers, out = call_inner(self.inner, environ)
             if status.startswith("200"):
                 fn = backend(region).get_function(fn_key[1])
                 out = self.patch_status(out, busy, fn.reserved_concurrency if name == "function" else None)
-                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-                headers.append(("Content-Length", str(len(out))))
-            start_response(status, headers)
-            return [out]
+            return finish(start_response, status, headers, out)
         if name == "alias" and method == "DELETE":
             status, headers, out = call_inner(self.inner, environ)
             for store in (STATE["pc"], STATE["eic"]):
@@ -360,6 +364,13 @@ class Extension:
     def admin(self, environ, start_response, path, method):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+        if path == "/_ext/seed/function" and method == "POST":
+            import seed  # beside this file
+
+            port = environ.get("SERVER_PORT")
+            arn = seed.function(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"],
+                                int(body.get("versions", 2)))
+            return respond(start_response, 200, {"FunctionArn": arn})
         with LOCK:
             if path == "/_ext/requests" and method == "GET":
                 return respond(start_response, 200, STATE["requests"])
@@ -379,9 +390,14 @@ def main():
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
+    sys.path.insert(0, __import__("os").path.dirname(__file__))
     app = Extension(DomainDispatcherApplication(create_backend_app))
-    print(f"ready {args.port}", flush=True)
-    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    print(f"ready {server.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,457 @@
+//! The Lambda control plane, narrowed to the fields the product manages.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_lambda::types::{
+    AliasRoutingConfiguration, DestinationConfig, Environment, LastUpdateStatus, OnFailure,
+    OnSuccess, ProvisionedConcurrencyStatusEnum,
+};
+
+use super::call::{AwsError, Caller};
+use crate::types::{
+    AliasState, FunctionState, InvokeConfig, PcState, PcStatus, Routing, DEFAULT_EVENT_AGE,
+    DEFAULT_RETRIES,
+};
+
+#[derive(Clone)]
+pub struct Lambda {
+    client: aws_sdk_lambda::Client,
+    caller: Caller,
+}
+
+/// The qualifier of a qualified ARN (`…:function:NAME:QUALIFIER`); `None` for unqualified or $LATEST.
+fn qualifier_of(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.get(7) {
+        Some(q) if *q != "$LATEST" => Some(q.to_string()),
+        _ => None,
+    }
+}
+
+fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
+    cfg.and_then(|r| r.additional_version_weights())
+        .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default()
+}
+
+impl Lambda {
+    pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
+        Lambda {
+            client: aws_sdk_lambda::Client::new(config),
+            caller,
+        }
+    }
+
+    /// GetFunction: configuration, environment and reserved concurrency in one call.
+    pub async fn get_function(&self, function: &str) -> Result<Option<FunctionState>, AwsError> {
+        let res = self
+            .caller
+            .call("lambda:GetFunction", || {
+                self.client.get_function().function_name(function).send()
+            })
+            .await;
+        let out = match res {
+            Ok(o) => o,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let conf = out.configuration();
+        let environment = conf
+            .and_then(|c| c.environment())
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok(Some(FunctionState {
+            arn: conf
+                .and_then(|c| c.function_arn())
+                .unwrap_or_default()
+                .to_string(),
+            environment,
+            reserved_concurrency: out
+                .concurrency()
+                .and_then(|c| c.reserved_concurrent_executions())
+                .map(i64::from),
+            last_update_in_progress: conf.and_then(|c| c.last_update_status())
+                == Some(&LastUpdateStatus::InProgress),
+        }))
+    }
+
+    pub async fn list_aliases(
+        &self,
+        function: &str,
+    ) -> Result<BTreeMap<String, AliasState>, AwsError> {
+        let mut out = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .caller
+                .call("lambda:ListAliases", || {
+                    self.client
+                        .list_aliases()
+                        .function_name(function)
+                        .set_marker(marker.clone())
+                        .send()
+                })
+                .await?;
+            for a in page.aliases() {
+                let state = AliasState {
+                    function_version: a.function_version().unwrap_or_default().to_string(),
+                    description: a.description().unwrap_or_default().to_string(),
+                    routing: routing(a.routing_config()),
+                };
+                out.insert(a.name().unwrap_or_default().to_string(), state);
+            }
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    pub async fn list_provisioned_concurrency(
+        &self,
+        function: &str,
+    ) -> Result<BTreeMap<String, PcState>, AwsError> {
+        let mut out = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .caller
+                .call("lambda:ListProvisionedConcurrencyConfigs", || {
+                    self.client
+                        .list_provisioned_concurrency_configs()
+                        .function_name(function)
+                        .set_marker(marker.clone())
+                        .send()
+                })
+                .await?;
+            for c in page.provisioned_concurrency_configs() {
+                let Some(q) = c.function_arn().and_then(qualifier_of) else {
+                    continue;
+                };
+                let status = match c.status() {
+                    Some(ProvisionedConcurrencyStatusEnum::Ready) => PcStatus::Ready,
+                    Some(ProvisionedConcurrencyStatusEnum::Failed) => PcStatus::Failed,
+                    _ => PcStatus::InProgress,
+                };
+                out.insert(
+                    q,
+                    PcState {
+                        requested: c
+                            .requested_provisioned_concurrent_executions()
+                            .unwrap_or(0)
+                            .into(),
+                        allocated: c
+                            .allocated_provisioned_concurrent_executions()
+                            .unwrap_or(0)
+                            .into(),
+                        status,
+                        reason: c.status_reason().map(str::to_string),
+                    },
+                );
+            }
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Event invoke configs keyed by qualifier (`None` = the unqualified function).
+    pub async fn list_event_invoke_configs(
+        &self,
+        function: &str,
+    ) -> Result<BTreeMap<Option<String>, InvokeConfig>, AwsError> {
+        let mut out = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .caller
+                .call("lambda:ListFunctionEventInvokeConfigs", || {
+                    self.client
+                        .list_function_event_invoke_configs()
+                        .function_name(function)
+                        .set_marker(marker.clone())
+                        .send()
+                })
+                .await?;
+            for c in page.function_event_invoke_configs() {
+                let dest = c.destination_config();
+                let cfg = InvokeConfig {
+                    maximum_retry_attempts: c
+                        .maximum_retry_attempts()
+                        .map_or(DEFAULT_RETRIES, i64::from),
+                    maximum_event_age_in_seconds: c
+                        .maximum_event_age_in_seconds()
+                        .map_or(DEFAULT_EVENT_AGE, i64::from),
+                    on_success: dest
+                        .and_then(|d| d.on_success())
+                        .and_then(|s| s.destination())
+                        .map(str::to_string),
+                    on_failure: dest
+                        .and_then(|d| d.on_failure())
+                        .and_then(|s| s.destination())
+                        .map(str::to_string),
+                };
+                out.insert(c.function_arn().and_then(qualifier_of), cfg);
+            }
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    pub async fn get_provisioned_concurrency(
+        &self,
+        function: &str,
+        alias: &str,
+    ) -> Result<Option<PcState>, AwsError> {
+        let res = self
+            .caller
+            .call("lambda:GetProvisionedConcurrencyConfig", || {
+                self.client
+                    .get_provisioned_concurrency_config()
+                    .function_name(function)
+                    .qualifier(alias)
+                    .send()
+            })
+            .await;
+        let c = match res {
+            Ok(c) => c,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let status = match c.status() {
+            Some(ProvisionedConcurrencyStatusEnum::Ready) => PcStatus::Ready,
+            Some(ProvisionedConcurrencyStatusEnum::Failed) => PcStatus::Failed,
+            _ => PcStatus::InProgress,
+        };
+        Ok(Some(PcState {
+            requested: c
+                .requested_provisioned_concurrent_executions()
+                .unwrap_or(0)
+                .into(),
+            allocated: c
+                .allocated_provisioned_concurrent_executions()
+                .unwrap_or(0)
+                .into(),
+            status,
+            reason: c.status_reason().map(str::to_string),
+        }))
+    }
+
+    pub async fn update_environment(
+        &self,
+        function: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let env = Environment::builder()
+            .set_variables(Some(vars.clone().into_iter().collect()))
+            .build();
+        self.caller
+            .call("lambda:UpdateFunctionConfiguration", || {
+                self.client
+                    .update_function_configuration()
+                    .function_name(function)
+                    .environment(env.clone())
+                    .send()
+            })
+            .await
+            .map(drop)
+    }
+
+    pub async fn put_reserved_concurrency(&self, function: &str, n: i64) -> Result<(), AwsError> {
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        self.caller
+            .call("lambda:PutFunctionConcurrency", || {
+                self.client
+                    .put_function_concurrency()
+                    .function_name(function)
+                    .reserved_concurrent_executions(n)
+                    .send()
+            })
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_reserved_concurrency(&self, function: &str) -> Result<(), AwsError> {
+        let res = self
+            .caller
+            .call("lambda:DeleteFunctionConcurrency", || {
+                self.client
+                    .delete_function_concurrency()
+                    .function_name(function)
+                    .send()
+            })
+            .await;
+        ignore_not_found(res.map(drop))
+    }
+
+    fn routing_config(r: &Routing) -> AliasRoutingConfiguration {
+        AliasRoutingConfiguration::builder()
+            .set_additional_version_weights(Some(r.clone().into_iter().collect()))
+            .build()
+    }
+
+    pub async fn create_alias(
+        &self,
+        function: &str,
+        name: &str,
+        a: &AliasState,
+    ) -> Result<(), AwsError> {
+        let rc = Self::routing_config(&a.routing);
+        self.caller
+            .call("lambda:CreateAlias", || {
+                self.client
+                    .create_alias()
+                    .function_name(function)
+                    .name(name)
+                    .function_version(&a.function_version)
+                    .description(&a.description)
+                    .routing_config(rc.clone())
+                    .send()
+            })
+            .await
+            .map(drop)
+    }
+
+    /// UpdateAlias; `None` fields are left as they are.
+    pub async fn update_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: Option<&str>,
+        description: Option<&str>,
+        routing: Option<&Routing>,
+    ) -> Result<(), AwsError> {
+        let rc = routing.map(Self::routing_config);
+        self.caller
+            .call("lambda:UpdateAlias", || {
+                self.client
+                    .update_alias()
+                    .function_name(function)
+                    .name(name)
+                    .set_function_version(version.map(str::to_string))
+                    .set_description(description.map(str::to_string))
+                    .set_routing_config(rc.clone())
+                    .send()
+            })
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_alias(&self, function: &str, name: &str) -> Result<(), AwsError> {
+        let res = self
+            .caller
+            .call("lambda:DeleteAlias", || {
+                self.client
+                    .delete_alias()
+                    .function_name(function)
+                    .name(name)
+                    .send()
+            })
+            .await;
+        ignore_not_found(res.map(drop))
+    }
+
+    pub async fn put_provisioned_concurrency(
+        &self,
+        function: &str,
+        alias: &str,
+        n: i64,
+    ) -> Result<(), AwsError> {
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        self.caller
+            .call("lambda:PutProvisionedConcurrencyConfig", || {
+                self.client
+                    .put_provisioned_concurrency_config()
+                    .function_name(function)
+                    .qualifier(alias)
+                    .provisioned_concurrent_executions(n)
+                    .send()
+            })
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_provisioned_concurrency(
+        &self,
+        function: &str,
+        alias: &str,
+    ) -> Result<(), AwsError> {
+        let res = self
+            .caller
+            .call("lambda:DeleteProvisionedConcurrencyConfig", || {
+                self.client
+                    .delete_provisioned_concurrency_config()
+                    .function_name(function)
+                    .qualifier(alias)
+                    .send()
+            })
+            .await;
+        ignore_not_found(res.map(drop))
+    }
+
+    /// PutFunctionEventInvokeConfig (replaces the whole config).
+    pub async fn put_event_invoke_config(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        c: &InvokeConfig,
+    ) -> Result<(), AwsError> {
+        let dest = (c.on_success.is_some() || c.on_failure.is_some()).then(|| {
+            DestinationConfig::builder()
+                .set_on_success(
+                    c.on_success
+                        .as_ref()
+                        .map(|d| OnSuccess::builder().destination(d).build()),
+                )
+                .set_on_failure(
+                    c.on_failure
+                        .as_ref()
+                        .map(|d| OnFailure::builder().destination(d).build()),
+                )
+                .build()
+        });
+        self.caller
+            .call("lambda:PutFunctionEventInvokeConfig", || {
+                self.client
+                    .put_function_event_invoke_config()
+                    .function_name(function)
+                    .set_qualifier(qualifier.map(str::to_string))
+                    .maximum_retry_attempts(c.maximum_retry_attempts as i32)
+                    .maximum_event_age_in_seconds(c.maximum_event_age_in_seconds as i32)
+                    .set_destination_config(dest.clone())
+                    .send()
+            })
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_event_invoke_config(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let res = self
+            .caller
+            .call("lambda:DeleteFunctionEventInvokeConfig", || {
+                self.client
+                    .delete_function_event_invoke_config()
+                    .function_name(function)
+                    .set_qualifier(qualifier.map(str::to_string))
+                    .send()
+            })
+            .await;
+        ignore_not_found(res.map(drop))
+    }
+}
+
+/// Deleting something already gone is success (idempotent removal).
+pub(crate) fn ignore_not_found(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,84 @@
+//! The AWS edge: SDK clients narrowed to domain types, the rate limiter and retries. SDK types
+//! never leave this module.
+
+pub mod call;
+pub mod lambda;
+pub mod scaling;
+pub mod ssm;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub use call::{AwsError, CallStats, Caller, ErrorClass, RetryPolicy};
+
+/// Where and how to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub rps: u32,
+}
+
+/// The three service clients of one region.
+#[derive(Clone)]
+pub struct RegionClients {
+    pub lambda: lambda::Lambda,
+    pub scaling: scaling::Scaling,
+    pub ssm: ssm::Ssm,
+}
+
+/// All regions' clients sharing one rate limiter and one set of counters.
+pub struct Aws {
+    base: aws_config::SdkConfig,
+    pub caller: Caller,
+    regions: Mutex<HashMap<String, RegionClients>>,
+}
+
+impl Aws {
+    pub async fn connect(opts: &AwsOptions) -> Self {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(r) = &opts.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(e) = &opts.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        let base = loader.load().await;
+        Aws {
+            base,
+            caller: Caller::new(opts.rps, RetryPolicy::default()),
+            regions: Mutex::default(),
+        }
+    }
+
+    /// The configured default region (from flags, environment or profile).
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
+    }
+
+    /// Clients for `region`, created once.
+    pub fn region(&self, region: &str) -> RegionClients {
+        let mut map = self.regions.lock().unwrap();
+        map.entry(region.to_string())
+            .or_insert_with(|| {
+                let cfg = self
+                    .base
+                    .to_builder()
+                    .region(aws_config::Region::new(region.to_string()))
+                    .build();
+                RegionClients {
+                    lambda: lambda::Lambda::new(&cfg, self.caller.clone()),
+                    scaling: scaling::Scaling::new(&cfg, self.caller.clone()),
+                    ssm: ssm::Ssm::new(&cfg, self.caller.clone()),
+                }
+            })
+            .clone()
+    }
+}

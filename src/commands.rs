@@ -1,0 +1,230 @@
+//! The one-shot commands: validate, plan, apply. Each returns the process exit code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+
+use crate::apply::Waits;
+use crate::aws::{Aws, AwsOptions};
+use crate::cli::Output;
+use crate::desired::{self, Desired};
+use crate::manifest::{load_dir, validate::parse_function_ref, Manifest, Snapshot};
+use crate::plan::{render, FunctionPlan, Plan};
+use crate::reconcile;
+
+/// Functions planned or applied at once (the rate limiter still bounds the call rate).
+const CONCURRENCY: usize = 4;
+
+/// Loads and validates; prints every error to stderr. `None` when invalid.
+fn load(dir: &Path) -> Option<Snapshot> {
+    match load_dir(dir) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+        Ok(s) if !s.errors.is_empty() => {
+            for e in &s.errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{} error(s); no manifest was applied", s.errors.len());
+            None
+        }
+        Ok(s) => Some(s),
+    }
+}
+
+pub fn validate(dir: &Path) -> i32 {
+    match load(dir) {
+        None => 1,
+        Some(s) => {
+            println!(
+                "{} manifest(s) valid in {}",
+                s.manifests.len(),
+                dir.display()
+            );
+            0
+        }
+    }
+}
+
+/// A manifest resolved to its desired state, or the reason it could not be.
+enum Target {
+    Ready(Box<Desired>),
+    Failed(FunctionPlan),
+}
+
+fn region_of(m: &Manifest, default: Option<&str>) -> Option<String> {
+    let spec = &m.doc.spec;
+    let raw = spec.function_name.as_deref().unwrap_or(&m.name);
+    let arn_region = parse_function_ref(raw).ok().and_then(|(_, r)| r);
+    spec.region
+        .clone()
+        .or(arn_region)
+        .or(default.map(str::to_string))
+}
+
+fn failed(m: &Manifest, region: &str, error: String) -> Target {
+    let raw = m
+        .doc
+        .spec
+        .function_name
+        .clone()
+        .unwrap_or_else(|| m.name.clone());
+    let function = parse_function_ref(&raw).map(|(n, _)| n).unwrap_or(raw);
+    Target::Failed(FunctionPlan {
+        manifest: m.name.clone(),
+        function,
+        region: region.to_string(),
+        drift_policy: m.doc.spec.drift_policy,
+        changes: vec![],
+        blocked: vec![],
+        progressing: vec![],
+        unmanaged_aliases: vec![],
+        error: Some(error),
+    })
+}
+
+/// Resolves SSM values (one batched read per region) and builds each desired state.
+async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
+    let default = aws.default_region();
+    let mut by_region: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for m in manifests {
+        match region_of(m, default.as_deref()) {
+            Some(r) => by_region.entry(r).or_default().push(m),
+            None => out.push(failed(
+                m,
+                "",
+                format!(
+                    "{}: spec.region: no region in the manifest, --region or the AWS config",
+                    m.file.display()
+                ),
+            )),
+        }
+    }
+    for (region, ms) in by_region {
+        let names = desired::ssm_names(ms.iter().copied());
+        let params = if names.is_empty() {
+            Ok(BTreeMap::new())
+        } else {
+            aws.region(&region)
+                .ssm
+                .get_parameters(&names)
+                .await
+                .map(|(found, _)| found)
+        };
+        for m in ms {
+            let t = match &params {
+                Err(e) => failed(m, &region, format!("resolving SSM parameters: {e}")),
+                Ok(p) => match desired::build(m, Some(&region), p) {
+                    Ok(d) => Target::Ready(Box::new(d)),
+                    Err(e) => failed(m, &region, e.to_string()),
+                },
+            };
+            out.push(t);
+        }
+    }
+    out
+}
+
+async fn connect(opts: &AwsOptions) -> Arc<Aws> {
+    Arc::new(Aws::connect(opts).await)
+}
+
+fn print_plan(plan: &Plan, output: Output) {
+    let text = match output {
+        Output::Text => render::text(plan),
+        Output::Json => render::json(plan) + "\n",
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output) -> i32 {
+    let Some(snapshot) = load(dir) else { return 1 };
+    let aws = connect(opts).await;
+    let targets = resolve(&aws, &snapshot.manifests).await;
+    let functions: Vec<FunctionPlan> = stream::iter(targets)
+        .map(|t| {
+            let aws = aws.clone();
+            async move {
+                match t {
+                    Target::Failed(p) => p,
+                    Target::Ready(d) => {
+                        match reconcile::plan_one(&aws.region(&d.key.region), &d).await {
+                            Ok(p) => p,
+                            Err(e) => error_plan(&d, &e),
+                        }
+                    }
+                }
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let plan = Plan { functions };
+    print_plan(&plan, output);
+    if plan.has_errors() {
+        1
+    } else if detailed && plan.has_changes() {
+        2
+    } else {
+        0
+    }
+}
+
+fn error_plan(d: &Desired, e: &reconcile::ReconcileError) -> FunctionPlan {
+    let mut p = FunctionPlan::new(d);
+    p.error = Some(e.to_string());
+    p
+}
+
+pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits) -> i32 {
+    let Some(snapshot) = load(dir) else { return 1 };
+    let aws = connect(opts).await;
+    let targets = resolve(&aws, &snapshot.manifests).await;
+    let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
+        .map(|t| {
+            let aws = aws.clone();
+            async move {
+                match t {
+                    Target::Failed(p) => (p, 0),
+                    Target::Ready(d) => {
+                        let c = aws.region(&d.key.region);
+                        match reconcile::apply_one(&c, &d, waits, 3).await {
+                            Ok(a) => {
+                                let mut shown = a.initial;
+                                shown.blocked = a.last.blocked;
+                                shown.progressing = a.last.progressing;
+                                shown.error = a.last.error;
+                                (shown, a.writes)
+                            }
+                            Err(e) => {
+                                tracing::error!(function = %d.key, error = %e, code = e.aws_code().unwrap_or(""), "apply failed");
+                                (error_plan(&d, &e), 0)
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let writes: usize = results.iter().map(|(_, w)| w).sum();
+    let plan = Plan {
+        functions: results.into_iter().map(|(p, _)| p).collect(),
+    };
+    print_plan(&plan, output);
+    if output == Output::Text {
+        println!("Apply complete: {writes} write call(s).");
+    }
+    let blocked = plan.functions.iter().any(|f| !f.blocked.is_empty());
+    if plan.has_errors() || blocked {
+        1
+    } else {
+        0
+    }
+}

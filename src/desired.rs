@@ -1,0 +1,234 @@
+//! Manifests + resolved SSM values → the desired state of each function (domain values).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+use crate::aws::ssm::Parameter;
+use crate::manifest::validate::{parse_function_ref, ENV_LIMIT_BYTES};
+use crate::manifest::{self as m, DriftPolicy, Field, Manifest};
+use crate::types::{
+    EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, DEFAULT_EVENT_AGE,
+    DEFAULT_RETRIES,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    #[error("{file}: {field}: SSM parameter `{parameter}` does not exist")]
+    MissingParameter {
+        file: PathBuf,
+        field: String,
+        parameter: String,
+    },
+    #[error("{file}: spec.region: no region in the manifest, the function ARN, --region or the AWS config")]
+    NoRegion { file: PathBuf },
+    #[error("{file}: spec.environment.variables: {bytes} bytes after resolving SSM values, over Lambda's {limit}-byte limit")]
+    EnvironmentTooLarge {
+        file: PathBuf,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredScaling {
+    pub min_capacity: i64,
+    pub max_capacity: i64,
+    pub target_utilization: Option<f64>,
+    pub scheduled_actions: Vec<Scheduled>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredAlias {
+    pub function_version: String,
+    pub description: Option<String>,
+    /// Absent: unmanaged; Value (possibly empty): owned exactly. `null` reads as empty.
+    pub routing: Field<Routing>,
+    pub provisioned_concurrency: Field<i64>,
+    pub autoscaling: Field<DesiredScaling>,
+    pub invoke_config: Field<InvokeConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub manifest: String,
+    pub file: PathBuf,
+    pub generation: String,
+    pub key: FunctionKey,
+    /// Name or ARN as written, passed to Lambda.
+    pub function_ref: String,
+    pub drift_policy: DriftPolicy,
+    pub ignore_differences: Vec<String>,
+    pub prune: bool,
+    pub environment: Field<EnvMap>,
+    pub reserved_concurrency: Field<i64>,
+    pub invoke_config: Field<InvokeConfig>,
+    pub aliases: IndexMap<String, DesiredAlias>,
+}
+
+impl Desired {
+    /// True when `path` (e.g. `aliases.prod.routing`) is covered by `ignoreDifferences`.
+    pub fn ignored(&self, path: &str) -> bool {
+        self.ignore_differences.iter().any(|i| {
+            path == i
+                || path
+                    .strip_prefix(i.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
+    /// Every SecureString value of this function (to mask wherever it appears).
+    pub fn secrets(&self) -> BTreeSet<String> {
+        match &self.environment {
+            Field::Value(env) => env
+                .values()
+                .filter(|v| v.sensitive)
+                .map(|v| v.value.clone())
+                .collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+}
+
+/// The SSM parameter names referenced by `manifests` (deduplicated).
+pub fn ssm_names<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for man in manifests {
+        if let Field::Value(env) = &man.doc.spec.environment {
+            for v in env.variables.values() {
+                if let m::EnvValue::FromSsm(r) = v {
+                    names.insert(r.from_ssm.clone());
+                }
+            }
+        }
+    }
+    names.into_iter().collect()
+}
+
+fn invoke_config(c: &m::EventInvokeConfig) -> InvokeConfig {
+    let d = c.destinations.as_ref();
+    InvokeConfig {
+        maximum_retry_attempts: c.maximum_retry_attempts.unwrap_or(DEFAULT_RETRIES),
+        maximum_event_age_in_seconds: c.maximum_event_age_in_seconds.unwrap_or(DEFAULT_EVENT_AGE),
+        on_success: d.and_then(|d| d.on_success.clone()),
+        on_failure: d.and_then(|d| d.on_failure.clone()),
+    }
+}
+
+fn scaling(s: &m::Autoscaling) -> DesiredScaling {
+    DesiredScaling {
+        min_capacity: s.min_capacity,
+        max_capacity: s.max_capacity,
+        target_utilization: s.target_utilization,
+        scheduled_actions: s
+            .scheduled_actions
+            .iter()
+            .map(|a| Scheduled {
+                name: a.name.clone(),
+                schedule: a.schedule.clone(),
+                min_capacity: a.min_capacity,
+                max_capacity: a.max_capacity,
+                timezone: a.timezone.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn alias(a: &m::Alias) -> DesiredAlias {
+    DesiredAlias {
+        function_version: a.function_version.as_text(),
+        description: a.description.clone(),
+        routing: match &a.routing {
+            Field::Absent => Field::Absent,
+            Field::Null => Field::Value(Routing::new()),
+            Field::Value(r) => Field::Value(r.clone()),
+        },
+        provisioned_concurrency: a.provisioned_concurrency.clone(),
+        autoscaling: a.autoscaling.as_ref().map(scaling),
+        invoke_config: a.event_invoke_config.as_ref().map(invoke_config),
+    }
+}
+
+fn environment(
+    man: &Manifest,
+    env: &m::Environment,
+    params: &BTreeMap<String, Parameter>,
+) -> Result<EnvMap, DesiredError> {
+    let mut out = EnvMap::new();
+    for (k, v) in &env.variables {
+        let value = match v {
+            m::EnvValue::Literal(s) => EnvValue::plain(s.as_text()),
+            m::EnvValue::FromSsm(r) => match params.get(&r.from_ssm) {
+                Some(p) => EnvValue {
+                    value: p.value.clone(),
+                    sensitive: p.secure,
+                },
+                None => {
+                    return Err(DesiredError::MissingParameter {
+                        file: man.file.clone(),
+                        field: format!("spec.environment.variables.{k}"),
+                        parameter: r.from_ssm.clone(),
+                    })
+                }
+            },
+        };
+        out.insert(k.clone(), value);
+    }
+    let bytes: usize = out.iter().map(|(k, v)| k.len() + v.value.len()).sum();
+    if bytes > ENV_LIMIT_BYTES {
+        return Err(DesiredError::EnvironmentTooLarge {
+            file: man.file.clone(),
+            bytes,
+            limit: ENV_LIMIT_BYTES,
+        });
+    }
+    Ok(out)
+}
+
+/// Builds the desired state of one manifest. `params` holds every resolved SSM parameter.
+pub fn build(
+    man: &Manifest,
+    default_region: Option<&str>,
+    params: &BTreeMap<String, Parameter>,
+) -> Result<Desired, DesiredError> {
+    let spec = &man.doc.spec;
+    let function_ref = spec
+        .function_name
+        .clone()
+        .unwrap_or_else(|| man.name.clone());
+    // Validation already accepted the reference; fall back to it verbatim just in case.
+    let (name, arn_region) =
+        parse_function_ref(&function_ref).unwrap_or((function_ref.clone(), None));
+    let region = spec
+        .region
+        .clone()
+        .or(arn_region)
+        .or(default_region.map(str::to_string))
+        .ok_or_else(|| DesiredError::NoRegion {
+            file: man.file.clone(),
+        })?;
+    let environment = match &spec.environment {
+        Field::Absent => Field::Absent,
+        Field::Null => Field::Null,
+        Field::Value(env) => Field::Value(environment(man, env, params)?),
+    };
+    Ok(Desired {
+        manifest: man.name.clone(),
+        file: man.file.clone(),
+        generation: man.content_hash(),
+        key: FunctionKey { region, name },
+        function_ref,
+        drift_policy: spec.drift_policy,
+        ignore_differences: spec.ignore_differences.clone(),
+        prune: spec.prune,
+        environment,
+        reserved_concurrency: spec.reserved_concurrency.clone(),
+        invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),
+        aliases: spec
+            .aliases
+            .iter()
+            .map(|(k, a)| (k.clone(), alias(a)))
+            .collect(),
+    })
+}

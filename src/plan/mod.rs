@@ -1,0 +1,390 @@
+//! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
+
+mod alias;
+pub mod render;
+#[cfg(test)]
+mod tests;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::desired::Desired;
+use crate::manifest::{DriftPolicy, Field};
+use crate::observed::Observed;
+use crate::types::{AliasState, EnvMap, EnvValue, InvokeConfig, Routing, Scheduled};
+
+/// One write the apply engine performs, in plan order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    UpdateEnvironment(EnvMap),
+    PutReservedConcurrency(i64),
+    DeleteReservedConcurrency,
+    CreateAlias {
+        alias: String,
+        state: AliasState,
+    },
+    UpdateAlias {
+        alias: String,
+        version: Option<String>,
+        description: Option<String>,
+        routing: Option<Routing>,
+    },
+    DeleteAlias {
+        alias: String,
+    },
+    PutProvisionedConcurrency {
+        alias: String,
+        value: i64,
+    },
+    DeleteProvisionedConcurrency {
+        alias: String,
+    },
+    /// Barrier: wait until the alias's provisioned concurrency is READY (or FAILED).
+    WaitProvisionedReady {
+        alias: String,
+    },
+    PutEventInvokeConfig {
+        qualifier: Option<String>,
+        config: InvokeConfig,
+    },
+    DeleteEventInvokeConfig {
+        qualifier: Option<String>,
+    },
+    RegisterScalableTarget {
+        alias: String,
+        min: i64,
+        max: i64,
+    },
+    DeregisterScalableTarget {
+        alias: String,
+    },
+    PutTargetTrackingPolicy {
+        alias: String,
+        target: f64,
+    },
+    DeleteScalingPolicy {
+        alias: String,
+        name: String,
+    },
+    PutScheduledAction {
+        alias: String,
+        action: Scheduled,
+    },
+    DeleteScheduledAction {
+        alias: String,
+        name: String,
+    },
+}
+
+impl Action {
+    /// The AWS operation this action performs.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Action::UpdateEnvironment(_) => "lambda:UpdateFunctionConfiguration",
+            Action::PutReservedConcurrency(_) => "lambda:PutFunctionConcurrency",
+            Action::DeleteReservedConcurrency => "lambda:DeleteFunctionConcurrency",
+            Action::CreateAlias { .. } => "lambda:CreateAlias",
+            Action::UpdateAlias { .. } => "lambda:UpdateAlias",
+            Action::DeleteAlias { .. } => "lambda:DeleteAlias",
+            Action::PutProvisionedConcurrency { .. } => "lambda:PutProvisionedConcurrencyConfig",
+            Action::DeleteProvisionedConcurrency { .. } => {
+                "lambda:DeleteProvisionedConcurrencyConfig"
+            }
+            Action::WaitProvisionedReady { .. } => "wait:ProvisionedConcurrencyReady",
+            Action::PutEventInvokeConfig { .. } => "lambda:PutFunctionEventInvokeConfig",
+            Action::DeleteEventInvokeConfig { .. } => "lambda:DeleteFunctionEventInvokeConfig",
+            Action::RegisterScalableTarget { .. } => "autoscaling:RegisterScalableTarget",
+            Action::DeregisterScalableTarget { .. } => "autoscaling:DeregisterScalableTarget",
+            Action::PutTargetTrackingPolicy { .. } => "autoscaling:PutScalingPolicy",
+            Action::DeleteScalingPolicy { .. } => "autoscaling:DeleteScalingPolicy",
+            Action::PutScheduledAction { .. } => "autoscaling:PutScheduledAction",
+            Action::DeleteScheduledAction { .. } => "autoscaling:DeleteScheduledAction",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Op {
+    pub fn symbol(self) -> char {
+        match self {
+            Op::Create => '+',
+            Op::Update => '~',
+            Op::Delete => '-',
+        }
+    }
+}
+
+/// One displayed field difference: `field: from → to`. Values are already redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    pub field: String,
+    pub op: Op,
+    pub from: Value,
+    pub to: Value,
+}
+
+/// One write with the differences that cause it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub operation: &'static str,
+    pub diffs: Vec<Diff>,
+    #[serde(skip)]
+    pub action: Action,
+}
+
+/// The plan of one function.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionPlan {
+    pub manifest: String,
+    pub function: String,
+    pub region: String,
+    pub drift_policy: DriftPolicy,
+    pub changes: Vec<Change>,
+    /// Reasons some changes cannot be made now (they are withheld, not attempted).
+    pub blocked: Vec<String>,
+    /// Settings converging on their own (provisioned concurrency IN_PROGRESS).
+    pub progressing: Vec<String>,
+    /// Live aliases the manifest does not list (left alone unless `prune`).
+    pub unmanaged_aliases: Vec<String>,
+    /// Why this function could not be planned (missing function, AWS error, SSM error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl FunctionPlan {
+    pub fn new(d: &Desired) -> Self {
+        FunctionPlan {
+            manifest: d.manifest.clone(),
+            function: d.key.name.clone(),
+            region: d.key.region.clone(),
+            drift_policy: d.drift_policy,
+            changes: vec![],
+            blocked: vec![],
+            progressing: vec![],
+            unmanaged_aliases: vec![],
+            error: None,
+        }
+    }
+
+    pub fn in_sync(&self) -> bool {
+        self.changes.is_empty() && self.blocked.is_empty() && self.error.is_none()
+    }
+
+    /// The number of write calls this plan makes (barriers excluded).
+    pub fn writes(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| !matches!(c.action, Action::WaitProvisionedReady { .. }))
+            .count()
+    }
+
+    pub(crate) fn push(&mut self, action: Action, diffs: Vec<Diff>) {
+        self.changes.push(Change {
+            operation: action.operation(),
+            diffs,
+            action,
+        });
+    }
+}
+
+/// A whole plan: one entry per manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub functions: Vec<FunctionPlan>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.functions
+            .iter()
+            .any(|f| !f.changes.is_empty() || !f.blocked.is_empty())
+    }
+    pub fn has_errors(&self) -> bool {
+        self.functions.iter().any(|f| f.error.is_some())
+    }
+}
+
+pub(crate) fn diff(field: impl Into<String>, op: Op, from: Value, to: Value) -> Diff {
+    Diff {
+        field: field.into(),
+        op,
+        from,
+        to,
+    }
+}
+
+/// Plans one function. Pure: the same inputs always give the same plan.
+pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
+    let mut p = FunctionPlan::new(d);
+    let Some(function) = &o.function else {
+        p.error = Some(format!(
+            "function `{}` not found in {}",
+            d.function_ref, d.key.region
+        ));
+        return p;
+    };
+    alias::removals(d, o, &mut p);
+    environment(d, &function.environment, &mut p);
+    let reserved = reserved(d, function.reserved_concurrency);
+    let raise_first = matches!(
+        (&reserved, function.reserved_concurrency),
+        (Some(Action::PutReservedConcurrency(n)), Some(cur)) if *n >= cur
+    ) || matches!(
+        (&reserved, function.reserved_concurrency),
+        (Some(Action::PutReservedConcurrency(_)), None)
+    );
+    let reserved_change = reserved.map(|a| {
+        let to = match &a {
+            Action::PutReservedConcurrency(n) => json!(n),
+            _ => Value::Null,
+        };
+        let op = if to.is_null() {
+            Op::Delete
+        } else if function.reserved_concurrency.is_none() {
+            Op::Create
+        } else {
+            Op::Update
+        };
+        (
+            a,
+            vec![diff(
+                "reservedConcurrency",
+                op,
+                json!(function.reserved_concurrency),
+                to,
+            )],
+        )
+    });
+    if raise_first {
+        if let Some((a, ds)) = reserved_change.clone() {
+            p.push(a, ds);
+        }
+    }
+    for (name, a) in &d.aliases {
+        alias::plan_alias(d, o, name, a, &mut p);
+    }
+    if !raise_first {
+        if let Some((a, ds)) = reserved_change {
+            p.push(a, ds);
+        }
+    }
+    invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
+    if !d.prune {
+        p.unmanaged_aliases = o
+            .aliases
+            .keys()
+            .filter(|k| !d.aliases.contains_key(*k))
+            .cloned()
+            .collect();
+    }
+    p
+}
+
+fn reserved(d: &Desired, current: Option<i64>) -> Option<Action> {
+    if d.ignored("reservedConcurrency") {
+        return None;
+    }
+    match (&d.reserved_concurrency, current) {
+        (Field::Value(n), cur) if cur != Some(*n) => Some(Action::PutReservedConcurrency(*n)),
+        (Field::Null, Some(_)) => Some(Action::DeleteReservedConcurrency),
+        _ => None,
+    }
+}
+
+fn environment(
+    d: &Desired,
+    live: &std::collections::BTreeMap<String, String>,
+    p: &mut FunctionPlan,
+) {
+    let desired = match &d.environment {
+        Field::Absent => return,
+        Field::Null => EnvMap::new(),
+        Field::Value(env) => env.clone(),
+    };
+    if d.ignored("environment") || d.ignored("environment.variables") {
+        return;
+    }
+    let secrets = d.secrets();
+    let shown = |k: &str, v: &str| {
+        let sensitive = desired.get(k).is_some_and(|e| e.sensitive) || secrets.contains(v);
+        json!(if sensitive { "(sensitive)" } else { v })
+    };
+    let mut write = EnvMap::new();
+    let mut diffs = vec![];
+    for (k, v) in &desired {
+        let path = format!("environment.variables.{k}");
+        match live.get(k) {
+            Some(cur) if d.ignored(&path) => {
+                write.insert(k.clone(), EnvValue::plain(cur.clone()));
+            }
+            Some(cur) if *cur == v.value => {
+                write.insert(k.clone(), v.clone());
+            }
+            Some(cur) => {
+                diffs.push(diff(path, Op::Update, shown(k, cur), json!(v)));
+                write.insert(k.clone(), v.clone());
+            }
+            None if d.ignored(&path) => {}
+            None => {
+                diffs.push(diff(path, Op::Create, Value::Null, json!(v)));
+                write.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for (k, cur) in live.iter().filter(|(k, _)| !desired.contains_key(*k)) {
+        let path = format!("environment.variables.{k}");
+        if d.ignored(&path) {
+            write.insert(k.clone(), EnvValue::plain(cur.clone()));
+        } else {
+            diffs.push(diff(path, Op::Delete, shown(k, cur), Value::Null));
+        }
+    }
+    if !diffs.is_empty() {
+        p.push(Action::UpdateEnvironment(write), diffs);
+    }
+}
+
+/// Plans an event invoke config (function-level when `qualifier` is `None`).
+pub(crate) fn invoke_config(
+    d: &Desired,
+    qualifier: Option<&str>,
+    path: &str,
+    want: &Field<InvokeConfig>,
+    o: &Observed,
+    p: &mut FunctionPlan,
+) {
+    if d.ignored(path) {
+        return;
+    }
+    let cur = o.invoke_configs.get(&qualifier.map(str::to_string));
+    let q = qualifier.map(str::to_string);
+    match (want, cur) {
+        (Field::Value(w), Some(c)) if w != c => p.push(
+            Action::PutEventInvokeConfig {
+                qualifier: q,
+                config: w.clone(),
+            },
+            vec![diff(path, Op::Update, json!(c), json!(w))],
+        ),
+        (Field::Value(w), None) => p.push(
+            Action::PutEventInvokeConfig {
+                qualifier: q,
+                config: w.clone(),
+            },
+            vec![diff(path, Op::Create, Value::Null, json!(w))],
+        ),
+        (Field::Null, Some(c)) => p.push(
+            Action::DeleteEventInvokeConfig { qualifier: q },
+            vec![diff(path, Op::Delete, json!(c), Value::Null)],
+        ),
+        _ => {}
+    }
+}

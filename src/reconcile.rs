@@ -1,0 +1,113 @@
+//! One function: desired → observed → plan → apply, and the error policy for each failure.
+
+use std::time::Duration;
+
+use crate::apply::{self, ApplyError, Waits};
+use crate::aws::{AwsError, ErrorClass, RegionClients};
+use crate::desired::Desired;
+use crate::observed;
+use crate::plan::{self, FunctionPlan};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("reading live state: {0}")]
+    Observe(#[source] AwsError),
+    #[error("applying: {0}")]
+    Apply(#[source] ApplyError),
+    #[error("still not converged after {0} passes")]
+    NotConverged(usize),
+}
+
+/// What the caller should do about an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPolicy {
+    /// Throttling, 5xx, network: retry soon with backoff.
+    Transient,
+    /// Conflicts, waits that timed out, provisioning in flight: retry after a delay.
+    RetryLater(Duration),
+    /// Invalid request, permissions, missing resource, FAILED provisioning: alert, don't hammer.
+    Terminal,
+}
+
+fn aws_policy(e: &AwsError) -> ErrorPolicy {
+    match e.class {
+        ErrorClass::Throttled | ErrorClass::Transient => ErrorPolicy::Transient,
+        ErrorClass::Conflict => ErrorPolicy::RetryLater(Duration::from_secs(5)),
+        ErrorClass::NotFound | ErrorClass::Terminal => ErrorPolicy::Terminal,
+    }
+}
+
+impl ReconcileError {
+    pub fn policy(&self) -> ErrorPolicy {
+        match self {
+            ReconcileError::Observe(e) | ReconcileError::Apply(ApplyError::Aws(e)) => aws_policy(e),
+            ReconcileError::Apply(ApplyError::Timeout { .. }) | ReconcileError::NotConverged(_) => {
+                ErrorPolicy::RetryLater(Duration::from_secs(30))
+            }
+            ReconcileError::Apply(ApplyError::FunctionGone) => {
+                ErrorPolicy::RetryLater(Duration::from_secs(30))
+            }
+            ReconcileError::Apply(ApplyError::ProvisionedFailed { .. }) => ErrorPolicy::Terminal,
+        }
+    }
+
+    /// The AWS error code, when AWS refused.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            ReconcileError::Observe(e) | ReconcileError::Apply(ApplyError::Aws(e)) => Some(&e.code),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the live state and plans, without writing.
+pub async fn plan_one(c: &RegionClients, d: &Desired) -> Result<FunctionPlan, ReconcileError> {
+    let o = observed::read(c, d)
+        .await
+        .map_err(ReconcileError::Observe)?;
+    Ok(plan::plan(d, &o))
+}
+
+/// The result of applying one function.
+#[derive(Debug)]
+pub struct Applied {
+    /// The plan before the first write (what was changed).
+    pub initial: FunctionPlan,
+    /// The plan after the last pass (empty when converged).
+    pub last: FunctionPlan,
+    pub writes: usize,
+}
+
+/// Plans and applies until the plan is empty (at most `passes` times).
+pub async fn apply_one(
+    c: &RegionClients,
+    d: &Desired,
+    w: Waits,
+    passes: usize,
+) -> Result<Applied, ReconcileError> {
+    let initial = plan_one(c, d).await?;
+    let mut last = initial.clone();
+    let mut writes = 0;
+    for _ in 0..passes {
+        if last.error.is_some() || last.changes.is_empty() {
+            return Ok(Applied {
+                initial,
+                last,
+                writes,
+            });
+        }
+        writes += apply::apply(c, &d.function_ref, &last, w)
+            .await
+            .map_err(ReconcileError::Apply)?;
+        last = plan_one(c, d).await?;
+    }
+    if last.changes.is_empty() {
+        Ok(Applied {
+            initial,
+            last,
+            writes,
+        })
+    } else {
+        Err(ReconcileError::NotConverged(passes))
+    }
+}

@@ -1,0 +1,154 @@
+//! Plain domain values shared by desired state, observed state, the plan and the AWS edge.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// A function in a region: the unit of reconcile (one at a time per key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct FunctionKey {
+    pub region: String,
+    pub name: String,
+}
+
+impl fmt::Display for FunctionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.region, self.name)
+    }
+}
+
+/// An environment value that prints as `(sensitive)` when it came from a SecureString.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnvValue {
+    pub value: String,
+    pub sensitive: bool,
+}
+
+impl EnvValue {
+    pub fn plain(v: impl Into<String>) -> Self {
+        EnvValue {
+            value: v.into(),
+            sensitive: false,
+        }
+    }
+    pub fn shown(&self) -> &str {
+        if self.sensitive {
+            "(sensitive)"
+        } else {
+            &self.value
+        }
+    }
+}
+
+impl fmt::Debug for EnvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.shown())
+    }
+}
+
+impl Serialize for EnvValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.shown())
+    }
+}
+
+pub type EnvMap = BTreeMap<String, EnvValue>;
+
+/// Lambda's defaults for an event invoke config's omitted fields.
+pub const DEFAULT_RETRIES: i64 = 2;
+pub const DEFAULT_EVENT_AGE: i64 = 21600;
+
+/// An event invoke config with AWS defaults filled in (so absent == default compares equal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvokeConfig {
+    pub maximum_retry_attempts: i64,
+    pub maximum_event_age_in_seconds: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+}
+
+impl Default for InvokeConfig {
+    fn default() -> Self {
+        InvokeConfig {
+            maximum_retry_attempts: DEFAULT_RETRIES,
+            maximum_event_age_in_seconds: DEFAULT_EVENT_AGE,
+            on_success: None,
+            on_failure: None,
+        }
+    }
+}
+
+/// Additional version → weight.
+pub type Routing = BTreeMap<String, f64>;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasState {
+    pub function_version: String,
+    pub description: String,
+    pub routing: Routing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PcStatus {
+    InProgress,
+    Ready,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PcState {
+    pub requested: i64,
+    pub allocated: i64,
+    pub status: PcStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An Application Auto Scaling scheduled action on provisioned concurrency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scheduled {
+    pub name: String,
+    pub schedule: String,
+    pub min_capacity: Option<i64>,
+    pub max_capacity: Option<i64>,
+    pub timezone: Option<String>,
+}
+
+/// A scaling policy, narrowed to what is compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    pub name: String,
+    /// `Some(target)` for a target-tracking policy on LambdaProvisionedConcurrencyUtilization.
+    pub target_utilization: Option<f64>,
+}
+
+/// The scalable target of an alias's provisioned concurrency, with its policies and actions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingState {
+    pub min_capacity: i64,
+    pub max_capacity: i64,
+    pub policies: Vec<Policy>,
+    pub scheduled_actions: Vec<Scheduled>,
+}
+
+/// The live function fields the product reads from GetFunction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionState {
+    pub arn: String,
+    pub environment: BTreeMap<String, String>,
+    pub reserved_concurrency: Option<i64>,
+    pub last_update_in_progress: bool,
+}
+
+/// The name of the target-tracking policy the controller owns on each scalable target.
+pub const POLICY_NAME: &str = "lambda-reconciler-target-tracking";

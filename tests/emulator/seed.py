@@ -1,0 +1,78 @@
+"""Creates the hands-on guide's resources (section 10.1-10.5) in a running emulator with boto3.
+
+Usage: python tests/emulator/seed.py --endpoint http://127.0.0.1:PORT [--region ap-northeast-1]
+Also imported by server.py for its /_ext/seed/function endpoint.
+"""
+
+import argparse
+import io
+import json
+import time
+import zipfile
+
+import boto3
+
+CREDS = dict(aws_access_key_id="AKIDEMULATOR", aws_secret_access_key="emulator-secret")
+ROLE = "lambda-handson-role"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def client(service, endpoint, region):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **CREDS)
+
+
+def code(version):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"lambda-v{version}.py",
+                   f"import json\ndef handler(event, context):\n    return {{'statusCode': 200, 'body': json.dumps({{'version': '{version}.0.0'}})}}\n")
+    return buf.getvalue()
+
+
+def role_arn(endpoint, region):
+    iam = client("iam", endpoint, region)
+    try:
+        return iam.get_role(RoleName=ROLE)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+
+
+def wait_updated(lam, name):
+    for _ in range(200):
+        if lam.get_function(FunctionName=name)["Configuration"].get("LastUpdateStatus") != "InProgress":
+            return
+        time.sleep(0.05)
+
+
+def function(endpoint, region, name, versions=2):
+    """Creates `name` with published versions 1..versions (distinct code each), like section 10.1."""
+    lam = client("lambda", endpoint, region)
+    lam.create_function(FunctionName=name, Runtime="python3.12", Handler="lambda-v1.handler",
+                        Role=role_arn(endpoint, region), Code={"ZipFile": code(1)}, Timeout=30, MemorySize=256)
+    for v in range(1, versions + 1):
+        if v > 1:
+            lam.update_function_code(FunctionName=name, ZipFile=code(v))
+            wait_updated(lam, name)
+        lam.publish_version(FunctionName=name, Description=f"v{v}.0.0")
+    return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
+def handson(endpoint, region):
+    function(endpoint, region, "handson-function", 2)
+    sqs = client("sqs", endpoint, region)
+    for q in ("lambda-success-queue", "lambda-failure-queue"):
+        sqs.create_queue(QueueName=q)
+    ssm = client("ssm", endpoint, region)
+    ssm.put_parameter(Name="/handson/lambda/db_host", Type="String", Value="mydb.example.com", Overwrite=True)
+    ssm.put_parameter(Name="/handson/lambda/db_password", Type="SecureString",
+                      Value="super-secret-password-123", Overwrite=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--region", default="ap-northeast-1")
+    a = p.parse_args()
+    handson(a.endpoint, a.region)
+    print("seeded handson-function (versions 1, 2), SQS queues and SSM parameters")
