@@ -29,10 +29,7 @@ pub struct Waits {
 
 impl Default for Waits {
     fn default() -> Self {
-        Waits {
-            timeout: Duration::from_secs(300),
-            poll: Duration::from_millis(250),
-        }
+        Waits { timeout: Duration::from_secs(300), poll: Duration::from_millis(250) }
     }
 }
 
@@ -49,10 +46,7 @@ where
             return Ok(v);
         }
         if start.elapsed() >= w.timeout {
-            return Err(ApplyError::Timeout {
-                what: what.to_string(),
-                seconds: w.timeout.as_secs(),
-            });
+            return Err(ApplyError::Timeout { what: what.to_string(), seconds: w.timeout.as_secs() });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -60,128 +54,69 @@ where
 }
 
 async fn wait_function_idle(c: &RegionClients, function: &str, w: Waits) -> Result<(), ApplyError> {
-    wait_for(
-        w,
-        "the function update (LastUpdateStatus InProgress)",
-        || async {
-            match c.lambda.get_function(function).await? {
-                None => Err(ApplyError::FunctionGone),
-                Some(f) => Ok((!f.last_update_in_progress).then_some(())),
-            }
-        },
-    )
+    wait_for(w, "the function update (LastUpdateStatus InProgress)", || async {
+        match c.lambda.get_function(function).await? {
+            None => Err(ApplyError::FunctionGone),
+            Some(f) => Ok((!f.last_update_in_progress).then_some(())),
+        }
+    })
     .await
 }
 
-async fn wait_provisioned(
-    c: &RegionClients,
-    function: &str,
-    alias: &str,
-    w: Waits,
-) -> Result<(), ApplyError> {
-    wait_for(
-        w,
-        &format!("provisioned concurrency of alias `{alias}` to be READY"),
-        || async {
-            match c
-                .lambda
-                .get_provisioned_concurrency(function, alias)
-                .await?
-            {
-                Some(pc) if pc.status == PcStatus::Failed => Err(ApplyError::ProvisionedFailed {
-                    alias: alias.to_string(),
-                    reason: pc.reason.unwrap_or_default(),
-                }),
-                Some(pc) => Ok((pc.status == PcStatus::Ready).then_some(())),
-                None => Ok(Some(())),
+async fn wait_provisioned(c: &RegionClients, function: &str, alias: &str, w: Waits) -> Result<(), ApplyError> {
+    wait_for(w, &format!("provisioned concurrency of alias `{alias}` to be READY"), || async {
+        match c.lambda.get_provisioned_concurrency(function, alias).await? {
+            Some(pc) if pc.status == PcStatus::Failed => {
+                Err(ApplyError::ProvisionedFailed { alias: alias.to_string(), reason: pc.reason.unwrap_or_default() })
             }
-        },
-    )
+            Some(pc) => Ok((pc.status == PcStatus::Ready).then_some(())),
+            None => Ok(Some(())),
+        }
+    })
     .await
 }
 
 /// Executes one action.
-async fn execute(
-    c: &RegionClients,
-    f: &str,
-    name: &str,
-    action: &Action,
-    w: Waits,
-) -> Result<(), ApplyError> {
+async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Waits) -> Result<(), ApplyError> {
     let l = &c.lambda;
     let s = &c.scaling;
     let id = |alias: &str| resource_id(name, alias);
     match action {
         Action::UpdateEnvironment(env) => {
             wait_function_idle(c, f, w).await?;
-            let vars = env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect();
+            let vars = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
             l.update_environment(f, &vars).await?;
             wait_function_idle(c, f, w).await?;
         }
         Action::PutReservedConcurrency(n) => l.put_reserved_concurrency(f, *n).await?,
         Action::DeleteReservedConcurrency => l.delete_reserved_concurrency(f).await?,
         Action::CreateAlias { alias, state } => l.create_alias(f, alias, state).await?,
-        Action::UpdateAlias {
-            alias,
-            version,
-            description,
-            routing,
-        } => {
-            l.update_alias(
-                f,
-                alias,
-                version.as_deref(),
-                description.as_deref(),
-                routing.as_ref(),
-            )
-            .await?
+        Action::UpdateAlias { alias, version, description, routing } => {
+            l.update_alias(f, alias, version.as_deref(), description.as_deref(), routing.as_ref()).await?
         }
         Action::DeleteAlias { alias } => l.delete_alias(f, alias).await?,
-        Action::PutProvisionedConcurrency { alias, value } => {
-            l.put_provisioned_concurrency(f, alias, *value).await?
-        }
-        Action::DeleteProvisionedConcurrency { alias } => {
-            l.delete_provisioned_concurrency(f, alias).await?
-        }
+        Action::PutProvisionedConcurrency { alias, value } => l.put_provisioned_concurrency(f, alias, *value).await?,
+        Action::DeleteProvisionedConcurrency { alias } => l.delete_provisioned_concurrency(f, alias).await?,
         Action::WaitProvisionedReady { alias } => wait_provisioned(c, f, alias, w).await?,
         Action::PutEventInvokeConfig { qualifier, config } => {
-            l.put_event_invoke_config(f, qualifier.as_deref(), config)
-                .await?
+            l.put_event_invoke_config(f, qualifier.as_deref(), config).await?
         }
-        Action::DeleteEventInvokeConfig { qualifier } => {
-            l.delete_event_invoke_config(f, qualifier.as_deref())
-                .await?
-        }
-        Action::RegisterScalableTarget { alias, min, max } => {
-            s.register(&id(alias), *min, *max).await?
-        }
+        Action::DeleteEventInvokeConfig { qualifier } => l.delete_event_invoke_config(f, qualifier.as_deref()).await?,
+        Action::RegisterScalableTarget { alias, min, max } => s.register(&id(alias), *min, *max).await?,
         Action::DeregisterScalableTarget { alias } => s.deregister(&id(alias)).await?,
         Action::PutTargetTrackingPolicy { alias, target } => {
-            s.put_target_tracking(&id(alias), crate::types::POLICY_NAME, *target)
-                .await?
+            s.put_target_tracking(&id(alias), crate::types::POLICY_NAME, *target).await?
         }
         Action::DeleteScalingPolicy { alias, name } => s.delete_policy(&id(alias), name).await?,
-        Action::PutScheduledAction { alias, action } => {
-            s.put_scheduled_action(&id(alias), action).await?
-        }
-        Action::DeleteScheduledAction { alias, name } => {
-            s.delete_scheduled_action(&id(alias), name).await?
-        }
+        Action::PutScheduledAction { alias, action } => s.put_scheduled_action(&id(alias), action).await?,
+        Action::DeleteScheduledAction { alias, name } => s.delete_scheduled_action(&id(alias), name).await?,
     }
     Ok(())
 }
 
 /// Executes every change of `plan` in order; stops at the first failure (the next reconcile
 /// re-reads the world and continues from wherever this one stopped).
-pub async fn apply(
-    c: &RegionClients,
-    function_ref: &str,
-    plan: &FunctionPlan,
-    w: Waits,
-) -> Result<usize, ApplyError> {
+pub async fn apply(c: &RegionClients, function_ref: &str, plan: &FunctionPlan, w: Waits) -> Result<usize, ApplyError> {
     let mut writes = 0;
     for change in &plan.changes {
         tracing::info!(operation = change.operation, function = %plan.function, "applying");

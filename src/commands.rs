@@ -40,11 +40,7 @@ pub fn validate(dir: &Path) -> i32 {
     match load(dir) {
         None => 1,
         Some(s) => {
-            println!(
-                "{} manifest(s) valid in {}",
-                s.manifests.len(),
-                dir.display()
-            );
+            println!("{} manifest(s) valid in {}", s.manifests.len(), dir.display());
             0
         }
     }
@@ -60,19 +56,11 @@ fn region_of(m: &Manifest, default: Option<&str>) -> Option<String> {
     let spec = &m.doc.spec;
     let raw = spec.function_name.as_deref().unwrap_or(&m.name);
     let arn_region = parse_function_ref(raw).ok().and_then(|(_, r)| r);
-    spec.region
-        .clone()
-        .or(arn_region)
-        .or(default.map(str::to_string))
+    spec.region.clone().or(arn_region).or(default.map(str::to_string))
 }
 
 fn failed(m: &Manifest, region: &str, error: String) -> Target {
-    let raw = m
-        .doc
-        .spec
-        .function_name
-        .clone()
-        .unwrap_or_else(|| m.name.clone());
+    let raw = m.doc.spec.function_name.clone().unwrap_or_else(|| m.name.clone());
     let function = parse_function_ref(&raw).map(|(n, _)| n).unwrap_or(raw);
     Target::Failed(FunctionPlan {
         manifest: m.name.clone(),
@@ -98,10 +86,7 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
             None => out.push(failed(
                 m,
                 "",
-                format!(
-                    "{}: spec.region: no region in the manifest, --region or the AWS config",
-                    m.file.display()
-                ),
+                format!("{}: spec.region: no region in the manifest, --region or the AWS config", m.file.display()),
             )),
         }
     }
@@ -110,11 +95,7 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
         let params = if names.is_empty() {
             Ok(BTreeMap::new())
         } else {
-            aws.region(&region)
-                .ssm
-                .get_parameters(&names)
-                .await
-                .map(|(found, _)| found)
+            aws.region(&region).ssm.get_parameters(&names).await.map(|(found, _)| found)
         };
         for m in ms {
             let t = match &params {
@@ -152,12 +133,10 @@ pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output)
             async move {
                 match t {
                     Target::Failed(p) => p,
-                    Target::Ready(d) => {
-                        match reconcile::plan_one(&aws.region(&d.key.region), &d).await {
-                            Ok(p) => p,
-                            Err(e) => error_plan(&d, &e),
-                        }
-                    }
+                    Target::Ready(d) => match reconcile::plan_one(&aws.region(&d.key.region), &d).await {
+                        Ok(p) => p,
+                        Err(e) => error_plan(&d, &e),
+                    },
                 }
             }
         })
@@ -214,9 +193,7 @@ pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits) 
         .collect()
         .await;
     let writes: usize = results.iter().map(|(_, w)| w).sum();
-    let plan = Plan {
-        functions: results.into_iter().map(|(p, _)| p).collect(),
-    };
+    let plan = Plan { functions: results.into_iter().map(|(p, _)| p).collect() };
     print_plan(&plan, output);
     if output == Output::Text {
         println!("Apply complete: {writes} write call(s).");

@@ -9,26 +9,17 @@ use crate::aws::ssm::Parameter;
 use crate::manifest::validate::{parse_function_ref, ENV_LIMIT_BYTES};
 use crate::manifest::{self as m, DriftPolicy, Field, Manifest};
 use crate::types::{
-    EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, DEFAULT_EVENT_AGE,
-    DEFAULT_RETRIES,
+    EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, DEFAULT_EVENT_AGE, DEFAULT_RETRIES,
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum DesiredError {
     #[error("{file}: {field}: SSM parameter `{parameter}` does not exist")]
-    MissingParameter {
-        file: PathBuf,
-        field: String,
-        parameter: String,
-    },
+    MissingParameter { file: PathBuf, field: String, parameter: String },
     #[error("{file}: spec.region: no region in the manifest, the function ARN, --region or the AWS config")]
     NoRegion { file: PathBuf },
     #[error("{file}: spec.environment.variables: {bytes} bytes after resolving SSM values, over Lambda's {limit}-byte limit")]
-    EnvironmentTooLarge {
-        file: PathBuf,
-        bytes: usize,
-        limit: usize,
-    },
+    EnvironmentTooLarge { file: PathBuf, bytes: usize, limit: usize },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,22 +61,15 @@ pub struct Desired {
 impl Desired {
     /// True when `path` (e.g. `aliases.prod.routing`) is covered by `ignoreDifferences`.
     pub fn ignored(&self, path: &str) -> bool {
-        self.ignore_differences.iter().any(|i| {
-            path == i
-                || path
-                    .strip_prefix(i.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-        })
+        self.ignore_differences
+            .iter()
+            .any(|i| path == i || path.strip_prefix(i.as_str()).is_some_and(|rest| rest.starts_with('.')))
     }
 
     /// Every SecureString value of this function (to mask wherever it appears).
     pub fn secrets(&self) -> BTreeSet<String> {
         match &self.environment {
-            Field::Value(env) => env
-                .values()
-                .filter(|v| v.sensitive)
-                .map(|v| v.value.clone())
-                .collect(),
+            Field::Value(env) => env.values().filter(|v| v.sensitive).map(|v| v.value.clone()).collect(),
             _ => BTreeSet::new(),
         }
     }
@@ -160,10 +144,7 @@ fn environment(
         let value = match v {
             m::EnvValue::Literal(s) => EnvValue::plain(s.as_text()),
             m::EnvValue::FromSsm(r) => match params.get(&r.from_ssm) {
-                Some(p) => EnvValue {
-                    value: p.value.clone(),
-                    sensitive: p.secure,
-                },
+                Some(p) => EnvValue { value: p.value.clone(), sensitive: p.secure },
                 None => {
                     return Err(DesiredError::MissingParameter {
                         file: man.file.clone(),
@@ -177,11 +158,7 @@ fn environment(
     }
     let bytes: usize = out.iter().map(|(k, v)| k.len() + v.value.len()).sum();
     if bytes > ENV_LIMIT_BYTES {
-        return Err(DesiredError::EnvironmentTooLarge {
-            file: man.file.clone(),
-            bytes,
-            limit: ENV_LIMIT_BYTES,
-        });
+        return Err(DesiredError::EnvironmentTooLarge { file: man.file.clone(), bytes, limit: ENV_LIMIT_BYTES });
     }
     Ok(out)
 }
@@ -193,21 +170,15 @@ pub fn build(
     params: &BTreeMap<String, Parameter>,
 ) -> Result<Desired, DesiredError> {
     let spec = &man.doc.spec;
-    let function_ref = spec
-        .function_name
-        .clone()
-        .unwrap_or_else(|| man.name.clone());
+    let function_ref = spec.function_name.clone().unwrap_or_else(|| man.name.clone());
     // Validation already accepted the reference; fall back to it verbatim just in case.
-    let (name, arn_region) =
-        parse_function_ref(&function_ref).unwrap_or((function_ref.clone(), None));
+    let (name, arn_region) = parse_function_ref(&function_ref).unwrap_or((function_ref.clone(), None));
     let region = spec
         .region
         .clone()
         .or(arn_region)
         .or(default_region.map(str::to_string))
-        .ok_or_else(|| DesiredError::NoRegion {
-            file: man.file.clone(),
-        })?;
+        .ok_or_else(|| DesiredError::NoRegion { file: man.file.clone() })?;
     let environment = match &spec.environment {
         Field::Absent => Field::Absent,
         Field::Null => Field::Null,
@@ -225,10 +196,6 @@ pub fn build(
         environment,
         reserved_concurrency: spec.reserved_concurrency.clone(),
         invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),
-        aliases: spec
-            .aliases
-            .iter()
-            .map(|(k, a)| (k.clone(), alias(a)))
-            .collect(),
+        aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
 }

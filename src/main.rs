@@ -8,19 +8,12 @@ use lambda_reconciler::cli::{Cli, Command, LogFormat};
 use lambda_reconciler::commands;
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "warn,lambda_reconciler=info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,lambda_reconciler=info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
         LogFormat::Text => builder.init(),
     }
 }
@@ -36,20 +29,11 @@ async fn main() {
     };
     let code = match cli.command {
         Command::Validate { manifests } => commands::validate(&manifests.dir),
-        Command::Plan {
-            manifests,
-            detailed_exitcode,
-            output,
-        } => commands::plan(&manifests.dir, &opts, detailed_exitcode, output).await,
-        Command::Apply {
-            manifests,
-            output,
-            wait_timeout,
-        } => {
-            let waits = Waits {
-                timeout: wait_timeout,
-                ..Waits::default()
-            };
+        Command::Plan { manifests, detailed_exitcode, output } => {
+            commands::plan(&manifests.dir, &opts, detailed_exitcode, output).await
+        }
+        Command::Apply { manifests, output, wait_timeout } => {
+            let waits = Waits { timeout: wait_timeout, ..Waits::default() };
             commands::apply(&manifests.dir, &opts, output, waits).await
         }
     };

@@ -45,10 +45,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         return Ok(Observed::default());
     };
     let n = needs(d);
-    let mut o = Observed {
-        function: Some(function),
-        ..Observed::default()
-    };
+    let mut o = Observed { function: Some(function), ..Observed::default() };
     if n.aliases {
         o.aliases = c.lambda.list_aliases(f).await?;
     }
@@ -62,11 +59,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         let names: Vec<&String> = if d.prune {
             o.aliases.keys().collect()
         } else {
-            d.aliases
-                .iter()
-                .filter(|(_, a)| !matches!(a.autoscaling, Field::Absent))
-                .map(|(k, _)| k)
-                .collect()
+            d.aliases.iter().filter(|(_, a)| !matches!(a.autoscaling, Field::Absent)).map(|(k, _)| k).collect()
         };
         let ids: Vec<String> = names.iter().map(|a| resource_id(&d.key.name, a)).collect();
         let by_id = c.scaling.read(&ids).await?;

@@ -44,9 +44,7 @@ impl ReconcileError {
             ReconcileError::Apply(ApplyError::Timeout { .. }) | ReconcileError::NotConverged(_) => {
                 ErrorPolicy::RetryLater(Duration::from_secs(30))
             }
-            ReconcileError::Apply(ApplyError::FunctionGone) => {
-                ErrorPolicy::RetryLater(Duration::from_secs(30))
-            }
+            ReconcileError::Apply(ApplyError::FunctionGone) => ErrorPolicy::RetryLater(Duration::from_secs(30)),
             ReconcileError::Apply(ApplyError::ProvisionedFailed { .. }) => ErrorPolicy::Terminal,
         }
     }
@@ -62,9 +60,7 @@ impl ReconcileError {
 
 /// Reads the live state and plans, without writing.
 pub async fn plan_one(c: &RegionClients, d: &Desired) -> Result<FunctionPlan, ReconcileError> {
-    let o = observed::read(c, d)
-        .await
-        .map_err(ReconcileError::Observe)?;
+    let o = observed::read(c, d).await.map_err(ReconcileError::Observe)?;
     Ok(plan::plan(d, &o))
 }
 
@@ -79,34 +75,19 @@ pub struct Applied {
 }
 
 /// Plans and applies until the plan is empty (at most `passes` times).
-pub async fn apply_one(
-    c: &RegionClients,
-    d: &Desired,
-    w: Waits,
-    passes: usize,
-) -> Result<Applied, ReconcileError> {
+pub async fn apply_one(c: &RegionClients, d: &Desired, w: Waits, passes: usize) -> Result<Applied, ReconcileError> {
     let initial = plan_one(c, d).await?;
     let mut last = initial.clone();
     let mut writes = 0;
     for _ in 0..passes {
         if last.error.is_some() || last.changes.is_empty() {
-            return Ok(Applied {
-                initial,
-                last,
-                writes,
-            });
+            return Ok(Applied { initial, last, writes });
         }
-        writes += apply::apply(c, &d.function_ref, &last, w)
-            .await
-            .map_err(ReconcileError::Apply)?;
+        writes += apply::apply(c, &d.function_ref, &last, w).await.map_err(ReconcileError::Apply)?;
         last = plan_one(c, d).await?;
     }
     if last.changes.is_empty() {
-        Ok(Applied {
-            initial,
-            last,
-            writes,
-        })
+        Ok(Applied { initial, last, writes })
     } else {
         Err(ReconcileError::NotConverged(passes))
     }

@@ -27,10 +27,7 @@ pub struct EnvValue {
 
 impl EnvValue {
     pub fn plain(v: impl Into<String>) -> Self {
-        EnvValue {
-            value: v.into(),
-            sensitive: false,
-        }
+        EnvValue { value: v.into(), sensitive: false }
     }
     pub fn shown(&self) -> &str {
         if self.sensitive {

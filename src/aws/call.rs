@@ -43,10 +43,7 @@ impl AwsError {
         self.class == ErrorClass::NotFound
     }
     fn retryable(&self) -> bool {
-        matches!(
-            self.class,
-            ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::Conflict
-        )
+        matches!(self.class, ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::Conflict)
     }
 }
 
@@ -67,26 +64,16 @@ const NOT_FOUND_CODES: &[&str] = &[
     "ProvisionedConcurrencyConfigNotFoundException",
 ];
 
-fn classify<E: ProvideErrorMetadata>(
-    operation: &'static str,
-    err: &SdkError<E, HttpResponse>,
-) -> AwsError {
+fn classify<E: ProvideErrorMetadata>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> AwsError {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let (code, message) = match err {
-        SdkError::ServiceError(_) => (
-            err.code().unwrap_or("Unknown").to_string(),
-            err.message().unwrap_or("").to_string(),
-        ),
+        SdkError::ServiceError(_) => {
+            (err.code().unwrap_or("Unknown").to_string(), err.message().unwrap_or("").to_string())
+        }
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "request timed out".to_string()),
         SdkError::DispatchFailure(e) => ("DispatchFailure".to_string(), format!("{e:?}")),
-        SdkError::ResponseError(_) => (
-            "ResponseError".to_string(),
-            "unparseable response".to_string(),
-        ),
-        _ => (
-            "ConstructionFailure".to_string(),
-            "request could not be built".to_string(),
-        ),
+        SdkError::ResponseError(_) => ("ResponseError".to_string(), "unparseable response".to_string()),
+        _ => ("ConstructionFailure".to_string(), "request could not be built".to_string()),
     };
     let class = if THROTTLE_CODES.contains(&code.as_str()) || status == Some(429) {
         ErrorClass::Throttled
@@ -95,27 +82,15 @@ fn classify<E: ProvideErrorMetadata>(
     } else if code == "ResourceConflictException" || status == Some(409) {
         ErrorClass::Conflict
     } else if status.is_some_and(|s| s >= 500)
-        || matches!(
-            code.as_str(),
-            "Timeout" | "DispatchFailure" | "ResponseError"
-        )
+        || matches!(code.as_str(), "Timeout" | "DispatchFailure" | "ResponseError")
     {
         ErrorClass::Transient
     } else {
         ErrorClass::Terminal
     };
-    let message = if message.len() > 300 {
-        format!("{}…", &message[..message.floor_char_boundary(300)])
-    } else {
-        message
-    };
-    AwsError {
-        operation,
-        code,
-        message,
-        status,
-        class,
-    }
+    let message =
+        if message.len() > 300 { format!("{}…", &message[..message.floor_char_boundary(300)]) } else { message };
+    AwsError { operation, code, message, status, class }
 }
 
 /// Retry policy for retryable errors.
@@ -128,21 +103,14 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(10),
-        }
+        RetryPolicy { max_attempts: 8, base: Duration::from_millis(100), cap: Duration::from_secs(10) }
     }
 }
 
 impl RetryPolicy {
     /// Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)].
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.cap);
+        let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
         ceiling.mul_f64(fastrand::f64())
     }
 }
@@ -155,12 +123,7 @@ pub struct CallStats {
 
 impl CallStats {
     fn record(&self, op: &'static str, outcome: &str) {
-        *self
-            .counts
-            .lock()
-            .unwrap()
-            .entry((outcome.to_string(), op))
-            .or_default() += 1;
+        *self.counts.lock().unwrap().entry((outcome.to_string(), op)).or_default() += 1;
     }
     /// (operation, outcome) → count.
     pub fn snapshot(&self) -> BTreeMap<(String, &'static str), u64> {
@@ -168,19 +131,13 @@ impl CallStats {
     }
     /// Successful write calls (operations not starting with Get/List/Describe).
     pub fn writes(&self) -> u64 {
-        self.snapshot()
-            .iter()
-            .filter(|((outcome, op), _)| outcome == "ok" && !is_read(op))
-            .map(|(_, n)| n)
-            .sum()
+        self.snapshot().iter().filter(|((outcome, op), _)| outcome == "ok" && !is_read(op)).map(|(_, n)| n).sum()
     }
 }
 
 pub fn is_read(op: &str) -> bool {
     let name = op.rsplit(':').next().unwrap_or(op);
-    ["Get", "List", "Describe"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p))
 }
 
 /// Shared by every service client: one limiter for the whole process.
@@ -194,13 +151,8 @@ pub struct Caller {
 impl Caller {
     /// `rps == 0` disables the limiter.
     pub fn new(rps: u32, retry: RetryPolicy) -> Self {
-        let limiter =
-            NonZeroU32::new(rps).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
-        Caller {
-            limiter,
-            retry,
-            stats: Arc::default(),
-        }
+        let limiter = NonZeroU32::new(rps).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
+        Caller { limiter, retry, stats: Arc::default() }
     }
 
     /// Runs `f` through the limiter, retrying throttling, 5xx, network errors and conflicts.
@@ -222,8 +174,7 @@ impl Caller {
                 }
                 Err(e) => classify(op, &e),
             };
-            self.stats
-                .record(op, &format!("{:?}", err.class).to_lowercase());
+            self.stats.record(op, &format!("{:?}", err.class).to_lowercase());
             attempt += 1;
             if !err.retryable() || attempt >= self.retry.max_attempts {
                 return Err(err);
@@ -241,11 +192,7 @@ mod tests {
 
     #[test]
     fn backoff_never_exceeds_the_cap_and_grows_with_attempts() {
-        let p = RetryPolicy {
-            max_attempts: 5,
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(1),
-        };
+        let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), cap: Duration::from_secs(1) };
         for attempt in 0..30 {
             assert!(p.backoff(attempt) <= Duration::from_secs(1));
         }

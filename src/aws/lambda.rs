@@ -3,14 +3,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_lambda::types::{
-    AliasRoutingConfiguration, DestinationConfig, Environment, LastUpdateStatus, OnFailure,
-    OnSuccess, ProvisionedConcurrencyStatusEnum,
+    AliasRoutingConfiguration, DestinationConfig, Environment, LastUpdateStatus, OnFailure, OnSuccess,
+    ProvisionedConcurrencyStatusEnum,
 };
 
 use super::call::{AwsError, Caller};
 use crate::types::{
-    AliasState, FunctionState, InvokeConfig, PcState, PcStatus, Routing, DEFAULT_EVENT_AGE,
-    DEFAULT_RETRIES,
+    AliasState, FunctionState, InvokeConfig, PcState, PcStatus, Routing, DEFAULT_EVENT_AGE, DEFAULT_RETRIES,
 };
 
 #[derive(Clone)]
@@ -36,20 +35,13 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
 
 impl Lambda {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
-        Lambda {
-            client: aws_sdk_lambda::Client::new(config),
-            caller,
-        }
+        Lambda { client: aws_sdk_lambda::Client::new(config), caller }
     }
 
     /// GetFunction: configuration, environment and reserved concurrency in one call.
     pub async fn get_function(&self, function: &str) -> Result<Option<FunctionState>, AwsError> {
-        let res = self
-            .caller
-            .call("lambda:GetFunction", || {
-                self.client.get_function().function_name(function).send()
-            })
-            .await;
+        let res =
+            self.caller.call("lambda:GetFunction", || self.client.get_function().function_name(function).send()).await;
         let out = match res {
             Ok(o) => o,
             Err(e) if e.is_not_found() => return Ok(None),
@@ -62,35 +54,21 @@ impl Lambda {
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         Ok(Some(FunctionState {
-            arn: conf
-                .and_then(|c| c.function_arn())
-                .unwrap_or_default()
-                .to_string(),
+            arn: conf.and_then(|c| c.function_arn()).unwrap_or_default().to_string(),
             environment,
-            reserved_concurrency: out
-                .concurrency()
-                .and_then(|c| c.reserved_concurrent_executions())
-                .map(i64::from),
-            last_update_in_progress: conf.and_then(|c| c.last_update_status())
-                == Some(&LastUpdateStatus::InProgress),
+            reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()).map(i64::from),
+            last_update_in_progress: conf.and_then(|c| c.last_update_status()) == Some(&LastUpdateStatus::InProgress),
         }))
     }
 
-    pub async fn list_aliases(
-        &self,
-        function: &str,
-    ) -> Result<BTreeMap<String, AliasState>, AwsError> {
+    pub async fn list_aliases(&self, function: &str) -> Result<BTreeMap<String, AliasState>, AwsError> {
         let mut out = BTreeMap::new();
         let mut marker: Option<String> = None;
         loop {
             let page = self
                 .caller
                 .call("lambda:ListAliases", || {
-                    self.client
-                        .list_aliases()
-                        .function_name(function)
-                        .set_marker(marker.clone())
-                        .send()
+                    self.client.list_aliases().function_name(function).set_marker(marker.clone()).send()
                 })
                 .await?;
             for a in page.aliases() {
@@ -108,10 +86,7 @@ impl Lambda {
         }
     }
 
-    pub async fn list_provisioned_concurrency(
-        &self,
-        function: &str,
-    ) -> Result<BTreeMap<String, PcState>, AwsError> {
+    pub async fn list_provisioned_concurrency(&self, function: &str) -> Result<BTreeMap<String, PcState>, AwsError> {
         let mut out = BTreeMap::new();
         let mut marker: Option<String> = None;
         loop {
@@ -137,14 +112,8 @@ impl Lambda {
                 out.insert(
                     q,
                     PcState {
-                        requested: c
-                            .requested_provisioned_concurrent_executions()
-                            .unwrap_or(0)
-                            .into(),
-                        allocated: c
-                            .allocated_provisioned_concurrent_executions()
-                            .unwrap_or(0)
-                            .into(),
+                        requested: c.requested_provisioned_concurrent_executions().unwrap_or(0).into(),
+                        allocated: c.allocated_provisioned_concurrent_executions().unwrap_or(0).into(),
                         status,
                         reason: c.status_reason().map(str::to_string),
                     },
@@ -178,20 +147,10 @@ impl Lambda {
             for c in page.function_event_invoke_configs() {
                 let dest = c.destination_config();
                 let cfg = InvokeConfig {
-                    maximum_retry_attempts: c
-                        .maximum_retry_attempts()
-                        .map_or(DEFAULT_RETRIES, i64::from),
-                    maximum_event_age_in_seconds: c
-                        .maximum_event_age_in_seconds()
-                        .map_or(DEFAULT_EVENT_AGE, i64::from),
-                    on_success: dest
-                        .and_then(|d| d.on_success())
-                        .and_then(|s| s.destination())
-                        .map(str::to_string),
-                    on_failure: dest
-                        .and_then(|d| d.on_failure())
-                        .and_then(|s| s.destination())
-                        .map(str::to_string),
+                    maximum_retry_attempts: c.maximum_retry_attempts().map_or(DEFAULT_RETRIES, i64::from),
+                    maximum_event_age_in_seconds: c.maximum_event_age_in_seconds().map_or(DEFAULT_EVENT_AGE, i64::from),
+                    on_success: dest.and_then(|d| d.on_success()).and_then(|s| s.destination()).map(str::to_string),
+                    on_failure: dest.and_then(|d| d.on_failure()).and_then(|s| s.destination()).map(str::to_string),
                 };
                 out.insert(c.function_arn().and_then(qualifier_of), cfg);
             }
@@ -202,19 +161,11 @@ impl Lambda {
         }
     }
 
-    pub async fn get_provisioned_concurrency(
-        &self,
-        function: &str,
-        alias: &str,
-    ) -> Result<Option<PcState>, AwsError> {
+    pub async fn get_provisioned_concurrency(&self, function: &str, alias: &str) -> Result<Option<PcState>, AwsError> {
         let res = self
             .caller
             .call("lambda:GetProvisionedConcurrencyConfig", || {
-                self.client
-                    .get_provisioned_concurrency_config()
-                    .function_name(function)
-                    .qualifier(alias)
-                    .send()
+                self.client.get_provisioned_concurrency_config().function_name(function).qualifier(alias).send()
             })
             .await;
         let c = match res {
@@ -228,34 +179,18 @@ impl Lambda {
             _ => PcStatus::InProgress,
         };
         Ok(Some(PcState {
-            requested: c
-                .requested_provisioned_concurrent_executions()
-                .unwrap_or(0)
-                .into(),
-            allocated: c
-                .allocated_provisioned_concurrent_executions()
-                .unwrap_or(0)
-                .into(),
+            requested: c.requested_provisioned_concurrent_executions().unwrap_or(0).into(),
+            allocated: c.allocated_provisioned_concurrent_executions().unwrap_or(0).into(),
             status,
             reason: c.status_reason().map(str::to_string),
         }))
     }
 
-    pub async fn update_environment(
-        &self,
-        function: &str,
-        vars: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        let env = Environment::builder()
-            .set_variables(Some(vars.clone().into_iter().collect()))
-            .build();
+    pub async fn update_environment(&self, function: &str, vars: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        let env = Environment::builder().set_variables(Some(vars.clone().into_iter().collect())).build();
         self.caller
             .call("lambda:UpdateFunctionConfiguration", || {
-                self.client
-                    .update_function_configuration()
-                    .function_name(function)
-                    .environment(env.clone())
-                    .send()
+                self.client.update_function_configuration().function_name(function).environment(env.clone()).send()
             })
             .await
             .map(drop)
@@ -265,11 +200,7 @@ impl Lambda {
         let n = i32::try_from(n).unwrap_or(i32::MAX);
         self.caller
             .call("lambda:PutFunctionConcurrency", || {
-                self.client
-                    .put_function_concurrency()
-                    .function_name(function)
-                    .reserved_concurrent_executions(n)
-                    .send()
+                self.client.put_function_concurrency().function_name(function).reserved_concurrent_executions(n).send()
             })
             .await
             .map(drop)
@@ -279,10 +210,7 @@ impl Lambda {
         let res = self
             .caller
             .call("lambda:DeleteFunctionConcurrency", || {
-                self.client
-                    .delete_function_concurrency()
-                    .function_name(function)
-                    .send()
+                self.client.delete_function_concurrency().function_name(function).send()
             })
             .await;
         ignore_not_found(res.map(drop))
@@ -294,12 +222,7 @@ impl Lambda {
             .build()
     }
 
-    pub async fn create_alias(
-        &self,
-        function: &str,
-        name: &str,
-        a: &AliasState,
-    ) -> Result<(), AwsError> {
+    pub async fn create_alias(&self, function: &str, name: &str, a: &AliasState) -> Result<(), AwsError> {
         let rc = Self::routing_config(&a.routing);
         self.caller
             .call("lambda:CreateAlias", || {
@@ -344,23 +267,12 @@ impl Lambda {
     pub async fn delete_alias(&self, function: &str, name: &str) -> Result<(), AwsError> {
         let res = self
             .caller
-            .call("lambda:DeleteAlias", || {
-                self.client
-                    .delete_alias()
-                    .function_name(function)
-                    .name(name)
-                    .send()
-            })
+            .call("lambda:DeleteAlias", || self.client.delete_alias().function_name(function).name(name).send())
             .await;
         ignore_not_found(res.map(drop))
     }
 
-    pub async fn put_provisioned_concurrency(
-        &self,
-        function: &str,
-        alias: &str,
-        n: i64,
-    ) -> Result<(), AwsError> {
+    pub async fn put_provisioned_concurrency(&self, function: &str, alias: &str, n: i64) -> Result<(), AwsError> {
         let n = i32::try_from(n).unwrap_or(i32::MAX);
         self.caller
             .call("lambda:PutProvisionedConcurrencyConfig", || {
@@ -375,19 +287,11 @@ impl Lambda {
             .map(drop)
     }
 
-    pub async fn delete_provisioned_concurrency(
-        &self,
-        function: &str,
-        alias: &str,
-    ) -> Result<(), AwsError> {
+    pub async fn delete_provisioned_concurrency(&self, function: &str, alias: &str) -> Result<(), AwsError> {
         let res = self
             .caller
             .call("lambda:DeleteProvisionedConcurrencyConfig", || {
-                self.client
-                    .delete_provisioned_concurrency_config()
-                    .function_name(function)
-                    .qualifier(alias)
-                    .send()
+                self.client.delete_provisioned_concurrency_config().function_name(function).qualifier(alias).send()
             })
             .await;
         ignore_not_found(res.map(drop))
@@ -402,16 +306,8 @@ impl Lambda {
     ) -> Result<(), AwsError> {
         let dest = (c.on_success.is_some() || c.on_failure.is_some()).then(|| {
             DestinationConfig::builder()
-                .set_on_success(
-                    c.on_success
-                        .as_ref()
-                        .map(|d| OnSuccess::builder().destination(d).build()),
-                )
-                .set_on_failure(
-                    c.on_failure
-                        .as_ref()
-                        .map(|d| OnFailure::builder().destination(d).build()),
-                )
+                .set_on_success(c.on_success.as_ref().map(|d| OnSuccess::builder().destination(d).build()))
+                .set_on_failure(c.on_failure.as_ref().map(|d| OnFailure::builder().destination(d).build()))
                 .build()
         });
         self.caller
@@ -429,11 +325,7 @@ impl Lambda {
             .map(drop)
     }
 
-    pub async fn delete_event_invoke_config(
-        &self,
-        function: &str,
-        qualifier: Option<&str>,
-    ) -> Result<(), AwsError> {
+    pub async fn delete_event_invoke_config(&self, function: &str, qualifier: Option<&str>) -> Result<(), AwsError> {
         let res = self
             .caller
             .call("lambda:DeleteFunctionEventInvokeConfig", || {

@@ -51,11 +51,7 @@ impl Aws {
             loader = loader.endpoint_url(e);
         }
         let base = loader.load().await;
-        Aws {
-            base,
-            caller: Caller::new(opts.rps, RetryPolicy::default()),
-            regions: Mutex::default(),
-        }
+        Aws { base, caller: Caller::new(opts.rps, RetryPolicy::default()), regions: Mutex::default() }
     }
 
     /// The configured default region (from flags, environment or profile).
@@ -68,11 +64,7 @@ impl Aws {
         let mut map = self.regions.lock().unwrap();
         map.entry(region.to_string())
             .or_insert_with(|| {
-                let cfg = self
-                    .base
-                    .to_builder()
-                    .region(aws_config::Region::new(region.to_string()))
-                    .build();
+                let cfg = self.base.to_builder().region(aws_config::Region::new(region.to_string())).build();
                 RegionClients {
                     lambda: lambda::Lambda::new(&cfg, self.caller.clone()),
                     scaling: scaling::Scaling::new(&cfg, self.caller.clone()),

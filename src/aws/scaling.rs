@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_applicationautoscaling::types::{
-    MetricType, PredefinedMetricSpecification, ScalableDimension, ScalableTargetAction,
-    ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
+    MetricType, PredefinedMetricSpecification, ScalableDimension, ScalableTargetAction, ServiceNamespace,
+    TargetTrackingScalingPolicyConfiguration,
 };
 
 use super::call::{AwsError, Caller, ErrorClass};
@@ -21,13 +21,7 @@ pub fn resource_id(function: &str, alias: &str) -> String {
 }
 
 fn build_error(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
-    AwsError {
-        operation,
-        code: "BuildError".into(),
-        message: e.to_string(),
-        status: None,
-        class: ErrorClass::Terminal,
-    }
+    AwsError { operation, code: "BuildError".into(), message: e.to_string(), status: None, class: ErrorClass::Terminal }
 }
 
 #[derive(Clone)]
@@ -38,10 +32,7 @@ pub struct Scaling {
 
 impl Scaling {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
-        Scaling {
-            client: aws_sdk_applicationautoscaling::Client::new(config),
-            caller,
-        }
+        Scaling { client: aws_sdk_applicationautoscaling::Client::new(config), caller }
     }
 
     /// Reads the scalable targets among `ids`, with their policies and scheduled actions.
@@ -103,12 +94,9 @@ impl Scaling {
                 .await?;
             for p in page.scaling_policies() {
                 let tt = p.target_tracking_scaling_policy_configuration();
-                let on_utilization = tt
-                    .and_then(|c| c.predefined_metric_specification())
-                    .is_some_and(|m| {
-                        m.predefined_metric_type()
-                            == &MetricType::LambdaProvisionedConcurrencyUtilization
-                    });
+                let on_utilization = tt.and_then(|c| c.predefined_metric_specification()).is_some_and(|m| {
+                    m.predefined_metric_type() == &MetricType::LambdaProvisionedConcurrencyUtilization
+                });
                 out.push(Policy {
                     name: p.policy_name().to_string(),
                     target_utilization: tt.filter(|_| on_utilization).map(|c| c.target_value()),
@@ -186,12 +174,7 @@ impl Scaling {
         ignore_not_found(res.map(drop))
     }
 
-    pub async fn put_target_tracking(
-        &self,
-        id: &str,
-        name: &str,
-        target: f64,
-    ) -> Result<(), AwsError> {
+    pub async fn put_target_tracking(&self, id: &str, name: &str, target: f64) -> Result<(), AwsError> {
         const OP: &str = "autoscaling:PutScalingPolicy";
         let metric = PredefinedMetricSpecification::builder()
             .predefined_metric_type(MetricType::LambdaProvisionedConcurrencyUtilization)
@@ -210,9 +193,7 @@ impl Scaling {
                     .service_namespace(NS)
                     .scalable_dimension(DIM)
                     .resource_id(id)
-                    .policy_type(
-                        aws_sdk_applicationautoscaling::types::PolicyType::TargetTrackingScaling,
-                    )
+                    .policy_type(aws_sdk_applicationautoscaling::types::PolicyType::TargetTrackingScaling)
                     .target_tracking_scaling_policy_configuration(cfg.clone())
                     .send()
             })

@@ -15,9 +15,7 @@ pub struct Parameter {
 
 impl std::fmt::Debug for Parameter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parameter")
-            .field("secure", &self.secure)
-            .finish_non_exhaustive()
+        f.debug_struct("Parameter").field("secure", &self.secure).finish_non_exhaustive()
     }
 }
 
@@ -32,10 +30,7 @@ pub struct Ssm {
 
 impl Ssm {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
-        Ssm {
-            client: aws_sdk_ssm::Client::new(config),
-            caller,
-        }
+        Ssm { client: aws_sdk_ssm::Client::new(config), caller }
     }
 
     /// Resolves `names`; names that do not exist are returned in the second map as missing.
@@ -49,11 +44,7 @@ impl Ssm {
             let out = self
                 .caller
                 .call("ssm:GetParameters", || {
-                    self.client
-                        .get_parameters()
-                        .set_names(Some(chunk.to_vec()))
-                        .with_decryption(true)
-                        .send()
+                    self.client.get_parameters().set_names(Some(chunk.to_vec())).with_decryption(true).send()
                 })
                 .await?;
             for p in out.parameters() {
@@ -61,18 +52,9 @@ impl Ssm {
                 let value = p.value().unwrap_or_default().to_string();
                 // Requested by ARN or by name: index under both so either lookup finds it.
                 if let Some(arn) = p.arn() {
-                    found.insert(
-                        arn.to_string(),
-                        Parameter {
-                            value: value.clone(),
-                            secure,
-                        },
-                    );
+                    found.insert(arn.to_string(), Parameter { value: value.clone(), secure });
                 }
-                found.insert(
-                    p.name().unwrap_or_default().to_string(),
-                    Parameter { value, secure },
-                );
+                found.insert(p.name().unwrap_or_default().to_string(), Parameter { value, secure });
             }
             missing.extend(out.invalid_parameters().iter().cloned());
         }

@@ -69,12 +69,7 @@ pub struct Snapshot {
     pub errors: Vec<ManifestError>,
 }
 
-pub(crate) fn error_at(
-    file: &Path,
-    pos: Pos,
-    field: &str,
-    message: impl Into<String>,
-) -> ManifestError {
+pub(crate) fn error_at(file: &Path, pos: Pos, field: &str, message: impl Into<String>) -> ManifestError {
     ManifestError {
         file: file.to_path_buf(),
         line: pos.line,
@@ -138,23 +133,14 @@ fn friendly(message: &str) -> String {
 }
 
 fn is_manifest(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 /// Loads every `*.yaml`/`*.yml` under `dir` (recursively, following symlinks, sorted by path).
 pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
-    let meta = std::fs::metadata(dir).map_err(|source| LoadError::ReadDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let meta = std::fs::metadata(dir).map_err(|source| LoadError::ReadDir { path: dir.to_path_buf(), source })?;
     if !meta.is_dir() {
-        return Err(LoadError::ReadDir {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other("not a directory"),
-        });
+        return Err(LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other("not a directory") });
     }
     let mut snapshot = Snapshot::default();
     // Hidden entries (`.git`, ConfigMap `..data` copies reached through their symlinks) are skipped.
@@ -168,9 +154,7 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
-                snapshot
-                    .errors
-                    .push(error_at(&path, Pos::default(), "", e.to_string()));
+                snapshot.errors.push(error_at(&path, Pos::default(), "", e.to_string()));
                 continue;
             }
         };
@@ -179,12 +163,7 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
         }
         let path = entry.path();
         match std::fs::read(path) {
-            Err(e) => snapshot.errors.push(error_at(
-                path,
-                Pos::default(),
-                "",
-                format!("cannot read: {e}"),
-            )),
+            Err(e) => snapshot.errors.push(error_at(path, Pos::default(), "", format!("cannot read: {e}"))),
             Ok(bytes) => match String::from_utf8(bytes) {
                 Err(e) => snapshot.errors.push(error_at(
                     path,

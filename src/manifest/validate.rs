@@ -46,17 +46,8 @@ impl Ctx<'_> {
 }
 
 /// Checks one typed document; pushes every problem found.
-pub fn document(
-    file: &Path,
-    doc: &Document,
-    spanned: &SpannedDoc,
-    errors: &mut Vec<ManifestError>,
-) {
-    let mut c = Ctx {
-        file,
-        spanned,
-        errors,
-    };
+pub fn document(file: &Path, doc: &Document, spanned: &SpannedDoc, errors: &mut Vec<ManifestError>) {
+    let mut c = Ctx { file, spanned, errors };
     if doc.api_version != API_VERSION {
         c.err("apiVersion", format!("must be `{API_VERSION}`"));
     }
@@ -64,16 +55,8 @@ pub fn document(
         c.err("kind", format!("must be `{KIND}`"));
     }
     let name = &doc.metadata.name;
-    if name.is_empty()
-        || name.len() > 128
-        || !name
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
-    {
-        c.err(
-            "metadata.name",
-            "must be 1-128 characters of letters, digits, `-`, `_` or `.`",
-        );
+    if name.is_empty() || name.len() > 128 || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+        c.err("metadata.name", "must be 1-128 characters of letters, digits, `-`, `_` or `.`");
     }
     spec(&mut c, doc);
 }
@@ -81,19 +64,12 @@ pub fn document(
 fn spec(c: &mut Ctx, doc: &Document) {
     let s = &doc.spec;
     let function = s.function_name.as_deref().unwrap_or(&doc.metadata.name);
-    let field = if s.function_name.is_some() {
-        "spec.functionName"
-    } else {
-        "metadata.name"
-    };
+    let field = if s.function_name.is_some() { "spec.functionName" } else { "metadata.name" };
     match parse_function_ref(function) {
         Err(m) => c.err(field, m),
         Ok((_, Some(arn_region))) => {
             if let Some(r) = s.region.as_deref().filter(|r| *r != arn_region) {
-                c.err(
-                    "spec.region",
-                    format!("`{r}` conflicts with the function ARN's region `{arn_region}`"),
-                );
+                c.err("spec.region", format!("`{r}` conflicts with the function ARN's region `{arn_region}`"));
             }
         }
         Ok(_) => {}
@@ -113,10 +89,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     }
     if let Field::Value(n) = s.reserved_concurrency {
         if n < 0 {
-            c.err(
-                "spec.reservedConcurrency",
-                "must be >= 0 (0 disables the function)",
-            );
+            c.err("spec.reservedConcurrency", "must be >= 0 (0 disables the function)");
         }
     }
     if let Field::Value(e) = &s.event_invoke_config {
@@ -140,10 +113,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
 /// Accepts a function name or an unqualified function ARN; returns (name, ARN region).
 pub fn parse_function_ref(s: &str) -> Result<(String, Option<String>), String> {
     let name_ok = |n: &str| {
-        !n.is_empty()
-            && n.len() <= 64
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if let Some(rest) = s.strip_prefix("arn:") {
         let parts: Vec<&str> = rest.split(':').collect();
@@ -157,23 +127,21 @@ pub fn parse_function_ref(s: &str) -> Result<(String, Option<String>), String> {
         if ok {
             return Ok((parts[5].to_string(), Some(parts[2].to_string())));
         }
-        return Err(format!("`{s}` is not an unqualified Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"));
+        return Err(format!(
+            "`{s}` is not an unqualified Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
+        ));
     }
     if name_ok(s) {
         Ok((s.to_string(), None))
     } else {
-        Err(format!(
-            "`{s}` is not a valid function name (1-64 letters, digits, `-`, `_`) or function ARN"
-        ))
+        Err(format!("`{s}` is not a valid function name (1-64 letters, digits, `-`, `_`) or function ARN"))
     }
 }
 
 fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
@@ -181,14 +149,8 @@ fn is_account(a: &str) -> bool {
     a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
 }
 
-const ALIAS_FIELDS: &[&str] = &[
-    "functionVersion",
-    "description",
-    "routing",
-    "provisionedConcurrency",
-    "autoscaling",
-    "eventInvokeConfig",
-];
+const ALIAS_FIELDS: &[&str] =
+    &["functionVersion", "description", "routing", "provisionedConcurrency", "autoscaling", "eventInvokeConfig"];
 
 fn check_ignore_path(p: &str) -> Result<(), String> {
     let parts: Vec<&str> = p.split('.').collect();
@@ -214,27 +176,19 @@ fn environment(c: &mut Ctx, env: &Environment) {
         let field = format!("spec.environment.variables.{key}");
         let key_ok = key.len() >= 2
             && key.starts_with(|ch: char| ch.is_ascii_alphabetic())
-            && key
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            && key.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
         if !key_ok {
             c.err(&field, "variable names must start with a letter and contain only letters, digits and `_` (at least 2 characters)");
         }
         if RESERVED_ENV.contains(&key.as_str()) {
-            c.err(
-                &field,
-                format!("`{key}` is reserved by Lambda and cannot be set"),
-            );
+            c.err(&field, format!("`{key}` is reserved by Lambda and cannot be set"));
         }
         literal_bytes += key.len();
         match value {
             EnvValue::Literal(s) => literal_bytes += s.as_text().len(),
             EnvValue::FromSsm(r) => {
                 if r.from_ssm.is_empty() || r.from_ssm.len() > 2048 {
-                    c.err(
-                        &format!("{field}.fromSsm"),
-                        "must be an SSM parameter name or ARN",
-                    );
+                    c.err(&format!("{field}.fromSsm"), "must be an SSM parameter name or ARN");
                 }
             }
         }
@@ -250,18 +204,12 @@ fn environment(c: &mut Ctx, env: &Environment) {
 fn event_invoke_config(c: &mut Ctx, field: &str, e: &EventInvokeConfig) {
     if let Some(n) = e.maximum_retry_attempts {
         if !(0..=2).contains(&n) {
-            c.err(
-                &format!("{field}.maximumRetryAttempts"),
-                format!("{n} is outside 0-2"),
-            );
+            c.err(&format!("{field}.maximumRetryAttempts"), format!("{n} is outside 0-2"));
         }
     }
     if let Some(n) = e.maximum_event_age_in_seconds {
         if !(60..=21600).contains(&n) {
-            c.err(
-                &format!("{field}.maximumEventAgeInSeconds"),
-                format!("{n} is outside 60-21600"),
-            );
+            c.err(&format!("{field}.maximumEventAgeInSeconds"), format!("{n} is outside 60-21600"));
         }
     }
     if let Some(d) = &e.destinations {
@@ -291,12 +239,8 @@ fn is_destination_arn(arn: &str) -> bool {
     let resource = parts[5];
     match parts[2] {
         "sqs" | "sns" => !resource.is_empty() && !resource.contains(':'),
-        "lambda" => resource
-            .strip_prefix("function:")
-            .is_some_and(|r| !r.is_empty()),
-        "events" => resource
-            .strip_prefix("event-bus/")
-            .is_some_and(|r| !r.is_empty()),
+        "lambda" => resource.strip_prefix("function:").is_some_and(|r| !r.is_empty()),
+        "events" => resource.strip_prefix("event-bus/").is_some_and(|r| !r.is_empty()),
         _ => false,
     }
 }
@@ -304,9 +248,7 @@ fn is_destination_arn(arn: &str) -> bool {
 fn alias_rules(c: &mut Ctx, field: &str, name: &str, a: &Alias) {
     let name_ok = !name.is_empty()
         && name.len() <= 128
-        && name
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
         && !name.chars().all(|ch| ch.is_ascii_digit());
     if !name_ok {
         c.err(field, format!("`{name}` is not a valid alias name (1-128 letters, digits, `-`, `_`, not all digits)"));
@@ -314,57 +256,37 @@ fn alias_rules(c: &mut Ctx, field: &str, name: &str, a: &Alias) {
     let version = a.function_version.as_text();
     let is_number = |v: &str| !v.is_empty() && v.chars().all(|ch| ch.is_ascii_digit());
     if version != "$LATEST" && !is_number(&version) {
-        c.err(
-            &format!("{field}.functionVersion"),
-            format!("`{version}` is not a version number or $LATEST"),
-        );
+        c.err(&format!("{field}.functionVersion"), format!("`{version}` is not a version number or $LATEST"));
     }
     if let Field::Value(r) = &a.routing {
         routing(c, &format!("{field}.routing"), &version, r);
     }
     if let Field::Value(n) = a.provisioned_concurrency {
         if n < 1 {
-            c.err(
-                &format!("{field}.provisionedConcurrency"),
-                format!("{n} must be >= 1 (use null to remove it)"),
-            );
+            c.err(&format!("{field}.provisionedConcurrency"), format!("{n} must be >= 1 (use null to remove it)"));
         }
         if version == "$LATEST" {
-            c.err(
-                &format!("{field}.provisionedConcurrency"),
-                "cannot be set on an alias of $LATEST",
-            );
+            c.err(&format!("{field}.provisionedConcurrency"), "cannot be set on an alias of $LATEST");
         }
     }
     if let Field::Value(e) = &a.event_invoke_config {
         event_invoke_config(c, &format!("{field}.eventInvokeConfig"), e);
     }
     if let Field::Value(s) = &a.autoscaling {
-        autoscaling(
-            c,
-            &format!("{field}.autoscaling"),
-            s,
-            &a.provisioned_concurrency,
-        );
+        autoscaling(c, &format!("{field}.autoscaling"), s, &a.provisioned_concurrency);
     }
 }
 
 fn routing(c: &mut Ctx, field: &str, version: &str, r: &std::collections::BTreeMap<String, f64>) {
     if r.len() > 1 {
-        c.err(
-            field,
-            "at most one additional version can receive weighted traffic",
-        );
+        c.err(field, "at most one additional version can receive weighted traffic");
     }
     for (v, w) in r {
         let f = format!("{field}.{v}");
         if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_digit()) {
             c.err(&f, format!("`{v}` is not a published version number"));
         } else if v == version {
-            c.err(
-                &f,
-                "the alias's own functionVersion cannot be an additional version",
-            );
+            c.err(&f, "the alias's own functionVersion cannot be an additional version");
         }
         if !(0.0..=1.0).contains(w) {
             c.err(&f, format!("weight {w} is outside [0, 1]"));
@@ -382,34 +304,22 @@ fn autoscaling(c: &mut Ctx, field: &str, s: &Autoscaling, pc: &Field<i64>) {
     if s.min_capacity > s.max_capacity {
         c.err(
             &format!("{field}.minCapacity"),
-            format!(
-                "minCapacity {} is greater than maxCapacity {}",
-                s.min_capacity, s.max_capacity
-            ),
+            format!("minCapacity {} is greater than maxCapacity {}", s.min_capacity, s.max_capacity),
         );
     }
     if let Some(t) = s.target_utilization {
         if !(t > 0.0 && t <= 1.0) {
-            c.err(
-                &format!("{field}.targetUtilization"),
-                format!("{t} is outside (0, 1]"),
-            );
+            c.err(&format!("{field}.targetUtilization"), format!("{t} is outside (0, 1]"));
         }
     }
     let parent = field.trim_end_matches(".autoscaling");
     match pc {
         Field::Value(n) if *n < s.min_capacity || *n > s.max_capacity => c.err(
             &format!("{parent}.provisionedConcurrency"),
-            format!(
-                "starting value {n} is outside autoscaling [{}, {}]",
-                s.min_capacity, s.max_capacity
-            ),
+            format!("starting value {n} is outside autoscaling [{}, {}]", s.min_capacity, s.max_capacity),
         ),
         Field::Value(_) => {}
-        _ => c.err(
-            field,
-            "autoscaling needs provisionedConcurrency set as its starting value",
-        ),
+        _ => c.err(field, "autoscaling needs provisionedConcurrency set as its starting value"),
     }
     let mut seen = HashMap::new();
     for (i, a) in s.scheduled_actions.iter().enumerate() {
@@ -419,26 +329,19 @@ fn autoscaling(c: &mut Ctx, field: &str, s: &Autoscaling, pc: &Field<i64>) {
             c.err(&format!("{f}.name"), "must be 1-256 characters without `:`");
         }
         if seen.insert(a.name.clone(), i).is_some() {
-            c.err(
-                &format!("{f}.name"),
-                format!("duplicate scheduled action name `{}`", a.name),
-            );
+            c.err(&format!("{f}.name"), format!("duplicate scheduled action name `{}`", a.name));
         }
         if let Err(m) = check_schedule(&a.schedule) {
             c.err(&format!("{f}.schedule"), m);
         }
         match (a.min_capacity, a.max_capacity) {
             (None, None) => c.err(&f, "set minCapacity, maxCapacity or both"),
-            (Some(lo), Some(hi)) if lo > hi => c.err(
-                &format!("{f}.minCapacity"),
-                format!("minCapacity {lo} is greater than maxCapacity {hi}"),
-            ),
+            (Some(lo), Some(hi)) if lo > hi => {
+                c.err(&format!("{f}.minCapacity"), format!("minCapacity {lo} is greater than maxCapacity {hi}"))
+            }
             _ => {}
         }
-        for (k, v) in [
-            ("minCapacity", a.min_capacity),
-            ("maxCapacity", a.max_capacity),
-        ] {
+        for (k, v) in [("minCapacity", a.min_capacity), ("maxCapacity", a.max_capacity)] {
             if v.is_some_and(|v| v < 0) {
                 c.err(&format!("{f}.{k}"), "must be >= 0");
             }
@@ -467,11 +370,7 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
             },
             _ => false,
         };
-        return if ok {
-            Ok(())
-        } else {
-            Err(format!("`{s}` is not `rate(N minute(s)|hour(s)|day(s))`"))
-        };
+        return if ok { Ok(()) } else { Err(format!("`{s}` is not `rate(N minute(s)|hour(s)|day(s))`")) };
     }
     if let Some(body) = inner("at(") {
         let b = body.as_bytes();
@@ -482,15 +381,9 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
                 13 | 16 => ch == ':',
                 _ => ch.is_ascii_digit(),
             });
-        return if shape {
-            Ok(())
-        } else {
-            Err(format!("`{s}` is not `at(yyyy-mm-ddThh:mm:ss)`"))
-        };
+        return if shape { Ok(()) } else { Err(format!("`{s}` is not `at(yyyy-mm-ddThh:mm:ss)`")) };
     }
-    Err(format!(
-        "`{s}` is not a cron(...), rate(...) or at(...) expression"
-    ))
+    Err(format!("`{s}` is not a cron(...), rate(...) or at(...) expression"))
 }
 
 /// Checks across documents: unique `metadata.name`, one manifest per function. A file with a
@@ -507,13 +400,7 @@ pub fn across(snapshot: &mut Snapshot) {
                 &m.file,
                 m.pos_of("metadata.name"),
                 "metadata.name",
-                format!(
-                    "duplicate name `{}` (first defined at {}:{}:{})",
-                    m.name,
-                    f.file.display(),
-                    p.line,
-                    p.column
-                ),
+                format!("duplicate name `{}` (first defined at {}:{}:{})", m.name, f.file.display(), p.line, p.column),
             ));
             rejected_files.push(m.file.clone());
             continue;
@@ -531,18 +418,12 @@ pub fn across(snapshot: &mut Snapshot) {
                 &m.file,
                 m.pos_of("spec"),
                 "spec.functionName",
-                format!(
-                    "function `{function}` is already managed by manifest `{}` ({})",
-                    f.name,
-                    f.file.display()
-                ),
+                format!("function `{function}` is already managed by manifest `{}` ({})", f.name, f.file.display()),
             ));
             rejected_files.push(m.file.clone());
             continue;
         }
         targets.insert((region, function), i);
     }
-    snapshot
-        .manifests
-        .retain(|m| !rejected_files.contains(&m.file));
+    snapshot.manifests.retain(|m| !rejected_files.contains(&m.file));
 }

@@ -8,18 +8,13 @@ const HEAD: &str = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionCon
 
 /// Loads `HEAD` + `spec_body` and returns its errors (spec body starts on line 6).
 fn errors(spec_body: &str) -> Vec<ManifestError> {
-    load_file(Path::new("m.yaml"), &format!("{HEAD}{spec_body}"))
-        .err()
-        .unwrap_or_default()
+    load_file(Path::new("m.yaml"), &format!("{HEAD}{spec_body}")).err().unwrap_or_default()
 }
 
 #[track_caller]
 fn one(spec_body: &str, field: &str, line: usize, needle: &str) {
     let errs = errors(spec_body);
-    let e = errs
-        .iter()
-        .find(|e| e.field == field)
-        .unwrap_or_else(|| panic!("no error on {field}: {errs:#?}"));
+    let e = errs.iter().find(|e| e.field == field).unwrap_or_else(|| panic!("no error on {field}: {errs:#?}"));
     assert_eq!(e.line, line, "{e}");
     assert!(e.message.contains(needle), "{e}");
     assert_eq!(e.file, Path::new("m.yaml"));
@@ -34,22 +29,12 @@ fn valid_full_example_has_no_errors() {
 
 #[test]
 fn unknown_field_is_reported_at_its_key() {
-    one(
-        "  reservedConcurency: 3\n",
-        "spec.reservedConcurency",
-        6,
-        "unknown field `reservedConcurency`",
-    );
+    one("  reservedConcurency: 3\n", "spec.reservedConcurency", 6, "unknown field `reservedConcurency`");
 }
 
 #[test]
 fn wrong_type_is_reported_at_the_field() {
-    one(
-        "  reservedConcurrency: ten\n",
-        "spec.reservedConcurrency",
-        6,
-        "invalid type",
-    );
+    one("  reservedConcurrency: ten\n", "spec.reservedConcurrency", 6, "invalid type");
 }
 
 #[test]
@@ -74,7 +59,12 @@ fn weight_outside_zero_one_is_rejected() {
 
 #[test]
 fn more_than_one_additional_version_is_rejected() {
-    one("  aliases:\n    prod:\n      functionVersion: \"1\"\n      routing: {\"2\": 0.1, \"3\": 0.1}\n", "spec.aliases.prod.routing", 9, "at most one");
+    one(
+        "  aliases:\n    prod:\n      functionVersion: \"1\"\n      routing: {\"2\": 0.1, \"3\": 0.1}\n",
+        "spec.aliases.prod.routing",
+        9,
+        "at most one",
+    );
 }
 
 #[test]
@@ -109,12 +99,7 @@ fn event_age_outside_60_to_21600_is_rejected() {
 
 #[test]
 fn negative_reserved_concurrency_is_rejected() {
-    one(
-        "  reservedConcurrency: -1\n",
-        "spec.reservedConcurrency",
-        6,
-        ">= 0",
-    );
+    one("  reservedConcurrency: -1\n", "spec.reservedConcurrency", 6, ">= 0");
 }
 
 #[test]
@@ -130,39 +115,19 @@ fn provisioned_concurrency_below_one_is_rejected() {
 #[test]
 fn autoscaling_min_greater_than_max_is_rejected() {
     let body = "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 5\n      autoscaling:\n        minCapacity: 10\n        maxCapacity: 5\n";
-    one(
-        body,
-        "spec.aliases.live.autoscaling.minCapacity",
-        11,
-        "greater than maxCapacity",
-    );
+    one(body, "spec.aliases.live.autoscaling.minCapacity", 11, "greater than maxCapacity");
 }
 
 #[test]
 fn target_utilization_outside_zero_one_is_rejected() {
     let body = "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 5\n      autoscaling: {minCapacity: 1, maxCapacity: 10, targetUtilization: 0}\n";
-    one(
-        body,
-        "spec.aliases.live.autoscaling.targetUtilization",
-        10,
-        "outside (0, 1]",
-    );
+    one(body, "spec.aliases.live.autoscaling.targetUtilization", 10, "outside (0, 1]");
 }
 
 #[test]
 fn bad_alias_name_is_rejected() {
-    one(
-        "  aliases:\n    \"123\":\n      functionVersion: \"1\"\n",
-        "spec.aliases.123",
-        7,
-        "not a valid alias name",
-    );
-    one(
-        "  aliases:\n    pr/od:\n      functionVersion: \"1\"\n",
-        "spec.aliases.pr/od",
-        7,
-        "not a valid alias name",
-    );
+    one("  aliases:\n    \"123\":\n      functionVersion: \"1\"\n", "spec.aliases.123", 7, "not a valid alias name");
+    one("  aliases:\n    pr/od:\n      functionVersion: \"1\"\n", "spec.aliases.pr/od", 7, "not a valid alias name");
 }
 
 #[test]
@@ -183,32 +148,20 @@ fn schedule_shapes_accept_the_three_aws_forms() {
     assert!(check_schedule("rate(5 minutes)").is_ok());
     assert!(check_schedule("rate(1 hour)").is_ok());
     assert!(check_schedule("at(2026-12-01T09:00:00)").is_ok());
-    assert!(check_schedule("cron(0 9 * * ?)")
-        .unwrap_err()
-        .contains("5 fields"));
+    assert!(check_schedule("cron(0 9 * * ?)").unwrap_err().contains("5 fields"));
     assert!(check_schedule("rate(1 hours)").is_err());
 }
 
 #[test]
 fn environment_over_4_kb_is_rejected() {
-    let body = format!(
-        "  environment:\n    variables:\n      BIG: \"{}\"\n",
-        "x".repeat(4100)
-    );
-    one(
-        &body,
-        "spec.environment.variables",
-        7,
-        "over Lambda's 4096-byte limit",
-    );
+    let body = format!("  environment:\n    variables:\n      BIG: \"{}\"\n", "x".repeat(4100));
+    one(&body, "spec.environment.variables", 7, "over Lambda's 4096-byte limit");
 }
 
 #[test]
 fn ssm_values_do_not_count_toward_the_literal_4_kb_check() {
-    let body = format!(
-        "  environment:\n    variables:\n      BIG: \"{}\"\n      S1: {{fromSsm: /a/b}}\n",
-        "x".repeat(4000)
-    );
+    let body =
+        format!("  environment:\n    variables:\n      BIG: \"{}\"\n      S1: {{fromSsm: /a/b}}\n", "x".repeat(4000));
     assert!(errors(&body).is_empty());
 }
 
@@ -225,12 +178,7 @@ fn reserved_environment_variable_names_are_rejected() {
 #[test]
 fn destination_that_is_not_a_queue_topic_function_or_bus_is_rejected() {
     let body = "  eventInvokeConfig:\n    destinations:\n      onSuccess: arn:aws:s3:::bucket\n      onFailure: arn:aws:sns:ap-northeast-1:123456789012:topic\n";
-    one(
-        body,
-        "spec.eventInvokeConfig.destinations.onSuccess",
-        8,
-        "not an SQS queue",
-    );
+    one(body, "spec.eventInvokeConfig.destinations.onSuccess", 8, "not an SQS queue");
     assert_eq!(errors(body).len(), 1);
 }
 
@@ -247,35 +195,20 @@ fn env_value_of_the_wrong_shape_gets_a_clear_message() {
 #[test]
 fn provisioned_concurrency_above_reserved_is_rejected() {
     let body = "  reservedConcurrency: 3\n  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 5\n";
-    one(
-        body,
-        "spec.reservedConcurrency",
-        6,
-        "less than the provisioned concurrency",
-    );
+    one(body, "spec.reservedConcurrency", 6, "less than the provisioned concurrency");
 }
 
 #[test]
 fn autoscaling_without_a_starting_provisioned_concurrency_is_rejected() {
-    let body = "  aliases:\n    live:\n      functionVersion: \"2\"\n      autoscaling: {minCapacity: 1, maxCapacity: 10}\n";
-    one(
-        body,
-        "spec.aliases.live.autoscaling",
-        9,
-        "needs provisionedConcurrency",
-    );
+    let body =
+        "  aliases:\n    live:\n      functionVersion: \"2\"\n      autoscaling: {minCapacity: 1, maxCapacity: 10}\n";
+    one(body, "spec.aliases.live.autoscaling", 9, "needs provisionedConcurrency");
 }
 
 #[test]
 fn function_arn_region_conflicting_with_spec_region_is_rejected() {
-    let body =
-        "  functionName: arn:aws:lambda:us-east-1:123456789012:function:f\n  region: eu-west-1\n";
-    one(
-        body,
-        "spec.region",
-        7,
-        "conflicts with the function ARN's region",
-    );
+    let body = "  functionName: arn:aws:lambda:us-east-1:123456789012:function:f\n  region: eu-west-1\n";
+    one(body, "spec.region", 7, "conflicts with the function ARN's region");
 }
 
 #[test]
@@ -290,12 +223,7 @@ fn qualified_function_arn_is_rejected() {
 
 #[test]
 fn unknown_ignore_difference_path_is_rejected() {
-    one(
-        "  ignoreDifferences: [aliases.prod.weights]\n",
-        "spec.ignoreDifferences[0]",
-        6,
-        "not a managed field path",
-    );
+    one("  ignoreDifferences: [aliases.prod.weights]\n", "spec.ignoreDifferences[0]", 6, "not a managed field path");
 }
 
 #[test]
@@ -308,21 +236,12 @@ fn every_error_of_a_document_is_reported_at_once() {
 fn wrong_api_version_and_kind_are_rejected() {
     let text = "apiVersion: v1\nkind: Deployment\nmetadata:\n  name: fn\nspec: {}\n";
     let errs = load_file(Path::new("m.yaml"), text).unwrap_err();
-    assert_eq!(
-        errs.iter()
-            .map(|e| (e.field.as_str(), e.line))
-            .collect::<Vec<_>>(),
-        [("apiVersion", 1), ("kind", 2)]
-    );
+    assert_eq!(errs.iter().map(|e| (e.field.as_str(), e.line)).collect::<Vec<_>>(), [("apiVersion", 1), ("kind", 2)]);
 }
 
 #[test]
 fn yaml_syntax_error_points_at_the_line() {
-    let errs = load_file(
-        Path::new("m.yaml"),
-        &format!("{HEAD}  aliases: [\n  x: 1\n"),
-    )
-    .unwrap_err();
+    let errs = load_file(Path::new("m.yaml"), &format!("{HEAD}  aliases: [\n  x: 1\n")).unwrap_err();
     assert_eq!(errs.len(), 1);
     assert!(errs[0].line >= 6, "{}", errs[0]);
 }
@@ -330,40 +249,25 @@ fn yaml_syntax_error_points_at_the_line() {
 #[test]
 fn duplicate_metadata_name_across_files_is_rejected_in_the_second_file() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = |f: &str| {
-        format!("{HEAD}  functionName: {f}\n")
-            .replace("spec:\n  functionName", "spec:\n  functionName")
-    };
+    let doc =
+        |f: &str| format!("{HEAD}  functionName: {f}\n").replace("spec:\n  functionName", "spec:\n  functionName");
     std::fs::write(dir.path().join("a.yaml"), doc("f1")).unwrap();
     std::fs::write(dir.path().join("b.yaml"), doc("f2")).unwrap();
     let snap = super::load_dir(dir.path()).unwrap();
     assert_eq!(snap.manifests.len(), 1);
     assert_eq!(snap.errors.len(), 1);
     let e = &snap.errors[0];
-    assert!(
-        e.file.ends_with("b.yaml") && e.line == 4 && e.message.contains("duplicate name `fn`"),
-        "{e}"
-    );
+    assert!(e.file.ends_with("b.yaml") && e.line == 4 && e.message.contains("duplicate name `fn`"), "{e}");
 }
 
 #[test]
 fn two_manifests_for_one_function_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("a.yaml"),
-        HEAD.replace("name: fn", "name: one") + "  functionName: f\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("b.yml"),
-        HEAD.replace("name: fn", "name: two") + "  functionName: f\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("a.yaml"), HEAD.replace("name: fn", "name: one") + "  functionName: f\n").unwrap();
+    std::fs::write(dir.path().join("b.yml"), HEAD.replace("name: fn", "name: two") + "  functionName: f\n").unwrap();
     let snap = super::load_dir(dir.path()).unwrap();
     assert_eq!(snap.manifests.len(), 1);
-    assert!(snap.errors[0]
-        .message
-        .contains("already managed by manifest `one`"));
+    assert!(snap.errors[0].message.contains("already managed by manifest `one`"));
 }
 
 #[test]
@@ -371,22 +275,14 @@ fn load_dir_reads_nested_multi_document_files_and_skips_hidden_dirs() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("team/x")).unwrap();
     std::fs::create_dir_all(dir.path().join(".git")).unwrap();
-    let two = format!(
-        "{HEAD}  functionName: a\n---\n{}  functionName: b\n---\n",
-        HEAD.replace("name: fn", "name: fn2")
-    );
+    let two =
+        format!("{HEAD}  functionName: a\n---\n{}  functionName: b\n---\n", HEAD.replace("name: fn", "name: fn2"));
     std::fs::write(dir.path().join("team/x/two.yaml"), two).unwrap();
     std::fs::write(dir.path().join(".git/junk.yaml"), "not: [valid").unwrap();
     std::fs::write(dir.path().join("README.md"), "# not a manifest").unwrap();
     let snap = super::load_dir(dir.path()).unwrap();
     assert!(snap.errors.is_empty(), "{:?}", snap.errors);
-    assert_eq!(
-        snap.manifests
-            .iter()
-            .map(|m| m.name.as_str())
-            .collect::<Vec<_>>(),
-        ["fn", "fn2"]
-    );
+    assert_eq!(snap.manifests.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["fn", "fn2"]);
 }
 
 #[test]

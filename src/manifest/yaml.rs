@@ -20,10 +20,7 @@ pub struct Pos {
 
 impl From<Marker> for Pos {
     fn from(m: Marker) -> Self {
-        Pos {
-            line: m.line().max(1),
-            column: m.col() + 1,
-        }
+        Pos { line: m.line().max(1), column: m.col() + 1 }
     }
 }
 
@@ -67,12 +64,7 @@ enum Node {
 
 enum Frame {
     Seq(Vec<(Node, Pos)>, usize, Pos),
-    Map(
-        Vec<((Node, Pos), (Node, Pos))>,
-        Option<(Node, Pos)>,
-        usize,
-        Pos,
-    ),
+    Map(Vec<((Node, Pos), (Node, Pos))>, Option<(Node, Pos)>, usize, Pos),
 }
 
 #[derive(Default)]
@@ -88,22 +80,14 @@ fn size(n: &Node) -> usize {
     match n {
         Node::Scalar(..) => 1,
         Node::Seq(v) => 1 + v.iter().map(|(n, _)| size(n)).sum::<usize>(),
-        Node::Map(v) => {
-            1 + v
-                .iter()
-                .map(|((k, _), (n, _))| size(k) + size(n))
-                .sum::<usize>()
-        }
+        Node::Map(v) => 1 + v.iter().map(|((k, _), (n, _))| size(k) + size(n)).sum::<usize>(),
     }
 }
 
 impl Builder {
     fn fail(&mut self, pos: Pos, message: impl Into<String>) {
         if self.error.is_none() {
-            self.error = Some(YamlError {
-                pos,
-                message: message.into(),
-            });
+            self.error = Some(YamlError { pos, message: message.into() });
         }
     }
 
@@ -138,16 +122,12 @@ impl MarkedEventReceiver for Builder {
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                 self.push_node(Node::Scalar(v, style, tag), pos, anchor)
             }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _)
-                if self.stack.len() >= MAX_DEPTH =>
-            {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) if self.stack.len() >= MAX_DEPTH => {
                 let _ = anchor;
                 self.fail(pos, format!("nesting deeper than {MAX_DEPTH} levels"))
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(vec![], anchor, pos)),
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map(vec![], None, anchor, pos))
-            }
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(vec![], None, anchor, pos)),
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, anchor, p)) = self.stack.pop() {
                     self.push_node(Node::Seq(items), p, anchor)
@@ -172,10 +152,7 @@ pub fn parse(text: &str) -> Result<Vec<SpannedDoc>, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
-        return Err(YamlError {
-            pos: Pos::from(*e.marker()),
-            message: e.info().to_string(),
-        });
+        return Err(YamlError { pos: Pos::from(*e.marker()), message: e.info().to_string() });
     }
     if let Some(e) = builder.error {
         return Err(e);
@@ -185,11 +162,7 @@ pub fn parse(text: &str) -> Result<Vec<SpannedDoc>, YamlError> {
         let mut spans = HashMap::new();
         spans.insert(String::new(), pos);
         let value = to_json(&node, "", &mut spans)?;
-        out.push(SpannedDoc {
-            value,
-            start: pos,
-            spans,
-        });
+        out.push(SpannedDoc { value, start: pos, spans });
     }
     Ok(out)
 }
@@ -219,18 +192,10 @@ fn to_json(node: &Node, path: &str, spans: &mut HashMap<String, Pos>) -> Result<
             for ((k, kpos), (v, _)) in entries {
                 let key = match k {
                     Node::Scalar(s, ..) => s.clone(),
-                    _ => {
-                        return Err(YamlError {
-                            pos: *kpos,
-                            message: "mapping keys must be scalars".into(),
-                        })
-                    }
+                    _ => return Err(YamlError { pos: *kpos, message: "mapping keys must be scalars".into() }),
                 };
                 if out.contains_key(&key) {
-                    return Err(YamlError {
-                        pos: *kpos,
-                        message: format!("duplicate key `{key}`"),
-                    });
+                    return Err(YamlError { pos: *kpos, message: format!("duplicate key `{key}`") });
                 }
                 let child = child(path, &key);
                 spans.insert(child.clone(), *kpos);
@@ -256,9 +221,7 @@ fn scalar(s: &str, style: TScalarStyle, tag: Option<&str>) -> Value {
     if let Ok(i) = s.parse::<i64>() {
         return Value::Number(i.into());
     }
-    let looks_numeric = s
-        .trim_start_matches(['-', '+'])
-        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    let looks_numeric = s.trim_start_matches(['-', '+']).starts_with(|c: char| c.is_ascii_digit() || c == '.');
     if looks_numeric {
         if let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
             return Value::Number(n);
@@ -307,10 +270,7 @@ mod tests {
     fn parse_rejects_deep_nesting_instead_of_overflowing_the_stack() {
         let text = "[".repeat(500) + &"]".repeat(500);
         let err = parse(&text).unwrap_err();
-        assert!(
-            err.message.contains("nest") || err.message.contains("recursion"),
-            "{err:?}"
-        );
+        assert!(err.message.contains("nest") || err.message.contains("recursion"), "{err:?}");
     }
 
     #[test]

@@ -17,10 +17,7 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn same_routing(a: &Routing, b: &Routing) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|((ka, va), (kb, vb))| ka == kb && close(*va, *vb))
+    a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && close(*va, *vb))
 }
 
 /// Removals that must precede everything else: deregister before deleting provisioned
@@ -31,69 +28,36 @@ pub(super) fn removals(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
         if matches!(a.autoscaling, Field::Null) && !d.ignored(&format!("{base}.autoscaling")) {
             if let Some(s) = o.scaling.get(name) {
                 p.push(
-                    Action::DeregisterScalableTarget {
-                        alias: name.clone(),
-                    },
-                    vec![diff(
-                        format!("{base}.autoscaling"),
-                        Op::Delete,
-                        json!(s),
-                        Value::Null,
-                    )],
+                    Action::DeregisterScalableTarget { alias: name.clone() },
+                    vec![diff(format!("{base}.autoscaling"), Op::Delete, json!(s), Value::Null)],
                 );
             }
         }
-        if matches!(a.provisioned_concurrency, Field::Null)
-            && !d.ignored(&format!("{base}.provisionedConcurrency"))
-        {
+        if matches!(a.provisioned_concurrency, Field::Null) && !d.ignored(&format!("{base}.provisionedConcurrency")) {
             if let Some(pc) = o.provisioned.get(name) {
                 let field = format!("{base}.provisionedConcurrency");
                 p.push(
-                    Action::DeleteProvisionedConcurrency {
-                        alias: name.clone(),
-                    },
+                    Action::DeleteProvisionedConcurrency { alias: name.clone() },
                     vec![diff(field, Op::Delete, json!(pc.requested), Value::Null)],
                 );
             }
         }
     }
     if d.prune {
-        for (name, cur) in o
-            .aliases
-            .iter()
-            .filter(|(k, _)| !d.aliases.contains_key(*k))
-        {
+        for (name, cur) in o.aliases.iter().filter(|(k, _)| !d.aliases.contains_key(*k)) {
             if o.scaling.contains_key(name) {
-                p.push(
-                    Action::DeregisterScalableTarget {
-                        alias: name.clone(),
-                    },
-                    vec![],
-                );
+                p.push(Action::DeregisterScalableTarget { alias: name.clone() }, vec![]);
             }
             p.push(
-                Action::DeleteAlias {
-                    alias: name.clone(),
-                },
-                vec![diff(
-                    format!("aliases.{name}"),
-                    Op::Delete,
-                    json!(cur),
-                    Value::Null,
-                )],
+                Action::DeleteAlias { alias: name.clone() },
+                vec![diff(format!("aliases.{name}"), Op::Delete, json!(cur), Value::Null)],
             );
         }
     }
 }
 
 /// The provisioned concurrency to put, if any; records progress on `p`.
-fn provisioned(
-    d: &Desired,
-    o: &Observed,
-    name: &str,
-    a: &DesiredAlias,
-    p: &mut FunctionPlan,
-) -> Option<(i64, Diff)> {
+fn provisioned(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias, p: &mut FunctionPlan) -> Option<(i64, Diff)> {
     let field = format!("aliases.{name}.provisionedConcurrency");
     let Field::Value(want) = a.provisioned_concurrency else {
         return None;
@@ -109,49 +73,27 @@ fn provisioned(
         _ => false,
     };
     if !autoscaled && cur.requested != want {
-        return Some((
-            want,
-            diff(field, Op::Update, json!(cur.requested), json!(want)),
-        ));
+        return Some((want, diff(field, Op::Update, json!(cur.requested), json!(want))));
     }
     match cur.status {
         PcStatus::InProgress => {
-            p.progressing.push(format!(
-                "{field}: IN_PROGRESS ({} of {} allocated)",
-                cur.allocated, cur.requested
-            ));
+            p.progressing.push(format!("{field}: IN_PROGRESS ({} of {} allocated)", cur.allocated, cur.requested));
             None
         }
         PcStatus::Failed => {
             let reason = cur.reason.clone().unwrap_or_default();
-            Some((
-                cur.requested,
-                diff(
-                    field,
-                    Op::Update,
-                    json!(format!("FAILED: {reason}")),
-                    json!(cur.requested),
-                ),
-            ))
+            Some((cur.requested, diff(field, Op::Update, json!(format!("FAILED: {reason}")), json!(cur.requested))))
         }
         PcStatus::Ready => None,
     }
 }
 
-pub(super) fn plan_alias(
-    d: &Desired,
-    o: &Observed,
-    name: &str,
-    a: &DesiredAlias,
-    p: &mut FunctionPlan,
-) {
+pub(super) fn plan_alias(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias, p: &mut FunctionPlan) {
     let base = format!("aliases.{name}");
     let cur = o.aliases.get(name);
     let live_routing = cur.map(|c| c.routing.clone()).unwrap_or_default();
     let want_routing = match &a.routing {
-        Field::Value(r) if cur.is_none() || !d.ignored(&format!("{base}.routing")) => {
-            Some(r.clone())
-        }
+        Field::Value(r) if cur.is_none() || !d.ignored(&format!("{base}.routing")) => Some(r.clone()),
         _ => None,
     };
     let mut pc = provisioned(d, o, name, a, p);
@@ -164,28 +106,10 @@ pub(super) fn plan_alias(
     }
     // Weights go on after provisioned concurrency is in place.
     let defer_routing = pc.is_some() && !routing_after.is_empty();
-    alias_write(
-        d,
-        name,
-        a,
-        cur,
-        want_routing.as_ref().filter(|_| !defer_routing),
-        p,
-    );
+    alias_write(d, name, a, cur, want_routing.as_ref().filter(|_| !defer_routing), p);
     if let Some((value, df)) = pc {
-        p.push(
-            Action::PutProvisionedConcurrency {
-                alias: name.to_string(),
-                value,
-            },
-            vec![df],
-        );
-        p.push(
-            Action::WaitProvisionedReady {
-                alias: name.to_string(),
-            },
-            vec![],
-        );
+        p.push(Action::PutProvisionedConcurrency { alias: name.to_string(), value }, vec![df]);
+        p.push(Action::WaitProvisionedReady { alias: name.to_string() }, vec![]);
     }
     if !blocked {
         if let Field::Value(s) = &a.autoscaling {
@@ -196,31 +120,14 @@ pub(super) fn plan_alias(
     }
     if defer_routing {
         if let Some(r) = want_routing.filter(|r| !same_routing(r, &live_routing)) {
-            let df = diff(
-                format!("{base}.routing"),
-                Op::Update,
-                json!(live_routing),
-                json!(r),
-            );
+            let df = diff(format!("{base}.routing"), Op::Update, json!(live_routing), json!(r));
             p.push(
-                Action::UpdateAlias {
-                    alias: name.to_string(),
-                    version: None,
-                    description: None,
-                    routing: Some(r),
-                },
+                Action::UpdateAlias { alias: name.to_string(), version: None, description: None, routing: Some(r) },
                 vec![df],
             );
         }
     }
-    invoke_config(
-        d,
-        Some(name),
-        &format!("{base}.eventInvokeConfig"),
-        &a.invoke_config,
-        o,
-        p,
-    );
+    invoke_config(d, Some(name), &format!("{base}.eventInvokeConfig"), &a.invoke_config, o, p);
 }
 
 /// CreateAlias or UpdateAlias for version, description and (unless deferred) routing.
@@ -240,59 +147,33 @@ fn alias_write(
             routing: routing.cloned().unwrap_or_default(),
         };
         let df = diff(base, Op::Create, Value::Null, json!(state));
-        p.push(
-            Action::CreateAlias {
-                alias: name.to_string(),
-                state,
-            },
-            vec![df],
-        );
+        p.push(Action::CreateAlias { alias: name.to_string(), state }, vec![df]);
         return;
     };
     let mut diffs = vec![];
-    let version = (cur.function_version != a.function_version
-        && !d.ignored(&format!("{base}.functionVersion")))
-    .then(|| {
-        diffs.push(diff(
-            format!("{base}.functionVersion"),
-            Op::Update,
-            json!(cur.function_version),
-            json!(a.function_version),
-        ));
-        a.function_version.clone()
-    });
-    let description = a
-        .description
-        .as_ref()
-        .filter(|w| **w != cur.description && !d.ignored(&format!("{base}.description")))
-        .map(|w| {
+    let version =
+        (cur.function_version != a.function_version && !d.ignored(&format!("{base}.functionVersion"))).then(|| {
             diffs.push(diff(
-                format!("{base}.description"),
+                format!("{base}.functionVersion"),
                 Op::Update,
-                json!(cur.description),
-                json!(w),
+                json!(cur.function_version),
+                json!(a.function_version),
             ));
-            w.clone()
+            a.function_version.clone()
         });
+    let description =
+        a.description.as_ref().filter(|w| **w != cur.description && !d.ignored(&format!("{base}.description"))).map(
+            |w| {
+                diffs.push(diff(format!("{base}.description"), Op::Update, json!(cur.description), json!(w)));
+                w.clone()
+            },
+        );
     let routing = routing.filter(|r| !same_routing(r, &cur.routing)).map(|r| {
-        diffs.push(diff(
-            format!("{base}.routing"),
-            Op::Update,
-            json!(cur.routing),
-            json!(r),
-        ));
+        diffs.push(diff(format!("{base}.routing"), Op::Update, json!(cur.routing), json!(r)));
         r.clone()
     });
     if !diffs.is_empty() {
-        p.push(
-            Action::UpdateAlias {
-                alias: name.to_string(),
-                version,
-                description,
-                routing,
-            },
-            diffs,
-        );
+        p.push(Action::UpdateAlias { alias: name.to_string(), version, description, routing }, diffs);
     }
 }
 
@@ -302,114 +183,50 @@ fn scaling(name: &str, s: &DesiredScaling, cur: Option<&ScalingState>, p: &mut F
     let range = |min: i64, max: i64| json!({"minCapacity": min, "maxCapacity": max});
     match cur {
         None => p.push(
-            Action::RegisterScalableTarget {
-                alias: alias(),
-                min: s.min_capacity,
-                max: s.max_capacity,
-            },
-            vec![diff(
-                &base,
-                Op::Create,
-                Value::Null,
-                range(s.min_capacity, s.max_capacity),
-            )],
+            Action::RegisterScalableTarget { alias: alias(), min: s.min_capacity, max: s.max_capacity },
+            vec![diff(&base, Op::Create, Value::Null, range(s.min_capacity, s.max_capacity))],
         ),
         Some(c) if (c.min_capacity, c.max_capacity) != (s.min_capacity, s.max_capacity) => p.push(
-            Action::RegisterScalableTarget {
-                alias: alias(),
-                min: s.min_capacity,
-                max: s.max_capacity,
-            },
-            vec![diff(
-                &base,
-                Op::Update,
-                range(c.min_capacity, c.max_capacity),
-                range(s.min_capacity, s.max_capacity),
-            )],
+            Action::RegisterScalableTarget { alias: alias(), min: s.min_capacity, max: s.max_capacity },
+            vec![diff(&base, Op::Update, range(c.min_capacity, c.max_capacity), range(s.min_capacity, s.max_capacity))],
         ),
         Some(_) => {}
     }
     let policies = cur.map(|c| c.policies.as_slice()).unwrap_or_default();
     let field = format!("{base}.targetUtilization");
     let owned = policies.iter().find(|x| x.name == POLICY_NAME);
-    match (
-        s.target_utilization,
-        owned.and_then(|x| x.target_utilization),
-    ) {
+    match (s.target_utilization, owned.and_then(|x| x.target_utilization)) {
         (Some(t), Some(c)) if close(t, c) => {}
         (Some(t), c) => {
-            let op = if owned.is_some() {
-                Op::Update
-            } else {
-                Op::Create
-            };
+            let op = if owned.is_some() { Op::Update } else { Op::Create };
             p.push(
-                Action::PutTargetTrackingPolicy {
-                    alias: alias(),
-                    target: t,
-                },
+                Action::PutTargetTrackingPolicy { alias: alias(), target: t },
                 vec![diff(&field, op, json!(c), json!(t))],
             );
         }
         (None, _) => {}
     }
-    for x in policies
-        .iter()
-        .filter(|x| x.name != POLICY_NAME || s.target_utilization.is_none())
-    {
-        let df = diff(
-            format!("{base}.policies.{}", x.name),
-            Op::Delete,
-            json!(x),
-            Value::Null,
-        );
-        p.push(
-            Action::DeleteScalingPolicy {
-                alias: alias(),
-                name: x.name.clone(),
-            },
-            vec![df],
-        );
+    for x in policies.iter().filter(|x| x.name != POLICY_NAME || s.target_utilization.is_none()) {
+        let df = diff(format!("{base}.policies.{}", x.name), Op::Delete, json!(x), Value::Null);
+        p.push(Action::DeleteScalingPolicy { alias: alias(), name: x.name.clone() }, vec![df]);
     }
-    let actions = cur
-        .map(|c| c.scheduled_actions.as_slice())
-        .unwrap_or_default();
+    let actions = cur.map(|c| c.scheduled_actions.as_slice()).unwrap_or_default();
     for w in &s.scheduled_actions {
         let field = format!("{base}.scheduledActions.{}", w.name);
         match actions.iter().find(|c| c.name == w.name) {
             Some(c) if c == w => {}
             Some(c) => p.push(
-                Action::PutScheduledAction {
-                    alias: alias(),
-                    action: w.clone(),
-                },
+                Action::PutScheduledAction { alias: alias(), action: w.clone() },
                 vec![diff(field, Op::Update, json!(c), json!(w))],
             ),
             None => p.push(
-                Action::PutScheduledAction {
-                    alias: alias(),
-                    action: w.clone(),
-                },
+                Action::PutScheduledAction { alias: alias(), action: w.clone() },
                 vec![diff(field, Op::Create, Value::Null, json!(w))],
             ),
         }
     }
-    for c in actions
-        .iter()
-        .filter(|c| !s.scheduled_actions.iter().any(|w| w.name == c.name))
-    {
-        let df = diff(
-            format!("{base}.scheduledActions.{}", c.name),
-            Op::Delete,
-            json!(c),
-            Value::Null,
-        );
-        p.push(
-            Action::DeleteScheduledAction {
-                alias: alias(),
-                name: c.name.clone(),
-            },
-            vec![df],
-        );
+    for c in actions.iter().filter(|c| !s.scheduled_actions.iter().any(|w| w.name == c.name)) {
+        let df = diff(format!("{base}.scheduledActions.{}", c.name), Op::Delete, json!(c), Value::Null);
+        p.push(Action::DeleteScheduledAction { alias: alias(), name: c.name.clone() }, vec![df]);
     }
 }

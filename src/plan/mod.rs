@@ -87,9 +87,7 @@ impl Action {
             Action::UpdateAlias { .. } => "lambda:UpdateAlias",
             Action::DeleteAlias { .. } => "lambda:DeleteAlias",
             Action::PutProvisionedConcurrency { .. } => "lambda:PutProvisionedConcurrencyConfig",
-            Action::DeleteProvisionedConcurrency { .. } => {
-                "lambda:DeleteProvisionedConcurrencyConfig"
-            }
+            Action::DeleteProvisionedConcurrency { .. } => "lambda:DeleteProvisionedConcurrencyConfig",
             Action::WaitProvisionedReady { .. } => "wait:ProvisionedConcurrencyReady",
             Action::PutEventInvokeConfig { .. } => "lambda:PutFunctionEventInvokeConfig",
             Action::DeleteEventInvokeConfig { .. } => "lambda:DeleteFunctionEventInvokeConfig",
@@ -180,18 +178,11 @@ impl FunctionPlan {
 
     /// The number of write calls this plan makes (barriers excluded).
     pub fn writes(&self) -> usize {
-        self.changes
-            .iter()
-            .filter(|c| !matches!(c.action, Action::WaitProvisionedReady { .. }))
-            .count()
+        self.changes.iter().filter(|c| !matches!(c.action, Action::WaitProvisionedReady { .. })).count()
     }
 
     pub(crate) fn push(&mut self, action: Action, diffs: Vec<Diff>) {
-        self.changes.push(Change {
-            operation: action.operation(),
-            diffs,
-            action,
-        });
+        self.changes.push(Change { operation: action.operation(), diffs, action });
     }
 }
 
@@ -203,9 +194,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.functions
-            .iter()
-            .any(|f| !f.changes.is_empty() || !f.blocked.is_empty())
+        self.functions.iter().any(|f| !f.changes.is_empty() || !f.blocked.is_empty())
     }
     pub fn has_errors(&self) -> bool {
         self.functions.iter().any(|f| f.error.is_some())
@@ -213,34 +202,24 @@ impl Plan {
 }
 
 pub(crate) fn diff(field: impl Into<String>, op: Op, from: Value, to: Value) -> Diff {
-    Diff {
-        field: field.into(),
-        op,
-        from,
-        to,
-    }
+    Diff { field: field.into(), op, from, to }
 }
 
 /// Plans one function. Pure: the same inputs always give the same plan.
 pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
     let mut p = FunctionPlan::new(d);
     let Some(function) = &o.function else {
-        p.error = Some(format!(
-            "function `{}` not found in {}",
-            d.function_ref, d.key.region
-        ));
+        p.error = Some(format!("function `{}` not found in {}", d.function_ref, d.key.region));
         return p;
     };
     alias::removals(d, o, &mut p);
     environment(d, &function.environment, &mut p);
     let reserved = reserved(d, function.reserved_concurrency);
-    let raise_first = matches!(
-        (&reserved, function.reserved_concurrency),
-        (Some(Action::PutReservedConcurrency(n)), Some(cur)) if *n >= cur
-    ) || matches!(
-        (&reserved, function.reserved_concurrency),
-        (Some(Action::PutReservedConcurrency(_)), None)
-    );
+    let raise_first =
+        matches!(
+            (&reserved, function.reserved_concurrency),
+            (Some(Action::PutReservedConcurrency(n)), Some(cur)) if *n >= cur
+        ) || matches!((&reserved, function.reserved_concurrency), (Some(Action::PutReservedConcurrency(_)), None));
     let reserved_change = reserved.map(|a| {
         let to = match &a {
             Action::PutReservedConcurrency(n) => json!(n),
@@ -253,15 +232,7 @@ pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
         } else {
             Op::Update
         };
-        (
-            a,
-            vec![diff(
-                "reservedConcurrency",
-                op,
-                json!(function.reserved_concurrency),
-                to,
-            )],
-        )
+        (a, vec![diff("reservedConcurrency", op, json!(function.reserved_concurrency), to)])
     });
     if raise_first {
         if let Some((a, ds)) = reserved_change.clone() {
@@ -278,12 +249,7 @@ pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
     }
     invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
     if !d.prune {
-        p.unmanaged_aliases = o
-            .aliases
-            .keys()
-            .filter(|k| !d.aliases.contains_key(*k))
-            .cloned()
-            .collect();
+        p.unmanaged_aliases = o.aliases.keys().filter(|k| !d.aliases.contains_key(*k)).cloned().collect();
     }
     p
 }
@@ -299,11 +265,7 @@ fn reserved(d: &Desired, current: Option<i64>) -> Option<Action> {
     }
 }
 
-fn environment(
-    d: &Desired,
-    live: &std::collections::BTreeMap<String, String>,
-    p: &mut FunctionPlan,
-) {
+fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>, p: &mut FunctionPlan) {
     let desired = match &d.environment {
         Field::Absent => return,
         Field::Null => EnvMap::new(),
@@ -368,17 +330,11 @@ pub(crate) fn invoke_config(
     let q = qualifier.map(str::to_string);
     match (want, cur) {
         (Field::Value(w), Some(c)) if w != c => p.push(
-            Action::PutEventInvokeConfig {
-                qualifier: q,
-                config: w.clone(),
-            },
+            Action::PutEventInvokeConfig { qualifier: q, config: w.clone() },
             vec![diff(path, Op::Update, json!(c), json!(w))],
         ),
         (Field::Value(w), None) => p.push(
-            Action::PutEventInvokeConfig {
-                qualifier: q,
-                config: w.clone(),
-            },
+            Action::PutEventInvokeConfig { qualifier: q, config: w.clone() },
             vec![diff(path, Op::Create, Value::Null, json!(w))],
         ),
         (Field::Null, Some(c)) => p.push(

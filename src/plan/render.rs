@@ -22,11 +22,7 @@ pub fn function_text(f: &FunctionPlan, out: &mut String) {
     } else {
         "~"
     };
-    let _ = writeln!(
-        out,
-        "{head} {} ({}) [manifest {}]",
-        f.function, f.region, f.manifest
-    );
+    let _ = writeln!(out, "{head} {} ({}) [manifest {}]", f.function, f.region, f.manifest);
     if let Some(e) = &f.error {
         let _ = writeln!(out, "    error: {e}");
     }
@@ -47,11 +43,7 @@ pub fn function_text(f: &FunctionPlan, out: &mut String) {
         let _ = writeln!(out, "    progressing: {pr}");
     }
     if !f.unmanaged_aliases.is_empty() {
-        let _ = writeln!(
-            out,
-            "    unmanaged aliases (left alone): {}",
-            f.unmanaged_aliases.join(", ")
-        );
+        let _ = writeln!(out, "    unmanaged aliases (left alone): {}", f.unmanaged_aliases.join(", "));
     }
     if f.in_sync() {
         let _ = writeln!(out, "    in sync");
@@ -63,11 +55,7 @@ pub fn text(plan: &Plan) -> String {
     for f in &plan.functions {
         function_text(f, &mut out);
     }
-    let changed = plan
-        .functions
-        .iter()
-        .filter(|f| !f.changes.is_empty())
-        .count();
+    let changed = plan.functions.iter().filter(|f| !f.changes.is_empty()).count();
     let writes: usize = plan.functions.iter().map(|f| f.writes()).sum();
     let errors = plan.functions.iter().filter(|f| f.error.is_some()).count();
     let _ = writeln!(

@@ -37,6 +37,8 @@ CONFIG = {
     "update_in_progress_seconds": 0.5,
     # "function:qualifier" -> StatusReason: provisioned concurrency goes FAILED.
     "fail_pc": {},
+    # The next `count` AWS requests fail with `status` and error `code` (429 throttling, 500...).
+    "fail_next": {"count": 0, "status": 429, "code": "TooManyRequestsException"},
 }
 
 STATE = {
@@ -286,8 +288,15 @@ class Extension:
         environ["wsgi.input"] = __import__("io").BytesIO(raw)
         region = region_of(environ)
         with LOCK:
+            fault = CONFIG["fail_next"]
+            injected = fault.get("count", 0) > 0
+            if injected:
+                fault["count"] -= 1
             STATE["requests"].append({"method": method, "path": path, "query": environ.get("QUERY_STRING", ""),
-                                      "target": environ.get("HTTP_X_AMZ_TARGET", ""), "region": region})
+                                      "target": environ.get("HTTP_X_AMZ_TARGET", ""), "region": region,
+                                      "injected": injected})
+        if injected:
+            return self.fault(environ, start_response, fault)
         for name, rx in ROUTES:
             m = rx.match(path)
             if m:
@@ -299,6 +308,15 @@ class Extension:
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".DeregisterScalableTarget"):
             return self.deregister(environ, start_response, region, raw)
         return self.inner(environ, start_response)
+
+    @staticmethod
+    def fault(environ, start_response, fault):
+        status, code = int(fault.get("status", 429)), fault.get("code", "TooManyRequestsException")
+        if environ.get("HTTP_X_AMZ_TARGET"):  # JSON protocol services carry the code in __type
+            body = {"__type": code, "message": "injected fault"}
+        else:
+            body = {"Type": "Service" if status >= 500 else "User", "message": "injected fault"}
+        return respond(start_response, status, body, code)
 
     def deregister(self, environ, start_response, region, raw):
         """AWS removes a target's policies and scheduled actions with it; moto keeps them."""

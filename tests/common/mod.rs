@@ -1,0 +1,225 @@
+//! Test harness: starts the local AWS emulator on a free port, seeds it, runs the real binary,
+//! and gives real SDK clients for reading the resulting state back.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "ap-northeast-1";
+pub const SECRET_KEY: &str = "emulator-secret-key-never-printed";
+pub const SECRET_VALUE: &str = "super-secret-password-123";
+
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let python = root().join(".venv/bin/python");
+        assert!(python.exists(), "run scripts/venv first (scripts/test does)");
+        let mut child = Command::new(python)
+            .arg(root().join("tests/emulator/server.py"))
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start emulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("emulator said {line:?}"));
+        Emulator { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A plain HTTP/1.1 request to the emulator's /_ext/ admin API.
+    pub fn admin(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let status = out[9..12].parse().unwrap();
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
+    }
+
+    /// Creates a function with published versions 1..=versions (moto needs the role first).
+    pub fn seed_function(&self, name: &str, versions: u32) {
+        let (status, body) = self.admin(
+            "POST",
+            "/_ext/seed/function",
+            &format!(r#"{{"region":"{REGION}","name":"{name}","versions":{versions}}}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+
+    pub fn configure(&self, json: &str) {
+        assert_eq!(self.admin("POST", "/_ext/config", json).0, 200);
+    }
+
+    /// Requests the emulator received: (method, path, x-amz-target).
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.admin("GET", "/_ext/requests", "").1).unwrap()
+    }
+
+    pub fn clear_requests(&self) {
+        self.admin("DELETE", "/_ext/requests", "");
+    }
+
+    /// Write calls received (Lambda non-GET, JSON-protocol targets other than Get/List/Describe).
+    pub fn write_calls(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter_map(|r| {
+                let target = r["target"].as_str().unwrap_or("");
+                let op = target.rsplit('.').next().unwrap_or("");
+                let method = r["method"].as_str().unwrap_or("");
+                let write = if target.is_empty() {
+                    method != "GET"
+                } else {
+                    !["Get", "List", "Describe"].iter().any(|p| op.starts_with(p))
+                };
+                write.then(|| format!("{method} {} {target}", r["path"].as_str().unwrap_or("")))
+            })
+            .collect()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"))
+            .args(["--endpoint-url", &self.endpoint(), "--region", REGION])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env_remove("AWS_PROFILE")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("RUST_LOG", "lambda_reconciler=debug")
+            .output()
+            .expect("run binary");
+        Run::from(out)
+    }
+
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        let creds = aws_sdk_lambda::config::Credentials::new("AKIDTEST", SECRET_KEY, None, None, "test");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(creds)
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https(),
+            )
+            .load()
+            .await
+    }
+
+    pub async fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk().await)
+    }
+
+    pub async fn scaling(&self) -> aws_sdk_applicationautoscaling::Client {
+        aws_sdk_applicationautoscaling::Client::new(&self.sdk().await)
+    }
+
+    pub async fn put_parameter(&self, name: &str, value: &str, secure: bool) {
+        let t = if secure {
+            aws_sdk_ssm::types::ParameterType::SecureString
+        } else {
+            aws_sdk_ssm::types::ParameterType::String
+        };
+        aws_sdk_ssm::Client::new(&self.sdk().await)
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(t)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// A temp manifest directory holding `files` (name → YAML).
+pub fn manifests(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+pub fn path(dir: &tempfile::TempDir) -> &str {
+    dir.path().to_str().unwrap()
+}
+
+/// Waits for `cond` with a deadline (no fixed sleeps as synchronisation).
+pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn read_example() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/examples/handson-function.yaml"))
+        .unwrap()
+}
