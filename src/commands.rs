@@ -59,6 +59,7 @@ fn region_of(m: &Manifest, default: Option<&str>) -> Option<String> {
     spec.region.clone().or(arn_region).or(default.map(str::to_string))
 }
 
+/// A manifest that failed before its desired state existed (no region, SSM unavailable).
 fn failed(m: &Manifest, region: &str, error: String) -> Target {
     let raw = m.doc.spec.function_name.clone().unwrap_or_else(|| m.name.clone());
     let function = parse_function_ref(&raw).map(|(n, _)| n).unwrap_or(raw);
@@ -111,8 +112,29 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
     out
 }
 
-async fn connect(opts: &AwsOptions) -> Arc<Aws> {
-    Arc::new(Aws::connect(opts).await)
+/// Runs `work` on every resolvable manifest, `CONCURRENCY` at a time, in manifest order.
+async fn for_each<F, Fut>(dir: &Path, opts: &AwsOptions, work: F) -> Option<Vec<(FunctionPlan, usize)>>
+where
+    F: Fn(Arc<Aws>, Box<Desired>) -> Fut,
+    Fut: std::future::Future<Output = (FunctionPlan, usize)>,
+{
+    let snapshot = load(dir)?;
+    let aws = Arc::new(Aws::connect(opts).await);
+    let targets = resolve(&aws, &snapshot.manifests).await;
+    let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
+        .map(|t| match t {
+            Target::Failed(p) => futures::future::Either::Left(async move { (p, 0) }),
+            Target::Ready(d) => futures::future::Either::Right(work(aws.clone(), d)),
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    for (p, _) in &results {
+        if let Some(e) = &p.error {
+            eprintln!("error: {} ({}) [manifest {}]: {e}", p.function, p.region, p.manifest);
+        }
+    }
+    Some(results)
 }
 
 fn print_plan(plan: &Plan, output: Output) {
@@ -124,26 +146,15 @@ fn print_plan(plan: &Plan, output: Output) {
 }
 
 pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output) -> i32 {
-    let Some(snapshot) = load(dir) else { return 1 };
-    let aws = connect(opts).await;
-    let targets = resolve(&aws, &snapshot.manifests).await;
-    let functions: Vec<FunctionPlan> = stream::iter(targets)
-        .map(|t| {
-            let aws = aws.clone();
-            async move {
-                match t {
-                    Target::Failed(p) => p,
-                    Target::Ready(d) => match reconcile::plan_one(&aws.region(&d.key.region), &d).await {
-                        Ok(p) => p,
-                        Err(e) => error_plan(&d, &e),
-                    },
-                }
-            }
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let plan = Plan { functions };
+    let results = for_each(dir, opts, |aws, d| async move {
+        match reconcile::plan_one(&aws.region(&d.key.region), &d).await {
+            Ok(p) => (p, 0),
+            Err(e) => (FunctionPlan::failed(&d, &e.to_string()), 0),
+        }
+    })
+    .await;
+    let Some(results) = results else { return 1 };
+    let plan = Plan { functions: results.into_iter().map(|(p, _)| p).collect() };
     print_plan(&plan, output);
     if plan.has_errors() {
         1
@@ -154,44 +165,21 @@ pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output)
     }
 }
 
-fn error_plan(d: &Desired, e: &reconcile::ReconcileError) -> FunctionPlan {
-    let mut p = FunctionPlan::new(d);
-    p.error = Some(e.to_string());
-    p
-}
-
 pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits) -> i32 {
-    let Some(snapshot) = load(dir) else { return 1 };
-    let aws = connect(opts).await;
-    let targets = resolve(&aws, &snapshot.manifests).await;
-    let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
-        .map(|t| {
-            let aws = aws.clone();
-            async move {
-                match t {
-                    Target::Failed(p) => (p, 0),
-                    Target::Ready(d) => {
-                        let c = aws.region(&d.key.region);
-                        match reconcile::apply_one(&c, &d, waits, 3).await {
-                            Ok(a) => {
-                                let mut shown = a.initial;
-                                shown.blocked = a.last.blocked;
-                                shown.progressing = a.last.progressing;
-                                shown.error = a.last.error;
-                                (shown, a.writes)
-                            }
-                            Err(e) => {
-                                tracing::error!(function = %d.key, error = %e, code = e.aws_code().unwrap_or(""), "apply failed");
-                                (error_plan(&d, &e), 0)
-                            }
-                        }
-                    }
-                }
+    let results = for_each(dir, opts, |aws, d| async move {
+        match reconcile::apply_one(&aws.region(&d.key.region), &d, waits, 3).await {
+            Ok(a) => {
+                let mut shown = a.initial;
+                shown.blocked = a.last.blocked;
+                shown.progressing = a.last.progressing;
+                shown.error = a.last.error;
+                (shown, a.writes)
             }
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
+            Err(e) => (FunctionPlan::failed(&d, &e.to_string()), 0),
+        }
+    })
+    .await;
+    let Some(results) = results else { return 1 };
     let writes: usize = results.iter().map(|(_, w)| w).sum();
     let plan = Plan { functions: results.into_iter().map(|(p, _)| p).collect() };
     print_plan(&plan, output);

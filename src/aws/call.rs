@@ -88,8 +88,6 @@ fn classify<E: ProvideErrorMetadata>(operation: &'static str, err: &SdkError<E, 
     } else {
         ErrorClass::Terminal
     };
-    let message =
-        if message.len() > 300 { format!("{}…", &message[..message.floor_char_boundary(300)]) } else { message };
     AwsError { operation, code, message, status, class }
 }
 

@@ -172,6 +172,13 @@ impl FunctionPlan {
         }
     }
 
+    /// A plan that could not be made; `error` is redacted of `secrets` and shortened.
+    pub fn failed(d: &Desired, error: &str) -> Self {
+        let mut p = FunctionPlan::new(d);
+        p.error = Some(redact(error, &d.secrets()));
+        p
+    }
+
     pub fn in_sync(&self) -> bool {
         self.changes.is_empty() && self.blocked.is_empty() && self.error.is_none()
     }
@@ -199,6 +206,19 @@ impl Plan {
     pub fn has_errors(&self) -> bool {
         self.functions.iter().any(|f| f.error.is_some())
     }
+}
+
+/// Replaces every secret in `message` with `(sensitive)`, then shortens it to one readable line.
+/// AWS echoes request content in some errors (e.g. the environment in its 4 KB-limit error).
+pub fn redact(message: &str, secrets: &std::collections::BTreeSet<String>) -> String {
+    let mut out = message.replace(['\n', '\r'], " ");
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s.as_str(), "(sensitive)");
+    }
+    if out.chars().count() > 400 {
+        out = out.chars().take(400).collect::<String>() + "…";
+    }
+    out
 }
 
 pub(crate) fn diff(field: impl Into<String>, op: Op, from: Value, to: Value) -> Diff {

@@ -338,3 +338,14 @@ fn plan_changing_alias_version_and_description_is_one_update() {
     let Action::UpdateAlias { version, description, routing, .. } = &p.changes[0].action else { panic!() };
     assert_eq!((version.as_deref(), description.as_deref(), routing), (Some("2"), Some("Production alias"), &None));
 }
+
+#[test]
+fn error_messages_are_redacted_of_secrets_and_kept_to_one_line() {
+    let d = desired("  environment:\n    variables:\n      DB_PASSWORD: {fromSsm: /p/secret}\n");
+    let aws =
+        "InvalidParameterValueException: environment over 4KB.\nString measured: {\"DB_PASSWORD\":\"hunter2-secret\"}";
+    let p = super::FunctionPlan::failed(&d, aws);
+    let e = p.error.unwrap();
+    assert!(!e.contains("hunter2-secret") && !e.contains('\n'), "{e}");
+    assert!(e.contains("\"DB_PASSWORD\":\"(sensitive)\""));
+}
