@@ -80,4 +80,47 @@ pub enum Command {
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
         wait_timeout: Duration,
     },
+    /// Run the controller: watch the manifests, resync, correct or report drift, serve status.
+    Run(RunArgs),
+    /// Print the status of a running controller as a table.
+    Status {
+        /// Base URL of the controller's --listen address.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        server: String,
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    /// Every manifest is re-checked this often (±10 % jitter) to catch drift.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub resync_interval: Duration,
+    /// Address of /healthz, /readyz, /status and /metrics (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: std::net::SocketAddr,
+    /// POST every alert as JSON (with a Slack-compatible `text`) to this URL. Never logged.
+    #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK", hide_env_values = true)]
+    pub alert_webhook: Option<String>,
+    /// Publish every alert to this SNS topic.
+    #[arg(long)]
+    pub alert_sns_topic: Option<String>,
+    /// Do everything but write: drift is reported with action `none`.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Functions reconciled in parallel (one reconcile per function at a time).
+    #[arg(long, default_value_t = 4)]
+    pub max_concurrent_reconciles: usize,
+    /// Quiet period that ends a burst of file events (one reload per burst).
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    pub debounce: Duration,
+    /// Longest wait for in-flight reconciles on SIGTERM/SIGINT.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Longest wait for one function update or provisioned concurrency to become READY.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub wait_timeout: Duration,
 }

@@ -52,13 +52,6 @@ enum Target {
     Failed(FunctionPlan),
 }
 
-fn region_of(m: &Manifest, default: Option<&str>) -> Option<String> {
-    let spec = &m.doc.spec;
-    let raw = spec.function_name.as_deref().unwrap_or(&m.name);
-    let arn_region = parse_function_ref(raw).ok().and_then(|(_, r)| r);
-    spec.region.clone().or(arn_region).or(default.map(str::to_string))
-}
-
 /// A manifest that failed before its desired state existed (no region, SSM unavailable).
 fn failed(m: &Manifest, region: &str, error: String) -> Target {
     let raw = m.doc.spec.function_name.clone().unwrap_or_else(|| m.name.clone());
@@ -82,8 +75,8 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
     let mut by_region: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
     let mut out = Vec::new();
     for m in manifests {
-        match region_of(m, default.as_deref()) {
-            Some(r) => by_region.entry(r).or_default().push(m),
+        match desired::key_of(m, default.as_deref()) {
+            Some(k) => by_region.entry(k.region).or_default().push(m),
             None => out.push(failed(
                 m,
                 "",
@@ -192,4 +185,60 @@ pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits) 
     } else {
         0
     }
+}
+
+/// `status`: fetches /status from a running controller and prints it like `kubectl get`.
+pub async fn status(server: &str, output: Output) -> i32 {
+    let client = match crate::alerts::http::HttpClient::new() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let url = format!("{}/status", server.trim_end_matches('/'));
+    let body = match client.send("GET", &url, None).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {server}: {e}");
+            return 1;
+        }
+    };
+    if output == Output::Json {
+        println!("{body}");
+        return 0;
+    }
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let empty = vec![];
+    let rows: Vec<[String; 7]> = doc["manifests"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|m| {
+            let s = |k: &str| m[k].as_str().unwrap_or("-").to_string();
+            let drift = m["driftedFields"].as_array().map(|a| a.len()).unwrap_or(0);
+            [s("manifest"), s("function"), s("region"), s("sync"), drift.to_string(), s("lastApplied"), s("lastError")]
+        })
+        .collect();
+    print!("{}", table(["MANIFEST", "FUNCTION", "REGION", "SYNC", "DRIFTED", "LAST APPLIED", "LAST ERROR"], &rows));
+    0
+}
+
+/// Left-aligned columns separated by three spaces (the `kubectl get` look).
+fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = head.map(str::len);
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("   ").trim_end().to_string() + "\n"
+    };
+    let mut out = line(head.to_vec());
+    for r in rows {
+        out += &line(r.iter().map(String::as_str).collect());
+    }
+    out
 }

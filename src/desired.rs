@@ -39,6 +39,8 @@ pub struct DesiredAlias {
     pub provisioned_concurrency: Field<i64>,
     pub autoscaling: Field<DesiredScaling>,
     pub invoke_config: Field<InvokeConfig>,
+    /// Delete the alias itself (a removed manifest with `deletionPolicy: delete` and `prune`).
+    pub delete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +133,49 @@ fn alias(a: &m::Alias) -> DesiredAlias {
         provisioned_concurrency: a.provisioned_concurrency.clone(),
         autoscaling: a.autoscaling.as_ref().map(scaling),
         invoke_config: a.event_invoke_config.as_ref().map(invoke_config),
+        delete: false,
+    }
+}
+
+/// Turns a value the manifest managed into "ensure absent"; leaves unmanaged fields unmanaged.
+fn absent<T>(f: &Field<T>) -> Field<T> {
+    if f.is_absent() {
+        Field::Absent
+    } else {
+        Field::Null
+    }
+}
+
+impl Desired {
+    /// The desired state that removes what this manifest owned (`deletionPolicy: delete`):
+    /// provisioned concurrency, scalable targets, event invoke configs and reserved concurrency;
+    /// its listed aliases only with `prune: true`; the environment is left as it is.
+    pub fn for_deletion(&self) -> Desired {
+        let aliases = self
+            .aliases
+            .iter()
+            .map(|(k, a)| {
+                let alias = DesiredAlias {
+                    function_version: a.function_version.clone(),
+                    description: None,
+                    routing: Field::Absent,
+                    provisioned_concurrency: absent(&a.provisioned_concurrency),
+                    autoscaling: absent(&a.autoscaling),
+                    invoke_config: absent(&a.invoke_config),
+                    delete: self.prune,
+                };
+                (k.clone(), alias)
+            })
+            .collect();
+        Desired {
+            environment: Field::Absent,
+            reserved_concurrency: absent(&self.reserved_concurrency),
+            invoke_config: absent(&self.invoke_config),
+            prune: false,
+            ignore_differences: vec![],
+            aliases,
+            ..self.clone()
+        }
     }
 }
 
@@ -161,6 +206,15 @@ fn environment(
         return Err(DesiredError::EnvironmentTooLarge { file: man.file.clone(), bytes, limit: ENV_LIMIT_BYTES });
     }
     Ok(out)
+}
+
+/// The function a manifest manages: its region (manifest, ARN, then `default`) and name.
+pub fn key_of(man: &Manifest, default_region: Option<&str>) -> Option<FunctionKey> {
+    let spec = &man.doc.spec;
+    let raw = spec.function_name.as_deref().unwrap_or(&man.name);
+    let (name, arn_region) = parse_function_ref(raw).unwrap_or((raw.to_string(), None));
+    let region = spec.region.clone().or(arn_region).or(default_region.map(str::to_string))?;
+    Some(FunctionKey { region, name })
 }
 
 /// Builds the desired state of one manifest. `params` holds every resolved SSM parameter.

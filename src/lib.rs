@@ -1,13 +1,18 @@
 //! lambda-reconciler: reconciles AWS Lambda configuration to YAML manifests.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod alerts;
 pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod controller;
 pub mod desired;
 pub mod manifest;
+pub mod metrics;
 pub mod observed;
 pub mod plan;
 pub mod reconcile;
+pub mod status;
 pub mod types;

@@ -22,7 +22,7 @@ fn init_logging(format: LogFormat) {
 async fn main() {
     let cli = Cli::parse();
     init_logging(cli.global.log_format);
-    let opts = AwsOptions {
+    let opts_aws = AwsOptions {
         region: cli.global.region.clone(),
         endpoint_url: cli.global.endpoint_url.clone(),
         rps: cli.global.aws_rps,
@@ -30,12 +30,34 @@ async fn main() {
     let code = match cli.command {
         Command::Validate { manifests } => commands::validate(&manifests.dir),
         Command::Plan { manifests, detailed_exitcode, output } => {
-            commands::plan(&manifests.dir, &opts, detailed_exitcode, output).await
+            commands::plan(&manifests.dir, &opts_aws, detailed_exitcode, output).await
         }
         Command::Apply { manifests, output, wait_timeout } => {
             let waits = Waits { timeout: wait_timeout, ..Waits::default() };
-            commands::apply(&manifests.dir, &opts, output, waits).await
+            commands::apply(&manifests.dir, &opts_aws, output, waits).await
         }
+        Command::Run(args) => {
+            let opts = lambda_reconciler::controller::RunOptions {
+                dir: args.manifests.dir,
+                resync: args.resync_interval,
+                listen: args.listen,
+                webhook: args.alert_webhook,
+                sns_topic: args.alert_sns_topic,
+                dry_run: args.dry_run,
+                max_concurrent: args.max_concurrent_reconciles,
+                debounce: args.debounce,
+                shutdown_timeout: args.shutdown_timeout,
+                waits: Waits { timeout: args.wait_timeout, ..Waits::default() },
+            };
+            match lambda_reconciler::controller::run(opts, &opts_aws).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            }
+        }
+        Command::Status { server, output } => commands::status(&server, output).await,
     };
     std::process::exit(code);
 }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
-use crate::manifest::Field;
 use crate::types::{AliasState, FunctionState, InvokeConfig, PcState, ScalingState};
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -34,7 +33,7 @@ pub fn needs(d: &Desired) -> Needs {
         aliases: !d.aliases.is_empty() || d.prune,
         provisioned: any(&|a| !a.provisioned_concurrency.is_absent() || !a.autoscaling.is_absent()),
         invoke_configs: !d.invoke_config.is_absent() || any(&|a| !a.invoke_config.is_absent()),
-        scaling: d.prune || any(&|a| !a.autoscaling.is_absent()),
+        scaling: d.prune || any(&|a| !a.autoscaling.is_absent() || a.delete),
     }
 }
 
@@ -59,7 +58,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         let names: Vec<&String> = if d.prune {
             o.aliases.keys().collect()
         } else {
-            d.aliases.iter().filter(|(_, a)| !matches!(a.autoscaling, Field::Absent)).map(|(k, _)| k).collect()
+            d.aliases.iter().filter(|(_, a)| !a.autoscaling.is_absent() || a.delete).map(|(k, _)| k).collect()
         };
         let ids: Vec<String> = names.iter().map(|a| resource_id(&d.key.name, a)).collect();
         let by_id = c.scaling.read(&ids).await?;

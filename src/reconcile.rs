@@ -7,6 +7,7 @@ use crate::aws::{AwsError, ErrorClass, RegionClients};
 use crate::desired::Desired;
 use crate::observed;
 use crate::plan::{self, FunctionPlan};
+use crate::types::FunctionState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -74,21 +75,47 @@ pub struct Applied {
     pub writes: usize,
 }
 
-/// Plans and applies until the plan is empty (at most `passes` times).
-pub async fn apply_one(c: &RegionClients, d: &Desired, w: Waits, passes: usize) -> Result<Applied, ReconcileError> {
-    let initial = plan_one(c, d).await?;
+/// Reads the live state and plans; also returns the generation recorded on the function.
+pub async fn observe_and_plan(
+    c: &RegionClients,
+    d: &Desired,
+) -> Result<(FunctionPlan, Option<FunctionState>), ReconcileError> {
+    let o = observed::read(c, d).await.map_err(ReconcileError::Observe)?;
+    Ok((plan::plan(d, &o), o.function))
+}
+
+/// Applies `initial` and re-plans until nothing differs (at most `passes` applies), then records
+/// the manifest generation on the function when it converged.
+pub async fn converge(
+    c: &RegionClients,
+    d: &Desired,
+    initial: FunctionPlan,
+    function: Option<FunctionState>,
+    w: Waits,
+    passes: usize,
+) -> Result<Applied, ReconcileError> {
     let mut last = initial.clone();
     let mut writes = 0;
+    let mut function = function;
     for _ in 0..passes {
         if last.error.is_some() || last.changes.is_empty() {
-            return Ok(Applied { initial, last, writes });
+            break;
         }
         writes += apply::apply(c, &d.function_ref, &last, w).await.map_err(ReconcileError::Apply)?;
-        last = plan_one(c, d).await?;
+        (last, function) = observe_and_plan(c, d).await?;
     }
-    if last.changes.is_empty() {
-        Ok(Applied { initial, last, writes })
-    } else {
-        Err(ReconcileError::NotConverged(passes))
+    if !last.changes.is_empty() && last.error.is_none() {
+        return Err(ReconcileError::NotConverged(passes));
     }
+    if let Some(f) = function.filter(|f| last.in_sync() && f.applied_generation.as_deref() != Some(&d.generation)) {
+        c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
+        writes += 1;
+    }
+    Ok(Applied { initial, last, writes })
+}
+
+/// Plans and applies until the plan is empty (at most `passes` applies).
+pub async fn apply_one(c: &RegionClients, d: &Desired, w: Waits, passes: usize) -> Result<Applied, ReconcileError> {
+    let (initial, function) = observe_and_plan(c, d).await?;
+    converge(c, d, initial, function, w, passes).await
 }

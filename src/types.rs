@@ -145,7 +145,13 @@ pub struct FunctionState {
     pub environment: BTreeMap<String, String>,
     pub reserved_concurrency: Option<i64>,
     pub last_update_in_progress: bool,
+    /// The manifest generation last applied by lambda-reconciler (from the function's tag).
+    pub applied_generation: Option<String>,
 }
+
+/// The tag that records the manifest generation last applied, so a restart can still tell an
+/// out-of-band change (drift) from a manifest change.
+pub const GENERATION_TAG: &str = "lambda-reconciler.io/generation";
 
 /// The name of the target-tracking policy the controller owns on each scalable target.
 pub const POLICY_NAME: &str = "lambda-reconciler-target-tracking";

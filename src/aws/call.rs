@@ -113,15 +113,33 @@ impl RetryPolicy {
     }
 }
 
+/// Observer of every call: (`service:operation`, outcome).
+pub type CallHook = Box<dyn Fn(&'static str, &str) + Send + Sync>;
+
 /// Calls made, by `service:operation` and outcome.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CallStats {
     counts: Mutex<BTreeMap<(String, &'static str), u64>>,
+    hook: std::sync::OnceLock<CallHook>,
+}
+
+impl std::fmt::Debug for CallStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallStats").field("counts", &self.counts).finish_non_exhaustive()
+    }
 }
 
 impl CallStats {
     fn record(&self, op: &'static str, outcome: &str) {
         *self.counts.lock().unwrap().entry((outcome.to_string(), op)).or_default() += 1;
+        if let Some(h) = self.hook.get() {
+            h(op, outcome);
+        }
+    }
+
+    /// Installs the observer (metrics); only the first call takes effect.
+    pub fn set_hook(&self, hook: CallHook) {
+        let _ = self.hook.set(hook);
     }
     /// (operation, outcome) → count.
     pub fn snapshot(&self) -> BTreeMap<(String, &'static str), u64> {

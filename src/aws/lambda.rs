@@ -10,6 +10,7 @@ use aws_sdk_lambda::types::{
 use super::call::{AwsError, Caller};
 use crate::types::{
     AliasState, FunctionState, InvokeConfig, PcState, PcStatus, Routing, DEFAULT_EVENT_AGE, DEFAULT_RETRIES,
+    GENERATION_TAG,
 };
 
 #[derive(Clone)]
@@ -58,6 +59,7 @@ impl Lambda {
             environment,
             reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()).map(i64::from),
             last_update_in_progress: conf.and_then(|c| c.last_update_status()) == Some(&LastUpdateStatus::InProgress),
+            applied_generation: out.tags().and_then(|t| t.get(GENERATION_TAG)).cloned(),
         }))
     }
 
@@ -191,6 +193,16 @@ impl Lambda {
         self.caller
             .call("lambda:UpdateFunctionConfiguration", || {
                 self.client.update_function_configuration().function_name(function).environment(env.clone()).send()
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Records the applied manifest generation on the function (TagResource).
+    pub async fn tag_generation(&self, arn: &str, generation: &str) -> Result<(), AwsError> {
+        self.caller
+            .call("lambda:TagResource", || {
+                self.client.tag_resource().resource(arn).tags(GENERATION_TAG, generation).send()
             })
             .await
             .map(drop)

@@ -4,6 +4,7 @@
 pub mod call;
 pub mod lambda;
 pub mod scaling;
+pub mod sns;
 pub mod ssm;
 
 use std::collections::HashMap;
@@ -57,6 +58,17 @@ impl Aws {
     /// The configured default region (from flags, environment or profile).
     pub fn default_region(&self) -> Option<String> {
         self.base.region().map(|r| r.to_string())
+    }
+
+    /// An SNS client for the region of `topic_arn` (or the default region).
+    pub fn sns(&self, topic_arn: &str) -> sns::Sns {
+        let region =
+            topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_string).or_else(|| self.default_region());
+        let mut cfg = self.base.to_builder();
+        if let Some(r) = region {
+            cfg = cfg.region(aws_config::Region::new(r));
+        }
+        sns::Sns::new(&cfg.build(), self.caller.clone())
     }
 
     /// Clients for `region`, created once.

@@ -53,12 +53,15 @@ impl Manifest {
         self.spanned.pos_of(field)
     }
 
-    /// A stable content hash of the document (observed generation).
+    /// The document's generation: FNV-1a 64 of its canonical JSON. Stable across builds and
+    /// platforms, because it is stored on the function (tag) to tell drift from git changes.
     pub fn content_hash(&self) -> String {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.spanned.value.to_string().hash(&mut h);
-        format!("{:016x}", h.finish())
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.spanned.value.to_string().bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
     }
 }
 
@@ -136,13 +139,17 @@ fn is_manifest(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-/// Loads every `*.yaml`/`*.yml` under `dir` (recursively, following symlinks, sorted by path).
-pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
+/// The outcome of loading one file: its manifests, or every error in it.
+pub type FileResult = Result<Vec<Manifest>, Vec<ManifestError>>;
+
+/// Reads and validates every `*.yaml`/`*.yml` under `dir` (recursively, following symlinks,
+/// sorted by path), file by file. Cross-file rules are not applied here.
+pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
     let meta = std::fs::metadata(dir).map_err(|source| LoadError::ReadDir { path: dir.to_path_buf(), source })?;
     if !meta.is_dir() {
         return Err(LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other("not a directory") });
     }
-    let mut snapshot = Snapshot::default();
+    let mut out = Vec::new();
     // Hidden entries (`.git`, ConfigMap `..data` copies reached through their symlinks) are skipped.
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
@@ -154,7 +161,8 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
-                snapshot.errors.push(error_at(&path, Pos::default(), "", e.to_string()));
+                let err = error_at(&path, Pos::default(), "", e.to_string());
+                out.push((path, Err(vec![err])));
                 continue;
             }
         };
@@ -162,20 +170,30 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
             continue;
         }
         let path = entry.path();
-        match std::fs::read(path) {
-            Err(e) => snapshot.errors.push(error_at(path, Pos::default(), "", format!("cannot read: {e}"))),
+        let result = match std::fs::read(path) {
+            Err(e) => Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]),
             Ok(bytes) => match String::from_utf8(bytes) {
-                Err(e) => snapshot.errors.push(error_at(
+                Err(e) => Err(vec![error_at(
                     path,
                     Pos::default(),
                     "",
                     format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
-                )),
-                Ok(text) => match load_file(path, &text) {
-                    Ok(ms) => snapshot.manifests.extend(ms),
-                    Err(es) => snapshot.errors.extend(es),
-                },
+                )]),
+                Ok(text) => load_file(path, &text),
             },
+        };
+        out.push((path.to_path_buf(), result));
+    }
+    Ok(out)
+}
+
+/// Loads every manifest under `dir` into one snapshot, applying the cross-file rules.
+pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
+    let mut snapshot = Snapshot::default();
+    for (_, result) in scan_dir(dir)? {
+        match result {
+            Ok(ms) => snapshot.manifests.extend(ms),
+            Err(es) => snapshot.errors.extend(es),
         }
     }
     validate::across(&mut snapshot);

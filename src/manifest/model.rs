@@ -86,6 +86,18 @@ pub enum DriftPolicy {
     Alert,
 }
 
+/// What happens to the configuration a manifest owned when the manifest is removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeletionPolicy {
+    /// Leave it as it is and stop managing it.
+    #[default]
+    Retain,
+    /// Remove provisioned concurrency, scalable targets, event invoke configs and reserved
+    /// concurrency it declared (and its aliases when `prune: true`), then forget it.
+    Delete,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
@@ -97,6 +109,8 @@ pub struct Spec {
     pub ignore_differences: Vec<String>,
     #[serde(default)]
     pub prune: bool,
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
     #[serde(default)]
     pub environment: Field<Environment>,
     #[serde(default)]

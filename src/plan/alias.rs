@@ -25,6 +25,18 @@ fn same_routing(a: &Routing, b: &Routing) -> bool {
 pub(super) fn removals(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
     for (name, a) in &d.aliases {
         let base = format!("aliases.{name}");
+        if a.delete {
+            if o.scaling.contains_key(name) {
+                p.push(Action::DeregisterScalableTarget { alias: name.clone() }, vec![]);
+            }
+            if let Some(cur) = o.aliases.get(name) {
+                p.push(
+                    Action::DeleteAlias { alias: name.clone() },
+                    vec![diff(&base, Op::Delete, json!(cur), Value::Null)],
+                );
+            }
+            continue;
+        }
         if matches!(a.autoscaling, Field::Null) && !d.ignored(&format!("{base}.autoscaling")) {
             if let Some(s) = o.scaling.get(name) {
                 p.push(
@@ -89,6 +101,9 @@ fn provisioned(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias, p: &mut 
 }
 
 pub(super) fn plan_alias(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias, p: &mut FunctionPlan) {
+    if a.delete {
+        return;
+    }
     let base = format!("aliases.{name}");
     let cur = o.aliases.get(name);
     let live_routing = cur.map(|c| c.routing.clone()).unwrap_or_default();

@@ -26,6 +26,7 @@ fn function() -> FunctionState {
         environment: BTreeMap::new(),
         reserved_concurrency: None,
         last_update_in_progress: false,
+        applied_generation: None,
     }
 }
 

@@ -2,6 +2,8 @@
 //! and gives real SDK clients for reading the resulting state back.
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

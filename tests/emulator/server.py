@@ -9,6 +9,7 @@ picks a free port)
 
 import argparse
 import json
+import random
 import re
 import sys
 import threading
@@ -39,7 +40,13 @@ CONFIG = {
     "fail_pc": {},
     # The next `count` AWS requests fail with `status` and error `code` (429 throttling, 500...).
     "fail_next": {"count": 0, "status": 429, "code": "TooManyRequestsException"},
+    # Random faults per service (credential-scope name: lambda, application-autoscaling, ssm,
+    # sns): {"throttle": rate, "error500": rate, "latency_ms": ms, "latency_rate": rate}.
+    "faults": {},
 }
+
+THROTTLE_CODES = {"lambda": "TooManyRequestsException", "ssm": "ThrottlingException",
+                  "application-autoscaling": "ThrottlingException", "sns": "Throttling"}
 
 STATE = {
     "pc": {},  # (region, function, qualifier) -> dict
@@ -75,6 +82,25 @@ def region_of(environ):
     auth = environ.get("HTTP_AUTHORIZATION", "")
     m = re.search(r"Credential=[^/]+/\d+/([^/]+)/", auth)
     return m.group(1) if m else "us-east-1"
+
+
+def service_of(environ):
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = re.search(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/", auth)
+    return m.group(1) if m else ""
+
+
+def random_fault(service):
+    """A fault drawn from CONFIG["faults"][service]: (status, code) or None; sleeps for latency."""
+    f = CONFIG["faults"].get(service) or {}
+    if f.get("latency_ms") and random.random() < float(f.get("latency_rate", 1.0)):
+        time.sleep(float(f["latency_ms"]) / 1000)
+    r = random.random()
+    if r < float(f.get("throttle", 0)):
+        return {"status": 429, "code": THROTTLE_CODES.get(service, "ThrottlingException")}
+    if r < float(f.get("throttle", 0)) + float(f.get("error500", 0)):
+        return {"status": 500, "code": "ServiceException" if service == "lambda" else "InternalServerError"}
+    return None
 
 
 def backend(region):
@@ -287,13 +313,18 @@ class Extension:
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = __import__("io").BytesIO(raw)
         region = region_of(environ)
+        service = service_of(environ)
         with LOCK:
             fault = CONFIG["fail_next"]
             injected = fault.get("count", 0) > 0
             if injected:
                 fault["count"] -= 1
+        if not injected:
+            fault = random_fault(service)
+            injected = fault is not None
+        with LOCK:
             STATE["requests"].append({"method": method, "path": path, "query": environ.get("QUERY_STRING", ""),
-                                      "target": environ.get("HTTP_X_AMZ_TARGET", ""), "region": region,
+                                      "target": environ.get("HTTP_X_AMZ_TARGET", ""), "region": region, "service": service,
                                       "injected": injected})
         if injected:
             return self.fault(environ, start_response, fault)

@@ -1,0 +1,65 @@
+//! The HTTP endpoints: /healthz, /readyz, /status (JSON) and /metrics (Prometheus text).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::metrics::Metrics;
+use crate::status::StatusStore;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub status: Arc<StatusStore>,
+    pub metrics: Arc<Metrics>,
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
+    if s.status.is_ready() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn status(State(s): State<AdminState>) -> impl IntoResponse {
+    Json(serde_json::json!({ "ready": s.status.is_ready(), "manifests": s.status.all() }))
+}
+
+async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
+    s.metrics.set_states(&s.status.counts());
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode())
+}
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Binds `addr` (port 0 picks one) and serves until `shutdown` resolves; returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    state: AdminState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let handle = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "admin server stopped");
+        }
+    });
+    Ok((bound, handle))
+}

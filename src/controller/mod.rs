@@ -1,0 +1,218 @@
+//! The daemon: watch + resync feed a keyed work queue; workers reconcile one function at a time;
+//! shutdown drains in-flight work. Only keys move through here; nothing Lambda-specific.
+
+pub mod queue;
+pub mod store;
+pub mod watch;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use crate::admin::{self, AdminState};
+use crate::alerts::http::HttpClient;
+use crate::alerts::sinks::Sink;
+use crate::alerts::{Alert, AlertKind, Alerts};
+use crate::apply::Waits;
+use crate::aws::{Aws, AwsOptions};
+use crate::manifest::{DeletionPolicy, Manifest};
+use crate::metrics::Metrics;
+use crate::status::StatusStore;
+use crate::types::FunctionKey;
+use queue::Queue;
+use store::{Reload, Store};
+use worker::Next;
+
+/// `lambda-reconciler run` options.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub dir: PathBuf,
+    pub resync: Duration,
+    pub listen: SocketAddr,
+    pub webhook: Option<String>,
+    pub sns_topic: Option<String>,
+    pub dry_run: bool,
+    pub max_concurrent: usize,
+    pub debounce: Duration,
+    pub shutdown_timeout: Duration,
+    pub waits: Waits,
+}
+
+/// Everything a worker needs.
+pub struct Ctx {
+    pub aws: Arc<Aws>,
+    pub store: RwLock<Store>,
+    /// Removed manifests with `deletionPolicy: delete`, until their configuration is removed.
+    pub tombstones: Mutex<HashMap<FunctionKey, Manifest>>,
+    pub status: Arc<StatusStore>,
+    pub alerts: Alerts,
+    pub metrics: Arc<Metrics>,
+    pub opts: RunOptions,
+    pub memory: worker::Memories,
+    unavailable: Mutex<Option<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("listening on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("watching {dir}: {source}")]
+    Watch { dir: PathBuf, source: notify::Error },
+    #[error("alert webhook client: {0}")]
+    Webhook(crate::alerts::http::HttpError),
+}
+
+/// A resync delay with ±10 % jitter, so functions spread over the interval.
+fn jittered(d: Duration) -> Duration {
+    d.mul_f64(0.9 + fastrand::f64() * 0.2)
+}
+
+/// Applies a reload: alerts for rejected files, enqueues changed keys, handles removals.
+fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload) {
+    if let Some(reason) = r.unavailable {
+        let repeat = ctx.unavailable.lock().unwrap().replace(reason.clone()).as_deref() == Some(&reason);
+        if !repeat {
+            ctx.alerts.send(Alert::new(
+                AlertKind::ManifestsUnavailable,
+                format!("manifests unavailable, nothing changed: {reason}"),
+            ));
+        }
+        return;
+    }
+    *ctx.unavailable.lock().unwrap() = None;
+    for (file, errors) in r.rejected {
+        for e in &errors {
+            tracing::warn!(file = %e.file.display(), line = e.line, column = e.column, field = %e.field, message = %e.message, "manifest rejected");
+        }
+        let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
+        let mut a = Alert::new(
+            AlertKind::ManifestRejected,
+            format!(
+                "{} rejected ({} error(s)); its last good version stays in force: {first}",
+                file.display(),
+                errors.len()
+            ),
+        );
+        a.message = Some(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
+        ctx.alerts.send(a);
+    }
+    for (key, m) in r.removed {
+        if m.doc.spec.deletion_policy == DeletionPolicy::Delete {
+            tracing::info!(manifest = %m.name, function = %key, "manifest removed; deleting the configuration it owned");
+            ctx.tombstones.lock().unwrap().insert(key.clone(), m);
+            queue.add(key);
+        } else {
+            tracing::info!(manifest = %m.name, function = %key, "manifest removed; configuration left as it is, no longer managed");
+            ctx.status.remove(&key);
+            ctx.memory.lock().unwrap().remove(&key);
+        }
+    }
+    for key in r.changed {
+        ctx.tombstones.lock().unwrap().remove(&key);
+        queue.add(key);
+    }
+}
+
+async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>) {
+    while let Some(key) = queue.next().await {
+        ctx.metrics.queue_depth.set(queue.depth() as i64);
+        let next = worker::run(&ctx, &key).await;
+        queue.done(&key);
+        match next {
+            Next::Resync => queue.add_after(key, jittered(ctx.opts.resync)),
+            Next::After(d) => queue.add_after(key, d),
+            Next::Forget => {}
+        }
+        ctx.metrics.queue_depth.set(queue.depth() as i64);
+    }
+}
+
+fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
+    let mut out = Vec::new();
+    if let Some(url) = &opts.webhook {
+        out.push(Sink::Webhook { client: Box::new(HttpClient::new().map_err(RunError::Webhook)?), url: url.clone() });
+    }
+    if let Some(topic) = &opts.sns_topic {
+        out.push(Sink::Sns { client: aws.sns(topic), topic_arn: topic.clone() });
+    }
+    Ok(out)
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+/// Runs the controller until SIGTERM/SIGINT; in-flight reconciles finish (bounded).
+pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError> {
+    let metrics = Arc::new(Metrics::default());
+    let aws = Arc::new(Aws::connect(aws_opts).await);
+    let m = metrics.clone();
+    aws.caller.stats.set_hook(Box::new(move |op, outcome| m.aws_call(op, outcome)));
+    let alerts = Alerts::start(metrics.clone(), sinks(&aws, &opts)?);
+    let status = Arc::new(StatusStore::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut admin_stop = stop_rx.clone();
+    let admin_state = AdminState { status: status.clone(), metrics: metrics.clone() };
+    let (bound, admin_task) = admin::serve(opts.listen, admin_state, async move {
+        let _ = admin_stop.wait_for(|s| *s).await;
+    })
+    .await
+    .map_err(|source| RunError::Listen { addr: opts.listen, source })?;
+    tracing::info!(listen = %bound, manifests = %opts.dir.display(), dry_run = opts.dry_run, "lambda-reconciler running");
+
+    let (watch_guard, mut reloads) =
+        watch::watch(&opts.dir, opts.debounce).map_err(|source| RunError::Watch { dir: opts.dir.clone(), source })?;
+    let ctx = Arc::new(Ctx {
+        store: RwLock::new(Store::new(&opts.dir, aws.default_region())),
+        aws,
+        tombstones: Mutex::default(),
+        status: status.clone(),
+        alerts,
+        metrics,
+        opts: opts.clone(),
+        memory: Mutex::default(),
+        unavailable: Mutex::default(),
+    });
+    let queue: Arc<Queue<FunctionKey>> = Queue::new();
+    let first = ctx.store.write().unwrap().reload();
+    status.start_first_pass(first.changed.iter().cloned().collect());
+    handle(&ctx, &queue, first);
+
+    let workers: Vec<_> =
+        (0..opts.max_concurrent.max(1)).map(|_| tokio::spawn(worker(ctx.clone(), queue.clone()))).collect();
+    let (wctx, wqueue) = (ctx.clone(), queue.clone());
+    let watcher = tokio::spawn(async move {
+        while reloads.recv().await.is_some() {
+            let r = wctx.store.write().unwrap().reload();
+            handle(&wctx, &wqueue, r);
+        }
+    });
+
+    shutdown_signal().await;
+    tracing::info!(in_flight = queue.running(), "shutting down: finishing in-flight reconciles");
+    queue.close();
+    watcher.abort();
+    drop(watch_guard);
+    let drained = tokio::time::timeout(opts.shutdown_timeout, futures::future::join_all(workers)).await;
+    if drained.is_err() {
+        tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");
+    }
+    let _ = stop_tx.send(true);
+    let _ = admin_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! A work queue keyed by function: duplicates collapse, one run per key at a time (a key added
+//! while running runs again after), and delayed re-adds (backoff, resync) keep only the earliest.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+struct State<K> {
+    ready: VecDeque<K>,
+    queued: HashSet<K>,
+    running: HashSet<K>,
+    dirty: HashSet<K>,
+    deadlines: HashMap<K, Instant>,
+    closed: bool,
+}
+
+pub struct Queue<K> {
+    state: Mutex<State<K>>,
+    notify: Notify,
+}
+
+impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Queue {
+            state: Mutex::new(State {
+                ready: VecDeque::new(),
+                queued: HashSet::new(),
+                running: HashSet::new(),
+                dirty: HashSet::new(),
+                deadlines: HashMap::new(),
+                closed: false,
+            }),
+            notify: Notify::new(),
+        })
+    }
+
+    /// Enqueues `key` now (cancelling any delayed add of it).
+    pub fn add(&self, key: K) {
+        let mut s = self.state.lock().unwrap();
+        s.deadlines.remove(&key);
+        if s.closed {
+            return;
+        }
+        if s.running.contains(&key) {
+            s.dirty.insert(key);
+        } else if s.queued.insert(key.clone()) {
+            s.ready.push_back(key);
+            drop(s);
+            self.notify.notify_one();
+        }
+    }
+
+    /// Enqueues `key` after `delay`, unless an earlier add is already scheduled.
+    pub fn add_after(self: &Arc<Self>, key: K, delay: Duration) {
+        let at = Instant::now() + delay;
+        {
+            let mut s = self.state.lock().unwrap();
+            if s.closed || s.deadlines.get(&key).is_some_and(|d| *d <= at) {
+                return;
+            }
+            s.deadlines.insert(key.clone(), at);
+        }
+        let q = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let due = q.state.lock().unwrap().deadlines.get(&key) == Some(&at);
+            if due {
+                q.add(key);
+            }
+        });
+    }
+
+    /// The next key to work on; `None` once the queue is closed.
+    pub async fn next(&self) -> Option<K> {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.state.lock().unwrap();
+                if s.closed {
+                    return None;
+                }
+                if let Some(k) = s.ready.pop_front() {
+                    s.queued.remove(&k);
+                    s.running.insert(k.clone());
+                    if !s.ready.is_empty() {
+                        self.notify.notify_one();
+                    }
+                    return Some(k);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks `key` finished; it runs again if it was added meanwhile.
+    pub fn done(&self, key: &K) {
+        let again = {
+            let mut s = self.state.lock().unwrap();
+            s.running.remove(key);
+            s.dirty.remove(key)
+        };
+        if again {
+            self.add(key.clone());
+        }
+    }
+
+    /// Keys waiting to run.
+    pub fn depth(&self) -> usize {
+        self.state.lock().unwrap().ready.len()
+    }
+
+    pub fn running(&self) -> usize {
+        self.state.lock().unwrap().running.len()
+    }
+
+    /// Stops handing out work; waiting `next` calls return `None`.
+    pub fn close(&self) {
+        self.state.lock().unwrap().closed = true;
+        self.notify.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn duplicates_collapse_into_one_entry() {
+        let q = Queue::new();
+        for _ in 0..50 {
+            q.add("f");
+        }
+        q.add("g");
+        assert_eq!(q.depth(), 2);
+        assert_eq!(q.next().await, Some("f"));
+        assert_eq!(q.next().await, Some("g"));
+    }
+
+    #[tokio::test]
+    async fn a_key_added_while_running_runs_again_only_after_done() {
+        let q = Queue::new();
+        q.add("f");
+        let k = q.next().await.unwrap();
+        q.add("f");
+        q.add("f");
+        assert_eq!(q.depth(), 0, "not handed out twice at once");
+        q.done(&k);
+        assert_eq!(q.depth(), 1);
+        assert_eq!(q.next().await, Some("f"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delayed_adds_keep_only_the_earliest_and_an_immediate_add_cancels_them() {
+        let q = Queue::new();
+        q.add_after("f", Duration::from_secs(10));
+        q.add_after("f", Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!(q.depth(), 1);
+        assert_eq!(q.next().await, Some("f"));
+        q.done(&"f");
+        q.add_after("f", Duration::from_secs(5));
+        q.add("f");
+        assert_eq!(q.next().await, Some("f"));
+        q.done(&"f");
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert_eq!(q.depth(), 0, "the cancelled delayed add did not fire");
+    }
+
+    #[tokio::test]
+    async fn close_wakes_waiting_workers_with_none() {
+        let q: Arc<Queue<&str>> = Queue::new();
+        let q2 = q.clone();
+        let waiter = tokio::spawn(async move { q2.next().await });
+        tokio::task::yield_now().await;
+        q.close();
+        assert_eq!(waiter.await.unwrap(), None);
+    }
+}

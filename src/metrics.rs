@@ -1,0 +1,101 @@
+//! Every metric the daemon exports, defined in one place (Prometheus text format).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabels {
+    pub function: String,
+    pub field: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub service: String,
+    pub operation: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    pub sink: String,
+    pub outcome: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub reconciles: Family<ResultLabel, Counter>,
+    pub reconcile_seconds: Histogram,
+    pub queue_depth: Gauge,
+    pub drift: Family<DriftLabels, Counter>,
+    pub manifests: Family<StateLabel, Gauge>,
+    pub aws_calls: Family<CallLabels, Counter>,
+    pub alerts: Family<AlertLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("lambda_reconciler");
+        let m = Metrics {
+            reconciles: Family::default(),
+            reconcile_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            queue_depth: Gauge::default(),
+            drift: Family::default(),
+            manifests: Family::default(),
+            aws_calls: Family::default(),
+            alerts: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
+        registry.register("reconcile_duration_seconds", "Duration of one reconcile", m.reconcile_seconds.clone());
+        registry.register("queue_depth", "Functions waiting in the work queue", m.queue_depth.clone());
+        registry.register("drift_detected", "Drifted fields detected, by function and field", m.drift.clone());
+        registry.register("managed_manifests", "Managed manifests by sync state", m.manifests.clone());
+        registry.register("aws_api_calls", "AWS API calls by service, operation and outcome", m.aws_calls.clone());
+        registry.register("alerts", "Alerts by sink and outcome (sent, failed, dropped)", m.alerts.clone());
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    pub fn result(&self, result: &str) {
+        self.reconciles.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn aws_call(&self, op: &str, outcome: &str) {
+        let (service, operation) = op.split_once(':').unwrap_or(("aws", op));
+        let labels = CallLabels { service: service.into(), operation: operation.into(), outcome: outcome.into() };
+        self.aws_calls.get_or_create(&labels).inc();
+    }
+
+    pub fn alert(&self, sink: &str, outcome: &str) {
+        self.alerts.get_or_create(&AlertLabels { sink: sink.into(), outcome: outcome.into() }).inc();
+    }
+
+    /// Sets the managed-manifest gauges from `(state, count)` pairs (every state listed).
+    pub fn set_states(&self, counts: &[(&str, i64)]) {
+        for (state, n) in counts {
+            self.manifests.get_or_create(&StateLabel { state: (*state).into() }).set(*n);
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,128 @@
+//! Per-manifest sync status and readiness, shared by the controller and the admin endpoints.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::types::FunctionKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SyncState {
+    Synced,
+    OutOfSync,
+    Progressing,
+    Error,
+    Blocked,
+    Unknown,
+}
+
+impl SyncState {
+    pub const ALL: [SyncState; 6] = [
+        SyncState::Synced,
+        SyncState::OutOfSync,
+        SyncState::Progressing,
+        SyncState::Error,
+        SyncState::Blocked,
+        SyncState::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Synced => "Synced",
+            SyncState::OutOfSync => "OutOfSync",
+            SyncState::Progressing => "Progressing",
+            SyncState::Error => "Error",
+            SyncState::Blocked => "Blocked",
+            SyncState::Unknown => "Unknown",
+        }
+    }
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestStatus {
+    pub manifest: String,
+    pub file: String,
+    pub function: String,
+    pub region: String,
+    pub sync: SyncState,
+    pub drifted_fields: Vec<String>,
+    pub blocked: Vec<String>,
+    pub progressing: Vec<String>,
+    pub last_applied: Option<String>,
+    pub last_reconciled: Option<String>,
+    pub last_error: Option<String>,
+    /// Content hash of the manifest version loaded now.
+    pub generation: String,
+    /// Content hash of the manifest version last applied successfully.
+    pub observed_generation: Option<String>,
+}
+
+/// Status of every managed manifest, keyed by function.
+#[derive(Default)]
+pub struct StatusStore {
+    map: RwLock<BTreeMap<FunctionKey, ManifestStatus>>,
+    first_pass: Mutex<Option<HashSet<FunctionKey>>>,
+    ready: AtomicBool,
+    unreachable: AtomicBool,
+}
+
+impl StatusStore {
+    pub fn upsert(&self, key: &FunctionKey, f: impl FnOnce(Option<ManifestStatus>) -> ManifestStatus) {
+        let mut map = self.map.write().unwrap();
+        let next = f(map.remove(key));
+        map.insert(key.clone(), next);
+    }
+
+    pub fn remove(&self, key: &FunctionKey) {
+        self.map.write().unwrap().remove(key);
+    }
+
+    pub fn get(&self, key: &FunctionKey) -> Option<ManifestStatus> {
+        self.map.read().unwrap().get(key).cloned()
+    }
+
+    pub fn all(&self) -> Vec<ManifestStatus> {
+        self.map.read().unwrap().values().cloned().collect()
+    }
+
+    pub fn counts(&self) -> Vec<(&'static str, i64)> {
+        let map = self.map.read().unwrap();
+        SyncState::ALL.iter().map(|s| (s.as_str(), map.values().filter(|m| m.sync == *s).count() as i64)).collect()
+    }
+
+    /// The keys of the first full pass; ready once each has been reconciled once.
+    pub fn start_first_pass(&self, keys: HashSet<FunctionKey>) {
+        let done = keys.is_empty();
+        *self.first_pass.lock().unwrap() = Some(keys);
+        if done {
+            self.ready.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn reconciled(&self, key: &FunctionKey) {
+        let mut fp = self.first_pass.lock().unwrap();
+        if let Some(set) = fp.as_mut() {
+            set.remove(key);
+            if set.is_empty() {
+                self.ready.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Ready: the first pass is done and AWS answered the last reconcile.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.unreachable.load(Ordering::SeqCst)
+    }
+
+    pub fn set_reachable(&self, ok: bool) {
+        self.unreachable.store(!ok, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,297 @@
+//! `lambda-reconciler run` against the emulator: watch, resync, drift alerts, rejected files,
+//! faults, status/metrics/readiness, graceful shutdown and secret hygiene. Every wait is on a
+//! condition with a deadline.
+
+mod common;
+
+use std::time::Duration;
+
+use common::daemon::{Daemon, Webhook};
+use common::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn doc(name: &str, body: &str) -> String {
+    format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n{body}")
+}
+
+async fn reserved(emu: &Emulator, f: &str) -> Option<i32> {
+    let out = emu.lambda().await.get_function().function_name(f).send().await.ok()?;
+    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
+}
+
+async fn wait_reserved(emu: &Emulator, f: &str, n: i32) {
+    eventually(&format!("{f} reserved concurrency {n}"), MINUTE, || async { reserved(emu, f).await == Some(n) }).await;
+}
+
+fn write_calls_matching(emu: &Emulator, needle: &str) -> usize {
+    emu.write_calls().iter().filter(|w| w.contains(needle)).count()
+}
+
+#[tokio::test]
+async fn an_edit_is_applied_without_restart_and_a_burst_of_writes_is_one_reconcile() {
+    let emu = Emulator::start();
+    emu.seed_function("edited", 1);
+    emu.seed_function("bystander", 1);
+    let dir = manifests(&[
+        ("edited.yaml", &doc("edited", "  reservedConcurrency: 1\n")),
+        ("other/bystander.yaml", &doc("bystander", "  reservedConcurrency: 1\n")),
+    ]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    daemon.wait_ready().await;
+    wait_reserved(&emu, "edited", 1).await;
+    emu.clear_requests();
+    for n in 2..=51 {
+        std::fs::write(dir.path().join("edited.yaml"), doc("edited", &format!("  reservedConcurrency: {n}\n")))
+            .unwrap();
+    }
+    wait_reserved(&emu, "edited", 51).await;
+    eventually("status synced", MINUTE, || async { daemon.manifest("edited")["sync"] == "Synced" }).await;
+    assert_eq!(write_calls_matching(&emu, "/functions/edited/concurrency"), 1, "{:?}", emu.write_calls());
+    let bystander_reads =
+        emu.requests().iter().filter(|r| r["path"].as_str().unwrap_or("").contains("bystander")).count();
+    assert_eq!(bystander_reads, 0, "an unchanged manifest is not reconciled by a file event");
+}
+
+#[tokio::test]
+async fn drift_is_corrected_under_correct_left_under_alert_and_alerted_once_each() {
+    let emu = Emulator::start();
+    emu.seed_function("fixme", 1);
+    emu.seed_function("watchme", 1);
+    let hook = Webhook::start("T0KEN-drift");
+    let dir = manifests(&[
+        ("fixme.yaml", &doc("fixme", "  reservedConcurrency: 3\n")),
+        ("watchme.yaml", &doc("watchme", "  driftPolicy: alert\n  reservedConcurrency: 3\n")),
+    ]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--alert-webhook", &hook.url]);
+    daemon.wait_ready().await;
+    wait_reserved(&emu, "watchme", 3).await;
+    let lambda = emu.lambda().await;
+    for f in ["fixme", "watchme"] {
+        lambda.put_function_concurrency().function_name(f).reserved_concurrent_executions(9).send().await.unwrap();
+    }
+    wait_reserved(&emu, "fixme", 3).await;
+    eventually("alert for watchme", MINUTE, || async { hook.count("Drift", "watchme") == 1 }).await;
+    daemon.wait_reconciles(6.0).await;
+    assert_eq!(reserved(&emu, "watchme").await, Some(9), "alert policy leaves drift in place");
+    assert_eq!(hook.count("Drift", "watchme"), 1, "one alert per drift episode, not per resync");
+    assert_eq!(hook.count("Drift", "fixme"), 1);
+    let alert = hook.alerts().into_iter().find(|a| a["function"] == "watchme").unwrap();
+    assert_eq!(
+        (alert["field"].as_str(), alert["actual"].as_i64(), alert["desired"].as_i64()),
+        (Some("reservedConcurrency"), Some(9), Some(3))
+    );
+    assert_eq!(alert["action"], "none");
+    assert!(alert["text"].as_str().unwrap().contains("drift on watchme"));
+    let fixed = hook.alerts().into_iter().find(|a| a["function"] == "fixme").unwrap();
+    assert_eq!(fixed["action"], "corrected");
+    let status = daemon.manifest("watchme");
+    assert_eq!(
+        (status["sync"].as_str(), status["driftedFields"][0].as_str()),
+        (Some("OutOfSync"), Some("reservedConcurrency"))
+    );
+    assert_eq!(daemon.manifest("fixme")["sync"], "Synced");
+    let metrics = daemon.get("/metrics").1;
+    assert!(
+        metrics.contains(r#"lambda_reconciler_drift_detected_total{function="watchme",field="reservedConcurrency"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"lambda_reconciler_alerts_total{sink="webhook",outcome="sent"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"lambda_reconciler_managed_manifests{state="OutOfSync"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"operation="PutFunctionConcurrency",outcome="ok""#), "{metrics}");
+    assert!(!daemon.log_text().contains("T0KEN-drift"), "the webhook URL token is never logged");
+}
+
+#[tokio::test]
+async fn a_broken_file_keeps_the_last_good_state_alerts_deletes_nothing_and_resumes_when_fixed() {
+    let emu = Emulator::start();
+    emu.seed_function("steady", 2);
+    emu.seed_function("neighbour", 1);
+    let hook = Webhook::start("tok");
+    let good = doc("steady", "  deletionPolicy: delete\n  reservedConcurrency: 2\n  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 1\n");
+    let dir = manifests(&[("steady.yaml", &good), ("neighbour.yaml", &doc("neighbour", "  reservedConcurrency: 1\n"))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "500ms", "--alert-webhook", &hook.url]);
+    daemon.wait_ready().await;
+    wait_reserved(&emu, "steady", 2).await;
+    emu.clear_requests();
+    std::fs::write(dir.path().join("steady.yaml"), "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: steady\nspec:\n  reservedConcurrency: [oops\n").unwrap();
+    eventually("ManifestRejected alert", MINUTE, || async { hook.count("ManifestRejected", "") == 1 }).await;
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "ManifestRejected").unwrap();
+    assert!(alert["text"].as_str().unwrap().contains("steady.yaml:"), "{alert}");
+    // Out-of-band drift is still corrected from the last good version; the neighbour still works.
+    emu.lambda()
+        .await
+        .put_function_concurrency()
+        .function_name("steady")
+        .reserved_concurrent_executions(7)
+        .send()
+        .await
+        .unwrap();
+    wait_reserved(&emu, "steady", 2).await;
+    std::fs::write(dir.path().join("neighbour.yaml"), doc("neighbour", "  reservedConcurrency: 5\n")).unwrap();
+    wait_reserved(&emu, "neighbour", 5).await;
+    let deletes: Vec<String> = emu.write_calls().into_iter().filter(|w| w.starts_with("DELETE")).collect();
+    assert!(deletes.is_empty(), "nothing deleted: {deletes:?}");
+    let pc =
+        emu.lambda().await.get_provisioned_concurrency_config().function_name("steady").qualifier("live").send().await;
+    assert!(pc.is_ok(), "provisioned concurrency kept");
+    std::fs::write(dir.path().join("steady.yaml"), good.replace("reservedConcurrency: 2", "reservedConcurrency: 4"))
+        .unwrap();
+    wait_reserved(&emu, "steady", 4).await;
+    assert_eq!(hook.count("ManifestRejected", ""), 1);
+}
+
+#[tokio::test]
+async fn injected_throttling_errors_and_latency_are_retried_until_converged() {
+    let emu = Emulator::start();
+    for f in ["f1", "f2", "f3"] {
+        emu.seed_function(f, 2);
+    }
+    let body = "  reservedConcurrency: 5\n  eventInvokeConfig: {maximumRetryAttempts: 1}\n  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n";
+    let dir = manifests(&[("f1.yaml", &doc("f1", body)), ("f2.yaml", &doc("f2", body)), ("f3.yaml", &doc("f3", body))]);
+    emu.configure(
+        r#"{"faults": {"lambda": {"throttle": 0.3, "error500": 0.1, "latency_ms": 50, "latency_rate": 0.2}}}"#,
+    );
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1s"]);
+    eventually("all synced under faults", Duration::from_secs(120), || async {
+        ["f1", "f2", "f3"].iter().all(|m| daemon.manifest(m)["sync"] == "Synced")
+    })
+    .await;
+    let injected = emu.requests().iter().filter(|r| r["injected"] == true).count();
+    assert!(injected > 0, "faults were served");
+    emu.configure(r#"{"faults": {}}"#);
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+    let metrics = daemon.get("/metrics").1;
+    assert!(metrics.contains(r#"outcome="throttled""#), "throttles counted: {metrics}");
+}
+
+#[tokio::test]
+async fn readiness_waits_for_the_first_pass_and_sigterm_lets_the_in_flight_reconcile_finish() {
+    let emu = Emulator::start();
+    emu.seed_function("slow", 2);
+    emu.configure(r#"{"pc_ready_delay": 2.0}"#);
+    let dir = manifests(&[("slow.yaml", &doc("slow", "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling: {minCapacity: 1, maxCapacity: 4, targetUtilization: 0.5}\n"))]);
+    let mut daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    assert_eq!(daemon.get("/healthz").0, 200);
+    eventually("PutProvisionedConcurrencyConfig sent", MINUTE, || async {
+        emu.write_calls().iter().any(|w| w.contains("provisioned-concurrency"))
+    })
+    .await;
+    assert_eq!(daemon.get("/readyz").0, 503, "not ready while the first pass is in flight");
+    daemon.sigterm();
+    assert_eq!(daemon.wait_exit(MINUTE), 0);
+    // The in-flight reconcile finished: the scalable target (registered after READY) exists.
+    let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Lambda;
+    let t = emu.scaling().await.describe_scalable_targets().service_namespace(ns).send().await.unwrap();
+    assert_eq!(t.scalable_targets().len(), 1);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    daemon.wait_ready().await;
+    assert_eq!(daemon.manifest("slow")["sync"], "Synced");
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}
+
+#[tokio::test]
+async fn dry_run_reports_drift_with_action_none_and_writes_nothing() {
+    let emu = Emulator::start();
+    emu.seed_function("dry", 1);
+    let hook = Webhook::start("t");
+    let dir = manifests(&[("dry.yaml", &doc("dry", "  reservedConcurrency: 3\n"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    emu.lambda()
+        .await
+        .put_function_concurrency()
+        .function_name("dry")
+        .reserved_concurrent_executions(8)
+        .send()
+        .await
+        .unwrap();
+    emu.clear_requests();
+    let daemon = Daemon::start(&emu, path(&dir), &["--dry-run", "--alert-webhook", &hook.url]);
+    daemon.wait_ready().await;
+    eventually("drift alert", MINUTE, || async { hook.count("Drift", "dry") == 1 }).await;
+    assert_eq!(hook.alerts()[0]["action"], "none");
+    assert_eq!(emu.write_calls(), Vec::<String>::new());
+    assert_eq!(daemon.manifest("dry")["sync"], "OutOfSync");
+}
+
+#[tokio::test]
+async fn a_removed_manifest_is_forgotten_or_with_deletion_policy_delete_has_its_configuration_removed() {
+    let emu = Emulator::start();
+    for f in ["keep", "drop", "anchor"] {
+        emu.seed_function(f, 2);
+    }
+    let owned = "  reservedConcurrency: 2\n  environment:\n    variables: {LEVEL: info}\n  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 1\n      eventInvokeConfig: {maximumRetryAttempts: 0}\n";
+    let dir = manifests(&[
+        ("keep.yaml", &doc("keep", owned)),
+        ("drop.yaml", &doc("drop", &format!("  deletionPolicy: delete\n{owned}"))),
+        ("anchor.yaml", &doc("anchor", "  reservedConcurrency: 1\n")),
+    ]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    daemon.wait_ready().await;
+    std::fs::remove_file(dir.path().join("keep.yaml")).unwrap();
+    std::fs::remove_file(dir.path().join("drop.yaml")).unwrap();
+    eventually("drop forgotten", MINUTE, || async {
+        daemon.manifest("drop").is_null() && daemon.manifest("keep").is_null()
+    })
+    .await;
+    let lambda = emu.lambda().await;
+    assert_eq!(reserved(&emu, "keep").await, Some(2), "retain leaves configuration as it is");
+    assert!(lambda.get_provisioned_concurrency_config().function_name("keep").qualifier("live").send().await.is_ok());
+    assert_eq!(reserved(&emu, "drop").await, None);
+    assert!(lambda.get_provisioned_concurrency_config().function_name("drop").qualifier("live").send().await.is_err());
+    assert!(lambda
+        .list_function_event_invoke_configs()
+        .function_name("drop")
+        .send()
+        .await
+        .unwrap()
+        .function_event_invoke_configs()
+        .is_empty());
+    let f = lambda.get_function().function_name("drop").send().await.unwrap();
+    assert_eq!(
+        f.configuration().unwrap().environment().unwrap().variables().unwrap()["LEVEL"],
+        "info",
+        "environment is never removed"
+    );
+    assert!(lambda.get_alias().function_name("drop").name("live").send().await.is_ok(), "aliases stay without prune");
+}
+
+#[tokio::test]
+async fn the_secure_string_reaches_no_log_line_webhook_body_status_or_metric() {
+    let emu = Emulator::start();
+    emu.seed_function("handson-function", 2);
+    emu.put_parameter("/handson/lambda/db_host", "mydb.example.com", false).await;
+    emu.put_parameter("/handson/lambda/db_password", SECRET_VALUE, true).await;
+    let hook = Webhook::start("T0KEN-secret");
+    let dir = manifests(&[("handson.yaml", &read_example())]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--alert-webhook", &hook.url]);
+    daemon.wait_ready().await;
+    // Drift on the secret itself and a copy of it under another name.
+    let env = aws_sdk_lambda::types::Environment::builder()
+        .variables("DB_PASSWORD", "changed-by-hand")
+        .variables("COPY", SECRET_VALUE)
+        .variables("LOG_LEVEL", "DEBUG")
+        .build();
+    emu.lambda()
+        .await
+        .update_function_configuration()
+        .function_name("handson-function")
+        .environment(env)
+        .send()
+        .await
+        .unwrap();
+    eventually("drift alerts", MINUTE, || async { hook.count("Drift", "handson-function") >= 2 }).await;
+    eventually("corrected", MINUTE, || async { daemon.manifest("handson-function")["sync"] == "Synced" }).await;
+    let outputs =
+        [daemon.log_text(), hook.bodies.lock().unwrap().join("\n"), daemon.get("/status").1, daemon.get("/metrics").1];
+    for out in &outputs {
+        assert!(!out.contains(SECRET_VALUE), "SecureString leaked:\n{out}");
+        assert!(!out.contains(SECRET_KEY), "AWS secret key leaked");
+        assert!(!out.contains("T0KEN-secret"), "webhook token leaked");
+    }
+    assert!(outputs[1].contains("(sensitive)"), "{}", outputs[1]);
+    assert!(
+        daemon.log_text().lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every log line is JSON"
+    );
+}
