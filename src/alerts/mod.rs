@@ -21,7 +21,6 @@ pub enum AlertKind {
     ApplyFailed,
     TerminalError,
     ManifestRejected,
-    ManifestRemoved,
     ManifestsUnavailable,
 }
 

@@ -137,18 +137,19 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     let write = !ctx.opts.dry_run && (!drift || d.drift_policy == DriftPolicy::Correct);
     let retag = function.is_some() && applied_generation.as_deref() != Some(&d.generation);
     report_drift(ctx, key, d, &plan, drift, write);
+    let seen = Seen { drift, applied: false, recorded: applied_generation };
     if let Some(e) = &plan.error {
-        record(ctx, key, m, &plan, drift, false);
+        record(ctx, key, m, &plan, &seen);
         alert_error(ctx, key, &d.manifest, AlertKind::TerminalError, e);
         return Ok(Next::Resync);
     }
     let needed = !plan.changes.is_empty() || (retag && plan.in_sync());
     if !write || !needed {
-        record(ctx, key, m, &plan, drift, false);
+        record(ctx, key, m, &plan, &seen);
         return Ok(Next::Resync);
     }
     let applied = reconcile::converge(&clients, d, plan, function, ctx.opts.waits, 3).await?;
-    record(ctx, key, m, &applied.last, false, true);
+    record(ctx, key, m, &applied.last, &Seen { drift: false, applied: true, recorded: Some(d.generation.clone()) });
     Ok(Next::Resync)
 }
 
@@ -185,22 +186,27 @@ fn report_drift(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, 
     }
 }
 
-fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, drift: bool, applied: bool) {
+/// What one reconcile saw: drift, whether it applied, and the generation recorded on the function.
+struct Seen {
+    drift: bool,
+    applied: bool,
+    recorded: Option<String>,
+}
+
+fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen: &Seen) {
     let now = rfc3339(SystemTime::now());
     let generation = m.content_hash();
+    let drifted: Vec<String> =
+        if seen.drift { plan.changes.iter().flat_map(|c| &c.diffs).map(|x| x.field.clone()).collect() } else { vec![] };
     ctx.status.upsert(key, |old| {
         let old = old.unwrap_or_else(|| blank(key, m));
         ManifestStatus {
-            sync: sync_state(plan, applied),
-            drifted_fields: if drift {
-                plan.changes.iter().flat_map(|c| &c.diffs).map(|x| x.field.clone()).collect()
-            } else {
-                vec![]
-            },
+            sync: sync_state(plan, seen.applied),
+            drifted_fields: drifted,
             blocked: plan.blocked.clone(),
             progressing: plan.progressing.clone(),
-            last_applied: if applied { Some(now.clone()) } else { old.last_applied },
-            observed_generation: if applied { Some(generation.clone()) } else { old.observed_generation },
+            last_applied: if seen.applied { Some(now.clone()) } else { old.last_applied },
+            observed_generation: seen.recorded.clone().or(old.observed_generation),
             last_reconciled: Some(now),
             last_error: plan.error.clone(),
             generation,
