@@ -295,3 +295,43 @@ async fn the_secure_string_reaches_no_log_line_webhook_body_status_or_metric() {
         "every log line is JSON"
     );
 }
+
+#[tokio::test]
+async fn alerts_are_published_to_sns_and_status_prints_as_a_table() {
+    let emu = Emulator::start();
+    emu.seed_function("snsfn", 1);
+    let sns = aws_sdk_sns::Client::new(&emu.sdk().await);
+    let topic = sns.create_topic().name("drift-alerts").send().await.unwrap().topic_arn().unwrap().to_string();
+    let dir = manifests(&[("snsfn.yaml", &doc("snsfn", "  driftPolicy: alert\n  reservedConcurrency: 2\n"))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--alert-sns-topic", &topic]);
+    daemon.wait_ready().await;
+    emu.lambda()
+        .await
+        .put_function_concurrency()
+        .function_name("snsfn")
+        .reserved_concurrent_executions(6)
+        .send()
+        .await
+        .unwrap();
+    let published = || {
+        emu.requests()
+            .into_iter()
+            .filter(|r| r["service"] == "sns" && r["body"].as_str().unwrap_or("").contains("Action=Publish"))
+            .map(|r| r["body"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    eventually("SNS Publish of the drift alert", MINUTE, || async { !published().is_empty() }).await;
+    let body = published().remove(0);
+    assert!(body.contains("reservedConcurrency") && body.contains("Drift"), "{body}");
+    let metrics = daemon.get("/metrics").1;
+    assert!(metrics.contains(r#"lambda_reconciler_alerts_total{sink="sns",outcome="sent"} 1"#), "{metrics}");
+
+    let table = emu.run(&["status", "--server", &format!("http://127.0.0.1:{}", daemon.port)]).expect(0);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[0].starts_with("MANIFEST") && lines[0].contains("SYNC"), "{}", table.stdout);
+    assert!(lines[1].starts_with("snsfn") && lines[1].contains("OutOfSync"), "{}", table.stdout);
+    let span_line = daemon.logs.lock().unwrap().iter().find(|l| l.contains(r#""message":"alert""#)).cloned().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&span_line).unwrap();
+    assert_eq!(v["span"]["manifest"], "snsfn", "reconcile span carries the manifest: {span_line}");
+    assert_eq!(v["span"]["function"], format!("{REGION}/snsfn"));
+}

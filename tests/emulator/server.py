@@ -325,6 +325,7 @@ class Extension:
         with LOCK:
             STATE["requests"].append({"method": method, "path": path, "query": environ.get("QUERY_STRING", ""),
                                       "target": environ.get("HTTP_X_AMZ_TARGET", ""), "region": region, "service": service,
+                                      "body": raw.decode("utf-8", "replace") if service == "sns" else "",
                                       "injected": injected})
         if injected:
             return self.fault(environ, start_response, fault)
