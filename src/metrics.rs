@@ -45,6 +45,7 @@ pub struct Metrics {
     pub manifests: Family<StateLabel, Gauge>,
     pub aws_calls: Family<CallLabels, Counter>,
     pub alerts: Family<AlertLabels, Counter>,
+    pub reloads: Counter,
 }
 
 impl Default for Metrics {
@@ -58,6 +59,7 @@ impl Default for Metrics {
             manifests: Family::default(),
             aws_calls: Family::default(),
             alerts: Family::default(),
+            reloads: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -67,6 +69,11 @@ impl Default for Metrics {
         registry.register("managed_manifests", "Managed manifests by sync state", m.manifests.clone());
         registry.register("aws_api_calls", "AWS API calls by service, operation and outcome", m.aws_calls.clone());
         registry.register("alerts", "Alerts by sink and outcome (sent, failed, dropped)", m.alerts.clone());
+        registry.register(
+            "manifest_reloads",
+            "Reloads of the manifest directory (one per burst of file events)",
+            m.reloads.clone(),
+        );
         Metrics { registry, ..m }
     }
 }

@@ -51,6 +51,12 @@ async fn an_edit_is_applied_without_restart_and_a_burst_of_writes_is_one_reconci
     let bystander_reads =
         emu.requests().iter().filter(|r| r["path"].as_str().unwrap_or("").contains("bystander")).count();
     assert_eq!(bystander_reads, 0, "an unchanged manifest is not reconciled by a file event");
+    // Reading the files (as every reload and `validate` do) is not a change: one write, one reload.
+    let reloads = daemon.counter("lambda_reconciler_manifest_reloads_total");
+    emu.run(&["validate", "-m", path(&dir)]).expect(0);
+    std::fs::write(dir.path().join("edited.yaml"), doc("edited", "  reservedConcurrency: 60\n")).unwrap();
+    wait_reserved(&emu, "edited", 60).await;
+    assert_eq!(daemon.counter("lambda_reconciler_manifest_reloads_total"), reloads + 1.0);
 }
 
 #[tokio::test]

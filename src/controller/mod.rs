@@ -101,9 +101,12 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload) {
     }
     for (key, m) in r.removed {
         if m.doc.spec.deletion_policy == DeletionPolicy::Delete {
-            tracing::info!(manifest = %m.name, function = %key, "manifest removed; deleting the configuration it owned");
+            // Deleting waits out a grace period: a manifest that comes back (a non-atomic checkout)
+            // cancels it.
+            let grace = deletion_grace(ctx.opts.debounce);
+            tracing::info!(manifest = %m.name, function = %key, grace_ms = grace.as_millis() as u64, "manifest removed; deleting the configuration it owned after the grace period");
             ctx.tombstones.lock().unwrap().insert(key.clone(), m);
-            queue.add(key);
+            queue.add_after(key, grace);
         } else {
             tracing::info!(manifest = %m.name, function = %key, "manifest removed; configuration left as it is, no longer managed");
             ctx.status.remove(&key);
@@ -114,6 +117,11 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload) {
         ctx.tombstones.lock().unwrap().remove(&key);
         queue.add(key);
     }
+}
+
+/// How long a removed manifest with `deletionPolicy: delete` must stay removed.
+fn deletion_grace(debounce: Duration) -> Duration {
+    (debounce * 10).max(Duration::from_secs(3))
 }
 
 async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>) {
@@ -174,7 +182,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     .map_err(|source| RunError::Listen { addr: opts.listen, source })?;
     tracing::info!(listen = %bound, manifests = %opts.dir.display(), dry_run = opts.dry_run, "lambda-reconciler running");
 
-    let (watch_guard, mut reloads) =
+    let mut reloads =
         watch::watch(&opts.dir, opts.debounce).map_err(|source| RunError::Watch { dir: opts.dir.clone(), source })?;
     let ctx = Arc::new(Ctx {
         store: RwLock::new(Store::new(&opts.dir, aws.default_region())),
@@ -197,6 +205,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let (wctx, wqueue) = (ctx.clone(), queue.clone());
     let watcher = tokio::spawn(async move {
         while reloads.recv().await.is_some() {
+            wctx.metrics.reloads.inc();
             let r = wctx.store.write().unwrap().reload();
             handle(&wctx, &wqueue, r);
         }
@@ -206,7 +215,6 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     tracing::info!(in_flight = queue.running(), "shutting down: finishing in-flight reconciles");
     queue.close();
     watcher.abort();
-    drop(watch_guard);
     let drained = tokio::time::timeout(opts.shutdown_timeout, futures::future::join_all(workers)).await;
     if drained.is_err() {
         tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::desired::key_of;
 use crate::manifest::load::error_at;
 use crate::manifest::yaml::Pos;
-use crate::manifest::{scan_dir, validate, Manifest, ManifestError, Snapshot};
+use crate::manifest::{scan_snapshot, validate, Manifest, ManifestError, Snapshot};
 use crate::types::FunctionKey;
 
 #[derive(Default)]
@@ -74,7 +74,7 @@ impl Store {
     /// Re-reads the directory. A file that fails keeps its last good manifests in force.
     pub fn reload(&mut self) -> Reload {
         let mut out = Reload::default();
-        let scan = match scan_dir(&self.dir) {
+        let scan = match scan_snapshot(&self.dir) {
             Ok(s) => s,
             Err(e) => {
                 out.unavailable = Some(e.to_string());

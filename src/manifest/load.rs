@@ -91,6 +91,10 @@ pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestE
         if spanned.value.is_null() {
             continue; // an empty document (e.g. a trailing `---`)
         }
+        if is_foreign(&spanned.value) {
+            tracing::debug!(file = %file.display(), line = spanned.start.line, "skipping a document of another API group");
+            continue;
+        }
         match typed(file, &spanned) {
             Ok(doc) => {
                 let before = errors.len();
@@ -112,6 +116,13 @@ pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestE
     } else {
         Err(errors)
     }
+}
+
+/// A document of another API group (a Kubernetes object, say) living beside the manifests.
+/// Documents of our group with a wrong version or kind are still errors.
+fn is_foreign(v: &serde_json::Value) -> bool {
+    v.get("apiVersion").and_then(|a| a.as_str()).is_some_and(|a| !a.starts_with(super::model::API_GROUP))
+        && v.get("kind").is_some_and(|k| k.is_string())
 }
 
 fn typed(file: &Path, spanned: &SpannedDoc) -> Result<Document, ManifestError> {
@@ -159,6 +170,8 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
+            // A dangling symlink (a ConfigMap file whose target left in the last swap) is absent.
+            Err(e) if e.path().is_some_and(|p| p.is_symlink() && !p.exists()) => continue,
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
                 let err = error_at(&path, Pos::default(), "", e.to_string());
@@ -187,10 +200,31 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
     Ok(out)
 }
 
+/// What identifies the version of a tree that is swapped atomically: the resolved directory
+/// (git-sync's `repo` symlink) and its `..data` link (a Kubernetes ConfigMap volume).
+fn tree_version(dir: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
+    (std::fs::canonicalize(dir).ok(), std::fs::canonicalize(dir.join("..data")).ok())
+}
+
+/// `scan_dir` of one consistent version of the tree: if a symlink swap happened while scanning
+/// (the version changed), the scan is repeated, so old and new files are never mixed.
+pub fn scan_snapshot(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
+    let mut attempts = 0;
+    loop {
+        let before = tree_version(dir);
+        let scan = scan_dir(dir)?;
+        attempts += 1;
+        if tree_version(dir) == before || attempts >= 5 {
+            return Ok(scan);
+        }
+        tracing::debug!(dir = %dir.display(), "manifest tree swapped during the scan; scanning again");
+    }
+}
+
 /// Loads every manifest under `dir` into one snapshot, applying the cross-file rules.
 pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
     let mut snapshot = Snapshot::default();
-    for (_, result) in scan_dir(dir)? {
+    for (_, result) in scan_snapshot(dir)? {
         match result {
             Ok(ms) => snapshot.manifests.extend(ms),
             Err(es) => snapshot.errors.extend(es),

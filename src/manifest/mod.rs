@@ -5,7 +5,9 @@ pub mod model;
 pub mod validate;
 pub mod yaml;
 
-pub use load::{load_dir, load_file, scan_dir, FileResult, LoadError, Manifest, ManifestError, Snapshot};
+pub use load::{
+    load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, Manifest, ManifestError, Snapshot,
+};
 pub use model::*;
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub const API_GROUP: &str = "lambda-reconciler.io/";
 pub const API_VERSION: &str = "lambda-reconciler.io/v1alpha1";
 pub const KIND: &str = "FunctionConfig";
 

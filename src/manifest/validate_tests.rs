@@ -233,8 +233,15 @@ fn every_error_of_a_document_is_reported_at_once() {
 }
 
 #[test]
+fn documents_of_another_api_group_are_skipped() {
+    let text = format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec: {{replicas: 1}}\n---\n{HEAD}  reservedConcurrency: 1\n");
+    let ms = load_file(Path::new("m.yaml"), &text).unwrap();
+    assert_eq!(ms.len(), 1);
+}
+
+#[test]
 fn wrong_api_version_and_kind_are_rejected() {
-    let text = "apiVersion: v1\nkind: Deployment\nmetadata:\n  name: fn\nspec: {}\n";
+    let text = "apiVersion: lambda-reconciler.io/v1\nkind: Deployment\nmetadata:\n  name: fn\nspec: {}\n";
     let errs = load_file(Path::new("m.yaml"), text).unwrap_err();
     assert_eq!(errs.iter().map(|e| (e.field.as_str(), e.line)).collect::<Vec<_>>(), [("apiVersion", 1), ("kind", 2)]);
 }
