@@ -82,6 +82,17 @@ pub enum Command {
     },
     /// Run the controller: watch the manifests, resync, correct or report drift, serve status.
     Run(RunArgs),
+    /// Print a manifest of a function's live configuration (to adopt an existing function).
+    Export {
+        /// Function name or ARN.
+        #[arg(long)]
+        function: String,
+        /// Only these aliases (repeatable); default: every alias.
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+    },
+    /// Print the JSON Schema of the manifest (for editors: yaml-language-server).
+    Schema,
     /// Print the status of a running controller as a table.
     Status {
         /// Base URL of the controller's --listen address.

@@ -242,3 +242,21 @@ fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
     }
     out
 }
+
+/// `export`: prints the manifest on stdout, warnings on stderr.
+pub async fn export(opts: &AwsOptions, function: &str, aliases: &[String]) -> i32 {
+    let aws = Aws::connect(opts).await;
+    match crate::export::export(&aws, function, aliases, opts.region.clone()).await {
+        Ok(e) => {
+            for w in &e.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", e.yaml);
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod controller;
 pub mod desired;
+pub mod export;
 pub mod manifest;
 pub mod metrics;
 pub mod observed;

@@ -58,6 +58,11 @@ async fn main() {
             }
         }
         Command::Status { server, output } => commands::status(&server, output).await,
+        Command::Export { function, aliases } => commands::export(&opts_aws, &function, &aliases).await,
+        Command::Schema => {
+            print!("{}", lambda_reconciler::manifest::schema::json());
+            0
+        }
     };
     std::process::exit(code);
 }

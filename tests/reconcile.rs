@@ -325,3 +325,36 @@ async fn throttling_and_server_errors_are_retried_until_the_state_converges() {
     assert_eq!(f.concurrency().unwrap().reserved_concurrent_executions(), Some(4));
     emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
 }
+
+#[tokio::test]
+async fn export_prints_a_manifest_that_plan_shows_in_sync_without_printing_secrets() {
+    let emu = Emulator::start();
+    handson(&emu).await;
+    let dir = manifests(&[("handson.yaml", &read_example())]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let export = emu.run(&["export", "--function", "handson-function"]).expect(0);
+    assert_no_secrets(&export.all());
+    assert!(export.stdout.contains("fromSsm: \"/handson/lambda/db_password\""), "{}", export.stdout);
+    let adopted = manifests(&[("exported.yaml", &export.stdout)]);
+    emu.run(&["validate", "-m", path(&adopted)]).expect(0);
+    let plan = emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
+    assert!(plan.stdout.contains("in sync"), "{}\n{}", export.stdout, plan.stdout);
+    let one = emu.run(&["export", "--function", "handson-function", "--alias", "live"]).expect(0);
+    assert!(one.stdout.contains("live:") && !one.stdout.contains("prod:"), "{}", one.stdout);
+}
+
+#[tokio::test]
+async fn export_replaces_secret_looking_values_with_a_placeholder_and_warns() {
+    let emu = Emulator::start();
+    emu.seed_function("legacy", 1);
+    let env = aws_sdk_lambda::types::Environment::builder()
+        .variables("API_TOKEN", "tok-literal-4242")
+        .variables("MODE", "fast")
+        .build();
+    emu.lambda().await.update_function_configuration().function_name("legacy").environment(env).send().await.unwrap();
+    let export = emu.run(&["export", "--function", "legacy"]).expect(0);
+    assert!(!export.all().contains("tok-literal-4242"), "{}", export.all());
+    assert!(export.stdout.contains("fromSsm: \"/CHANGE-ME/legacy/API_TOKEN\""), "{}", export.stdout);
+    assert!(export.stdout.contains("MODE: \"fast\""));
+    assert!(export.stderr.contains("warning: environment.variables.API_TOKEN: looks secret"), "{}", export.stderr);
+}

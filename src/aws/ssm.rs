@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 
 use super::call::{AwsError, Caller};
 
@@ -59,5 +59,42 @@ impl Ssm {
             missing.extend(out.invalid_parameters().iter().cloned());
         }
         Ok((found, missing))
+    }
+
+    /// Every SecureString of the region, decrypted (for `export` to recognise secret values; the
+    /// values never leave the caller).
+    pub async fn secure_strings(&self) -> Result<BTreeMap<String, Parameter>, AwsError> {
+        const OP: &str = "ssm:DescribeParameters";
+        let filter =
+            ParameterStringFilter::builder().key("Type").option("Equals").values("SecureString").build().map_err(
+                |e| AwsError {
+                    operation: OP,
+                    code: "BuildError".into(),
+                    message: e.to_string(),
+                    status: None,
+                    class: super::ErrorClass::Terminal,
+                },
+            )?;
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .caller
+                .call(OP, || {
+                    self.client
+                        .describe_parameters()
+                        .parameter_filters(filter.clone())
+                        .max_results(50)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            names.extend(page.parameters().iter().filter_map(|p| p.name().map(str::to_string)));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(self.get_parameters(&names).await?.0.into_iter().filter(|(k, _)| !k.starts_with("arn:")).collect())
     }
 }

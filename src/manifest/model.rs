@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub const API_GROUP: &str = "lambda-reconciler.io/";
@@ -53,6 +54,21 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
     }
 }
 
+/// In the schema a field is optional and nullable (`null` means "ensure absent").
+impl<T: JsonSchema> JsonSchema for Field<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Nullable_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Option<T>>::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
 impl<T: Serialize> Serialize for Field<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -62,24 +78,31 @@ impl<T: Serialize> Serialize for Field<T> {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Document {
+    /// `lambda-reconciler.io/v1alpha1`
+    #[schemars(extend("const" = "lambda-reconciler.io/v1alpha1"))]
     pub api_version: String,
+    /// `FunctionConfig`
+    #[schemars(extend("const" = "FunctionConfig"))]
     pub kind: String,
     pub metadata: Metadata,
     pub spec: Spec,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Metadata {
+    /// Unique across the manifest directory; 1-128 letters, digits, `-`, `_`, `.`.
+    #[schemars(length(min = 1, max = 128))]
     pub name: String,
+    /// Free-form labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DriftPolicy {
     #[default]
@@ -88,7 +111,7 @@ pub enum DriftPolicy {
 }
 
 /// What happens to the configuration a manifest owned when the manifest is removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DeletionPolicy {
     /// Leave it as it is and stop managing it.
@@ -99,30 +122,41 @@ pub enum DeletionPolicy {
     Delete,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
+    /// Function name or unqualified function ARN; default `metadata.name`.
     pub function_name: Option<String>,
+    /// Region of the function; default: the ARN's, else `--region` / `AWS_REGION`.
     pub region: Option<String>,
+    /// `correct` (default): fix drift. `alert`: report it only.
     #[serde(default)]
     pub drift_policy: DriftPolicy,
+    /// Field paths never treated as drift, e.g. `aliases.prod.routing`.
     #[serde(default)]
     pub ignore_differences: Vec<String>,
+    /// Delete live aliases that are not listed.
     #[serde(default)]
     pub prune: bool,
+    /// What the daemon does with the owned configuration when the manifest is removed.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Environment variables (the whole map); `null` removes them all. Absent: unmanaged.
     #[serde(default)]
     pub environment: Field<Environment>,
+    /// Reserved concurrency (0 disables the function); `null` deletes it. Absent: unmanaged.
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub reserved_concurrency: Field<i64>,
+    /// Asynchronous invocation config of the unqualified function; `null` deletes it.
     #[serde(default)]
     pub event_invoke_config: Field<EventInvokeConfig>,
+    /// Aliases by name; listed aliases are created if missing.
     #[serde(default)]
     pub aliases: IndexMap<String, Alias>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Environment {
     #[serde(default)]
@@ -130,21 +164,21 @@ pub struct Environment {
 }
 
 /// A literal value or a reference to an SSM parameter.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EnvValue {
     Literal(Scalar),
     FromSsm(FromSsm),
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FromSsm {
     pub from_ssm: String,
 }
 
 /// A YAML scalar used as a string (numbers and booleans are written as text).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {
     Str(String),
@@ -164,51 +198,69 @@ impl Scalar {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventInvokeConfig {
+    /// 0-2; default 2.
+    #[schemars(range(min = 0, max = 2))]
     pub maximum_retry_attempts: Option<i64>,
+    /// 60-21600; default 21600.
+    #[schemars(range(min = 60, max = 21600))]
     pub maximum_event_age_in_seconds: Option<i64>,
+    /// SQS queue, SNS topic, Lambda function or EventBridge bus ARNs.
     pub destinations: Option<Destinations>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Destinations {
     pub on_success: Option<String>,
     pub on_failure: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Alias {
+    /// A published version number, or `$LATEST`.
     pub function_version: Scalar,
+    /// Alias description; absent: unmanaged.
     pub description: Option<String>,
     /// Absent: unmanaged. `{}` or `null`: no weights.
     #[serde(default)]
     pub routing: Field<BTreeMap<String, f64>>,
+    /// Provisioned concurrency (>= 1; the starting value with autoscaling); `null` deletes it.
     #[serde(default)]
+    #[schemars(range(min = 1))]
     pub provisioned_concurrency: Field<i64>,
+    /// Application Auto Scaling of this alias's provisioned concurrency; `null` deregisters it.
     #[serde(default)]
     pub autoscaling: Field<Autoscaling>,
+    /// Asynchronous invocation config of this alias; `null` deletes it.
     #[serde(default)]
     pub event_invoke_config: Field<EventInvokeConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Autoscaling {
+    #[schemars(range(min = 0))]
     pub min_capacity: i64,
+    #[schemars(range(min = 1))]
     pub max_capacity: i64,
+    /// Target tracking on LambdaProvisionedConcurrencyUtilization, in (0, 1].
+    #[schemars(range(max = 1.0))]
     pub target_utilization: Option<f64>,
+    /// The whole set of scheduled actions.
     #[serde(default)]
     pub scheduled_actions: Vec<ScheduledAction>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduledAction {
     pub name: String,
+    /// `cron(m h dom mon dow y)`, `rate(N unit)` or `at(yyyy-mm-ddThh:mm:ss)`.
+    #[schemars(regex(pattern = r"^(cron|rate|at)\(.*\)$"))]
     pub schedule: String,
     pub min_capacity: Option<i64>,
     pub max_capacity: Option<i64>,

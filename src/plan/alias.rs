@@ -209,19 +209,26 @@ fn scaling(name: &str, s: &DesiredScaling, cur: Option<&ScalingState>, p: &mut F
     }
     let policies = cur.map(|c| c.policies.as_slice()).unwrap_or_default();
     let field = format!("{base}.targetUtilization");
-    let owned = policies.iter().find(|x| x.name == POLICY_NAME);
+    // The owned policy: ours by name, else an adopted target-tracking policy on utilization
+    // (kept under its own name, so adopting a function does not recreate it).
+    let owned = policies
+        .iter()
+        .find(|x| x.name == POLICY_NAME)
+        .or_else(|| policies.iter().find(|x| x.target_utilization.is_some()))
+        .filter(|_| s.target_utilization.is_some());
     match (s.target_utilization, owned.and_then(|x| x.target_utilization)) {
         (Some(t), Some(c)) if close(t, c) => {}
         (Some(t), c) => {
             let op = if owned.is_some() { Op::Update } else { Op::Create };
+            let name = owned.map_or(POLICY_NAME.to_string(), |x| x.name.clone());
             p.push(
-                Action::PutTargetTrackingPolicy { alias: alias(), target: t },
+                Action::PutTargetTrackingPolicy { alias: alias(), name, target: t },
                 vec![diff(&field, op, json!(c), json!(t))],
             );
         }
         (None, _) => {}
     }
-    for x in policies.iter().filter(|x| x.name != POLICY_NAME || s.target_utilization.is_none()) {
+    for x in policies.iter().filter(|x| Some(&x.name) != owned.map(|o| &o.name)) {
         let df = diff(format!("{base}.policies.{}", x.name), Op::Delete, json!(x), Value::Null);
         p.push(Action::DeleteScalingPolicy { alias: alias(), name: x.name.clone() }, vec![df]);
     }

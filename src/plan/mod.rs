@@ -60,6 +60,7 @@ pub enum Action {
     },
     PutTargetTrackingPolicy {
         alias: String,
+        name: String,
         target: f64,
     },
     DeleteScalingPolicy {

@@ -350,3 +350,15 @@ fn error_messages_are_redacted_of_secrets_and_kept_to_one_line() {
     assert!(!e.contains("hunter2-secret") && !e.contains('\n'), "{e}");
     assert!(e.contains("\"DB_PASSWORD\":\"(sensitive)\""));
 }
+
+#[test]
+fn plan_adopts_an_existing_target_tracking_policy_under_its_own_name() {
+    let mut o = scaled_observed(5);
+    let s = o.scaling.get_mut("live").unwrap();
+    s.policies = vec![Policy { name: "made-in-console".into(), target_utilization: Some(0.5) }];
+    let p = plan(&desired(SCALED), &o);
+    assert_eq!(
+        p.changes.iter().map(|c| c.action.clone()).collect::<Vec<_>>(),
+        [Action::PutTargetTrackingPolicy { alias: "live".into(), name: "made-in-console".into(), target: 0.7 }]
+    );
+}

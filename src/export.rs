@@ -1,0 +1,251 @@
+//! `export`: the live configuration of a function as a manifest that `plan` shows in sync.
+//! Environment values that look secret are replaced by `fromSsm` references, never printed.
+
+use serde_json::{json, Map, Value};
+
+use crate::aws::scaling::resource_id;
+use crate::aws::{Aws, AwsError};
+use crate::manifest::model::{API_VERSION, KIND};
+use crate::manifest::validate::parse_function_ref;
+use crate::types::{InvokeConfig, ScalingState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    #[error("function `{0}` not found in {1}")]
+    NotFound(String, String),
+    #[error("alias `{0}` not found on the function")]
+    NoAlias(String),
+    #[error("no region: pass --region or use a function ARN")]
+    NoRegion,
+}
+
+/// Names that suggest a secret value.
+const SECRET_HINTS: &[&str] =
+    &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "PRIVATE", "CREDENTIAL", "API_KEY", "APIKEY", "AUTH"];
+
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_HINTS.iter().any(|h| upper.contains(h))
+}
+
+/// The manifest text, and warnings for stderr (names only, never values).
+pub struct Exported {
+    pub yaml: String,
+    pub warnings: Vec<String>,
+}
+
+fn invoke_config(c: &InvokeConfig) -> Value {
+    let mut v = json!({"maximumRetryAttempts": c.maximum_retry_attempts, "maximumEventAgeInSeconds": c.maximum_event_age_in_seconds});
+    let mut d = Map::new();
+    if let Some(s) = &c.on_success {
+        d.insert("onSuccess".into(), json!(s));
+    }
+    if let Some(f) = &c.on_failure {
+        d.insert("onFailure".into(), json!(f));
+    }
+    if !d.is_empty() {
+        v["destinations"] = Value::Object(d);
+    }
+    v
+}
+
+fn autoscaling(s: &ScalingState, alias: &str, warnings: &mut Vec<String>) -> Value {
+    let mut v = json!({"minCapacity": s.min_capacity, "maxCapacity": s.max_capacity});
+    let mut tracked = s.policies.iter().filter(|p| p.target_utilization.is_some());
+    if let Some(p) = tracked.next() {
+        v["targetUtilization"] = json!(p.target_utilization);
+    }
+    for p in s.policies.iter().filter(|p| p.target_utilization.is_none()).chain(tracked) {
+        warnings.push(format!(
+            "aliases.{alias}: scaling policy `{}` cannot be expressed in a manifest; plan would remove it",
+            p.name
+        ));
+    }
+    let actions: Vec<Value> = s
+        .scheduled_actions
+        .iter()
+        .map(|a| {
+            let mut x = json!({"name": a.name, "schedule": a.schedule});
+            if let Some(n) = a.min_capacity {
+                x["minCapacity"] = json!(n);
+            }
+            if let Some(n) = a.max_capacity {
+                x["maxCapacity"] = json!(n);
+            }
+            if let Some(t) = &a.timezone {
+                x["timezone"] = json!(t);
+            }
+            x
+        })
+        .collect();
+    if !actions.is_empty() {
+        v["scheduledActions"] = Value::Array(actions);
+    }
+    v
+}
+
+/// Reads the function and builds its manifest. `aliases` empty means every alias.
+pub async fn export(
+    aws: &Aws,
+    function: &str,
+    aliases: &[String],
+    region: Option<String>,
+) -> Result<Exported, ExportError> {
+    let (name, arn_region) = parse_function_ref(function).unwrap_or((function.to_string(), None));
+    let region = arn_region.or(region).or_else(|| aws.default_region()).ok_or(ExportError::NoRegion)?;
+    let c = aws.region(&region);
+    let f =
+        c.lambda.get_function(function).await?.ok_or_else(|| ExportError::NotFound(name.clone(), region.clone()))?;
+    let mut live_aliases = c.lambda.list_aliases(function).await?;
+    for a in aliases {
+        if !live_aliases.contains_key(a) {
+            return Err(ExportError::NoAlias(a.clone()));
+        }
+    }
+    if !aliases.is_empty() {
+        live_aliases.retain(|k, _| aliases.contains(k));
+    }
+    let pcs = c.lambda.list_provisioned_concurrency(function).await?;
+    let eics = c.lambda.list_event_invoke_configs(function).await?;
+    let ids: Vec<String> = live_aliases.keys().map(|a| resource_id(&name, a)).collect();
+    let scaling = c.scaling.read(&ids).await?;
+    let mut warnings = Vec::new();
+
+    let mut spec = Map::new();
+    spec.insert("functionName".into(), json!(name));
+    spec.insert("region".into(), json!(region));
+    if !f.environment.is_empty() {
+        let secure = c.ssm.secure_strings().await?;
+        let mut vars = Map::new();
+        for (k, v) in &f.environment {
+            let stored = secure.iter().find(|(_, p)| p.value == *v).map(|(n, _)| n.clone());
+            let value = match stored {
+                Some(param) => json!({"fromSsm": param}),
+                None if looks_secret(k) => {
+                    let placeholder = format!("/CHANGE-ME/{name}/{k}");
+                    warnings.push(format!(
+                        "environment.variables.{k}: looks secret; replaced by fromSsm {placeholder}: store the value there as a SecureString"
+                    ));
+                    json!({"fromSsm": placeholder})
+                }
+                None => json!(v),
+            };
+            vars.insert(k.clone(), value);
+        }
+        spec.insert("environment".into(), json!({"variables": vars}));
+    }
+    if let Some(n) = f.reserved_concurrency {
+        spec.insert("reservedConcurrency".into(), json!(n));
+    }
+    if let Some(e) = eics.get(&None) {
+        spec.insert("eventInvokeConfig".into(), invoke_config(e));
+    }
+    let mut out_aliases = Map::new();
+    for (a, state) in &live_aliases {
+        let mut x = json!({"functionVersion": state.function_version, "description": state.description, "routing": state.routing});
+        if let Some(pc) = pcs.get(a) {
+            x["provisionedConcurrency"] = json!(pc.requested);
+        }
+        if let Some(s) = scaling.get(&resource_id(&name, a)) {
+            x["autoscaling"] = autoscaling(s, a, &mut warnings);
+        }
+        if let Some(e) = eics.get(&Some(a.clone())) {
+            x["eventInvokeConfig"] = invoke_config(e);
+        }
+        out_aliases.insert(a.clone(), x);
+    }
+    if !out_aliases.is_empty() {
+        spec.insert("aliases".into(), Value::Object(out_aliases));
+    }
+    let doc = json!({
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    let mut yaml = format!("# Exported by lambda-reconciler from {}. Review before committing.\n", f.arn);
+    emit(&doc, 0, &mut yaml);
+    Ok(Exported { yaml, warnings })
+}
+
+fn key(k: &str) -> String {
+    let plain = !k.is_empty()
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && !k.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-');
+    if plain {
+        k.to_string()
+    } else {
+        Value::String(k.to_string()).to_string()
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Object(m) if m.is_empty() => "{}".into(),
+        Value::Array(a) if a.is_empty() => "[]".into(),
+        // JSON strings are valid YAML double-quoted scalars.
+        other => other.to_string(),
+    }
+}
+
+fn is_block(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty())
+}
+
+/// Block-style YAML for a JSON value (keys in insertion order).
+fn emit(v: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if is_block(x) {
+                    out.push_str(&format!("{pad}{}:\n", key(k)));
+                    emit(x, indent + 2, out);
+                } else {
+                    out.push_str(&format!("{pad}{}: {}\n", key(k), scalar(x)));
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                if is_block(x) {
+                    let mut inner = String::new();
+                    emit(x, indent + 2, &mut inner);
+                    out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
+                } else {
+                    out.push_str(&format!("{pad}- {}\n", scalar(x)));
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
+    }
+}
+
+/// Exposed for tests: the YAML emitter round-trips through the manifest parser.
+pub fn to_yaml(v: &Value) -> String {
+    let mut s = String::new();
+    emit(v, 0, &mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emitted_yaml_parses_back_to_the_same_value() {
+        let v = json!({"a": {"b c": "x: y", "n": 2, "f": 0.1, "e": {}, "l": [], "t": true},
+                       "routing": {"2": 0.1}, "list": [{"name": "m", "k": [1, 2]}, "s"], "nul": null});
+        let text = to_yaml(&v);
+        let back = crate::manifest::yaml::parse(&text).unwrap().remove(0).value;
+        assert_eq!(back, v, "{text}");
+    }
+
+    #[test]
+    fn secret_looking_names_are_recognised() {
+        assert!(looks_secret("DB_PASSWORD") && looks_secret("api_token") && looks_secret("STRIPE_API_KEY"));
+        assert!(!looks_secret("LOG_LEVEL") && !looks_secret("PARAM_PREFIX"));
+    }
+}
