@@ -118,11 +118,15 @@ pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestE
     }
 }
 
-/// A document of another API group (a Kubernetes object, say) living beside the manifests.
-/// Documents of our group with a wrong version or kind are still errors.
+/// A document that is not ours, living beside the manifests: a Kubernetes object (another API
+/// group), or a file with none of our top-level keys (a CI workflow, say). Documents of our group
+/// with a wrong version or kind, or with `metadata`/`spec` but no `apiVersion`, are still errors.
 fn is_foreign(v: &serde_json::Value) -> bool {
-    v.get("apiVersion").and_then(|a| a.as_str()).is_some_and(|a| !a.starts_with(super::model::API_GROUP))
-        && v.get("kind").is_some_and(|k| k.is_string())
+    let Some(map) = v.as_object() else { return false };
+    match map.get("apiVersion").and_then(|a| a.as_str()) {
+        Some(a) => !a.starts_with(super::model::API_GROUP) && map.get("kind").is_some_and(|k| k.is_string()),
+        None => !["apiVersion", "kind", "metadata", "spec"].iter().any(|k| map.contains_key(*k)),
+    }
 }
 
 fn typed(file: &Path, spanned: &SpannedDoc) -> Result<Document, ManifestError> {

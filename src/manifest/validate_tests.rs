@@ -237,6 +237,10 @@ fn documents_of_another_api_group_are_skipped() {
     let text = format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec: {{replicas: 1}}\n---\n{HEAD}  reservedConcurrency: 1\n");
     let ms = load_file(Path::new("m.yaml"), &text).unwrap();
     assert_eq!(ms.len(), 1);
+    let workflow = "name: plan\non: [pull_request]\njobs: {}\n";
+    assert!(load_file(Path::new("ci.yaml"), workflow).unwrap().is_empty());
+    let missing = "metadata:\n  name: f\nspec: {}\n";
+    assert!(load_file(Path::new("m.yaml"), missing).is_err(), "ours without apiVersion is an error");
 }
 
 #[test]

@@ -16,20 +16,32 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// The arguments of `run` against `emu` (global flags first).
+    pub fn args(emu: &Emulator, dir: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> =
+            ["--endpoint-url", &emu.endpoint(), "--region", REGION, "--log-format", "json", "run", "-m", dir]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        args.extend(["--listen", "127.0.0.1:0", "--debounce", "200ms"].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
     pub fn start(emu: &Emulator, dir: &str, extra: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"))
-            .args(["--endpoint-url", &emu.endpoint(), "--region", REGION, "--log-format", "json", "run", "-m", dir])
-            .args(["--listen", "127.0.0.1:0", "--debounce", "200ms"])
-            .args(extra)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
+        cmd.args(Self::args(emu, dir, extra))
             .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env_remove("AWS_PROFILE")
             .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("RUST_LOG", "debug,hyper=info,h2=info,aws_smithy_runtime=info,aws_config=info,rustls=info,aws_smithy_http_client=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start daemon");
+            .env("RUST_LOG", "debug,hyper=info,h2=info,aws_smithy_runtime=info,aws_config=info,rustls=info,aws_smithy_http_client=info");
+        Self::spawn(cmd)
+    }
+
+    /// Starts a prepared `run` command (stderr is read for the JSON logs).
+    pub fn spawn(mut cmd: Command) -> Daemon {
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start daemon");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();

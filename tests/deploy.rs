@@ -1,0 +1,235 @@
+//! The deployment files under manifests/deploy/ and the Dockerfile: they parse, carry the keys
+//! their platform needs, use only flags the binary really has, and the IAM policies list exactly
+//! the actions the controller calls.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lambda_reconciler::manifest::yaml;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn yaml_docs(rel: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join(rel)).unwrap();
+    yaml::parse(&text).unwrap_or_else(|e| panic!("{rel}: {e:?}")).into_iter().map(|d| d.value).collect()
+}
+
+fn json(rel: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join(rel)).unwrap()).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn help(subcommand: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler")).args([subcommand, "--help"]).output().unwrap();
+    assert!(out.status.success(), "{subcommand} --help");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Asserts that `args` (subcommand first) uses only flags that subcommand accepts.
+#[track_caller]
+fn assert_real_flags(args: &[String], context: &str) {
+    let sub = &args[0];
+    let text = help(sub);
+    for a in &args[1..] {
+        if let Some(flag) = a.strip_prefix("--") {
+            let name = flag.split('=').next().unwrap();
+            assert!(text.contains(&format!("--{name}")), "{context}: `{sub}` has no flag --{name}");
+        }
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_deployment_file_parses() {
+    let mut files = vec![];
+    files_under(&root().join("manifests/deploy"), &mut files);
+    assert!(files.len() >= 9);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        match f.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                drop(serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display())))
+            }
+            Some("yaml" | "yml") => drop(yaml::parse(&text).unwrap_or_else(|e| panic!("{}: {e:?}", f.display()))),
+            _ => panic!("unexpected file {}", f.display()),
+        }
+    }
+}
+
+#[test]
+fn the_kubernetes_deployment_runs_one_non_root_read_only_controller_beside_git_sync() {
+    let d = &yaml_docs("manifests/deploy/kubernetes/deployment.yaml")[0];
+    assert_eq!((d["kind"].as_str(), d["spec"]["replicas"].as_i64()), (Some("Deployment"), Some(1)));
+    assert_eq!(d["spec"]["strategy"]["type"], "Recreate");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["serviceAccountName"], "lambda-reconciler");
+    let containers = pod["containers"].as_array().unwrap();
+    let controller = containers.iter().find(|c| c["name"] == "controller").unwrap();
+    let sync = containers.iter().find(|c| c["name"] == "git-sync").unwrap();
+    assert_eq!(controller["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(controller["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(controller["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(controller["resources"]["limits"]["memory"].is_string());
+    let args = strings(&controller["args"]);
+    assert_eq!(args[0], "run");
+    assert_real_flags(&args, "deployment controller args");
+    let manifests = args.iter().find_map(|a| a.strip_prefix("--manifests=")).unwrap();
+    let link = strings(&sync["args"]).iter().find_map(|a| a.strip_prefix("--link=").map(str::to_string)).unwrap();
+    assert!(manifests.starts_with(&format!("/git/{link}")), "the controller reads git-sync's link");
+    assert!(help("run").contains("LAMBDA_RECONCILER_ALERT_WEBHOOK"));
+    let sa = &yaml_docs("manifests/deploy/kubernetes/serviceaccount.yaml")[0];
+    assert!(sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].as_str().unwrap().starts_with("arn:aws:iam::"));
+    let svc = &yaml_docs("manifests/deploy/kubernetes/service.yaml")[0];
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http");
+    let kustomization = &yaml_docs("manifests/deploy/kubernetes/kustomization.yaml")[0];
+    for r in strings(&kustomization["resources"]) {
+        assert!(root().join("manifests/deploy/kubernetes").join(r).exists());
+    }
+}
+
+#[test]
+fn the_ecs_task_definition_runs_the_controller_and_git_sync_with_awslogs_and_a_health_check() {
+    let t = json("manifests/deploy/ecs/task-definition.json");
+    assert_eq!(t["requiresCompatibilities"][0], "FARGATE");
+    let defs = t["containerDefinitions"].as_array().unwrap();
+    let controller = defs.iter().find(|c| c["name"] == "controller").unwrap();
+    assert!(defs.iter().any(|c| c["name"] == "git-sync"));
+    for c in defs {
+        assert_eq!(c["logConfiguration"]["logDriver"], "awslogs");
+    }
+    let cmd = strings(&controller["command"]);
+    assert_real_flags(&cmd, "ECS controller command");
+    let health = strings(&controller["healthCheck"]["command"]);
+    assert_eq!(health[0], "CMD");
+    assert_real_flags(&health[2..], "ECS health check");
+}
+
+#[test]
+fn the_ci_example_validates_and_plans_with_real_flags() {
+    let w = &yaml_docs("manifests/deploy/ci/github-actions.yaml")[0];
+    let mut seen = BTreeSet::new();
+    for job in w["jobs"].as_object().unwrap().values() {
+        for step in job["steps"].as_array().unwrap() {
+            let Some(run) = step["run"].as_str() else { continue };
+            let joined = run.replace("\\\n", " ");
+            for line in joined.lines().filter(|l| l.contains("\"$IMAGE\"")) {
+                let after = line.split("\"$IMAGE\"").nth(1).unwrap();
+                let args: Vec<String> =
+                    after.split_whitespace().take_while(|a| *a != ">").map(str::to_string).collect();
+                assert_real_flags(&args, "CI example");
+                seen.insert(args[0].clone());
+            }
+        }
+    }
+    assert_eq!(seen, BTreeSet::from(["apply".to_string(), "plan".into(), "validate".into()]));
+    assert!(std::fs::read_to_string(root().join("manifests/deploy/ci/github-actions.yaml"))
+        .unwrap()
+        .contains("--detailed-exitcode"));
+}
+
+/// `service:Operation` of every AWS call in the source (`call("lambda:GetFunction", …)`).
+fn called_operations() -> BTreeSet<String> {
+    let mut files = vec![];
+    files_under(&root().join("src"), &mut files);
+    let mut ops = BTreeSet::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for part in text.split('"').skip(1).step_by(2) {
+            if let Some((svc, op)) = part.split_once(':') {
+                let known = ["lambda", "autoscaling", "ssm", "sns"].contains(&svc);
+                if known
+                    && !op.is_empty()
+                    && op.chars().all(|c| c.is_ascii_alphanumeric())
+                    && op.starts_with(char::is_uppercase)
+                {
+                    let svc = if svc == "autoscaling" { "application-autoscaling" } else { svc };
+                    ops.insert(format!("{svc}:{op}"));
+                }
+            }
+        }
+    }
+    ops
+}
+
+fn policy_actions(rel: &str) -> BTreeSet<String> {
+    let p = json(rel);
+    assert_eq!(p["Version"], "2012-10-17");
+    p["Statement"].as_array().unwrap().iter().flat_map(|s| strings(&s["Action"])).collect()
+}
+
+#[test]
+fn the_iam_policy_lists_exactly_the_actions_the_controller_calls() {
+    let called = called_operations();
+    assert!(called.contains("lambda:PutProvisionedConcurrencyConfig") && called.contains("sns:Publish"), "{called:?}");
+    let policy = policy_actions("manifests/deploy/iam/policy.json");
+    let aws_api: BTreeSet<String> = policy
+        .iter()
+        .filter(|a| !a.starts_with("cloudwatch:") && !a.starts_with("iam:") && !a.starts_with("kms:"))
+        .cloned()
+        .collect();
+    assert_eq!(aws_api, called, "policy.json vs the calls in src/");
+    let readonly = policy_actions("manifests/deploy/iam/policy-readonly.json");
+    let reads: BTreeSet<String> = called
+        .iter()
+        .filter(|a| ["Get", "List", "Describe"].iter().any(|p| a.split(':').nth(1).unwrap().starts_with(p)))
+        .cloned()
+        .chain(["sns:Publish".to_string()])
+        .collect();
+    let readonly_api: BTreeSet<String> = readonly.iter().filter(|a| !a.starts_with("kms:")).cloned().collect();
+    assert_eq!(readonly_api, reads, "policy-readonly.json: reads only (and alerts)");
+    let p = json("manifests/deploy/iam/policy.json");
+    for s in p["Statement"].as_array().unwrap() {
+        if strings(&s["Action"]).iter().any(|a| a.starts_with("lambda:")) {
+            assert!(
+                strings(&s["Resource"]).iter().all(|r| r.contains(":function:")),
+                "lambda actions are scoped to functions"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_dockerfile_is_multi_stage_non_root_and_uses_real_flags() {
+    let text = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("FROM ")).count(), 2);
+    assert!(text.contains("gcr.io/distroless/cc") && text.contains("USER 65532:65532"));
+    assert!(text.contains("EXPOSE 9090") && text.contains("HEALTHCHECK"));
+    // Exec-form JSON after `key` on the first line starting with `prefix` (indentation counts).
+    let exec_form = |prefix: &str, key: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap();
+        serde_json::from_str(line.trim_start().strip_prefix(key).unwrap().trim()).unwrap()
+    };
+    assert_eq!(exec_form("ENTRYPOINT", "ENTRYPOINT"), ["/usr/local/bin/lambda-reconciler"]);
+    let cmd = exec_form("CMD [", "CMD");
+    assert_real_flags(&cmd, "Dockerfile CMD");
+    assert!(cmd.contains(&"/manifests".to_string()));
+    let health = exec_form("    CMD [", "CMD");
+    assert_eq!(health[0], "/usr/local/bin/lambda-reconciler");
+    assert_real_flags(&health[1..], "HEALTHCHECK");
+}
+
+#[test]
+fn hadolint_finds_nothing_in_the_dockerfile() {
+    let hadolint = root().join(".venv/bin/hadolint");
+    assert!(hadolint.exists(), "scripts/venv installs hadolint (tests/emulator/requirements.txt)");
+    let out = Command::new(hadolint).arg("--no-color").arg(root().join("Dockerfile")).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
