@@ -25,6 +25,10 @@ fn load(dir: &Path) -> Option<Snapshot> {
             eprintln!("error: {e}");
             None
         }
+        Ok(s) if s.errors.is_empty() && s.manifests.is_empty() => {
+            eprintln!("error: no manifest found under {} (an empty directory is never applied)", dir.display());
+            None
+        }
         Ok(s) if !s.errors.is_empty() => {
             for e in &s.errors {
                 eprintln!("error: {e}");

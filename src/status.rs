@@ -122,7 +122,8 @@ impl StatusStore {
         self.ready.load(Ordering::SeqCst) && !self.unreachable.load(Ordering::SeqCst)
     }
 
-    pub fn set_reachable(&self, ok: bool) {
-        self.unreachable.store(!ok, Ordering::SeqCst);
+    /// Records whether AWS answered; returns true when this changes the state.
+    pub fn set_reachable(&self, ok: bool) -> bool {
+        self.unreachable.swap(!ok, Ordering::SeqCst) == ok
     }
 }

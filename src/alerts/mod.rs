@@ -22,6 +22,7 @@ pub enum AlertKind {
     TerminalError,
     ManifestRejected,
     ManifestsUnavailable,
+    AwsUnreachable,
 }
 
 /// One alert. Values are already redacted (`(sensitive)`) by the planner.

@@ -197,6 +197,10 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     });
     let queue: Arc<Queue<FunctionKey>> = Queue::new();
     let first = ctx.store.write().unwrap().reload();
+    if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() {
+        let text = format!("no manifest found under {}; nothing is managed until one appears", opts.dir.display());
+        ctx.alerts.send(Alert::new(AlertKind::ManifestsUnavailable, text));
+    }
     status.start_first_pass(first.changed.iter().cloned().collect());
     handle(&ctx, &queue, first);
 

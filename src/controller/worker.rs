@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use super::Ctx;
 use crate::alerts::{Alert, AlertKind};
+use crate::apply::ApplyError;
 use crate::desired::{self, Desired};
 use crate::manifest::{DriftPolicy, Field, Manifest};
 use crate::plan::{Diff, FunctionPlan};
@@ -54,7 +55,8 @@ impl WorkError {
     }
     fn unreachable(&self) -> bool {
         let aws = match self {
-            WorkError::Reconcile(ReconcileError::Observe(e)) | WorkError::Ssm(e) => e,
+            WorkError::Reconcile(ReconcileError::Observe(e) | ReconcileError::Apply(ApplyError::Aws(e)))
+            | WorkError::Ssm(e) => e,
             _ => return false,
         };
         matches!(aws.code.as_str(), "DispatchFailure" | "Timeout")
@@ -131,7 +133,9 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
 async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result<Next, WorkError> {
     let clients = ctx.aws.region(&key.region);
     let (plan, function) = reconcile::observe_and_plan(&clients, d).await?;
-    ctx.status.set_reachable(true);
+    if ctx.status.set_reachable(true) {
+        tracing::info!("AWS is reachable again");
+    }
     let applied_generation = function.as_ref().and_then(|f| f.applied_generation.clone());
     let drift = !plan.changes.is_empty() && applied_generation.as_deref() == Some(d.generation.as_str());
     let write = !ctx.opts.dry_run && (!drift || d.drift_policy == DriftPolicy::Correct);
@@ -253,14 +257,20 @@ fn alert_error(ctx: &Ctx, key: &FunctionKey, manifest: &str, kind: AlertKind, er
 
 /// Records a failed reconcile (message redacted of `secrets`), alerts once, and picks the retry.
 fn failure(ctx: &Ctx, key: &FunctionKey, m: &Manifest, e: WorkError, secrets: &BTreeSet<String>) -> Next {
-    if e.unreachable() {
-        ctx.status.set_reachable(false);
-    }
     let message = crate::plan::redact(&e.to_string(), secrets);
     tracing::warn!(error = %message, "reconcile failed");
     let policy = e.policy();
-    let kind = if policy == ErrorPolicy::Terminal { AlertKind::TerminalError } else { AlertKind::ApplyFailed };
-    alert_error(ctx, key, &m.name, kind, &message);
+    if e.unreachable() {
+        // One alert for the endpoint, not one per function, until it answers again.
+        if ctx.status.set_reachable(false) {
+            let mut a = Alert::new(AlertKind::AwsUnreachable, format!("AWS endpoint unreachable: {message}"));
+            a.message = Some(message.clone());
+            ctx.alerts.send(a);
+        }
+    } else {
+        let kind = if policy == ErrorPolicy::Terminal { AlertKind::TerminalError } else { AlertKind::ApplyFailed };
+        alert_error(ctx, key, &m.name, kind, &message);
+    }
     ctx.status.upsert(key, |old| {
         let mut s = old.unwrap_or_else(|| blank(key, m));
         s.sync = SyncState::Error;

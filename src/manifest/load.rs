@@ -82,9 +82,15 @@ pub(crate) fn error_at(file: &Path, pos: Pos, field: &str, message: impl Into<St
     }
 }
 
+/// Files larger than this are rejected unread (a manifest is a few KB).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Parses and validates one file's text; all-or-nothing for the file.
 pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestError>> {
     let docs = yaml::parse(text).map_err(|e| vec![error_at(file, e.pos, "", e.message)])?;
+    if docs.iter().all(|d| d.value.is_null()) {
+        return Err(vec![error_at(file, Pos { line: 1, column: 1 }, "", "empty file: no YAML document")]);
+    }
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
     for spanned in docs {
@@ -174,8 +180,9 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
-            // A dangling symlink (a ConfigMap file whose target left in the last swap) is absent.
-            Err(e) if e.path().is_some_and(|p| p.is_symlink() && !p.exists()) => continue,
+            // A dangling symlink (a ConfigMap file whose target left in the last swap) is absent;
+            // a symlink loop is an error.
+            Err(e) if e.path().is_some_and(is_dangling) => continue,
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
                 let err = error_at(&path, Pos::default(), "", e.to_string());
@@ -187,6 +194,17 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
             continue;
         }
         let path = entry.path();
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > MAX_FILE_BYTES {
+            let err = error_at(
+                path,
+                Pos::default(),
+                "",
+                format!("file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit"),
+            );
+            out.push((path.to_path_buf(), Err(vec![err])));
+            continue;
+        }
         let result = match std::fs::read(path) {
             Err(e) => Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]),
             Ok(bytes) => match String::from_utf8(bytes) {
@@ -202,6 +220,10 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
         out.push((path.to_path_buf(), result));
     }
     Ok(out)
+}
+
+fn is_dangling(p: &Path) -> bool {
+    p.is_symlink() && std::fs::metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// What identifies the version of a tree that is swapped atomically: the resolved directory

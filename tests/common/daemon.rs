@@ -102,7 +102,12 @@ impl Daemon {
         assert!(ok);
     }
 
-    /// Waits for the process to exit and returns its code.
+    pub fn kill9(&self) {
+        let ok = Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok);
+    }
+
+    /// Waits for the process to exit and returns its code (-1 when killed by a signal).
     pub fn wait_exit(&mut self, deadline: Duration) -> i32 {
         let start = Instant::now();
         loop {

@@ -25,11 +25,22 @@ fn root() -> PathBuf {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Self::start_on(0)
+    }
+
+    /// An emulator handle for `port` with nothing started (an endpoint that is down).
+    pub fn unstarted(port: u16) -> Emulator {
+        let child = Command::new("true").spawn().unwrap();
+        Emulator { child, port }
+    }
+
+    /// Starts the emulator on `port` (0: a free one).
+    pub fn start_on(port: u16) -> Emulator {
         let python = root().join(".venv/bin/python");
         assert!(python.exists(), "run scripts/venv first (scripts/test does)");
         let mut child = Command::new(python)
             .arg(root().join("tests/emulator/server.py"))
-            .args(["--port", "0"])
+            .args(["--port", &port.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

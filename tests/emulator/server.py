@@ -11,6 +11,8 @@ import argparse
 import json
 import random
 import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -41,8 +43,11 @@ CONFIG = {
     # The next `count` AWS requests fail with `status` and error `code` (429 throttling, 500...).
     "fail_next": {"count": 0, "status": 429, "code": "TooManyRequestsException"},
     # Random faults per service (credential-scope name: lambda, application-autoscaling, ssm,
-    # sns): {"throttle": rate, "error500": rate, "latency_ms": ms, "latency_rate": rate}.
+    # sns): {"throttle": rate, "error500": rate, "reset": rate, "conflict": rate (Lambda writes),
+    # "latency_ms": ms, "latency_rate": rate}.
     "faults": {},
+    # Every AWS request has its connection reset (the endpoint is down).
+    "down": False,
 }
 
 THROTTLE_CODES = {"lambda": "TooManyRequestsException", "ssm": "ThrottlingException",
@@ -90,16 +95,28 @@ def service_of(environ):
     return m.group(1) if m else ""
 
 
-def random_fault(service):
-    """A fault drawn from CONFIG["faults"][service]: (status, code) or None; sleeps for latency."""
+def random_fault(service, method, path):
+    """A fault drawn from CONFIG["faults"][service]: {status, code}, {reset}, or None; sleeps for
+    latency. `conflict` applies to Lambda writes (409 as while an update is in progress)."""
+    if CONFIG.get("down"):
+        return {"reset": True}
     f = CONFIG["faults"].get(service) or {}
     if f.get("latency_ms") and random.random() < float(f.get("latency_rate", 1.0)):
         time.sleep(float(f["latency_ms"]) / 1000)
     r = random.random()
-    if r < float(f.get("throttle", 0)):
-        return {"status": 429, "code": THROTTLE_CODES.get(service, "ThrottlingException")}
-    if r < float(f.get("throttle", 0)) + float(f.get("error500", 0)):
-        return {"status": 500, "code": "ServiceException" if service == "lambda" else "InternalServerError"}
+    for kind in ("throttle", "error500", "reset", "conflict"):
+        rate = float(f.get(kind, 0))
+        if kind == "conflict" and not (service == "lambda" and method != "GET"):
+            continue
+        if r < rate:
+            if kind == "throttle":
+                return {"status": 429, "code": THROTTLE_CODES.get(service, "ThrottlingException")}
+            if kind == "error500":
+                return {"status": 500, "code": "ServiceException" if service == "lambda" else "InternalServerError"}
+            if kind == "reset":
+                return {"reset": True}
+            return {"status": 409, "code": "ResourceConflictException"}
+        r -= rate
     return None
 
 
@@ -320,7 +337,7 @@ class Extension:
             if injected:
                 fault["count"] -= 1
         if not injected:
-            fault = random_fault(service)
+            fault = random_fault(service, method, path)
             injected = fault is not None
         with LOCK:
             STATE["requests"].append({"method": method, "path": path, "query": environ.get("QUERY_STRING", ""),
@@ -343,6 +360,16 @@ class Extension:
 
     @staticmethod
     def fault(environ, start_response, fault):
+        if fault.get("reset"):
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            return []
         status, code = int(fault.get("status", 429)), fault.get("code", "TooManyRequestsException")
         if environ.get("HTTP_X_AMZ_TARGET"):  # JSON protocol services carry the code in __type
             body = {"__type": code, "message": "injected fault"}
