@@ -65,4 +65,8 @@ async fn no_output_channel_ever_carries_the_secure_string_or_the_secret_key() {
         assert!(!text.contains("T0KEN-all"), "{name} leaked the webhook token");
     }
     assert!(outputs.iter().any(|(n, t)| n == "webhook bodies" && t.contains("(sensitive)")));
+    assert!(
+        daemon.log_text().lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every log line is JSON"
+    );
 }

@@ -28,6 +28,26 @@ fn qualifier_of(arn: &str) -> Option<String> {
     }
 }
 
+/// A provisioned concurrency config as the List and Get outputs carry it.
+fn pc_state(
+    requested: Option<i32>,
+    allocated: Option<i32>,
+    status: Option<&ProvisionedConcurrencyStatusEnum>,
+    reason: Option<&str>,
+) -> PcState {
+    let status = match status {
+        Some(ProvisionedConcurrencyStatusEnum::Ready) => PcStatus::Ready,
+        Some(ProvisionedConcurrencyStatusEnum::Failed) => PcStatus::Failed,
+        _ => PcStatus::InProgress,
+    };
+    PcState {
+        requested: requested.unwrap_or(0).into(),
+        allocated: allocated.unwrap_or(0).into(),
+        status,
+        reason: reason.map(str::to_string),
+    }
+}
+
 fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
     cfg.and_then(|r| r.additional_version_weights())
         .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
@@ -106,20 +126,13 @@ impl Lambda {
                 let Some(q) = c.function_arn().and_then(qualifier_of) else {
                     continue;
                 };
-                let status = match c.status() {
-                    Some(ProvisionedConcurrencyStatusEnum::Ready) => PcStatus::Ready,
-                    Some(ProvisionedConcurrencyStatusEnum::Failed) => PcStatus::Failed,
-                    _ => PcStatus::InProgress,
-                };
-                out.insert(
-                    q,
-                    PcState {
-                        requested: c.requested_provisioned_concurrent_executions().unwrap_or(0).into(),
-                        allocated: c.allocated_provisioned_concurrent_executions().unwrap_or(0).into(),
-                        status,
-                        reason: c.status_reason().map(str::to_string),
-                    },
+                let state = pc_state(
+                    c.requested_provisioned_concurrent_executions(),
+                    c.allocated_provisioned_concurrent_executions(),
+                    c.status(),
+                    c.status_reason(),
                 );
+                out.insert(q, state);
             }
             marker = page.next_marker().map(str::to_string);
             if marker.is_none() {
@@ -175,17 +188,12 @@ impl Lambda {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let status = match c.status() {
-            Some(ProvisionedConcurrencyStatusEnum::Ready) => PcStatus::Ready,
-            Some(ProvisionedConcurrencyStatusEnum::Failed) => PcStatus::Failed,
-            _ => PcStatus::InProgress,
-        };
-        Ok(Some(PcState {
-            requested: c.requested_provisioned_concurrent_executions().unwrap_or(0).into(),
-            allocated: c.allocated_provisioned_concurrent_executions().unwrap_or(0).into(),
-            status,
-            reason: c.status_reason().map(str::to_string),
-        }))
+        Ok(Some(pc_state(
+            c.requested_provisioned_concurrent_executions(),
+            c.allocated_provisioned_concurrent_executions(),
+            c.status(),
+            c.status_reason(),
+        )))
     }
 
     pub async fn update_environment(&self, function: &str, vars: &BTreeMap<String, String>) -> Result<(), AwsError> {
