@@ -166,7 +166,7 @@ pub async fn export(
         "spec": spec,
     });
     let mut yaml = format!("# Exported by lambda-reconciler from {}. Review before committing.\n", f.arn);
-    emit(&doc, 0, &mut yaml);
+    yaml += &to_yaml(&doc);
     Ok(Exported { yaml, warnings })
 }
 
@@ -223,7 +223,7 @@ fn emit(v: &Value, indent: usize, out: &mut String) {
     }
 }
 
-/// Exposed for tests: the YAML emitter round-trips through the manifest parser.
+/// Block-style YAML text of a JSON value.
 pub fn to_yaml(v: &Value) -> String {
     let mut s = String::new();
     emit(v, 0, &mut s);

@@ -85,10 +85,6 @@ impl StatusStore {
         self.map.write().unwrap().remove(key);
     }
 
-    pub fn get(&self, key: &FunctionKey) -> Option<ManifestStatus> {
-        self.map.read().unwrap().get(key).cloned()
-    }
-
     pub fn all(&self) -> Vec<ManifestStatus> {
         self.map.read().unwrap().values().cloned().collect()
     }

@@ -145,10 +145,6 @@ impl CallStats {
     pub fn snapshot(&self) -> BTreeMap<(String, &'static str), u64> {
         self.counts.lock().unwrap().clone()
     }
-    /// Successful write calls (operations not starting with Get/List/Describe).
-    pub fn writes(&self) -> u64 {
-        self.snapshot().iter().filter(|((outcome, op), _)| outcome == "ok" && !is_read(op)).map(|(_, n)| n).sum()
-    }
 }
 
 pub fn is_read(op: &str) -> bool {
