@@ -126,7 +126,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4)]
     pub max_concurrent_reconciles: usize,
     /// Quiet period that ends a burst of file events (one reload per burst).
-    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub debounce: Duration,
     /// Longest wait for in-flight reconciles on SIGTERM/SIGINT.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]

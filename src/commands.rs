@@ -117,6 +117,12 @@ where
 {
     let snapshot = load(dir)?;
     let aws = Arc::new(Aws::connect(opts).await);
+    let default = aws.default_region();
+    let keyed = snapshot.manifests.iter().filter_map(|m| Some((desired::key_of(m, default.as_deref())?.region, m)));
+    let keyed: Vec<(String, &Manifest)> = keyed.collect();
+    for (region, interest) in desired::interest(keyed.iter().map(|(r, m)| (r.as_str(), *m))) {
+        aws.set_interest(&region, interest);
+    }
     let targets = resolve(&aws, &snapshot.manifests).await;
     let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
         .map(|t| match t {

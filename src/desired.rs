@@ -208,6 +208,31 @@ fn environment(
     Ok(out)
 }
 
+/// What one region's manifests need read: the SSM names they use and how many manage autoscaling.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Interest {
+    pub ssm_names: Vec<String>,
+    pub scaling_functions: usize,
+}
+
+/// The interest of each region in `manifests` (keyed by their function's region).
+pub fn interest<'a>(manifests: impl IntoIterator<Item = (&'a str, &'a Manifest)>) -> BTreeMap<String, Interest> {
+    let mut by_region: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
+    for (region, m) in manifests {
+        by_region.entry(region.to_string()).or_default().push(m);
+    }
+    by_region
+        .into_iter()
+        .map(|(region, ms)| {
+            let scaling = ms
+                .iter()
+                .filter(|m| m.doc.spec.prune || m.doc.spec.aliases.values().any(|a| !a.autoscaling.is_absent()))
+                .count();
+            (region, Interest { ssm_names: ssm_names(ms.iter().copied()), scaling_functions: scaling })
+        })
+        .collect()
+}
+
 /// The function a manifest manages: its region (manifest, ARN, then `default`) and name.
 pub fn key_of(man: &Manifest, default_region: Option<&str>) -> Option<FunctionKey> {
     let spec = &man.doc.spec;

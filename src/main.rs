@@ -26,6 +26,10 @@ async fn main() {
         region: cli.global.region.clone(),
         endpoint_url: cli.global.endpoint_url.clone(),
         rps: cli.global.aws_rps,
+        snapshot_stale_after: match &cli.command {
+            Command::Run(a) => Some(a.resync_interval / 2),
+            _ => None,
+        },
     };
     let code = match cli.command {
         Command::Validate { manifests } => commands::validate(&manifests.dir),

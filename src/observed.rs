@@ -61,7 +61,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
             d.aliases.iter().filter(|(_, a)| !a.autoscaling.is_absent() || a.delete).map(|(k, _)| k).collect()
         };
         let ids: Vec<String> = names.iter().map(|a| resource_id(&d.key.name, a)).collect();
-        let by_id = c.scaling.read(&ids).await?;
+        let by_id = c.scaling.read_for(&d.key.name, &ids).await?;
         for a in names {
             if let Some(s) = by_id.get(&resource_id(&d.key.name, a)) {
                 o.scaling.insert(a.clone(), s.clone());

@@ -4,11 +4,13 @@
 pub mod call;
 pub mod lambda;
 pub mod scaling;
+pub mod snapshot;
 pub mod sns;
 pub mod ssm;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 pub use call::{AwsError, CallStats, Caller, ErrorClass, RetryPolicy};
 
@@ -18,6 +20,9 @@ pub struct AwsOptions {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     pub rps: u32,
+    /// A function that already used a region snapshot (autoscaling, SSM) and asks again after
+    /// this long gets a fresh one; `None`: one snapshot per process (one-shot commands).
+    pub snapshot_stale_after: Option<Duration>,
 }
 
 /// The three service clients of one region.
@@ -32,6 +37,7 @@ pub struct RegionClients {
 pub struct Aws {
     base: aws_config::SdkConfig,
     pub caller: Caller,
+    stale_after: Duration,
     regions: Mutex<HashMap<String, RegionClients>>,
 }
 
@@ -52,7 +58,12 @@ impl Aws {
             loader = loader.endpoint_url(e);
         }
         let base = loader.load().await;
-        Aws { base, caller: Caller::new(opts.rps, RetryPolicy::default()), regions: Mutex::default() }
+        Aws {
+            base,
+            caller: Caller::new(opts.rps, RetryPolicy::default()),
+            stale_after: opts.snapshot_stale_after.unwrap_or(Duration::MAX),
+            regions: Mutex::default(),
+        }
     }
 
     /// The configured default region (from flags, environment or profile).
@@ -71,6 +82,13 @@ impl Aws {
         sns::Sns::new(&cfg.build(), self.caller.clone())
     }
 
+    /// Tells the region's snapshots what the manifests need (call after every manifest load).
+    pub fn set_interest(&self, region: &str, interest: crate::desired::Interest) {
+        let c = self.region(region);
+        c.scaling.set_interest(interest.scaling_functions);
+        c.ssm.set_wanted(interest.ssm_names);
+    }
+
     /// Clients for `region`, created once.
     pub fn region(&self, region: &str) -> RegionClients {
         let mut map = self.regions.lock().unwrap();
@@ -79,8 +97,8 @@ impl Aws {
                 let cfg = self.base.to_builder().region(aws_config::Region::new(region.to_string())).build();
                 RegionClients {
                     lambda: lambda::Lambda::new(&cfg, self.caller.clone()),
-                    scaling: scaling::Scaling::new(&cfg, self.caller.clone()),
-                    ssm: ssm::Ssm::new(&cfg, self.caller.clone()),
+                    scaling: scaling::Scaling::new(&cfg, self.caller.clone(), self.stale_after),
+                    ssm: ssm::Ssm::new(&cfg, self.caller.clone(), self.stale_after),
                 }
             })
             .clone()

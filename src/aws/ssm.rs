@@ -1,10 +1,14 @@
-//! SSM Parameter Store reads: batched GetParameters (10 names a call) with decryption.
+//! SSM Parameter Store reads: batched GetParameters (10 names a call) with decryption, and the
+//! region's snapshot of every parameter the manifests use, read once per resync.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 
-use super::call::{AwsError, Caller};
+use super::call::{AwsError, Caller, ErrorClass};
+use super::snapshot::{Decision, Freshness};
 
 /// A resolved parameter value; `secure` for SecureString (never printed).
 #[derive(Clone, PartialEq, Eq)]
@@ -22,15 +26,86 @@ impl std::fmt::Debug for Parameter {
 /// GetParameters accepts at most 10 names per call.
 pub const BATCH: usize = 10;
 
+struct Cache {
+    fresh: Freshness,
+    /// Names (or ARNs) read into `values`; a name read but absent does not exist.
+    read: HashSet<String>,
+    values: BTreeMap<String, Parameter>,
+}
+
 #[derive(Clone)]
 pub struct Ssm {
     client: aws_sdk_ssm::Client,
     caller: Caller,
+    cache: Arc<tokio::sync::Mutex<Cache>>,
+    /// Every name the region's manifests use (read together on a refresh).
+    wanted: Arc<Mutex<Vec<String>>>,
 }
 
 impl Ssm {
-    pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
-        Ssm { client: aws_sdk_ssm::Client::new(config), caller }
+    pub fn new(config: &aws_config::SdkConfig, caller: Caller, stale_after: Duration) -> Self {
+        let cache = Cache { fresh: Freshness::new(stale_after), read: HashSet::new(), values: BTreeMap::new() };
+        Ssm {
+            client: aws_sdk_ssm::Client::new(config),
+            caller,
+            cache: Arc::new(tokio::sync::Mutex::new(cache)),
+            wanted: Arc::default(),
+        }
+    }
+
+    /// Every parameter name the region's manifests use.
+    pub fn set_wanted(&self, names: Vec<String>) {
+        *self.wanted.lock().unwrap() = names;
+    }
+
+    /// The values of `names` for `consumer` (a function), from the region snapshot: a refresh
+    /// reads every wanted name in batches of 10; names new since are read on their own.
+    pub async fn resolve(&self, consumer: &str, names: &[String]) -> Result<BTreeMap<String, Parameter>, AwsError> {
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut cache = self.cache.lock().await;
+        if cache.fresh.decide(consumer, None) == Decision::Refresh {
+            let started = Instant::now();
+            let mut all: Vec<String> = self.wanted.lock().unwrap().clone();
+            all.extend(names.iter().cloned());
+            all.sort();
+            all.dedup();
+            let (values, read) = self.read_leniently(&all).await?;
+            (cache.values, cache.read) = (values, read);
+            cache.fresh.refreshed(started, consumer);
+        }
+        let missing: Vec<String> = names.iter().filter(|n| !cache.read.contains(*n)).cloned().collect();
+        if !missing.is_empty() {
+            // New names, or a batch refused as a whole: read this function's own (its error only).
+            let (found, _) = self.get_parameters(&missing).await?;
+            cache.values.extend(found);
+            cache.read.extend(missing);
+        }
+        Ok(names.iter().filter_map(|n| cache.values.get(n).map(|p| (n.clone(), p.clone()))).collect())
+    }
+
+    /// Reads `names` batch by batch; a batch refused for good (access denied, invalid) is left out
+    /// of the returned read set rather than failing every function. Transient errors fail.
+    async fn read_leniently(
+        &self,
+        names: &[String],
+    ) -> Result<(BTreeMap<String, Parameter>, HashSet<String>), AwsError> {
+        let mut values = BTreeMap::new();
+        let mut read = HashSet::new();
+        for chunk in names.chunks(BATCH) {
+            match self.get_parameters(chunk).await {
+                Ok((found, _)) => {
+                    values.extend(found);
+                    read.extend(chunk.iter().cloned());
+                }
+                Err(e) if matches!(e.class, ErrorClass::Terminal | ErrorClass::NotFound) => {
+                    tracing::debug!(code = %e.code, names = chunk.len(), "a parameter batch was refused; its functions read their own");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((values, read))
     }
 
     /// Resolves `names`; names that do not exist are returned in the second map as missing.
@@ -72,7 +147,7 @@ impl Ssm {
                     code: "BuildError".into(),
                     message: e.to_string(),
                     status: None,
-                    class: super::ErrorClass::Terminal,
+                    class: ErrorClass::Terminal,
                 },
             )?;
         let mut names = Vec::new();

@@ -83,6 +83,9 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload) {
         return;
     }
     *ctx.unavailable.lock().unwrap() = None;
+    for (region, interest) in ctx.store.read().unwrap().interest() {
+        ctx.aws.set_interest(&region, interest);
+    }
     for (file, errors) in r.rejected {
         for e in &errors {
             tracing::warn!(file = %e.file.display(), line = e.line, column = e.column, field = %e.field, message = %e.message, "manifest rejected");
@@ -115,7 +118,7 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload) {
     }
     for key in r.changed {
         ctx.tombstones.lock().unwrap().remove(&key);
-        queue.add(key);
+        queue.add_first(key);
     }
 }
 

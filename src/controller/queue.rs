@@ -38,8 +38,17 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         })
     }
 
-    /// Enqueues `key` now (cancelling any delayed add of it).
+    /// Enqueues `key` now, behind the keys already waiting (cancelling any delayed add of it).
     pub fn add(&self, key: K) {
+        self.enqueue(key, false);
+    }
+
+    /// Enqueues `key` ahead of every waiting key: a manifest change does not wait behind resyncs.
+    pub fn add_first(&self, key: K) {
+        self.enqueue(key, true);
+    }
+
+    fn enqueue(&self, key: K, first: bool) {
         let mut s = self.state.lock().unwrap();
         s.deadlines.remove(&key);
         if s.closed {
@@ -47,11 +56,21 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         }
         if s.running.contains(&key) {
             s.dirty.insert(key);
-        } else if s.queued.insert(key.clone()) {
-            s.ready.push_back(key);
-            drop(s);
-            self.notify.notify_one();
+            return;
         }
+        if !s.queued.insert(key.clone()) {
+            if !first {
+                return;
+            }
+            s.ready.retain(|k| k != &key);
+        }
+        if first {
+            s.ready.push_front(key);
+        } else {
+            s.ready.push_back(key);
+        }
+        drop(s);
+        self.notify.notify_one();
     }
 
     /// Enqueues `key` after `delay`, unless an earlier add is already scheduled.
@@ -98,7 +117,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         }
     }
 
-    /// Marks `key` finished; it runs again if it was added meanwhile.
+    /// Marks `key` finished; it runs again (first) if it was added meanwhile.
     pub fn done(&self, key: &K) {
         let again = {
             let mut s = self.state.lock().unwrap();
@@ -106,7 +125,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
             s.dirty.remove(key)
         };
         if again {
-            self.add(key.clone());
+            self.add_first(key.clone());
         }
     }
 
@@ -170,6 +189,19 @@ mod tests {
         q.done(&"f");
         tokio::time::sleep(Duration::from_secs(6)).await;
         assert_eq!(q.depth(), 0, "the cancelled delayed add did not fire");
+    }
+
+    #[tokio::test]
+    async fn a_key_added_first_goes_ahead_of_keys_already_waiting() {
+        let q = Queue::new();
+        for k in ["r1", "r2", "r3"] {
+            q.add(k);
+        }
+        q.add_first("edited");
+        q.add_first("r3");
+        assert_eq!(q.depth(), 4, "moved, not duplicated");
+        let order = [q.next().await, q.next().await, q.next().await, q.next().await];
+        assert_eq!(order, [Some("r3"), Some("edited"), Some("r1"), Some("r2")]);
     }
 
     #[tokio::test]

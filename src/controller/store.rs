@@ -46,6 +46,11 @@ impl Store {
         self.current.get(key)
     }
 
+    /// What each region's manifests need read region-wide.
+    pub fn interest(&self) -> BTreeMap<String, crate::desired::Interest> {
+        crate::desired::interest(self.current.iter().map(|(k, m)| (k.region.as_str(), m)))
+    }
+
     pub fn keys(&self) -> Vec<FunctionKey> {
         self.current.keys().cloned().collect()
     }

@@ -89,7 +89,7 @@ async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, 
     let params = if names.is_empty() {
         BTreeMap::new()
     } else {
-        ctx.aws.region(&key.region).ssm.get_parameters(&names).await.map_err(WorkError::Ssm)?.0
+        ctx.aws.region(&key.region).ssm.resolve(&key.name, &names).await.map_err(WorkError::Ssm)?
     };
     Ok(desired::build(m, Some(&key.region), &params)?)
 }

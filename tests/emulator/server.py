@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote
 from werkzeug.serving import make_server
 
 from moto.applicationautoscaling.models import applicationautoscaling_backends
+from moto.applicationautoscaling.responses import _build_policy, _build_scheduled_action, _build_target
 from moto.awslambda.models import lambda_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import (
@@ -281,6 +282,41 @@ def handle_account(region):
     }
 
 
+# ------------------------------------------------- Application Auto Scaling pagination
+# moto pages DescribeScalableTargets wrongly (its second token repeats), DescribeScalingPolicies by
+# 100 and DescribeScheduledActions not at all; AWS pages them by at most 50, 10 and 50.
+AAS_PAGES = {
+    "DescribeScalableTargets": ("ScalableTargets", 50, _build_target),
+    "DescribeScalingPolicies": ("ScalingPolicies", 10, _build_policy),
+    "DescribeScheduledActions": ("ScheduledActions", 50, _build_scheduled_action),
+}
+
+
+def aas_describe(op, region, req):
+    key, limit, build = AAS_PAGES[op]
+    b = applicationautoscaling_backends[ACCOUNT][region]
+    size = int(req.get("MaxResults") or limit)
+    if not 1 <= size <= limit:
+        raise ApiError(400, "ValidationException", f"MaxResults must be between 1 and {limit}")
+    ns, dim = req.get("ServiceNamespace"), req.get("ScalableDimension")
+    if op == "DescribeScalableTargets":
+        items, ids = b._flatten_scalable_targets(ns), req.get("ResourceIds") or []
+        items = [t for t in items if not ids or t.resource_id in ids]
+    else:
+        items = list(b.policies.values()) if op == "DescribeScalingPolicies" else list(b.scheduled_actions)
+        names = req.get("PolicyNames") or req.get("ScheduledActionNames") or []
+        name = (lambda o: o.policy_name) if op == "DescribeScalingPolicies" else (lambda o: o.scheduled_action_name)
+        items = [o for o in items if o.service_namespace == ns and (not names or name(o) in names)
+                 and (not req.get("ResourceId") or o.resource_id == req["ResourceId"])]
+    items = [o for o in items if not dim or o.scalable_dimension == dim]
+    start = int(req.get("NextToken") or 0)
+    page = items[start:start + size]
+    out = {key: [build(o) for o in page]}
+    if start + size < len(items):
+        out["NextToken"] = str(start + size)
+    return out
+
+
 # ---------------------------------------------------------------- WSGI plumbing
 def respond(start_response, status, body, code=None):
     reasons = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
@@ -340,7 +376,7 @@ class Extension:
             fault = random_fault(service, method, path)
             injected = fault is not None
         with LOCK:
-            STATE["requests"].append({"method": method, "path": path, "query": environ.get("QUERY_STRING", ""),
+            STATE["requests"].append({"t": time.time(), "method": method, "path": path, "query": environ.get("QUERY_STRING", ""),
                                       "target": environ.get("HTTP_X_AMZ_TARGET", ""), "region": region, "service": service,
                                       "body": raw.decode("utf-8", "replace") if service == "sns" else "",
                                       "injected": injected})
@@ -354,8 +390,16 @@ class Extension:
                         return self.lambda_route(name, m, environ, start_response, method, region, raw)
                 except ApiError as e:
                     return error(start_response, e)
-        if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".DeregisterScalableTarget"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.endswith(".DeregisterScalableTarget"):
             return self.deregister(environ, start_response, region, raw)
+        op = target.rsplit(".", 1)[-1]
+        if op in AAS_PAGES:
+            try:
+                with LOCK:
+                    return respond(start_response, 200, aas_describe(op, region, json.loads(raw or b"{}")))
+            except ApiError as e:
+                return error(start_response, e)
         return self.inner(environ, start_response)
 
     @staticmethod
