@@ -39,30 +39,65 @@ pub enum LoadError {
     },
 }
 
-/// A valid `FunctionConfig` document and where it came from.
+/// A valid `FunctionConfig` document and where it came from. The parsed YAML tree is not kept
+/// (a resident daemon holds thousands of these): only the generation and the positions that
+/// checks across files report.
 #[derive(Debug, Clone)]
 pub struct Manifest {
     pub name: String,
     pub file: PathBuf,
     pub doc: Document,
-    pub spanned: SpannedDoc,
+    generation: String,
+    positions: Positions,
+}
+
+/// Where the document, its `metadata.name` and its `spec` start.
+#[derive(Debug, Clone, Copy)]
+struct Positions {
+    doc: Pos,
+    name: Pos,
+    spec: Pos,
 }
 
 impl Manifest {
+    fn new(file: &Path, doc: Document, spanned: &SpannedDoc) -> Self {
+        Manifest {
+            name: doc.metadata.name.clone(),
+            file: file.to_path_buf(),
+            doc,
+            generation: fnv1a(&spanned.value.to_string()),
+            positions: Positions {
+                doc: spanned.start,
+                name: spanned.pos_of("metadata.name"),
+                spec: spanned.pos_of("spec"),
+            },
+        }
+    }
+
+    /// Position of `metadata.name` or `spec` (the fields checks across files point at), else
+    /// of the document.
     pub fn pos_of(&self, field: &str) -> Pos {
-        self.spanned.pos_of(field)
+        match field {
+            "metadata.name" => self.positions.name,
+            "spec" => self.positions.spec,
+            _ => self.positions.doc,
+        }
     }
 
     /// The document's generation: FNV-1a 64 of its canonical JSON. Stable across builds and
     /// platforms, because it is stored on the function (tag) to tell drift from git changes.
     pub fn content_hash(&self) -> String {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in self.spanned.value.to_string().bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        self.generation.clone()
     }
+}
+
+fn fnv1a(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// Every valid manifest of a directory, and every error found in it.
@@ -106,12 +141,7 @@ pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestE
                 let before = errors.len();
                 validate::document(file, &doc, &spanned, &mut errors);
                 if errors.len() == before {
-                    manifests.push(Manifest {
-                        name: doc.metadata.name.clone(),
-                        file: file.to_path_buf(),
-                        doc,
-                        spanned,
-                    });
+                    manifests.push(Manifest::new(file, doc, &spanned));
                 }
             }
             Err(e) => errors.push(e),
