@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::desired::key_of;
 use crate::manifest::load::error_at;
 use crate::manifest::yaml::Pos;
-use crate::manifest::{scan_snapshot, validate, Manifest, ManifestError, Snapshot};
+use crate::manifest::{scan_snapshot, validate, Manifest, ManifestError, ParseCache, Snapshot};
 use crate::types::FunctionKey;
 
 #[derive(Default)]
@@ -35,11 +35,18 @@ pub struct Store {
     default_region: Option<String>,
     files: BTreeMap<PathBuf, FileEntry>,
     current: BTreeMap<FunctionKey, Manifest>,
+    parsed: ParseCache,
 }
 
 impl Store {
     pub fn new(dir: &Path, default_region: Option<String>) -> Self {
-        Store { dir: dir.to_path_buf(), default_region, files: BTreeMap::new(), current: BTreeMap::new() }
+        Store {
+            dir: dir.to_path_buf(),
+            default_region,
+            files: BTreeMap::new(),
+            current: BTreeMap::new(),
+            parsed: ParseCache::default(),
+        }
     }
 
     pub fn get(&self, key: &FunctionKey) -> Option<&Manifest> {
@@ -79,7 +86,7 @@ impl Store {
     /// Re-reads the directory. A file that fails keeps its last good manifests in force.
     pub fn reload(&mut self) -> Reload {
         let mut out = Reload::default();
-        let scan = match scan_snapshot(&self.dir) {
+        let scan = match scan_snapshot(&self.dir, &mut self.parsed) {
             Ok(s) => s,
             Err(e) => {
                 out.unavailable = Some(e.to_string());

@@ -1,6 +1,8 @@
 //! Loading manifest files (recursively, multi-document) into a validated snapshot.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use super::model::Document;
@@ -195,7 +197,54 @@ pub type FileResult = Result<Vec<Manifest>, Vec<ManifestError>>;
 
 /// Reads and validates every `*.yaml`/`*.yml` under `dir` (recursively, following symlinks,
 /// sorted by path), file by file. Cross-file rules are not applied here.
-pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
+pub fn scan_dir(dir: &Path, cache: &mut ParseCache) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
+    let mut next = HashMap::new();
+    let out = scan_into(dir, &mut ParseCache(std::mem::take(&mut cache.0)), &mut next)?;
+    cache.0 = next;
+    Ok(out)
+}
+
+/// The result of parsing each file, keyed by path and content hash: a reload re-reads every file
+/// but parses and validates only those whose bytes changed (one edit among thousands of files).
+#[derive(Default)]
+pub struct ParseCache(HashMap<PathBuf, (u64, FileResult)>);
+
+fn content_key(bytes: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// Parses `bytes` of `path`, or reuses the previous result for the same content.
+fn parse_cached(
+    path: &Path,
+    bytes: Vec<u8>,
+    old: &mut ParseCache,
+    next: &mut HashMap<PathBuf, (u64, FileResult)>,
+) -> FileResult {
+    let key = content_key(&bytes);
+    if let Some((k, result)) = old.0.remove(path).filter(|(k, _)| *k == key) {
+        next.insert(path.to_path_buf(), (k, result.clone()));
+        return result;
+    }
+    let result = match String::from_utf8(bytes) {
+        Err(e) => Err(vec![error_at(
+            path,
+            Pos::default(),
+            "",
+            format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        )]),
+        Ok(text) => load_file(path, &text),
+    };
+    next.insert(path.to_path_buf(), (key, result.clone()));
+    result
+}
+
+fn scan_into(
+    dir: &Path,
+    old: &mut ParseCache,
+    next: &mut HashMap<PathBuf, (u64, FileResult)>,
+) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
     let meta = std::fs::metadata(dir).map_err(|source| LoadError::ReadDir { path: dir.to_path_buf(), source })?;
     if !meta.is_dir() {
         return Err(LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other("not a directory") });
@@ -237,15 +286,7 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
         }
         let result = match std::fs::read(path) {
             Err(e) => Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]),
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Err(e) => Err(vec![error_at(
-                    path,
-                    Pos::default(),
-                    "",
-                    format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
-                )]),
-                Ok(text) => load_file(path, &text),
-            },
+            Ok(bytes) => parse_cached(path, bytes, old, next),
         };
         out.push((path.to_path_buf(), result));
     }
@@ -264,11 +305,11 @@ fn tree_version(dir: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
 
 /// `scan_dir` of one consistent version of the tree: if a symlink swap happened while scanning
 /// (the version changed), the scan is repeated, so old and new files are never mixed.
-pub fn scan_snapshot(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
+pub fn scan_snapshot(dir: &Path, cache: &mut ParseCache) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
     let mut attempts = 0;
     loop {
         let before = tree_version(dir);
-        let scan = scan_dir(dir)?;
+        let scan = scan_dir(dir, cache)?;
         attempts += 1;
         if tree_version(dir) == before || attempts >= 5 {
             return Ok(scan);
@@ -280,7 +321,7 @@ pub fn scan_snapshot(dir: &Path) -> Result<Vec<(PathBuf, FileResult)>, LoadError
 /// Loads every manifest under `dir` into one snapshot, applying the cross-file rules.
 pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
     let mut snapshot = Snapshot::default();
-    for (_, result) in scan_snapshot(dir)? {
+    for (_, result) in scan_snapshot(dir, &mut ParseCache::default())? {
         match result {
             Ok(ms) => snapshot.manifests.extend(ms),
             Err(es) => snapshot.errors.extend(es),
@@ -288,4 +329,36 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, LoadError> {
     }
     validate::across(&mut snapshot);
     Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(name: &str, reserved: i64) -> String {
+        format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n  reservedConcurrency: {reserved}\n")
+    }
+
+    fn manifests(scan: &[(PathBuf, FileResult)], file: &str) -> usize {
+        scan.iter().find(|(p, _)| p.ends_with(file)).map(|(_, r)| r.as_ref().map_or(0, Vec::len)).unwrap()
+    }
+
+    #[test]
+    fn a_rescan_parses_only_changed_files_and_forgets_removed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&a, doc("a", 1)).unwrap();
+        std::fs::write(&b, doc("b", 1)).unwrap();
+        let mut cache = ParseCache::default();
+        scan_dir(dir.path(), &mut cache).unwrap();
+        // Plant a marker result for a.yaml: a rescan that reuses the cache returns it.
+        cache.0.get_mut(&a).unwrap().1 = Ok(vec![]);
+        std::fs::write(&b, doc("b", 2)).unwrap();
+        let scan = scan_dir(dir.path(), &mut cache).unwrap();
+        assert_eq!(manifests(&scan, "a.yaml"), 0, "unchanged bytes: not parsed again");
+        assert_eq!(manifests(&scan, "b.yaml"), 1, "changed bytes: parsed again");
+        std::fs::remove_file(&a).unwrap();
+        scan_dir(dir.path(), &mut cache).unwrap();
+        assert_eq!(cache.0.len(), 1, "a removed file leaves the cache");
+    }
 }

@@ -7,7 +7,7 @@ pub mod validate;
 pub mod yaml;
 
 pub use load::{
-    load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, Manifest, ManifestError, Snapshot,
+    load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, Manifest, ManifestError, ParseCache, Snapshot,
 };
 pub use model::*;
 
