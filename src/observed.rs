@@ -37,36 +37,62 @@ pub fn needs(d: &Desired) -> Needs {
     }
 }
 
-/// Reads the function; `function` is `None` when it does not exist (nothing else is read then).
+/// Reads the function; `function` is `None` when it does not exist (the other reads are then
+/// discarded). The reads are independent, so they are issued together: a reconcile waits for
+/// one round trip, not one per kind.
 pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> {
     let f = &d.function_ref;
-    let Some(function) = c.lambda.get_function(f).await? else {
+    let n = needs(d);
+    let own_scaling = n.scaling && !d.prune;
+    let (function, aliases, provisioned, invoke_configs, scaling) = tokio::join!(
+        c.lambda.get_function(f),
+        when(n.aliases, || c.lambda.list_aliases(f)),
+        when(n.provisioned, || c.lambda.list_provisioned_concurrency(f)),
+        when(n.invoke_configs, || c.lambda.list_event_invoke_configs(f)),
+        when(own_scaling, || read_scaling(c, d, declared_scaling(d))),
+    );
+    let Some(function) = function? else {
         return Ok(Observed::default());
     };
-    let n = needs(d);
-    let mut o = Observed { function: Some(function), ..Observed::default() };
-    if n.aliases {
-        o.aliases = c.lambda.list_aliases(f).await?;
-    }
-    if n.provisioned {
-        o.provisioned = c.lambda.list_provisioned_concurrency(f).await?;
-    }
-    if n.invoke_configs {
-        o.invoke_configs = c.lambda.list_event_invoke_configs(f).await?;
-    }
-    if n.scaling {
-        let names: Vec<&String> = if d.prune {
-            o.aliases.keys().collect()
-        } else {
-            d.aliases.iter().filter(|(_, a)| !a.autoscaling.is_absent() || a.delete).map(|(k, _)| k).collect()
-        };
-        let ids: Vec<String> = names.iter().map(|a| resource_id(&d.key.name, a)).collect();
-        let by_id = c.scaling.read_for(&d.key.name, &ids).await?;
-        for a in names {
-            if let Some(s) = by_id.get(&resource_id(&d.key.name, a)) {
-                o.scaling.insert(a.clone(), s.clone());
-            }
-        }
+    let mut o = Observed {
+        function: Some(function),
+        aliases: aliases?,
+        provisioned: provisioned?,
+        invoke_configs: invoke_configs?,
+        scaling: scaling?,
+    };
+    if n.scaling && d.prune {
+        // Pruning covers every live alias: their names come from the alias list.
+        o.scaling = read_scaling(c, d, o.aliases.keys().cloned().collect()).await?;
     }
     Ok(o)
+}
+
+/// Runs `read` when `needed`; else nothing was read (an empty value).
+async fn when<T: Default, R, F>(needed: bool, read: R) -> Result<T, AwsError>
+where
+    R: FnOnce() -> F,
+    F: std::future::Future<Output = Result<T, AwsError>>,
+{
+    if needed {
+        read().await
+    } else {
+        Ok(T::default())
+    }
+}
+
+/// The aliases whose autoscaling the manifest declares (or deletes).
+fn declared_scaling(d: &Desired) -> Vec<String> {
+    d.aliases.iter().filter(|(_, a)| !a.autoscaling.is_absent() || a.delete).map(|(k, _)| k.clone()).collect()
+}
+
+/// The autoscaling state of `aliases`, keyed by alias name.
+async fn read_scaling(
+    c: &RegionClients,
+    d: &Desired,
+    aliases: Vec<String>,
+) -> Result<BTreeMap<String, ScalingState>, AwsError> {
+    let ids: Vec<String> = aliases.iter().map(|a| resource_id(&d.key.name, a)).collect();
+    let by_id = c.scaling.read_for(&d.key.name, &ids).await?;
+    Ok(aliases.into_iter().filter_map(|a| by_id.get(&resource_id(&d.key.name, &a)).cloned().map(|s| (a, s))).collect())
 }

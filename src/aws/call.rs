@@ -158,13 +158,15 @@ pub struct Caller {
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     pub retry: RetryPolicy,
     pub stats: Arc<CallStats>,
+    /// Urgent work (a manifest change) goes first at the limiter.
+    pub gate: Arc<super::priority::Gate>,
 }
 
 impl Caller {
     /// `rps == 0` disables the limiter.
     pub fn new(rps: u32, retry: RetryPolicy) -> Self {
         let limiter = NonZeroU32::new(rps).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
-        Caller { limiter, retry, stats: Arc::default() }
+        Caller { limiter, retry, stats: Arc::default(), gate: Arc::default() }
     }
 
     /// Runs `f` through the limiter, retrying throttling, 5xx, network errors and conflicts.
@@ -177,9 +179,14 @@ impl Caller {
         let mut attempt = 0;
         loop {
             if let Some(l) = &self.limiter {
+                self.gate.before_call().await;
                 l.until_ready().await;
             }
-            let err = match f().await {
+            let result = f().await;
+            if !is_read(op) {
+                self.gate.wrote();
+            }
+            let err = match result {
                 Ok(v) => {
                     self.stats.record(op, "ok");
                     return Ok(v);

@@ -71,7 +71,8 @@ fn jittered(d: Duration) -> Duration {
 }
 
 /// Applies a reload: alerts for rejected files, enqueues changed keys, handles removals.
-fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload) {
+/// Changed keys are `urgent` (ahead of resyncs) except on the first load.
+fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
     if let Some(reason) = r.unavailable {
         let repeat = ctx.unavailable.lock().unwrap().replace(reason.clone()).as_deref() == Some(&reason);
         if !repeat {
@@ -118,7 +119,11 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload) {
     }
     for key in r.changed {
         ctx.tombstones.lock().unwrap().remove(&key);
-        queue.add_first(key);
+        if urgent {
+            queue.add_first(key);
+        } else {
+            queue.add(key);
+        }
     }
 }
 
@@ -130,7 +135,11 @@ fn deletion_grace(debounce: Duration) -> Duration {
 async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>) {
     while let Some(key) = queue.next().await {
         ctx.metrics.queue_depth.set(queue.depth() as i64);
-        let next = worker::run(&ctx, &key).await;
+        let next = if queue.take_urgent(&key) {
+            ctx.aws.caller.gate.urgent(worker::run(&ctx, &key)).await
+        } else {
+            worker::run(&ctx, &key).await
+        };
         queue.done(&key);
         match next {
             Next::Resync => queue.add_after(key, jittered(ctx.opts.resync)),
@@ -205,7 +214,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         ctx.alerts.send(Alert::new(AlertKind::ManifestsUnavailable, text));
     }
     status.start_first_pass(first.changed.iter().cloned().collect());
-    handle(&ctx, &queue, first);
+    handle(&ctx, &queue, first, false);
 
     let workers: Vec<_> =
         (0..opts.max_concurrent.max(1)).map(|_| tokio::spawn(worker(ctx.clone(), queue.clone()))).collect();
@@ -214,7 +223,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         while reloads.recv().await.is_some() {
             wctx.metrics.reloads.inc();
             let r = wctx.store.write().unwrap().reload();
-            handle(&wctx, &wqueue, r);
+            handle(&wctx, &wqueue, r, true);
         }
     });
 

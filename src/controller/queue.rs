@@ -14,6 +14,8 @@ struct State<K> {
     queued: HashSet<K>,
     running: HashSet<K>,
     dirty: HashSet<K>,
+    /// Keys added first (manifest changes) not yet handed out.
+    urgent: HashSet<K>,
     deadlines: HashMap<K, Instant>,
     closed: bool,
 }
@@ -31,6 +33,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
                 queued: HashSet::new(),
                 running: HashSet::new(),
                 dirty: HashSet::new(),
+                urgent: HashSet::new(),
                 deadlines: HashMap::new(),
                 closed: false,
             }),
@@ -53,6 +56,9 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         s.deadlines.remove(&key);
         if s.closed {
             return;
+        }
+        if first {
+            s.urgent.insert(key.clone());
         }
         if s.running.contains(&key) {
             s.dirty.insert(key);
@@ -129,6 +135,11 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         }
     }
 
+    /// Whether `key` (just handed out) was added first; clears the mark.
+    pub fn take_urgent(&self, key: &K) -> bool {
+        self.state.lock().unwrap().urgent.remove(key)
+    }
+
     /// Keys waiting to run.
     pub fn depth(&self) -> usize {
         self.state.lock().unwrap().ready.len()
@@ -202,6 +213,8 @@ mod tests {
         assert_eq!(q.depth(), 4, "moved, not duplicated");
         let order = [q.next().await, q.next().await, q.next().await, q.next().await];
         assert_eq!(order, [Some("r3"), Some("edited"), Some("r1"), Some("r2")]);
+        assert!(q.take_urgent(&"edited") && q.take_urgent(&"r3"));
+        assert!(!q.take_urgent(&"r1") && !q.take_urgent(&"edited"), "marked once, cleared when taken");
     }
 
     #[tokio::test]
