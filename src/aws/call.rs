@@ -179,8 +179,7 @@ impl Caller {
         let mut attempt = 0;
         loop {
             if let Some(l) = &self.limiter {
-                self.gate.before_call().await;
-                l.until_ready().await;
+                self.gate.permit(l).await;
             }
             let result = f().await;
             if !is_read(op) {

@@ -1,12 +1,15 @@
-//! Urgent work ahead of resyncs at the shared rate limiter: while a manifest change has not yet
-//! issued its first write, other callers hold back (for a bounded time) before taking a permit.
+//! Urgent work ahead of resyncs at the shared rate limiter: permits are taken one caller at a
+//! time, and while a manifest change has not yet issued its first write, other callers step
+//! aside (for a bounded time) so its calls get the next permits.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::DefaultDirectRateLimiter;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// The longest a normal call waits for urgent work: resyncs are delayed, never starved (an urgent
 /// reconcile can wait minutes for a function update before its first write).
@@ -16,11 +19,12 @@ tokio::task_local! {
     static URGENT: Arc<Token>;
 }
 
-/// How many urgent scopes have not written yet.
+/// How many urgent scopes have not written yet, and the turn to wait at the limiter.
 #[derive(Default)]
 pub struct Gate {
     urgent: AtomicUsize,
     clear: Notify,
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// One urgent scope; `open` until its first write or its end.
@@ -56,13 +60,26 @@ impl Gate {
         URGENT.scope(token, f).await
     }
 
-    /// Before taking a permit: urgent callers go on; others wait (at most `MAX_HOLD`) while any
-    /// urgent scope has not written yet.
-    pub async fn before_call(&self) {
-        if URGENT.try_with(|t| t.open.load(Ordering::SeqCst)).unwrap_or(false) {
-            return;
+    /// Takes a permit from `limiter`. Callers queue for it in turn (FIFO); an urgent caller goes
+    /// ahead of the others, who step aside while urgent work is open, for at most `MAX_HOLD`.
+    pub async fn permit(&self, limiter: &DefaultDirectRateLimiter) {
+        let urgent = URGENT.try_with(|t| t.open.load(Ordering::SeqCst)).unwrap_or(false);
+        let deadline = Instant::now() + MAX_HOLD;
+        loop {
+            if !urgent {
+                self.wait_clear(deadline).await;
+            }
+            let _turn = self.turn.lock().await;
+            if urgent || self.urgent.load(Ordering::SeqCst) == 0 || Instant::now() >= deadline {
+                limiter.until_ready().await;
+                return;
+            }
         }
-        let _ = tokio::time::timeout(MAX_HOLD, async {
+    }
+
+    /// Waits until no urgent scope is open, or `deadline`.
+    async fn wait_clear(&self, deadline: Instant) {
+        let _ = tokio::time::timeout_at(deadline, async {
             loop {
                 let cleared = self.clear.notified();
                 if self.urgent.load(Ordering::SeqCst) == 0 {
@@ -82,17 +99,61 @@ impl Gate {
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU32;
+    use std::sync::Mutex;
+
+    use governor::{Quota, RateLimiter};
+
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    fn limiter(per_second: u32) -> Arc<DefaultDirectRateLimiter> {
+        let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap()).allow_burst(NonZeroU32::new(1).unwrap());
+        Arc::new(RateLimiter::direct(quota))
+    }
+
+    #[tokio::test]
+    async fn urgent_calls_take_the_next_permits_ahead_of_busy_callers() {
+        let (gate, limiter) = (Arc::new(Gate::default()), limiter(50));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut normal = Vec::new();
+        for _ in 0..8 {
+            let (g, l, o) = (gate.clone(), limiter.clone(), order.clone());
+            normal.push(tokio::spawn(async move {
+                for _ in 0..5 {
+                    g.permit(&l).await;
+                    o.lock().unwrap().push("normal");
+                }
+            }));
+        }
+        tokio::task::yield_now().await;
+        let before = order.lock().unwrap().len();
+        let (g, l, o) = (gate.clone(), limiter.clone(), order.clone());
+        g.clone()
+            .urgent(async move {
+                for _ in 0..3 {
+                    g.permit(&l).await;
+                    o.lock().unwrap().push("urgent");
+                }
+            })
+            .await;
+        for n in normal {
+            n.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        let last_urgent = order.iter().rposition(|x| *x == "urgent").unwrap();
+        let others = order[before..last_urgent].iter().filter(|x| **x == "normal").count();
+        assert!(others <= 1, "only the caller already holding the turn goes between: {order:?}");
+    }
+
+    #[tokio::test]
     async fn normal_calls_wait_for_urgent_work_until_its_first_write() {
-        let gate = Arc::new(Gate::default());
+        let (gate, limiter) = (Arc::new(Gate::default()), limiter(1000));
         let (go, wait) = tokio::sync::oneshot::channel::<()>();
-        let g = gate.clone();
+        let (g, l) = (gate.clone(), limiter.clone());
         let urgent = tokio::spawn(async move {
             g.clone()
                 .urgent(async move {
-                    g.before_call().await; // an urgent call does not wait
+                    g.permit(&l).await; // an urgent call does not wait for itself
                     wait.await.unwrap();
                     g.wrote();
                     std::future::pending::<()>().await; // still running, no longer urgent
@@ -100,10 +161,16 @@ mod tests {
                 .await
         });
         tokio::task::yield_now().await;
-        let g = gate.clone();
-        let normal = tokio::spawn(async move { g.before_call().await });
-        tokio::time::sleep(MAX_HOLD / 2).await;
-        assert!(!normal.is_finished(), "held while urgent work has not written");
+        let (g, l) = (gate.clone(), limiter.clone());
+        let (tx, mut done) = tokio::sync::mpsc::unbounded_channel();
+        let normal = tokio::spawn(async move {
+            g.permit(&l).await;
+            tx.send(()).unwrap();
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(done.try_recv().is_err(), "held while urgent work has not written");
         go.send(()).unwrap();
         normal.await.unwrap();
         urgent.abort();
@@ -111,17 +178,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn normal_calls_are_held_at_most_max_hold_and_a_dropped_scope_releases_the_gate() {
-        let gate = Arc::new(Gate::default());
+        let (gate, limiter) = (Arc::new(Gate::default()), limiter(1000));
         let g = gate.clone();
         let stuck = tokio::spawn(async move { g.urgent(std::future::pending::<()>()).await });
         tokio::task::yield_now().await;
-        let started = tokio::time::Instant::now();
-        gate.before_call().await;
-        assert_eq!(started.elapsed(), MAX_HOLD, "held for the bound, not forever");
+        let started = Instant::now();
+        gate.permit(&limiter).await;
+        assert!(started.elapsed() >= MAX_HOLD, "held for the bound");
         stuck.abort();
         let _ = stuck.await;
-        let started = tokio::time::Instant::now();
-        gate.before_call().await;
+        let started = Instant::now();
+        gate.wait_clear(started + MAX_HOLD).await;
         assert_eq!(started.elapsed(), Duration::ZERO, "an aborted urgent scope no longer holds anyone");
     }
 }
