@@ -118,8 +118,8 @@ where
     let snapshot = load(dir)?;
     let aws = Arc::new(Aws::connect(opts).await);
     let default = aws.default_region();
-    let keyed = snapshot.manifests.iter().filter_map(|m| Some((desired::key_of(m, default.as_deref())?.region, m)));
-    let keyed: Vec<(String, &Manifest)> = keyed.collect();
+    let keyed: Vec<(String, &Manifest)> =
+        (snapshot.manifests.iter()).filter_map(|m| Some((desired::key_of(m, default.as_deref())?.region, m))).collect();
     for (region, interest) in desired::interest(keyed.iter().map(|(r, m)| (r.as_str(), *m))) {
         aws.set_interest(&region, interest);
     }

@@ -96,7 +96,9 @@ impl Scaling {
             }
             Decision::Refresh => {
                 let started = Instant::now();
-                cache.targets = self.read_all().await?;
+                // Urgent: every function (an edit's too) waits on this lock, so its calls must not
+                // be the ones held back for urgent work (that would invert the priority).
+                cache.targets = self.caller.gate.urgent(self.read_all()).await?;
                 cache.fresh.refreshed(started, function);
             }
         }

@@ -71,7 +71,8 @@ impl Ssm {
             all.extend(names.iter().cloned());
             all.sort();
             all.dedup();
-            let (values, read) = self.read_leniently(&all).await?;
+            // Urgent for the same reason as the autoscaling snapshot: every function waits on it.
+            let (values, read) = self.caller.gate.urgent(self.read_leniently(&all)).await?;
             (cache.values, cache.read) = (values, read);
             cache.fresh.refreshed(started, consumer);
         }

@@ -86,11 +86,7 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
 
 async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, WorkError> {
     let names = desired::ssm_names([m]);
-    let params = if names.is_empty() {
-        BTreeMap::new()
-    } else {
-        ctx.aws.region(&key.region).ssm.resolve(&key.name, &names).await.map_err(WorkError::Ssm)?
-    };
+    let params = ctx.aws.region(&key.region).ssm.resolve(&key.name, &names).await.map_err(WorkError::Ssm)?;
     Ok(desired::build(m, Some(&key.region), &params)?)
 }
 
