@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use crate::aws::ssm::Parameter;
-use crate::manifest::validate::{parse_function_ref, ENV_LIMIT_BYTES};
+use crate::manifest::validate::parse_function_ref;
 use crate::manifest::{self as m, DriftPolicy, Field, Manifest};
 use crate::types::{
-    EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, DEFAULT_EVENT_AGE, DEFAULT_RETRIES,
+    environment_size, EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, DEFAULT_EVENT_AGE,
+    DEFAULT_RETRIES, ENV_LIMIT_BYTES,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +19,7 @@ pub enum DesiredError {
     MissingParameter { file: PathBuf, field: String, parameter: String },
     #[error("{file}: spec.region: no region in the manifest, the function ARN, --region or the AWS config")]
     NoRegion { file: PathBuf },
-    #[error("{file}: spec.environment.variables: {bytes} bytes after resolving SSM values, over Lambda's {limit}-byte limit")]
+    #[error("{file}: spec.environment.variables: {bytes} bytes as JSON after resolving SSM values, over Lambda's {limit}-byte limit")]
     EnvironmentTooLarge { file: PathBuf, bytes: usize, limit: usize },
 }
 
@@ -201,7 +202,7 @@ fn environment(
         };
         out.insert(k.clone(), value);
     }
-    let bytes: usize = out.iter().map(|(k, v)| k.len() + v.value.len()).sum();
+    let bytes = environment_size(out.iter().map(|(k, v)| (k.as_str(), v.value.as_str())));
     if bytes > ENV_LIMIT_BYTES {
         return Err(DesiredError::EnvironmentTooLarge { file: man.file.clone(), bytes, limit: ENV_LIMIT_BYTES });
     }

@@ -144,7 +144,15 @@ pub async fn export(
     }
     let mut out_aliases = Map::new();
     for (a, state) in &live_aliases {
-        let mut x = json!({"functionVersion": state.function_version, "description": state.description, "routing": state.routing});
+        // Empty description and routing are AWS's defaults: left out (unmanaged), not written
+        // as `""` / `{}`, so the export round-trips through plan and apply unchanged.
+        let mut x = json!({"functionVersion": state.function_version});
+        if !state.description.is_empty() {
+            x["description"] = json!(state.description);
+        }
+        if !state.routing.is_empty() {
+            x["routing"] = json!(state.routing);
+        }
         if let Some(pc) = pcs.get(a) {
             x["provisionedConcurrency"] = json!(pc.requested);
         }

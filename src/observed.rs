@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
-use crate::types::{AliasState, FunctionState, InvokeConfig, PcState, ScalingState};
+use crate::types::{AliasState, AppliedGeneration, FunctionState, InvokeConfig, PcState, ScalingState};
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -51,9 +51,12 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         when(n.invoke_configs, || c.lambda.list_event_invoke_configs(f)),
         when(own_scaling, || read_scaling(c, d, declared_scaling(d))),
     );
-    let Some(function) = function? else {
+    let Some(mut function) = function? else {
         return Ok(Observed::default());
     };
+    if function.applied_generation == AppliedGeneration::NotReturned {
+        function.applied_generation = c.lambda.list_tags(&function.arn).await?;
+    }
     let mut o = Observed {
         function: Some(function),
         aliases: aliases?,

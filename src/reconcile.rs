@@ -7,7 +7,7 @@ use crate::aws::{AwsError, ErrorClass, RegionClients};
 use crate::desired::Desired;
 use crate::observed;
 use crate::plan::{self, FunctionPlan};
-use crate::types::FunctionState;
+use crate::types::{AppliedGeneration, FunctionState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -17,6 +17,8 @@ pub enum ReconcileError {
     Apply(#[source] ApplyError),
     #[error("still not converged after {0} passes")]
     NotConverged(usize),
+    #[error("cannot read the function's tags, so drift cannot be told from a manifest change (allow lambda:ListTags, see manifests/deploy/iam/policy.json): {0}")]
+    TagsUnreadable(String),
 }
 
 /// What the caller should do about an error.
@@ -46,7 +48,9 @@ impl ReconcileError {
                 ErrorPolicy::RetryLater(Duration::from_secs(30))
             }
             ReconcileError::Apply(ApplyError::FunctionGone) => ErrorPolicy::RetryLater(Duration::from_secs(30)),
-            ReconcileError::Apply(ApplyError::ProvisionedFailed { .. }) => ErrorPolicy::Terminal,
+            ReconcileError::Apply(ApplyError::ProvisionedFailed { .. }) | ReconcileError::TagsUnreadable(_) => {
+                ErrorPolicy::Terminal
+            }
         }
     }
 
@@ -107,10 +111,14 @@ pub async fn converge(
     if !last.changes.is_empty() && last.error.is_none() {
         return Err(ReconcileError::NotConverged(passes));
     }
-    if let Some(f) = function.filter(|f| last.in_sync() && f.applied_generation.as_deref() != Some(&d.generation)) {
-        c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
-        writes += 1;
+    let Some(f) = function.filter(|f| last.in_sync() && !f.applied_generation.is(&d.generation)) else {
+        return Ok(Applied { initial, last, writes });
+    };
+    if let AppliedGeneration::Unreadable(reason) = f.applied_generation {
+        return Err(ReconcileError::TagsUnreadable(reason));
     }
+    c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
+    writes += 1;
     Ok(Applied { initial, last, writes })
 }
 

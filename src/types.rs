@@ -52,6 +52,17 @@ impl Serialize for EnvValue {
 
 pub type EnvMap = BTreeMap<String, EnvValue>;
 
+/// Lambda's limit on a function's environment. AWS measures the variables map serialized as JSON
+/// (its refusal reads "... exceeded the 4KB limit. String measured: {...}").
+pub const ENV_LIMIT_BYTES: usize = 4096;
+
+/// The size Lambda measures: the variables as one compact JSON object, in UTF-8 bytes.
+pub fn environment_size<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> usize {
+    let map: serde_json::Map<String, serde_json::Value> =
+        vars.into_iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
+    serde_json::to_string(&map).map_or(usize::MAX, |s| s.len())
+}
+
 /// Lambda's defaults for an event invoke config's omitted fields.
 pub const DEFAULT_RETRIES: i64 = 2;
 pub const DEFAULT_EVENT_AGE: i64 = 21600;
@@ -138,6 +149,33 @@ pub struct ScalingState {
     pub scheduled_actions: Vec<Scheduled>,
 }
 
+/// The manifest generation last applied by lambda-reconciler, as the function's tags tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppliedGeneration {
+    /// The generation tag's value.
+    Recorded(String),
+    /// The tags were read and carry no generation (never applied by lambda-reconciler).
+    Untagged,
+    /// The tags could not be read (GetFunction's TagsError, or ListTags refused): drift cannot be
+    /// told from a manifest change, so the function is an error, never "untagged".
+    Unreadable(String),
+    /// GetFunction answered without Tags or TagsError: ask ListTags (the observe step does).
+    NotReturned,
+}
+
+impl AppliedGeneration {
+    /// True when the recorded generation is `generation`.
+    pub fn is(&self, generation: &str) -> bool {
+        matches!(self, AppliedGeneration::Recorded(g) if g == generation)
+    }
+    pub fn recorded(&self) -> Option<&str> {
+        match self {
+            AppliedGeneration::Recorded(g) => Some(g),
+            _ => None,
+        }
+    }
+}
+
 /// The live function fields the product reads from GetFunction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionState {
@@ -146,7 +184,7 @@ pub struct FunctionState {
     pub reserved_concurrency: Option<i64>,
     pub last_update_in_progress: bool,
     /// The manifest generation last applied by lambda-reconciler (from the function's tag).
-    pub applied_generation: Option<String>,
+    pub applied_generation: AppliedGeneration,
 }
 
 /// The tag that records the manifest generation last applied, so a restart can still tell an

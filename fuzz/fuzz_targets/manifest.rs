@@ -10,7 +10,7 @@ use lambda_reconciler::desired::build;
 use lambda_reconciler::manifest::load_file;
 use lambda_reconciler::observed::Observed;
 use lambda_reconciler::plan::{plan, render, Plan};
-use lambda_reconciler::types::FunctionState;
+use lambda_reconciler::types::{AppliedGeneration, FunctionState};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             environment: BTreeMap::from([("A1".into(), "x".into())]),
             reserved_concurrency: Some(3),
             last_update_in_progress: false,
-            applied_generation: None,
+            applied_generation: AppliedGeneration::Untagged,
         }),
         ..Observed::default()
     };

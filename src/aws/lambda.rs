@@ -1,16 +1,17 @@
 //! The Lambda control plane, narrowed to the fields the product manages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_lambda::types::{
     AliasRoutingConfiguration, DestinationConfig, Environment, LastUpdateStatus, OnFailure, OnSuccess,
-    ProvisionedConcurrencyStatusEnum,
+    ProvisionedConcurrencyStatusEnum, TagsError,
 };
 
 use super::call::{AwsError, Caller};
+use super::pages;
 use crate::types::{
-    AliasState, FunctionState, InvokeConfig, PcState, PcStatus, Routing, DEFAULT_EVENT_AGE, DEFAULT_RETRIES,
-    GENERATION_TAG,
+    AliasState, AppliedGeneration, FunctionState, InvokeConfig, PcState, PcStatus, Routing, DEFAULT_EVENT_AGE,
+    DEFAULT_RETRIES, GENERATION_TAG,
 };
 
 #[derive(Clone)]
@@ -48,6 +49,20 @@ fn pc_state(
     }
 }
 
+/// AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow permissions
+/// for lambda:ListTags"; a TagsError says the tags could not be read.
+fn applied_generation(tags: Option<&HashMap<String, String>>, error: Option<&TagsError>) -> AppliedGeneration {
+    match (tags, error) {
+        (_, Some(e)) => {
+            AppliedGeneration::Unreadable(format!("GetFunction TagsError {}: {}", e.error_code(), e.message()))
+        }
+        (Some(t), None) => {
+            t.get(GENERATION_TAG).cloned().map_or(AppliedGeneration::Untagged, AppliedGeneration::Recorded)
+        }
+        (None, None) => AppliedGeneration::NotReturned,
+    }
+}
+
 fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
     cfg.and_then(|r| r.additional_version_weights())
         .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
@@ -79,42 +94,41 @@ impl Lambda {
             environment,
             reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()).map(i64::from),
             last_update_in_progress: conf.and_then(|c| c.last_update_status()) == Some(&LastUpdateStatus::InProgress),
-            applied_generation: out.tags().and_then(|t| t.get(GENERATION_TAG)).cloned(),
+            applied_generation: applied_generation(out.tags(), out.tags_error()),
         }))
     }
 
     pub async fn list_aliases(&self, function: &str) -> Result<BTreeMap<String, AliasState>, AwsError> {
-        let mut out = BTreeMap::new();
-        let mut marker: Option<String> = None;
-        loop {
+        const OP: &str = "lambda:ListAliases";
+        let aliases = pages::all(OP, |marker| async move {
             let page = self
                 .caller
-                .call("lambda:ListAliases", || {
-                    self.client.list_aliases().function_name(function).set_marker(marker.clone()).send()
-                })
+                .call(OP, || self.client.list_aliases().function_name(function).set_marker(marker.clone()).send())
                 .await?;
-            for a in page.aliases() {
-                let state = AliasState {
-                    function_version: a.function_version().unwrap_or_default().to_string(),
-                    description: a.description().unwrap_or_default().to_string(),
-                    routing: routing(a.routing_config()),
-                };
-                out.insert(a.name().unwrap_or_default().to_string(), state);
-            }
-            marker = page.next_marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+            let items = page
+                .aliases()
+                .iter()
+                .map(|a| {
+                    let state = AliasState {
+                        function_version: a.function_version().unwrap_or_default().to_string(),
+                        description: a.description().unwrap_or_default().to_string(),
+                        routing: routing(a.routing_config()),
+                    };
+                    (a.name().unwrap_or_default().to_string(), state)
+                })
+                .collect();
+            Ok((items, page.next_marker().map(str::to_string)))
+        })
+        .await?;
+        Ok(aliases.into_iter().collect())
     }
 
     pub async fn list_provisioned_concurrency(&self, function: &str) -> Result<BTreeMap<String, PcState>, AwsError> {
-        let mut out = BTreeMap::new();
-        let mut marker: Option<String> = None;
-        loop {
+        const OP: &str = "lambda:ListProvisionedConcurrencyConfigs";
+        let configs = pages::all(OP, |marker| async move {
             let page = self
                 .caller
-                .call("lambda:ListProvisionedConcurrencyConfigs", || {
+                .call(OP, || {
                     self.client
                         .list_provisioned_concurrency_configs()
                         .function_name(function)
@@ -122,23 +136,24 @@ impl Lambda {
                         .send()
                 })
                 .await?;
-            for c in page.provisioned_concurrency_configs() {
-                let Some(q) = c.function_arn().and_then(qualifier_of) else {
-                    continue;
-                };
-                let state = pc_state(
-                    c.requested_provisioned_concurrent_executions(),
-                    c.allocated_provisioned_concurrent_executions(),
-                    c.status(),
-                    c.status_reason(),
-                );
-                out.insert(q, state);
-            }
-            marker = page.next_marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+            let items = page
+                .provisioned_concurrency_configs()
+                .iter()
+                .filter_map(|c| {
+                    let q = c.function_arn().and_then(qualifier_of)?;
+                    let state = pc_state(
+                        c.requested_provisioned_concurrent_executions(),
+                        c.allocated_provisioned_concurrent_executions(),
+                        c.status(),
+                        c.status_reason(),
+                    );
+                    Some((q, state))
+                })
+                .collect();
+            Ok((items, page.next_marker().map(str::to_string)))
+        })
+        .await?;
+        Ok(configs.into_iter().collect())
     }
 
     /// Event invoke configs keyed by qualifier (`None` = the unqualified function).
@@ -146,12 +161,11 @@ impl Lambda {
         &self,
         function: &str,
     ) -> Result<BTreeMap<Option<String>, InvokeConfig>, AwsError> {
-        let mut out = BTreeMap::new();
-        let mut marker: Option<String> = None;
-        loop {
+        const OP: &str = "lambda:ListFunctionEventInvokeConfigs";
+        let configs = pages::all(OP, |marker| async move {
             let page = self
                 .caller
-                .call("lambda:ListFunctionEventInvokeConfigs", || {
+                .call(OP, || {
                     self.client
                         .list_function_event_invoke_configs()
                         .function_name(function)
@@ -159,21 +173,26 @@ impl Lambda {
                         .send()
                 })
                 .await?;
-            for c in page.function_event_invoke_configs() {
-                let dest = c.destination_config();
-                let cfg = InvokeConfig {
-                    maximum_retry_attempts: c.maximum_retry_attempts().map_or(DEFAULT_RETRIES, i64::from),
-                    maximum_event_age_in_seconds: c.maximum_event_age_in_seconds().map_or(DEFAULT_EVENT_AGE, i64::from),
-                    on_success: dest.and_then(|d| d.on_success()).and_then(|s| s.destination()).map(str::to_string),
-                    on_failure: dest.and_then(|d| d.on_failure()).and_then(|s| s.destination()).map(str::to_string),
-                };
-                out.insert(c.function_arn().and_then(qualifier_of), cfg);
-            }
-            marker = page.next_marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+            let items = page
+                .function_event_invoke_configs()
+                .iter()
+                .map(|c| {
+                    let dest = c.destination_config();
+                    let cfg = InvokeConfig {
+                        maximum_retry_attempts: c.maximum_retry_attempts().map_or(DEFAULT_RETRIES, i64::from),
+                        maximum_event_age_in_seconds: c
+                            .maximum_event_age_in_seconds()
+                            .map_or(DEFAULT_EVENT_AGE, i64::from),
+                        on_success: dest.and_then(|d| d.on_success()).and_then(|s| s.destination()).map(str::to_string),
+                        on_failure: dest.and_then(|d| d.on_failure()).and_then(|s| s.destination()).map(str::to_string),
+                    };
+                    (c.function_arn().and_then(qualifier_of), cfg)
+                })
+                .collect();
+            Ok((items, page.next_marker().map(str::to_string)))
+        })
+        .await?;
+        Ok(configs.into_iter().collect())
     }
 
     pub async fn get_provisioned_concurrency(&self, function: &str, alias: &str) -> Result<Option<PcState>, AwsError> {
@@ -204,6 +223,18 @@ impl Lambda {
             })
             .await
             .map(drop)
+    }
+
+    /// ListTags, for a function whose GetFunction answer carried no tags: the generation recorded,
+    /// or `Unreadable` when the caller may not list tags (drift detection needs lambda:ListTags).
+    pub async fn list_tags(&self, arn: &str) -> Result<AppliedGeneration, AwsError> {
+        match self.caller.call("lambda:ListTags", || self.client.list_tags().resource(arn).send()).await {
+            Ok(out) => Ok(applied_generation(Some(out.tags().unwrap_or(&HashMap::new())), None)),
+            Err(e) if e.code == "AccessDeniedException" => {
+                Ok(AppliedGeneration::Unreadable(format!("ListTags refused: {}: {}", e.code, e.message)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Records the applied manifest generation on the function (TagResource).

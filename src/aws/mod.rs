@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod lambda;
+pub mod pages;
 pub mod priority;
 pub mod scaling;
 pub mod snapshot;

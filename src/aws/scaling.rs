@@ -13,6 +13,7 @@ use aws_sdk_applicationautoscaling::types::{
 
 use super::call::{AwsError, Caller, ErrorClass};
 use super::lambda::ignore_not_found;
+use super::pages;
 use super::snapshot::{Decision, Freshness};
 use crate::types::{Policy, ScalingState, Scheduled};
 
@@ -33,10 +34,12 @@ fn build_error(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
 /// function (1 + 2 calls an alias). Below it a large account's snapshot could cost more.
 pub const SNAPSHOT_MIN_FUNCTIONS: usize = 10;
 
-/// The page sizes AWS allows: targets 50, policies 10, scheduled actions 50.
+/// The page sizes AWS allows ("between 1 and 50" / "between 1 and 10" / "between 1 and 50").
 const TARGETS_PAGE: i32 = 50;
 const POLICIES_PAGE: i32 = 10;
 const ACTIONS_PAGE: i32 = 50;
+/// DescribeScalableTargets' ResourceIds list holds at most 50 ids (the API model's list bound).
+const RESOURCE_IDS_MAX: usize = 50;
 
 /// The function name in `function:NAME:ALIAS`.
 fn function_of(id: &str) -> &str {
@@ -136,109 +139,132 @@ impl Scaling {
     }
 
     /// The targets among `ids`, or every Lambda target of the region (policies not filled in).
+    ///
+    /// AWS (DescribeScalableTargets, ScalableDimension): "If you specify a scalable dimension, you
+    /// must also specify a resource ID." So the region-wide read names the namespace only and
+    /// keeps provisioned-concurrency targets here; ResourceIds takes at most 50 ids a request.
     async fn targets(&self, ids: Option<&[String]>) -> Result<BTreeMap<String, ScalingState>, AwsError> {
+        const OP: &str = "autoscaling:DescribeScalableTargets";
         let mut out = BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .caller
-                .call("autoscaling:DescribeScalableTargets", || {
-                    self.client
-                        .describe_scalable_targets()
-                        .service_namespace(NS)
-                        .scalable_dimension(DIM)
-                        .set_resource_ids(ids.map(<[String]>::to_vec))
-                        .max_results(TARGETS_PAGE)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            for t in page.scalable_targets() {
-                let state = ScalingState {
-                    min_capacity: t.min_capacity().into(),
-                    max_capacity: t.max_capacity().into(),
-                    policies: vec![],
-                    scheduled_actions: vec![],
-                };
-                out.insert(t.resource_id().to_string(), state);
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
+        let chunks: Vec<Option<Vec<String>>> = match ids {
+            Some(ids) => ids.chunks(RESOURCE_IDS_MAX).map(|c| Some(c.to_vec())).collect(),
+            None => vec![None],
+        };
+        for chunk in chunks {
+            let targets = pages::all(OP, |token| {
+                let chunk = chunk.clone();
+                async move {
+                    let page = self
+                        .caller
+                        .call(OP, || {
+                            self.client
+                                .describe_scalable_targets()
+                                .service_namespace(NS)
+                                .set_scalable_dimension(chunk.as_ref().map(|_| DIM))
+                                .set_resource_ids(chunk.clone())
+                                .max_results(TARGETS_PAGE)
+                                .set_next_token(token.clone())
+                                .send()
+                        })
+                        .await?;
+                    let items = page
+                        .scalable_targets()
+                        .iter()
+                        .filter(|t| t.scalable_dimension() == &DIM)
+                        .map(|t| {
+                            let state = ScalingState {
+                                min_capacity: t.min_capacity().into(),
+                                max_capacity: t.max_capacity().into(),
+                                policies: vec![],
+                                scheduled_actions: vec![],
+                            };
+                            (t.resource_id().to_string(), state)
+                        })
+                        .collect::<Vec<_>>();
+                    Ok((items, page.next_token().map(str::to_string)))
+                }
+            })
+            .await?;
+            out.extend(targets);
         }
+        Ok(out)
     }
 
-    /// (resource id, policy) of one target, or of every Lambda target of the region.
+    /// (resource id, policy) of one target, or of every Lambda target of the region (the
+    /// dimension is sent only with a resource id, as for targets).
     async fn policies(&self, id: Option<&str>) -> Result<Vec<(String, Policy)>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        const OP: &str = "autoscaling:DescribeScalingPolicies";
+        pages::all(OP, |token| async move {
             let page = self
                 .caller
-                .call("autoscaling:DescribeScalingPolicies", || {
+                .call(OP, || {
                     self.client
                         .describe_scaling_policies()
                         .service_namespace(NS)
-                        .scalable_dimension(DIM)
+                        .set_scalable_dimension(id.map(|_| DIM))
                         .set_resource_id(id.map(str::to_string))
                         .max_results(POLICIES_PAGE)
                         .set_next_token(token.clone())
                         .send()
                 })
                 .await?;
-            for p in page.scaling_policies() {
-                let tt = p.target_tracking_scaling_policy_configuration();
-                let on_utilization = tt.and_then(|c| c.predefined_metric_specification()).is_some_and(|m| {
-                    m.predefined_metric_type() == &MetricType::LambdaProvisionedConcurrencyUtilization
-                });
-                let policy = Policy {
-                    name: p.policy_name().to_string(),
-                    target_utilization: tt.filter(|_| on_utilization).map(|c| c.target_value()),
-                };
-                out.push((p.resource_id().to_string(), policy));
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+            let items = page
+                .scaling_policies()
+                .iter()
+                .filter(|p| p.scalable_dimension() == &DIM)
+                .map(|p| {
+                    let tt = p.target_tracking_scaling_policy_configuration();
+                    let on_utilization = tt.and_then(|c| c.predefined_metric_specification()).is_some_and(|m| {
+                        m.predefined_metric_type() == &MetricType::LambdaProvisionedConcurrencyUtilization
+                    });
+                    let policy = Policy {
+                        name: p.policy_name().to_string(),
+                        target_utilization: tt.filter(|_| on_utilization).map(|c| c.target_value()),
+                    };
+                    (p.resource_id().to_string(), policy)
+                })
+                .collect();
+            Ok((items, page.next_token().map(str::to_string)))
+        })
+        .await
     }
 
     /// (resource id, action) of one target, or of every Lambda target of the region.
     async fn scheduled_actions(&self, id: Option<&str>) -> Result<Vec<(String, Scheduled)>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        const OP: &str = "autoscaling:DescribeScheduledActions";
+        pages::all(OP, |token| async move {
             let page = self
                 .caller
-                .call("autoscaling:DescribeScheduledActions", || {
+                .call(OP, || {
                     self.client
                         .describe_scheduled_actions()
                         .service_namespace(NS)
-                        .scalable_dimension(DIM)
+                        .set_scalable_dimension(id.map(|_| DIM))
                         .set_resource_id(id.map(str::to_string))
                         .max_results(ACTIONS_PAGE)
                         .set_next_token(token.clone())
                         .send()
                 })
                 .await?;
-            for a in page.scheduled_actions() {
-                let action = a.scalable_target_action();
-                let scheduled = Scheduled {
-                    name: a.scheduled_action_name().to_string(),
-                    schedule: a.schedule().to_string(),
-                    min_capacity: action.and_then(|x| x.min_capacity()).map(i64::from),
-                    max_capacity: action.and_then(|x| x.max_capacity()).map(i64::from),
-                    timezone: a.timezone().map(str::to_string),
-                };
-                out.push((a.resource_id().to_string(), scheduled));
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+            let items = page
+                .scheduled_actions()
+                .iter()
+                .filter(|a| a.scalable_dimension() == Some(&DIM))
+                .map(|a| {
+                    let action = a.scalable_target_action();
+                    let scheduled = Scheduled {
+                        name: a.scheduled_action_name().to_string(),
+                        schedule: a.schedule().to_string(),
+                        min_capacity: action.and_then(|x| x.min_capacity()).map(i64::from),
+                        max_capacity: action.and_then(|x| x.max_capacity()).map(i64::from),
+                        timezone: a.timezone().map(str::to_string),
+                    };
+                    (a.resource_id().to_string(), scheduled)
+                })
+                .collect();
+            Ok((items, page.next_token().map(str::to_string)))
+        })
+        .await
     }
 
     pub async fn register(&self, id: &str, min: i64, max: i64) -> Result<(), AwsError> {

@@ -126,11 +126,14 @@ impl Ssm {
             for p in out.parameters() {
                 let secure = p.r#type() == Some(&ParameterType::SecureString);
                 let value = p.value().unwrap_or_default().to_string();
-                // Requested by ARN or by name: index under both so either lookup finds it.
+                // AWS answers `/name:3` or `/name:label` with the bare Name and the selector apart
+                // (Selector: ":3"); requested by ARN or by name: index under both, each with the
+                // selector, so the string the manifest wrote finds it.
+                let selector = p.selector().unwrap_or_default();
                 if let Some(arn) = p.arn() {
-                    found.insert(arn.to_string(), Parameter { value: value.clone(), secure });
+                    found.insert(format!("{arn}{selector}"), Parameter { value: value.clone(), secure });
                 }
-                found.insert(p.name().unwrap_or_default().to_string(), Parameter { value, secure });
+                found.insert(format!("{}{selector}", p.name().unwrap_or_default()), Parameter { value, secure });
             }
             missing.extend(out.invalid_parameters().iter().cloned());
         }

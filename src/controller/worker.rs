@@ -15,7 +15,7 @@ use crate::manifest::{DriftPolicy, Field, Manifest};
 use crate::plan::{Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
 use crate::status::{rfc3339, ManifestStatus, SyncState};
-use crate::types::FunctionKey;
+use crate::types::{AppliedGeneration, FunctionKey};
 
 /// When to look at a key again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,10 +112,7 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
     match sync(ctx, key, m, &d).await {
         Ok(next) => {
             if next == Next::Resync {
-                let mut mem = ctx.memory.lock().unwrap();
-                let entry = mem.entry(key.clone()).or_default();
-                entry.failures = 0;
-                entry.error = None;
+                ctx.memory.lock().unwrap().entry(key.clone()).or_default().failures = 0;
             }
             ctx.metrics.result(if next == Next::Resync { "success" } else { "terminal" });
             next
@@ -132,12 +129,17 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     if ctx.status.set_reachable(true) {
         tracing::info!("AWS is reachable again");
     }
-    let applied_generation = function.as_ref().and_then(|f| f.applied_generation.clone());
-    let drift = !plan.changes.is_empty() && applied_generation.as_deref() == Some(d.generation.as_str());
+    let mut plan = plan;
+    let applied = function.as_ref().map_or(AppliedGeneration::Untagged, |f| f.applied_generation.clone());
+    if let AppliedGeneration::Unreadable(reason) = &applied {
+        // Without the tags, drift cannot be told from a manifest change: an error, never "untagged".
+        plan.error = Some(ReconcileError::TagsUnreadable(reason.clone()).to_string());
+    }
+    let drift = !plan.changes.is_empty() && applied.is(&d.generation);
     let write = !ctx.opts.dry_run && (!drift || d.drift_policy == DriftPolicy::Correct);
-    let retag = function.is_some() && applied_generation.as_deref() != Some(&d.generation);
+    let retag = function.is_some() && !applied.is(&d.generation);
     report_drift(ctx, key, d, &plan, drift, write);
-    let seen = Seen { drift, applied: false, recorded: applied_generation };
+    let seen = Seen { drift, applied: false, recorded: applied.recorded().map(str::to_string) };
     if let Some(e) = &plan.error {
         record(ctx, key, m, &plan, &seen);
         alert_error(ctx, key, &d.manifest, AlertKind::TerminalError, e);
@@ -194,6 +196,10 @@ struct Seen {
 }
 
 fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen: &Seen) {
+    if plan.error.is_none() {
+        // The error episode is over: the next error alerts again.
+        ctx.memory.lock().unwrap().entry(key.clone()).or_default().error = None;
+    }
     let now = rfc3339(SystemTime::now());
     let generation = m.content_hash();
     let drifted: Vec<String> =

@@ -6,9 +6,7 @@ use std::path::Path;
 use super::load::{error_at, ManifestError, Snapshot};
 use super::model::*;
 use super::yaml::SpannedDoc;
-
-/// Lambda's limit on the aggregate size of a function's environment variables.
-pub const ENV_LIMIT_BYTES: usize = 4096;
+use crate::types::{environment_size, ENV_LIMIT_BYTES};
 
 /// Environment variable names Lambda reserves (cannot be set on a function).
 const RESERVED_ENV: &[&str] = &[
@@ -171,7 +169,6 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
 }
 
 fn environment(c: &mut Ctx, env: &Environment) {
-    let mut literal_bytes = 0;
     for (key, value) in &env.variables {
         let field = format!("spec.environment.variables.{key}");
         let key_ok = key.len() >= 2
@@ -183,20 +180,26 @@ fn environment(c: &mut Ctx, env: &Environment) {
         if RESERVED_ENV.contains(&key.as_str()) {
             c.err(&field, format!("`{key}` is reserved by Lambda and cannot be set"));
         }
-        literal_bytes += key.len();
-        match value {
-            EnvValue::Literal(s) => literal_bytes += s.as_text().len(),
-            EnvValue::FromSsm(r) => {
-                if r.from_ssm.is_empty() || r.from_ssm.len() > 2048 {
-                    c.err(&format!("{field}.fromSsm"), "must be an SSM parameter name or ARN");
-                }
+        if let EnvValue::FromSsm(r) = value {
+            if r.from_ssm.is_empty() || r.from_ssm.len() > 2048 {
+                c.err(&format!("{field}.fromSsm"), "must be an SSM parameter name or ARN");
             }
         }
     }
-    if literal_bytes > ENV_LIMIT_BYTES {
+    // Measured as Lambda does (the variables as JSON); SSM values count as "" until resolved.
+    let literals: Vec<(String, String)> = env
+        .variables
+        .iter()
+        .map(|(k, v)| match v {
+            EnvValue::Literal(s) => (k.clone(), s.as_text()),
+            EnvValue::FromSsm(_) => (k.clone(), String::new()),
+        })
+        .collect();
+    let bytes = environment_size(literals.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if bytes > ENV_LIMIT_BYTES {
         c.err(
             "spec.environment.variables",
-            format!("environment is {literal_bytes} bytes (names + literal values), over Lambda's {ENV_LIMIT_BYTES}-byte limit"),
+            format!("environment is {bytes} bytes as JSON (names, literal values, quotes and separators), over Lambda's {ENV_LIMIT_BYTES}-byte limit"),
         );
     }
 }
@@ -213,30 +216,37 @@ fn event_invoke_config(c: &mut Ctx, field: &str, e: &EventInvokeConfig) {
         }
     }
     if let Some(d) = &e.destinations {
-        for (name, arn) in [("onSuccess", &d.on_success), ("onFailure", &d.on_failure)] {
+        for (name, arn, on_failure) in [("onSuccess", &d.on_success, false), ("onFailure", &d.on_failure, true)] {
             if let Some(arn) = arn {
-                if !is_destination_arn(arn) {
-                    c.err(
-                        &format!("{field}.destinations.{name}"),
-                        format!("`{arn}` is not an SQS queue, SNS topic, Lambda function or EventBridge event bus ARN"),
-                    );
+                if !is_destination_arn(arn, on_failure) {
+                    let kinds = if on_failure {
+                        "an SQS queue, SNS topic, Lambda function, EventBridge event bus or S3 bucket ARN"
+                    } else {
+                        "an SQS queue, SNS topic, Lambda function or EventBridge event bus ARN (S3 buckets are for onFailure only)"
+                    };
+                    c.err(&format!("{field}.destinations.{name}"), format!("`{arn}` is not {kinds}"));
                 }
             }
         }
     }
 }
 
-fn is_destination_arn(arn: &str) -> bool {
+/// AWS (DestinationConfig): OnSuccess takes an SQS queue, SNS topic, Lambda function or
+/// EventBridge event bus; OnFailure also an S3 bucket ("arn:aws:s3:::BUCKET", no region or account).
+fn is_destination_arn(arn: &str, on_failure: bool) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if parts.len() != 6
-        || parts[0] != "arn"
-        || !parts[1].starts_with("aws")
-        || !is_region(parts[3])
-        || !is_account(parts[4])
-    {
+    if parts.len() != 6 || parts[0] != "arn" || !parts[1].starts_with("aws") {
         return false;
     }
     let resource = parts[5];
+    if parts[2] == "s3" {
+        let bucket_ok = (3..=63).contains(&resource.len())
+            && resource.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ".-".contains(ch));
+        return on_failure && parts[3].is_empty() && parts[4].is_empty() && bucket_ok;
+    }
+    if !is_region(parts[3]) || !is_account(parts[4]) {
+        return false;
+    }
     match parts[2] {
         "sqs" | "sns" => !resource.is_empty() && !resource.contains(':'),
         "lambda" => resource.strip_prefix("function:").is_some_and(|r| !r.is_empty()),
@@ -260,6 +270,10 @@ fn alias_rules(c: &mut Ctx, field: &str, name: &str, a: &Alias) {
     }
     if let Field::Value(r) = &a.routing {
         routing(c, &format!("{field}.routing"), &version, r);
+        // AWS refuses weights on an alias of $LATEST: only published versions can share traffic.
+        if version == "$LATEST" && !r.is_empty() {
+            c.err(&format!("{field}.routing"), "weighted routing needs a published functionVersion, not $LATEST");
+        }
     }
     if let Field::Value(n) = a.provisioned_concurrency {
         if n < 1 {
@@ -283,7 +297,9 @@ fn routing(c: &mut Ctx, field: &str, version: &str, r: &std::collections::BTreeM
     }
     for (v, w) in r {
         let f = format!("{field}.{v}");
-        if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_digit()) {
+        if v == "$LATEST" {
+            c.err(&f, "$LATEST cannot receive weighted traffic; route to a published version");
+        } else if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_digit()) {
             c.err(&f, format!("`{v}` is not a published version number"));
         } else if v == version {
             c.err(&f, "the alias's own functionVersion cannot be an additional version");

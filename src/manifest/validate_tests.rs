@@ -176,10 +176,51 @@ fn reserved_environment_variable_names_are_rejected() {
 }
 
 #[test]
-fn destination_that_is_not_a_queue_topic_function_or_bus_is_rejected() {
+fn an_s3_bucket_is_an_on_failure_destination_only() {
     let body = "  eventInvokeConfig:\n    destinations:\n      onSuccess: arn:aws:s3:::bucket\n      onFailure: arn:aws:sns:ap-northeast-1:123456789012:topic\n";
-    one(body, "spec.eventInvokeConfig.destinations.onSuccess", 8, "not an SQS queue");
+    one(body, "spec.eventInvokeConfig.destinations.onSuccess", 8, "S3 buckets are for onFailure only");
     assert_eq!(errors(body).len(), 1);
+    let ok = "  eventInvokeConfig:\n    destinations:\n      onSuccess: arn:aws:events:ap-northeast-1:123456789012:event-bus/default\n      onFailure: arn:aws:s3:::failed-events-bucket\n";
+    assert!(errors(ok).is_empty(), "{:#?}", errors(ok));
+}
+
+#[test]
+fn a_destination_that_is_no_queue_topic_function_bus_or_bucket_is_rejected() {
+    let body = "  eventInvokeConfig:\n    destinations:\n      onFailure: arn:aws:dynamodb:ap-northeast-1:123456789012:table/t\n";
+    one(body, "spec.eventInvokeConfig.destinations.onFailure", 8, "or S3 bucket ARN");
+    let regional_bucket =
+        "  eventInvokeConfig:\n    destinations:\n      onFailure: arn:aws:s3:ap-northeast-1:123456789012:bucket\n";
+    one(regional_bucket, "spec.eventInvokeConfig.destinations.onFailure", 8, "is not an SQS queue");
+}
+
+#[test]
+fn weighted_routing_on_an_alias_of_latest_is_rejected() {
+    let body = "  aliases:\n    dev:\n      functionVersion: $LATEST\n      routing: {\"2\": 0.1}\n";
+    one(body, "spec.aliases.dev.routing", 9, "needs a published functionVersion");
+    let empty = "  aliases:\n    dev:\n      functionVersion: $LATEST\n      routing: {}\n";
+    assert!(errors(empty).is_empty(), "no weights is fine on $LATEST");
+}
+
+#[test]
+fn routing_traffic_to_latest_is_rejected() {
+    let body = "  aliases:\n    prod:\n      functionVersion: \"1\"\n      routing: {$LATEST: 0.1}\n";
+    one(body, "spec.aliases.prod.routing.$LATEST", 9, "$LATEST cannot receive weighted traffic");
+}
+
+#[test]
+fn provisioned_concurrency_on_an_alias_of_latest_is_rejected() {
+    let body = "  aliases:\n    dev:\n      functionVersion: $LATEST\n      provisionedConcurrency: 2\n";
+    one(body, "spec.aliases.dev.provisionedConcurrency", 9, "cannot be set on an alias of $LATEST");
+}
+
+#[test]
+fn the_environment_is_measured_as_json_like_lambda() {
+    // 300 names of 4 + values of 8 = 3,600 bytes of names and values, but 5,401 bytes as JSON.
+    let vars: String = (0..300).map(|i| format!("      V{i:03}: xxxxxxxx\n")).collect();
+    one(&format!("  environment:\n    variables:\n{vars}"), "spec.environment.variables", 7, "5401 bytes as JSON");
+    // Quotes and backslashes count escaped; SSM values count as "" until resolved.
+    let escaped = format!("      Q1: '{}'\n      S1: {{fromSsm: /p/x}}\n", "\"".repeat(2040));
+    one(&format!("  environment:\n    variables:\n{escaped}"), "spec.environment.variables", 7, "4097 bytes as JSON");
 }
 
 #[test]

@@ -211,11 +211,15 @@ impl Plan {
 
 /// Replaces every secret in `message` with `(sensitive)`, then shortens it to one readable line.
 /// AWS echoes request content in some errors (e.g. the environment in its 4 KB-limit error).
+/// AWS's echo is JSON ("String measured: {...}"), so each secret is also matched JSON-escaped.
 pub fn redact(message: &str, secrets: &std::collections::BTreeSet<String>) -> String {
-    let mut out = message.replace(['\n', '\r'], " ");
+    let mut out = message.to_string();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(s.as_str(), "(sensitive)");
+        let quoted = serde_json::to_string(s).unwrap_or_default();
+        let escaped = &quoted[1..quoted.len() - 1];
+        out = out.replace(s.as_str(), "(sensitive)").replace(escaped, "(sensitive)");
     }
+    let mut out = out.replace(['\n', '\r'], " ");
     if out.chars().count() > 400 {
         out = out.chars().take(400).collect::<String>() + "…";
     }

@@ -26,7 +26,7 @@ fn function() -> FunctionState {
         environment: BTreeMap::new(),
         reserved_concurrency: None,
         last_update_in_progress: false,
-        applied_generation: None,
+        applied_generation: AppliedGeneration::Untagged,
     }
 }
 
@@ -349,6 +349,16 @@ fn error_messages_are_redacted_of_secrets_and_kept_to_one_line() {
     let e = p.error.unwrap();
     assert!(!e.contains("hunter2-secret") && !e.contains('\n'), "{e}");
     assert!(e.contains("\"DB_PASSWORD\":\"(sensitive)\""));
+}
+
+#[test]
+fn a_secret_echoed_json_escaped_by_aws_is_redacted_too() {
+    let secrets = std::collections::BTreeSet::from([r#"pa"ss\word"#.to_string()]);
+    let aws =
+        r#"InvalidParameterValueException: exceeded the 4KB limit. String measured: {"DB_PASSWORD":"pa\"ss\\word"}"#;
+    let e = super::redact(aws, &secrets);
+    assert!(!e.contains(r#"pa\"ss"#) && !e.contains("word"), "{e}");
+    assert!(e.contains(r#""DB_PASSWORD":"(sensitive)""#), "{e}");
 }
 
 #[test]

@@ -2,14 +2,12 @@
 //! volume: the new tree is loaded as one snapshot, a manifest that stays is never seen as
 //! removed, one that goes is removed, one that comes is added.
 
-mod common;
-
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::Duration;
 
-use common::daemon::Daemon;
-use common::*;
+use crate::common::daemon::Daemon;
+use crate::common::*;
 
 fn doc(name: &str, reserved: i64, delete: bool) -> String {
     let policy = if delete { "  deletionPolicy: delete\n" } else { "" };

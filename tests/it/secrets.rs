@@ -2,12 +2,10 @@
 //! appear in no output channel — stdout, stderr, JSON logs, webhook bodies, /status, /metrics,
 //! plan text and JSON, export.
 
-mod common;
-
 use std::time::Duration;
 
-use common::daemon::{Daemon, Webhook};
-use common::*;
+use crate::common::daemon::{Daemon, Webhook};
+use crate::common::*;
 
 #[tokio::test]
 async fn no_output_channel_ever_carries_the_secure_string_or_the_secret_key() {

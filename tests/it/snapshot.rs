@@ -3,12 +3,10 @@
 //! hides a function's own write from its verify pass, and drift made after a snapshot is still
 //! corrected at the next resync.
 
-mod common;
-
 use std::time::Duration;
 
-use common::daemon::Daemon;
-use common::*;
+use crate::common::daemon::Daemon;
+use crate::common::*;
 
 const FUNCTIONS: usize = 12;
 const MINUTE: Duration = Duration::from_secs(60);

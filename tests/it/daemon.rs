@@ -2,12 +2,10 @@
 //! faults, status/metrics/readiness, graceful shutdown and secret hygiene. Every wait is on a
 //! condition with a deadline.
 
-mod common;
-
 use std::time::Duration;
 
-use common::daemon::{Daemon, Webhook};
-use common::*;
+use crate::common::daemon::{Daemon, Webhook};
+use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
 

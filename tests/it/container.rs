@@ -1,23 +1,21 @@
-//! What the container image relies on, tested without Docker: the release binary runs with its
+//! What the container image relies on, tested without Docker: the binary runs with its
 //! manifests in a directory it can only read, as a non-root user, with no HOME and no writable
 //! filesystem (a private mount namespace with every mount remounted read-only).
-
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::Daemon;
-use common::*;
+use crate::common::daemon::Daemon;
+use crate::common::*;
 
 const NOBODY: &str = "65534";
 
-fn release_binary() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/lambda-reconciler");
-    assert!(p.exists(), "build it first: cargo build --release --locked (scripts/test does)");
-    p
+/// The binary cargo built for this test run: the same code the image ships (the profile changes
+/// optimisation, not what the program touches on disk or in its environment).
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lambda-reconciler"))
 }
 
 /// `unshare` + read-only remounts + `setpriv` to nobody + an empty environment, then `args`.
@@ -42,13 +40,13 @@ fn chmod(p: &Path, mode: u32) {
 }
 
 #[tokio::test]
-async fn the_release_binary_runs_read_only_as_nobody_without_home() {
+async fn the_binary_runs_read_only_as_nobody_without_home() {
     let emu = Emulator::start();
     emu.seed_function("sealed", 1);
     let root = tempfile::tempdir().unwrap();
     chmod(root.path(), 0o755);
     let bin = root.path().join("lambda-reconciler");
-    std::fs::copy(release_binary(), &bin).unwrap();
+    std::fs::copy(binary(), &bin).unwrap();
     chmod(&bin, 0o555);
     let dir = root.path().join("manifests");
     std::fs::create_dir(&dir).unwrap();

@@ -1,11 +1,9 @@
 //! The hands-on guide's section 10.1-10.5 flow, drift, removals, autoscaling and the weighted
 //! alias conflict: the real binary and the real SDK against the local emulator.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 async fn handson(emu: &Emulator) {
     emu.seed_function("handson-function", 2);

@@ -3,12 +3,10 @@
 //! number of calls; kill -9 during apply loses nothing; an unreachable endpoint makes the daemon
 //! unready and alerts once, and it recovers. Figures are printed (run with --nocapture).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, Webhook};
-use common::*;
+use crate::common::daemon::{Daemon, Webhook};
+use crate::common::*;
 
 const FUNCTIONS: usize = 20;
 
@@ -72,30 +70,22 @@ async fn converge_under(faults: &str) -> (f64, usize, Vec<String>) {
     (seconds, requests, vec![logs])
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn twenty_functions_converge_under_each_fault_alone_and_all_together() {
+/// A fault spec applied to every service.
+fn each(spec: &str) -> String {
     let all = ["lambda", "application-autoscaling", "ssm"];
-    let each =
-        |spec: &str| format!("{{{}}}", all.iter().map(|s| format!("\"{s}\": {spec}")).collect::<Vec<_>>().join(", "));
-    let scenarios = [
-        ("none", "{}".to_string()),
-        ("throttle 30%", each(r#"{"throttle": 0.3}"#)),
-        ("500 10%", each(r#"{"error500": 0.1}"#)),
-        ("409 on updates 30%", each(r#"{"conflict": 0.3}"#)),
-        ("2 s latency spikes 5%", each(r#"{"latency_ms": 2000, "latency_rate": 0.05}"#)),
-        ("connection resets 10%", each(r#"{"reset": 0.1}"#)),
-        (
-            "all together",
-            each(
-                r#"{"throttle": 0.3, "error500": 0.1, "conflict": 0.1, "reset": 0.05, "latency_ms": 2000, "latency_rate": 0.05}"#,
-            ),
-        ),
-    ];
+    format!("{{{}}}", all.iter().map(|s| format!("\"{s}\": {spec}")).collect::<Vec<_>>().join(", "))
+}
+
+const ALL_TOGETHER: &str =
+    r#"{"throttle": 0.3, "error500": 0.1, "conflict": 0.1, "reset": 0.05, "latency_ms": 2000, "latency_rate": 0.05}"#;
+
+/// Runs each scenario after a fault-free baseline; asserts convergence with bounded calls.
+async fn fault_matrix(scenarios: &[(&str, String)]) {
     let mut baseline = 0;
     let mut rows = vec![];
-    for (name, faults) in scenarios {
-        let (seconds, requests, logs) = converge_under(&faults).await;
-        if name == "none" {
+    for (name, faults) in std::iter::once(&("none", "{}".to_string())).chain(scenarios) {
+        let (seconds, requests, logs) = converge_under(faults).await;
+        if *name == "none" {
             baseline = requests;
         }
         let amplification = requests as f64 / baseline as f64;
@@ -110,14 +100,34 @@ async fn twenty_functions_converge_under_each_fault_alone_and_all_together() {
     eprintln!("\nfault convergence ({FUNCTIONS} functions, every config kind):\n{}", rows.join("\n"));
 }
 
+/// The default suite's representative case: every fault kind at once.
 #[tokio::test(flavor = "multi_thread")]
-async fn kill_9_during_apply_twenty_times_loses_nothing() {
+async fn twenty_functions_converge_under_every_fault_kind_at_once() {
+    fault_matrix(&[("all together", each(ALL_TOGETHER))]).await;
+}
+
+/// The whole matrix, each fault alone and all together (scripts/soak).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "soak: run by scripts/soak"]
+async fn soak_twenty_functions_converge_under_each_fault_alone_and_all_together() {
+    fault_matrix(&[
+        ("throttle 30%", each(r#"{"throttle": 0.3}"#)),
+        ("500 10%", each(r#"{"error500": 0.1}"#)),
+        ("409 on updates 30%", each(r#"{"conflict": 0.3}"#)),
+        ("2 s latency spikes 5%", each(r#"{"latency_ms": 2000, "latency_rate": 0.05}"#)),
+        ("connection resets 10%", each(r#"{"reset": 0.1}"#)),
+        ("all together", each(ALL_TOGETHER)),
+    ])
+    .await;
+}
+
+/// Kills the daemon with SIGKILL during apply `rounds` times, the manifests changing every round;
+/// the next start converges to the last manifests.
+async fn kill_9_during_apply(rounds: usize) {
     let emu = Emulator::start();
     let dir = fleet(&emu).await;
     emu.configure(r#"{"pc_ready_delay": 0.2}"#);
     let mut rng = fastrand::Rng::with_seed(20261122);
-    // 20 in scripts/test; scripts/soak sets 50.
-    let rounds: usize = std::env::var("LAMBDA_RECONCILER_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let last = rounds - 1;
     for round in 0..rounds {
         // New work for every round: the manifests change, then the daemon dies mid-apply.
@@ -148,6 +158,19 @@ async fn kill_9_during_apply_twenty_times_loses_nothing() {
         assert_eq!(env["LEVEL"], format!("r{last}"));
         assert_eq!(f.concurrency().unwrap().reserved_concurrent_executions(), Some(3 + (last % 4) as i32));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_apply_loses_nothing() {
+    kill_9_during_apply(3).await;
+}
+
+/// The repeated kill loop (scripts/soak; `LAMBDA_RECONCILER_KILLS`, default 50).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "soak: run by scripts/soak"]
+async fn soak_kill_9_during_apply_many_times_loses_nothing() {
+    let rounds = std::env::var("LAMBDA_RECONCILER_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    kill_9_during_apply(rounds).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -34,24 +34,26 @@ impl Emulator {
         Emulator { child, port }
     }
 
-    /// Starts the emulator on `port` (0: a free one).
+    /// Starts the emulator on `port` (0: a free one). Its random faults come from a seed that is
+    /// printed here (`LAMBDA_RECONCILER_EMULATOR_SEED=N` replays a run's faults).
     pub fn start_on(port: u16) -> Emulator {
         let python = root().join(".venv/bin/python");
         assert!(python.exists(), "run scripts/venv first (scripts/test does)");
-        let mut child = Command::new(python)
-            .arg(root().join("tests/emulator/server.py"))
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start emulator");
+        let mut cmd = Command::new(python);
+        cmd.arg(root().join("tests/emulator/server.py")).args(["--port", &port.to_string()]);
+        if let Ok(seed) = std::env::var("LAMBDA_RECONCILER_EMULATOR_SEED") {
+            cmd.args(["--seed", &seed]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start emulator");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line
+        let (port, seed) = line
             .trim()
             .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
+            .and_then(|rest| rest.split_once(" seed "))
+            .and_then(|(p, s)| Some((p.parse().ok()?, s.to_string())))
             .unwrap_or_else(|| panic!("emulator said {line:?}"));
+        eprintln!("emulator on port {port}, fault seed {seed} (replay: LAMBDA_RECONCILER_EMULATOR_SEED={seed})");
         Emulator { child, port }
     }
 
@@ -127,7 +129,8 @@ impl Emulator {
     }
 
     pub async fn sdk(&self) -> aws_config::SdkConfig {
-        let creds = aws_sdk_lambda::config::Credentials::new("AKIDTEST", SECRET_KEY, None, None, "test");
+        // The tests' own key: the emulator checks only the controller's (AKIDTEST) against a policy.
+        let creds = aws_sdk_lambda::config::Credentials::new("AKIDADMIN", SECRET_KEY, None, None, "test");
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(self.endpoint())

@@ -2,14 +2,12 @@
 //! message and location, the daemon keeps reconciling the valid manifests beside them, and an
 //! empty or unreadable directory is an alert, never a deletion.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::{Daemon, Webhook};
-use common::*;
+use crate::common::daemon::{Daemon, Webhook};
+use crate::common::*;
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid")

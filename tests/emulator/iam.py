@@ -1,0 +1,114 @@
+"""IAM: what a principal's identity policy allows. A request signed with an access key that
+CONFIG["principals"] maps to a policy file is checked against that policy's actions: an action
+it does not allow is answered AccessDeniedException, and GetFunction leaves out Tags (with a
+TagsError) unless lambda:ListTags is allowed. Keys not listed (the tests' own setup, seeding)
+are not checked.
+
+AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow permissions
+for lambda:ListTags." Modelled: Allow/Deny statements by Action (wildcards, case-insensitive).
+Not modelled: Resource ARNs, Condition keys, NotAction, resource policies, SCPs."""
+
+import fnmatch
+import json
+import os
+import re
+from urllib.parse import parse_qs, unquote
+
+import botocore.session
+
+from common import CONFIG, ApiError, access_key_of
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEFAULT_POLICY = os.path.join(ROOT, "manifests", "deploy", "iam", "policy.json")
+# The controller under test signs with this key (tests/it/common): it runs under the shipped policy.
+CONFIG["principals"] = {"AKIDTEST": DEFAULT_POLICY}
+
+JSON_PREFIXES = {"AnyScaleFrontendService": "application-autoscaling", "AmazonSSM": "ssm"}
+_POLICIES = {}
+
+
+def _rest_routes(service):
+    """(method, path regex, literal query keys, operation) from botocore's model, most specific first."""
+    model = botocore.session.get_session().get_service_model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        path, _, query = http["requestUri"].partition("?")
+        rx = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path.rstrip("/"))) + "/?$"
+        keys = [kv.split("=")[0] for kv in query.split("&") if kv]
+        routes.append((http["method"], re.compile(rx), keys, name))
+    return sorted(routes, key=lambda r: -len(r[2]))
+
+
+LAMBDA_ROUTES = _rest_routes("lambda")
+
+
+def action_of(environ, service, raw):
+    """The IAM action of one request, e.g. lambda:GetFunction; None when unknown."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        prefix, _, op = target.partition(".")
+        return f"{JSON_PREFIXES.get(prefix, service)}:{op}"
+    if service == "lambda":
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        for m, rx, keys, op in LAMBDA_ROUTES:
+            if m == method and rx.match(path) and all(k in query for k in keys):
+                return f"lambda:{op}"
+        return None
+    if service == "sns":
+        op = parse_qs(raw.decode("utf-8", "replace")).get("Action", [None])[0]
+        return f"sns:{op}" if op else None
+    return None
+
+
+def _statements(path):
+    if path not in _POLICIES:
+        with open(path) as f:
+            doc = json.load(f)
+        statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+        for st in statements:
+            if "NotAction" in st:
+                raise ValueError(f"{path}: NotAction is not modelled")
+        _POLICIES[path] = statements
+    return _POLICIES[path]
+
+
+def allows(policy_path, action):
+    """Explicit deny wins; otherwise allowed when some Allow statement names the action."""
+    allowed = False
+    for st in _statements(policy_path):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions):
+            if st["Effect"] == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+def policy_of(environ):
+    """The policy file of the request's principal; None for an unchecked key."""
+    return (CONFIG.get("principals") or {}).get(access_key_of(environ))
+
+
+def check(environ, service, raw):
+    """Raises AccessDeniedException when the principal's policy does not allow the request."""
+    policy = policy_of(environ)
+    if policy is None:
+        return
+    action = action_of(environ, service, raw)
+    if action is None or not allows(policy, action):
+        key = access_key_of(environ)
+        raise ApiError(403 if service in ("lambda", "sns") else 400,
+                       "AuthorizationError" if service == "sns" else "AccessDeniedException",
+                       f"User: arn:aws:iam::123456789012:user/{key} is not authorized to perform: {action} "
+                       f"because no identity-based policy allows the {action} action")
+
+
+def may_list_tags(environ):
+    policy = policy_of(environ)
+    return policy is None or allows(policy, "lambda:ListTags")
+
+
+def unquoted(path):
+    return unquote(path)

@@ -1,0 +1,307 @@
+"""Lambda: what moto lacks or mishandles. Provisioned concurrency configs, event invoke configs
+keyed by qualifier, GetAccountSettings, an InProgress window after configuration updates (409 for
+another update meanwhile), reserved concurrency in GetFunction, and DeleteAlias removing the
+alias's configs."""
+
+import json
+import re
+import time
+from urllib.parse import parse_qs, unquote
+
+from moto.awslambda.models import lambda_backends
+
+import iam
+from common import ACCOUNT, CONFIG, STATE, ApiError, call_inner, finish, now_iso, respond
+
+FN = r"(?P<fn>[^/]+)"
+ROUTES = [
+    ("pc", re.compile(rf"^/2019-09-30/functions/{FN}/provisioned-concurrency/?$")),
+    ("eic_list", re.compile(rf"^/2019-09-25/functions/{FN}/event-invoke-config/list/?$")),
+    ("eic", re.compile(rf"^/2019-09-25/functions/{FN}/event-invoke-config/?$")),
+    ("account", re.compile(r"^/2016-08-19/account-settings/?$")),
+    ("config", re.compile(rf"^/2015-03-31/functions/{FN}/configuration/?$")),
+    ("code", re.compile(rf"^/2015-03-31/functions/{FN}/code/?$")),
+    ("function", re.compile(rf"^/2015-03-31/functions/{FN}/?$")),
+    ("alias", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/(?P<alias>[^/]+)/?$")),
+    ("aliases", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/?$")),
+]
+
+
+def backend(region):
+    return lambda_backends[ACCOUNT][region]
+
+
+def function_name(raw):
+    name = unquote(raw)
+    if name.startswith("arn:"):
+        name = name.split(":")[6]
+    return name
+
+
+def get_function(region, name):
+    try:
+        return backend(region).get_function(name)
+    except Exception:
+        arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+        raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+
+
+def check_qualifier(region, name, qualifier, allow_latest):
+    fn = get_function(region, name)
+    if qualifier in (None, "", "$LATEST"):
+        if not allow_latest:
+            raise ApiError(400, "InvalidParameterValueException",
+                           "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        return fn, None
+    if qualifier.isdigit():
+        versions = [str(v.version) for v in backend(region).list_versions_by_function(name)]
+        if qualifier not in versions:
+            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {fn.function_arn}:{qualifier}")
+        return fn, None
+    try:
+        return fn, backend(region).get_alias(qualifier, name)
+    except Exception:
+        raise ApiError(404, "ResourceNotFoundException", f"Cannot find alias arn: {fn.function_arn}:{qualifier}")
+
+
+# ---------------------------------------------------------------- provisioned concurrency
+def pc_view(key, cfg):
+    region, name, qualifier = key
+    if cfg["Status"] == "IN_PROGRESS" and time.monotonic() >= cfg["ready_at"]:
+        reason = CONFIG["fail_pc"].get(f"{name}:{qualifier}")
+        if reason:
+            cfg.update(Status="FAILED", StatusReason=reason, allocated=0)
+        else:
+            cfg.update(Status="READY", allocated=cfg["requested"])
+    out = {
+        "RequestedProvisionedConcurrentExecutions": cfg["requested"],
+        "AllocatedProvisionedConcurrentExecutions": cfg["allocated"],
+        "AvailableProvisionedConcurrentExecutions": cfg["allocated"],
+        "Status": cfg["Status"],
+        "LastModified": cfg["LastModified"],
+    }
+    if cfg.get("StatusReason"):
+        out["StatusReason"] = cfg["StatusReason"]
+    return out
+
+
+def handle_pc(method, region, name, query, body):
+    name = function_name(name)
+    if "List" in query:
+        get_function(region, name)
+        items = []
+        for key, cfg in sorted(STATE["pc"].items()):
+            if key[0] == region and key[1] == name:
+                fn = get_function(region, name)
+                items.append({"FunctionArn": f"{fn.function_arn}:{key[2]}", **pc_view(key, cfg)})
+        return 200, {"ProvisionedConcurrencyConfigs": items}
+    qualifier = query.get("Qualifier", [None])[0]
+    fn, alias = check_qualifier(region, name, qualifier, allow_latest=False)
+    key = (region, name, qualifier)
+    cfg = STATE["pc"].get(key)
+    if method == "GET":
+        if not cfg:
+            raise ApiError(404, "ProvisionedConcurrencyConfigNotFoundException",
+                           "No Provisioned Concurrency Config found for this function")
+        return 200, pc_view(key, cfg)
+    if cfg:
+        pc_view(key, cfg)
+    if cfg and cfg["Status"] == "IN_PROGRESS":
+        raise ApiError(409, "ResourceConflictException",
+                       "Updating or deleting the provisioned concurrency config is not allowed while it is in progress")
+    if method == "DELETE":
+        if not cfg:
+            raise ApiError(404, "ProvisionedConcurrencyConfigNotFoundException",
+                           "No Provisioned Concurrency Config found for this function")
+        del STATE["pc"][key]
+        return 204, None
+    requested = int(body.get("ProvisionedConcurrentExecutions", 0))
+    if requested < 1:
+        raise ApiError(400, "InvalidParameterValueException", "ProvisionedConcurrentExecutions must be >= 1")
+    weights = ((alias.routing_config or {}).get("AdditionalVersionWeights") or {}) if alias else {}
+    if weights:
+        raise ApiError(400, "InvalidParameterValueException",
+                       "Alias with weights can not be used with Provisioned Concurrency")
+    reserved = fn.reserved_concurrency
+    if reserved is not None:
+        others = sum(c["requested"] for k, c in STATE["pc"].items() if k[:2] == (region, name) and k != key)
+        if others + requested > int(reserved):
+            raise ApiError(400, "InvalidParameterValueException",
+                           "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function")
+    cfg = {"requested": requested, "allocated": cfg["allocated"] if cfg else 0, "Status": "IN_PROGRESS",
+           "ready_at": time.monotonic() + CONFIG["pc_ready_delay"], "LastModified": now_iso()}
+    STATE["pc"][key] = cfg
+    return 202, pc_view(key, cfg)
+
+
+# ---------------------------------------------------------------- event invoke config
+EIC_FIELDS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+
+def eic_view(region, key, cfg):
+    fn = get_function(region, key[1])
+    out = {"LastModified": cfg["LastModified"], "FunctionArn": f"{fn.function_arn}:{key[2]}"}
+    out.update({k: cfg[k] for k in EIC_FIELDS if k in cfg})
+    return out
+
+
+def handle_eic(method, region, name, query, body, listing):
+    name = function_name(name)
+    if listing:
+        get_function(region, name)
+        items = [eic_view(region, k, c) for k, c in sorted(STATE["eic"].items()) if k[:2] == (region, name)]
+        return 200, {"FunctionEventInvokeConfigs": items}
+    qualifier = query.get("Qualifier", [None])[0]
+    check_qualifier(region, name, qualifier, allow_latest=True)
+    key = (region, name, qualifier or "$LATEST")
+    cfg = STATE["eic"].get(key)
+    missing = ApiError(404, "ResourceNotFoundException", f"The function {name} has no invoke configuration.")
+    if method == "GET":
+        if not cfg:
+            raise missing
+        return 200, eic_view(region, key, cfg)
+    if method == "DELETE":
+        if not cfg:
+            raise missing
+        del STATE["eic"][key]
+        return 204, None
+    for k, lo, hi in (("MaximumRetryAttempts", 0, 2), ("MaximumEventAgeInSeconds", 60, 21600)):
+        if k in body and not lo <= int(body[k]) <= hi:
+            raise ApiError(400, "InvalidParameterValueException", f"{k} must be between {lo} and {hi}")
+    check_destinations(body.get("DestinationConfig") or {})
+    if method == "PUT":
+        cfg = {k: body[k] for k in EIC_FIELDS if k in body}
+    else:  # POST: Update merges
+        if not cfg:
+            raise missing
+        cfg = {**cfg, **{k: body[k] for k in EIC_FIELDS if k in body}}
+    cfg["LastModified"] = time.time()
+    STATE["eic"][key] = cfg
+    return 200, eic_view(region, key, cfg)
+
+
+# AWS (OnSuccess.Destination): "The Amazon Resource Name (ARN) of the destination resource." with
+# SQS, SNS, Lambda and EventBridge destinations; OnFailure also takes an Amazon S3 bucket
+# ("S3 bucket destinations are only supported for on-failure").
+DESTINATION_SERVICES = {"OnSuccess": ("sqs", "sns", "lambda", "events"),
+                        "OnFailure": ("sqs", "sns", "lambda", "events", "s3")}
+
+
+def check_destinations(dest):
+    for kind, services in DESTINATION_SERVICES.items():
+        arn = (dest.get(kind) or {}).get("Destination")
+        if arn is None:
+            continue
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or parts[2] not in services:
+            raise ApiError(400, "InvalidParameterValueException",
+                           f"The provided destination config DestinationConfig.{kind}.Destination is invalid: "
+                           f"{parts[2] if len(parts) > 2 else arn} is not a supported destination type for {kind}.")
+
+
+def check_routing(version, routing):
+    """AWS refuses weighted routing on an alias of $LATEST, and $LATEST as a weighted version."""
+    weights = (routing or {}).get("AdditionalVersionWeights") or {}
+    if "$LATEST" in weights:
+        raise ApiError(400, "InvalidParameterValueException",
+                       "$LATEST is not supported for an alias pointing to more than 1 version")
+    if weights and version == "$LATEST":
+        raise ApiError(400, "InvalidParameterValueException",
+                       "$LATEST is not supported for an alias pointing to more than 1 version")
+
+
+def check_environment(body):
+    """AWS measures the environment as JSON: "Lambda was unable to configure your environment
+    variables because the environment variables you have provided exceeded the 4KB limit. String
+    measured: {...}" (the values echoed JSON-escaped)."""
+    variables = (body.get("Environment") or {}).get("Variables")
+    if variables is None:
+        return
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode()) > 4096:
+        raise ApiError(400, "InvalidParameterValueException",
+                       "Lambda was unable to configure your environment variables because the environment variables "
+                       f"you have provided exceeded the 4KB limit. String measured: {measured}")
+
+
+def handle_account(region):
+    reserved = sum(int(f.reserved_concurrency or 0) for f in backend(region).list_functions())
+    return 200, {
+        "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+                         "ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000 - reserved},
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(list(backend(region).list_functions()))},
+    }
+
+
+def route(inner, name, m, environ, start_response, method, region, raw):
+    """Serves a matched Lambda path (under LOCK)."""
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    body = json.loads(raw) if raw else {}
+    if name == "pc":
+        return respond(start_response, *handle_pc(method, region, m["fn"], query, body))
+    if name in ("eic", "eic_list"):
+        return respond(start_response, *handle_eic(method, region, m["fn"], query, body, name == "eic_list"))
+    if name == "account":
+        return respond(start_response, *handle_account(region))
+    fn_key = (region, function_name(m["fn"]))
+    busy = STATE["updating"].get(fn_key, 0) > time.monotonic()
+    if name == "aliases" and method == "POST":
+        check_routing(body.get("FunctionVersion"), body.get("RoutingConfig"))
+    if name == "alias" and method == "PUT":
+        try:
+            current = backend(region).get_alias(unquote(m["alias"]), fn_key[1])
+        except Exception:
+            current = None  # moto answers the missing alias
+        if current is not None:
+            version = body.get("FunctionVersion") or current.function_version
+            routing = body["RoutingConfig"] if "RoutingConfig" in body else current.routing_config
+            check_routing(version, routing)
+    if name == "config" and method == "PUT":
+        check_environment(body)
+    if name in ("config", "code") and method == "PUT":
+        if busy:
+            fn = get_function(region, fn_key[1])
+            raise ApiError(409, "ResourceConflictException",
+                           f"The operation cannot be performed at this time. An update is in progress for resource: {fn.function_arn}")
+        status, headers, out = call_inner(inner, environ)
+        if status.startswith("200"):
+            STATE["updating"][fn_key] = time.monotonic() + CONFIG["update_in_progress_seconds"]
+            out = patch_status(out, True, None)
+        return finish(start_response, status, headers, out)
+    if name in ("config", "function") and method == "GET":
+        status, headers, out = call_inner(inner, environ)
+        if status.startswith("200"):
+            fn = backend(region).get_function(fn_key[1])
+            out = patch_status(out, busy, fn.reserved_concurrency if name == "function" else None)
+            if name == "function" and not iam.may_list_tags(environ):
+                out = strip_tags(out)
+        return finish(start_response, status, headers, out)
+    if name == "alias" and method == "DELETE":
+        status, headers, out = call_inner(inner, environ)
+        for store in (STATE["pc"], STATE["eic"]):
+            store.pop((region, fn_key[1], unquote(m["alias"])), None)
+        start_response(status, headers)
+        return [out]
+    return inner(environ, start_response)
+
+def strip_tags(out):
+    """AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow
+    permissions for lambda:ListTags." TagsError: "An object that contains details about an error
+    related to retrieving tags." (ErrorCode [A-Za-z]+Exception, Message of 84-1000 characters)."""
+    doc = json.loads(out)
+    doc.pop("Tags", None)
+    doc["TagsError"] = {"ErrorCode": "AccessDeniedException",
+                        "Message": "The caller is not authorized to perform lambda:ListTags on this function, so its tags "
+                                   "were not returned."}
+    return json.dumps(doc).encode()
+
+
+def patch_status(out, busy, reserved):
+    doc = json.loads(out)
+    conf = doc.get("Configuration", doc)
+    conf["LastUpdateStatus"] = "InProgress" if busy else "Successful"
+    if busy:
+        conf["LastUpdateStatusReasonCode"] = None
+    if reserved is not None and "Concurrency" not in doc and "Configuration" in doc:
+        doc["Concurrency"] = {"ReservedConcurrentExecutions": int(reserved)}
+    return json.dumps(doc).encode()

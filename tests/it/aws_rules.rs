@@ -1,0 +1,232 @@
+//! What real AWS refuses or answers differently, met against the emulator before a user meets it
+//! on an account: each test checks the emulator enforces a documented rule, and that the
+//! controller stays within it (README "AWS rules the emulator models").
+
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_lambda::types::{AliasRoutingConfiguration, DestinationConfig, Environment, OnSuccess};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::common::*;
+
+const HEAD: &str = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: rules\nspec:\n";
+
+#[tokio::test]
+async fn the_emulator_refuses_a_scalable_dimension_without_a_resource_id_as_aws_does() {
+    let emu = Emulator::start();
+    let scaling = emu.scaling().await;
+    let dim = ScalableDimension::LambdaFunctionProvisionedConcurrency;
+    let targets =
+        scaling.describe_scalable_targets().service_namespace(ServiceNamespace::Lambda).scalable_dimension(dim.clone());
+    let e = targets.send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ValidationException"), "{e:?}");
+    let policies =
+        scaling.describe_scaling_policies().service_namespace(ServiceNamespace::Lambda).scalable_dimension(dim.clone());
+    assert_eq!(policies.send().await.unwrap_err().code(), Some("ValidationException"));
+    let actions =
+        scaling.describe_scheduled_actions().service_namespace(ServiceNamespace::Lambda).scalable_dimension(dim);
+    assert_eq!(actions.send().await.unwrap_err().code(), Some("ValidationException"));
+    let too_big = scaling.describe_scalable_targets().service_namespace(ServiceNamespace::Lambda).max_results(51);
+    assert_eq!(too_big.send().await.unwrap_err().code(), Some("ValidationException"));
+}
+
+#[tokio::test]
+async fn ssm_selectors_by_version_and_label_resolve_to_that_version() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    emu.put_parameter("/sel/p", "first", false).await;
+    emu.put_parameter("/sel/p", "second", false).await;
+    let ssm = aws_sdk_ssm::Client::new(&emu.sdk().await);
+    ssm.label_parameter_version().name("/sel/p").parameter_version(1).labels("stable").send().await.unwrap();
+    let env = "  environment:\n    variables:\n      BY_VERSION: {fromSsm: \"/sel/p:1\"}\n      BY_LABEL: {fromSsm: \"/sel/p:stable\"}\n      NEWEST: {fromSsm: /sel/p}\n";
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{env}"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let f = emu.lambda().await.get_function().function_name("rules").send().await.unwrap();
+    let vars = f.configuration().unwrap().environment().unwrap().variables().unwrap();
+    assert_eq!((vars["BY_VERSION"].as_str(), vars["BY_LABEL"].as_str()), ("first", "first"));
+    assert_eq!(vars["NEWEST"], "second");
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}
+
+#[tokio::test]
+async fn the_emulator_measures_the_environment_as_json_and_echoes_it_as_aws_does() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    // 300 names of 4 and values of 8: 3,600 bytes of names and values, 5,401 as JSON.
+    let mut env = Environment::builder();
+    for i in 0..300 {
+        env = env.variables(format!("V{i:03}"), "xxxxxxxx");
+    }
+    let lambda = emu.lambda().await;
+    let update = lambda.update_function_configuration().function_name("rules").environment(env.build());
+    let e = update.send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValueException"));
+    assert!(
+        e.message().unwrap_or_default().contains("exceeded the 4KB limit. String measured: {\"V"),
+        "{:?}",
+        e.message()
+    );
+}
+
+#[tokio::test]
+async fn a_secret_pushed_over_the_environment_limit_is_refused_without_leaking_in_any_form() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    // Quotes and backslashes: JSON-escaped, this is the form AWS's refusal would echo.
+    let secret = format!("{SECRET_VALUE}\"q\\b{}", "s".repeat(4060));
+    emu.put_parameter("/rules/big", &secret, true).await;
+    let env = "  environment:\n    variables:\n      DB_PASSWORD: {fromSsm: /rules/big}\n";
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{env}"))]);
+    emu.clear_requests();
+    for cmd in ["plan", "apply"] {
+        let out = emu.run(&[cmd, "-m", path(&dir)]).expect(1);
+        assert!(out.all().contains("bytes as JSON after resolving SSM values"), "{}", out.all());
+        let escaped = serde_json::to_string(&secret).unwrap();
+        assert!(!out.all().contains(SECRET_VALUE) && !out.all().contains(&escaped[1..40]), "{}", out.all());
+    }
+    assert!(emu.write_calls().is_empty(), "refused before any write: {:?}", emu.write_calls());
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_an_s3_bucket_as_an_on_success_destination() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    let lambda = emu.lambda().await;
+    let dest =
+        |arn: &str| DestinationConfig::builder().on_success(OnSuccess::builder().destination(arn).build()).build();
+    let put = lambda.put_function_event_invoke_config().function_name("rules");
+    let e = put.clone().destination_config(dest("arn:aws:s3:::failed-events")).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValueException"), "{e:?}");
+    let queue = "arn:aws:sqs:ap-northeast-1:123456789012:ok-queue";
+    put.destination_config(dest(queue)).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_weighted_routing_on_an_alias_of_latest() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 2);
+    let lambda = emu.lambda().await;
+    let weights = AliasRoutingConfiguration::builder().additional_version_weights("2", 0.1).build();
+    let create = lambda.create_alias().function_name("rules").name("dev").function_version("$LATEST");
+    let e = create.clone().routing_config(weights.clone()).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValueException"), "{e:?}");
+    create.send().await.unwrap();
+    let update = lambda.update_alias().function_name("rules").name("dev").routing_config(weights);
+    assert_eq!(update.send().await.unwrap_err().code(), Some("InvalidParameterValueException"));
+}
+
+#[tokio::test]
+async fn export_round_trips_without_empty_description_or_routing_fields() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 2);
+    let lambda = emu.lambda().await;
+    lambda.create_alias().function_name("rules").name("plain").function_version("1").send().await.unwrap();
+    let export = emu.run(&["export", "--function", "rules"]).expect(0);
+    assert!(export.stdout.contains("plain:"), "{}", export.stdout);
+    assert!(!export.stdout.contains("description") && !export.stdout.contains("routing"), "{}", export.stdout);
+    let adopted = manifests(&[("rules.yaml", &export.stdout)]);
+    emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&adopted)]).expect(0);
+    let writes = emu.write_calls();
+    assert!(writes.iter().all(|w| w.contains("/tags/")), "applying an export changes nothing: {writes:?}");
+}
+
+/// The shipped policy with `drop` removed from every statement, as a temp file.
+fn policy_without(drop: &str) -> tempfile::NamedTempFile {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/deploy/iam/policy.json")).unwrap();
+    let mut p: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for s in p["Statement"].as_array_mut().unwrap() {
+        s["Action"].as_array_mut().unwrap().retain(|a| a != drop);
+    }
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), p.to_string()).unwrap();
+    f
+}
+
+fn run_controller_under(emu: &Emulator, policy: &tempfile::NamedTempFile) {
+    emu.configure(&format!(r#"{{"principals": {{"AKIDTEST": {:?}}}}}"#, policy.path().to_str().unwrap()));
+}
+
+#[tokio::test]
+async fn an_action_the_policy_does_not_allow_is_refused_with_access_denied() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    let policy = policy_without("lambda:PutFunctionConcurrency");
+    run_controller_under(&emu, &policy);
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}  reservedConcurrency: 3\n"))]);
+    let out = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(out.all().contains("AccessDeniedException"), "{}", out.all());
+    let f = emu.lambda().await.get_function().function_name("rules").send().await.unwrap();
+    assert_eq!(f.concurrency().and_then(|c| c.reserved_concurrent_executions()), None, "nothing written");
+}
+
+#[tokio::test]
+async fn without_list_tags_the_function_is_an_error_never_untagged_and_is_never_tagged() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    let policy = policy_without("lambda:ListTags");
+    run_controller_under(&emu, &policy);
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}  driftPolicy: alert\n  reservedConcurrency: 3\n"))]);
+    // The one-shot apply writes what git says, then says it cannot record the generation.
+    let apply = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(apply.all().contains("allow lambda:ListTags"), "{}", apply.all());
+    let hook = crate::common::daemon::Webhook::start("t");
+    let daemon = crate::common::daemon::Daemon::start(
+        &emu,
+        path(&dir),
+        &["--resync-interval", "300ms", "--alert-webhook", &hook.url],
+    );
+    eventually("an error status naming ListTags", std::time::Duration::from_secs(60), || async {
+        let m = daemon.manifest("rules");
+        m["sync"] == "Error" && m["lastError"].as_str().is_some_and(|e| e.contains("lambda:ListTags"))
+    })
+    .await;
+    // Out-of-band change under driftPolicy: alert: not corrected (it cannot be told from git).
+    emu.lambda()
+        .await
+        .put_function_concurrency()
+        .function_name("rules")
+        .reserved_concurrent_executions(7)
+        .send()
+        .await
+        .unwrap();
+    daemon.wait_reconciles(3.0).await;
+    let f = emu.lambda().await.get_function().function_name("rules").send().await.unwrap();
+    assert_eq!(f.concurrency().unwrap().reserved_concurrent_executions(), Some(7), "nothing silently corrected");
+    assert_eq!(hook.count("TerminalError", "rules"), 1, "one alert, not one per resync");
+    let tags = emu
+        .requests()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap_or("").contains("/tags/") && r["method"] == "POST")
+        .count();
+    assert_eq!(tags, 0, "TagResource is never sent without the tags read");
+}
+
+#[tokio::test]
+async fn under_the_shipped_policy_drift_is_detected_and_alerted_not_silently_corrected() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}  driftPolicy: alert\n  reservedConcurrency: 3\n"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let hook = crate::common::daemon::Webhook::start("t");
+    let daemon = crate::common::daemon::Daemon::start(
+        &emu,
+        path(&dir),
+        &["--resync-interval", "300ms", "--alert-webhook", &hook.url],
+    );
+    daemon.wait_ready().await;
+    emu.lambda()
+        .await
+        .put_function_concurrency()
+        .function_name("rules")
+        .reserved_concurrent_executions(7)
+        .send()
+        .await
+        .unwrap();
+    eventually("a drift alert", std::time::Duration::from_secs(60), || async { hook.count("Drift", "rules") == 1 })
+        .await;
+    let f = emu.lambda().await.get_function().function_name("rules").send().await.unwrap();
+    assert_eq!(f.concurrency().unwrap().reserved_concurrent_executions(), Some(7), "alert only");
+    assert_eq!(daemon.manifest("rules")["sync"], "OutOfSync");
+}

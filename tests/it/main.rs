@@ -1,0 +1,17 @@
+//! The integration suite, one test binary: each module drives the real binary and the local AWS
+//! emulator (or checks committed files); `common` is the shared harness.
+
+mod common;
+
+mod aws_rules;
+mod container;
+mod corpus;
+mod daemon;
+mod deploy;
+mod property;
+mod reconcile;
+mod reliability;
+mod schema;
+mod secrets;
+mod snapshot;
+mod swap;
