@@ -117,7 +117,12 @@ pub async fn export(
     spec.insert("functionName".into(), json!(name));
     spec.insert("region".into(), json!(region));
     if !f.environment.is_empty() {
-        let secure = c.ssm.secure_strings().await?;
+        let (secure, unreadable) = c.ssm.secure_strings().await?;
+        if unreadable > 0 {
+            warnings.push(format!(
+                "{unreadable} SecureString parameter(s) could not be read (access denied): a value equal to one of them is not recognised; review environment values before committing"
+            ));
+        }
         let mut vars = Map::new();
         for (k, v) in &f.environment {
             let stored = secure.iter().find(|(_, p)| p.value == *v).map(|(n, _)| n.clone());

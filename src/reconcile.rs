@@ -34,8 +34,9 @@ pub enum ErrorPolicy {
 
 fn aws_policy(e: &AwsError) -> ErrorPolicy {
     match e.class {
-        ErrorClass::Throttled | ErrorClass::Transient => ErrorPolicy::Transient,
+        ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::Unreachable => ErrorPolicy::Transient,
         ErrorClass::Conflict => ErrorPolicy::RetryLater(Duration::from_secs(5)),
+        ErrorClass::Propagating => ErrorPolicy::RetryLater(Duration::from_secs(15)),
         ErrorClass::NotFound | ErrorClass::Terminal => ErrorPolicy::Terminal,
     }
 }

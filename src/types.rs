@@ -185,6 +185,9 @@ pub struct FunctionState {
     pub last_update_in_progress: bool,
     /// The manifest generation last applied by lambda-reconciler (from the function's tag).
     pub applied_generation: AppliedGeneration,
+    /// Why the environment could not be read (Environment.Error, or a KMS state reason): the
+    /// variables are then unknown, not empty.
+    pub environment_error: Option<String>,
 }
 
 /// The tag that records the manifest generation last applied, so a restart can still tell an

@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
             reserved_concurrency: Some(3),
             last_update_in_progress: false,
             applied_generation: AppliedGeneration::Untagged,
+            environment_error: None,
         }),
         ..Observed::default()
     };

@@ -12,17 +12,27 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-/// How an AWS error should be handled.
+/// How an AWS error should be handled: the one classification, made here, of every failed call.
+/// The retryable classes are retried inside the call (see [`RetryPolicy`]); what is left when the
+/// attempts run out is handled by the reconcile's error policy (`reconcile::ErrorPolicy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
     /// The resource does not exist.
     NotFound,
-    /// Throttling (429 / *Throttl* / TooManyRequests): retried.
+    /// Throttling (429 / *Throttl* / TooManyRequests / "Rate exceeded"): retried.
     Throttled,
-    /// 5xx or a network failure: retried.
+    /// 5xx: retried.
     Transient,
-    /// 409 ResourceConflictException (an update is in progress): retried.
+    /// No answer (connection refused or reset, timeout): retried; the daemon reports AWS
+    /// unreachable once per outage.
+    Unreachable,
+    /// 409 ResourceConflictException (an update is in progress), ConcurrentUpdateException:
+    /// retried.
     Conflict,
+    /// AWS has not caught up with a write it accepted (eventual consistency): the scalable target
+    /// just registered (ObjectNotFoundException on a Put), a destination or role just created
+    /// (InvalidParameterValueException naming it). Retried.
+    Propagating,
     /// The request is invalid or forbidden: not retried.
     Terminal,
 }
@@ -43,7 +53,7 @@ impl AwsError {
         self.class == ErrorClass::NotFound
     }
     fn retryable(&self) -> bool {
-        matches!(self.class, ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::Conflict)
+        !matches!(self.class, ErrorClass::NotFound | ErrorClass::Terminal)
     }
 }
 
@@ -75,23 +85,46 @@ fn classify<E: ProvideErrorMetadata>(operation: &'static str, err: &SdkError<E, 
         SdkError::ResponseError(_) => ("ResponseError".to_string(), "unparseable response".to_string()),
         _ => ("ConstructionFailure".to_string(), "request could not be built".to_string()),
     };
-    let class = if THROTTLE_CODES.contains(&code.as_str()) || status == Some(429) {
-        ErrorClass::Throttled
-    } else if NOT_FOUND_CODES.contains(&code.as_str()) {
-        ErrorClass::NotFound
-    } else if code == "ResourceConflictException" || status == Some(409) {
-        ErrorClass::Conflict
-    } else if status.is_some_and(|s| s >= 500)
-        || matches!(code.as_str(), "Timeout" | "DispatchFailure" | "ResponseError")
-    {
-        ErrorClass::Transient
-    } else {
-        ErrorClass::Terminal
-    };
+    let class = class_of(operation, &code, &message, status);
     AwsError { operation, code, message, status, class }
 }
 
-/// Retry policy for retryable errors.
+/// Lambda's InvalidParameterValueException messages while a just-created role or destination
+/// propagates (AWS does not document them; seen in the field and retried by terraform-provider-aws).
+const PROPAGATING_MESSAGES: &[&str] =
+    &["The destination ARN", "does not have permissions to call", "cannot be assumed by Lambda"];
+
+/// The class of an error from `operation` (`service:Operation`).
+pub fn class_of(operation: &str, code: &str, message: &str, status: Option<u16>) -> ErrorClass {
+    let put = operation.rsplit(':').next().is_some_and(|op| op.starts_with("Put"));
+    if THROTTLE_CODES.contains(&code) || status == Some(429) {
+        ErrorClass::Throttled
+    } else if code == "FailedResourceAccessException" && message.contains("Rate exceeded") {
+        // Application Auto Scaling reading the policy's CloudWatch alarms was throttled.
+        ErrorClass::Throttled
+    } else if code == "ObjectNotFoundException" && put {
+        // AWS (RegisterScalableTarget): "there might be a brief delay until the operation achieves
+        // eventual consistency ... The typical strategy is to retry the request".
+        ErrorClass::Propagating
+    } else if code == "InvalidParameterValueException" && PROPAGATING_MESSAGES.iter().any(|m| message.contains(m)) {
+        ErrorClass::Propagating
+    } else if NOT_FOUND_CODES.contains(&code) {
+        ErrorClass::NotFound
+    } else if matches!(code, "ResourceConflictException" | "ConcurrentUpdateException") || status == Some(409) {
+        ErrorClass::Conflict
+    } else if matches!(code, "Timeout" | "DispatchFailure") {
+        ErrorClass::Unreachable
+    } else if status.is_some_and(|s| s >= 500) || code == "ResponseError" {
+        ErrorClass::Transient
+    } else {
+        ErrorClass::Terminal
+    }
+}
+
+/// Retry policy for retryable errors: the only retries of a call (the SDK's own are off, so every
+/// attempt passes the rate limiter). With the default, a call gets 8 attempts; the waits between
+/// them are drawn from [0, 0.1 s], [0, 0.2 s] … [0, 6.4 s] (full jitter), at most 12.7 s in all
+/// (6.35 s expected). What still fails is left to the reconcile's error policy.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -106,10 +139,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)].
+    /// The longest wait before retry `attempt` (1-based): min(cap, base * 2^(attempt - 1)).
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(self.cap)
+    }
+
+    /// Full-jitter exponential backoff: uniform in [0, ceiling(attempt)].
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
-        ceiling.mul_f64(fastrand::f64())
+        self.ceiling(attempt).mul_f64(fastrand::f64())
     }
 }
 
@@ -198,7 +235,8 @@ impl Caller {
                 return Err(err);
             }
             let wait = self.retry.backoff(attempt);
-            tracing::debug!(operation = op, code = %err.code, attempt, wait_ms = wait.as_millis() as u64, "retrying AWS call");
+            let class = format!("{:?}", err.class);
+            tracing::debug!(operation = op, code = %err.code, class, attempt, wait_ms = wait.as_millis() as u64, "retrying AWS call");
             tokio::time::sleep(wait).await;
         }
     }
@@ -209,13 +247,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_never_exceeds_the_cap_and_grows_with_attempts() {
+    fn backoff_doubles_from_the_base_up_to_the_cap_and_stays_within_its_ceiling() {
         let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), cap: Duration::from_secs(1) };
-        for attempt in 0..30 {
-            assert!(p.backoff(attempt) <= Duration::from_secs(1));
+        let ms = |a| p.ceiling(a).as_millis();
+        assert_eq!((1..=6).map(ms).collect::<Vec<_>>(), [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(ms(40), 1000, "no overflow for large attempts");
+        for attempt in 1..30 {
+            assert!(p.backoff(attempt) <= p.ceiling(attempt));
         }
-        let max_early = (0..200).map(|_| p.backoff(1)).max().unwrap();
-        assert!(max_early <= Duration::from_millis(200));
+        let d = RetryPolicy::default();
+        let total: Duration = (1..d.max_attempts).map(|a| d.ceiling(a)).sum();
+        assert_eq!(total, Duration::from_millis(12_700), "the budget the docs state");
+    }
+
+    #[test]
+    fn errors_are_classified_once_by_code_message_and_operation() {
+        let c = |op, code, msg, status| class_of(op, code, msg, status);
+        assert_eq!(c("lambda:GetFunction", "TooManyRequestsException", "", Some(429)), ErrorClass::Throttled);
+        let rate = "Rate exceeded";
+        assert_eq!(
+            c("autoscaling:PutScalingPolicy", "FailedResourceAccessException", rate, Some(400)),
+            ErrorClass::Throttled
+        );
+        let denied = "not authorized to perform cloudwatch:DescribeAlarms";
+        assert_eq!(
+            c("autoscaling:PutScalingPolicy", "FailedResourceAccessException", denied, Some(400)),
+            ErrorClass::Terminal
+        );
+        assert_eq!(
+            c("autoscaling:PutScalingPolicy", "ObjectNotFoundException", "", Some(400)),
+            ErrorClass::Propagating
+        );
+        assert_eq!(
+            c("autoscaling:DeleteScalingPolicy", "ObjectNotFoundException", "", Some(400)),
+            ErrorClass::NotFound
+        );
+        let dest = "The destination ARN arn:aws:sqs:us-east-1:123456789012:q is invalid.";
+        assert_eq!(
+            c("lambda:PutFunctionEventInvokeConfig", "InvalidParameterValueException", dest, Some(400)),
+            ErrorClass::Propagating
+        );
+        assert_eq!(
+            c("lambda:UpdateAlias", "InvalidParameterValueException", "bad weight", Some(400)),
+            ErrorClass::Terminal
+        );
+        assert_eq!(c("lambda:UpdateAlias", "ResourceConflictException", "", Some(409)), ErrorClass::Conflict);
+        assert_eq!(
+            c("autoscaling:RegisterScalableTarget", "ConcurrentUpdateException", "", Some(400)),
+            ErrorClass::Conflict
+        );
+        assert_eq!(c("lambda:GetFunction", "DispatchFailure", "", None), ErrorClass::Unreachable);
+        assert_eq!(c("lambda:GetFunction", "ServiceException", "", Some(500)), ErrorClass::Transient);
+        assert_eq!(c("lambda:GetFunction", "AccessDeniedException", "", Some(403)), ErrorClass::Terminal);
     }
 
     #[test]

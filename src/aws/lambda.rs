@@ -49,6 +49,25 @@ fn pc_state(
     }
 }
 
+/// The state reason codes that mean Lambda cannot decrypt the environment (the variables are then
+/// absent from the answer, not empty).
+const KMS_REASONS: &[&str] = &["KMSKeyAccessDenied", "KMSKeyNotFound", "InvalidStateKMSKey", "DisabledKMSKey"];
+
+/// AWS (EnvironmentResponse.Error): "Error messages for environment variables that couldn't be
+/// applied"; a KMS StateReasonCode / LastUpdateStatusReasonCode means the same for reading them.
+fn environment_error(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Option<String> {
+    if let Some(e) = c.environment().and_then(|e| e.error()) {
+        return Some(format!("{}: {}", e.error_code().unwrap_or("EnvironmentError"), e.message().unwrap_or_default()));
+    }
+    let state = c.state_reason_code().map(|r| (r.as_str(), c.state_reason()));
+    let update = c.last_update_status_reason_code().map(|r| (r.as_str(), c.last_update_status_reason()));
+    state
+        .into_iter()
+        .chain(update)
+        .find(|(code, _)| KMS_REASONS.contains(code))
+        .map(|(code, reason)| format!("{code}: {}", reason.unwrap_or_default()))
+}
+
 /// AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow permissions
 /// for lambda:ListTags"; a TagsError says the tags could not be read.
 fn applied_generation(tags: Option<&HashMap<String, String>>, error: Option<&TagsError>) -> AppliedGeneration {
@@ -90,6 +109,7 @@ impl Lambda {
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         Ok(Some(FunctionState {
+            environment_error: conf.and_then(environment_error),
             arn: conf.and_then(|c| c.function_arn()).unwrap_or_default().to_string(),
             environment,
             reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()).map(i64::from),

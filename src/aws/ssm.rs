@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 
 use super::call::{AwsError, Caller, ErrorClass};
+use super::pages;
 use super::snapshot::{Decision, Freshness};
 
 /// A resolved parameter value; `secure` for SecureString (never printed).
@@ -140,9 +141,10 @@ impl Ssm {
         Ok((found, missing))
     }
 
-    /// Every SecureString of the region, decrypted (for `export` to recognise secret values; the
-    /// values never leave the caller).
-    pub async fn secure_strings(&self) -> Result<BTreeMap<String, Parameter>, AwsError> {
+    /// Every SecureString of the region the caller may read, decrypted (for `export` to recognise
+    /// secret values; the values never leave the caller), and how many it may not read (a batch
+    /// refused as a whole, say GetParameters allowed only under a path, is skipped, not fatal).
+    pub async fn secure_strings(&self) -> Result<(BTreeMap<String, Parameter>, usize), AwsError> {
         const OP: &str = "ssm:DescribeParameters";
         let filter =
             ParameterStringFilter::builder().key("Type").option("Equals").values("SecureString").build().map_err(
@@ -154,9 +156,8 @@ impl Ssm {
                     class: ErrorClass::Terminal,
                 },
             )?;
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        let filter = &filter;
+        let names = pages::all(OP, |token| async move {
             let page = self
                 .caller
                 .call(OP, || {
@@ -168,12 +169,12 @@ impl Ssm {
                         .send()
                 })
                 .await?;
-            names.extend(page.parameters().iter().filter_map(|p| p.name().map(str::to_string)));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(self.get_parameters(&names).await?.0.into_iter().filter(|(k, _)| !k.starts_with("arn:")).collect())
+            let names = page.parameters().iter().filter_map(|p| p.name().map(str::to_string)).collect();
+            Ok((names, page.next_token().map(str::to_string)))
+        })
+        .await?;
+        let (values, read) = self.read_leniently(&names).await?;
+        let values = values.into_iter().filter(|(k, _)| !k.starts_with("arn:")).collect();
+        Ok((values, names.len() - read.len()))
     }
 }

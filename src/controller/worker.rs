@@ -54,12 +54,11 @@ impl WorkError {
         }
     }
     fn unreachable(&self) -> bool {
-        let aws = match self {
+        match self {
             WorkError::Reconcile(ReconcileError::Observe(e) | ReconcileError::Apply(ApplyError::Aws(e)))
-            | WorkError::Ssm(e) => e,
-            _ => return false,
-        };
-        matches!(aws.code.as_str(), "DispatchFailure" | "Timeout")
+            | WorkError::Ssm(e) => e.class == crate::aws::ErrorClass::Unreachable,
+            _ => false,
+        }
     }
 }
 

@@ -237,6 +237,13 @@ pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
         p.error = Some(format!("function `{}` not found in {}", d.function_ref, d.key.region));
         return p;
     };
+    if let (Some(e), false) = (&function.environment_error, d.environment.is_absent()) {
+        // The variables are unknown, not empty: never plan to rewrite them from nothing.
+        let text =
+            format!("the function's environment cannot be read ({e}); fix the function (KMS key, permissions) first");
+        p.error = Some(redact(&text, &d.secrets()));
+        return p;
+    }
     alias::removals(d, o, &mut p);
     environment(d, &function.environment, &mut p);
     let reserved = reserved(d, function.reserved_concurrency);

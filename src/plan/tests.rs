@@ -27,6 +27,7 @@ fn function() -> FunctionState {
         reserved_concurrency: None,
         last_update_in_progress: false,
         applied_generation: AppliedGeneration::Untagged,
+        environment_error: None,
     }
 }
 
@@ -371,4 +372,16 @@ fn plan_adopts_an_existing_target_tracking_policy_under_its_own_name() {
         p.changes.iter().map(|c| c.action.clone()).collect::<Vec<_>>(),
         [Action::PutTargetTrackingPolicy { alias: "live".into(), name: "made-in-console".into(), target: 0.7 }]
     );
+}
+
+#[test]
+fn an_unreadable_environment_is_an_error_not_an_empty_environment_to_rewrite() {
+    let d = desired("  environment:\n    variables:\n      LOG_LEVEL: info\n  reservedConcurrency: 3\n");
+    let mut o = observed();
+    o.function.as_mut().unwrap().environment_error = Some("KMSKeyAccessDenied: the key policy denies Decrypt".into());
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "nothing is planned: {:?}", ops(&p));
+    assert!(p.error.as_deref().is_some_and(|e| e.contains("KMSKeyAccessDenied")), "{:?}", p.error);
+    let unmanaged = desired("  reservedConcurrency: 3\n");
+    assert_eq!(ops(&plan(&unmanaged, &o)), ["PutFunctionConcurrency"], "unmanaged environment: no matter");
 }

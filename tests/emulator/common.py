@@ -18,7 +18,8 @@ CONFIG = {
     "update_in_progress_seconds": 0.5,
     # "function:qualifier" -> StatusReason: provisioned concurrency goes FAILED.
     "fail_pc": {},
-    # The next `count` AWS requests fail with `status` and error `code` (429 throttling, 500...).
+    # The next `count` AWS requests (of `operation` only, when set) fail with `status`, error
+    # `code` and optional `message` (429 throttling, 500, eventual-consistency errors...).
     "fail_next": {"count": 0, "status": 429, "code": "TooManyRequestsException"},
     # Random faults per service (credential-scope name: lambda, application-autoscaling, ssm,
     # sns): {"throttle": rate, "error500": rate, "reset": rate, "conflict": rate (Lambda writes),
@@ -27,6 +28,9 @@ CONFIG = {
     # The seed of the fault generator (random at start, printed on the ready line; setting it
     # through /_ext/config reseeds the generator).
     "seed": 0,
+    # function name -> {"ErrorCode", "Message"[, "StateReasonCode"]}: its environment cannot be
+    # read (Environment.Error instead of Variables), as with a KMS key Lambda may not use.
+    "environment_error": {},
     # Every AWS request has its connection reset (the endpoint is down).
     "down": False,
 }

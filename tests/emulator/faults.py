@@ -19,16 +19,20 @@ def reseed(seed):
     RNG.seed(CONFIG["seed"])
 
 
-def draw(service, method):
-    """The fault for one request: {status, code}, {reset}, or None; sleeps for latency.
-    `conflict` applies to Lambda writes (409 as while an update is in progress)."""
+def draw(service, method, action):
+    """The fault for one request: {status, code[, message]}, {reset}, or None; sleeps for latency.
+    `conflict` applies to Lambda writes (409 as while an update is in progress). `fail_next` may
+    name an `operation` (IAM action, e.g. application-autoscaling:PutScalingPolicy): then only
+    that operation's requests fail, as AWS's eventual-consistency errors hit one call; a list of
+    such specs is consumed each in turn."""
     if CONFIG.get("down"):
         return {"reset": True}
     with LOCK:
-        fault = CONFIG["fail_next"]
-        if fault.get("count", 0) > 0:
-            fault["count"] -= 1
-            return dict(fault)
+        specs = CONFIG["fail_next"] if isinstance(CONFIG["fail_next"], list) else [CONFIG["fail_next"]]
+        for fault in specs:
+            if fault.get("count", 0) > 0 and fault.get("operation") in (None, action):
+                fault["count"] -= 1
+                return dict(fault)
         f = CONFIG["faults"].get(service) or {}
         spike = bool(f.get("latency_ms")) and RNG.random() < float(f.get("latency_rate", 1.0))
         r = RNG.random() if f else 1.0

@@ -273,6 +273,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         if status.startswith("200"):
             fn = backend(region).get_function(fn_key[1])
             out = patch_status(out, busy, fn.reserved_concurrency if name == "function" else None)
+            out = environment_error(out, fn_key[1])
             if name == "function" and not iam.may_list_tags(environ):
                 out = strip_tags(out)
         return finish(start_response, status, headers, out)
@@ -283,6 +284,21 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         start_response(status, headers)
         return [out]
     return inner(environ, start_response)
+
+def environment_error(out, function):
+    """CONFIG["environment_error"][function] = {"ErrorCode", "Message"[, "StateReasonCode"]}: the
+    function answers as when Lambda cannot decrypt its variables (EnvironmentResponse: "If it
+    fails, the response contains details about the error") - Error, no Variables."""
+    spec = (CONFIG.get("environment_error") or {}).get(function)
+    if not spec:
+        return out
+    doc = json.loads(out)
+    conf = doc.get("Configuration", doc)
+    conf["Environment"] = {"Error": {"ErrorCode": spec["ErrorCode"], "Message": spec["Message"]}}
+    if spec.get("StateReasonCode"):
+        conf["StateReasonCode"], conf["StateReason"] = spec["StateReasonCode"], spec["Message"]
+    return json.dumps(doc).encode()
+
 
 def strip_tags(out):
     """AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow

@@ -230,3 +230,77 @@ async fn under_the_shipped_policy_drift_is_detected_and_alerted_not_silently_cor
     assert_eq!(f.concurrency().unwrap().reserved_concurrent_executions(), Some(7), "alert only");
     assert_eq!(daemon.manifest("rules")["sync"], "OutOfSync");
 }
+
+#[tokio::test]
+async fn retryable_aws_errors_are_retried_until_the_function_converges() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 2);
+    let spec = |op: &str, status: u16, code: &str, message: &str| {
+        format!(r#"{{"count": 2, "operation": "{op}", "status": {status}, "code": "{code}", "message": "{message}"}}"#)
+    };
+    let faults = [
+        spec("lambda:CreateAlias", 409, "ResourceConflictException", "An update is in progress for resource"),
+        spec("application-autoscaling:RegisterScalableTarget", 400, "ConcurrentUpdateException", "pending update"),
+        // Right after RegisterScalableTarget: eventual consistency.
+        spec(
+            "application-autoscaling:PutScalingPolicy",
+            400,
+            "ObjectNotFoundException",
+            "No scalable target registered",
+        ),
+        spec(
+            "application-autoscaling:PutScheduledAction",
+            400,
+            "ObjectNotFoundException",
+            "No scalable target registered",
+        ),
+        spec("application-autoscaling:PutScalingPolicy", 400, "FailedResourceAccessException", "Rate exceeded"),
+        // Right after the destination queue was created.
+        spec(
+            "lambda:PutFunctionEventInvokeConfig",
+            400,
+            "InvalidParameterValueException",
+            "The destination ARN arn:aws:sqs:ap-northeast-1:123456789012:new-queue is invalid.",
+        ),
+    ];
+    emu.configure(&format!(r#"{{"fail_next": [{}]}}"#, faults.join(", ")));
+    let spec_yaml = "  eventInvokeConfig:\n    destinations: {onFailure: \"arn:aws:sqs:ap-northeast-1:123456789012:new-queue\"}\n  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        targetUtilization: 0.6\n        scheduledActions:\n          - {name: morning, schedule: \"cron(0 9 * * ? *)\", minCapacity: 2}\n";
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{spec_yaml}"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let injected = emu.requests().iter().filter(|r| r["injected"] == true).count();
+    assert_eq!(injected, 2 * faults.len(), "every injected error was met, and retried");
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}
+
+#[tokio::test]
+async fn an_environment_lambda_cannot_decrypt_is_an_error_and_is_never_rewritten() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    let env = Environment::builder().variables("LOG_LEVEL", "debug").build();
+    emu.lambda().await.update_function_configuration().function_name("rules").environment(env).send().await.unwrap();
+    emu.configure(
+        r#"{"environment_error": {"rules": {"ErrorCode": "AccessDeniedException", "Message": "Lambda was unable to decrypt the environment variables because KMS access was denied.", "StateReasonCode": "KMSKeyAccessDenied"}}}"#,
+    );
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}  environment:\n    variables:\n      LOG_LEVEL: info\n"))]);
+    emu.clear_requests();
+    let plan = emu.run(&["plan", "-m", path(&dir)]).expect(1);
+    assert!(plan.all().contains("environment cannot be read (AccessDeniedException"), "{}", plan.all());
+    emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(emu.write_calls().is_empty(), "nothing rewritten: {:?}", emu.write_calls());
+}
+
+#[tokio::test]
+async fn export_works_when_secure_strings_cannot_be_read_and_never_prints_one() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    emu.put_parameter("/elsewhere/db_password", SECRET_VALUE, true).await;
+    let env = Environment::builder().variables("DB_PASSWORD", SECRET_VALUE).variables("MODE", "fast").build();
+    emu.lambda().await.update_function_configuration().function_name("rules").environment(env).send().await.unwrap();
+    // GetParameters refused for the batch (a policy that allows it only under /app/*).
+    let refused = r#"{"count": 1, "operation": "ssm:GetParameters", "status": 400, "code": "AccessDeniedException", "message": "not authorized"}"#;
+    emu.configure(&format!(r#"{{"fail_next": {refused}}}"#));
+    let export = emu.run(&["export", "--function", "rules"]).expect(0);
+    assert!(!export.all().contains(SECRET_VALUE), "{}", export.all());
+    assert!(export.stderr.contains("1 SecureString parameter(s) could not be read"), "{}", export.stderr);
+    assert!(export.stdout.contains("MODE: \"fast\""), "{}", export.stdout);
+}

@@ -253,6 +253,7 @@ fn observed() -> impl Strategy<Value = Observed> {
                     reserved_concurrency: reserved,
                     last_update_in_progress: false,
                     applied_generation: AppliedGeneration::Untagged,
+                    environment_error: None,
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 invoke_configs: eics.into_iter().filter(|(k, _)| k.as_deref().is_none_or(live)).collect(),
