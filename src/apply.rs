@@ -104,8 +104,8 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
         Action::DeleteEventInvokeConfig { qualifier } => l.delete_event_invoke_config(f, qualifier.as_deref()).await?,
         Action::RegisterScalableTarget { alias, min, max } => s.register(&id(alias), *min, *max).await?,
         Action::DeregisterScalableTarget { alias } => s.deregister(&id(alias)).await?,
-        Action::PutTargetTrackingPolicy { alias, name, target } => {
-            s.put_target_tracking(&id(alias), name, *target).await?
+        Action::PutTargetTrackingPolicy { alias, name, tracking } => {
+            s.put_target_tracking(&id(alias), name, tracking).await?
         }
         Action::DeleteScalingPolicy { alias, name } => s.delete_policy(&id(alias), name).await?,
         Action::PutScheduledAction { alias, action } => s.put_scheduled_action(&id(alias), action).await?,

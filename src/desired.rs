@@ -9,8 +9,8 @@ use crate::aws::ssm::Parameter;
 use crate::manifest::validate::parse_function_ref;
 use crate::manifest::{self as m, DriftPolicy, Field, Manifest};
 use crate::types::{
-    environment_size, EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, DEFAULT_EVENT_AGE,
-    DEFAULT_RETRIES, ENV_LIMIT_BYTES,
+    environment_size, EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, TargetTracking,
+    DEFAULT_EVENT_AGE, DEFAULT_RETRIES, ENV_LIMIT_BYTES,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum DesiredError {
 pub struct DesiredScaling {
     pub min_capacity: i64,
     pub max_capacity: i64,
-    pub target_utilization: Option<f64>,
+    pub target_tracking: Option<TargetTracking>,
     pub scheduled_actions: Vec<Scheduled>,
 }
 
@@ -107,7 +107,12 @@ fn scaling(s: &m::Autoscaling) -> DesiredScaling {
     DesiredScaling {
         min_capacity: s.min_capacity,
         max_capacity: s.max_capacity,
-        target_utilization: s.target_utilization,
+        target_tracking: s.target_utilization.map(|t| TargetTracking {
+            target_utilization: t,
+            scale_in_cooldown: s.scale_in_cooldown.unwrap_or(0),
+            scale_out_cooldown: s.scale_out_cooldown.unwrap_or(0),
+            disable_scale_in: s.disable_scale_in.unwrap_or(false),
+        }),
         scheduled_actions: s
             .scheduled_actions
             .iter()

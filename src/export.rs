@@ -53,11 +53,20 @@ fn invoke_config(c: &InvokeConfig) -> Value {
 
 fn autoscaling(s: &ScalingState, alias: &str, warnings: &mut Vec<String>) -> Value {
     let mut v = json!({"minCapacity": s.min_capacity, "maxCapacity": s.max_capacity});
-    let mut tracked = s.policies.iter().filter(|p| p.target_utilization.is_some());
-    if let Some(p) = tracked.next() {
-        v["targetUtilization"] = json!(p.target_utilization);
+    let mut tracked = s.policies.iter().filter(|p| p.tracking.is_some());
+    if let Some(t) = tracked.next().and_then(|p| p.tracking.as_ref()) {
+        v["targetUtilization"] = json!(t.target_utilization);
+        if t.scale_in_cooldown != 0 {
+            v["scaleInCooldown"] = json!(t.scale_in_cooldown);
+        }
+        if t.scale_out_cooldown != 0 {
+            v["scaleOutCooldown"] = json!(t.scale_out_cooldown);
+        }
+        if t.disable_scale_in {
+            v["disableScaleIn"] = json!(true);
+        }
     }
-    for p in s.policies.iter().filter(|p| p.target_utilization.is_none()).chain(tracked) {
+    for p in s.policies.iter().filter(|p| p.tracking.is_none()).chain(tracked) {
         warnings.push(format!(
             "aliases.{alias}: scaling policy `{}` cannot be expressed in a manifest; plan would remove it",
             p.name

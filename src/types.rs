@@ -130,13 +130,34 @@ pub struct Scheduled {
     pub timezone: Option<String>,
 }
 
+/// A target-tracking configuration on LambdaProvisionedConcurrencyUtilization, compared whole,
+/// with AWS's defaults filled in (cooldowns 0 s for Lambda, scale-in enabled) so that an omitted
+/// field and its default compare equal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetTracking {
+    pub target_utilization: f64,
+    pub scale_in_cooldown: i64,
+    pub scale_out_cooldown: i64,
+    pub disable_scale_in: bool,
+}
+
+impl TargetTracking {
+    /// Equal up to float noise in the target.
+    pub fn same(&self, other: &TargetTracking) -> bool {
+        (self.target_utilization - other.target_utilization).abs() < 1e-9
+            && (self.scale_in_cooldown, self.scale_out_cooldown, self.disable_scale_in)
+                == (other.scale_in_cooldown, other.scale_out_cooldown, other.disable_scale_in)
+    }
+}
+
 /// A scaling policy, narrowed to what is compared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
     pub name: String,
-    /// `Some(target)` for a target-tracking policy on LambdaProvisionedConcurrencyUtilization.
-    pub target_utilization: Option<f64>,
+    /// `Some` for a target-tracking policy on LambdaProvisionedConcurrencyUtilization.
+    pub tracking: Option<TargetTracking>,
 }
 
 /// The scalable target of an alias's provisioned concurrency, with its policies and actions.

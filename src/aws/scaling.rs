@@ -15,7 +15,7 @@ use super::call::{AwsError, Caller, ErrorClass};
 use super::lambda::ignore_not_found;
 use super::pages;
 use super::snapshot::{Decision, Freshness};
-use crate::types::{Policy, ScalingState, Scheduled};
+use crate::types::{Policy, ScalingState, Scheduled, TargetTracking};
 
 const NS: ServiceNamespace = ServiceNamespace::Lambda;
 const DIM: ScalableDimension = ScalableDimension::LambdaFunctionProvisionedConcurrency;
@@ -217,10 +217,13 @@ impl Scaling {
                     let on_utilization = tt.and_then(|c| c.predefined_metric_specification()).is_some_and(|m| {
                         m.predefined_metric_type() == &MetricType::LambdaProvisionedConcurrencyUtilization
                     });
-                    let policy = Policy {
-                        name: p.policy_name().to_string(),
-                        target_utilization: tt.filter(|_| on_utilization).map(|c| c.target_value()),
-                    };
+                    let tracking = tt.filter(|_| on_utilization).map(|c| TargetTracking {
+                        target_utilization: c.target_value(),
+                        scale_in_cooldown: c.scale_in_cooldown().map_or(0, i64::from),
+                        scale_out_cooldown: c.scale_out_cooldown().map_or(0, i64::from),
+                        disable_scale_in: c.disable_scale_in().unwrap_or(false),
+                    });
+                    let policy = Policy { name: p.policy_name().to_string(), tracking };
                     (p.resource_id().to_string(), policy)
                 })
                 .collect();
@@ -301,7 +304,8 @@ impl Scaling {
         ignore_not_found(res.map(drop))
     }
 
-    pub async fn put_target_tracking(&self, id: &str, name: &str, target: f64) -> Result<(), AwsError> {
+    /// PutScalingPolicy with the whole target-tracking configuration (every field sent).
+    pub async fn put_target_tracking(&self, id: &str, name: &str, t: &TargetTracking) -> Result<(), AwsError> {
         self.wrote_to(id);
         const OP: &str = "autoscaling:PutScalingPolicy";
         let metric = PredefinedMetricSpecification::builder()
@@ -309,7 +313,10 @@ impl Scaling {
             .build()
             .map_err(|e| build_error(OP, e))?;
         let cfg = TargetTrackingScalingPolicyConfiguration::builder()
-            .target_value(target)
+            .target_value(t.target_utilization)
+            .scale_in_cooldown(i32::try_from(t.scale_in_cooldown).unwrap_or(i32::MAX))
+            .scale_out_cooldown(i32::try_from(t.scale_out_cooldown).unwrap_or(i32::MAX))
+            .disable_scale_in(t.disable_scale_in)
             .predefined_metric_specification(metric)
             .build()
             .map_err(|e| build_error(OP, e))?;

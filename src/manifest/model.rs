@@ -250,6 +250,14 @@ pub struct Autoscaling {
     /// Target tracking on LambdaProvisionedConcurrencyUtilization, in (0, 1].
     #[schemars(range(max = 1.0))]
     pub target_utilization: Option<f64>,
+    /// Seconds after a scale-in before another (target tracking; default 0).
+    #[schemars(range(min = 0))]
+    pub scale_in_cooldown: Option<i64>,
+    /// Seconds after a scale-out before another (target tracking; default 0).
+    #[schemars(range(min = 0))]
+    pub scale_out_cooldown: Option<i64>,
+    /// Target tracking only scales out (default false).
+    pub disable_scale_in: Option<bool>,
     /// The whole set of scheduled actions.
     #[serde(default)]
     pub scheduled_actions: Vec<ScheduledAction>,

@@ -328,6 +328,18 @@ fn autoscaling(c: &mut Ctx, field: &str, s: &Autoscaling, pc: &Field<i64>) {
             c.err(&format!("{field}.targetUtilization"), format!("{t} is outside (0, 1]"));
         }
     }
+    for (k, v) in [("scaleInCooldown", s.scale_in_cooldown), ("scaleOutCooldown", s.scale_out_cooldown)] {
+        if v.is_some_and(|v| v < 0) {
+            c.err(&format!("{field}.{k}"), "must be >= 0 seconds");
+        }
+    }
+    let tuned = s.scale_in_cooldown.is_some() || s.scale_out_cooldown.is_some() || s.disable_scale_in.is_some();
+    if tuned && s.target_utilization.is_none() {
+        c.err(
+            field,
+            "scaleInCooldown, scaleOutCooldown and disableScaleIn tune target tracking: set targetUtilization",
+        );
+    }
     let parent = field.trim_end_matches(".autoscaling");
     match pc {
         Field::Value(n) if *n < s.min_capacity || *n > s.max_capacity => c.err(
@@ -340,9 +352,17 @@ fn autoscaling(c: &mut Ctx, field: &str, s: &Autoscaling, pc: &Field<i64>) {
     let mut seen = HashMap::new();
     for (i, a) in s.scheduled_actions.iter().enumerate() {
         let f = format!("{field}.scheduledActions[{i}]");
-        let name_ok = !a.name.is_empty() && a.name.len() <= 256 && !a.name.contains(':');
+        // AWS (ScheduledActionName): 1-256 characters, none of `:`, `/`, `|` or control
+        // characters, no leading or trailing space.
+        let name_ok = !a.name.is_empty()
+            && a.name.chars().count() <= 256
+            && !a.name.chars().any(|ch| ":/|".contains(ch) || ch.is_control())
+            && a.name.trim() == a.name;
         if !name_ok {
-            c.err(&format!("{f}.name"), "must be 1-256 characters without `:`");
+            c.err(
+                &format!("{f}.name"),
+                "must be 1-256 characters without `:`, `/`, `|`, control characters or surrounding spaces",
+            );
         }
         if seen.insert(a.name.clone(), i).is_some() {
             c.err(&format!("{f}.name"), format!("duplicate scheduled action name `{}`", a.name));
@@ -369,11 +389,18 @@ fn autoscaling(c: &mut Ctx, field: &str, s: &Autoscaling, pc: &Field<i64>) {
 pub fn check_schedule(s: &str) -> Result<(), String> {
     let inner = |p: &str| s.strip_prefix(p).and_then(|r| r.strip_suffix(')'));
     if let Some(body) = inner("cron(") {
-        let n = body.split_whitespace().count();
-        return if n == 6 {
-            Ok(())
-        } else {
-            Err(format!("cron expression has {n} fields; Application Auto Scaling needs 6 (minutes hours day-of-month month day-of-week year)"))
+        let fields: Vec<&str> = body.split_whitespace().collect();
+        if fields.len() != 6 {
+            return Err(format!("cron expression has {} fields; Application Auto Scaling needs 6 (minutes hours day-of-month month day-of-week year)", fields.len()));
+        }
+        // AWS (cron expressions): "You can't specify the Day-of-month and Day-of-week fields in
+        // the same cron expression. If you specify a value or a * (asterisk) in one of the
+        // fields, you must use a ? (question mark) in the other."
+        return match (fields[2] == "?", fields[4] == "?") {
+            (true, false) | (false, true) => Ok(()),
+            _ => Err(format!(
+                "`{s}`: exactly one of day-of-month and day-of-week must be `?` (e.g. `cron(0 9 * * ? *)`)"
+            )),
         };
     }
     if let Some(body) = inner("rate(") {

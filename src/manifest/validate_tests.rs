@@ -344,3 +344,27 @@ fn non_utf8_file_is_an_error_for_that_file() {
     let snap = super::load_dir(dir.path()).unwrap();
     assert!(snap.errors[0].message.contains("not valid UTF-8"));
 }
+
+#[test]
+fn a_cron_schedule_needs_a_question_mark_in_exactly_one_day_field() {
+    use super::validate::check_schedule;
+    assert!(check_schedule("cron(0 9 * * ? *)").is_ok() && check_schedule("cron(0 9 ? * MON-FRI *)").is_ok());
+    assert!(check_schedule("cron(0 9 * * * *)").unwrap_err().contains("exactly one of day-of-month and day-of-week"));
+    assert!(check_schedule("cron(0 9 ? * ? *)").is_err());
+}
+
+#[test]
+fn a_scheduled_action_name_follows_aws_pattern() {
+    for bad in ["a/b", "a|b", " lead", "trail "] {
+        let body = format!("  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        scheduledActions:\n          - {{name: \"{bad}\", schedule: \"rate(1 day)\", minCapacity: 2}}\n");
+        one(&body, "spec.aliases.live.autoscaling.scheduledActions[0].name", 14, "without `:`, `/`, `|`");
+    }
+}
+
+#[test]
+fn cooldowns_and_disable_scale_in_need_target_tracking() {
+    let body = "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        scaleInCooldown: 60\n";
+    one(body, "spec.aliases.live.autoscaling", 10, "set targetUtilization");
+    let negative = "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        targetUtilization: 0.5\n        scaleOutCooldown: -1\n";
+    one(negative, "spec.aliases.live.autoscaling.scaleOutCooldown", 14, "must be >= 0 seconds");
+}

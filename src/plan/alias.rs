@@ -208,21 +208,22 @@ fn scaling(name: &str, s: &DesiredScaling, cur: Option<&ScalingState>, p: &mut F
         Some(_) => {}
     }
     let policies = cur.map(|c| c.policies.as_slice()).unwrap_or_default();
-    let field = format!("{base}.targetUtilization");
+    let field = format!("{base}.targetTracking");
     // The owned policy: ours by name, else an adopted target-tracking policy on utilization
-    // (kept under its own name, so adopting a function does not recreate it).
+    // (kept under its own name, so adopting a function does not recreate it). Its whole
+    // configuration is compared: target, both cooldowns, scale-in.
     let owned = policies
         .iter()
         .find(|x| x.name == POLICY_NAME)
-        .or_else(|| policies.iter().find(|x| x.target_utilization.is_some()))
-        .filter(|_| s.target_utilization.is_some());
-    match (s.target_utilization, owned.and_then(|x| x.target_utilization)) {
-        (Some(t), Some(c)) if close(t, c) => {}
+        .or_else(|| policies.iter().find(|x| x.tracking.is_some()))
+        .filter(|_| s.target_tracking.is_some());
+    match (&s.target_tracking, owned.and_then(|x| x.tracking.as_ref())) {
+        (Some(t), Some(c)) if t.same(c) => {}
         (Some(t), c) => {
             let op = if owned.is_some() { Op::Update } else { Op::Create };
             let name = owned.map_or(POLICY_NAME.to_string(), |x| x.name.clone());
             p.push(
-                Action::PutTargetTrackingPolicy { alias: alias(), name, target: t },
+                Action::PutTargetTrackingPolicy { alias: alias(), name, tracking: t.clone() },
                 vec![diff(&field, op, json!(c), json!(t))],
             );
         }

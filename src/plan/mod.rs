@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::desired::Desired;
 use crate::manifest::{DriftPolicy, Field};
 use crate::observed::Observed;
-use crate::types::{AliasState, EnvMap, EnvValue, InvokeConfig, Routing, Scheduled};
+use crate::types::{AliasState, EnvMap, EnvValue, InvokeConfig, Routing, Scheduled, TargetTracking};
 
 /// One write the apply engine performs, in plan order.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +61,7 @@ pub enum Action {
     PutTargetTrackingPolicy {
         alias: String,
         name: String,
-        target: f64,
+        tracking: TargetTracking,
     },
     DeleteScalingPolicy {
         alias: String,

@@ -31,6 +31,11 @@ fn function() -> FunctionState {
     }
 }
 
+/// Target tracking at `target` with AWS's defaults.
+fn tracking(target: f64) -> TargetTracking {
+    TargetTracking { target_utilization: target, scale_in_cooldown: 0, scale_out_cooldown: 0, disable_scale_in: false }
+}
+
 fn observed() -> Observed {
     Observed { function: Some(function()), ..Observed::default() }
 }
@@ -166,7 +171,7 @@ fn scaled_observed(requested: i64) -> Observed {
         max_capacity: Some(200),
         timezone: None,
     };
-    let policy = Policy { name: POLICY_NAME.into(), target_utilization: Some(0.7) };
+    let policy = Policy { name: POLICY_NAME.into(), tracking: Some(tracking(0.7)) };
     o.scaling.insert(
         "live".into(),
         ScalingState { min_capacity: 5, max_capacity: 100, policies: vec![policy], scheduled_actions: vec![action] },
@@ -215,7 +220,7 @@ fn plan_replaces_the_scheduled_action_set_exactly_and_drops_foreign_policies() {
         max_capacity: None,
         timezone: None,
     });
-    s.policies.push(Policy { name: "console-made".into(), target_utilization: None });
+    s.policies.push(Policy { name: "console-made".into(), tracking: None });
     assert_eq!(
         ops(&plan(&desired(SCALED), &o)),
         ["DeleteScalingPolicy", "PutScheduledAction", "DeleteScheduledAction"]
@@ -366,11 +371,15 @@ fn a_secret_echoed_json_escaped_by_aws_is_redacted_too() {
 fn plan_adopts_an_existing_target_tracking_policy_under_its_own_name() {
     let mut o = scaled_observed(5);
     let s = o.scaling.get_mut("live").unwrap();
-    s.policies = vec![Policy { name: "made-in-console".into(), target_utilization: Some(0.5) }];
+    s.policies = vec![Policy { name: "made-in-console".into(), tracking: Some(tracking(0.5)) }];
     let p = plan(&desired(SCALED), &o);
     assert_eq!(
         p.changes.iter().map(|c| c.action.clone()).collect::<Vec<_>>(),
-        [Action::PutTargetTrackingPolicy { alias: "live".into(), name: "made-in-console".into(), target: 0.7 }]
+        [Action::PutTargetTrackingPolicy {
+            alias: "live".into(),
+            name: "made-in-console".into(),
+            tracking: tracking(0.7)
+        }]
     );
 }
 
@@ -384,4 +393,23 @@ fn an_unreadable_environment_is_an_error_not_an_empty_environment_to_rewrite() {
     assert!(p.error.as_deref().is_some_and(|e| e.contains("KMSKeyAccessDenied")), "{:?}", p.error);
     let unmanaged = desired("  reservedConcurrency: 3\n");
     assert_eq!(ops(&plan(&unmanaged, &o)), ["PutFunctionConcurrency"], "unmanaged environment: no matter");
+}
+
+#[test]
+fn plan_compares_the_whole_target_tracking_configuration_not_only_the_target() {
+    let scaled = SCALED.replace(
+        "targetUtilization: 0.7",
+        "targetUtilization: 0.7\n        scaleInCooldown: 300\n        disableScaleIn: true",
+    );
+    let mut o = scaled_observed(5);
+    o.scaling.get_mut("live").unwrap().policies =
+        vec![Policy { name: POLICY_NAME.into(), tracking: Some(tracking(0.7)) }];
+    let p = plan(&desired(&scaled), &o);
+    let want = TargetTracking { scale_in_cooldown: 300, disable_scale_in: true, ..tracking(0.7) };
+    assert_eq!(
+        p.changes.iter().map(|c| c.action.clone()).collect::<Vec<_>>(),
+        [Action::PutTargetTrackingPolicy { alias: "live".into(), name: POLICY_NAME.into(), tracking: want.clone() }]
+    );
+    o.scaling.get_mut("live").unwrap().policies[0].tracking = Some(want);
+    assert!(plan(&desired(&scaled), &o).changes.is_empty(), "the same configuration is in sync");
 }

@@ -304,3 +304,50 @@ async fn export_works_when_secure_strings_cannot_be_read_and_never_prints_one() 
     assert!(export.stderr.contains("1 SecureString parameter(s) could not be read"), "{}", export.stderr);
     assert!(export.stdout.contains("MODE: \"fast\""), "{}", export.stdout);
 }
+
+#[tokio::test]
+async fn the_whole_target_tracking_configuration_is_applied_and_its_drift_seen() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 2);
+    let scaling = "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        targetUtilization: 0.6\n        scaleInCooldown: 300\n        scaleOutCooldown: 30\n        disableScaleIn: true\n";
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{scaling}"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let aas = emu.scaling().await;
+    let read = || {
+        aas.describe_scaling_policies()
+            .service_namespace(ServiceNamespace::Lambda)
+            .resource_id("function:rules:live")
+            .scalable_dimension(ScalableDimension::LambdaFunctionProvisionedConcurrency)
+            .send()
+    };
+    let out = read().await.unwrap();
+    let c = out.scaling_policies()[0].target_tracking_scaling_policy_configuration().unwrap().clone();
+    assert_eq!(
+        (c.scale_in_cooldown(), c.scale_out_cooldown(), c.disable_scale_in()),
+        (Some(300), Some(30), Some(true))
+    );
+    // Out of band: only the cooldown changes.
+    let changed = aws_sdk_applicationautoscaling::types::TargetTrackingScalingPolicyConfiguration::builder()
+        .target_value(c.target_value())
+        .set_predefined_metric_specification(c.predefined_metric_specification().cloned())
+        .scale_in_cooldown(60)
+        .scale_out_cooldown(30)
+        .disable_scale_in(true)
+        .build()
+        .unwrap();
+    aas.put_scaling_policy()
+        .policy_name(out.scaling_policies()[0].policy_name())
+        .service_namespace(ServiceNamespace::Lambda)
+        .resource_id("function:rules:live")
+        .scalable_dimension(ScalableDimension::LambdaFunctionProvisionedConcurrency)
+        .policy_type(aws_sdk_applicationautoscaling::types::PolicyType::TargetTrackingScaling)
+        .target_tracking_scaling_policy_configuration(changed)
+        .send()
+        .await
+        .unwrap();
+    let plan = emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("targetTracking"), "{}", plan.stdout);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let c = read().await.unwrap().scaling_policies()[0].target_tracking_scaling_policy_configuration().unwrap().clone();
+    assert_eq!(c.scale_in_cooldown(), Some(300));
+}

@@ -67,10 +67,10 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
                 s.max_capacity = *max;
             }
             Action::DeregisterScalableTarget { alias } => drop(o.scaling.remove(alias)),
-            Action::PutTargetTrackingPolicy { alias, name, target } => {
+            Action::PutTargetTrackingPolicy { alias, name, tracking } => {
                 let s = o.scaling.get_mut(alias).expect("policy on a registered target");
                 s.policies.retain(|p| &p.name != name);
-                s.policies.push(Policy { name: name.clone(), target_utilization: Some(*target) });
+                s.policies.push(Policy { name: name.clone(), tracking: Some(tracking.clone()) });
             }
             Action::DeleteScalingPolicy { alias, name } => {
                 o.scaling.get_mut(alias).unwrap().policies.retain(|p| &p.name != name)
@@ -132,6 +132,9 @@ fn alias_yaml() -> impl Strategy<Value = String> {
                     s += &format!("      provisionedConcurrency: {start}\n      autoscaling:\n        minCapacity: {min}\n        maxCapacity: {max}\n");
                     if let Some(t) = target {
                         s += &format!("        targetUtilization: {}\n", t as f64 / 10.0);
+                        if t % 3 == 1 {
+                            s += "        scaleInCooldown: 300\n        disableScaleIn: true\n";
+                        }
                     }
                     s += "        scheduledActions:\n";
                     for i in 0..actions {
@@ -218,7 +221,15 @@ fn observed() -> impl Strategy<Value = Observed> {
             min_capacity: min,
             max_capacity: max,
             policies: p
-                .map(|(n, t)| Policy { name: n.to_string(), target_utilization: t.map(|t| t as f64 / 10.0) })
+                .map(|(n, t)| Policy {
+                    name: n.to_string(),
+                    tracking: t.map(|t| TargetTracking {
+                        target_utilization: t as f64 / 10.0,
+                        scale_in_cooldown: if t % 2 == 1 { 300 } else { 0 },
+                        scale_out_cooldown: 0,
+                        disable_scale_in: t % 3 == 0,
+                    }),
+                })
                 .into_iter()
                 .collect(),
             scheduled_actions: vec![Scheduled {
