@@ -121,7 +121,9 @@ fn scaling(s: &m::Autoscaling) -> DesiredScaling {
                 schedule: a.schedule.clone(),
                 min_capacity: a.min_capacity,
                 max_capacity: a.max_capacity,
-                timezone: a.timezone.clone(),
+                timezone: crate::types::timezone(a.timezone.as_deref()),
+                start_time: a.start_time.as_deref().and_then(crate::types::parse_time),
+                end_time: a.end_time.as_deref().and_then(crate::types::parse_time),
             })
             .collect(),
     }

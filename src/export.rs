@@ -83,6 +83,12 @@ fn autoscaling(s: &ScalingState, alias: &str, warnings: &mut Vec<String>) -> Val
             if let Some(n) = a.max_capacity {
                 x["maxCapacity"] = json!(n);
             }
+            if let Some(t) = a.start_time {
+                x["startTime"] = json!(crate::types::format_time(t));
+            }
+            if let Some(t) = a.end_time {
+                x["endTime"] = json!(crate::types::format_time(t));
+            }
             if let Some(t) = &a.timezone {
                 x["timezone"] = json!(t);
             }

@@ -119,7 +119,9 @@ pub struct PcState {
     pub reason: Option<String>,
 }
 
-/// An Application Auto Scaling scheduled action on provisioned concurrency.
+/// An Application Auto Scaling scheduled action on provisioned concurrency, compared and written
+/// whole (AWS, PutScheduledAction: "If you don't specify start and end times, the old values are
+/// deleted").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Scheduled {
@@ -127,7 +129,37 @@ pub struct Scheduled {
     pub schedule: String,
     pub min_capacity: Option<i64>,
     pub max_capacity: Option<i64>,
+    /// An IANA time zone; `None` is UTC (AWS's default), whatever alias AWS reports it by.
     pub timezone: Option<String>,
+    /// When the action starts / stops running, in seconds since the epoch (UTC).
+    #[serde(serialize_with = "rfc3339", skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<i64>,
+    #[serde(serialize_with = "rfc3339", skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<i64>,
+}
+
+/// UTC by any of its names is the default (`None`), so "unset" and "UTC" compare equal.
+pub fn timezone(tz: Option<&str>) -> Option<String> {
+    tz.filter(|t| !matches!(*t, "UTC" | "Etc/UTC" | "Etc/GMT" | "GMT" | "")).map(str::to_string)
+}
+
+/// Seconds since the epoch as RFC 3339 (`2026-12-01T09:00:00Z`).
+pub fn format_time(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// An RFC 3339 UTC time (`2026-12-01T09:00:00Z`) as seconds since the epoch.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339(text).ok()?;
+    t.duration_since(std::time::UNIX_EPOCH).ok().and_then(|d| i64::try_from(d.as_secs()).ok())
+}
+
+fn rfc3339<S: Serializer>(secs: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match secs {
+        Some(t) => s.serialize_str(&format_time(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// A target-tracking configuration on LambdaProvisionedConcurrencyUtilization, compared whole,

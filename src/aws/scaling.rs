@@ -260,7 +260,9 @@ impl Scaling {
                         schedule: a.schedule().to_string(),
                         min_capacity: action.and_then(|x| x.min_capacity()).map(i64::from),
                         max_capacity: action.and_then(|x| x.max_capacity()).map(i64::from),
-                        timezone: a.timezone().map(str::to_string),
+                        timezone: crate::types::timezone(a.timezone()),
+                        start_time: a.start_time().map(|t| t.secs()),
+                        end_time: a.end_time().map(|t| t.secs()),
                     };
                     (a.resource_id().to_string(), scheduled)
                 })
@@ -368,7 +370,10 @@ impl Scaling {
                     .resource_id(id)
                     .scheduled_action_name(&a.name)
                     .schedule(&a.schedule)
-                    .set_timezone(a.timezone.clone())
+                    // The whole action every time: an omitted time zone would keep the old one.
+                    .timezone(a.timezone.as_deref().unwrap_or("Etc/UTC"))
+                    .set_start_time(a.start_time.map(aws_smithy_types::DateTime::from_secs))
+                    .set_end_time(a.end_time.map(aws_smithy_types::DateTime::from_secs))
                     .scalable_target_action(action.clone())
                     .send()
             })

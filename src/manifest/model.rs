@@ -272,5 +272,10 @@ pub struct ScheduledAction {
     pub schedule: String,
     pub min_capacity: Option<i64>,
     pub max_capacity: Option<i64>,
+    /// IANA time zone of the schedule (default UTC).
     pub timezone: Option<String>,
+    /// When the action starts running, RFC 3339 UTC (`2026-12-01T00:00:00Z`).
+    pub start_time: Option<String>,
+    /// When the action stops running, RFC 3339 UTC.
+    pub end_time: Option<String>,
 }

@@ -370,6 +370,19 @@ fn autoscaling(c: &mut Ctx, field: &str, s: &Autoscaling, pc: &Field<i64>) {
         if let Err(m) = check_schedule(&a.schedule) {
             c.err(&format!("{f}.schedule"), m);
         }
+        let time = |c: &mut Ctx, k: &str, v: &Option<String>| {
+            let t = v.as_deref().map(|s| (s, crate::types::parse_time(s)));
+            if let Some((s, None)) = t {
+                c.err(&format!("{f}.{k}"), format!("`{s}` is not an RFC 3339 UTC time like 2026-12-01T09:00:00Z"));
+            }
+            t.and_then(|(_, t)| t)
+        };
+        let (start, end) = (time(c, "startTime", &a.start_time), time(c, "endTime", &a.end_time));
+        if let (Some(s), Some(e)) = (start, end) {
+            if s >= e {
+                c.err(&format!("{f}.endTime"), "must be after startTime");
+            }
+        }
         match (a.min_capacity, a.max_capacity) {
             (None, None) => c.err(&f, "set minCapacity, maxCapacity or both"),
             (Some(lo), Some(hi)) if lo > hi => {

@@ -368,3 +368,15 @@ fn cooldowns_and_disable_scale_in_need_target_tracking() {
     let negative = "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        targetUtilization: 0.5\n        scaleOutCooldown: -1\n";
     one(negative, "spec.aliases.live.autoscaling.scaleOutCooldown", 14, "must be >= 0 seconds");
 }
+
+#[test]
+fn scheduled_action_times_are_rfc_3339_and_end_after_start() {
+    let action = |times: &str| {
+        format!("  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        scheduledActions:\n          - {{name: a, schedule: \"rate(1 day)\", minCapacity: 2, {times}}}\n")
+    };
+    let f = "spec.aliases.live.autoscaling.scheduledActions[0]";
+    one(&action("startTime: tomorrow"), &format!("{f}.startTime"), 14, "not an RFC 3339 UTC time");
+    let backwards = action("startTime: \"2026-12-02T00:00:00Z\", endTime: \"2026-12-01T00:00:00Z\"");
+    one(&backwards, &format!("{f}.endTime"), 14, "must be after startTime");
+    assert!(errors(&action("startTime: \"2026-12-01T00:00:00Z\", endTime: \"2027-01-01T00:00:00Z\"")).is_empty());
+}

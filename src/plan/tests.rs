@@ -170,6 +170,8 @@ fn scaled_observed(requested: i64) -> Observed {
         min_capacity: Some(50),
         max_capacity: Some(200),
         timezone: None,
+        start_time: None,
+        end_time: None,
     };
     let policy = Policy { name: POLICY_NAME.into(), tracking: Some(tracking(0.7)) };
     o.scaling.insert(
@@ -219,6 +221,8 @@ fn plan_replaces_the_scheduled_action_set_exactly_and_drops_foreign_policies() {
         min_capacity: Some(1),
         max_capacity: None,
         timezone: None,
+        start_time: None,
+        end_time: None,
     });
     s.policies.push(Policy { name: "console-made".into(), tracking: None });
     assert_eq!(

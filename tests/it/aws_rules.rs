@@ -351,3 +351,49 @@ async fn the_whole_target_tracking_configuration_is_applied_and_its_drift_seen()
     let c = read().await.unwrap().scaling_policies()[0].target_tracking_scaling_policy_configuration().unwrap().clone();
     assert_eq!(c.scale_in_cooldown(), Some(300));
 }
+
+#[tokio::test]
+async fn a_scheduled_action_is_written_whole_with_time_zone_start_and_end_and_kept_so() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 2);
+    let action = "{name: nightly, schedule: \"cron(0 22 * * ? *)\", minCapacity: 1, maxCapacity: 2, timezone: Asia/Tokyo, startTime: \"2026-12-01T00:00:00Z\", endTime: \"2027-03-31T00:00:00Z\"}";
+    let scaling = format!("  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        scheduledActions:\n          - {action}\n");
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{scaling}"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let aas = emu.scaling().await;
+    let read = || {
+        aas.describe_scheduled_actions()
+            .service_namespace(ServiceNamespace::Lambda)
+            .resource_id("function:rules:live")
+            .scalable_dimension(ScalableDimension::LambdaFunctionProvisionedConcurrency)
+            .send()
+    };
+    let out = read().await.unwrap();
+    let a = &out.scheduled_actions()[0];
+    assert_eq!(a.timezone(), Some("Asia/Tokyo"));
+    assert_eq!(a.start_time().map(|t| t.secs()), Some(1_796_083_200));
+    assert_eq!(a.end_time().map(|t| t.secs()), Some(1_806_451_200));
+    // Out of band, the action is put again without times: AWS deletes them ("If you don't specify
+    // start and end times, the old values are deleted"). That is drift, and apply restores them.
+    aas.put_scheduled_action()
+        .service_namespace(ServiceNamespace::Lambda)
+        .resource_id("function:rules:live")
+        .scalable_dimension(ScalableDimension::LambdaFunctionProvisionedConcurrency)
+        .scheduled_action_name("nightly")
+        .schedule("cron(0 22 * * ? *)")
+        .timezone("Asia/Tokyo")
+        .scalable_target_action(a.scalable_target_action().unwrap().clone())
+        .send()
+        .await
+        .unwrap();
+    let plan = emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("scheduledActions.nightly"), "{}", plan.stdout);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(read().await.unwrap().scheduled_actions()[0].start_time().map(|t| t.secs()), Some(1_796_083_200));
+    // Dropping the time zone from the manifest means UTC, and the old zone does not linger.
+    let utc = scaling.replace(", timezone: Asia/Tokyo", "");
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{utc}"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+    assert_ne!(read().await.unwrap().scheduled_actions()[0].timezone(), Some("Asia/Tokyo"));
+}

@@ -238,6 +238,8 @@ fn observed() -> impl Strategy<Value = Observed> {
                 min_capacity: Some(1),
                 max_capacity: None,
                 timezone: None,
+                start_time: None,
+                end_time: None,
             }],
         });
     let eic = (0i64..=2).prop_map(|r| InvokeConfig { maximum_retry_attempts: r, ..InvokeConfig::default() });
