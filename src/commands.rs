@@ -11,7 +11,7 @@ use crate::apply::Waits;
 use crate::aws::{Aws, AwsOptions};
 use crate::cli::Output;
 use crate::desired::{self, Desired};
-use crate::manifest::{load_dir, validate::parse_function_ref, Manifest, Snapshot};
+use crate::manifest::{load_dir, Manifest, Snapshot};
 use crate::plan::{render, FunctionPlan, Plan};
 use crate::reconcile;
 
@@ -59,7 +59,7 @@ enum Target {
 /// A manifest that failed before its desired state existed (no region, SSM unavailable).
 fn failed(m: &Manifest, region: &str, error: String) -> Target {
     let raw = m.doc.spec.function_name.clone().unwrap_or_else(|| m.name.clone());
-    let function = parse_function_ref(&raw).map(|(n, _)| n).unwrap_or(raw);
+    let function = crate::types::FunctionRef::parse(&raw).map(|f| f.name).unwrap_or(raw);
     Target::Failed(FunctionPlan {
         manifest: m.name.clone(),
         function,
@@ -79,7 +79,7 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
     let mut by_region: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
     let mut out = Vec::new();
     for m in manifests {
-        match desired::key_of(m, default.as_deref()) {
+        match m.key(default.as_deref()) {
             Some(k) => by_region.entry(k.region).or_default().push(m),
             None => out.push(failed(
                 m,
@@ -119,7 +119,7 @@ where
     let aws = Arc::new(Aws::connect(opts).await);
     let default = aws.default_region();
     let keyed: Vec<(String, &Manifest)> =
-        (snapshot.manifests.iter()).filter_map(|m| Some((desired::key_of(m, default.as_deref())?.region, m))).collect();
+        (snapshot.manifests.iter()).filter_map(|m| Some((m.key(default.as_deref())?.region, m))).collect();
     for (region, interest) in desired::interest(keyed.iter().map(|(r, m)| (r.as_str(), *m))) {
         aws.set_interest(&region, interest);
     }

@@ -5,12 +5,10 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use crate::aws::ssm::Parameter;
-use crate::manifest::validate::parse_function_ref;
-use crate::manifest::{self as m, DriftPolicy, Field, Manifest};
+use crate::manifest::{self as m, Manifest};
 use crate::types::{
-    environment_size, EnvMap, EnvValue, FunctionKey, InvokeConfig, Routing, Scheduled, TargetTracking,
-    DEFAULT_EVENT_AGE, DEFAULT_RETRIES, ENV_LIMIT_BYTES,
+    environment_size, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest, InvokeConfig, Parameter, Routing,
+    Scheduled, TargetTracking, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, ENV_LIMIT_BYTES,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -216,13 +214,6 @@ fn environment(
     Ok(out)
 }
 
-/// What one region's manifests need read: the SSM names they use and how many manage autoscaling.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Interest {
-    pub ssm_names: Vec<String>,
-    pub scaling_functions: usize,
-}
-
 /// The interest of each region in `manifests` (keyed by their function's region).
 pub fn interest<'a>(manifests: impl IntoIterator<Item = (&'a str, &'a Manifest)>) -> BTreeMap<String, Interest> {
     let mut by_region: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
@@ -241,15 +232,6 @@ pub fn interest<'a>(manifests: impl IntoIterator<Item = (&'a str, &'a Manifest)>
         .collect()
 }
 
-/// The function a manifest manages: its region (manifest, ARN, then `default`) and name.
-pub fn key_of(man: &Manifest, default_region: Option<&str>) -> Option<FunctionKey> {
-    let spec = &man.doc.spec;
-    let raw = spec.function_name.as_deref().unwrap_or(&man.name);
-    let (name, arn_region) = parse_function_ref(raw).unwrap_or((raw.to_string(), None));
-    let region = spec.region.clone().or(arn_region).or(default_region.map(str::to_string))?;
-    Some(FunctionKey { region, name })
-}
-
 /// Builds the desired state of one manifest. `params` holds every resolved SSM parameter.
 pub fn build(
     man: &Manifest,
@@ -257,15 +239,7 @@ pub fn build(
     params: &BTreeMap<String, Parameter>,
 ) -> Result<Desired, DesiredError> {
     let spec = &man.doc.spec;
-    let function_ref = spec.function_name.clone().unwrap_or_else(|| man.name.clone());
-    // Validation already accepted the reference; fall back to it verbatim just in case.
-    let (name, arn_region) = parse_function_ref(&function_ref).unwrap_or((function_ref.clone(), None));
-    let region = spec
-        .region
-        .clone()
-        .or(arn_region)
-        .or(default_region.map(str::to_string))
-        .ok_or_else(|| DesiredError::NoRegion { file: man.file.clone() })?;
+    let key = man.key(default_region).ok_or_else(|| DesiredError::NoRegion { file: man.file.clone() })?;
     let environment = match &spec.environment {
         Field::Absent => Field::Absent,
         Field::Null => Field::Null,
@@ -275,8 +249,8 @@ pub fn build(
         manifest: man.name.clone(),
         file: man.file.clone(),
         generation: man.content_hash(),
-        key: FunctionKey { region, name },
-        function_ref,
+        key,
+        function_ref: man.function.raw.clone(),
         drift_policy: spec.drift_policy,
         ignore_differences: spec.ignore_differences.clone(),
         prune: spec.prune,

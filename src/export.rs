@@ -6,8 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::aws::scaling::resource_id;
 use crate::aws::{Aws, AwsError};
 use crate::manifest::model::{API_VERSION, KIND};
-use crate::manifest::validate::parse_function_ref;
-use crate::types::{InvokeConfig, ScalingState};
+use crate::types::{FunctionRef, InvokeConfig, ScalingState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -108,7 +107,8 @@ pub async fn export(
     aliases: &[String],
     region: Option<String>,
 ) -> Result<Exported, ExportError> {
-    let (name, arn_region) = parse_function_ref(function).unwrap_or((function.to_string(), None));
+    let f = FunctionRef::parse(function).unwrap_or_else(|_| FunctionRef::verbatim(function));
+    let (name, arn_region) = (f.name, f.region);
     let region = arn_region.or(region).or_else(|| aws.default_region()).ok_or(ExportError::NoRegion)?;
     let c = aws.region(&region);
     let f =

@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lambda_reconciler::aws::ssm::Parameter;
 use lambda_reconciler::desired::build;
 use lambda_reconciler::manifest::load_file;
 use lambda_reconciler::observed::Observed;
 use lambda_reconciler::plan::{plan, render, Plan};
-use lambda_reconciler::types::{AppliedGeneration, FunctionState};
+use lambda_reconciler::types::{AppliedGeneration, FunctionState, Parameter};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -85,7 +85,7 @@ impl Aws {
     }
 
     /// Tells the region's snapshots what the manifests need (call after every manifest load).
-    pub fn set_interest(&self, region: &str, interest: crate::desired::Interest) {
+    pub fn set_interest(&self, region: &str, interest: crate::types::Interest) {
         let c = self.region(region);
         c.scaling.set_interest(interest.scaling_functions);
         c.ssm.set_wanted(interest.ssm_names);

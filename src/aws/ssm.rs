@@ -10,19 +10,7 @@ use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 use super::call::{AwsError, Caller, ErrorClass};
 use super::pages;
 use super::snapshot::{Decision, Freshness};
-
-/// A resolved parameter value; `secure` for SecureString (never printed).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Parameter {
-    pub value: String,
-    pub secure: bool,
-}
-
-impl std::fmt::Debug for Parameter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parameter").field("secure", &self.secure).finish_non_exhaustive()
-    }
-}
+use crate::types::Parameter;
 
 /// GetParameters accepts at most 10 names per call.
 pub const BATCH: usize = 10;

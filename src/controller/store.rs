@@ -4,10 +4,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::desired::key_of;
-use crate::manifest::load::error_at;
 use crate::manifest::yaml::Pos;
-use crate::manifest::{scan_snapshot, validate, Manifest, ManifestError, ParseCache, Snapshot};
+use crate::manifest::{error_at, scan_snapshot, validate, Manifest, ManifestError, ParseCache, Snapshot};
 use crate::types::FunctionKey;
 
 #[derive(Default)]
@@ -54,7 +52,7 @@ impl Store {
     }
 
     /// What each region's manifests need read region-wide.
-    pub fn interest(&self) -> BTreeMap<String, crate::desired::Interest> {
+    pub fn interest(&self) -> BTreeMap<String, crate::types::Interest> {
         crate::desired::interest(self.current.iter().map(|(k, m)| (k.region.as_str(), m)))
     }
 
@@ -66,7 +64,7 @@ impl Store {
     fn with_keys(&self, path: &Path, ms: Vec<Manifest>) -> Result<Vec<Manifest>, Vec<ManifestError>> {
         let errors: Vec<ManifestError> = ms
             .iter()
-            .filter(|m| key_of(m, self.default_region.as_deref()).is_none())
+            .filter(|m| m.key(self.default_region.as_deref()).is_none())
             .map(|m| {
                 error_at(
                     path,
@@ -120,7 +118,7 @@ impl Store {
         let mut next: BTreeMap<FunctionKey, Manifest> = BTreeMap::new();
         for entry in files.values() {
             for m in &entry.good {
-                if let Some(k) = key_of(m, self.default_region.as_deref()) {
+                if let Some(k) = m.key(self.default_region.as_deref()) {
                     next.entry(k).or_insert_with(|| m.clone());
                 }
             }

@@ -11,11 +11,11 @@ use super::Ctx;
 use crate::alerts::{Alert, AlertKind};
 use crate::apply::ApplyError;
 use crate::desired::{self, Desired};
-use crate::manifest::{DriftPolicy, Field, Manifest};
+use crate::manifest::Manifest;
 use crate::plan::{Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
 use crate::status::{rfc3339, ManifestStatus, SyncState};
-use crate::types::{AppliedGeneration, FunctionKey};
+use crate::types::{AppliedGeneration, DriftPolicy, Field, FunctionKey};
 
 /// When to look at a key again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

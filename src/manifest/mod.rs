@@ -3,13 +3,13 @@
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod snapshot;
 pub mod validate;
 pub mod yaml;
 
-pub use load::{
-    load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, Manifest, ManifestError, ParseCache, Snapshot,
-};
+pub use load::{load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, ParseCache};
 pub use model::*;
+pub use snapshot::{error_at, Manifest, ManifestError, Snapshot};
 
 #[cfg(test)]
 mod validate_tests;

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::load::{error_at, ManifestError, Snapshot};
 use super::model::*;
+use super::snapshot::{error_at, ManifestError, Snapshot};
 use super::yaml::SpannedDoc;
-use crate::types::{environment_size, ENV_LIMIT_BYTES};
+use crate::types::{environment_size, is_account, is_region, Field, FunctionRef, ENV_LIMIT_BYTES};
 
 /// Environment variable names Lambda reserves (cannot be set on a function).
 const RESERVED_ENV: &[&str] = &[
@@ -63,9 +63,9 @@ fn spec(c: &mut Ctx, doc: &Document) {
     let s = &doc.spec;
     let function = s.function_name.as_deref().unwrap_or(&doc.metadata.name);
     let field = if s.function_name.is_some() { "spec.functionName" } else { "metadata.name" };
-    match parse_function_ref(function) {
+    match FunctionRef::parse(function) {
         Err(m) => c.err(field, m),
-        Ok((_, Some(arn_region))) => {
+        Ok(FunctionRef { region: Some(arn_region), .. }) => {
             if let Some(r) = s.region.as_deref().filter(|r| *r != arn_region) {
                 c.err("spec.region", format!("`{r}` conflicts with the function ARN's region `{arn_region}`"));
             }
@@ -106,45 +106,6 @@ fn spec(c: &mut Ctx, doc: &Document) {
             );
         }
     }
-}
-
-/// Accepts a function name or an unqualified function ARN; returns (name, ARN region).
-pub fn parse_function_ref(s: &str) -> Result<(String, Option<String>), String> {
-    let name_ok = |n: &str| {
-        !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    if let Some(rest) = s.strip_prefix("arn:") {
-        let parts: Vec<&str> = rest.split(':').collect();
-        let ok = parts.len() == 6
-            && parts[0].starts_with("aws")
-            && parts[1] == "lambda"
-            && is_region(parts[2])
-            && is_account(parts[3])
-            && parts[4] == "function"
-            && name_ok(parts[5]);
-        if ok {
-            return Ok((parts[5].to_string(), Some(parts[2].to_string())));
-        }
-        return Err(format!(
-            "`{s}` is not an unqualified Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
-        ));
-    }
-    if name_ok(s) {
-        Ok((s.to_string(), None))
-    } else {
-        Err(format!("`{s}` is not a valid function name (1-64 letters, digits, `-`, `_`) or function ARN"))
-    }
-}
-
-fn is_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok()
-}
-
-fn is_account(a: &str) -> bool {
-    a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
 }
 
 const ALIAS_FIELDS: &[&str] =
@@ -462,12 +423,8 @@ pub fn across(snapshot: &mut Snapshot) {
             continue;
         }
         names.insert(m.name.clone(), i);
-        let spec = &m.doc.spec;
-        let raw = spec.function_name.as_deref().unwrap_or(&m.name);
-        let Ok((function, arn_region)) = parse_function_ref(raw) else {
-            continue;
-        };
-        let region = spec.region.clone().or(arn_region).unwrap_or_default();
+        let function = m.function.name.clone();
+        let region = m.doc.spec.region.clone().or(m.function.region.clone()).unwrap_or_default();
         if let Some(&first) = targets.get(&(region.clone(), function.clone())) {
             let f = &snapshot.manifests[first];
             snapshot.errors.push(error_at(

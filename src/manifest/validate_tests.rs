@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::load::{load_file, ManifestError};
+use super::load::load_file;
+use super::snapshot::ManifestError;
 
 const HEAD: &str = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: fn\nspec:\n";
 

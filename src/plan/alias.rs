@@ -5,9 +5,8 @@ use serde_json::{json, Value};
 
 use super::{diff, invoke_config, Action, Diff, FunctionPlan, Op};
 use crate::desired::{Desired, DesiredAlias, DesiredScaling};
-use crate::manifest::Field;
 use crate::observed::Observed;
-use crate::types::{AliasState, PcStatus, Routing, ScalingState, POLICY_NAME};
+use crate::types::{AliasState, Field, PcStatus, Routing, ScalingState, POLICY_NAME};
 
 /// Lambda's refusal, quoted in `blocked` so the operator recognises it.
 pub const WEIGHTS_BLOCK: &str = "Alias with weights can not be used with Provisioned Concurrency";

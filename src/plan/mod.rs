@@ -9,9 +9,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::desired::Desired;
-use crate::manifest::{DriftPolicy, Field};
 use crate::observed::Observed;
-use crate::types::{AliasState, EnvMap, EnvValue, InvokeConfig, Routing, Scheduled, TargetTracking};
+use crate::types::{
+    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, Routing, Scheduled, TargetTracking,
+};
 
 /// One write the apply engine performs, in plan order.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{plan, Action, FunctionPlan};
-use crate::aws::ssm::Parameter;
 use crate::desired::{build, Desired};
 use crate::manifest::load_file;
 use crate::observed::Observed;

@@ -8,6 +8,7 @@ mod container;
 mod corpus;
 mod daemon;
 mod deploy;
+mod layers;
 mod property;
 mod reconcile;
 mod reliability;

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lambda_reconciler::aws::ssm::Parameter;
 use lambda_reconciler::desired::build;
 use lambda_reconciler::manifest::load_file;
 use lambda_reconciler::observed::Observed;

@@ -1,22 +1,17 @@
-//! Plain domain values shared by desired state, observed state, the plan and the AWS edge.
+//! Plain domain values shared by every layer (the bottom of the module graph: it imports no other
+//! module of the crate): the manifest's field states, which function, and the configuration
+//! values desired state, observed state, the plan and the AWS edge exchange.
+
+mod field;
+mod function;
+
+pub use field::{DeletionPolicy, DriftPolicy, Field};
+pub use function::{is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, GENERATION_TAG};
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Serialize, Serializer};
-
-/// A function in a region: the unit of reconcile (one at a time per key).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct FunctionKey {
-    pub region: String,
-    pub name: String,
-}
-
-impl fmt::Display for FunctionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.region, self.name)
-    }
-}
 
 /// An environment value that prints as `(sensitive)` when it came from a SecureString.
 #[derive(Clone, PartialEq, Eq)]
@@ -202,50 +197,25 @@ pub struct ScalingState {
     pub scheduled_actions: Vec<Scheduled>,
 }
 
-/// The manifest generation last applied by lambda-reconciler, as the function's tags tell it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AppliedGeneration {
-    /// The generation tag's value.
-    Recorded(String),
-    /// The tags were read and carry no generation (never applied by lambda-reconciler).
-    Untagged,
-    /// The tags could not be read (GetFunction's TagsError, or ListTags refused): drift cannot be
-    /// told from a manifest change, so the function is an error, never "untagged".
-    Unreadable(String),
-    /// GetFunction answered without Tags or TagsError: ask ListTags (the observe step does).
-    NotReturned,
+/// A resolved parameter value; `secure` for SecureString (never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Parameter {
+    pub value: String,
+    pub secure: bool,
 }
 
-impl AppliedGeneration {
-    /// True when the recorded generation is `generation`.
-    pub fn is(&self, generation: &str) -> bool {
-        matches!(self, AppliedGeneration::Recorded(g) if g == generation)
-    }
-    pub fn recorded(&self) -> Option<&str> {
-        match self {
-            AppliedGeneration::Recorded(g) => Some(g),
-            _ => None,
-        }
+impl std::fmt::Debug for Parameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parameter").field("secure", &self.secure).finish_non_exhaustive()
     }
 }
 
-/// The live function fields the product reads from GetFunction.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FunctionState {
-    pub arn: String,
-    pub environment: BTreeMap<String, String>,
-    pub reserved_concurrency: Option<i64>,
-    pub last_update_in_progress: bool,
-    /// The manifest generation last applied by lambda-reconciler (from the function's tag).
-    pub applied_generation: AppliedGeneration,
-    /// Why the environment could not be read (Environment.Error, or a KMS state reason): the
-    /// variables are then unknown, not empty.
-    pub environment_error: Option<String>,
+/// What one region's manifests need read: the SSM names they use and how many manage autoscaling.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Interest {
+    pub ssm_names: Vec<String>,
+    pub scaling_functions: usize,
 }
-
-/// The tag that records the manifest generation last applied, so a restart can still tell an
-/// out-of-band change (drift) from a manifest change.
-pub const GENERATION_TAG: &str = "lambda-reconciler.io/generation";
 
 /// The name of the target-tracking policy the controller owns on each scalable target.
 pub const POLICY_NAME: &str = "lambda-reconciler-target-tracking";

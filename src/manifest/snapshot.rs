@@ -1,0 +1,119 @@
+//! What loading produces, shared by loading and validation: a valid manifest with its resolved
+//! function, errors located at file, line, column and field, and the snapshot of a directory.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::model::Document;
+use super::yaml::{Pos, SpannedDoc};
+use crate::types::{FunctionKey, FunctionRef};
+
+/// One validation or parse problem, located in its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// Field path inside the document, e.g. `spec.aliases.prod.routing`; empty for syntax errors.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every valid manifest of a directory, and every error found in it.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub manifests: Vec<Manifest>,
+    pub errors: Vec<ManifestError>,
+}
+
+pub fn error_at(file: &Path, pos: Pos, field: &str, message: impl Into<String>) -> ManifestError {
+    ManifestError {
+        file: file.to_path_buf(),
+        line: pos.line,
+        column: pos.column,
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A valid `FunctionConfig` document and where it came from. The parsed YAML tree is not kept
+/// (a resident daemon holds thousands of these): only the generation and the positions that
+/// checks across files report.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub name: String,
+    pub file: PathBuf,
+    pub doc: Document,
+    /// The function it manages, resolved once here and passed down.
+    pub function: FunctionRef,
+    generation: String,
+    positions: Positions,
+}
+
+/// Where the document, its `metadata.name` and its `spec` start.
+#[derive(Debug, Clone, Copy)]
+struct Positions {
+    doc: Pos,
+    name: Pos,
+    spec: Pos,
+}
+
+impl Manifest {
+    pub(super) fn new(file: &Path, doc: Document, spanned: &SpannedDoc) -> Self {
+        let raw = doc.spec.function_name.as_deref().unwrap_or(&doc.metadata.name);
+        // Validation accepted the reference; fall back to it verbatim just in case.
+        let function = FunctionRef::parse(raw).unwrap_or_else(|_| FunctionRef::verbatim(raw));
+        Manifest {
+            name: doc.metadata.name.clone(),
+            file: file.to_path_buf(),
+            function,
+            doc,
+            generation: fnv1a(&spanned.value.to_string()),
+            positions: Positions {
+                doc: spanned.start,
+                name: spanned.pos_of("metadata.name"),
+                spec: spanned.pos_of("spec"),
+            },
+        }
+    }
+
+    /// Position of `metadata.name` or `spec` (the fields checks across files point at), else
+    /// of the document.
+    pub fn pos_of(&self, field: &str) -> Pos {
+        match field {
+            "metadata.name" => self.positions.name,
+            "spec" => self.positions.spec,
+            _ => self.positions.doc,
+        }
+    }
+
+    /// The function's key: the manifest's region, else the ARN's, else `default_region`.
+    pub fn key(&self, default_region: Option<&str>) -> Option<FunctionKey> {
+        self.function.key(self.doc.spec.region.as_deref(), default_region)
+    }
+
+    /// The document's generation: FNV-1a 64 of its canonical JSON. Stable across builds and
+    /// platforms, because it is stored on the function (tag) to tell drift from git changes.
+    pub fn content_hash(&self) -> String {
+        self.generation.clone()
+    }
+}
+
+fn fnv1a(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

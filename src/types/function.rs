@@ -1,0 +1,133 @@
+//! Which function a manifest manages (resolved once at load) and what is read of it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// A function in a region: the unit of reconcile (one at a time per key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct FunctionKey {
+    pub region: String,
+    pub name: String,
+}
+
+impl fmt::Display for FunctionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.region, self.name)
+    }
+}
+
+/// A manifest's function, resolved once at load: what Lambda is called with (the name or the
+/// unqualified ARN as written), the bare name, and the region and account an ARN names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRef {
+    pub raw: String,
+    pub name: String,
+    pub region: Option<String>,
+    pub account: Option<String>,
+}
+
+impl FunctionRef {
+    /// Accepts a function name or an unqualified function ARN.
+    pub fn parse(s: &str) -> Result<FunctionRef, String> {
+        let name_ok = |n: &str| {
+            !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if let Some(rest) = s.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.split(':').collect();
+            let ok = parts.len() == 6
+                && parts[0].starts_with("aws")
+                && parts[1] == "lambda"
+                && is_region(parts[2])
+                && is_account(parts[3])
+                && parts[4] == "function"
+                && name_ok(parts[5]);
+            if !ok {
+                return Err(format!(
+                    "`{s}` is not an unqualified Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
+                ));
+            }
+            return Ok(FunctionRef {
+                raw: s.to_string(),
+                name: parts[5].to_string(),
+                region: Some(parts[2].to_string()),
+                account: Some(parts[3].to_string()),
+            });
+        }
+        if name_ok(s) {
+            Ok(FunctionRef::verbatim(s))
+        } else {
+            Err(format!("`{s}` is not a valid function name (1-64 letters, digits, `-`, `_`) or function ARN"))
+        }
+    }
+
+    /// `s` taken as a plain name (what an invalid reference falls back to; validation reports it).
+    pub fn verbatim(s: &str) -> FunctionRef {
+        FunctionRef { raw: s.to_string(), name: s.to_string(), region: None, account: None }
+    }
+
+    /// The key: `region` (the manifest's), else the ARN's, else `default`.
+    pub fn key(&self, region: Option<&str>, default: Option<&str>) -> Option<FunctionKey> {
+        let region = region.or(self.region.as_deref()).or(default)?;
+        Some(FunctionKey { region: region.to_string(), name: self.name.clone() })
+    }
+}
+
+/// An AWS region name (`ap-northeast-1`).
+pub fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+/// A 12-digit AWS account id.
+pub fn is_account(a: &str) -> bool {
+    a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The manifest generation last applied by lambda-reconciler, as the function's tags tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppliedGeneration {
+    /// The generation tag's value.
+    Recorded(String),
+    /// The tags were read and carry no generation (never applied by lambda-reconciler).
+    Untagged,
+    /// The tags could not be read (GetFunction's TagsError, or ListTags refused): drift cannot be
+    /// told from a manifest change, so the function is an error, never "untagged".
+    Unreadable(String),
+    /// GetFunction answered without Tags or TagsError: ask ListTags (the observe step does).
+    NotReturned,
+}
+
+impl AppliedGeneration {
+    /// True when the recorded generation is `generation`.
+    pub fn is(&self, generation: &str) -> bool {
+        matches!(self, AppliedGeneration::Recorded(g) if g == generation)
+    }
+    pub fn recorded(&self) -> Option<&str> {
+        match self {
+            AppliedGeneration::Recorded(g) => Some(g),
+            _ => None,
+        }
+    }
+}
+
+/// The live function fields the product reads from GetFunction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionState {
+    pub arn: String,
+    pub environment: BTreeMap<String, String>,
+    pub reserved_concurrency: Option<i64>,
+    pub last_update_in_progress: bool,
+    /// The manifest generation last applied by lambda-reconciler (from the function's tag).
+    pub applied_generation: AppliedGeneration,
+    /// Why the environment could not be read (Environment.Error, or a KMS state reason): the
+    /// variables are then unknown, not empty.
+    pub environment_error: Option<String>,
+}
+
+/// The tag that records the manifest generation last applied, so a restart can still tell an
+/// out-of-band change (drift) from a manifest change.
+pub const GENERATION_TAG: &str = "lambda-reconciler.io/generation";
