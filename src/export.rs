@@ -2,6 +2,7 @@
 //! Environment values that look secret are replaced by `fromSsm` references, never printed.
 
 use serde_json::{json, Map, Value};
+use yaml_rust2::{Yaml, YamlEmitter};
 
 use crate::aws::scaling::resource_id;
 use crate::aws::{Aws, AwsError};
@@ -198,64 +199,31 @@ pub async fn export(
     Ok(Exported { yaml, warnings })
 }
 
-fn key(k: &str) -> String {
-    let plain = !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        && !k.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-');
-    if plain {
-        k.to_string()
-    } else {
-        Value::String(k.to_string()).to_string()
-    }
-}
-
-fn scalar(v: &Value) -> String {
+/// A JSON value as a YAML node (mappings keep their order).
+fn node(v: &Value) -> Yaml {
     match v {
-        Value::Object(m) if m.is_empty() => "{}".into(),
-        Value::Array(a) if a.is_empty() => "[]".into(),
-        // JSON strings are valid YAML double-quoted scalars.
-        other => other.to_string(),
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Integer(i),
+            None => Yaml::Real(n.to_string()),
+        },
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(a) => Yaml::Array(a.iter().map(node).collect()),
+        Value::Object(m) => Yaml::Hash(m.iter().map(|(k, x)| (Yaml::String(k.clone()), node(x))).collect()),
     }
 }
 
-fn is_block(v: &Value) -> bool {
-    matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty())
-}
-
-/// Block-style YAML for a JSON value (keys in insertion order).
-fn emit(v: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                if is_block(x) {
-                    out.push_str(&format!("{pad}{}:\n", key(k)));
-                    emit(x, indent + 2, out);
-                } else {
-                    out.push_str(&format!("{pad}{}: {}\n", key(k), scalar(x)));
-                }
-            }
-        }
-        Value::Array(a) => {
-            for x in a {
-                if is_block(x) {
-                    let mut inner = String::new();
-                    emit(x, indent + 2, &mut inner);
-                    out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
-                } else {
-                    out.push_str(&format!("{pad}- {}\n", scalar(x)));
-                }
-            }
-        }
-        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
-    }
-}
-
-/// Block-style YAML text of a JSON value.
+/// Block-style YAML text of a JSON value, written by yaml-rust2's emitter (the parser's own
+/// library, so what it writes reads back the same; it quotes only what needs quoting).
 pub fn to_yaml(v: &Value) -> String {
-    let mut s = String::new();
-    emit(v, 0, &mut s);
-    s
+    let mut out = String::new();
+    let mut emitter = YamlEmitter::new(&mut out);
+    emitter.compact(false);
+    // Writing to a String cannot fail.
+    let _ = emitter.dump(&node(v));
+    let body = out.strip_prefix("---").unwrap_or(&out).trim_start_matches('\n');
+    format!("{body}\n")
 }
 
 #[cfg(test)]

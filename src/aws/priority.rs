@@ -125,7 +125,11 @@ mod tests {
                 }
             }));
         }
-        tokio::task::yield_now().await;
+        // Every normal caller has had a permit and is queued for its next: the urgent work
+        // arrives behind a full queue (without the gate it would wait for all of them).
+        while order.lock().unwrap().len() < 8 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let before = order.lock().unwrap().len();
         let (g, l, o) = (gate.clone(), limiter.clone(), order.clone());
         g.clone()
@@ -143,6 +147,11 @@ mod tests {
         let last_urgent = order.iter().rposition(|x| *x == "urgent").unwrap();
         let others = order[before..last_urgent].iter().filter(|x| **x == "normal").count();
         assert!(others <= 1, "only the caller already holding the turn goes between: {order:?}");
+        assert_eq!(order.iter().filter(|x| **x == "normal").count(), 40, "every normal call got its permits");
+        assert!(
+            order.len() - last_urgent > 30,
+            "the urgent calls went while most normal calls still waited: {order:?}"
+        );
     }
 
     #[tokio::test]

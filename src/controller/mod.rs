@@ -1,6 +1,7 @@
 //! The daemon: watch + resync feed a keyed work queue; workers reconcile one function at a time;
 //! shutdown drains in-flight work. Only keys move through here; nothing Lambda-specific.
 
+pub mod decide;
 pub mod queue;
 pub mod store;
 pub mod watch;
@@ -18,13 +19,12 @@ use crate::alerts::sinks::Sink;
 use crate::alerts::{Alert, AlertKind, Alerts};
 use crate::apply::Waits;
 use crate::aws::{Aws, AwsOptions};
-use crate::manifest::Manifest;
 use crate::metrics::Metrics;
 use crate::status::StatusStore;
 use crate::types::{DeletionPolicy, FunctionKey};
+use decide::Next;
 use queue::Queue;
 use store::{Reload, Store};
-use worker::Next;
 
 /// `lambda-reconciler run` options.
 #[derive(Debug, Clone)]
@@ -45,13 +45,12 @@ pub struct RunOptions {
 pub struct Ctx {
     pub aws: Arc<Aws>,
     pub store: RwLock<Store>,
-    /// Removed manifests with `deletionPolicy: delete`, until their configuration is removed.
-    pub tombstones: Mutex<HashMap<FunctionKey, Manifest>>,
+    /// What the worker remembers of each key (alert episodes, failures, tombstone): one record.
+    pub keys: Mutex<HashMap<FunctionKey, decide::KeyState>>,
     pub status: Arc<StatusStore>,
     pub alerts: Alerts,
     pub metrics: Arc<Metrics>,
     pub opts: RunOptions,
-    pub memory: worker::Memories,
     unavailable: Mutex<Option<String>>,
 }
 
@@ -109,16 +108,18 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
             // cancels it.
             let grace = deletion_grace(ctx.opts.debounce);
             tracing::info!(manifest = %m.name, function = %key, grace_ms = grace.as_millis() as u64, "manifest removed; deleting the configuration it owned after the grace period");
-            ctx.tombstones.lock().unwrap().insert(key.clone(), m);
+            ctx.keys.lock().unwrap().entry(key.clone()).or_default().tombstone = Some(m);
             queue.add_after(key, grace);
         } else {
             tracing::info!(manifest = %m.name, function = %key, "manifest removed; configuration left as it is, no longer managed");
             ctx.status.remove(&key);
-            ctx.memory.lock().unwrap().remove(&key);
+            ctx.keys.lock().unwrap().remove(&key);
         }
     }
     for key in r.changed {
-        ctx.tombstones.lock().unwrap().remove(&key);
+        if let Some(s) = ctx.keys.lock().unwrap().get_mut(&key) {
+            s.tombstone = None;
+        }
         if urgent {
             queue.add_first(key);
         } else {
@@ -199,12 +200,11 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let ctx = Arc::new(Ctx {
         store: RwLock::new(Store::new(&opts.dir, aws.default_region())),
         aws,
-        tombstones: Mutex::default(),
+        keys: Mutex::default(),
         status: status.clone(),
         alerts,
         metrics,
         opts: opts.clone(),
-        memory: Mutex::default(),
         unavailable: Mutex::default(),
     });
     let queue: Arc<Queue<FunctionKey>> = Queue::new();

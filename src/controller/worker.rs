@@ -1,12 +1,13 @@
 //! The daemon's reconcile of one function: resolve, observe, plan, tell drift from manifest
 //! changes, apply per policy, and record status, metrics and alerts. It does not care why it ran.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use tracing::Instrument;
 
+use super::decide::{decide, AlertChoice, Next, Outcome};
 use super::Ctx;
 use crate::alerts::{Alert, AlertKind};
 use crate::apply::ApplyError;
@@ -16,24 +17,6 @@ use crate::plan::{Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
 use crate::status::{rfc3339, ManifestStatus, SyncState};
 use crate::types::{AppliedGeneration, DriftPolicy, Field, FunctionKey};
-
-/// When to look at a key again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    Resync,
-    After(Duration),
-    Forget,
-}
-
-/// What the worker remembers between runs of a key (to alert once per episode).
-#[derive(Default)]
-pub struct Memory {
-    drift: BTreeSet<(String, String)>,
-    error: Option<String>,
-    failures: u32,
-}
-
-pub type Memories = Mutex<HashMap<FunctionKey, Memory>>;
 
 #[derive(Debug, thiserror::Error)]
 enum WorkError {
@@ -62,25 +45,90 @@ impl WorkError {
     }
 }
 
-/// Runs one reconcile of `key` in a span carrying manifest and function.
+/// Runs one reconcile of `key` in a span carrying manifest and function, then acts on the
+/// decision it leads to.
 pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     let manifest = ctx.store.read().unwrap().get(key).cloned();
-    let tombstone = ctx.tombstones.lock().unwrap().get(key).cloned();
-    let name = manifest.as_ref().or(tombstone.as_ref()).map(|m| m.name.clone()).unwrap_or_default();
-    let span = tracing::info_span!("reconcile", manifest = %name, function = %key);
+    let tombstone = ctx.keys.lock().unwrap().get(key).and_then(|s| s.tombstone.clone());
+    let Some(m) = manifest.as_ref().or(tombstone.as_ref()) else {
+        return Next::Forget;
+    };
+    let span = tracing::info_span!("reconcile", manifest = %m.name, function = %key);
     let start = Instant::now();
-    let next = async {
-        match (manifest, tombstone) {
-            (Some(m), _) => reconcile_manifest(ctx, key, &m).await,
-            (None, Some(m)) => delete(ctx, key, &m).await,
-            (None, None) => Next::Forget,
+    let outcome = async {
+        match manifest.as_ref() {
+            Some(m) => reconcile_manifest(ctx, key, m).await,
+            None => delete(ctx, key, m).await,
         }
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
+    let next = span.in_scope(|| act(ctx, key, m, &outcome));
     ctx.metrics.reconcile_seconds.observe(start.elapsed().as_secs_f64());
     ctx.status.reconciled(key);
     next
+}
+
+/// Decides (a pure function of the outcome and the key's record), then alerts, records status
+/// and metrics as decided.
+fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
+    let decision = {
+        let mut keys = ctx.keys.lock().unwrap();
+        let d = decide(outcome, keys.entry(key.clone()).or_default(), fastrand::f64());
+        if d.next == Next::Forget {
+            keys.remove(key);
+        }
+        d
+    };
+    ctx.metrics.result(decision.result);
+    let message = match outcome {
+        Outcome::PlanError(e) => e.as_str(),
+        Outcome::Failed { message, .. } => message.as_str(),
+        Outcome::Synced | Outcome::Deleted => "",
+    };
+    match decision.alert {
+        AlertChoice::None => {}
+        AlertChoice::Key(kind) => {
+            let mut a = Alert::new(kind, format!("{kind:?} on {} ({}): {message}", key.name, key.region));
+            a.manifest = Some(m.name.clone());
+            a.function = Some(key.name.clone());
+            a.region = Some(key.region.clone());
+            a.message = Some(message.to_string());
+            ctx.alerts.send(a);
+        }
+        AlertChoice::Unreachable => {
+            // One alert for the endpoint, not one per function, until it answers again.
+            if ctx.status.set_reachable(false) {
+                let mut a = Alert::new(AlertKind::AwsUnreachable, format!("AWS endpoint unreachable: {message}"));
+                a.message = Some(message.to_string());
+                ctx.alerts.send(a);
+            }
+        }
+    }
+    if decision.error_status {
+        tracing::warn!(error = %message, "reconcile failed");
+        ctx.status.upsert(key, |old| {
+            let mut s = old.unwrap_or_else(|| blank(key, m));
+            s.sync = SyncState::Error;
+            s.last_error = Some(message.to_string());
+            s.last_reconciled = Some(rfc3339(SystemTime::now()));
+            s
+        });
+    }
+    if decision.next == Next::Forget {
+        tracing::info!("removed manifest's configuration deleted (deletionPolicy: delete); no longer managed");
+        ctx.status.remove(key);
+    }
+    decision.next
+}
+
+/// A failed reconcile as an outcome (its message redacted of `secrets`).
+fn failed(e: WorkError, secrets: &BTreeSet<String>) -> Outcome {
+    Outcome::Failed {
+        policy: e.policy(),
+        unreachable: e.unreachable(),
+        message: crate::plan::redact(&e.to_string(), secrets),
+    }
 }
 
 async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, WorkError> {
@@ -103,26 +151,21 @@ fn sync_state(plan: &FunctionPlan, applied: bool) -> SyncState {
     }
 }
 
-async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Next {
+async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Outcome {
     let d = match resolve(ctx, key, m).await {
         Ok(d) => d,
-        Err(e) => return failure(ctx, key, m, e, &BTreeSet::new()),
+        Err(e) => return failed(e, &BTreeSet::new()),
     };
     match sync(ctx, key, m, &d).await {
-        Ok(next) => {
-            if next == Next::Resync {
-                ctx.memory.lock().unwrap().entry(key.clone()).or_default().failures = 0;
-            }
-            ctx.metrics.result(if next == Next::Resync { "success" } else { "terminal" });
-            next
-        }
-        Err(e) => failure(ctx, key, m, e, &d.secrets()),
+        Ok(None) => Outcome::Synced,
+        Ok(Some(error)) => Outcome::PlanError(error),
+        Err(e) => failed(e, &d.secrets()),
     }
 }
 
 /// Observe, plan, and apply when the policy allows: always for a manifest change, for drift only
-/// under `driftPolicy: correct`, never with `--dry-run`.
-async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result<Next, WorkError> {
+/// under `driftPolicy: correct`, never with `--dry-run`. `Some(error)`: the plan names an error.
+async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result<Option<String>, WorkError> {
     let clients = ctx.aws.region(&key.region);
     let (plan, function) = reconcile::observe_and_plan(&clients, d).await?;
     if ctx.status.set_reachable(true) {
@@ -139,19 +182,18 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     let retag = function.is_some() && !applied.is(&d.generation);
     report_drift(ctx, key, d, &plan, drift, write);
     let seen = Seen { drift, applied: false, recorded: applied.recorded().map(str::to_string) };
-    if let Some(e) = &plan.error {
+    if plan.error.is_some() {
         record(ctx, key, m, &plan, &seen);
-        alert_error(ctx, key, &d.manifest, AlertKind::TerminalError, e);
-        return Ok(Next::Resync);
+        return Ok(plan.error);
     }
     let needed = !plan.changes.is_empty() || (retag && plan.in_sync());
     if !write || !needed {
         record(ctx, key, m, &plan, &seen);
-        return Ok(Next::Resync);
+        return Ok(None);
     }
     let applied = reconcile::converge(&clients, d, plan, function, ctx.opts.waits, 3).await?;
     record(ctx, key, m, &applied.last, &Seen { drift: false, applied: true, recorded: Some(d.generation.clone()) });
-    Ok(Next::Resync)
+    Ok(applied.last.error)
 }
 
 /// One alert per drifted field and episode; metrics for every detection.
@@ -159,8 +201,8 @@ fn report_drift(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, 
     let diffs: Vec<&Diff> = if drift { plan.changes.iter().flat_map(|c| &c.diffs).collect() } else { vec![] };
     let now: BTreeSet<(String, String)> = diffs.iter().map(|x| (x.field.clone(), x.from.to_string())).collect();
     let fresh: Vec<&&Diff> = {
-        let mut mem = ctx.memory.lock().unwrap();
-        let entry = mem.entry(key.clone()).or_default();
+        let mut keys = ctx.keys.lock().unwrap();
+        let entry = keys.entry(key.clone()).or_default();
         let fresh = diffs.iter().filter(|x| !entry.drift.contains(&(x.field.clone(), x.from.to_string()))).collect();
         // After a correction the episode ends; under alert it lasts while the drift persists.
         entry.drift = if corrected { BTreeSet::new() } else { now };
@@ -195,10 +237,6 @@ struct Seen {
 }
 
 fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen: &Seen) {
-    if plan.error.is_none() {
-        // The error episode is over: the next error alerts again.
-        ctx.memory.lock().unwrap().entry(key.clone()).or_default().error = None;
-    }
     let now = rfc3339(SystemTime::now());
     let generation = m.content_hash();
     let drifted: Vec<String> =
@@ -238,78 +276,8 @@ pub fn blank(key: &FunctionKey, m: &Manifest) -> ManifestStatus {
     }
 }
 
-fn alert_error(ctx: &Ctx, key: &FunctionKey, manifest: &str, kind: AlertKind, error: &str) {
-    let repeat = {
-        let mut mem = ctx.memory.lock().unwrap();
-        let entry = mem.entry(key.clone()).or_default();
-        let repeat = entry.error.as_deref() == Some(error);
-        entry.error = Some(error.to_string());
-        repeat
-    };
-    if !repeat {
-        let mut a = Alert::new(kind, format!("{kind:?} on {} ({}): {error}", key.name, key.region));
-        a.manifest = Some(manifest.to_string());
-        a.function = Some(key.name.clone());
-        a.region = Some(key.region.clone());
-        a.message = Some(error.to_string());
-        ctx.alerts.send(a);
-    }
-}
-
-/// Records a failed reconcile (message redacted of `secrets`), alerts once, and picks the retry.
-fn failure(ctx: &Ctx, key: &FunctionKey, m: &Manifest, e: WorkError, secrets: &BTreeSet<String>) -> Next {
-    let message = crate::plan::redact(&e.to_string(), secrets);
-    tracing::warn!(error = %message, "reconcile failed");
-    let policy = e.policy();
-    if e.unreachable() {
-        // One alert for the endpoint, not one per function, until it answers again.
-        if ctx.status.set_reachable(false) {
-            let mut a = Alert::new(AlertKind::AwsUnreachable, format!("AWS endpoint unreachable: {message}"));
-            a.message = Some(message.clone());
-            ctx.alerts.send(a);
-        }
-    } else {
-        let kind = if policy == ErrorPolicy::Terminal { AlertKind::TerminalError } else { AlertKind::ApplyFailed };
-        alert_error(ctx, key, &m.name, kind, &message);
-    }
-    ctx.status.upsert(key, |old| {
-        let mut s = old.unwrap_or_else(|| blank(key, m));
-        s.sync = SyncState::Error;
-        s.last_error = Some(message.clone());
-        s.last_reconciled = Some(rfc3339(SystemTime::now()));
-        s
-    });
-    let failures = {
-        let mut mem = ctx.memory.lock().unwrap();
-        let entry = mem.entry(key.clone()).or_default();
-        entry.failures += 1;
-        entry.failures
-    };
-    match policy {
-        ErrorPolicy::Terminal => {
-            ctx.metrics.result("terminal");
-            Next::Resync
-        }
-        ErrorPolicy::RetryLater(d) => {
-            ctx.metrics.result("error");
-            Next::After(d)
-        }
-        ErrorPolicy::Transient => {
-            ctx.metrics.result("error");
-            Next::After(backoff(failures))
-        }
-    }
-}
-
-/// Per-key exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 5 min.
-pub fn backoff(failures: u32) -> Duration {
-    let ceiling =
-        Duration::from_secs(1).saturating_mul(1 << failures.saturating_sub(1).min(9)).min(Duration::from_secs(300));
-    ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
-}
-
 /// A removed manifest with `deletionPolicy: delete`: remove what it owned, then forget it.
-async fn delete(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Next {
+async fn delete(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Outcome {
     let mut stripped = m.clone();
     stripped.doc.spec.environment = Field::Absent;
     let result = async {
@@ -323,14 +291,7 @@ async fn delete(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Next {
     }
     .await;
     match result {
-        Ok(()) => {
-            tracing::info!("removed manifest's configuration deleted (deletionPolicy: delete); no longer managed");
-            ctx.tombstones.lock().unwrap().remove(key);
-            ctx.status.remove(key);
-            ctx.memory.lock().unwrap().remove(key);
-            ctx.metrics.result("success");
-            Next::Forget
-        }
-        Err(e) => failure(ctx, key, m, e, &BTreeSet::new()),
+        Ok(()) => Outcome::Deleted,
+        Err(e) => failed(e, &BTreeSet::new()),
     }
 }

@@ -302,7 +302,7 @@ async fn export_works_when_secure_strings_cannot_be_read_and_never_prints_one() 
     let export = emu.run(&["export", "--function", "rules"]).expect(0);
     assert!(!export.all().contains(SECRET_VALUE), "{}", export.all());
     assert!(export.stderr.contains("1 SecureString parameter(s) could not be read"), "{}", export.stderr);
-    assert!(export.stdout.contains("MODE: \"fast\""), "{}", export.stdout);
+    assert_eq!(exported_var(&export.stdout, "MODE"), "fast", "{}", export.stdout);
 }
 
 #[tokio::test]

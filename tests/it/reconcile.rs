@@ -332,7 +332,8 @@ async fn export_prints_a_manifest_that_plan_shows_in_sync_without_printing_secre
     emu.run(&["apply", "-m", path(&dir)]).expect(0);
     let export = emu.run(&["export", "--function", "handson-function"]).expect(0);
     assert_no_secrets(&export.all());
-    assert!(export.stdout.contains("fromSsm: \"/handson/lambda/db_password\""), "{}", export.stdout);
+    let password = exported_var(&export.stdout, "DB_PASSWORD");
+    assert_eq!(password, serde_json::json!({"fromSsm": "/handson/lambda/db_password"}), "{}", export.stdout);
     let adopted = manifests(&[("exported.yaml", &export.stdout)]);
     emu.run(&["validate", "-m", path(&adopted)]).expect(0);
     let plan = emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
@@ -352,7 +353,8 @@ async fn export_replaces_secret_looking_values_with_a_placeholder_and_warns() {
     emu.lambda().await.update_function_configuration().function_name("legacy").environment(env).send().await.unwrap();
     let export = emu.run(&["export", "--function", "legacy"]).expect(0);
     assert!(!export.all().contains("tok-literal-4242"), "{}", export.all());
-    assert!(export.stdout.contains("fromSsm: \"/CHANGE-ME/legacy/API_TOKEN\""), "{}", export.stdout);
-    assert!(export.stdout.contains("MODE: \"fast\""));
+    let token = exported_var(&export.stdout, "API_TOKEN");
+    assert_eq!(token, serde_json::json!({"fromSsm": "/CHANGE-ME/legacy/API_TOKEN"}), "{}", export.stdout);
+    assert_eq!(exported_var(&export.stdout, "MODE"), "fast");
     assert!(export.stderr.contains("warning: environment.variables.API_TOKEN: looks secret"), "{}", export.stderr);
 }

@@ -235,6 +235,12 @@ where
     }
 }
 
+/// The environment variable `name` of an exported manifest, as parsed YAML.
+pub fn exported_var(yaml_text: &str, name: &str) -> serde_json::Value {
+    let doc = lambda_reconciler::manifest::yaml::parse(yaml_text).unwrap().remove(0).value;
+    doc["spec"]["environment"]["variables"][name].clone()
+}
+
 pub fn read_example() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/examples/handson-function.yaml"))
         .unwrap()

@@ -1,0 +1,198 @@
+//! The worker's decision after a reconcile, as a value: when to look at the key again, whether to
+//! alert, which status and metric result, and what the key remembers. Pure, unit-tested per case.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::alerts::AlertKind;
+use crate::manifest::Manifest;
+use crate::reconcile::ErrorPolicy;
+
+/// When to look at a key again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Resync,
+    After(Duration),
+    Forget,
+}
+
+/// Everything the worker remembers of one key between runs: one record per key.
+#[derive(Debug, Clone, Default)]
+pub struct KeyState {
+    /// Drifted (field, live value) pairs already alerted in this episode.
+    pub drift: BTreeSet<(String, String)>,
+    /// The error last alerted: the episode lasts while the same error repeats.
+    pub error: Option<String>,
+    /// Consecutive failed reconciles (the transient backoff grows with them).
+    pub failures: u32,
+    /// A removed manifest with `deletionPolicy: delete`, until its configuration is removed.
+    pub tombstone: Option<Manifest>,
+}
+
+/// How a reconcile ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The world was read (and written as policy allows); no error.
+    Synced,
+    /// The world was read, and the function is in an error state the plan names (missing
+    /// function, unreadable tags or environment): nothing to retry before the next resync.
+    PlanError(String),
+    /// The reconcile failed with an error of `policy`; `message` is already redacted.
+    Failed { policy: ErrorPolicy, unreachable: bool, message: String },
+    /// A removed manifest's configuration was deleted: forget the key.
+    Deleted,
+}
+
+/// What to alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertChoice {
+    None,
+    /// An alert of `kind` for this key, with the error message.
+    Key(AlertKind),
+    /// AWS did not answer: one alert per outage for the whole process, not per key (the caller
+    /// knows whether this outage was already reported).
+    Unreachable,
+}
+
+/// The worker's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub next: Next,
+    pub alert: AlertChoice,
+    /// Record the failure in the key's status (`Error` with the message); a reconcile that read
+    /// the world records its own status from the plan.
+    pub error_status: bool,
+    /// `lambda_reconciler_reconciles_total{result}`.
+    pub result: &'static str,
+}
+
+/// Per-key exponential backoff with jitter in [0.5, 1): 1 s, 2 s, 4 s … capped at 5 min.
+pub fn backoff(failures: u32, jitter: f64) -> Duration {
+    let ceiling =
+        Duration::from_secs(1).saturating_mul(1 << failures.saturating_sub(1).min(9)).min(Duration::from_secs(300));
+    ceiling.mul_f64(0.5 + jitter.clamp(0.0, 1.0) * 0.5)
+}
+
+/// Decides what follows `outcome` and updates what the key remembers. `jitter` in [0, 1).
+pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision {
+    let alert_once = |state: &mut KeyState, kind: AlertKind, message: &str| {
+        let repeat = state.error.as_deref() == Some(message);
+        state.error = Some(message.to_string());
+        if repeat {
+            AlertChoice::None
+        } else {
+            AlertChoice::Key(kind)
+        }
+    };
+    match outcome {
+        Outcome::Synced => {
+            state.failures = 0;
+            state.error = None;
+            Decision { next: Next::Resync, alert: AlertChoice::None, error_status: false, result: "success" }
+        }
+        Outcome::PlanError(message) => {
+            state.failures = 0;
+            let alert = alert_once(state, AlertKind::TerminalError, message);
+            Decision { next: Next::Resync, alert, error_status: false, result: "terminal" }
+        }
+        Outcome::Failed { policy, unreachable, message } => {
+            state.failures += 1;
+            let alert = match (unreachable, policy) {
+                (true, _) => AlertChoice::Unreachable,
+                (false, ErrorPolicy::Terminal) => alert_once(state, AlertKind::TerminalError, message),
+                (false, _) => alert_once(state, AlertKind::ApplyFailed, message),
+            };
+            let (next, result) = match policy {
+                ErrorPolicy::Terminal => (Next::Resync, "terminal"),
+                ErrorPolicy::RetryLater(d) => (Next::After(*d), "error"),
+                ErrorPolicy::Transient => (Next::After(backoff(state.failures, jitter)), "error"),
+            };
+            Decision { next, alert, error_status: true, result }
+        }
+        Outcome::Deleted => {
+            *state = KeyState::default();
+            Decision { next: Next::Forget, alert: AlertChoice::None, error_status: false, result: "success" }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(policy: ErrorPolicy, message: &str) -> Outcome {
+        Outcome::Failed { policy, unreachable: false, message: message.into() }
+    }
+
+    #[test]
+    fn a_synced_key_resyncs_and_forgets_its_failures_and_error() {
+        let mut s = KeyState { failures: 3, error: Some("x".into()), ..KeyState::default() };
+        let d = decide(&Outcome::Synced, &mut s, 0.0);
+        assert_eq!((d.next, d.alert, d.error_status, d.result), (Next::Resync, AlertChoice::None, false, "success"));
+        assert_eq!((s.failures, s.error), (0, None));
+    }
+
+    #[test]
+    fn a_plan_error_alerts_once_per_episode_and_waits_for_the_resync() {
+        let mut s = KeyState::default();
+        let e = Outcome::PlanError("function `f` not found".into());
+        assert_eq!(decide(&e, &mut s, 0.0).alert, AlertChoice::Key(AlertKind::TerminalError));
+        let again = decide(&e, &mut s, 0.0);
+        assert_eq!((again.next, again.alert, again.result), (Next::Resync, AlertChoice::None, "terminal"));
+        decide(&Outcome::Synced, &mut s, 0.0);
+        assert_eq!(decide(&e, &mut s, 0.0).alert, AlertChoice::Key(AlertKind::TerminalError), "a new episode");
+    }
+
+    #[test]
+    fn a_terminal_failure_alerts_once_and_is_parked_until_the_resync() {
+        let mut s = KeyState::default();
+        let e = failed(ErrorPolicy::Terminal, "AccessDeniedException");
+        let d = decide(&e, &mut s, 0.0);
+        assert_eq!((d.next, d.alert, d.error_status), (Next::Resync, AlertChoice::Key(AlertKind::TerminalError), true));
+        assert_eq!(decide(&e, &mut s, 0.0).alert, AlertChoice::None);
+        let other = decide(&failed(ErrorPolicy::Terminal, "ValidationException"), &mut s, 0.0);
+        assert_eq!(other.alert, AlertChoice::Key(AlertKind::TerminalError), "a different error alerts");
+    }
+
+    #[test]
+    fn a_retry_later_failure_comes_back_after_its_delay_as_apply_failed() {
+        let mut s = KeyState::default();
+        let d = decide(&failed(ErrorPolicy::RetryLater(Duration::from_secs(5)), "409"), &mut s, 0.9);
+        assert_eq!(
+            (d.next, d.alert, d.result),
+            (Next::After(Duration::from_secs(5)), AlertChoice::Key(AlertKind::ApplyFailed), "error")
+        );
+    }
+
+    #[test]
+    fn transient_failures_back_off_exponentially_with_jitter_up_to_five_minutes() {
+        let mut s = KeyState::default();
+        let delays: Vec<Duration> = (0..12)
+            .map(|_| match decide(&failed(ErrorPolicy::Transient, "500"), &mut s, 1.0).next {
+                Next::After(d) => d,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let secs: Vec<u64> = delays.iter().map(|d| d.as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert_eq!(backoff(3, 0.0), Duration::from_secs(2), "jitter 0 halves the ceiling");
+        assert_eq!(s.failures, 12);
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_is_left_to_the_process_wide_alert() {
+        let mut s = KeyState::default();
+        let e =
+            Outcome::Failed { policy: ErrorPolicy::Transient, unreachable: true, message: "DispatchFailure".into() };
+        let d = decide(&e, &mut s, 0.0);
+        assert_eq!((d.alert, d.error_status), (AlertChoice::Unreachable, true));
+        assert_eq!(s.error, None, "the key's own error episode is untouched");
+    }
+
+    #[test]
+    fn a_deleted_key_is_forgotten() {
+        let mut s = KeyState { failures: 2, ..KeyState::default() };
+        assert_eq!(decide(&Outcome::Deleted, &mut s, 0.0).next, Next::Forget);
+        assert_eq!(s.failures, 0);
+    }
+}
