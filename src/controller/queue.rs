@@ -1,13 +1,16 @@
 //! A work queue keyed by function: duplicates collapse, one run per key at a time (a key added
-//! while running runs again after), and delayed re-adds (backoff, resync) keep only the earliest.
+//! while running runs again after), and delayed re-adds (backoff, resync) keep only the earliest,
+//! all held in one `DelayQueue` driven by one task.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::time::{delay_queue, DelayQueue};
 
 struct State<K> {
     ready: VecDeque<K>,
@@ -16,7 +19,9 @@ struct State<K> {
     dirty: HashSet<K>,
     /// Keys added first (manifest changes) not yet handed out.
     urgent: HashSet<K>,
-    deadlines: HashMap<K, Instant>,
+    /// Delayed adds: one timer entry per key (the earliest wins).
+    delays: DelayQueue<K>,
+    delayed: HashMap<K, delay_queue::Key>,
     closed: bool,
 }
 
@@ -26,19 +31,49 @@ pub struct Queue<K> {
 }
 
 impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
+    /// A new queue, with the task that moves due delayed adds to the queue (needs a runtime).
     pub fn new() -> Arc<Self> {
-        Arc::new(Queue {
+        let q = Arc::new(Queue {
             state: Mutex::new(State {
                 ready: VecDeque::new(),
                 queued: HashSet::new(),
                 running: HashSet::new(),
                 dirty: HashSet::new(),
                 urgent: HashSet::new(),
-                deadlines: HashMap::new(),
+                delays: DelayQueue::new(),
+                delayed: HashMap::new(),
                 closed: false,
             }),
             notify: Notify::new(),
-        })
+        });
+        tokio::spawn(Arc::clone(&q).drive_delays());
+        q
+    }
+
+    /// Adds each delayed key when it is due; ends when the queue closes.
+    async fn drive_delays(self: Arc<Self>) {
+        loop {
+            let due = std::future::poll_fn(|cx| {
+                let mut s = self.state.lock().unwrap();
+                if s.closed {
+                    return Poll::Ready(None);
+                }
+                match s.delays.poll_expired(cx) {
+                    Poll::Ready(Some(expired)) => {
+                        let key = expired.into_inner();
+                        s.delayed.remove(&key);
+                        Poll::Ready(Some(key))
+                    }
+                    // Empty or not yet due: an insert, reset or close wakes this task.
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            match due {
+                Some(key) => self.add(key),
+                None => return,
+            }
+        }
     }
 
     /// Enqueues `key` now, behind the keys already waiting (cancelling any delayed add of it).
@@ -53,7 +88,9 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
 
     fn enqueue(&self, key: K, first: bool) {
         let mut s = self.state.lock().unwrap();
-        s.deadlines.remove(&key);
+        if let Some(timer) = s.delayed.remove(&key) {
+            s.delays.remove(&timer);
+        }
         if s.closed {
             return;
         }
@@ -80,23 +117,20 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
     }
 
     /// Enqueues `key` after `delay`, unless an earlier add is already scheduled.
-    pub fn add_after(self: &Arc<Self>, key: K, delay: Duration) {
+    pub fn add_after(&self, key: K, delay: Duration) {
         let at = Instant::now() + delay;
-        {
-            let mut s = self.state.lock().unwrap();
-            if s.closed || s.deadlines.get(&key).is_some_and(|d| *d <= at) {
-                return;
-            }
-            s.deadlines.insert(key.clone(), at);
+        let mut s = self.state.lock().unwrap();
+        if s.closed {
+            return;
         }
-        let q = Arc::clone(self);
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at).await;
-            let due = q.state.lock().unwrap().deadlines.get(&key) == Some(&at);
-            if due {
-                q.add(key);
+        match s.delayed.get(&key).copied() {
+            Some(timer) if s.delays.deadline(&timer) <= at => {}
+            Some(timer) => s.delays.reset_at(&timer, at),
+            None => {
+                let timer = s.delays.insert_at(key.clone(), at);
+                s.delayed.insert(key, timer);
             }
-        });
+        }
     }
 
     /// The next key to work on; `None` once the queue is closed.
@@ -151,7 +185,11 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
 
     /// Stops handing out work; waiting `next` calls return `None`.
     pub fn close(&self) {
-        self.state.lock().unwrap().closed = true;
+        let mut s = self.state.lock().unwrap();
+        s.closed = true;
+        // Wakes the delay driver (it sees `closed`) and drops the pending timers.
+        s.delays.clear();
+        drop(s);
         self.notify.notify_waiters();
     }
 }
@@ -200,6 +238,20 @@ mod tests {
         q.done(&"f");
         tokio::time::sleep(Duration::from_secs(6)).await;
         assert_eq!(q.depth(), 0, "the cancelled delayed add did not fire");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_delayed_add_moved_earlier_fires_at_the_earlier_time() {
+        let q = Queue::new();
+        q.add_after("f", Duration::from_secs(60));
+        q.add_after("g", Duration::from_secs(30));
+        q.add_after("f", Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!((q.depth(), q.next().await), (1, Some("f")), "moved to 10 s, not kept at 60 s");
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!((q.depth(), q.next().await), (1, Some("g")));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(q.depth(), 0, "each key fired once");
     }
 
     #[tokio::test]
