@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -197,13 +198,35 @@ pub struct Caller {
     pub stats: Arc<CallStats>,
     /// Urgent work (a manifest change) goes first at the limiter.
     pub gate: Arc<super::priority::Gate>,
+    /// Whether shared work (a region snapshot refresh that every function waits on) runs as
+    /// urgent work: the caller of this layer decides (the daemon does, to avoid priority
+    /// inversion); this layer only says which work is shared.
+    shared_urgent: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Caller {
     /// `rps == 0` disables the limiter.
     pub fn new(rps: u32, retry: RetryPolicy) -> Self {
         let limiter = NonZeroU32::new(rps).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
-        Caller { limiter, retry, stats: Arc::default(), gate: Arc::default() }
+        Caller { limiter, retry, stats: Arc::default(), gate: Arc::default(), shared_urgent: Arc::default() }
+    }
+
+    /// Makes shared work urgent (see [`Caller::shared`]); set by the daemon at start.
+    pub fn run_shared_work_urgently(&self, urgent: bool) {
+        self.shared_urgent.store(urgent, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs `f`, work that other callers wait on, with the urgency its caller chose. Boxed: a
+    /// region refresh is a large future, kept off the reconcile's stack.
+    pub fn shared<'a, F>(&'a self, f: F) -> Pin<Box<dyn Future<Output = F::Output> + Send + 'a>>
+    where
+        F: Future + Send + 'a,
+    {
+        if self.shared_urgent.load(std::sync::atomic::Ordering::Relaxed) {
+            Box::pin(self.gate.urgent(f))
+        } else {
+            Box::pin(f)
+        }
     }
 
     /// Runs `f` through the limiter, retrying throttling, 5xx, network errors and conflicts.

@@ -99,9 +99,9 @@ impl Scaling {
             }
             Decision::Refresh => {
                 let started = Instant::now();
-                // Urgent: every function (an edit's too) waits on this lock, so its calls must not
-                // be the ones held back for urgent work (that would invert the priority).
-                cache.targets = self.caller.gate.urgent(self.read_all()).await?;
+                // Shared work: every function (an edit's too) waits on this lock; the caller of
+                // this layer decides how urgent that is (`Caller::run_shared_work_urgently`).
+                cache.targets = self.caller.shared(self.read_all()).await?;
                 cache.fresh.refreshed(started, function);
             }
         }

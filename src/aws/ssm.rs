@@ -60,8 +60,8 @@ impl Ssm {
             all.extend(names.iter().cloned());
             all.sort();
             all.dedup();
-            // Urgent for the same reason as the autoscaling snapshot: every function waits on it.
-            let (values, read) = self.caller.gate.urgent(self.read_leniently(&all)).await?;
+            // Shared work, as the autoscaling snapshot: every function waits on it.
+            let (values, read) = self.caller.shared(self.read_leniently(&all)).await?;
             (cache.values, cache.read) = (values, read);
             cache.fresh.refreshed(started, consumer);
         }

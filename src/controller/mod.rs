@@ -183,6 +183,10 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let aws = Arc::new(Aws::connect(aws_opts).await);
     let m = metrics.clone();
     aws.caller.stats.set_hook(Box::new(move |op, outcome| m.aws_call(op, outcome)));
+    // The daemon's urgency choices: a changed manifest's reconcile is urgent (see `worker`
+    // below), and so is a region snapshot refresh, which every reconcile, an edit's included,
+    // waits on: were it held back behind urgent work, it would hold that work back (inversion).
+    aws.caller.run_shared_work_urgently(true);
     let alerts = Alerts::start(metrics.clone(), sinks(&aws, &opts)?);
     let status = Arc::new(StatusStore::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

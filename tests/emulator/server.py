@@ -49,7 +49,7 @@ class Extension:
         region = region_of(environ)
         service = service_of(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        fault = faults.draw(service, method, iam.action_of(environ, service, raw))
+        fault = faults.draw(service, method, lambda: iam.action_of(environ, service, raw))
         with LOCK:
             STATE["requests"].append({"t": time.time(), "method": method, "path": path,
                                       "query": environ.get("QUERY_STRING", ""), "target": target,
