@@ -305,13 +305,24 @@ async fn export_works_when_secure_strings_cannot_be_read_and_never_prints_one() 
     assert_eq!(exported_var(&export.stdout, "MODE"), "fast", "{}", export.stdout);
 }
 
-#[tokio::test]
-async fn the_whole_target_tracking_configuration_is_applied_and_its_drift_seen() {
+/// The spec of alias `live` (version 2, provisioned concurrency 2, autoscaling 1-4 plus `extra`).
+fn live_with_autoscaling(extra: &str) -> String {
+    format!("  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        {extra}\n")
+}
+
+/// A function with versions 1 and 2 and that `live` alias applied.
+async fn applied_with_autoscaling(extra: &str) -> (Emulator, tempfile::TempDir) {
     let emu = Emulator::start();
     emu.seed_function("rules", 2);
-    let scaling = "  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        targetUtilization: 0.6\n        scaleInCooldown: 300\n        scaleOutCooldown: 30\n        disableScaleIn: true\n";
-    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{scaling}"))]);
+    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{}", live_with_autoscaling(extra)))]);
     emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    (emu, dir)
+}
+
+#[tokio::test]
+async fn the_whole_target_tracking_configuration_is_applied_and_its_drift_seen() {
+    let tracking = "targetUtilization: 0.6\n        scaleInCooldown: 300\n        scaleOutCooldown: 30\n        disableScaleIn: true";
+    let (emu, dir) = applied_with_autoscaling(tracking).await;
     let aas = emu.scaling().await;
     let read = || {
         aas.describe_scaling_policies()
@@ -354,12 +365,10 @@ async fn the_whole_target_tracking_configuration_is_applied_and_its_drift_seen()
 
 #[tokio::test]
 async fn a_scheduled_action_is_written_whole_with_time_zone_start_and_end_and_kept_so() {
-    let emu = Emulator::start();
-    emu.seed_function("rules", 2);
     let action = "{name: nightly, schedule: \"cron(0 22 * * ? *)\", minCapacity: 1, maxCapacity: 2, timezone: Asia/Tokyo, startTime: \"2026-12-01T00:00:00Z\", endTime: \"2027-03-31T00:00:00Z\"}";
-    let scaling = format!("  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: 2\n      autoscaling:\n        minCapacity: 1\n        maxCapacity: 4\n        scheduledActions:\n          - {action}\n");
-    let dir = manifests(&[("rules.yaml", &format!("{HEAD}{scaling}"))]);
-    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let extra = format!("scheduledActions:\n          - {action}");
+    let scaling = live_with_autoscaling(&extra);
+    let (emu, dir) = applied_with_autoscaling(&extra).await;
     let aas = emu.scaling().await;
     let read = || {
         aas.describe_scheduled_actions()
