@@ -51,6 +51,8 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     let manifest = ctx.store.read().unwrap().get(key).cloned();
     let tombstone = ctx.keys.lock().unwrap().get(key).and_then(|s| s.tombstone.clone());
     let Some(m) = manifest.as_ref().or(tombstone.as_ref()) else {
+        // Gone while queued: nothing to do, but it counts for the first pass (readiness).
+        ctx.status.reconciled(key);
         return Next::Forget;
     };
     let span = tracing::info_span!("reconcile", manifest = %m.name, function = %key);
