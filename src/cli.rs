@@ -79,6 +79,13 @@ pub enum Command {
         /// Longest wait for one function update or provisioned concurrency to become READY.
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
         wait_timeout: Duration,
+        /// Start rollouts (deployment) and return; by default apply follows each rollout to its
+        /// end, printing its progress, and fails if one rolls back.
+        #[arg(long)]
+        no_wait: bool,
+        /// How often the alarms of a rollout being followed are read.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        alarm_poll: Duration,
     },
     /// Run the controller: watch the manifests, resync, correct or report drift, serve status.
     Run(RunArgs),
@@ -134,4 +141,7 @@ pub struct RunArgs {
     /// Longest wait for one function update or provisioned concurrency to become READY.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub wait_timeout: Duration,
+    /// How often the alarms of rollouts in flight are read (one DescribeAlarms per region).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub alarm_poll: Duration,
 }

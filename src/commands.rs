@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
@@ -12,8 +13,9 @@ use crate::aws::{Aws, AwsOptions};
 use crate::cli::Output;
 use crate::desired::{self, Desired};
 use crate::manifest::{load_dir, Manifest, Snapshot};
+use crate::plan::rollout::Move;
 use crate::plan::{render, FunctionPlan, Plan};
-use crate::reconcile;
+use crate::reconcile::{self, RolloutEvent};
 
 /// Functions planned or applied at once (the rate limiter still bounds the call rate).
 const CONCURRENCY: usize = 4;
@@ -53,14 +55,15 @@ pub fn validate(dir: &Path) -> i32 {
 /// A manifest resolved to its desired state, or the reason it could not be.
 enum Target {
     Ready(Box<Desired>),
-    Failed(FunctionPlan),
+    Failed(Box<FunctionPlan>),
 }
 
 /// A manifest that failed before its desired state existed (no region, SSM unavailable).
 fn failed(m: &Manifest, region: &str, error: String) -> Target {
     let raw = m.doc.spec.function_name.clone().unwrap_or_else(|| m.name.clone());
     let function = crate::types::FunctionRef::parse(&raw).map(|f| f.name).unwrap_or(raw);
-    Target::Failed(FunctionPlan {
+    Target::Failed(Box::new(FunctionPlan {
+        rollouts: vec![],
         manifest: m.name.clone(),
         function,
         region: region.to_string(),
@@ -70,7 +73,7 @@ fn failed(m: &Manifest, region: &str, error: String) -> Target {
         progressing: vec![],
         unmanaged_aliases: vec![],
         error: Some(error),
-    })
+    }))
 }
 
 /// Resolves SSM values (one batched read per region) and builds each desired state.
@@ -126,7 +129,7 @@ where
     let targets = resolve(&aws, &snapshot.manifests).await;
     let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
         .map(|t| match t {
-            Target::Failed(p) => futures::future::Either::Left(async move { (p, 0) }),
+            Target::Failed(p) => futures::future::Either::Left(async move { (*p, 0) }),
             Target::Ready(d) => futures::future::Either::Right(work(aws.clone(), d)),
         })
         .buffered(CONCURRENCY)
@@ -168,14 +171,67 @@ pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output)
     }
 }
 
-pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits) -> i32 {
+/// Prints a rollout milestone as it happens (stderr: progress, not the plan).
+fn progress(function: &str, e: &RolloutEvent) {
+    let line = match e {
+        RolloutEvent::Started { alias, from, to } => format!("aliases.{alias}: rollout {from} → {to} started"),
+        RolloutEvent::Stepped { alias, to, weight } => format!("aliases.{alias}: {weight}% of traffic on {to}"),
+        RolloutEvent::Succeeded { alias, to } => format!("aliases.{alias}: rollout to {to} succeeded"),
+        RolloutEvent::RolledBack { alias, to, reason } => {
+            format!("aliases.{alias}: rollout to {to} ROLLED BACK: {reason}")
+        }
+    };
+    eprintln!("rollout {function}: {line}");
+}
+
+/// Follows the function's rollouts until none is waiting on a pause: each pause is slept in
+/// slices of the alarm poll, and every wake reads the world again (an alarm rolls back at once).
+async fn follow(
+    c: &crate::aws::RegionClients,
+    d: &Desired,
+    mut a: reconcile::Applied,
+    waits: Waits,
+) -> Result<reconcile::Applied, reconcile::ReconcileError> {
+    a.events.iter().for_each(|e| progress(&d.key.name, e));
+    loop {
+        let due = a.last.rollouts.iter().filter_map(|r| match r.mv {
+            Move::Wait { until_ms } => until_ms,
+            _ => Some(0),
+        });
+        let Some(due) = due.min() else { return Ok(a) };
+        let left = Duration::from_millis((due - crate::types::now_ms()).max(0) as u64);
+        tokio::time::sleep(left.min(waits.alarm_poll)).await;
+        let (plan, function) = reconcile::observe_and_plan(c, d).await?;
+        let (last, events, moved) =
+            reconcile::drive(c, d, plan, function, waits, reconcile::MOVES_PER_RECONCILE).await?;
+        events.iter().for_each(|e| progress(&d.key.name, e));
+        a.last = last;
+        a.events.extend(events);
+        a.writes += moved;
+    }
+}
+
+pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits, wait_rollouts: bool) -> i32 {
     let results = for_each(dir, opts, |aws, d| async move {
-        match reconcile::apply_one(&aws.region(&d.key.region), &d, waits, 3).await {
+        let c = aws.region(&d.key.region);
+        let applied = match reconcile::apply_one(&c, &d, waits, 3).await {
+            Ok(a) if wait_rollouts => follow(&c, &d, a, waits).await,
+            other => other,
+        };
+        match applied {
             Ok(a) => {
                 let mut shown = a.initial;
                 shown.blocked = a.last.blocked;
                 shown.progressing = a.last.progressing;
-                shown.error = a.last.error;
+                shown.rollouts = a.last.rollouts;
+                // A target held after a roll back is not the desired state: apply fails.
+                shown.error = a.last.error.or_else(|| {
+                    let back = shown.rollouts.iter().find(|r| r.phase == "RolledBack");
+                    back.map(|r| {
+                        let reason = r.reason.as_deref().unwrap_or("");
+                        format!("aliases.{}: the rollout to version {} rolled back: {reason}", r.alias, r.to)
+                    })
+                });
                 (shown, a.writes)
             }
             Err(e) => (FunctionPlan::failed(&d, &e.to_string()), 0),

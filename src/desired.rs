@@ -7,8 +7,8 @@ use indexmap::IndexMap;
 
 use crate::manifest::{self as m, Manifest};
 use crate::types::{
-    environment_size, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest, InvokeConfig, Parameter, Routing,
-    Scheduled, TargetTracking, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, ENV_LIMIT_BYTES,
+    environment_size, Deployment, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest, InvokeConfig, Parameter,
+    Routing, Scheduled, TargetTracking, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, ENV_LIMIT_BYTES,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,8 @@ pub struct DesiredAlias {
     pub invoke_config: Field<InvokeConfig>,
     /// Delete the alias itself (a removed manifest with `deletionPolicy: delete` and `prune`).
     pub delete: bool,
+    /// Shift a new `function_version` in by steps; the rollout then owns version and routing.
+    pub deployment: Option<Deployment>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +142,7 @@ fn alias(a: &m::Alias) -> DesiredAlias {
         autoscaling: a.autoscaling.as_ref().map(scaling),
         invoke_config: a.event_invoke_config.as_ref().map(invoke_config),
         delete: false,
+        deployment: a.deployment.as_ref().map(crate::manifest::deploy_rules::resolve),
     }
 }
 
@@ -169,6 +172,7 @@ impl Desired {
                     autoscaling: absent(&a.autoscaling),
                     invoke_config: absent(&a.invoke_config),
                     delete: self.prune,
+                    deployment: None,
                 };
                 (k.clone(), alias)
             })

@@ -36,9 +36,9 @@ async fn main() {
         Command::Plan { manifests, detailed_exitcode, output } => {
             commands::plan(&manifests.dir, &opts_aws, detailed_exitcode, output).await
         }
-        Command::Apply { manifests, output, wait_timeout } => {
-            let waits = Waits { timeout: wait_timeout, ..Waits::default() };
-            commands::apply(&manifests.dir, &opts_aws, output, waits).await
+        Command::Apply { manifests, output, wait_timeout, no_wait, alarm_poll } => {
+            let waits = Waits { timeout: wait_timeout, alarm_poll, ..Waits::default() };
+            commands::apply(&manifests.dir, &opts_aws, output, waits, !no_wait).await
         }
         Command::Run(args) => {
             let opts = lambda_reconciler::controller::RunOptions {
@@ -51,7 +51,7 @@ async fn main() {
                 max_concurrent: args.max_concurrent_reconciles,
                 debounce: args.debounce,
                 shutdown_timeout: args.shutdown_timeout,
-                waits: Waits { timeout: args.wait_timeout, ..Waits::default() },
+                waits: Waits { timeout: args.wait_timeout, alarm_poll: args.alarm_poll, ..Waits::default() },
             };
             match lambda_reconciler::controller::run(opts, &opts_aws).await {
                 Ok(()) => 0,

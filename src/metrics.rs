@@ -36,6 +36,12 @@ pub struct AlertLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AliasLabels {
+    pub function: String,
+    pub alias: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub reconciles: Family<ResultLabel, Counter>,
@@ -46,6 +52,8 @@ pub struct Metrics {
     pub aws_calls: Family<CallLabels, Counter>,
     pub alerts: Family<AlertLabels, Counter>,
     pub reloads: Counter,
+    pub rollouts: Family<ResultLabel, Counter>,
+    pub rollout_weight: Family<AliasLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -60,6 +68,8 @@ impl Default for Metrics {
             aws_calls: Family::default(),
             alerts: Family::default(),
             reloads: Counter::default(),
+            rollouts: Family::default(),
+            rollout_weight: Family::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -74,6 +84,12 @@ impl Default for Metrics {
             "Reloads of the manifest directory (one per burst of file events)",
             m.reloads.clone(),
         );
+        registry.register("rollouts", "Rollouts by result (started, succeeded, rolled_back)", m.rollouts.clone());
+        registry.register(
+            "rollout_weight_percent",
+            "Percent of an alias's traffic on the version a rollout shifts to",
+            m.rollout_weight.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -87,6 +103,10 @@ impl Metrics {
         let (service, operation) = op.split_once(':').unwrap_or(("aws", op));
         let labels = CallLabels { service: service.into(), operation: operation.into(), outcome: outcome.into() };
         self.aws_calls.get_or_create(&labels).inc();
+    }
+
+    pub fn rollout(&self, result: &str) {
+        self.rollouts.get_or_create(&ResultLabel { result: result.into() }).inc();
     }
 
     pub fn alert(&self, sink: &str, outcome: &str) {

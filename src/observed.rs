@@ -1,11 +1,13 @@
 //! Reading the live state of just the fields a desired state manages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
-use crate::types::{AliasState, AppliedGeneration, FunctionState, InvokeConfig, PcState, ScalingState};
+use crate::types::{
+    AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, PcState, ScalingState,
+};
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -17,6 +19,12 @@ pub struct Observed {
     pub invoke_configs: BTreeMap<Option<String>, InvokeConfig>,
     /// Keyed by alias name.
     pub scaling: BTreeMap<String, ScalingState>,
+    /// The deployments' alarms that exist, with their state (read only while a rollout may move).
+    pub alarms: BTreeMap<String, AlarmState>,
+    /// Whether each hook function exists (read only when a rollout is about to start).
+    pub hooks: BTreeMap<String, bool>,
+    /// When the state was read, milliseconds since the epoch (rollout pauses are measured to it).
+    pub now_ms: i64,
 }
 
 /// Which kinds a desired state manages (and so which reads are needed).
@@ -55,7 +63,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
-        function.applied_generation = c.lambda.list_tags(&function.arn).await?;
+        (function.applied_generation, function.markers) = c.lambda.list_tags(&function.arn).await?;
     }
     let mut o = Observed {
         function: Some(function),
@@ -63,12 +71,54 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         provisioned: provisioned?,
         invoke_configs: invoke_configs?,
         scaling: scaling?,
+        alarms: Default::default(),
+        hooks: Default::default(),
+        now_ms: crate::types::now_ms(),
     };
     if n.scaling && d.prune {
         // Pruning covers every live alias: their names come from the alias list.
         o.scaling = read_scaling(c, d, o.aliases.keys().cloned().collect()).await?;
     }
+    read_rollout_inputs(c, d, &mut o).await?;
     Ok(o)
+}
+
+/// The aliases whose rollout may move now: one in flight to the target, or one that would start
+/// (the live version is not the target); a rolled-back target is held and reads nothing.
+fn moving<'a>(d: &'a Desired, o: &'a Observed) -> impl Iterator<Item = (&'a String, &'a Deployment)> + 'a {
+    let markers = o.function.as_ref().map(|f| &f.markers);
+    d.aliases.iter().filter_map(move |(name, a)| {
+        let dep = a.deployment.as_ref()?;
+        let live = o.aliases.get(name)?;
+        let moving = match markers.and_then(|m| m.get(name)).filter(|m| m.to == a.function_version) {
+            Some(m) => m.active(),
+            None => live.function_version != a.function_version,
+        };
+        moving.then_some((name, dep))
+    })
+}
+
+/// Alarm states (one DescribeAlarms for all of the function's rollouts) and, for a rollout about
+/// to start, whether its hook functions exist: read only while a rollout may move.
+async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -> Result<(), AwsError> {
+    let mut alarms = BTreeSet::new();
+    let mut hooks = BTreeSet::new();
+    for (name, dep) in moving(d, o) {
+        alarms.extend(dep.alarms.iter().cloned());
+        let target = &d.aliases[name.as_str()].function_version;
+        let starting = o.function.as_ref().is_none_or(|f| f.markers.get(name).is_none_or(|m| &m.to != target));
+        if starting {
+            hooks.extend(dep.pre_traffic.iter().chain(&dep.post_traffic).cloned());
+        }
+    }
+    if !alarms.is_empty() {
+        o.alarms = c.alarms.states(&alarms.into_iter().collect::<Vec<_>>()).await?;
+    }
+    for h in hooks {
+        let exists = c.lambda.get_function(&h).await?.is_some();
+        o.hooks.insert(h, exists);
+    }
+    Ok(())
 }
 
 /// Runs `read` when `needed`; else nothing was read (an empty value).

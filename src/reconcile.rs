@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use crate::apply::{self, ApplyError, Waits};
+use crate::apply::{self, ApplyError, Moved, Target, Waits};
 use crate::aws::{AwsError, ErrorClass, RegionClients};
 use crate::desired::Desired;
 use crate::observed;
+use crate::plan::rollout::{MarkerWrite, Move, Rollout};
 use crate::plan::{self, FunctionPlan};
-use crate::types::{AppliedGeneration, FunctionState};
+use crate::types::{AppliedGeneration, FunctionState, Phase};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -78,6 +79,86 @@ pub struct Applied {
     /// The plan after the last pass (empty when converged).
     pub last: FunctionPlan,
     pub writes: usize,
+    /// What the rollouts did in this apply.
+    pub events: Vec<RolloutEvent>,
+}
+
+/// A rollout's milestone, for alerts, metrics and progress output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolloutEvent {
+    Started { alias: String, from: String, to: String },
+    Stepped { alias: String, to: String, weight: String },
+    Succeeded { alias: String, to: String },
+    RolledBack { alias: String, to: String, reason: String },
+}
+
+/// The milestones a move marks (before it is made; a failed hook is reported by the driver).
+fn milestones(r: &Rollout) -> Vec<RolloutEvent> {
+    let plain_switch = matches!(&r.mv, Move::Write { marker: MarkerWrite::Keep, alias: Some((v, _)) } if *v == r.to);
+    match milestone(r) {
+        Some(e @ RolloutEvent::Started { .. }) if plain_switch => {
+            vec![e, RolloutEvent::Succeeded { alias: r.alias.clone(), to: r.to.clone() }]
+        }
+        e => e.into_iter().collect(),
+    }
+}
+
+fn milestone(r: &Rollout) -> Option<RolloutEvent> {
+    let alias = r.alias.clone();
+    let to = r.to.clone();
+    match &r.mv {
+        Move::Write { marker: MarkerWrite::Set(m), .. } if !m.active() => {
+            let reason = match &m.phase {
+                Phase::RolledBack { reason } => reason.clone(),
+                _ => String::new(),
+            };
+            Some(RolloutEvent::RolledBack { alias, to, reason })
+        }
+        _ if r.phase == "Starting" => Some(RolloutEvent::Started { alias, from: r.from.clone(), to }),
+        Move::Write { marker: MarkerWrite::Remove, alias: None } if r.phase == "PostTraffic" => {
+            Some(RolloutEvent::Succeeded { alias, to })
+        }
+        Move::Write { alias: Some((_, routing)), .. } => {
+            let weight = routing.get(&to).map_or("100".to_string(), |w| format!("{}", w * 100.0));
+            Some(RolloutEvent::Stepped { alias, to, weight })
+        }
+        _ => None,
+    }
+}
+
+/// Makes rollout moves until every rollout waits (at most `moves`), reading the world again
+/// after each: every move is decided from the state it acts on.
+pub async fn drive(
+    c: &RegionClients,
+    d: &Desired,
+    mut last: FunctionPlan,
+    mut function: Option<FunctionState>,
+    w: Waits,
+    moves: usize,
+) -> Result<(FunctionPlan, Vec<RolloutEvent>, usize), ReconcileError> {
+    let mut events = vec![];
+    let mut writes = 0;
+    let secrets = d.secrets();
+    for _ in 0..moves {
+        let Some(f) = function.as_ref().filter(|_| last.error.is_none()) else { break };
+        let Some(r) = last.rollouts.iter().find(|r| !matches!(r.mv, Move::Wait { .. })) else { break };
+        let target = Target { function: &d.function_ref, arn: &f.arn, alias: &r.alias, secrets: &secrets };
+        events.extend(milestones(r));
+        match apply::execute_move(c, &target, &r.mv, w).await.map_err(ReconcileError::Apply)? {
+            Moved::Done => {
+                if let Move::Hook { then, .. } = &r.mv {
+                    // The hook passed and its follow-up move was made.
+                    events.extend(milestones(&Rollout { view: r.view.clone(), mv: (**then).clone() }));
+                }
+            }
+            Moved::RolledBack(reason) => {
+                events.push(RolloutEvent::RolledBack { alias: r.alias.clone(), to: r.to.clone(), reason });
+            }
+        }
+        writes += 1;
+        (last, function) = observe_and_plan(c, d).await?;
+    }
+    Ok((last, events, writes))
 }
 
 /// Reads the live state and plans; also returns the generation recorded on the function.
@@ -112,16 +193,20 @@ pub async fn converge(
     if !last.changes.is_empty() && last.error.is_none() {
         return Err(ReconcileError::NotConverged(passes));
     }
-    let Some(f) = function.filter(|f| last.in_sync() && !f.applied_generation.is(&d.generation)) else {
-        return Ok(Applied { initial, last, writes });
-    };
-    if let AppliedGeneration::Unreadable(reason) = f.applied_generation {
-        return Err(ReconcileError::TagsUnreadable(reason));
+    if let Some(f) = function.as_ref().filter(|f| last.in_sync() && !f.applied_generation.is(&d.generation)) {
+        if let AppliedGeneration::Unreadable(reason) = &f.applied_generation {
+            return Err(ReconcileError::TagsUnreadable(reason.clone()));
+        }
+        c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
+        writes += 1;
     }
-    c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
-    writes += 1;
-    Ok(Applied { initial, last, writes })
+    let (last, events, moved) = drive(c, d, last, function, w, MOVES_PER_RECONCILE).await?;
+    Ok(Applied { initial, last, writes: writes + moved, events })
 }
+
+/// At most this many rollout moves per reconcile (a start, its hook and first step, a finish
+/// and its hook fit; a pause then ends the reconcile).
+pub const MOVES_PER_RECONCILE: usize = 8;
 
 /// Plans and applies until the plan is empty (at most `passes` applies).
 pub async fn apply_one(c: &RegionClients, d: &Desired, w: Waits, passes: usize) -> Result<Applied, ReconcileError> {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::types::FunctionKey;
+use crate::types::{FunctionKey, RolloutView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum SyncState {
@@ -16,16 +16,19 @@ pub enum SyncState {
     Progressing,
     Error,
     Blocked,
+    /// A rollout rolled back; its target is held until the manifest changes it or `retry`.
+    RolledBack,
     Unknown,
 }
 
 impl SyncState {
-    pub const ALL: [SyncState; 6] = [
+    pub const ALL: [SyncState; 7] = [
         SyncState::Synced,
         SyncState::OutOfSync,
         SyncState::Progressing,
         SyncState::Error,
         SyncState::Blocked,
+        SyncState::RolledBack,
         SyncState::Unknown,
     ];
 
@@ -36,6 +39,7 @@ impl SyncState {
             SyncState::Progressing => "Progressing",
             SyncState::Error => "Error",
             SyncState::Blocked => "Blocked",
+            SyncState::RolledBack => "RolledBack",
             SyncState::Unknown => "Unknown",
         }
     }
@@ -55,6 +59,9 @@ pub struct ManifestStatus {
     pub sync: SyncState,
     pub drifted_fields: Vec<String>,
     pub blocked: Vec<String>,
+    /// Rollouts of aliases with a deployment (step, weight, next step time, alarms).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<RolloutView>,
     pub progressing: Vec<String>,
     pub last_applied: Option<String>,
     pub last_reconciled: Option<String>,

@@ -23,6 +23,8 @@ pub enum AlertKind {
     ManifestRejected,
     ManifestsUnavailable,
     AwsUnreachable,
+    /// A rollout rolled back (an alarm, a hook, an operator's abort); the message says which.
+    RolledBack,
 }
 
 /// One alert. Values are already redacted (`(sensitive)`) by the planner.

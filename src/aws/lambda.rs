@@ -10,8 +10,8 @@ use aws_sdk_lambda::types::{
 use super::call::{AwsError, Caller};
 use super::pages;
 use crate::types::{
-    AliasState, AppliedGeneration, FunctionState, InvokeConfig, PcState, PcStatus, Routing, DEFAULT_EVENT_AGE,
-    DEFAULT_RETRIES, GENERATION_TAG,
+    marker_tag, AliasState, AppliedGeneration, FunctionState, HookResult, InvokeConfig, Marker, PcState, PcStatus,
+    Routing, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX,
 };
 
 #[derive(Clone)]
@@ -68,6 +68,15 @@ fn environment_error(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Option
         .map(|(code, reason)| format!("{code}: {}", reason.unwrap_or_default()))
 }
 
+/// The rollout markers among `tags`, by alias (a marker that does not parse is left out: the
+/// rollout then restarts from the alias's live version, never jumps ahead).
+fn markers(tags: Option<&HashMap<String, String>>) -> BTreeMap<String, Marker> {
+    tags.into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.strip_prefix(MARKER_TAG_PREFIX)?.to_string(), Marker::parse(v)?)))
+        .collect()
+}
+
 /// AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow permissions
 /// for lambda:ListTags"; a TagsError says the tags could not be read.
 fn applied_generation(tags: Option<&HashMap<String, String>>, error: Option<&TagsError>) -> AppliedGeneration {
@@ -115,6 +124,7 @@ impl Lambda {
             reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()).map(i64::from),
             last_update_in_progress: conf.and_then(|c| c.last_update_status()) == Some(&LastUpdateStatus::InProgress),
             applied_generation: applied_generation(out.tags(), out.tags_error()),
+            markers: markers(out.tags()),
         }))
     }
 
@@ -247,12 +257,16 @@ impl Lambda {
 
     /// ListTags, for a function whose GetFunction answer carried no tags: the generation recorded,
     /// or `Unreadable` when the caller may not list tags (drift detection needs lambda:ListTags).
-    pub async fn list_tags(&self, arn: &str) -> Result<AppliedGeneration, AwsError> {
+    pub async fn list_tags(&self, arn: &str) -> Result<(AppliedGeneration, BTreeMap<String, Marker>), AwsError> {
         match self.caller.call("lambda:ListTags", || self.client.list_tags().resource(arn).send()).await {
-            Ok(out) => Ok(applied_generation(Some(out.tags().unwrap_or(&HashMap::new())), None)),
-            Err(e) if e.code == "AccessDeniedException" => {
-                Ok(AppliedGeneration::Unreadable(format!("ListTags refused: {}: {}", e.code, e.message)))
+            Ok(out) => {
+                let tags = Some(out.tags().unwrap_or(&HashMap::new())).cloned();
+                Ok((applied_generation(tags.as_ref(), None), markers(tags.as_ref())))
             }
+            Err(e) if e.code == "AccessDeniedException" => Ok((
+                AppliedGeneration::Unreadable(format!("ListTags refused: {}: {}", e.code, e.message)),
+                BTreeMap::new(),
+            )),
             Err(e) => Err(e),
         }
     }
@@ -262,6 +276,60 @@ impl Lambda {
         self.caller
             .call("lambda:TagResource", || {
                 self.client.tag_resource().resource(arn).tags(GENERATION_TAG, generation).send()
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Invokes a rollout hook synchronously with `payload`. AWS (Invoke): "If there is an error in
+    /// the function, the response contains ... FunctionError"; a JSON answer whose `status` is
+    /// `Failed` also fails the hook (our contract, README "Progressive delivery").
+    pub async fn invoke_hook(&self, function: &str, payload: &serde_json::Value) -> Result<HookResult, AwsError> {
+        let body = aws_smithy_types::Blob::new(serde_json::to_vec(payload).unwrap_or_default());
+        let out = self
+            .caller
+            .call("lambda:InvokeFunction", || {
+                self.client
+                    .invoke()
+                    .function_name(function)
+                    .invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)
+                    .payload(body.clone())
+                    .send()
+            })
+            .await?;
+        let text = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).to_string()).unwrap_or_default();
+        let excerpt: String = text.chars().take(200).collect();
+        if let Some(kind) = out.function_error() {
+            return Ok(HookResult::Failed(format!("hook {function} failed ({kind}): {excerpt}")));
+        }
+        let status = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| {
+            let o = v.as_object()?;
+            o.get("status").or_else(|| o.get("Status")).and_then(|s| s.as_str()).map(str::to_string)
+        });
+        Ok(match status {
+            Some(s) if s.eq_ignore_ascii_case("failed") => {
+                HookResult::Failed(format!("hook {function} answered status Failed: {excerpt}"))
+            }
+            _ => HookResult::Succeeded,
+        })
+    }
+
+    /// Writes an alias's rollout marker (TagResource).
+    pub async fn tag_marker(&self, arn: &str, alias: &str, marker: &Marker) -> Result<(), AwsError> {
+        let value = marker.encode();
+        self.caller
+            .call("lambda:TagResource", || {
+                self.client.tag_resource().resource(arn).tags(marker_tag(alias), &value).send()
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Removes an alias's rollout marker (UntagResource).
+    pub async fn untag_marker(&self, arn: &str, alias: &str) -> Result<(), AwsError> {
+        self.caller
+            .call("lambda:UntagResource", || {
+                self.client.untag_resource().resource(arn).tag_keys(marker_tag(alias)).send()
             })
             .await
             .map(drop)

@@ -2,6 +2,7 @@
 //! never leave this module.
 
 pub mod call;
+pub mod cloudwatch;
 pub mod lambda;
 pub mod pages;
 pub mod priority;
@@ -27,10 +28,11 @@ pub struct AwsOptions {
     pub snapshot_stale_after: Option<Duration>,
 }
 
-/// The three service clients of one region.
+/// The service clients of one region.
 #[derive(Clone)]
 pub struct RegionClients {
     pub lambda: lambda::Lambda,
+    pub alarms: cloudwatch::Alarms,
     pub scaling: scaling::Scaling,
     pub ssm: ssm::Ssm,
 }
@@ -99,6 +101,7 @@ impl Aws {
                 let cfg = self.base.to_builder().region(aws_config::Region::new(region.to_string())).build();
                 RegionClients {
                     lambda: lambda::Lambda::new(&cfg, self.caller.clone()),
+                    alarms: cloudwatch::Alarms::new(&cfg, self.caller.clone()),
                     scaling: scaling::Scaling::new(&cfg, self.caller.clone(), self.stale_after),
                     ssm: ssm::Ssm::new(&cfg, self.caller.clone(), self.stale_after),
                 }

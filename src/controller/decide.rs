@@ -34,6 +34,8 @@ pub struct KeyState {
 pub enum Outcome {
     /// The world was read (and written as policy allows); no error.
     Synced,
+    /// Synced, and a rollout's next step is due after this long.
+    Rolling(Duration),
     /// The world was read, and the function is in an error state the plan names (missing
     /// function, unreadable tags or environment): nothing to retry before the next resync.
     PlanError(String),
@@ -90,6 +92,11 @@ pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision 
             state.error = None;
             Decision { next: Next::Resync, alert: AlertChoice::None, error_status: false, result: "success" }
         }
+        Outcome::Rolling(after) => {
+            state.failures = 0;
+            state.error = None;
+            Decision { next: Next::After(*after), alert: AlertChoice::None, error_status: false, result: "success" }
+        }
         Outcome::PlanError(message) => {
             state.failures = 0;
             let alert = alert_once(state, AlertKind::TerminalError, message);
@@ -130,6 +137,17 @@ mod tests {
         let d = decide(&Outcome::Synced, &mut s, 0.0);
         assert_eq!((d.next, d.alert, d.error_status, d.result), (Next::Resync, AlertChoice::None, false, "success"));
         assert_eq!((s.failures, s.error), (0, None));
+    }
+
+    #[test]
+    fn a_rolling_key_comes_back_when_its_next_step_is_due() {
+        let mut s = KeyState { failures: 2, ..KeyState::default() };
+        let d = decide(&Outcome::Rolling(Duration::from_millis(1500)), &mut s, 0.7);
+        assert_eq!(
+            (d.next, d.alert, d.result),
+            (Next::After(Duration::from_millis(1500)), AlertChoice::None, "success")
+        );
+        assert_eq!(s.failures, 0);
     }
 
     #[test]

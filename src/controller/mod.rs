@@ -3,6 +3,7 @@
 
 pub mod decide;
 pub mod queue;
+pub mod rollouts;
 pub mod store;
 pub mod watch;
 pub mod worker;
@@ -52,6 +53,8 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     pub opts: RunOptions,
     unavailable: Mutex<Option<String>>,
+    /// The alarms of each function's rollouts in flight (read by the alarm poller).
+    pub rollout_alarms: Mutex<std::collections::BTreeMap<FunctionKey, std::collections::BTreeSet<String>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +213,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         metrics,
         opts: opts.clone(),
         unavailable: Mutex::default(),
+        rollout_alarms: Mutex::default(),
     });
     let queue: Arc<Queue<FunctionKey>> = Queue::new();
     let first = ctx.store.write().unwrap().reload();
@@ -222,6 +226,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
 
     let workers: Vec<_> =
         (0..opts.max_concurrent.max(1)).map(|_| tokio::spawn(worker(ctx.clone(), queue.clone()))).collect();
+    let alarm_poller = tokio::spawn(rollouts::poll_alarms(ctx.clone(), queue.clone(), opts.waits.alarm_poll));
     let (wctx, wqueue) = (ctx.clone(), queue.clone());
     let watcher = tokio::spawn(async move {
         while reloads.recv().await.is_some() {
@@ -235,6 +240,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     tracing::info!(in_flight = queue.running(), "shutting down: finishing in-flight reconciles");
     queue.close();
     watcher.abort();
+    alarm_poller.abort();
     let drained = tokio::time::timeout(opts.shutdown_timeout, futures::future::join_all(workers)).await;
     if drained.is_err() {
         tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");

@@ -8,11 +8,13 @@ use std::time::{Instant, SystemTime};
 use tracing::Instrument;
 
 use super::decide::{decide, AlertChoice, Next, Outcome};
+use super::rollouts;
 use super::Ctx;
 use crate::alerts::{Alert, AlertKind};
 use crate::apply::ApplyError;
 use crate::desired::{self, Desired};
 use crate::manifest::Manifest;
+use crate::plan::rollout::Move;
 use crate::plan::{Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
 use crate::status::{rfc3339, ManifestStatus, SyncState};
@@ -86,7 +88,7 @@ fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
     let message = match outcome {
         Outcome::PlanError(e) => e.as_str(),
         Outcome::Failed { message, .. } => message.as_str(),
-        Outcome::Synced | Outcome::Deleted => "",
+        Outcome::Synced | Outcome::Rolling(_) | Outcome::Deleted => "",
     };
     match decision.alert {
         AlertChoice::None => {}
@@ -142,11 +144,13 @@ async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, 
 fn sync_state(plan: &FunctionPlan, applied: bool) -> SyncState {
     if plan.error.is_some() {
         SyncState::Error
+    } else if plan.rollouts.iter().any(|r| r.phase == "RolledBack") {
+        SyncState::RolledBack
     } else if !plan.blocked.is_empty() {
         SyncState::Blocked
     } else if !applied && !plan.changes.is_empty() {
         SyncState::OutOfSync
-    } else if !plan.progressing.is_empty() {
+    } else if !plan.progressing.is_empty() || !plan.rollouts.is_empty() {
         SyncState::Progressing
     } else {
         SyncState::Synced
@@ -159,15 +163,23 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
         Err(e) => return failed(e, &BTreeSet::new()),
     };
     match sync(ctx, key, m, &d).await {
-        Ok(None) => Outcome::Synced,
-        Ok(Some(error)) => Outcome::PlanError(error),
+        Ok(last) => {
+            rollouts::track(ctx, key, &d, &last);
+            let wake = rollouts::wake(&last);
+            match (last.error, wake) {
+                (Some(error), _) => Outcome::PlanError(error),
+                (None, Some(after)) => Outcome::Rolling(after),
+                (None, None) => Outcome::Synced,
+            }
+        }
         Err(e) => failed(e, &d.secrets()),
     }
 }
 
 /// Observe, plan, and apply when the policy allows: always for a manifest change, for drift only
-/// under `driftPolicy: correct`, never with `--dry-run`. `Some(error)`: the plan names an error.
-async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result<Option<String>, WorkError> {
+/// under `driftPolicy: correct`, never with `--dry-run`; rollouts move unless `--dry-run`.
+/// Returns the last plan (its `error`, its rollouts' next moves).
+async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result<FunctionPlan, WorkError> {
     let clients = ctx.aws.region(&key.region);
     let (plan, function) = reconcile::observe_and_plan(&clients, d).await?;
     if ctx.status.set_reachable(true) {
@@ -186,16 +198,26 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     let seen = Seen { drift, applied: false, recorded: applied.recorded().map(str::to_string) };
     if plan.error.is_some() {
         record(ctx, key, m, &plan, &seen);
-        return Ok(plan.error);
+        return Ok(plan);
     }
     let needed = !plan.changes.is_empty() || (retag && plan.in_sync());
-    if !write || !needed {
-        record(ctx, key, m, &plan, &seen);
-        return Ok(None);
+    let moving = !ctx.opts.dry_run && plan.rollouts.iter().any(|r| !matches!(r.mv, Move::Wait { .. }));
+    if write && needed {
+        let applied = reconcile::converge(&clients, d, plan, function, ctx.opts.waits, 3).await?;
+        rollouts::report(ctx, key, d, &applied.events);
+        let seen = Seen { drift: false, applied: true, recorded: Some(d.generation.clone()) };
+        record(ctx, key, m, &applied.last, &seen);
+        return Ok(applied.last);
     }
-    let applied = reconcile::converge(&clients, d, plan, function, ctx.opts.waits, 3).await?;
-    record(ctx, key, m, &applied.last, &Seen { drift: false, applied: true, recorded: Some(d.generation.clone()) });
-    Ok(applied.last.error)
+    if !moving {
+        record(ctx, key, m, &plan, &seen);
+        return Ok(plan);
+    }
+    let moves = reconcile::MOVES_PER_RECONCILE;
+    let (last, events, _) = reconcile::drive(&clients, d, plan, function, ctx.opts.waits, moves).await?;
+    rollouts::report(ctx, key, d, &events);
+    record(ctx, key, m, &last, &seen);
+    Ok(last)
 }
 
 /// One alert per drifted field and episode; metrics for every detection.
@@ -249,6 +271,7 @@ fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen:
             sync: sync_state(plan, seen.applied),
             drifted_fields: drifted,
             blocked: plan.blocked.clone(),
+            rollouts: plan.rollouts.iter().map(|r| r.view.clone()).collect(),
             progressing: plan.progressing.clone(),
             last_applied: if seen.applied { Some(now.clone()) } else { old.last_applied },
             observed_generation: seen.recorded.clone().or(old.observed_generation),
@@ -269,6 +292,7 @@ pub fn blank(key: &FunctionKey, m: &Manifest) -> ManifestStatus {
         sync: SyncState::Unknown,
         drifted_fields: vec![],
         blocked: vec![],
+        rollouts: vec![],
         progressing: vec![],
         last_applied: None,
         last_reconciled: None,

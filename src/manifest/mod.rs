@@ -1,5 +1,6 @@
 //! Manifests: the YAML model, loading a directory into a snapshot, and validation.
 
+pub mod deploy_rules;
 pub mod load;
 pub mod model;
 pub mod schema;

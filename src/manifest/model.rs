@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::types::{DeletionPolicy, DriftPolicy, Field};
+use crate::types::{DeletionPolicy, DriftPolicy, Field, Strategy};
 
 pub const API_GROUP: &str = "lambda-reconciler.io/";
 pub const API_VERSION: &str = "lambda-reconciler.io/v1alpha1";
@@ -152,6 +152,46 @@ pub struct Alias {
     /// Asynchronous invocation config of this alias; `null` deletes it.
     #[serde(default)]
     pub event_invoke_config: Field<EventInvokeConfig>,
+    /// Shift traffic to a new functionVersion gradually (SAM's DeploymentPreference); the
+    /// controller then owns the alias's routing, so `routing` must be absent.
+    pub deployment: Option<Deployment>,
+}
+
+/// How a change of `functionVersion` reaches the alias.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deployment {
+    /// A predefined strategy; exclusive with `steps`.
+    pub strategy: Option<Strategy>,
+    /// Custom steps (weights in percent, increasing); 100 % follows the last one.
+    pub steps: Option<Vec<DeploymentStep>>,
+    /// CloudWatch alarm names (at most 10): any in ALARM during the rollout rolls it back.
+    #[serde(default)]
+    #[schemars(length(max = 10))]
+    pub alarms: Vec<String>,
+    /// Lambda functions invoked before traffic moves and after 100 %.
+    pub hooks: Option<Hooks>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeploymentStep {
+    /// Percent of traffic on the new version, 0-100.
+    #[schemars(range(min = 0, max = 100))]
+    pub weight: f64,
+    /// How long the step holds before the next one: `30s`, `5m`, `1h`.
+    pub pause: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Hooks {
+    /// Function (name or ARN) invoked before any weight moves; a failure moves no traffic.
+    pub pre_traffic: Option<String>,
+    /// Function invoked after 100 %; a failure rolls back.
+    pub post_traffic: Option<String>,
+    /// How long a hook may run (default `10m`, at most `15m`, Lambda's own limit).
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]

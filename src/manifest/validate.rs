@@ -250,6 +250,7 @@ fn alias_rules(c: &mut Ctx, field: &str, name: &str, a: &Alias) {
     if let Field::Value(s) = &a.autoscaling {
         autoscaling(c, &format!("{field}.autoscaling"), s, &a.provisioned_concurrency);
     }
+    super::deploy_rules::check(name, a, &mut |f, m| c.err(&format!("{field}.{f}"), m));
 }
 
 fn routing(c: &mut Ctx, field: &str, version: &str, r: &std::collections::BTreeMap<String, f64>) {

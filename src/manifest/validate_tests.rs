@@ -381,3 +381,67 @@ fn scheduled_action_times_are_rfc_3339_and_end_after_start() {
     one(&backwards, &format!("{f}.endTime"), 14, "must be after startTime");
     assert!(errors(&action("startTime: \"2026-12-01T00:00:00Z\", endTime: \"2027-01-01T00:00:00Z\"")).is_empty());
 }
+
+const LIVE: &str = "  aliases:\n    live:\n      functionVersion: \"7\"\n      deployment:\n";
+
+#[test]
+fn an_unknown_deployment_strategy_lists_the_valid_names_at_its_line() {
+    let errs = errors(&format!("{LIVE}        strategy: Canary5Percent\n"));
+    let e = errs.iter().find(|e| e.field.ends_with("strategy")).unwrap_or_else(|| panic!("{errs:#?}"));
+    assert_eq!(e.line, 10, "{e}");
+    for name in ["Canary10Percent5Minutes", "Linear10PercentEvery10Minutes", "AllAtOnce"] {
+        assert!(e.message.contains(name), "{e}");
+    }
+}
+
+#[test]
+fn deployment_weights_out_of_order_or_range_are_rejected() {
+    let body = format!(
+        "{LIVE}        steps:\n          - {{weight: 50, pause: 1m}}\n          - {{weight: 20, pause: 1m}}\n          - {{weight: 120, pause: 1m}}\n"
+    );
+    one(&body, "spec.aliases.live.deployment.steps[1].weight", 12, "not above the previous step's 50");
+    one(&body, "spec.aliases.live.deployment.steps[2].weight", 13, "outside 0-100");
+}
+
+#[test]
+fn a_deployment_pause_must_be_a_duration() {
+    let body = format!("{LIVE}        steps: [{{weight: 10, pause: five minutes}}]\n");
+    one(&body, "spec.aliases.live.deployment.steps[0].pause", 10, "is not a duration");
+}
+
+#[test]
+fn a_deployment_takes_at_most_ten_alarms() {
+    let alarms: Vec<String> = (0..11).map(|i| format!("a{i}")).collect();
+    let body = format!("{LIVE}        strategy: AllAtOnce\n        alarms: [{}]\n", alarms.join(", "));
+    one(&body, "spec.aliases.live.deployment.alarms", 11, "11 alarms; at most 10");
+}
+
+#[test]
+fn a_deployment_needs_one_of_strategy_or_steps_and_owns_the_routing() {
+    one(
+        &LIVE.replace("deployment:\n", "deployment: {}\n"),
+        "spec.aliases.live.deployment",
+        9,
+        "needs a `strategy` or custom `steps`",
+    );
+    let both = format!("{LIVE}        strategy: AllAtOnce\n        steps: [{{weight: 10, pause: 1s}}]\n");
+    one(&both, "spec.aliases.live.deployment.steps", 11, "not both");
+    let routing = format!("{LIVE}        strategy: AllAtOnce\n      routing: {{\"6\": 0.5}}\n");
+    one(&routing, "spec.aliases.live.routing", 11, "owns the alias's routing");
+}
+
+#[test]
+fn a_deployment_on_latest_and_a_hook_timeout_past_lambdas_limit_are_rejected() {
+    let body = "  aliases:\n    live:\n      functionVersion: $LATEST\n      deployment:\n        strategy: AllAtOnce\n        hooks: {preTraffic: pre-hook, timeout: 20m}\n";
+    one(body, "spec.aliases.live.deployment", 9, "published versions");
+    one(body, "spec.aliases.live.deployment.hooks.timeout", 11, "at most 15m");
+}
+
+#[test]
+fn a_valid_deployment_resolves_its_strategy_and_hook_timeout() {
+    let text = format!("{HEAD}{LIVE}        strategy: Linear10PercentEvery2Minutes\n        alarms: [errors]\n        hooks: {{postTraffic: post}}\n");
+    let ms = load_file(Path::new("m.yaml"), &text).unwrap();
+    let d = super::deploy_rules::resolve(ms[0].doc.spec.aliases["live"].deployment.as_ref().unwrap());
+    assert_eq!((d.strategy.as_str(), d.steps.len(), d.hook_timeout_ms), ("Linear10PercentEvery2Minutes", 9, 600_000));
+    assert_eq!((d.alarms, d.pre_traffic, d.post_traffic), (vec!["errors".to_string()], None, Some("post".into())));
+}

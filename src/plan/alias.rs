@@ -113,7 +113,12 @@ pub(super) fn plan_alias(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias
     let mut pc = provisioned(d, o, name, a, p);
     let routing_after = want_routing.clone().unwrap_or_else(|| live_routing.clone());
     let mut blocked = false;
-    if pc.is_some() && !live_routing.is_empty() && !routing_after.is_empty() {
+    if pc.is_some() && !live_routing.is_empty() && a.deployment.is_some() {
+        p.blocked
+            .push(format!("{base}.provisionedConcurrency: {WEIGHTS_BLOCK}; the change waits until the rollout ends"));
+        pc = None;
+        blocked = true;
+    } else if pc.is_some() && !live_routing.is_empty() && !routing_after.is_empty() {
         p.blocked.push(format!("{base}.provisionedConcurrency: {WEIGHTS_BLOCK}; remove the weights (routing: {{}}) first, then re-add them"));
         pc = None;
         blocked = true;
@@ -142,6 +147,9 @@ pub(super) fn plan_alias(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias
         }
     }
     invoke_config(d, Some(name), &format!("{base}.eventInvokeConfig"), &a.invoke_config, o, p);
+    if let Some(cur) = cur {
+        super::rollout::plan(o, name, a, cur, p);
+    }
 }
 
 /// CreateAlias or UpdateAlias for version, description and (unless deferred) routing.
@@ -165,16 +173,20 @@ fn alias_write(
         return;
     };
     let mut diffs = vec![];
-    let version =
-        (cur.function_version != a.function_version && !d.ignored(&format!("{base}.functionVersion"))).then(|| {
-            diffs.push(diff(
-                format!("{base}.functionVersion"),
-                Op::Update,
-                json!(cur.function_version),
-                json!(a.function_version),
-            ));
-            a.function_version.clone()
-        });
+    // With a deployment, the rollout moves the version (and the routing).
+    let rolled = a.deployment.is_some();
+    let version = (cur.function_version != a.function_version
+        && !rolled
+        && !d.ignored(&format!("{base}.functionVersion")))
+    .then(|| {
+        diffs.push(diff(
+            format!("{base}.functionVersion"),
+            Op::Update,
+            json!(cur.function_version),
+            json!(a.function_version),
+        ));
+        a.function_version.clone()
+    });
     let description =
         a.description.as_ref().filter(|w| **w != cur.description && !d.ignored(&format!("{base}.description"))).map(
             |w| {

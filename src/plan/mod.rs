@@ -2,6 +2,9 @@
 
 mod alias;
 pub mod render;
+pub mod rollout;
+#[cfg(test)]
+mod rollout_tests;
 #[cfg(test)]
 mod tests;
 
@@ -154,6 +157,9 @@ pub struct FunctionPlan {
     pub progressing: Vec<String>,
     /// Live aliases the manifest does not list (left alone unless `prune`).
     pub unmanaged_aliases: Vec<String>,
+    /// Rollouts of aliases with a deployment: where each is and its next move.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<rollout::Rollout>,
     /// Why this function could not be planned (missing function, AWS error, SSM error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -170,6 +176,7 @@ impl FunctionPlan {
             blocked: vec![],
             progressing: vec![],
             unmanaged_aliases: vec![],
+            rollouts: vec![],
             error: None,
         }
     }
@@ -203,7 +210,11 @@ pub struct Plan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.functions.iter().any(|f| !f.changes.is_empty() || !f.blocked.is_empty())
+        self.functions.iter().any(|f| {
+            !f.changes.is_empty()
+                || !f.blocked.is_empty()
+                || f.rollouts.iter().any(|r| !matches!(r.mv, rollout::Move::Wait { .. }))
+        })
     }
     pub fn has_errors(&self) -> bool {
         self.functions.iter().any(|f| f.error.is_some())
@@ -281,6 +292,7 @@ pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
         }
     }
     invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
+    rollout::stale_markers(d, o, &mut p);
     if !d.prune {
         p.unmanaged_aliases = o.aliases.keys().filter(|k| !d.aliases.contains_key(*k)).cloned().collect();
     }

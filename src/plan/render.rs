@@ -15,9 +15,10 @@ fn show(v: &Value) -> String {
 }
 
 pub fn function_text(f: &FunctionPlan, out: &mut String) {
+    let moving = f.rollouts.iter().any(|r| !matches!(r.mv, super::rollout::Move::Wait { .. }));
     let head = if f.error.is_some() {
         "!"
-    } else if f.in_sync() {
+    } else if f.in_sync() && !moving {
         "="
     } else {
         "~"
@@ -42,12 +43,38 @@ pub fn function_text(f: &FunctionPlan, out: &mut String) {
     for pr in &f.progressing {
         let _ = writeln!(out, "    progressing: {pr}");
     }
+    for r in &f.rollouts {
+        let _ = writeln!(out, "    rollout: {}", rollout_line(r));
+    }
     if !f.unmanaged_aliases.is_empty() {
         let _ = writeln!(out, "    unmanaged aliases (left alone): {}", f.unmanaged_aliases.join(", "));
     }
-    if f.in_sync() {
+    if f.in_sync() && !moving {
         let _ = writeln!(out, "    in sync");
     }
+}
+
+/// One line for a rollout: where it is and what it does next.
+pub fn rollout_line(r: &super::rollout::Rollout) -> String {
+    use super::rollout::Move;
+    let head = format!("aliases.{} {} → {} ({})", r.alias, r.from, r.to, r.strategy);
+    let at = match r.phase.as_str() {
+        "Starting" => "starts".to_string(),
+        "Shifting" => format!("step {}/{} at {}%", r.step, r.steps, r.weight),
+        "RolledBack" => format!("rolled back: {}", r.reason.as_deref().unwrap_or("")),
+        other => format!("{other} at {}%", r.weight),
+    };
+    let next = match &r.mv {
+        Move::Wait { until_ms: Some(_) } => format!(", next step at {}", r.next_step_at.as_deref().unwrap_or("?")),
+        Move::Wait { until_ms: None } => String::new(),
+        Move::Hook { kind, function, .. } => format!(", runs the {kind:?} hook {function}"),
+        Move::Write { alias: Some((v, w)), .. } if w.is_empty() => format!(", then version {v} at 100%"),
+        Move::Write { alias: Some((_, w)), .. } => {
+            format!(", then {}% on {}", w.get(&r.to).map_or(0.0, |x| x * 100.0), r.to)
+        }
+        Move::Write { alias: None, .. } => String::new(),
+    };
+    format!("{head}: {at}{next}")
 }
 
 pub fn text(plan: &Plan) -> String {

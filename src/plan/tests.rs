@@ -27,6 +27,7 @@ fn function() -> FunctionState {
         last_update_in_progress: false,
         applied_generation: AppliedGeneration::Untagged,
         environment_error: None,
+        markers: BTreeMap::new(),
     }
 }
 

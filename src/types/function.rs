@@ -126,6 +126,8 @@ pub struct FunctionState {
     /// Why the environment could not be read (Environment.Error, or a KMS state reason): the
     /// variables are then unknown, not empty.
     pub environment_error: Option<String>,
+    /// Rollout markers by alias (from the function's tags; empty when the tags were not read).
+    pub markers: BTreeMap<String, super::Marker>,
 }
 
 /// The tag that records the manifest generation last applied, so a restart can still tell an

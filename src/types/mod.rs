@@ -4,9 +4,14 @@
 
 mod field;
 mod function;
+mod rollout;
 
 pub use field::{DeletionPolicy, DriftPolicy, Field};
 pub use function::{is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, GENERATION_TAG};
+pub use rollout::{
+    marker_tag, tag_safe, AlarmState, Deployment, HookResult, Marker, Phase, RolloutView, Step, Strategy,
+    MARKER_TAG_PREFIX,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -136,6 +141,11 @@ pub struct Scheduled {
 /// UTC by any of its names is the default (`None`), so "unset" and "UTC" compare equal.
 pub fn timezone(tz: Option<&str>) -> Option<String> {
     tz.filter(|t| !matches!(*t, "UTC" | "Etc/UTC" | "Etc/GMT" | "GMT" | "")).map(str::to_string)
+}
+
+/// Milliseconds since the epoch, now (rollout markers and pauses are measured in it).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Seconds since the epoch as RFC 3339 (`2026-12-01T09:00:00Z`).

@@ -28,6 +28,10 @@ CONFIG = {
     # The seed of the fault generator (random at start, printed on the ready line; setting it
     # through /_ext/config reseeds the generator).
     "seed": 0,
+    # Function name -> how an Invoke of it answers (the emulator runs no code): {"result":
+    # "success" | "error" (FunctionError Unhandled) | "failed" (status Failed in the payload),
+    # "delay_s": seconds before answering}. Functions not listed answer {"status": "Succeeded"}.
+    "invoke": {},
     # function name -> {"ErrorCode", "Message"[, "StateReasonCode"]}: its environment cannot be
     # read (Environment.Error instead of Variables), as with a KMS key Lambda may not use.
     "environment_error": {},
@@ -40,6 +44,7 @@ STATE = {
     "eic": {},  # (region, function, qualifier) -> dict
     "updating": {},  # (region, function) -> deadline
     "requests": [],
+    "invocations": [],  # {"function", "payload"} of each Invoke, in order
 }
 
 

@@ -9,7 +9,8 @@ import time
 from common import CONFIG, LOCK, respond
 
 THROTTLE_CODES = {"lambda": "TooManyRequestsException", "ssm": "ThrottlingException",
-                  "application-autoscaling": "ThrottlingException", "sns": "Throttling"}
+                  "application-autoscaling": "ThrottlingException", "sns": "Throttling",
+                  "monitoring": "Throttling"}
 
 RNG = random.Random()
 

@@ -23,6 +23,10 @@ DEFAULT_POLICY = os.path.join(ROOT, "manifests", "deploy", "iam", "policy.json")
 # The controller under test signs with this key (tests/it/common): it runs under the shipped policy.
 CONFIG["principals"] = {"AKIDTEST": DEFAULT_POLICY}
 
+# Where an IAM action is not named after its API operation. Service Authorization Reference,
+# "Actions defined by AWS Lambda": InvokeFunction - "Grants permission to invoke a function",
+# API operation Invoke (and InvokeWithResponseStream).
+LAMBDA_ACTIONS = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction"}
 JSON_PREFIXES = {"AnyScaleFrontendService": "application-autoscaling", "AmazonSSM": "ssm"}
 _POLICIES = {}
 
@@ -54,8 +58,11 @@ def action_of(environ, service, raw):
         query = parse_qs(environ.get("QUERY_STRING", ""))
         for m, rx, keys, op in LAMBDA_ROUTES:
             if m == method and rx.match(path) and all(k in query for k in keys):
-                return f"lambda:{op}"
+                return f"lambda:{LAMBDA_ACTIONS.get(op, op)}"
         return None
+    if service == "monitoring":
+        op = re.match(r"^/service/[A-Za-z0-9]+/operation/([A-Za-z]+)$", environ.get("PATH_INFO", ""))
+        return f"cloudwatch:{op.group(1)}" if op else None
     if service == "sns":
         op = parse_qs(raw.decode("utf-8", "replace")).get("Action", [None])[0]
         return f"sns:{op}" if op else None

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, unquote
 from moto.awslambda.models import lambda_backends
 
 import iam
-from common import ACCOUNT, CONFIG, STATE, ApiError, call_inner, finish, now_iso, respond
+from common import ACCOUNT, CONFIG, LOCK, STATE, ApiError, call_inner, finish, now_iso, respond
 
 FN = r"(?P<fn>[^/]+)"
 ROUTES = [
@@ -23,6 +23,7 @@ ROUTES = [
     ("code", re.compile(rf"^/2015-03-31/functions/{FN}/code/?$")),
     ("function", re.compile(rf"^/2015-03-31/functions/{FN}/?$")),
     ("alias", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/(?P<alias>[^/]+)/?$")),
+    ("invoke", re.compile(rf"^/2015-03-31/functions/{FN}/invocations/?$")),
     ("aliases", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/?$")),
 ]
 
@@ -233,6 +234,41 @@ def handle_account(region):
     }
 
 
+def invoke(environ, start_response, region, name, raw):
+    """Invoke, answered as CONFIG["invoke"] scripts it (called without LOCK: a scripted delay must
+    not stall other requests). AWS (Invoke): "If there is an error in the function, the response
+    contains details about the error ... X-Amz-Function-Error"; the status code is still 200."""
+    with LOCK:
+        get_function(region, function_name(name))
+        script = dict((CONFIG.get("invoke") or {}).get(function_name(name)) or {})
+        STATE["invocations"].append({"function": function_name(name), "payload": json.loads(raw or b"null")})
+    if script.get("delay_s"):
+        time.sleep(float(script["delay_s"]))
+    result = script.get("result", "success")
+    headers = [("X-Amz-Executed-Version", "$LATEST")]
+    if result == "error":
+        body = {"errorMessage": script.get("message", "hook threw"), "errorType": "Error"}
+        headers.append(("X-Amz-Function-Error", "Unhandled"))
+    elif result == "failed":
+        body = {"status": "Failed", "message": script.get("message", "validation failed")}
+    else:
+        body = {"status": "Succeeded"}
+    data = json.dumps(body).encode()
+    start_response("200 OK", headers + [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def shift_provisioned(region, name, alias, routing):
+    """AWS shares an alias's provisioned concurrency between the versions it routes to: when the
+    routing changes, the allocation is rebuilt (IN_PROGRESS, allocated dips) and settles later."""
+    cfg = STATE["pc"].get((region, name, alias))
+    if not cfg:
+        return
+    weight = sum(((routing or {}).get("AdditionalVersionWeights") or {}).values())
+    cfg.update(Status="IN_PROGRESS", allocated=int(cfg["requested"] * (1 - weight)),
+               ready_at=time.monotonic() + CONFIG["pc_ready_delay"])
+
+
 def route(inner, name, m, environ, start_response, method, region, raw):
     """Serves a matched Lambda path (under LOCK)."""
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -256,6 +292,8 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             version = body.get("FunctionVersion") or current.function_version
             routing = body["RoutingConfig"] if "RoutingConfig" in body else current.routing_config
             check_routing(version, routing)
+            if routing != current.routing_config or version != current.function_version:
+                shift_provisioned(region, fn_key[1], unquote(m["alias"]), routing)
     if name == "config" and method == "PUT":
         check_environment(body)
     if name in ("config", "code") and method == "PUT":

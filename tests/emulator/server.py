@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 import aas
+import cloudwatch_ext
 import faults
 import iam
 import lambda_ext
@@ -54,21 +55,33 @@ class Extension:
             STATE["requests"].append({"t": time.time(), "method": method, "path": path,
                                       "query": environ.get("QUERY_STRING", ""), "target": target,
                                       "region": region, "service": service,
-                                      "body": raw.decode("utf-8", "replace") if service == "sns" else "",
+                                      "body": raw.decode("utf-8", "replace")
+                                      if service == "sns" or "/aliases/" in path else "",
                                       "injected": fault is not None})
+        cbor = cloudwatch_ext.operation_of(path) is not None
         if fault is not None:
+            if cbor and not fault.get("reset"):
+                return cloudwatch_ext.cbor_error(start_response, int(fault.get("status", 429)),
+                                                 fault.get("code", "Throttling"), fault.get("message", "injected fault"))
             return faults.respond_fault(environ, start_response, fault)
         try:
             iam.check(environ, service, raw)
+            if cbor:
+                with LOCK:
+                    return cloudwatch_ext.handle(self.inner, environ, start_response, raw)
             return self.route(environ, start_response, path, method, region, target, raw)
         except ApiError as e:
             if service == "sns":
                 return sns_error(start_response, e)
+            if cbor:
+                return cloudwatch_ext.cbor_error(start_response, e.status, e.code, e.message)
             return error(start_response, e, json_protocol=bool(target))
 
     def route(self, environ, start_response, path, method, region, target, raw):
         for name, rx in lambda_ext.ROUTES:
             m = rx.match(path)
+            if m and name == "invoke":
+                return lambda_ext.invoke(environ, start_response, region, m["fn"], raw)
             if m:
                 with LOCK:
                     return lambda_ext.route(self.inner, name, m, environ, start_response, method, region, raw)
@@ -97,6 +110,8 @@ class Extension:
         with LOCK:
             if path == "/_ext/requests" and method == "GET":
                 return respond(start_response, 200, STATE["requests"])
+            if path == "/_ext/invocations" and method == "GET":
+                return respond(start_response, 200, STATE["invocations"])
             if path == "/_ext/requests" and method == "DELETE":
                 STATE["requests"].clear()
                 return respond(start_response, 204, None)

@@ -12,6 +12,7 @@ mod layers;
 mod property;
 mod reconcile;
 mod reliability;
+mod rollout;
 mod schema;
 mod secrets;
 mod snapshot;

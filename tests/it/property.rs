@@ -11,6 +11,7 @@ use lambda_reconciler::observed::Observed;
 use lambda_reconciler::plan::{plan, Action, FunctionPlan};
 use lambda_reconciler::types::*;
 use proptest::prelude::*;
+use proptest::strategy::Strategy;
 
 /// What AWS does for each action, applied to the observed model.
 fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
@@ -271,11 +272,13 @@ fn observed() -> impl Strategy<Value = Observed> {
                     last_update_in_progress: false,
                     applied_generation: AppliedGeneration::Untagged,
                     environment_error: None,
+                    markers: BTreeMap::new(),
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 invoke_configs: eics.into_iter().filter(|(k, _)| k.as_deref().is_none_or(live)).collect(),
                 scaling: scaling.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 aliases,
+                ..Observed::default()
             }
         })
 }

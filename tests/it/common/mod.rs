@@ -102,9 +102,10 @@ impl Emulator {
             .into_iter()
             .filter_map(|r| {
                 let target = r["target"].as_str().unwrap_or("");
-                let op = target.rsplit('.').next().unwrap_or("");
+                let rpc = r["path"].as_str().unwrap_or("").split("/operation/").nth(1).unwrap_or("");
+                let op = if rpc.is_empty() { target.rsplit('.').next().unwrap_or("") } else { rpc };
                 let method = r["method"].as_str().unwrap_or("");
-                let write = if target.is_empty() {
+                let write = if target.is_empty() && rpc.is_empty() {
                     method != "GET"
                 } else {
                     !["Get", "List", "Describe"].iter().any(|p| op.starts_with(p))
@@ -114,18 +115,57 @@ impl Emulator {
             .collect()
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"))
-            .args(["--endpoint-url", &self.endpoint(), "--region", REGION])
+    /// The binary with `args`, as the controller (key AKIDTEST) against this emulator.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
+        cmd.args(["--endpoint-url", &self.endpoint(), "--region", REGION])
             .args(args)
             .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env_remove("AWS_PROFILE")
             .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("RUST_LOG", "lambda_reconciler=debug")
-            .output()
-            .expect("run binary");
-        Run::from(out)
+            .env("RUST_LOG", "lambda_reconciler=debug");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run binary"))
+    }
+
+    pub async fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.sdk().await)
+    }
+
+    /// A metric alarm named `name` (state INSUFFICIENT_DATA until set).
+    pub async fn put_alarm(&self, name: &str) {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+        self.cloudwatch()
+            .await
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("AWS/Lambda")
+            .metric_name("Errors")
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Sets an alarm's state as CloudWatch would on evaluation (SetAlarmState).
+    pub async fn set_alarm(&self, name: &str, state: &str) {
+        self.cloudwatch()
+            .await
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(aws_sdk_cloudwatch::types::StateValue::from(state))
+            .state_reason("set by the test")
+            .send()
+            .await
+            .unwrap();
     }
 
     pub async fn sdk(&self) -> aws_config::SdkConfig {

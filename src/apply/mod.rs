@@ -1,6 +1,9 @@
 //! Executing a function's plan in order: waits on InProgress updates and on provisioned
 //! concurrency, one write at a time per function.
 
+pub mod operator;
+mod rollout;
+
 use std::time::{Duration, Instant};
 
 use crate::aws::scaling::resource_id;
@@ -20,16 +23,24 @@ pub enum ApplyError {
     FunctionGone,
 }
 
+pub use rollout::{execute_move, Moved, Target};
+
 /// Bounds on the waits of one apply.
 #[derive(Debug, Clone, Copy)]
 pub struct Waits {
     pub timeout: Duration,
     pub poll: Duration,
+    /// How often a running hook's rollout alarms are read.
+    pub alarm_poll: Duration,
 }
 
 impl Default for Waits {
     fn default() -> Self {
-        Waits { timeout: Duration::from_secs(300), poll: Duration::from_millis(250) }
+        Waits {
+            timeout: Duration::from_secs(300),
+            poll: Duration::from_millis(250),
+            alarm_poll: Duration::from_secs(2),
+        }
     }
 }
 

@@ -1,0 +1,114 @@
+//! The daemon's side of rollouts: milestones become alerts and metrics, the alarms of rollouts in
+//! flight are registered, and one poller per process reads each region's alarms in ALARM (one
+//! DescribeAlarms per poll and region) and sends the affected functions to the front of the queue.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::queue::Queue;
+use super::Ctx;
+use crate::alerts::{Alert, AlertKind};
+use crate::desired::Desired;
+use crate::metrics::AliasLabels;
+use crate::plan::rollout::Move;
+use crate::plan::FunctionPlan;
+use crate::reconcile::RolloutEvent;
+use crate::types::FunctionKey;
+
+/// Alerts and counts a reconcile's rollout milestones.
+pub fn report(ctx: &Ctx, key: &FunctionKey, d: &Desired, events: &[RolloutEvent]) {
+    for e in events {
+        match e {
+            RolloutEvent::Started { alias, from, to } => {
+                tracing::info!(alias = %alias, from = %from, to = %to, "rollout started");
+                ctx.metrics.rollout("started");
+            }
+            RolloutEvent::Stepped { alias, to, weight } => {
+                tracing::info!(alias = %alias, to = %to, weight = %weight, "rollout step");
+            }
+            RolloutEvent::Succeeded { alias, to } => {
+                tracing::info!(alias = %alias, to = %to, "rollout succeeded");
+                ctx.metrics.rollout("succeeded");
+            }
+            RolloutEvent::RolledBack { alias, to, reason } => {
+                tracing::warn!(alias = %alias, to = %to, reason = %reason, "rollout rolled back");
+                ctx.metrics.rollout("rolled_back");
+                let text = format!(
+                    "rollout of {} ({}) alias {alias} to version {to} rolled back: {reason}",
+                    key.name, key.region
+                );
+                let mut a = Alert::new(AlertKind::RolledBack, text);
+                a.manifest = Some(d.manifest.clone());
+                a.function = Some(key.name.clone());
+                a.region = Some(key.region.clone());
+                a.qualifier = Some(alias.clone());
+                a.desired = Some(serde_json::json!(to));
+                a.message = Some(reason.clone());
+                ctx.alerts.send(a);
+            }
+        }
+    }
+}
+
+/// Records the rollouts in flight after a reconcile: their weights (metric) and their alarms
+/// (watched by the poller).
+pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {
+    let mut alarms = BTreeSet::new();
+    for (alias, a) in d.aliases.iter().filter(|(_, a)| a.deployment.is_some()) {
+        let labels = AliasLabels { function: key.name.clone(), alias: alias.clone() };
+        match plan.rollouts.iter().find(|r| &r.alias == alias && r.active()) {
+            Some(r) => {
+                ctx.metrics.rollout_weight.get_or_create(&labels).set(r.weight);
+                alarms.extend(a.deployment.iter().flat_map(|dep| dep.alarms.iter().cloned()));
+            }
+            None => {
+                ctx.metrics.rollout_weight.remove(&labels);
+            }
+        }
+    }
+    let mut watched = ctx.rollout_alarms.lock().unwrap();
+    if alarms.is_empty() {
+        watched.remove(key);
+    } else {
+        watched.insert(key.clone(), alarms);
+    }
+}
+
+/// When the earliest rollout pause of `plan` ends, from now.
+pub fn wake(plan: &FunctionPlan) -> Option<Duration> {
+    let now = crate::types::now_ms();
+    plan.rollouts
+        .iter()
+        .filter_map(|r| match r.mv {
+            Move::Wait { until_ms } => until_ms,
+            _ => Some(now),
+        })
+        .min()
+        .map(|t| Duration::from_millis((t - now).max(0) as u64))
+}
+
+/// Every `every`, reads each region's alarms in ALARM once and queues, first, every function
+/// whose rollout watches one of them.
+pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let watched: BTreeMap<FunctionKey, BTreeSet<String>> = ctx.rollout_alarms.lock().unwrap().clone();
+        let regions: BTreeSet<&str> = watched.keys().map(|k| k.region.as_str()).collect();
+        for region in regions {
+            let firing = match ctx.aws.region(region).alarms.firing().await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(region, error = %e, "reading alarms in ALARM failed");
+                    continue;
+                }
+            };
+            for (key, alarms) in watched.iter().filter(|(k, _)| k.region == region) {
+                if let Some(alarm) = alarms.iter().find(|a| firing.contains(*a)) {
+                    tracing::warn!(function = %key, alarm = %alarm, "rollout alarm in ALARM");
+                    queue.add_first(key.clone());
+                }
+            }
+        }
+    }
+}

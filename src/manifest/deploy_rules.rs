@@ -1,0 +1,106 @@
+//! Validation of an alias's `deployment` (progressive delivery) and its resolution into the
+//! domain `Deployment`; every problem is reported with its field path.
+
+use std::time::Duration;
+
+use super::model::{Alias, Deployment as Spec};
+use crate::types::{Deployment, Step};
+
+/// CodeDeploy's (and our) limit on alarms per deployment.
+pub const MAX_ALARMS: usize = 10;
+/// Lambda's own limit on an invocation (a hook cannot run longer).
+pub const MAX_HOOK_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// The marker tag key (`lambda-reconciler.io/rollout/<alias>`) must fit AWS's 128 characters.
+pub const MAX_ALIAS_WITH_DEPLOYMENT: usize = 128 - crate::types::MARKER_TAG_PREFIX.len();
+
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration like `30s`, `5m` or `1h` ({e})"))
+}
+
+/// Checks `a.deployment`; `err(field, message)` takes paths relative to the alias.
+pub fn check(name: &str, a: &Alias, err: &mut dyn FnMut(&str, String)) {
+    let Some(d) = &a.deployment else { return };
+    if name.len() > MAX_ALIAS_WITH_DEPLOYMENT {
+        err("deployment", format!("an alias with a deployment has a name of at most {MAX_ALIAS_WITH_DEPLOYMENT} characters (its rollout tag key must fit AWS's 128)"));
+    }
+    if a.function_version.as_text() == "$LATEST" {
+        err("deployment", "traffic can only shift between published versions; functionVersion is $LATEST".into());
+    }
+    if !a.routing.is_absent() {
+        err("routing", "the deployment owns the alias's routing during a rollout; remove `routing`".into());
+    }
+    match (&d.strategy, &d.steps) {
+        (Some(_), Some(_)) => err("deployment.steps", "give either `strategy` or `steps`, not both".into()),
+        (None, None) => err("deployment", "needs a `strategy` or custom `steps`".into()),
+        (None, Some(steps)) => check_steps(steps, err),
+        (Some(_), None) => {}
+    }
+    if d.alarms.len() > MAX_ALARMS {
+        err("deployment.alarms", format!("{} alarms; at most {MAX_ALARMS}", d.alarms.len()));
+    }
+    for (i, alarm) in d.alarms.iter().enumerate() {
+        if alarm.is_empty() || alarm.len() > 255 {
+            err(&format!("deployment.alarms[{i}]"), "an alarm name is 1-255 characters".into());
+        }
+    }
+    if let Some(h) = &d.hooks {
+        for (f, v) in [("preTraffic", &h.pre_traffic), ("postTraffic", &h.post_traffic)] {
+            if let Some(fun) = v {
+                if let Err(m) = crate::types::FunctionRef::parse(fun) {
+                    err(&format!("deployment.hooks.{f}"), m);
+                }
+            }
+        }
+        if let Some(t) = &h.timeout {
+            match duration(t) {
+                Err(m) => err("deployment.hooks.timeout", m),
+                Ok(t) if t.is_zero() || t > MAX_HOOK_TIMEOUT => {
+                    err("deployment.hooks.timeout", "must be more than 0 and at most 15m (Lambda's limit)".into())
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+fn check_steps(steps: &[super::model::DeploymentStep], err: &mut dyn FnMut(&str, String)) {
+    let mut last = None::<f64>;
+    for (i, s) in steps.iter().enumerate() {
+        let field = format!("deployment.steps[{i}]");
+        if !(0.0..=100.0).contains(&s.weight) {
+            err(&format!("{field}.weight"), format!("{} is outside 0-100 (percent)", s.weight));
+        } else if last.is_some_and(|l| s.weight <= l) {
+            err(&format!("{field}.weight"), format!("{} is not above the previous step's {}", s.weight, last.unwrap()));
+        }
+        last = Some(s.weight);
+        if let Err(m) = duration(&s.pause) {
+            err(&format!("{field}.pause"), m);
+        }
+    }
+}
+
+/// The domain deployment of a valid `spec`.
+pub fn resolve(spec: &Spec) -> Deployment {
+    let (strategy, steps) = match (&spec.strategy, &spec.steps) {
+        (Some(s), _) => (format!("{s:?}"), s.steps()),
+        (None, steps) => (
+            "custom".to_string(),
+            steps
+                .iter()
+                .flatten()
+                .map(|s| Step { percent: s.weight, pause_ms: duration(&s.pause).map_or(0, |d| d.as_millis() as u64) })
+                .collect(),
+        ),
+    };
+    let hooks = spec.hooks.as_ref();
+    let timeout = hooks.and_then(|h| h.timeout.as_deref()).and_then(|t| duration(t).ok());
+    Deployment {
+        strategy,
+        steps,
+        alarms: spec.alarms.clone(),
+        pre_traffic: hooks.and_then(|h| h.pre_traffic.clone()),
+        post_traffic: hooks.and_then(|h| h.post_traffic.clone()),
+        hook_timeout_ms: timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT).as_millis() as u64,
+    }
+}

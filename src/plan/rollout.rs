@@ -1,0 +1,327 @@
+//! Planning a rollout of an alias with a deployment: from the alias as it is, its marker, the
+//! alarms and the clock, the one move to make now. Pure; the driver executes a move and plans
+//! again, so every move is decided from the world as it is (restart-safe).
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{diff, Action, FunctionPlan, Op};
+use crate::desired::{Desired, DesiredAlias};
+use crate::observed::Observed;
+use crate::types::{format_time, AlarmState, AliasState, Deployment, Marker, Phase, RolloutView, Routing};
+
+/// Which hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HookKind {
+    PreTraffic,
+    PostTraffic,
+}
+
+/// The one move a rollout makes now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "move")]
+pub enum Move {
+    /// Nothing to do before `until_ms` (a step's pause ends); `None`: nothing scheduled.
+    Wait { until_ms: Option<i64> },
+    /// Write the marker, then the alias's version and routing (if `Some`).
+    Write {
+        marker: MarkerWrite,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alias: Option<(String, Routing)>,
+    },
+    /// Invoke the hook; on success make `then`, on failure roll back.
+    Hook { kind: HookKind, function: String, timeout_ms: u64, alarms: Vec<String>, marker: Marker, then: Box<Move> },
+}
+
+/// What a move does to the marker tag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MarkerWrite {
+    Keep,
+    Set(Marker),
+    Remove,
+}
+
+/// A rollout as the plan shows it: where it is (the view status reports) and its next move.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollout {
+    #[serde(flatten)]
+    pub view: RolloutView,
+    #[serde(rename = "next")]
+    pub mv: Move,
+}
+
+impl std::ops::Deref for Rollout {
+    type Target = RolloutView;
+    fn deref(&self) -> &RolloutView {
+        &self.view
+    }
+}
+
+impl std::ops::DerefMut for Rollout {
+    fn deref_mut(&mut self) -> &mut RolloutView {
+        &mut self.view
+    }
+}
+
+impl Rollout {
+    /// True when the rollout is in flight (not rolled back, not waiting to start).
+    pub fn active(&self) -> bool {
+        !matches!(self.phase.as_str(), "RolledBack")
+    }
+}
+
+fn weights(to: &str, percent: f64) -> Routing {
+    Routing::from([(to.to_string(), (percent / 100.0 * 1e6).round() / 1e6)])
+}
+
+fn same(a: &AliasState, version: &str, routing: &Routing) -> bool {
+    a.function_version == version
+        && a.routing.len() == routing.len()
+        && a.routing.iter().zip(routing).all(|((ka, va), (kb, vb))| ka == kb && (va - vb).abs() < 1e-6)
+}
+
+/// The alias state a marker's phase stands for, and the one before it (a crash between the
+/// marker write and the alias write leaves the alias one state behind; that is finished, not drift).
+fn expected(dep: &Deployment, m: &Marker) -> ((String, Routing), (String, Routing)) {
+    let step = |k: usize| weights(&m.to, dep.steps.get(k).map_or(100.0, |s| s.percent));
+    let start = (m.from.clone(), Routing::new());
+    let last_shift = if dep.steps.is_empty() { start.clone() } else { (m.from.clone(), step(dep.steps.len() - 1)) };
+    match &m.phase {
+        Phase::PreTraffic => (start.clone(), start),
+        Phase::Shifting { step: 0 } => ((m.from.clone(), step(0)), start),
+        Phase::Shifting { step: k } => ((m.from.clone(), step(*k)), (m.from.clone(), step(k - 1))),
+        Phase::PostTraffic => ((m.to.clone(), Routing::new()), last_shift),
+        Phase::RolledBack { .. } => (start, last_shift),
+    }
+}
+
+/// The move that follows phase `from_step` (None: the pre-traffic hook) at time `now`.
+fn advance(dep: &Deployment, m: &Marker, next_step: usize, now: i64) -> Move {
+    let marker = |phase| MarkerWrite::Set(Marker { phase, since_ms: now, ..m.clone() });
+    match dep.steps.get(next_step) {
+        Some(s) => Move::Write {
+            marker: marker(Phase::Shifting { step: next_step }),
+            alias: Some((m.from.clone(), weights(&m.to, s.percent))),
+        },
+        None => Move::Write { marker: marker(Phase::PostTraffic), alias: Some((m.to.clone(), Routing::new())) },
+    }
+}
+
+/// The roll-back move: marker first (so a restart keeps the target held), then the alias.
+pub fn roll_back(m: &Marker, reason: String, now: i64) -> Move {
+    Move::Write {
+        marker: MarkerWrite::Set(Marker { phase: Phase::RolledBack { reason }, since_ms: now, ..m.clone() }),
+        alias: Some((m.from.clone(), Routing::new())),
+    }
+}
+
+/// How a rollout begins from the alias's live version: hook first, else the first step, else
+/// (nothing to watch or run) the plain switch.
+fn start(dep: &Deployment, cur: &AliasState, to: &str, now: i64) -> Move {
+    let m = Marker {
+        id: format!("r{now:x}"),
+        from: cur.function_version.clone(),
+        to: to.to_string(),
+        phase: Phase::PreTraffic,
+        since_ms: now,
+    };
+    if dep.pre_traffic.is_some() {
+        let alias = (!cur.routing.is_empty()).then(|| (m.from.clone(), Routing::new()));
+        return Move::Write { marker: MarkerWrite::Set(m), alias };
+    }
+    if dep.steps.is_empty() && dep.post_traffic.is_none() {
+        return Move::Write { marker: MarkerWrite::Keep, alias: Some((to.to_string(), Routing::new())) };
+    }
+    advance(dep, &m, 0, now)
+}
+
+/// Plans the rollout of alias `name` (it exists and has a deployment); drift from the state the
+/// rollout expects goes on `p` as an ordinary change, so the drift policy applies to it.
+pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState, p: &mut FunctionPlan) {
+    let Some(dep) = &a.deployment else { return };
+    let now = o.now_ms;
+    let marker = o.function.as_ref().and_then(|f| f.markers.get(name));
+    let to = &a.function_version;
+    let alarm_states: Vec<(String, String)> = dep
+        .alarms
+        .iter()
+        .map(|n| (n.clone(), o.alarms.get(n).map_or("MISSING".to_string(), |s| s.to_string())))
+        .collect();
+    let firing = dep.alarms.iter().find(|n| o.alarms.get(*n) == Some(&AlarmState::Alarm));
+    let view = |m: &Marker, mv: Move| view(name, dep, m, cur, alarm_states.clone(), mv);
+    let Some(m) = marker.filter(|m| &m.to == to) else {
+        if let Some(m) = marker {
+            // The target changed: end the old rollout at its stable version, then start anew.
+            let mv = Move::Write {
+                marker: MarkerWrite::Remove,
+                alias: m.active().then(|| (m.from.clone(), Routing::new())),
+            };
+            p.rollouts.push(view(m, mv));
+            return;
+        }
+        if &cur.function_version == to {
+            if !cur.routing.is_empty() {
+                restore(name, cur, to, &Routing::new(), p);
+            }
+            return;
+        }
+        if let Some(reason) = cannot_start(o, dep, firing) {
+            p.blocked.push(format!("aliases.{name}.deployment: {reason}; the rollout to version {to} waits"));
+            return;
+        }
+        let mv = start(dep, cur, to, now);
+        let m = Marker {
+            id: String::new(),
+            from: cur.function_version.clone(),
+            to: to.clone(),
+            phase: Phase::PreTraffic,
+            since_ms: now,
+        };
+        let mut v = view(&m, mv);
+        v.phase = "Starting".into();
+        p.rollouts.push(v);
+        return;
+    };
+    let (want, behind) = expected(dep, m);
+    if let (true, Some(alarm)) = (m.active(), firing) {
+        p.rollouts.push(view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now)));
+        return;
+    }
+    if !same(cur, &want.0, &want.1) {
+        if same(cur, &behind.0, &behind.1) || (!m.active() && cur.function_version == m.from) {
+            p.rollouts.push(view(m, Move::Write { marker: MarkerWrite::Keep, alias: Some(want) }));
+        } else {
+            restore(name, cur, &want.0, &want.1, p);
+        }
+        return;
+    }
+    let mv = match &m.phase {
+        Phase::RolledBack { .. } => Move::Wait { until_ms: None },
+        Phase::PreTraffic => hook(dep, m, HookKind::PreTraffic, advance(dep, m, 0, now)),
+        Phase::Shifting { step } => {
+            let due = m.since_ms + dep.steps.get(*step).map_or(0, |s| s.pause_ms as i64);
+            if now >= due {
+                advance(dep, m, step + 1, now)
+            } else {
+                Move::Wait { until_ms: Some(due) }
+            }
+        }
+        Phase::PostTraffic => {
+            hook(dep, m, HookKind::PostTraffic, Move::Write { marker: MarkerWrite::Remove, alias: None })
+        }
+    };
+    p.rollouts.push(view(m, mv));
+}
+
+fn hook(dep: &Deployment, m: &Marker, kind: HookKind, then: Move) -> Move {
+    let function = match kind {
+        HookKind::PreTraffic => &dep.pre_traffic,
+        HookKind::PostTraffic => &dep.post_traffic,
+    };
+    match function {
+        Some(f) => Move::Hook {
+            kind,
+            function: f.clone(),
+            timeout_ms: dep.hook_timeout_ms,
+            alarms: dep.alarms.clone(),
+            marker: m.clone(),
+            then: Box::new(then),
+        },
+        None => then,
+    }
+}
+
+/// Why a rollout cannot start now: a missing hook or alarm, or an alarm already in ALARM.
+fn cannot_start(o: &Observed, dep: &Deployment, firing: Option<&String>) -> Option<String> {
+    let hooks = [&dep.pre_traffic, &dep.post_traffic];
+    if let Some(h) = hooks.into_iter().flatten().find(|h| o.hooks.get(*h) == Some(&false)) {
+        return Some(format!("hook function `{h}` not found"));
+    }
+    if let Some(a) = dep.alarms.iter().find(|a| !o.alarms.contains_key(*a)) {
+        return Some(format!("alarm `{a}` not found"));
+    }
+    firing.map(|a| format!("alarm `{a}` is in ALARM"))
+}
+
+/// An alias that is not where the rollout put it: an ordinary UpdateAlias change (drift).
+fn restore(name: &str, cur: &AliasState, version: &str, routing: &Routing, p: &mut FunctionPlan) {
+    let base = format!("aliases.{name}");
+    let mut diffs = vec![];
+    if cur.function_version != version {
+        diffs.push(diff(format!("{base}.functionVersion"), Op::Update, json!(cur.function_version), json!(version)));
+    }
+    diffs.push(diff(format!("{base}.routing"), Op::Update, json!(cur.routing), json!(routing)));
+    let action = Action::UpdateAlias {
+        alias: name.to_string(),
+        version: Some(version.to_string()),
+        description: None,
+        routing: Some(routing.clone()),
+    };
+    p.push(action, diffs);
+}
+
+fn view(
+    name: &str,
+    dep: &Deployment,
+    m: &Marker,
+    cur: &AliasState,
+    alarms: Vec<(String, String)>,
+    mv: Move,
+) -> Rollout {
+    let weight = if cur.function_version == m.to {
+        100.0
+    } else {
+        cur.routing.get(&m.to).map_or(0.0, |w| (w * 100.0 * 1e4).round() / 1e4)
+    };
+    let (phase, step, reason) = match &m.phase {
+        Phase::PreTraffic => ("PreTraffic", 0, None),
+        Phase::Shifting { step } => ("Shifting", step + 1, None),
+        Phase::PostTraffic => ("PostTraffic", dep.steps.len(), None),
+        Phase::RolledBack { reason } => ("RolledBack", 0, Some(reason.clone())),
+    };
+    let next_step_at = match &mv {
+        Move::Wait { until_ms: Some(t) } => Some(format_time(t / 1000)),
+        _ => None,
+    };
+    let view = RolloutView {
+        alias: name.to_string(),
+        from: m.from.clone(),
+        to: m.to.clone(),
+        strategy: dep.strategy.clone(),
+        phase: phase.to_string(),
+        step,
+        steps: dep.steps.len(),
+        weight,
+        next_step_at,
+        alarms,
+        reason,
+    };
+    Rollout { view, mv }
+}
+
+/// Markers of aliases that no longer have a deployment (or are gone): removed.
+pub(super) fn stale_markers(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
+    let Some(f) = &o.function else { return };
+    for (alias, m) in &f.markers {
+        let deployed = d.aliases.get(alias).is_some_and(|a| a.deployment.is_some() && !a.delete);
+        if !deployed {
+            let dep = Deployment {
+                strategy: "removed".into(),
+                steps: vec![],
+                alarms: vec![],
+                pre_traffic: None,
+                post_traffic: None,
+                hook_timeout_ms: 0,
+            };
+            let cur = o.aliases.get(alias).cloned().unwrap_or(AliasState {
+                function_version: m.from.clone(),
+                description: String::new(),
+                routing: Routing::new(),
+            });
+            let mv = Move::Write { marker: MarkerWrite::Remove, alias: None };
+            p.rollouts.push(view(alias, &dep, m, &cur, vec![], mv));
+        }
+    }
+}

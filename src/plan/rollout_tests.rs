@@ -1,0 +1,194 @@
+//! Rollout planner tables: (alias, marker, alarms, clock) → the one move to make now.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::rollout::{HookKind, MarkerWrite, Move, Rollout};
+use super::{plan, Action, FunctionPlan};
+use crate::desired::{build, Desired};
+use crate::manifest::load_file;
+use crate::observed::Observed;
+use crate::types::*;
+
+const T0: i64 = 1_800_000_000_000;
+
+fn desired(deployment: &str) -> Desired {
+    let text = format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: f\nspec:\n  aliases:\n    live:\n      functionVersion: \"7\"\n      deployment: {deployment}\n"
+    );
+    let m = load_file(Path::new("t.yaml"), &text).unwrap_or_else(|e| panic!("{e:?}")).remove(0);
+    build(&m, Some("us-east-1"), &BTreeMap::new()).unwrap()
+}
+
+const STEPS: &str = "{steps: [{weight: 10, pause: 1m}, {weight: 50, pause: 2m}], alarms: [errors]}";
+
+fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now: i64) -> Observed {
+    let f = FunctionState {
+        arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+        environment: BTreeMap::new(),
+        reserved_concurrency: None,
+        last_update_in_progress: false,
+        applied_generation: AppliedGeneration::Untagged,
+        environment_error: None,
+        markers: marker.into_iter().map(|m| ("live".to_string(), m)).collect(),
+    };
+    let alias = AliasState {
+        function_version: version.into(),
+        description: String::new(),
+        routing: routing.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+    };
+    Observed {
+        function: Some(f),
+        aliases: BTreeMap::from([("live".to_string(), alias)]),
+        alarms: BTreeMap::from([("errors".to_string(), AlarmState::Ok)]),
+        now_ms: now,
+        ..Observed::default()
+    }
+}
+
+fn marker(phase: Phase, since: i64) -> Marker {
+    Marker { id: "r1".into(), from: "6".into(), to: "7".into(), phase, since_ms: since }
+}
+
+fn rollout(p: &FunctionPlan) -> &Rollout {
+    assert_eq!(p.rollouts.len(), 1, "{p:#?}");
+    &p.rollouts[0]
+}
+
+fn write(mv: &Move) -> (&MarkerWrite, Option<&(String, Routing)>) {
+    match mv {
+        Move::Write { marker, alias } => (marker, alias.as_ref()),
+        other => panic!("not a write: {other:?}"),
+    }
+}
+
+fn to7(w: f64) -> Routing {
+    Routing::from([("7".to_string(), w)])
+}
+
+#[test]
+fn a_version_change_starts_at_the_first_step_with_a_marker_written_first() {
+    let p = plan(&desired(STEPS), &observed("6", &[], None, T0));
+    assert!(p.changes.is_empty(), "the rollout, not an UpdateAlias, moves the version: {p:#?}");
+    let (m, alias) = write(&rollout(&p).mv);
+    let MarkerWrite::Set(m) = m else { panic!("{m:?}") };
+    assert_eq!((m.from.as_str(), m.to.as_str(), &m.phase, m.since_ms), ("6", "7", &Phase::Shifting { step: 0 }, T0));
+    assert_eq!(alias, Some(&("6".to_string(), to7(0.1))));
+}
+
+#[test]
+fn a_step_waits_for_its_pause_then_moves_to_the_next_weight() {
+    let m = marker(Phase::Shifting { step: 0 }, T0);
+    let early = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m.clone()), T0 + 59_999));
+    assert_eq!(rollout(&early).mv, Move::Wait { until_ms: Some(T0 + 60_000) });
+    let due = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m), T0 + 60_000));
+    let (MarkerWrite::Set(next), alias) = write(&rollout(&due).mv) else { panic!() };
+    assert_eq!((&next.phase, next.since_ms), (&Phase::Shifting { step: 1 }, T0 + 60_000));
+    assert_eq!(alias, Some(&("6".to_string(), to7(0.5))));
+}
+
+#[test]
+fn after_the_last_step_the_alias_goes_to_the_new_version_and_then_the_marker_goes() {
+    let m = marker(Phase::Shifting { step: 1 }, T0);
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.5)], Some(m), T0 + 120_000));
+    let (MarkerWrite::Set(next), alias) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!(next.phase, Phase::PostTraffic);
+    assert_eq!(alias, Some(&("7".to_string(), Routing::new())));
+    let done = plan(&desired(STEPS), &observed("7", &[], Some(next.clone()), T0 + 120_001));
+    assert_eq!(rollout(&done).mv, Move::Write { marker: MarkerWrite::Remove, alias: None });
+}
+
+#[test]
+fn an_alarm_in_alarm_rolls_back_to_the_old_version_without_routing() {
+    let mut o = observed("6", &[("7", 0.1)], Some(marker(Phase::Shifting { step: 0 }, T0)), T0 + 1000);
+    o.alarms.insert("errors".into(), AlarmState::Alarm);
+    let p = plan(&desired(STEPS), &o);
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::RolledBack { reason: "alarm errors in ALARM".into() });
+    assert_eq!(alias, Some(&("6".to_string(), Routing::new())));
+}
+
+#[test]
+fn a_rolled_back_target_is_held_until_the_manifest_changes_it() {
+    let m = marker(Phase::RolledBack { reason: "alarm errors in ALARM".into() }, T0);
+    let held = plan(&desired(STEPS), &observed("6", &[], Some(m.clone()), T0 + 3_600_000));
+    assert_eq!(rollout(&held).mv, Move::Wait { until_ms: None });
+    assert_eq!((rollout(&held).phase.as_str(), held.changes.len()), ("RolledBack", 0));
+    let mut next = desired(STEPS);
+    next.aliases["live"].function_version = "8".into();
+    let p = plan(&next, &observed("6", &[], Some(m), T0));
+    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Remove, alias: None }, "the old marker goes first");
+}
+
+#[test]
+fn a_crash_between_marker_and_alias_write_finishes_the_step_instead_of_repeating_it() {
+    let m = marker(Phase::Shifting { step: 1 }, T0);
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m), T0 + 1));
+    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Keep, alias: Some(("6".into(), to7(0.5))) });
+    assert!(p.changes.is_empty(), "not drift");
+}
+
+#[test]
+fn a_weight_changed_by_someone_else_mid_rollout_is_drift_restored_to_the_step() {
+    let m = marker(Phase::Shifting { step: 0 }, T0);
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.3)], Some(m), T0 + 1));
+    assert!(p.rollouts.is_empty());
+    assert_eq!(
+        p.changes[0].action,
+        Action::UpdateAlias {
+            alias: "live".into(),
+            version: Some("6".into()),
+            description: None,
+            routing: Some(to7(0.1))
+        }
+    );
+    assert_eq!(p.changes[0].diffs.last().unwrap().field, "aliases.live.routing");
+}
+
+#[test]
+fn a_target_edited_mid_rollout_ends_it_at_the_stable_version_first() {
+    let mut d = desired(STEPS);
+    d.aliases["live"].function_version = "8".into();
+    let p = plan(&d, &observed("6", &[("7", 0.5)], Some(marker(Phase::Shifting { step: 1 }, T0)), T0));
+    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Remove, alias: Some(("6".into(), Routing::new())) });
+}
+
+#[test]
+fn a_pre_traffic_hook_runs_before_any_weight_moves() {
+    let d = desired("{strategy: Canary10Percent5Minutes, hooks: {preTraffic: pre, timeout: 30s}}");
+    let start = plan(&d, &observed("6", &[], None, T0));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&start).mv) else { panic!() };
+    assert_eq!((&m.phase, alias), (&Phase::PreTraffic, None));
+    let p = plan(&d, &observed("6", &[], Some(m.clone()), T0 + 5));
+    let Move::Hook { kind, function, timeout_ms, then, .. } = &rollout(&p).mv else { panic!("{p:#?}") };
+    assert_eq!((*kind, function.as_str(), *timeout_ms), (HookKind::PreTraffic, "pre", 30_000));
+    assert_eq!(write(then).1, Some(&("6".to_string(), to7(0.1))));
+}
+
+#[test]
+fn a_rollout_does_not_start_with_a_missing_hook_or_alarm_or_a_firing_alarm() {
+    let d = desired("{strategy: AllAtOnce, alarms: [errors], hooks: {postTraffic: post}}");
+    let mut o = observed("6", &[], None, T0);
+    o.hooks.insert("post".into(), false);
+    assert!(plan(&d, &o).blocked[0].contains("hook function `post` not found"));
+    o.hooks.insert("post".into(), true);
+    o.alarms.clear();
+    assert!(plan(&d, &o).blocked[0].contains("alarm `errors` not found"));
+    o.alarms.insert("errors".into(), AlarmState::Alarm);
+    let p = plan(&d, &o);
+    assert!(p.blocked[0].contains("is in ALARM") && p.rollouts.is_empty(), "{p:#?}");
+}
+
+#[test]
+fn all_at_once_without_hooks_switches_without_a_marker() {
+    let p = plan(&desired("{strategy: AllAtOnce}"), &observed("6", &[], None, T0));
+    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Keep, alias: Some(("7".into(), Routing::new())) });
+}
+
+#[test]
+fn a_marker_left_on_an_alias_without_a_deployment_is_removed() {
+    let mut d = desired(STEPS);
+    d.aliases["live"].deployment = None;
+    let p = plan(&d, &observed("7", &[], Some(marker(Phase::PostTraffic, T0)), T0));
+    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Remove, alias: None });
+}

@@ -1,0 +1,230 @@
+//! Progressive delivery: an alias's version change shifted by steps, with alarms, hooks, a
+//! restart mid-rollout and an edited target; the real binary against the emulator. Steps are
+//! custom steps of seconds (never sleeps as synchronisation: every wait is on a condition).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::common::daemon::Daemon;
+use crate::common::*;
+
+const F: &str = "app-pay";
+
+fn manifest(version: &str, deployment: &str) -> String {
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:\n  aliases:\n    live:\n      functionVersion: \"{version}\"\n      deployment: {deployment}\n"
+    )
+}
+
+/// A function with `versions` published versions and alias `live` on version 1.
+async fn seeded(versions: u32) -> Emulator {
+    let emu = Emulator::start();
+    emu.seed_function(F, versions);
+    emu.lambda().await.create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
+    emu
+}
+
+/// The alias's version and weights.
+async fn live(emu: &Emulator) -> (String, BTreeMap<String, f64>) {
+    let a = emu.lambda().await.get_alias().function_name(F).name("live").send().await.unwrap();
+    let w = a.routing_config().and_then(|r| r.additional_version_weights()).cloned().unwrap_or_default();
+    (a.function_version().unwrap_or_default().to_string(), w.into_iter().collect())
+}
+
+/// The rollout marker tag of alias `live`, if any.
+async fn marker(emu: &Emulator) -> Option<String> {
+    let arn = format!("arn:aws:lambda:{REGION}:123456789012:function:{F}");
+    let tags = emu.lambda().await.list_tags().resource(arn).send().await.unwrap();
+    tags.tags().and_then(|t| t.get("lambda-reconciler.io/rollout/live").cloned())
+}
+
+/// Every UpdateAlias the controller sent, as (version, weight on the new version).
+fn alias_writes(emu: &Emulator) -> Vec<(String, Option<f64>)> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r["method"] == "PUT" && r["path"].as_str().unwrap_or("").ends_with("/aliases/live"))
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_str(r["body"].as_str().unwrap_or("{}")).unwrap();
+            let w =
+                body["RoutingConfig"]["AdditionalVersionWeights"].as_object().and_then(|m| m.values().next()?.as_f64());
+            (body["FunctionVersion"].as_str().unwrap_or("").to_string(), w)
+        })
+        .collect()
+}
+
+fn v(version: &str, w: Option<f64>) -> (String, Option<f64>) {
+    (version.to_string(), w)
+}
+
+#[tokio::test]
+async fn a_canary_shifts_its_step_then_ends_on_the_new_version_without_a_marker() {
+    let emu = seeded(2).await;
+    let dir = manifests(&[("f.yaml", &manifest("2", "{steps: [{weight: 10, pause: 1s}]}"))]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert!(run.stderr.contains("rollout to 2 succeeded"), "{}", run.stderr);
+    assert_eq!(live(&emu).await, ("2".to_string(), BTreeMap::new()));
+    assert_eq!(alias_writes(&emu), [v("1", Some(0.1)), v("2", None)]);
+    assert_eq!(marker(&emu).await, None, "the marker goes when the rollout ends");
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(emu.write_calls(), Vec::<String>::new(), "nothing to do once the target is live");
+}
+
+#[tokio::test]
+async fn a_linear_rollout_moves_through_every_step_in_order() {
+    let emu = seeded(2).await;
+    let steps = "{steps: [{weight: 10, pause: 1s}, {weight: 20, pause: 1s}, {weight: 30, pause: 1s}]}";
+    let dir = manifests(&[("f.yaml", &manifest("2", steps))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(alias_writes(&emu), [v("1", Some(0.1)), v("1", Some(0.2)), v("1", Some(0.3)), v("2", None)]);
+}
+
+#[tokio::test]
+async fn an_alarm_mid_step_rolls_back_and_the_target_is_held_until_it_changes() {
+    let emu = seeded(3).await;
+    emu.put_alarm("pay-errors").await;
+    let dir = manifests(&[("f.yaml", &manifest("2", "{steps: [{weight: 10, pause: 10m}], alarms: [pay-errors]}"))]);
+    let mut apply = emu.command(&["apply", "-m", path(&dir), "--alarm-poll", "200ms"]);
+    let child = apply.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let follow = tokio::task::spawn_blocking(move || Run::from(child.wait_with_output().unwrap()));
+    eventually("the first step", Duration::from_secs(20), || async { live(&emu).await.1.get("2") == Some(&0.1) }).await;
+    emu.set_alarm("pay-errors", "ALARM").await;
+    let run = follow.await.unwrap().expect(1);
+    assert!(run.all().contains("rolled back: alarm pay-errors in ALARM"), "{}", run.all());
+    assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::new()));
+    assert!(marker(&emu).await.unwrap().contains("phase=rolledback"));
+
+    emu.set_alarm("pay-errors", "OK").await;
+    emu.clear_requests();
+    let held = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(held.all().contains("rolled back"), "{}", held.all());
+    assert_eq!(emu.write_calls(), Vec::<String>::new(), "a rolled-back target is not retried");
+
+    let next = manifests(&[("f.yaml", &manifest("3", "{steps: [{weight: 10, pause: 1s}], alarms: [pay-errors]}"))]);
+    emu.run(&["apply", "-m", path(&next)]).expect(0);
+    assert_eq!(live(&emu).await, ("3".to_string(), BTreeMap::new()), "a new target rolls out");
+}
+
+#[tokio::test]
+async fn a_failing_pre_traffic_hook_moves_no_traffic() {
+    let emu = seeded(2).await;
+    emu.seed_function("app-pay-pre-hook", 1);
+    emu.configure(r#"{"invoke": {"app-pay-pre-hook": {"result": "error", "message": "smoke test failed"}}}"#);
+    let dep = "{steps: [{weight: 10, pause: 1s}], hooks: {preTraffic: app-pay-pre-hook}}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("hook app-pay-pre-hook failed (Unhandled)"), "{}", run.all());
+    assert!(alias_writes(&emu).iter().all(|(_, w)| w.is_none()), "no weight ever moved: {:?}", alias_writes(&emu));
+    assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::new()));
+    let (_, body) = emu.admin("GET", "/_ext/invocations", "");
+    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let p = &calls[0]["payload"];
+    assert_eq!(
+        (p["hook"].as_str(), p["fromVersion"].as_str(), p["toVersion"].as_str()),
+        (Some("preTraffic"), Some("1"), Some("2"))
+    );
+}
+
+#[tokio::test]
+async fn a_post_traffic_hook_that_reports_failed_rolls_back() {
+    let emu = seeded(2).await;
+    emu.seed_function("app-pay-post-hook", 1);
+    emu.configure(r#"{"invoke": {"app-pay-post-hook": {"result": "failed"}}}"#);
+    let dep = "{strategy: AllAtOnce, hooks: {postTraffic: app-pay-post-hook}}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("answered status Failed"), "{}", run.all());
+    assert_eq!(alias_writes(&emu), [v("2", None), v("1", None)], "100 %, then back");
+    assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::new()));
+}
+
+#[tokio::test]
+async fn a_hook_that_outlives_its_timeout_fails_the_rollout() {
+    let emu = seeded(2).await;
+    emu.seed_function("app-pay-pre-hook", 1);
+    emu.configure(r#"{"invoke": {"app-pay-pre-hook": {"delay_s": 5}}}"#);
+    let dep = "{strategy: AllAtOnce, hooks: {preTraffic: app-pay-pre-hook, timeout: 1s}}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("timed out after 1s"), "{}", run.all());
+    assert_eq!(live(&emu).await.0, "1");
+}
+
+#[tokio::test]
+async fn a_missing_hook_function_is_an_error_before_traffic_moves() {
+    let emu = seeded(2).await;
+    let dep = "{strategy: AllAtOnce, hooks: {preTraffic: app-pay-no-such-hook}}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.stdout.contains("hook function `app-pay-no-such-hook` not found"), "{}", run.stdout);
+    assert_eq!(emu.write_calls().iter().filter(|w| w.contains("/aliases/")).count(), 0);
+}
+
+#[tokio::test]
+async fn a_target_edited_mid_rollout_ends_it_at_the_stable_version_and_starts_the_new_one() {
+    let emu = seeded(3).await;
+    let dep = "{steps: [{weight: 10, pause: 10m}]}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    emu.run(&["apply", "-m", path(&dir), "--no-wait"]).expect(0);
+    assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::from([("2".to_string(), 0.1)])));
+    std::fs::write(dir.path().join("f.yaml"), manifest("3", dep)).unwrap();
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&dir), "--no-wait"]).expect(0);
+    assert_eq!(alias_writes(&emu), [v("1", None), v("1", Some(0.1))]);
+    assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::from([("3".to_string(), 0.1)])));
+    let m = marker(&emu).await.unwrap();
+    assert!(m.contains("to=3 from=1") && m.contains("phase=shift step=0"), "{m}");
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_changes_wait_for_the_rollout_to_end() {
+    let emu = seeded(2).await;
+    let pc = |version: &str, n: u32, dep: &str| {
+        manifest(version, dep)
+            .replace("      deployment:", &format!("      provisionedConcurrency: {n}\n      deployment:"))
+    };
+    let dir = manifests(&[("f.yaml", &pc("1", 2, "{steps: [{weight: 10, pause: 10m}]}"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    std::fs::write(dir.path().join("f.yaml"), pc("2", 2, "{steps: [{weight: 10, pause: 10m}]}")).unwrap();
+    emu.run(&["apply", "-m", path(&dir), "--no-wait"]).expect(0);
+    assert_eq!(live(&emu).await.1.get("2"), Some(&0.1), "routing is added to an alias with provisioned concurrency");
+    std::fs::write(dir.path().join("f.yaml"), pc("2", 3, "{steps: [{weight: 10, pause: 10m}]}")).unwrap();
+    emu.clear_requests();
+    let run = emu.run(&["apply", "-m", path(&dir), "--no-wait"]).expect(1);
+    assert!(run.stdout.contains("waits until the rollout ends"), "{}", run.stdout);
+    assert!(!emu.write_calls().iter().any(|w| w.contains("provisioned-concurrency")), "{:?}", emu.write_calls());
+}
+
+#[tokio::test]
+async fn a_rollout_resumes_at_its_step_after_kill_9() {
+    let emu = seeded(2).await;
+    let dep = "{steps: [{weight: 10, pause: 1s}, {weight: 50, pause: 3s}, {weight: 90, pause: 1s}]}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let first = Daemon::start(&emu, path(&dir), &[]);
+    eventually("step 2 (50 %)", Duration::from_secs(30), || async { live(&emu).await.1.get("2") == Some(&0.5) }).await;
+    first.kill9();
+    let before = marker(&emu).await.unwrap();
+    assert!(before.contains("phase=shift step=1"), "{before}");
+    emu.clear_requests();
+    let _second = Daemon::start(&emu, path(&dir), &[]);
+    eventually("the end of the rollout", Duration::from_secs(30), || async { live(&emu).await.0 == "2" }).await;
+    assert_eq!(alias_writes(&emu), [v("1", Some(0.9)), v("2", None)], "resumed at step 2: no restart, no jump");
+}
+
+#[tokio::test]
+async fn a_hook_answer_carrying_a_secure_string_is_masked_in_output_and_marker() {
+    let emu = seeded(2).await;
+    emu.seed_function("app-pay-pre-hook", 1);
+    emu.put_parameter("/app/pay/secret", SECRET_VALUE, true).await;
+    let hook =
+        format!(r#"{{"invoke": {{"app-pay-pre-hook": {{"result": "error", "message": "bad {SECRET_VALUE}"}}}}}}"#);
+    emu.configure(&hook);
+    let text = manifest("2", "{strategy: AllAtOnce, hooks: {preTraffic: app-pay-pre-hook}}")
+        .replace("  aliases:", "  environment:\n    variables:\n      SECRET: {fromSsm: /app/pay/secret}\n  aliases:");
+    let dir = manifests(&[("f.yaml", &text)]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("failed (Unhandled)"), "{}", run.all());
+    assert!(!run.all().contains(SECRET_VALUE), "secret in output:\n{}", run.all());
+    let m = marker(&emu).await.unwrap();
+    assert!(m.contains("phase=rolledback") && !m.contains(SECRET_VALUE), "{m}");
+}
