@@ -1,4 +1,5 @@
-//! The HTTP endpoints: /healthz, /readyz, /status (JSON) and /metrics (Prometheus text).
+//! The HTTP endpoints: /healthz, /readyz, /status (JSON), /metrics (Prometheus text) and the
+//! operator's rollout commands (POST /rollouts/REGION/FUNCTION/ALIAS/promote|abort|retry).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,10 +13,30 @@ use axum::{Json, Router};
 use crate::metrics::Metrics;
 use crate::status::StatusStore;
 
+/// An operator's request `(region, function, alias, action)`, answered `Ok(what was done)` or
+/// `Err(why not)` by the controller.
+pub type OperatorHook = Arc<
+    dyn Fn(String, String, String, String) -> futures::future::BoxFuture<'static, Result<String, String>> + Send + Sync,
+>;
+
 #[derive(Clone)]
 pub struct AdminState {
     pub status: Arc<StatusStore>,
     pub metrics: Arc<Metrics>,
+    pub operator: Option<OperatorHook>,
+}
+
+async fn operate(
+    State(s): State<AdminState>,
+    axum::extract::Path((region, function, alias, action)): axum::extract::Path<(String, String, String, String)>,
+) -> impl IntoResponse {
+    let Some(hook) = s.operator else {
+        return Json(serde_json::json!({"ok": false, "message": "this controller takes no operator commands"}));
+    };
+    match hook(region, function, alias, action).await {
+        Ok(message) => Json(serde_json::json!({"ok": true, "message": message})),
+        Err(message) => Json(serde_json::json!({"ok": false, "message": message})),
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -45,6 +66,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
+        .route("/rollouts/{region}/{function}/{alias}/{action}", axum::routing::post(operate))
         .with_state(state)
 }
 

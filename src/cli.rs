@@ -108,6 +108,26 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Finish an alias's rollout at once: 100 % on the new version (the postTraffic hook still runs).
+    Promote(OperatorArgs),
+    /// Roll an alias's rollout back now; the target is then held like any rolled-back target.
+    Abort(OperatorArgs),
+    /// Start a rolled-back target's rollout again.
+    Retry(OperatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// Function name (as in its manifest).
+    #[arg(long)]
+    pub function: String,
+    /// The alias whose rollout to act on.
+    #[arg(long)]
+    pub alias: String,
+    /// A running controller's --listen URL: the controller acts, between two reconciles of the
+    /// function. Without it the command writes to AWS itself (no daemon running).
+    #[arg(long)]
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Args)]

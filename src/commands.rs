@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
+use crate::apply::operator::Operator;
 use crate::apply::Waits;
 use crate::aws::{Aws, AwsOptions};
 use crate::cli::Output;
@@ -287,6 +288,41 @@ pub async fn status(server: &str, output: Output) -> i32 {
         })
         .collect();
     print!("{}", table(["MANIFEST", "FUNCTION", "REGION", "SYNC", "DRIFTED", "LAST APPLIED", "LAST ERROR"], &rows));
+    let rollouts: Vec<[String; 7]> = doc["manifests"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .flat_map(|m| {
+            let function = m["function"].as_str().unwrap_or("-").to_string();
+            m["rollouts"].as_array().cloned().unwrap_or_default().into_iter().map(move |r| {
+                let s = |k: &str| r[k].as_str().map_or("-".to_string(), str::to_string);
+                let step = format!("{}/{}", r["step"], r["steps"]);
+                let alarms: Vec<String> = r["alarms"]
+                    .as_array()
+                    .unwrap_or(&vec![])
+                    .iter()
+                    .map(|a| format!("{}={}", a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or("")))
+                    .collect();
+                let phase = match r["reason"].as_str() {
+                    Some(reason) => format!("{} ({reason})", s("phase")),
+                    None => s("phase"),
+                };
+                [
+                    format!("{function}/{}", s("alias")),
+                    format!("{} → {}", s("from"), s("to")),
+                    phase,
+                    step,
+                    format!("{}%", r["weight"].as_f64().unwrap_or(0.0)),
+                    s("nextStepAt"),
+                    alarms.join(" "),
+                ]
+            })
+        })
+        .collect();
+    if !rollouts.is_empty() {
+        println!();
+        print!("{}", table(["ROLLOUT", "VERSIONS", "PHASE", "STEP", "WEIGHT", "NEXT STEP", "ALARMS"], &rollouts));
+    }
     0
 }
 
@@ -322,6 +358,51 @@ pub async fn export(opts: &AwsOptions, function: &str, aliases: &[String]) -> i3
         }
         Err(e) => {
             eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// `promote`, `abort`, `retry`: through a running controller (`--server`), else on AWS directly.
+pub async fn operate(opts: &AwsOptions, a: &crate::cli::OperatorArgs, op: Operator) -> i32 {
+    let name = match op {
+        Operator::Promote => "promote",
+        Operator::Abort => "abort",
+        Operator::Retry => "retry",
+    };
+    let result = match &a.server {
+        Some(server) => {
+            let region = Aws::connect(opts).await.default_region().unwrap_or_default();
+            let url = format!("{}/rollouts/{region}/{}/{}/{name}", server.trim_end_matches('/'), a.function, a.alias);
+            let answer = match crate::alerts::http::HttpClient::new() {
+                Ok(client) => client.send("POST", &url, Some(String::new())).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            answer.and_then(|body| {
+                let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let message = doc["message"].as_str().unwrap_or(&body).to_string();
+                if doc["ok"] == true {
+                    Ok(message)
+                } else {
+                    Err(message)
+                }
+            })
+        }
+        None => {
+            let aws = Aws::connect(opts).await;
+            let region = opts.region.clone().or_else(|| aws.default_region()).unwrap_or_default();
+            crate::apply::operator::operate(&aws.region(&region), &a.function, &a.alias, op)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {name} {} {}: {e}", a.function, a.alias);
             1
         }
     }

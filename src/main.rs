@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
+use lambda_reconciler::apply::operator::Operator;
 use lambda_reconciler::apply::Waits;
 use lambda_reconciler::aws::AwsOptions;
 use lambda_reconciler::cli::{Cli, Command, LogFormat};
@@ -62,6 +63,9 @@ async fn main() {
             }
         }
         Command::Status { server, output } => commands::status(&server, output).await,
+        Command::Promote(a) => commands::operate(&opts_aws, &a, Operator::Promote).await,
+        Command::Abort(a) => commands::operate(&opts_aws, &a, Operator::Abort).await,
+        Command::Retry(a) => commands::operate(&opts_aws, &a, Operator::Retry).await,
         Command::Export { function, aliases } => commands::export(&opts_aws, &function, &aliases).await,
         Command::Schema => {
             print!("{}", lambda_reconciler::manifest::schema::json());

@@ -52,10 +52,7 @@ pub fn operator_move(op: Operator, m: &Marker, now: i64) -> Result<Move, String>
             alias: Some((m.to.clone(), Routing::new())),
         }),
         (Operator::Promote, Phase::PostTraffic) => Err("already at 100 %; the postTraffic hook runs".into()),
-        (Operator::Abort, phase) if m.active() => {
-            let _ = phase;
-            Ok(roll_back(m, "aborted by the operator".into(), now))
-        }
+        (Operator::Abort, _) if m.active() => Ok(roll_back(m, "aborted by the operator".into(), now)),
         (Operator::Retry, Phase::RolledBack { .. }) => Ok(Move::Write { marker: MarkerWrite::Remove, alias: None }),
         (Operator::Retry, _) => Err("the rollout has not rolled back; nothing to retry".into()),
         (_, Phase::RolledBack { .. }) => Err("the rollout already rolled back (use retry)".into()),
@@ -77,4 +74,33 @@ pub async fn operate(c: &RegionClients, function: &str, alias: &str, op: Operato
         Operator::Abort => format!("alias {alias}: aborted, back on version {}", m.from),
         Operator::Retry => format!("alias {alias}: the rollout to version {} will start again", m.to),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(phase: Phase) -> Marker {
+        Marker { id: "r".into(), from: "6".into(), to: "7".into(), phase, since_ms: 0 }
+    }
+
+    #[test]
+    fn promote_puts_the_new_version_at_one_hundred_percent_and_keeps_the_post_traffic_phase() {
+        let mv = operator_move(Operator::Promote, &m(Phase::Shifting { step: 0 }), 5).unwrap();
+        let Move::Write { marker: MarkerWrite::Set(next), alias } = mv else { panic!() };
+        assert_eq!((next.phase, next.since_ms, alias), (Phase::PostTraffic, 5, Some(("7".into(), Routing::new()))));
+    }
+
+    #[test]
+    fn abort_rolls_back_and_retry_releases_only_a_rolled_back_target() {
+        let mv = operator_move(Operator::Abort, &m(Phase::PreTraffic), 5).unwrap();
+        assert_eq!(mv, roll_back(&m(Phase::PreTraffic), "aborted by the operator".into(), 5));
+        let back = m(Phase::RolledBack { reason: "x".into() });
+        assert_eq!(
+            operator_move(Operator::Retry, &back, 5),
+            Ok(Move::Write { marker: MarkerWrite::Remove, alias: None })
+        );
+        assert!(operator_move(Operator::Retry, &m(Phase::PostTraffic), 5).is_err());
+        assert!(operator_move(Operator::Abort, &back, 5).unwrap_err().contains("already rolled back"));
+    }
 }

@@ -53,6 +53,8 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     pub opts: RunOptions,
     unavailable: Mutex<Option<String>>,
+    /// Operator requests (promote, abort, retry) waiting for their function's next reconcile.
+    pub requests: Mutex<HashMap<FunctionKey, Vec<rollouts::Request>>>,
     /// The alarms of each function's rollouts in flight (read by the alarm poller).
     pub rollout_alarms: Mutex<std::collections::BTreeMap<FunctionKey, std::collections::BTreeSet<String>>>,
 }
@@ -194,7 +196,9 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let status = Arc::new(StatusStore::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut admin_stop = stop_rx.clone();
-    let admin_state = AdminState { status: status.clone(), metrics: metrics.clone() };
+    let running: rollouts::Running = Arc::default();
+    let operator = Some(rollouts::operator_hook(running.clone()));
+    let admin_state = AdminState { status: status.clone(), metrics: metrics.clone(), operator };
     let (bound, admin_task) = admin::serve(opts.listen, admin_state, async move {
         let _ = admin_stop.wait_for(|s| *s).await;
     })
@@ -213,9 +217,11 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         metrics,
         opts: opts.clone(),
         unavailable: Mutex::default(),
+        requests: Mutex::default(),
         rollout_alarms: Mutex::default(),
     });
     let queue: Arc<Queue<FunctionKey>> = Queue::new();
+    let _ = running.set((ctx.clone(), queue.clone()));
     let first = ctx.store.write().unwrap().reload();
     if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() {
         let text = format!("no manifest found under {}; nothing is managed until one appears", opts.dir.display());

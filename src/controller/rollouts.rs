@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::queue::Queue;
 use super::Ctx;
+use crate::admin::OperatorHook;
 use crate::alerts::{Alert, AlertKind};
+use crate::apply::operator::{operate, Operator};
 use crate::desired::Desired;
 use crate::metrics::AliasLabels;
 use crate::plan::rollout::Move;
@@ -110,5 +112,51 @@ pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: D
                 }
             }
         }
+    }
+}
+
+/// An operator's request waiting for the function's next reconcile.
+pub struct Request {
+    pub alias: String,
+    pub op: Operator,
+    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
+
+/// The controller and its queue, once running (the admin server starts before them).
+pub type Running = Arc<std::sync::OnceLock<(Arc<Ctx>, Arc<Queue<FunctionKey>>)>>;
+
+/// The admin endpoint's operator hook: the request joins the function's queue entry (first in
+/// line) and is made by the worker before its next reconcile, so it never races a reconcile of
+/// the same function. Answers within 8 s, else says it is queued.
+pub fn operator_hook(running: Running) -> OperatorHook {
+    Arc::new(move |region, function, alias, action| {
+        let running = running.clone();
+        Box::pin(async move {
+            let op: Operator = action.parse()?;
+            let (ctx, queue) = running.get().cloned().ok_or("the controller is starting")?;
+            let key = FunctionKey { region, name: function };
+            if ctx.store.read().unwrap().get(&key).is_none() {
+                return Err(format!("no manifest manages {key}"));
+            }
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            ctx.requests.lock().unwrap().entry(key.clone()).or_default().push(Request { alias, op, reply });
+            queue.add_first(key);
+            match tokio::time::timeout(Duration::from_secs(8), answer).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err("the controller stopped before acting".into()),
+                Err(_) => Ok("queued: it is made when the reconcile in flight ends".into()),
+            }
+        })
+    })
+}
+
+/// Makes the operator requests waiting for `key` (the worker calls this before reconciling it).
+pub async fn take_requests(ctx: &Ctx, key: &FunctionKey, function_ref: &str) {
+    let requests = ctx.requests.lock().unwrap().remove(key).unwrap_or_default();
+    for r in requests {
+        let c = ctx.aws.region(&key.region);
+        let result = operate(&c, function_ref, &r.alias, r.op).await.map_err(|e| e.to_string());
+        tracing::info!(alias = %r.alias, op = ?r.op, result = ?result, "operator request");
+        let _ = r.reply.send(result);
     }
 }

@@ -69,10 +69,27 @@ def handson(endpoint, region):
                       Value="super-secret-password-123", Overwrite=True)
 
 
+def payments(endpoint, region):
+    """The progressive-delivery example's function (manifests/examples/canary-function.yaml,
+    versions 1..7) and the demo's app-checkout (versions 1..3) with its hooks and alarms."""
+    function(endpoint, region, "app-payments", 7)
+    function(endpoint, region, "app-checkout", 3)
+    for hook in ("app-checkout-pre-hook", "app-checkout-post-hook"):
+        function(endpoint, region, hook, 1)
+    cw = client("cloudwatch", endpoint, region)
+    for alarm in ("app-checkout-errors", "app-checkout-p99-latency"):
+        cw.put_metric_alarm(AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum",
+                            Period=60, EvaluationPeriods=1, Threshold=1,
+                            ComparisonOperator="GreaterThanOrEqualToThreshold")
+        cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="seeded")
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--endpoint", required=True)
     p.add_argument("--region", default="ap-northeast-1")
     a = p.parse_args()
     handson(a.endpoint, a.region)
-    print("seeded handson-function (versions 1, 2), SQS queues and SSM parameters")
+    payments(a.endpoint, a.region)
+    print("seeded handson-function (versions 1, 2), SQS queues and SSM parameters; "
+          "app-payments (versions 1-7); app-checkout (versions 1-3), its hooks and alarms")

@@ -228,3 +228,88 @@ async fn a_hook_answer_carrying_a_secure_string_is_masked_in_output_and_marker()
     let m = marker(&emu).await.unwrap();
     assert!(m.contains("phase=rolledback") && !m.contains(SECRET_VALUE), "{m}");
 }
+
+/// Runs `promote`/`abort`/`retry` through the running daemon.
+fn operator(emu: &Emulator, daemon: &Daemon, action: &str) -> Run {
+    let server = format!("http://127.0.0.1:{}", daemon.port);
+    emu.run(&[action, "--function", F, "--alias", "live", "--server", &server])
+}
+
+#[tokio::test]
+async fn the_daemon_shows_a_rollout_in_status_and_metrics_and_promote_finishes_it() {
+    let emu = seeded(2).await;
+    emu.put_alarm("pay-errors").await;
+    let dep = "{steps: [{weight: 10, pause: 10m}], alarms: [pay-errors]}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--alarm-poll", "200ms"]);
+    eventually("a rollout in status", Duration::from_secs(30), || async {
+        let r = &daemon.manifest(F)["rollouts"][0];
+        r["phase"] == "Shifting" && r["weight"] == 10.0 && r["nextStepAt"].is_string()
+    })
+    .await;
+    let m = daemon.manifest(F);
+    assert_eq!(m["sync"], "Progressing");
+    assert_eq!(m["rollouts"][0]["alarms"][0][0], "pay-errors");
+    assert_ne!(m["rollouts"][0]["alarms"][0][1], "ALARM");
+    assert_eq!(daemon.counter("lambda_reconciler_rollout_weight_percent"), 10.0);
+    assert_eq!(daemon.counter("lambda_reconciler_rollouts_total{result=\"started\"}"), 1.0);
+
+    let table = emu.run(&["status", "--server", &format!("http://127.0.0.1:{}", daemon.port)]).expect(0);
+    let row =
+        table.stdout.lines().find(|l| l.starts_with("app-pay/live")).unwrap_or_else(|| panic!("{}", table.stdout));
+    for cell in ["1 → 2", "Shifting", "1/1", "10%", "pay-errors="] {
+        assert!(row.contains(cell), "{cell} in {row}");
+    }
+
+    let run = operator(&emu, &daemon, "promote").expect(0);
+    assert!(run.stdout.contains("promoted"), "{}", run.all());
+    eventually("version 2 at 100 %", Duration::from_secs(30), || async {
+        live(&emu).await == ("2".into(), BTreeMap::new())
+    })
+    .await;
+    eventually("the rollout gone from status", Duration::from_secs(30), || async {
+        daemon.manifest(F)["rollouts"].is_null() && daemon.manifest(F)["sync"] == "Synced"
+    })
+    .await;
+    assert_eq!(daemon.counter("lambda_reconciler_rollouts_total{result=\"succeeded\"}"), 1.0);
+    assert_eq!(marker(&emu).await, None);
+}
+
+#[tokio::test]
+async fn in_the_daemon_an_alarm_rolls_back_with_one_alert_and_retry_then_abort_act_on_it() {
+    let emu = seeded(2).await;
+    emu.put_alarm("pay-errors").await;
+    let hook = crate::common::daemon::Webhook::start("t");
+    let dep = "{steps: [{weight: 10, pause: 10m}], alarms: [pay-errors]}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let args = ["--alarm-poll", "200ms", "--resync-interval", "500ms", "--alert-webhook", &hook.url];
+    let daemon = Daemon::start(&emu, path(&dir), &args);
+    eventually("the first step", Duration::from_secs(30), || async { live(&emu).await.1.get("2") == Some(&0.1) }).await;
+    emu.set_alarm("pay-errors", "ALARM").await;
+    eventually("the roll back", Duration::from_secs(30), || async {
+        live(&emu).await == ("1".into(), BTreeMap::new())
+    })
+    .await;
+    eventually("RolledBack in status", Duration::from_secs(30), || async {
+        let m = daemon.manifest(F);
+        m["sync"] == "RolledBack" && m["rollouts"][0]["reason"] == "alarm pay-errors in ALARM"
+    })
+    .await;
+    daemon.wait_reconciles(3.0).await;
+    assert_eq!(hook.count("RolledBack", F), 1, "one alert: {:?}", hook.alerts());
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "RolledBack").unwrap();
+    assert!(alert["text"].as_str().unwrap().contains("pay-errors"), "{alert}");
+    assert_eq!(live(&emu).await.0, "1", "held: not retried while the manifest names the same target");
+
+    emu.set_alarm("pay-errors", "OK").await;
+    let run = operator(&emu, &daemon, "retry").expect(0);
+    assert!(run.stdout.contains("will start again"), "{}", run.all());
+    eventually("the rollout again", Duration::from_secs(30), || async { live(&emu).await.1.get("2") == Some(&0.1) })
+        .await;
+    operator(&emu, &daemon, "abort").expect(0);
+    eventually("aborted", Duration::from_secs(30), || async { live(&emu).await == ("1".into(), BTreeMap::new()) })
+        .await;
+    assert!(marker(&emu).await.unwrap().contains("aborted by the operator"));
+    let refused = operator(&emu, &daemon, "promote").expect(1);
+    assert!(refused.stderr.contains("already rolled back"), "{}", refused.all());
+}
