@@ -61,6 +61,14 @@ def _to_cbor(value, shape):
     return value
 
 
+def as_json(raw):
+    """A CBOR request body as JSON text (for the request log)."""
+    try:
+        return json.dumps(_to_json(cbor2.loads(raw)) if raw else {})
+    except Exception:  # a malformed body is answered by moto; the log just says so
+        return "(unparsable CBOR)"
+
+
 def cbor_response(start_response, status, body, code=None):
     data = cbor2.dumps(body)
     headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),

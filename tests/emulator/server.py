@@ -35,6 +35,16 @@ def sns_error(start_response, e):
     return [body]
 
 
+def logged_body(service, path, raw):
+    """The bodies the tests and the benchmark read back: SNS messages, alias and tag writes, and
+    CloudWatch requests (CBOR, logged as JSON)."""
+    if cloudwatch_ext.operation_of(path) is not None:
+        return cloudwatch_ext.as_json(raw)
+    if service == "sns" or "/aliases/" in path or "/tags/" in path:
+        return raw.decode("utf-8", "replace")
+    return ""
+
+
 class Extension:
     def __init__(self, inner):
         self.inner = inner
@@ -55,8 +65,7 @@ class Extension:
             STATE["requests"].append({"t": time.time(), "method": method, "path": path,
                                       "query": environ.get("QUERY_STRING", ""), "target": target,
                                       "region": region, "service": service,
-                                      "body": raw.decode("utf-8", "replace")
-                                      if service == "sns" or "/aliases/" in path else "",
+                                      "body": logged_body(service, path, raw),
                                       "injected": fault is not None})
         cbor = cloudwatch_ext.operation_of(path) is not None
         if fault is not None:
