@@ -143,8 +143,17 @@ pub async fn drive(
         let Some(f) = function.as_ref().filter(|_| last.error.is_none()) else { break };
         let Some(r) = last.rollouts.iter().find(|r| !matches!(r.mv, Move::Wait { .. })) else { break };
         let target = Target { function: &d.function_ref, arn: &f.arn, alias: &r.alias, secrets: &secrets };
+        let moved = match apply::execute_move(c, &target, &r.mv, w).await {
+            Ok(moved) => moved,
+            // Milestones already made must still be reported: the next reconcile retries.
+            Err(e) if !events.is_empty() => {
+                tracing::warn!(error = %e, "rollout move failed after earlier moves");
+                break;
+            }
+            Err(e) => return Err(ReconcileError::Apply(e)),
+        };
         events.extend(milestones(r));
-        match apply::execute_move(c, &target, &r.mv, w).await.map_err(ReconcileError::Apply)? {
+        match moved {
             Moved::Done => {
                 if let Move::Hook { then, .. } = &r.mv {
                     // The hook passed and its follow-up move was made.
@@ -156,7 +165,14 @@ pub async fn drive(
             }
         }
         writes += 1;
-        (last, function) = observe_and_plan(c, d).await?;
+        match observe_and_plan(c, d).await {
+            Ok(next) => (last, function) = next,
+            Err(e) => {
+                // The moves were made: report them; the stale plan asks for a reconcile at once.
+                tracing::warn!(error = %e, "reading the function after a rollout move failed");
+                break;
+            }
+        }
     }
     Ok((last, events, writes))
 }

@@ -36,7 +36,9 @@ async fn write(
 ) -> Result<(), ApplyError> {
     match marker {
         MarkerWrite::Keep => {}
-        MarkerWrite::Set(m) => c.lambda.tag_marker(t.arn, t.alias, m).await?,
+        // A phase begins when its marker is written (not when it was planned: a hook may have
+        // run in between), so a step's pause is never eaten by what came before it.
+        MarkerWrite::Set(m) => c.lambda.tag_marker(t.arn, t.alias, &Marker { since_ms: now_ms(), ..m.clone() }).await?,
         MarkerWrite::Remove => c.lambda.untag_marker(t.arn, t.alias).await?,
     }
     if let Some((version, routing)) = alias {

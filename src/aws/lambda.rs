@@ -298,7 +298,8 @@ impl Lambda {
             })
             .await?;
         let text = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).to_string()).unwrap_or_default();
-        let excerpt: String = text.chars().take(200).collect();
+        // Kept long: the caller redacts secrets first, then shortens (a cut must not split one).
+        let excerpt: String = text.chars().take(4000).collect();
         if let Some(kind) = out.function_error() {
             return Ok(HookResult::Failed(format!("hook {function} failed ({kind}): {excerpt}")));
         }

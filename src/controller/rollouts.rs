@@ -77,14 +77,15 @@ pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {
     }
 }
 
-/// When the earliest rollout pause of `plan` ends, from now.
-pub fn wake(plan: &FunctionPlan) -> Option<Duration> {
+/// When the earliest rollout pause of `plan` ends, from now; a move still to make is due now,
+/// except under `--dry-run`, which makes none.
+pub fn wake(plan: &FunctionPlan, dry_run: bool) -> Option<Duration> {
     let now = crate::types::now_ms();
     plan.rollouts
         .iter()
         .filter_map(|r| match r.mv {
             Move::Wait { until_ms } => until_ms,
-            _ => Some(now),
+            _ => (!dry_run).then_some(now),
         })
         .min()
         .map(|t| Duration::from_millis((t - now).max(0) as u64))

@@ -166,7 +166,7 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
     match sync(ctx, key, m, &d).await {
         Ok(last) => {
             rollouts::track(ctx, key, &d, &last);
-            let wake = rollouts::wake(&last);
+            let wake = rollouts::wake(&last, ctx.opts.dry_run);
             match (last.error, wake) {
                 (Some(error), _) => Outcome::PlanError(error),
                 (None, Some(after)) => Outcome::Rolling(after),

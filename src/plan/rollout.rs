@@ -85,7 +85,9 @@ fn same(a: &AliasState, version: &str, routing: &Routing) -> bool {
 /// The alias state a marker's phase stands for, and the one before it (a crash between the
 /// marker write and the alias write leaves the alias one state behind; that is finished, not drift).
 fn expected(dep: &Deployment, m: &Marker) -> ((String, Routing), (String, Routing)) {
-    let step = |k: usize| weights(&m.to, dep.steps.get(k).map_or(100.0, |s| s.percent));
+    // A step list edited mid-rollout may be shorter than the marker's index: clamp, never 100 %.
+    let last = dep.steps.len().saturating_sub(1);
+    let step = |k: usize| weights(&m.to, dep.steps.get(k.min(last)).map_or(100.0, |s| s.percent));
     let start = (m.from.clone(), Routing::new());
     let last_shift = if dep.steps.is_empty() { start.clone() } else { (m.from.clone(), step(dep.steps.len() - 1)) };
     match &m.phase {
@@ -167,7 +169,10 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             }
             return;
         }
-        if let Some(reason) = cannot_start(o, dep, firing) {
+        let from_latest = (cur.function_version == "$LATEST").then(|| {
+            "the alias is on $LATEST, which cannot share traffic; point it at a published version".to_string()
+        });
+        if let Some(reason) = from_latest.or_else(|| cannot_start(o, dep, firing)) {
             p.blocked.push(format!("aliases.{name}.deployment: {reason}; the rollout to version {to} waits"));
             return;
         }
@@ -191,7 +196,10 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
     }
     if !same(cur, &want.0, &want.1) {
         if same(cur, &behind.0, &behind.1) || (!m.active() && cur.function_version == m.from) {
-            p.rollouts.push(view(m, Move::Write { marker: MarkerWrite::Keep, alias: Some(want) }));
+            // Finishing a step the crash interrupted restarts its pause (never shortens it).
+            let marker =
+                if m.active() { MarkerWrite::Set(Marker { since_ms: now, ..m.clone() }) } else { MarkerWrite::Keep };
+            p.rollouts.push(view(m, Move::Write { marker, alias: Some(want) }));
         } else {
             restore(name, cur, &want.0, &want.1, p);
         }

@@ -123,9 +123,27 @@ fn a_rolled_back_target_is_held_until_the_manifest_changes_it() {
 #[test]
 fn a_crash_between_marker_and_alias_write_finishes_the_step_instead_of_repeating_it() {
     let m = marker(Phase::Shifting { step: 1 }, T0);
-    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m), T0 + 1));
-    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Keep, alias: Some(("6".into(), to7(0.5))) });
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m.clone()), T0 + 1));
+    let restarted = MarkerWrite::Set(Marker { since_ms: T0 + 1, ..m });
+    assert_eq!(rollout(&p).mv, Move::Write { marker: restarted, alias: Some(("6".into(), to7(0.5))) });
     assert!(p.changes.is_empty(), "not drift");
+}
+
+#[test]
+fn a_step_index_past_an_edited_step_list_is_clamped_not_drift_to_a_full_weight() {
+    // The list shrank under a rollout at step 6: the alias at the list's last weight is where it
+    // should be (not drift towards a weight of 1.0), and the rollout goes on to 100 %.
+    let m = marker(Phase::Shifting { step: 5 }, T0);
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.5)], Some(m), T0 + 1));
+    assert!(p.changes.is_empty(), "{p:#?}");
+    let (MarkerWrite::Set(next), alias) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!((next.phase.clone(), alias), (Phase::PostTraffic, Some(&("7".to_string(), Routing::new()))));
+}
+
+#[test]
+fn a_rollout_never_starts_from_an_alias_on_latest() {
+    let p = plan(&desired(STEPS), &observed("$LATEST", &[], None, T0));
+    assert!(p.rollouts.is_empty() && p.blocked[0].contains("$LATEST"), "{p:#?}");
 }
 
 #[test]
