@@ -34,16 +34,28 @@ async fn write(
     marker: &MarkerWrite,
     alias: Option<&(String, crate::types::Routing)>,
 ) -> Result<(), ApplyError> {
+    let set_alias = || async {
+        match alias {
+            Some((version, routing)) => {
+                c.lambda.update_alias(t.function, t.alias, Some(version), None, Some(routing)).await
+            }
+            None => Ok(()),
+        }
+    };
+    if let MarkerWrite::Remove = marker {
+        // Removing: the alias first, so a crash in between leaves the marker, and the next
+        // reconcile makes the same (idempotent) move again instead of losing track of the weights.
+        set_alias().await?;
+        c.lambda.untag_marker(t.arn, t.alias).await?;
+        return Ok(());
+    }
     match marker {
-        MarkerWrite::Keep => {}
+        MarkerWrite::Keep | MarkerWrite::Remove => {}
         // A phase begins when its marker is written (not when it was planned: a hook may have
         // run in between), so a step's pause is never eaten by what came before it.
         MarkerWrite::Set(m) => c.lambda.tag_marker(t.arn, t.alias, &Marker { since_ms: now_ms(), ..m.clone() }).await?,
-        MarkerWrite::Remove => c.lambda.untag_marker(t.arn, t.alias).await?,
     }
-    if let Some((version, routing)) = alias {
-        c.lambda.update_alias(t.function, t.alias, Some(version), None, Some(routing)).await?;
-    }
+    set_alias().await?;
     Ok(())
 }
 

@@ -99,6 +99,19 @@ fn expected(dep: &Deployment, m: &Marker) -> ((String, Routing), (String, Routin
     }
 }
 
+/// True when the alias is in a state this rollout itself set earlier (the old version with some
+/// weight on the new one, or, once rolled back, the new version at 100 %): a crash after the
+/// marker write (a promote, a roll back from 100 %) left it there, so it is finished, not drift.
+fn own_earlier_state(m: &Marker, cur: &AliasState) -> bool {
+    let shifting = cur.function_version == m.from && cur.routing.keys().all(|v| *v == m.to);
+    let at_target = cur.function_version == m.to && cur.routing.is_empty();
+    match m.phase {
+        Phase::RolledBack { .. } => shifting || at_target,
+        Phase::PostTraffic => shifting,
+        _ => false,
+    }
+}
+
 /// The move that follows phase `from_step` (None: the pre-traffic hook) at time `now`.
 fn advance(dep: &Deployment, m: &Marker, next_step: usize, now: i64) -> Move {
     let marker = |phase| MarkerWrite::Set(Marker { phase, since_ms: now, ..m.clone() });
@@ -195,7 +208,7 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         return;
     }
     if !same(cur, &want.0, &want.1) {
-        if same(cur, &behind.0, &behind.1) || (!m.active() && cur.function_version == m.from) {
+        if same(cur, &behind.0, &behind.1) || own_earlier_state(m, cur) {
             // Finishing a step the crash interrupted restarts its pause (never shortens it).
             let marker =
                 if m.active() { MarkerWrite::Set(Marker { since_ms: now, ..m.clone() }) } else { MarkerWrite::Keep };

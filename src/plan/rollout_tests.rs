@@ -210,3 +210,15 @@ fn a_marker_left_on_an_alias_without_a_deployment_is_removed() {
     let p = plan(&d, &observed("7", &[], Some(marker(Phase::PostTraffic, T0)), T0));
     assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Remove, alias: None });
 }
+
+#[test]
+fn a_roll_back_from_one_hundred_percent_or_a_promote_cut_short_is_finished_not_drift() {
+    let back = marker(Phase::RolledBack { reason: "hook failed".into() }, T0);
+    let p = plan(&desired(STEPS), &observed("7", &[], Some(back), T0 + 1));
+    assert!(p.changes.is_empty(), "{p:#?}");
+    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Keep, alias: Some(("6".into(), Routing::new())) });
+    let promoted = marker(Phase::PostTraffic, T0);
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(promoted), T0 + 1));
+    assert!(p.changes.is_empty(), "{p:#?}");
+    assert_eq!(write(&rollout(&p).mv).1, Some(&("7".to_string(), Routing::new())));
+}
