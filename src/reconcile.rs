@@ -119,7 +119,7 @@ fn milestone(r: &Rollout) -> Option<RolloutEvent> {
             Some(RolloutEvent::Succeeded { alias, to })
         }
         Move::Write { alias: Some((_, routing)), .. } => {
-            let weight = routing.get(&to).map_or("100".to_string(), |w| format!("{}", w * 100.0));
+            let weight = routing.get(&to).map_or("100".to_string(), |w| format!("{}", (w * 1e4).round() / 100.0));
             Some(RolloutEvent::Stepped { alias, to, weight })
         }
         _ => None,

@@ -54,6 +54,8 @@ def _to_cbor(value, shape):
         return [_to_cbor(v, shape.member) for v in value]
     if kind == "map" and isinstance(value, dict):
         return {k: _to_cbor(v, shape.value) for k, v in value.items()}
+    if kind in ("double", "float") and isinstance(value, (int, float)):
+        return float(value)  # CBOR keeps int and float apart; the SDK reads a double only as a float
     if kind == "timestamp":
         if isinstance(value, str):
             value = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
