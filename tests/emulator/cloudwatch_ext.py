@@ -85,9 +85,23 @@ def cbor_error(start_response, status, code, message):
     return cbor_response(start_response, f"{status} Error", {"__type": code, "message": message}, code)
 
 
+def check_describe_alarms(request):
+    """DescribeAlarms: "AlarmNames ... Maximum number of 100 items"; "MaxRecords ... Valid Range:
+    Minimum value of 1. Maximum value of 100." (CloudWatch API reference)."""
+    if len(request.get("AlarmNames") or []) > 100:
+        return "1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100"
+    mr = request.get("MaxRecords")
+    if mr is not None and not 1 <= int(mr) <= 100:
+        return f"1 validation error detected: Value '{mr}' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and 100"
+    return None
+
+
 def handle(inner, environ, start_response, raw):
     op = operation_of(environ.get("PATH_INFO", ""))
     request = _to_json(cbor2.loads(raw)) if raw else {}
+    refused = check_describe_alarms(request) if op == "DescribeAlarms" else None
+    if refused:
+        return cbor_error(start_response, 400, "ValidationError", refused)
     body = json.dumps(request).encode()
     forwarded = dict(environ)
     forwarded.update({

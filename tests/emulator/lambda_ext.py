@@ -24,6 +24,7 @@ ROUTES = [
     ("function", re.compile(rf"^/2015-03-31/functions/{FN}/?$")),
     ("alias", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/(?P<alias>[^/]+)/?$")),
     ("invoke", re.compile(rf"^/2015-03-31/functions/{FN}/invocations/?$")),
+    ("tags", re.compile(r"^/2017-03-31/tags/(?P<fn>.+)$")),
     ("aliases", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/?$")),
 ]
 
@@ -269,10 +270,24 @@ def shift_provisioned(region, name, alias, routing):
                ready_at=time.monotonic() + CONFIG["pc_ready_delay"])
 
 
+def check_tags(tags):
+    """TagResource: tag keys 1-128 and values 0-256 characters of "Unicode letters, digits, white
+    space, and any of these symbols: _ . : / = + - @" (Tagging AWS resources, tag restrictions)."""
+    def ok(text):
+        return all(c.isalnum() or c.isspace() or c in "_.:/=+-@" for c in text)
+    for k, v in (tags or {}).items():
+        if not (1 <= len(k) <= 128 and len(v) <= 256 and ok(k) and ok(v)):
+            raise ApiError(400, "InvalidParameterValueException", f"Tag {k!r} is not a valid tag key or value")
+
+
 def route(inner, name, m, environ, start_response, method, region, raw):
     """Serves a matched Lambda path (under LOCK)."""
     query = parse_qs(environ.get("QUERY_STRING", ""))
     body = json.loads(raw) if raw else {}
+    if name == "tags":
+        if method == "POST":
+            check_tags(body.get("Tags"))
+        return inner(environ, start_response)
     if name == "pc":
         return respond(start_response, *handle_pc(method, region, m["fn"], query, body))
     if name in ("eic", "eic_list"):
