@@ -1,5 +1,6 @@
 //! Manifests + resolved SSM values → the desired state of each function (domain values).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -7,8 +8,9 @@ use indexmap::IndexMap;
 
 use crate::manifest::{self as m, Manifest};
 use crate::types::{
-    environment_size, Deployment, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest, InvokeConfig, Parameter,
-    Routing, Scheduled, TargetTracking, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, ENV_LIMIT_BYTES,
+    environment_size, AliasState, Deployment, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest,
+    InvokeConfig, Parameter, PublishPolicy, Routing, Scheduled, TargetTracking, DEFAULT_EVENT_AGE, DEFAULT_RETRIES,
+    ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,13 @@ pub struct DesiredAlias {
     pub deployment: Option<Deployment>,
 }
 
+impl DesiredAlias {
+    /// `functionVersion: published` (before [`Desired::resolve_published`]).
+    pub fn follows_published(&self) -> bool {
+        self.function_version == FOLLOW_PUBLISHED
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     pub manifest: String,
@@ -55,6 +64,7 @@ pub struct Desired {
     pub drift_policy: DriftPolicy,
     pub ignore_differences: Vec<String>,
     pub prune: bool,
+    pub publish: PublishPolicy,
     pub environment: Field<EnvMap>,
     pub reserved_concurrency: Field<i64>,
     pub invoke_config: Field<InvokeConfig>,
@@ -67,6 +77,26 @@ impl Desired {
         self.ignore_differences
             .iter()
             .any(|i| path == i || path.strip_prefix(i.as_str()).is_some_and(|rest| rest.starts_with('.')))
+    }
+
+    /// This desired state with each `functionVersion: published` replaced by `published`, the
+    /// newest version the controller published. With none known yet, such an alias keeps its
+    /// live version, or is not created until the first publish.
+    pub fn resolve_published(&self, published: Option<&str>, live: &BTreeMap<String, AliasState>) -> Cow<'_, Desired> {
+        if !self.aliases.values().any(|a| a.follows_published()) {
+            return Cow::Borrowed(self);
+        }
+        let mut d = self.clone();
+        d.aliases.retain(|name, a| {
+            if a.follows_published() {
+                match published.or(live.get(name).map(|l| l.function_version.as_str())) {
+                    Some(v) => a.function_version = v.to_string(),
+                    None => return false,
+                }
+            }
+            true
+        });
+        Cow::Owned(d)
     }
 
     /// Every SecureString value of this function (to mask wherever it appears).
@@ -258,6 +288,7 @@ pub fn build(
         drift_policy: spec.drift_policy,
         ignore_differences: spec.ignore_differences.clone(),
         prune: spec.prune,
+        publish: spec.publish,
         environment,
         reserved_concurrency: spec.reserved_concurrency.clone(),
         invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),

@@ -6,7 +6,8 @@ use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
 use crate::types::{
-    AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, PcState, ScalingState,
+    AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, PcState, PublishPolicy,
+    ScalingState,
 };
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -23,6 +24,10 @@ pub struct Observed {
     pub alarms: BTreeMap<String, AlarmState>,
     /// Whether each hook function exists (read only when a rollout is about to start).
     pub hooks: BTreeMap<String, bool>,
+    /// The environment of the newest version the controller published, read only when `$LATEST`
+    /// changed since that publish (its revision differs from the tag's); `None` also when the
+    /// version no longer exists.
+    pub published_env: Option<BTreeMap<String, String>>,
     /// When the state was read, milliseconds since the epoch (rollout pauses are measured to it).
     pub now_ms: i64,
 }
@@ -63,7 +68,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
-        (function.applied_generation, function.markers) = c.lambda.list_tags(&function.arn).await?;
+        (function.applied_generation, function.markers, function.published) = c.lambda.list_tags(&function.arn).await?;
     }
     let mut o = Observed {
         function: Some(function),
@@ -73,14 +78,38 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         scaling: scaling?,
         alarms: Default::default(),
         hooks: Default::default(),
+        published_env: None,
         now_ms: crate::types::now_ms(),
     };
     if n.scaling && d.prune {
         // Pruning covers every live alias: their names come from the alias list.
         o.scaling = read_scaling(c, d, o.aliases.keys().cloned().collect()).await?;
     }
-    read_rollout_inputs(c, d, &mut o).await?;
+    o.published_env = read_published_env(c, d, &o).await?;
+    let d = d.resolve_published(o.published_version(), &o.aliases);
+    read_rollout_inputs(c, &d, &mut o).await?;
     Ok(o)
+}
+
+impl Observed {
+    /// The newest version the controller published (from the function's tag).
+    pub fn published_version(&self) -> Option<&str> {
+        self.function.as_ref()?.published.as_ref().map(|p| p.version.as_str())
+    }
+}
+
+/// With `publish: onChange`, the published version's environment when `$LATEST` changed since
+/// it was published (the tag's revision is not `$LATEST`'s): one read, only then.
+async fn read_published_env(
+    c: &RegionClients,
+    d: &Desired,
+    o: &Observed,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let Some(f) = o.function.as_ref().filter(|_| d.publish == PublishPolicy::OnChange) else { return Ok(None) };
+    match &f.published {
+        Some(p) if p.revision != f.revision_id => c.lambda.version_environment(&d.function_ref, &p.version).await,
+        _ => Ok(None),
+    }
 }
 
 /// The aliases whose rollout may move now: one in flight to the target, or one that would start

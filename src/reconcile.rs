@@ -37,6 +37,7 @@ fn aws_policy(e: &AwsError) -> ErrorPolicy {
     match e.class {
         ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::Unreachable => ErrorPolicy::Transient,
         ErrorClass::Conflict => ErrorPolicy::RetryLater(Duration::from_secs(5)),
+        ErrorClass::Stale => ErrorPolicy::RetryLater(Duration::from_secs(1)),
         ErrorClass::Propagating => ErrorPolicy::RetryLater(Duration::from_secs(15)),
         ErrorClass::NotFound | ErrorClass::Terminal => ErrorPolicy::Terminal,
     }
@@ -50,6 +51,7 @@ impl ReconcileError {
                 ErrorPolicy::RetryLater(Duration::from_secs(30))
             }
             ReconcileError::Apply(ApplyError::FunctionGone) => ErrorPolicy::RetryLater(Duration::from_secs(30)),
+            ReconcileError::Apply(ApplyError::Changed(_)) => ErrorPolicy::RetryLater(Duration::from_secs(1)),
             ReconcileError::Apply(ApplyError::ProvisionedFailed { .. }) | ReconcileError::TagsUnreadable(_) => {
                 ErrorPolicy::Terminal
             }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::plan::{Action, FunctionPlan};
-use crate::types::PcStatus;
+use crate::types::{FunctionState, PcStatus, Published};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -21,6 +21,8 @@ pub enum ApplyError {
     Timeout { what: String, seconds: u64 },
     #[error("function disappeared while applying")]
     FunctionGone,
+    #[error("the function changed while applying: {0}")]
+    Changed(String),
 }
 
 pub use rollout::{execute_move, Moved, Target};
@@ -64,14 +66,38 @@ where
     }
 }
 
-async fn wait_function_idle(c: &RegionClients, function: &str, w: Waits) -> Result<(), ApplyError> {
+/// Waits until no update is in progress; returns the function as last read.
+async fn wait_function_idle(c: &RegionClients, function: &str, w: Waits) -> Result<FunctionState, ApplyError> {
     wait_for(w, "the function update (LastUpdateStatus InProgress)", || async {
         match c.lambda.get_function(function).await? {
             None => Err(ApplyError::FunctionGone),
-            Some(f) => Ok((!f.last_update_in_progress).then_some(())),
+            Some(f) => Ok((!f.last_update_in_progress).then_some(f)),
         }
     })
     .await
+}
+
+/// PublishVersion of `$LATEST`, guarded by the revision and code hash read in this reconcile,
+/// then the tag recording it. It waits for any update in progress (AWS refuses to publish
+/// meanwhile); without a planned revision (this plan just updated `$LATEST`) the revision is the
+/// one read once that update completed.
+async fn publish(
+    c: &RegionClients,
+    f: &str,
+    code_sha256: &str,
+    revision_id: Option<&str>,
+    w: Waits,
+) -> Result<(), ApplyError> {
+    let now = wait_function_idle(c, f, w).await?;
+    if now.code_sha256 != code_sha256 || revision_id.is_some_and(|r| r != now.revision_id) {
+        return Err(ApplyError::Changed("$LATEST changed since it was read; nothing was published".into()));
+    }
+    let revision = now.revision_id;
+    let description = format!("published by lambda-reconciler from $LATEST revision {revision}");
+    let (version, arn) = c.lambda.publish_version(f, &revision, code_sha256, &description).await?;
+    tracing::info!(function = f, version = %version, "published $LATEST");
+    c.lambda.tag_published(&arn, &Published { version, revision }).await?;
+    Ok(())
 }
 
 async fn wait_provisioned(c: &RegionClients, function: &str, alias: &str, w: Waits) -> Result<(), ApplyError> {
@@ -98,6 +124,9 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
             let vars = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
             l.update_environment(f, &vars).await?;
             wait_function_idle(c, f, w).await?;
+        }
+        Action::PublishVersion { code_sha256, revision_id } => {
+            publish(c, f, code_sha256, revision_id.as_deref(), w).await?
         }
         Action::PutReservedConcurrency(n) => l.put_reserved_concurrency(f, *n).await?,
         Action::DeleteReservedConcurrency => l.delete_reserved_concurrency(f).await?,
@@ -132,9 +161,11 @@ pub async fn apply(c: &RegionClients, function_ref: &str, plan: &FunctionPlan, w
     for change in &plan.changes {
         tracing::info!(operation = change.operation, function = %plan.function, "applying");
         execute(c, function_ref, &plan.function, &change.action, w).await?;
-        if !matches!(change.action, Action::WaitProvisionedReady { .. }) {
-            writes += 1;
-        }
+        writes += match change.action {
+            Action::WaitProvisionedReady { .. } => 0,
+            Action::PublishVersion { .. } => 2,
+            _ => 1,
+        };
     }
     Ok(writes)
 }

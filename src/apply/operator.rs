@@ -63,7 +63,7 @@ pub fn operator_move(op: Operator, m: &Marker, now: i64) -> Result<Move, String>
 /// Applies `op` to the rollout of `alias` on `function`; returns what was done.
 pub async fn operate(c: &RegionClients, function: &str, alias: &str, op: Operator) -> Result<String, OperateError> {
     let f = c.lambda.get_function(function).await?.ok_or_else(|| OperateError::NoFunction(function.to_string()))?;
-    let (_, markers) = c.lambda.list_tags(&f.arn).await?;
+    let (_, markers, _) = c.lambda.list_tags(&f.arn).await?;
     let m = markers.get(alias).ok_or_else(|| OperateError::NoRollout(alias.to_string()))?;
     let mv = operator_move(op, m, now_ms()).map_err(|why| OperateError::Refused { alias: alias.to_string(), why })?;
     let secrets = BTreeSet::new();

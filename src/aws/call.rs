@@ -34,6 +34,10 @@ pub enum ErrorClass {
     /// just registered (ObjectNotFoundException on a Put), a destination or role just created
     /// (InvalidParameterValueException naming it). Retried.
     Propagating,
+    /// The resource changed since it was read (412 PreconditionFailedException on a RevisionId,
+    /// a CodeSha256 that no longer matches): the same request can never succeed, so it is not
+    /// retried; the reconcile reads again and plans anew.
+    Stale,
     /// The request is invalid or forbidden: not retried.
     Terminal,
 }
@@ -54,7 +58,7 @@ impl AwsError {
         self.class == ErrorClass::NotFound
     }
     fn retryable(&self) -> bool {
-        !matches!(self.class, ErrorClass::NotFound | ErrorClass::Terminal)
+        !matches!(self.class, ErrorClass::NotFound | ErrorClass::Terminal | ErrorClass::Stale)
     }
 }
 
@@ -109,6 +113,14 @@ pub fn class_of(operation: &str, code: &str, message: &str, status: Option<u16>)
         ErrorClass::Propagating
     } else if code == "InvalidParameterValueException" && PROPAGATING_MESSAGES.iter().any(|m| message.contains(m)) {
         ErrorClass::Propagating
+    } else if code == "PreconditionFailedException" || status == Some(412) {
+        // AWS: "The RevisionId provided does not match the latest RevisionId for the Lambda
+        // function or alias. Call the GetFunction or the GetAlias API operation to retrieve the
+        // latest RevisionId for your resource."
+        ErrorClass::Stale
+    } else if code == "InvalidParameterValueException" && message.contains("CodeSHA256") {
+        // PublishVersion's CodeSha256 no longer matches $LATEST's code.
+        ErrorClass::Stale
     } else if NOT_FOUND_CODES.contains(&code) {
         ErrorClass::NotFound
     } else if matches!(code, "ResourceConflictException" | "ConcurrentUpdateException") || status == Some(409) {
@@ -305,6 +317,9 @@ mod tests {
             c("autoscaling:DeleteScalingPolicy", "ObjectNotFoundException", "", Some(400)),
             ErrorClass::NotFound
         );
+        assert_eq!(c("lambda:PublishVersion", "PreconditionFailedException", "", Some(412)), ErrorClass::Stale);
+        let sha = "CodeSHA256 (00) is different from current CodeSHA256 in $LATEST (ab).";
+        assert_eq!(c("lambda:PublishVersion", "InvalidParameterValueException", sha, Some(400)), ErrorClass::Stale);
         let dest = "The destination ARN arn:aws:sqs:us-east-1:123456789012:q is invalid.";
         assert_eq!(
             c("lambda:PutFunctionEventInvokeConfig", "InvalidParameterValueException", dest, Some(400)),

@@ -11,8 +11,11 @@ use super::call::{AwsError, Caller};
 use super::pages;
 use crate::types::{
     marker_tag, AliasState, AppliedGeneration, FunctionState, HookResult, InvokeConfig, Marker, PcState, PcStatus,
-    Routing, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX,
+    Published, Routing, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX, PUBLISHED_TAG,
 };
+
+/// What the product keeps in a function's tags: generation, rollout markers, published version.
+pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>);
 
 #[derive(Clone)]
 pub struct Lambda {
@@ -77,6 +80,11 @@ fn markers(tags: Option<&HashMap<String, String>>) -> BTreeMap<String, Marker> {
         .collect()
 }
 
+/// The version lambda-reconciler last published (a value that does not parse reads as none).
+fn published(tags: Option<&HashMap<String, String>>) -> Option<Published> {
+    tags.and_then(|t| t.get(PUBLISHED_TAG)).and_then(|v| Published::parse(v))
+}
+
 /// AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow permissions
 /// for lambda:ListTags"; a TagsError says the tags could not be read.
 fn applied_generation(tags: Option<&HashMap<String, String>>, error: Option<&TagsError>) -> AppliedGeneration {
@@ -125,6 +133,9 @@ impl Lambda {
             last_update_in_progress: conf.and_then(|c| c.last_update_status()) == Some(&LastUpdateStatus::InProgress),
             applied_generation: applied_generation(out.tags(), out.tags_error()),
             markers: markers(out.tags()),
+            revision_id: conf.and_then(|c| c.revision_id()).unwrap_or_default().to_string(),
+            code_sha256: conf.and_then(|c| c.code_sha256()).unwrap_or_default().to_string(),
+            published: published(out.tags()),
         }))
     }
 
@@ -257,15 +268,16 @@ impl Lambda {
 
     /// ListTags, for a function whose GetFunction answer carried no tags: the generation recorded,
     /// or `Unreadable` when the caller may not list tags (drift detection needs lambda:ListTags).
-    pub async fn list_tags(&self, arn: &str) -> Result<(AppliedGeneration, BTreeMap<String, Marker>), AwsError> {
+    pub async fn list_tags(&self, arn: &str) -> Result<TagState, AwsError> {
         match self.caller.call("lambda:ListTags", || self.client.list_tags().resource(arn).send()).await {
             Ok(out) => {
                 let tags = Some(out.tags().unwrap_or(&HashMap::new())).cloned();
-                Ok((applied_generation(tags.as_ref(), None), markers(tags.as_ref())))
+                Ok((applied_generation(tags.as_ref(), None), markers(tags.as_ref()), published(tags.as_ref())))
             }
             Err(e) if e.code == "AccessDeniedException" => Ok((
                 AppliedGeneration::Unreadable(format!("ListTags refused: {}: {}", e.code, e.message)),
                 BTreeMap::new(),
+                None,
             )),
             Err(e) => Err(e),
         }
@@ -277,6 +289,74 @@ impl Lambda {
             .call("lambda:TagResource", || {
                 self.client.tag_resource().resource(arn).tags(GENERATION_TAG, generation).send()
             })
+            .await
+            .map(drop)
+    }
+
+    /// The environment of a published version (GetFunctionConfiguration with a qualifier);
+    /// `None` when the version does not exist.
+    pub async fn version_environment(
+        &self,
+        function: &str,
+        version: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        let res = self
+            .caller
+            .call("lambda:GetFunctionConfiguration", || {
+                self.client.get_function_configuration().function_name(function).qualifier(version).send()
+            })
+            .await;
+        match res {
+            Ok(c) => Ok(Some(
+                c.environment()
+                    .and_then(|e| e.variables())
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            )),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PublishVersion guarded by the `$LATEST` revision and code hash read in this reconcile.
+    /// AWS (PublishVersion): RevisionId "Only update the function if the revision ID matches the
+    /// ID that's specified"; CodeSha256 "Only publish a version if the hash value matches the
+    /// value that's specified". A mismatch means the function changed since it was read
+    /// (`ErrorClass::Stale`: read again, then plan anew). Returns the version and the function's
+    /// unqualified ARN.
+    pub async fn publish_version(
+        &self,
+        function: &str,
+        revision_id: &str,
+        code_sha256: &str,
+        description: &str,
+    ) -> Result<(String, String), AwsError> {
+        let res = self
+            .caller
+            .call("lambda:PublishVersion", || {
+                self.client
+                    .publish_version()
+                    .function_name(function)
+                    .revision_id(revision_id)
+                    .code_sha256(code_sha256)
+                    .description(description)
+                    .send()
+            })
+            .await;
+        // The version's ARN is qualified (`…:function:NAME:VERSION`); tags go on the function's.
+        res.map(|out| {
+            let arn = out.function_arn().unwrap_or_default();
+            let unqualified =
+                if qualifier_of(arn).is_some() { arn.rsplit_once(':').map_or(arn, |(f, _)| f) } else { arn };
+            (out.version().unwrap_or_default().to_string(), unqualified.to_string())
+        })
+    }
+
+    /// Records the version lambda-reconciler published (TagResource).
+    pub async fn tag_published(&self, arn: &str, p: &Published) -> Result<(), AwsError> {
+        let value = p.encode();
+        self.caller
+            .call("lambda:TagResource", || self.client.tag_resource().resource(arn).tags(PUBLISHED_TAG, &value).send())
             .await
             .map(drop)
     }

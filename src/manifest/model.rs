@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::types::{DeletionPolicy, DriftPolicy, Field, Strategy};
+use crate::types::{DeletionPolicy, DriftPolicy, Field, PublishPolicy, Strategy};
 
 pub const API_GROUP: &str = "lambda-reconciler.io/";
 pub const API_VERSION: &str = "lambda-reconciler.io/v1alpha1";
@@ -55,6 +55,11 @@ pub struct Spec {
     /// What the daemon does with the owned configuration when the manifest is removed.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `onChange`: publish `$LATEST` as a new version when the controller changes its
+    /// configuration (or it differs from the newest version the controller published); aliases
+    /// with `functionVersion: published` follow that version. Default `never`.
+    #[serde(default)]
+    pub publish: PublishPolicy,
     /// Environment variables (the whole map); `null` removes them all. Absent: unmanaged.
     #[serde(default)]
     pub environment: Field<Environment>,
@@ -135,7 +140,8 @@ pub struct Destinations {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Alias {
-    /// A published version number, or `$LATEST`.
+    /// A published version number, `$LATEST`, or `published` (the newest version the
+    /// controller published; needs `spec.publish: onChange`).
     pub function_version: Scalar,
     /// Alias description; absent: unmanaged.
     pub description: Option<String>,

@@ -6,7 +6,9 @@ use std::path::Path;
 use super::model::*;
 use super::snapshot::{error_at, ManifestError, Snapshot};
 use super::yaml::SpannedDoc;
-use crate::types::{environment_size, is_account, is_region, Field, FunctionRef, ENV_LIMIT_BYTES};
+use crate::types::{
+    environment_size, is_account, is_region, Field, FunctionRef, PublishPolicy, ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
+};
 
 /// Environment variable names Lambda reserves (cannot be set on a function).
 const RESERVED_ENV: &[&str] = &[
@@ -96,6 +98,13 @@ fn spec(c: &mut Ctx, doc: &Document) {
     let mut provisioned = 0;
     for (name, alias) in &s.aliases {
         alias_rules(c, &format!("spec.aliases.{name}"), name, alias);
+        let follows = alias.function_version.as_text() == FOLLOW_PUBLISHED;
+        if follows && s.publish == PublishPolicy::Never {
+            c.err(
+                &format!("spec.aliases.{name}.functionVersion"),
+                "`published` follows the versions the controller publishes: set spec.publish: onChange",
+            );
+        }
         provisioned += alias.provisioned_concurrency.value().copied().unwrap_or(0);
     }
     if let Field::Value(reserved) = s.reserved_concurrency {
@@ -226,8 +235,11 @@ fn alias_rules(c: &mut Ctx, field: &str, name: &str, a: &Alias) {
     }
     let version = a.function_version.as_text();
     let is_number = |v: &str| !v.is_empty() && v.chars().all(|ch| ch.is_ascii_digit());
-    if version != "$LATEST" && !is_number(&version) {
-        c.err(&format!("{field}.functionVersion"), format!("`{version}` is not a version number or $LATEST"));
+    if version != "$LATEST" && version != FOLLOW_PUBLISHED && !is_number(&version) {
+        c.err(
+            &format!("{field}.functionVersion"),
+            format!("`{version}` is not a version number, $LATEST or `{FOLLOW_PUBLISHED}`"),
+        );
     }
     if let Field::Value(r) = &a.routing {
         routing(c, &format!("{field}.routing"), &version, r);

@@ -445,3 +445,11 @@ fn a_valid_deployment_resolves_its_strategy_and_hook_timeout() {
     assert_eq!((d.strategy.as_str(), d.steps.len(), d.hook_timeout_ms), ("Linear10PercentEvery2Minutes", 9, 600_000));
     assert_eq!((d.alarms, d.pre_traffic, d.post_traffic), (vec!["errors".to_string()], None, Some("post".into())));
 }
+
+#[test]
+fn an_alias_following_published_needs_publish_on_change() {
+    let body = "  aliases:\n    live:\n      functionVersion: published\n";
+    one(body, "spec.aliases.live.functionVersion", 8, "spec.publish: onChange");
+    assert!(errors(&format!("  publish: onChange\n{body}")).is_empty());
+    one("  publish: always\n", "spec.publish", 6, "onChange");
+}

@@ -1,6 +1,9 @@
 //! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
 
 mod alias;
+mod publish;
+#[cfg(test)]
+mod publish_tests;
 pub mod render;
 pub mod rollout;
 #[cfg(test)]
@@ -21,6 +24,14 @@ use crate::types::{
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     UpdateEnvironment(EnvMap),
+    /// PublishVersion of `$LATEST`, then the published-version tag.
+    PublishVersion {
+        /// `$LATEST`'s code hash when planned: nothing is published if the code changed since.
+        code_sha256: String,
+        /// `$LATEST`'s revision when planned; `None` when an earlier change of this plan updates
+        /// `$LATEST` (the revision is then read once that update has completed).
+        revision_id: Option<String>,
+    },
     PutReservedConcurrency(i64),
     DeleteReservedConcurrency,
     CreateAlias {
@@ -86,6 +97,7 @@ impl Action {
     pub fn operation(&self) -> &'static str {
         match self {
             Action::UpdateEnvironment(_) => "lambda:UpdateFunctionConfiguration",
+            Action::PublishVersion { .. } => "lambda:PublishVersion",
             Action::PutReservedConcurrency(_) => "lambda:PutFunctionConcurrency",
             Action::DeleteReservedConcurrency => "lambda:DeleteFunctionConcurrency",
             Action::CreateAlias { .. } => "lambda:CreateAlias",
@@ -192,9 +204,16 @@ impl FunctionPlan {
         self.changes.is_empty() && self.blocked.is_empty() && self.error.is_none()
     }
 
-    /// The number of write calls this plan makes (barriers excluded).
+    /// The number of write calls this plan makes (barriers excluded; a publish also tags).
     pub fn writes(&self) -> usize {
-        self.changes.iter().filter(|c| !matches!(c.action, Action::WaitProvisionedReady { .. })).count()
+        self.changes
+            .iter()
+            .map(|c| match c.action {
+                Action::WaitProvisionedReady { .. } => 0,
+                Action::PublishVersion { .. } => 2,
+                _ => 1,
+            })
+            .sum()
     }
 
     pub(crate) fn push(&mut self, action: Action, diffs: Vec<Diff>) {
@@ -243,7 +262,9 @@ pub(crate) fn diff(field: impl Into<String>, op: Op, from: Value, to: Value) -> 
 }
 
 /// Plans one function. Pure: the same inputs always give the same plan.
-pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
+pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
+    let resolved = manifest.resolve_published(o.published_version(), &o.aliases);
+    let d = &*resolved;
     let mut p = FunctionPlan::new(d);
     let Some(function) = &o.function else {
         p.error = Some(format!("function `{}` not found in {}", d.function_ref, d.key.region));
@@ -258,6 +279,7 @@ pub fn plan(d: &Desired, o: &Observed) -> FunctionPlan {
     }
     alias::removals(d, o, &mut p);
     environment(d, &function.environment, &mut p);
+    publish::publish(manifest, o, function, &mut p);
     let reserved = reserved(d, function.reserved_concurrency);
     let raise_first =
         matches!(

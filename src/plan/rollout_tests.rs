@@ -31,6 +31,9 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         applied_generation: AppliedGeneration::Untagged,
         environment_error: None,
         markers: marker.into_iter().map(|m| ("live".to_string(), m)).collect(),
+        revision_id: "r1".into(),
+        code_sha256: "c1".into(),
+        published: None,
     };
     let alias = AliasState {
         function_version: version.into(),

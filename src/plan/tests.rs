@@ -9,7 +9,7 @@ use crate::manifest::load_file;
 use crate::observed::Observed;
 use crate::types::*;
 
-fn desired(spec: &str) -> Desired {
+pub(super) fn desired(spec: &str) -> Desired {
     let text =
         format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: f\nspec:\n{spec}");
     let m = load_file(Path::new("t.yaml"), &text).unwrap_or_else(|e| panic!("{e:?}")).remove(0);
@@ -19,7 +19,7 @@ fn desired(spec: &str) -> Desired {
     build(&m, Some("ap-northeast-1"), &params).unwrap()
 }
 
-fn function() -> FunctionState {
+pub(super) fn function() -> FunctionState {
     FunctionState {
         arn: "arn:aws:lambda:ap-northeast-1:123456789012:function:f".into(),
         environment: BTreeMap::new(),
@@ -28,6 +28,9 @@ fn function() -> FunctionState {
         applied_generation: AppliedGeneration::Untagged,
         environment_error: None,
         markers: BTreeMap::new(),
+        revision_id: "r1".into(),
+        code_sha256: "c1".into(),
+        published: None,
     }
 }
 
@@ -40,7 +43,7 @@ fn observed() -> Observed {
     Observed { function: Some(function()), ..Observed::default() }
 }
 
-fn alias(version: &str, routing: &[(&str, f64)]) -> AliasState {
+pub(super) fn alias(version: &str, routing: &[(&str, f64)]) -> AliasState {
     AliasState {
         function_version: version.into(),
         description: String::new(),
@@ -52,7 +55,7 @@ fn pc(requested: i64, status: PcStatus) -> PcState {
     PcState { requested, allocated: requested, status, reason: None }
 }
 
-fn ops(p: &FunctionPlan) -> Vec<&'static str> {
+pub(super) fn ops(p: &FunctionPlan) -> Vec<&'static str> {
     p.changes.iter().map(|c| c.operation.rsplit(':').next().unwrap()).collect()
 }
 

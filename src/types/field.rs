@@ -91,3 +91,16 @@ pub enum DeletionPolicy {
     /// concurrency it declared (and its aliases when `prune: true`), then forget it.
     Delete,
 }
+
+/// Whether the controller publishes `$LATEST` as a new version when its managed configuration
+/// changes (aliases with `functionVersion: published` then follow the newest such version).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PublishPolicy {
+    /// Never publish (aliases name their versions).
+    #[default]
+    Never,
+    /// Publish `$LATEST` after the controller changes its configuration, or when it differs from
+    /// the newest version the controller published.
+    OnChange,
+}

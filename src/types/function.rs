@@ -128,7 +128,41 @@ pub struct FunctionState {
     pub environment_error: Option<String>,
     /// Rollout markers by alias (from the function's tags; empty when the tags were not read).
     pub markers: BTreeMap<String, super::Marker>,
+    /// `$LATEST`'s revision: AWS changes it on every code or configuration update.
+    pub revision_id: String,
+    /// `$LATEST`'s code hash (guards PublishVersion against code changed since it was read).
+    pub code_sha256: String,
+    /// The newest version lambda-reconciler published (from the function's tag).
+    pub published: Option<Published>,
 }
+
+/// The version lambda-reconciler last published and the `$LATEST` revision it was cut from,
+/// kept in the tag [`PUBLISHED_TAG`] as `VERSION@REVISION` (state in AWS, not in memory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub version: String,
+    pub revision: String,
+}
+
+impl Published {
+    pub fn encode(&self) -> String {
+        format!("{}@{}", self.version, self.revision)
+    }
+
+    /// `None` for a value that is not `DIGITS@REVISION` (then the next publish rewrites it).
+    pub fn parse(s: &str) -> Option<Published> {
+        let (version, revision) = s.split_once('@')?;
+        let number = !version.is_empty() && version.chars().all(|c| c.is_ascii_digit());
+        (number && !revision.is_empty())
+            .then(|| Published { version: version.to_string(), revision: revision.to_string() })
+    }
+}
+
+/// The tag recording the newest version lambda-reconciler published (see [`Published`]).
+pub const PUBLISHED_TAG: &str = "lambda-reconciler.io/published";
+
+/// `functionVersion: published`: the alias follows the newest version the controller published.
+pub const FOLLOW_PUBLISHED: &str = "published";
 
 /// The tag that records the manifest generation last applied, so a restart can still tell an
 /// out-of-band change (drift) from a manifest change.

@@ -6,8 +6,11 @@ mod field;
 mod function;
 mod rollout;
 
-pub use field::{DeletionPolicy, DriftPolicy, Field};
-pub use function::{is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, GENERATION_TAG};
+pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
+pub use function::{
+    is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, FOLLOW_PUBLISHED,
+    GENERATION_TAG, PUBLISHED_TAG,
+};
 pub use rollout::{
     marker_tag, tag_safe, AlarmState, Deployment, HookResult, Marker, Phase, RolloutView, Step, Strategy,
     MARKER_TAG_PREFIX,

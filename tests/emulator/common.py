@@ -43,6 +43,7 @@ STATE = {
     "pc": {},  # (region, function, qualifier) -> dict
     "eic": {},  # (region, function, qualifier) -> dict
     "updating": {},  # (region, function) -> deadline
+    "revisions": {},  # (region, function, qualifier) -> RevisionId
     "requests": [],
     "invocations": [],  # {"function", "payload"} of each Invoke, in order
 }
@@ -85,7 +86,8 @@ def _json_default(o):
 
 def respond(start_response, status, body, code=None):
     reasons = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-               403: "Forbidden", 404: "Not Found", 409: "Conflict", 429: "Too Many Requests",
+               403: "Forbidden", 404: "Not Found", 409: "Conflict", 412: "Precondition Failed",
+               429: "Too Many Requests",
                500: "Internal Server Error"}
     data = b"" if body is None else json.dumps(body, default=_json_default).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]

@@ -6,6 +6,7 @@ alias's configs."""
 import json
 import re
 import time
+import uuid
 from urllib.parse import parse_qs, unquote
 
 from moto.awslambda.models import lambda_backends
@@ -26,6 +27,7 @@ ROUTES = [
     ("invoke", re.compile(rf"^/2015-03-31/functions/{FN}/invocations/?$")),
     ("tags", re.compile(r"^/2017-03-31/tags/(?P<fn>.+)$")),
     ("aliases", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/?$")),
+    ("versions", re.compile(rf"^/2015-03-31/functions/{FN}/versions/?$")),
 ]
 
 
@@ -280,6 +282,49 @@ def check_tags(tags):
             raise ApiError(400, "InvalidParameterValueException", f"Tag {k!r} is not a valid tag key or value")
 
 
+def revision(region, name, qualifier=None):
+    """AWS (FunctionConfiguration.RevisionId): "The latest updated revision of the function or
+    alias." moto keeps none for functions: $LATEST's changes on every code or configuration
+    update (bump_revision); a published version's is fixed when it is published."""
+    key = (region, name, qualifier if qualifier not in (None, "$LATEST") else "$LATEST")
+    return STATE["revisions"].setdefault(key, str(uuid.uuid4()))
+
+
+def bump_revision(region, name):
+    STATE["revisions"][(region, name, "$LATEST")] = str(uuid.uuid4())
+
+
+def with_revision(out, rev):
+    doc = json.loads(out)
+    doc.get("Configuration", doc)["RevisionId"] = rev
+    return json.dumps(doc).encode()
+
+
+def publish(inner, environ, start_response, region, name, body, busy):
+    """PublishVersion with AWS's guards (PublishVersionRequest): RevisionId "Only update the
+    function if the revision ID matches the ID that's specified" (412 PreconditionFailedException
+    otherwise), CodeSha256 "Only publish a version if the hash value matches the value that's
+    specified"; like every update, refused with 409 while an update is in progress."""
+    fn = get_function(region, name)
+    if busy:
+        raise ApiError(409, "ResourceConflictException",
+                       f"The operation cannot be performed at this time. An update is in progress for resource: {fn.function_arn}")
+    want = body.get("RevisionId")
+    if want is not None and want != revision(region, name):
+        raise ApiError(412, "PreconditionFailedException",
+                       "The Revision Id provided does not match the latest Revision Id. "
+                       "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+    sha = body.get("CodeSha256")
+    if sha is not None and sha != fn.code_sha_256:
+        raise ApiError(400, "InvalidParameterValueException",
+                       f"CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({fn.code_sha_256}). "
+                       "Please try again with the CodeSHA256 in $LATEST.")
+    status, headers, out = call_inner(inner, environ)
+    if status.startswith("2"):
+        out = with_revision(out, revision(region, name, json.loads(out)["Version"]))
+    return finish(start_response, status, headers, out)
+
+
 def route(inner, name, m, environ, start_response, method, region, raw):
     """Serves a matched Lambda path (under LOCK)."""
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -309,6 +354,8 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             check_routing(version, routing)
             if routing != current.routing_config or version != current.function_version:
                 shift_provisioned(region, fn_key[1], unquote(m["alias"]), routing)
+    if name == "versions" and method == "POST":
+        return publish(inner, environ, start_response, region, fn_key[1], body, busy)
     if name == "config" and method == "PUT":
         check_environment(body)
     if name in ("config", "code") and method == "PUT":
@@ -319,7 +366,8 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         status, headers, out = call_inner(inner, environ)
         if status.startswith("200"):
             STATE["updating"][fn_key] = time.monotonic() + CONFIG["update_in_progress_seconds"]
-            out = patch_status(out, True, None)
+            bump_revision(*fn_key)
+            out = with_revision(patch_status(out, True, None), revision(*fn_key))
         return finish(start_response, status, headers, out)
     if name in ("config", "function") and method == "GET":
         status, headers, out = call_inner(inner, environ)
@@ -327,6 +375,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             fn = backend(region).get_function(fn_key[1])
             out = patch_status(out, busy, fn.reserved_concurrency if name == "function" else None)
             out = environment_error(out, fn_key[1])
+            out = with_revision(out, revision(*fn_key, (query.get("Qualifier") or [None])[0]))
             if name == "function" and not iam.may_list_tags(environ):
                 out = strip_tags(out)
         return finish(start_response, status, headers, out)

@@ -74,6 +74,7 @@ def payments(endpoint, region):
     versions 1..7) and the demo's app-checkout (versions 1..3) with its hooks and alarms."""
     function(endpoint, region, "app-payments", 7)
     function(endpoint, region, "app-checkout", 3)
+    function(endpoint, region, "app-orders", 1)  # manifests/examples/publish-function.yaml
     for hook in ("app-checkout-pre-hook", "app-checkout-post-hook"):
         function(endpoint, region, hook, 1)
     cw = client("cloudwatch", endpoint, region)
@@ -92,4 +93,4 @@ if __name__ == "__main__":
     handson(a.endpoint, a.region)
     payments(a.endpoint, a.region)
     print("seeded handson-function (versions 1, 2), SQS queues and SSM parameters; "
-          "app-payments (versions 1-7); app-checkout (versions 1-3), its hooks and alarms")
+          "app-payments (versions 1-7); app-orders (version 1); app-checkout (versions 1-3), its hooks and alarms")

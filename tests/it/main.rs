@@ -10,6 +10,7 @@ mod daemon;
 mod deploy;
 mod layers;
 mod property;
+mod publish;
 mod reconcile;
 mod reliability;
 mod rollout;

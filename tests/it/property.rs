@@ -19,7 +19,12 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
     for c in &p.changes {
         match &c.action {
             Action::UpdateEnvironment(env) => {
-                f.environment = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
+                f.environment = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
+                f.revision_id.push('+');
+            }
+            Action::PublishVersion { .. } => {
+                let next = f.published.as_ref().map_or(1, |p| p.version.parse::<u32>().unwrap() + 1);
+                f.published = Some(Published { version: next.to_string(), revision: f.revision_id.clone() });
             }
             Action::PutReservedConcurrency(n) => f.reserved_concurrency = Some(*n),
             Action::DeleteReservedConcurrency => f.reserved_concurrency = None,
@@ -273,6 +278,9 @@ fn observed() -> impl Strategy<Value = Observed> {
                     applied_generation: AppliedGeneration::Untagged,
                     environment_error: None,
                     markers: BTreeMap::new(),
+                    revision_id: "r1".into(),
+                    code_sha256: "c1".into(),
+                    published: None,
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 invoke_configs: eics.into_iter().filter(|(k, _)| k.as_deref().is_none_or(live)).collect(),

@@ -1,0 +1,67 @@
+//! Publishing `$LATEST` as a version (`publish: onChange`): when, and what follows it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{diff, Action, FunctionPlan, Op};
+use crate::desired::Desired;
+use crate::observed::Observed;
+use crate::types::{FunctionState, PublishPolicy};
+
+/// Why `$LATEST` must be published now, if it must: this plan changes it, no version was
+/// published yet, or it differs (in the managed configuration) from the version last published.
+fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Option<String> {
+    let written = p.changes.iter().find_map(|c| match &c.action {
+        Action::UpdateEnvironment(env) => Some(env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()),
+        _ => None,
+    });
+    if let Some(written) = written {
+        // Drift put right: $LATEST goes back to what the published version already holds.
+        let restores = f.published.is_some() && o.published_env.as_ref().is_some_and(|e| !differs(d, e, &written));
+        return (!restores).then(|| "this plan changes $LATEST".into());
+    }
+    let Some(published) = &f.published else {
+        return Some("no version published by lambda-reconciler yet".into());
+    };
+    if published.revision == f.revision_id {
+        return None;
+    }
+    let v = &published.version;
+    match &o.published_env {
+        None => Some(format!("version {v} (the last one published) no longer exists")),
+        Some(env) if differs(d, env, &f.environment) => Some(format!("$LATEST differs from version {v}")),
+        // $LATEST changed in what the manifest does not manage (code, unmanaged settings).
+        Some(_) => None,
+    }
+}
+
+/// True when the managed environment of two configurations differs (ignored variables aside).
+fn differs(d: &Desired, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
+    if d.environment.is_absent() || d.ignored("environment") || d.ignored("environment.variables") {
+        return false;
+    }
+    let kept = |k: &&String| !d.ignored(&format!("environment.variables.{k}"));
+    !a.iter().filter(|(k, _)| kept(k)).eq(b.iter().filter(|(k, _)| kept(k)))
+}
+
+/// Plans a PublishVersion after this plan's `$LATEST` changes, when `d` (the manifest, aliases
+/// not yet resolved) asks for `publish: onChange`.
+pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut FunctionPlan) {
+    if d.publish != PublishPolicy::OnChange {
+        return;
+    }
+    let Some(why) = reason(d, o, f, p) else { return };
+    let updates = p.changes.iter().any(|c| matches!(c.action, Action::UpdateEnvironment(_)));
+    let last = f.published.as_ref().map_or(Value::Null, |p| json!(p.version));
+    let mut diffs = vec![diff("publish", Op::Create, last, json!(format!("a new version of $LATEST ({why})")))];
+    for (name, _) in d.aliases.iter().filter(|(_, a)| a.follows_published()) {
+        let live = o.aliases.get(name).map_or(Value::Null, |a| json!(a.function_version));
+        diffs.push(diff(format!("aliases.{name}.functionVersion"), Op::Update, live, json!("(the new version)")));
+    }
+    let action = Action::PublishVersion {
+        code_sha256: f.code_sha256.clone(),
+        revision_id: (!updates).then(|| f.revision_id.clone()),
+    };
+    p.push(action, diffs);
+}
