@@ -202,9 +202,8 @@ async fn follow(
         let Some(due) = due.min() else { return Ok(a) };
         let left = Duration::from_millis((due - crate::types::now_ms()).max(0) as u64);
         tokio::time::sleep(left.min(waits.alarm_poll)).await;
-        let (plan, function) = reconcile::observe_and_plan(c, d).await?;
-        let (last, events, moved) =
-            reconcile::drive(c, d, plan, function, waits, reconcile::MOVES_PER_RECONCILE).await?;
+        let (plan, o) = reconcile::observe_and_plan(c, d).await?;
+        let (last, events, moved) = reconcile::drive(c, d, plan, o, waits, reconcile::MOVES_PER_RECONCILE).await?;
         events.iter().for_each(|e| progress(&d.key.name, e));
         a.last = last;
         a.events.extend(events);
@@ -393,6 +392,7 @@ pub async fn operate(opts: &AwsOptions, a: &crate::cli::OperatorArgs, op: Operat
             let region = opts.region.clone().or_else(|| aws.default_region()).unwrap_or_default();
             crate::apply::operator::operate(&aws.region(&region), &a.function, &a.alias, op)
                 .await
+                .map(|(done, _)| done)
                 .map_err(|e| e.to_string())
         }
     };

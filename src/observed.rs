@@ -132,16 +132,22 @@ fn moving<'a>(d: &'a Desired, o: &'a Observed) -> impl Iterator<Item = (&'a Stri
 async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -> Result<(), AwsError> {
     let mut alarms = BTreeSet::new();
     let mut hooks = BTreeSet::new();
+    let mut any_starting = false;
     for (name, dep) in moving(d, o) {
         alarms.extend(dep.alarms.iter().cloned());
         let target = &d.aliases[name.as_str()].function_version;
         let starting = o.function.as_ref().is_none_or(|f| f.markers.get(name).is_none_or(|m| &m.to != target));
         if starting {
+            any_starting = true;
             hooks.extend(dep.pre_traffic.iter().chain(&dep.post_traffic).cloned());
         }
     }
-    if !alarms.is_empty() {
-        o.alarms = c.alarms.states(&alarms.into_iter().collect::<Vec<_>>()).await?;
+    let alarms: Vec<String> = alarms.into_iter().collect();
+    if any_starting {
+        // A start checks that every alarm exists: read them by name.
+        o.alarms = c.alarms.states(&alarms).await?;
+    } else if !alarms.is_empty() {
+        o.alarms = c.alarms.watched_states(&alarms).await?;
     }
     for h in hooks {
         let exists = c.lambda.get_function(&h).await?.is_some();

@@ -5,10 +5,10 @@ use std::time::Duration;
 use crate::apply::{self, ApplyError, Moved, Target, Waits};
 use crate::aws::{AwsError, ErrorClass, RegionClients};
 use crate::desired::Desired;
-use crate::observed;
+use crate::observed::{self, Observed};
 use crate::plan::rollout::{MarkerWrite, Move, Rollout};
 use crate::plan::{self, FunctionPlan};
-use crate::types::{AppliedGeneration, FunctionState, Phase};
+use crate::types::{AppliedGeneration, Marker, Phase};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -128,22 +128,35 @@ fn milestone(r: &Rollout) -> Option<RolloutEvent> {
     }
 }
 
-/// Makes rollout moves until every rollout waits (at most `moves`), reading the world again
-/// after each: every move is decided from the state it acts on.
+/// Makes rollout moves until every rollout waits (at most `moves`). Every move is decided from
+/// the state it acts on: after a hook (slow, and others may have acted meanwhile) the world is
+/// read again; after a step's write, the state it wrote is planned on, and only a plan that
+/// would move again reads the world first (so a step costs its two writes, not a verifying read).
 pub async fn drive(
     c: &RegionClients,
     d: &Desired,
     mut last: FunctionPlan,
-    mut function: Option<FunctionState>,
+    mut o: Observed,
     w: Waits,
     moves: usize,
 ) -> Result<(FunctionPlan, Vec<RolloutEvent>, usize), ReconcileError> {
     let mut events = vec![];
     let mut writes = 0;
     let secrets = d.secrets();
-    for _ in 0..moves {
-        let Some(f) = function.as_ref().filter(|_| last.error.is_none()) else { break };
-        let Some(r) = last.rollouts.iter().find(|r| !matches!(r.mv, Move::Wait { .. })) else { break };
+    let mut fresh = true;
+    while writes < moves {
+        let Some(f) = o.function.as_ref().filter(|_| last.error.is_none()) else { break };
+        let Some(r) = last.rollouts.iter().find(|r| !matches!(r.mv, Move::Wait { .. })).cloned() else { break };
+        if !fresh {
+            match observe_and_plan(c, d).await {
+                Ok(next) => (last, o, fresh) = (next.0, next.1, true),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the function after a rollout move failed");
+                    break;
+                }
+            }
+            continue;
+        }
         let target = Target { function: &d.function_ref, arn: &f.arn, alias: &r.alias, secrets: &secrets };
         let moved = match apply::execute_move(c, &target, &r.mv, w).await {
             Ok(moved) => moved,
@@ -154,38 +167,63 @@ pub async fn drive(
             }
             Err(e) => return Err(ReconcileError::Apply(e)),
         };
-        events.extend(milestones(r));
-        match moved {
-            Moved::Done => {
-                if let Move::Hook { then, .. } = &r.mv {
-                    // The hook passed and its follow-up move was made.
-                    events.extend(milestones(&Rollout { view: r.view.clone(), mv: (**then).clone() }));
-                }
-            }
-            Moved::RolledBack(reason) => {
-                events.push(RolloutEvent::RolledBack { alias: r.alias.clone(), to: r.to.clone(), reason });
-            }
-        }
+        events.extend(milestones(&r));
         writes += 1;
-        match observe_and_plan(c, d).await {
-            Ok(next) => (last, function) = next,
-            Err(e) => {
-                // The moves were made: report them; the stale plan asks for a reconcile at once.
-                tracing::warn!(error = %e, "reading the function after a rollout move failed");
-                break;
+        match (moved, &r.mv) {
+            // A step: plan on the state it wrote (a finish or a roll back reads the world again).
+            (Moved::Done, Move::Write { marker: marker @ MarkerWrite::Set(m), alias }) if m.active() => {
+                written(&mut o, &r.alias, marker, alias.as_ref());
+                last = plan::plan(d, &o);
+                fresh = false;
+            }
+            (moved, _) => {
+                match (moved, &r.mv) {
+                    // The hook passed and its follow-up move was made.
+                    (Moved::Done, Move::Hook { then, .. }) => {
+                        events.extend(milestones(&Rollout { view: r.view.clone(), mv: (**then).clone() }))
+                    }
+                    (Moved::Done, _) => {}
+                    (Moved::RolledBack(reason), _) => {
+                        events.push(RolloutEvent::RolledBack { alias: r.alias.clone(), to: r.to.clone(), reason })
+                    }
+                }
+                match observe_and_plan(c, d).await {
+                    Ok(next) => (last, o) = next,
+                    Err(e) => {
+                        // The moves were made: report them; the stale plan asks for a reconcile at once.
+                        tracing::warn!(error = %e, "reading the function after a rollout move failed");
+                        break;
+                    }
+                }
             }
         }
     }
     Ok((last, events, writes))
 }
 
-/// Reads the live state and plans; also returns the generation recorded on the function.
-pub async fn observe_and_plan(
-    c: &RegionClients,
-    d: &Desired,
-) -> Result<(FunctionPlan, Option<FunctionState>), ReconcileError> {
+/// `o` as a plain rollout write left it: the marker (its phase stamped now, never earlier than
+/// the write did) and the alias's version and routing.
+fn written(o: &mut Observed, alias: &str, marker: &MarkerWrite, state: Option<&(String, crate::types::Routing)>) {
+    o.now_ms = crate::types::now_ms();
+    if let Some(f) = o.function.as_mut() {
+        match marker {
+            MarkerWrite::Keep => {}
+            MarkerWrite::Set(m) => {
+                drop(f.markers.insert(alias.to_string(), Marker { since_ms: o.now_ms, ..m.clone() }))
+            }
+            MarkerWrite::Remove => drop(f.markers.remove(alias)),
+        }
+    }
+    if let (Some((version, routing)), Some(a)) = (state, o.aliases.get_mut(alias)) {
+        a.function_version = version.clone();
+        a.routing = routing.clone();
+    }
+}
+
+/// Reads the live state and plans.
+pub async fn observe_and_plan(c: &RegionClients, d: &Desired) -> Result<(FunctionPlan, Observed), ReconcileError> {
     let o = observed::read(c, d).await.map_err(ReconcileError::Observe)?;
-    Ok((plan::plan(d, &o), o.function))
+    Ok((plan::plan(d, &o), o))
 }
 
 /// Applies `initial` and re-plans until nothing differs (at most `passes` applies), then records
@@ -194,31 +232,31 @@ pub async fn converge(
     c: &RegionClients,
     d: &Desired,
     initial: FunctionPlan,
-    function: Option<FunctionState>,
+    o: Observed,
     w: Waits,
     passes: usize,
 ) -> Result<Applied, ReconcileError> {
     let mut last = initial.clone();
     let mut writes = 0;
-    let mut function = function;
+    let mut o = o;
     for _ in 0..passes {
         if last.error.is_some() || last.changes.is_empty() {
             break;
         }
         writes += apply::apply(c, &d.function_ref, &last, w).await.map_err(ReconcileError::Apply)?;
-        (last, function) = observe_and_plan(c, d).await?;
+        (last, o) = observe_and_plan(c, d).await?;
     }
     if !last.changes.is_empty() && last.error.is_none() {
         return Err(ReconcileError::NotConverged(passes));
     }
-    if let Some(f) = function.as_ref().filter(|f| last.in_sync() && !f.applied_generation.is(&d.generation)) {
+    if let Some(f) = o.function.as_ref().filter(|f| last.in_sync() && !f.applied_generation.is(&d.generation)) {
         if let AppliedGeneration::Unreadable(reason) = &f.applied_generation {
             return Err(ReconcileError::TagsUnreadable(reason.clone()));
         }
         c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
         writes += 1;
     }
-    let (last, events, moved) = drive(c, d, last, function, w, MOVES_PER_RECONCILE).await?;
+    let (last, events, moved) = drive(c, d, last, o, w, MOVES_PER_RECONCILE).await?;
     Ok(Applied { initial, last, writes: writes + moved, events })
 }
 
@@ -228,6 +266,6 @@ pub const MOVES_PER_RECONCILE: usize = 8;
 
 /// Plans and applies until the plan is empty (at most `passes` applies).
 pub async fn apply_one(c: &RegionClients, d: &Desired, w: Waits, passes: usize) -> Result<Applied, ReconcileError> {
-    let (initial, function) = observe_and_plan(c, d).await?;
-    converge(c, d, initial, function, w, passes).await
+    let (initial, o) = observe_and_plan(c, d).await?;
+    converge(c, d, initial, o, w, passes).await
 }

@@ -60,8 +60,14 @@ pub fn operator_move(op: Operator, m: &Marker, now: i64) -> Result<Move, String>
     }
 }
 
-/// Applies `op` to the rollout of `alias` on `function`; returns what was done.
-pub async fn operate(c: &RegionClients, function: &str, alias: &str, op: Operator) -> Result<String, OperateError> {
+/// Applies `op` to the rollout of `alias` on `function`; returns what was done and the marker
+/// it acted on.
+pub async fn operate(
+    c: &RegionClients,
+    function: &str,
+    alias: &str,
+    op: Operator,
+) -> Result<(String, Marker), OperateError> {
     let f = c.lambda.get_function(function).await?.ok_or_else(|| OperateError::NoFunction(function.to_string()))?;
     let (_, markers, _) = c.lambda.list_tags(&f.arn).await?;
     let m = markers.get(alias).ok_or_else(|| OperateError::NoRollout(alias.to_string()))?;
@@ -69,11 +75,12 @@ pub async fn operate(c: &RegionClients, function: &str, alias: &str, op: Operato
     let secrets = BTreeSet::new();
     let t = Target { function, arn: &f.arn, alias, secrets: &secrets };
     execute_move(c, &t, &mv, Waits::default()).await?;
-    Ok(match op {
+    let done = match op {
         Operator::Promote => format!("alias {alias}: promoted, version {} at 100 %", m.to),
         Operator::Abort => format!("alias {alias}: aborted, back on version {}", m.from),
         Operator::Retry => format!("alias {alias}: the rollout to version {} will start again", m.to),
-    })
+    };
+    Ok((done, m.clone()))
 }
 
 #[cfg(test)]

@@ -66,7 +66,8 @@ async fn first_alarm(c: &RegionClients, alarms: &[String], every: Duration) -> S
     }
     loop {
         tokio::time::sleep(every).await;
-        if let Ok(states) = c.alarms.states(alarms).await {
+        // In the daemon, the region's poller answers (one batched read for every rollout).
+        if let Ok(states) = c.alarms.watched_states(alarms).await {
             if let Some((name, _)) = states.iter().find(|(_, s)| **s == AlarmState::Alarm) {
                 return name.clone();
             }
@@ -84,7 +85,7 @@ struct HookRun<'a> {
 }
 
 /// Runs a hook: its verdict, a timeout, or an alarm meanwhile.
-async fn run_hook(c: &RegionClients, t: &Target<'_>, h: HookRun<'_>, w: Waits) -> Result<HookResult, ApplyError> {
+async fn run_hook(c: &RegionClients, t: &Target<'_>, h: HookRun<'_>, w: Waits) -> HookResult {
     let (m, function, kind) = (h.marker, h.function, h.kind);
     let payload = json!({
         "hook": kind,
@@ -97,14 +98,17 @@ async fn run_hook(c: &RegionClients, t: &Target<'_>, h: HookRun<'_>, w: Waits) -
     tracing::info!(hook = function, kind = ?kind, alias = t.alias, "running rollout hook");
     tokio::select! {
         r = tokio::time::timeout(h.timeout, c.lambda.invoke_hook(function, &payload)) => match r {
-            Ok(result) => Ok(result?),
-            Err(_) => Ok(HookResult::Failed(format!(
+            Ok(Ok(result)) => result,
+            // A hook that cannot be run cannot vouch for the release: it fails like one that
+            // answered Failed (never retried but for throttling: a hook must not run twice).
+            Ok(Err(e)) => HookResult::Failed(format!("hook {function} could not be invoked: {}: {}", e.code, e.message)),
+            Err(_) => HookResult::Failed(format!(
                 "hook {function} timed out after {}",
                 humantime::format_duration(h.timeout)
-            ))),
+            )),
         },
         alarm = first_alarm(c, h.alarms, w.alarm_poll) => {
-            Ok(HookResult::Failed(format!("alarm {alarm} in ALARM during the {kind:?} hook")))
+            HookResult::Failed(format!("alarm {alarm} in ALARM during the {kind:?} hook"))
         }
     }
 }
@@ -120,7 +124,7 @@ pub async fn execute_move(c: &RegionClients, t: &Target<'_>, mv: &Move, w: Waits
         Move::Hook { kind, function, timeout_ms, alarms, marker, then } => {
             let timeout = Duration::from_millis(*timeout_ms);
             let run = HookRun { kind: *kind, function, timeout, alarms, marker };
-            match run_hook(c, t, run, w).await? {
+            match run_hook(c, t, run, w).await {
                 HookResult::Succeeded => {
                     if let Move::Write { marker, alias } = then.as_ref() {
                         write(c, t, marker, alias.as_ref()).await?;

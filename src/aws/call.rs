@@ -57,7 +57,7 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.class == ErrorClass::NotFound
     }
-    fn retryable(&self) -> bool {
+    pub fn retryable(&self) -> bool {
         !matches!(self.class, ErrorClass::NotFound | ErrorClass::Terminal | ErrorClass::Stale)
     }
 }
@@ -248,6 +248,31 @@ impl Caller {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata,
     {
+        self.call_retrying(op, AwsError::retryable, f).await
+    }
+
+    /// [`Caller::call`] for a request that must not run twice (a hook's Invoke): retried only
+    /// when AWS throttled it, i.e. refused it before it ran.
+    pub async fn call_once<T, E, F, Fut>(&self, op: &'static str, f: F) -> Result<T, AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata,
+    {
+        self.call_retrying(op, |e| e.class == ErrorClass::Throttled, f).await
+    }
+
+    async fn call_retrying<T, E, F, Fut>(
+        &self,
+        op: &'static str,
+        retryable: fn(&AwsError) -> bool,
+        f: F,
+    ) -> Result<T, AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata,
+    {
         let mut attempt = 0;
         loop {
             if let Some(l) = &self.limiter {
@@ -266,7 +291,7 @@ impl Caller {
             };
             self.stats.record(op, &format!("{:?}", err.class).to_lowercase());
             attempt += 1;
-            if !err.retryable() || attempt >= self.retry.max_attempts {
+            if !retryable(&err) || attempt >= self.retry.max_attempts {
                 return Err(err);
             }
             let wait = self.retry.backoff(attempt);

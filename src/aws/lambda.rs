@@ -368,7 +368,7 @@ impl Lambda {
         let body = aws_smithy_types::Blob::new(serde_json::to_vec(payload).unwrap_or_default());
         let out = self
             .caller
-            .call("lambda:InvokeFunction", || {
+            .call_once("lambda:InvokeFunction", || {
                 self.client
                     .invoke()
                     .function_name(function)

@@ -19,7 +19,7 @@ use crate::reconcile::RolloutEvent;
 use crate::types::FunctionKey;
 
 /// Alerts and counts a reconcile's rollout milestones.
-pub fn report(ctx: &Ctx, key: &FunctionKey, d: &Desired, events: &[RolloutEvent]) {
+pub fn report(ctx: &Ctx, key: &FunctionKey, manifest: &str, events: &[RolloutEvent]) {
     for e in events {
         match e {
             RolloutEvent::Started { alias, from, to } => {
@@ -41,7 +41,7 @@ pub fn report(ctx: &Ctx, key: &FunctionKey, d: &Desired, events: &[RolloutEvent]
                     key.name, key.region
                 );
                 let mut a = Alert::new(AlertKind::RolledBack, text);
-                a.manifest = Some(d.manifest.clone());
+                a.manifest = Some(manifest.to_string());
                 a.function = Some(key.name.clone());
                 a.region = Some(key.region.clone());
                 a.qualifier = Some(alias.clone());
@@ -99,7 +99,8 @@ pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: D
         let watched: BTreeMap<FunctionKey, BTreeSet<String>> = ctx.rollout_alarms.lock().unwrap().clone();
         let regions: BTreeSet<&str> = watched.keys().map(|k| k.region.as_str()).collect();
         for region in regions {
-            let firing = match ctx.aws.region(region).alarms.firing().await {
+            // Fresh for two polls: one late poll does not send every rollout to read its own.
+            let firing = match ctx.aws.region(region).alarms.poll(every * 2).await {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::warn!(region, error = %e, "reading alarms in ALARM failed");
@@ -151,13 +152,23 @@ pub fn operator_hook(running: Running) -> OperatorHook {
     })
 }
 
-/// Makes the operator requests waiting for `key` (the worker calls this before reconciling it).
-pub async fn take_requests(ctx: &Ctx, key: &FunctionKey, function_ref: &str) {
+/// Makes the operator requests waiting for `key` (the worker calls this before reconciling it);
+/// an abort is a roll back like any other: alerted and counted.
+pub async fn take_requests(ctx: &Ctx, key: &FunctionKey, manifest: &str, function_ref: &str) {
     let requests = ctx.requests.lock().unwrap().remove(key).unwrap_or_default();
     for r in requests {
         let c = ctx.aws.region(&key.region);
         let result = operate(&c, function_ref, &r.alias, r.op).await.map_err(|e| e.to_string());
         tracing::info!(alias = %r.alias, op = ?r.op, result = ?result, "operator request");
-        let _ = r.reply.send(result);
+        if let (Ok((_, m)), Operator::Abort) = (&result, r.op) {
+            let reason = "aborted by the operator".to_string();
+            report(
+                ctx,
+                key,
+                manifest,
+                &[RolloutEvent::RolledBack { alias: r.alias.clone(), to: m.to.clone(), reason }],
+            );
+        }
+        let _ = r.reply.send(result.map(|(done, _)| done));
     }
 }

@@ -60,7 +60,7 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     let span = tracing::info_span!("reconcile", manifest = %m.name, function = %key);
     let start = Instant::now();
     let outcome = async {
-        rollouts::take_requests(ctx, key, &m.function.raw).await;
+        rollouts::take_requests(ctx, key, &m.name, &m.function.raw).await;
         match manifest.as_ref() {
             Some(m) => reconcile_manifest(ctx, key, m).await,
             None => delete(ctx, key, m).await,
@@ -182,12 +182,13 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
 /// Returns the last plan (its `error`, its rollouts' next moves).
 async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result<FunctionPlan, WorkError> {
     let clients = ctx.aws.region(&key.region);
-    let (plan, function) = reconcile::observe_and_plan(&clients, d).await?;
+    let (plan, o) = reconcile::observe_and_plan(&clients, d).await?;
+    let function = o.function.as_ref();
     if ctx.status.set_reachable(true) {
         tracing::info!("AWS is reachable again");
     }
     let mut plan = plan;
-    let applied = function.as_ref().map_or(AppliedGeneration::Untagged, |f| f.applied_generation.clone());
+    let applied = function.map_or(AppliedGeneration::Untagged, |f| f.applied_generation.clone());
     if let AppliedGeneration::Unreadable(reason) = &applied {
         // Without the tags, drift cannot be told from a manifest change: an error, never "untagged".
         plan.error = Some(ReconcileError::TagsUnreadable(reason.clone()).to_string());
@@ -204,8 +205,8 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     let needed = !plan.changes.is_empty() || (retag && plan.in_sync());
     let moving = !ctx.opts.dry_run && plan.rollouts.iter().any(|r| !matches!(r.mv, Move::Wait { .. }));
     if write && needed {
-        let applied = reconcile::converge(&clients, d, plan, function, ctx.opts.waits, 3).await?;
-        rollouts::report(ctx, key, d, &applied.events);
+        let applied = reconcile::converge(&clients, d, plan, o, ctx.opts.waits, 3).await?;
+        rollouts::report(ctx, key, &d.manifest, &applied.events);
         let seen = Seen { drift: false, applied: true, recorded: Some(d.generation.clone()) };
         record(ctx, key, m, &applied.last, &seen);
         return Ok(applied.last);
@@ -215,8 +216,8 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
         return Ok(plan);
     }
     let moves = reconcile::MOVES_PER_RECONCILE;
-    let (last, events, _) = reconcile::drive(&clients, d, plan, function, ctx.opts.waits, moves).await?;
-    rollouts::report(ctx, key, d, &events);
+    let (last, events, _) = reconcile::drive(&clients, d, plan, o, ctx.opts.waits, moves).await?;
+    rollouts::report(ctx, key, &d.manifest, &events);
     record(ctx, key, m, &last, &seen);
     Ok(last)
 }
@@ -310,9 +311,9 @@ async fn delete(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Outcome {
     let result = async {
         let d = desired::build(&stripped, Some(&key.region), &BTreeMap::new())?.for_deletion();
         let clients = ctx.aws.region(&key.region);
-        let (plan, function) = reconcile::observe_and_plan(&clients, &d).await?;
+        let (plan, o) = reconcile::observe_and_plan(&clients, &d).await?;
         if !ctx.opts.dry_run && plan.error.is_none() && !plan.changes.is_empty() {
-            reconcile::converge(&clients, &d, plan, function, ctx.opts.waits, 3).await?;
+            reconcile::converge(&clients, &d, plan, o, ctx.opts.waits, 3).await?;
         }
         Ok::<_, WorkError>(())
     }

@@ -401,6 +401,10 @@ fn deployment_weights_out_of_order_or_range_are_rejected() {
     );
     one(&body, "spec.aliases.live.deployment.steps[1].weight", 12, "not above the previous step's 50");
     one(&body, "spec.aliases.live.deployment.steps[2].weight", 13, "outside 0-100");
+    let ends =
+        format!("{LIVE}        steps:\n          - {{weight: 0, pause: 1m}}\n          - {{weight: 100, pause: 1m}}\n");
+    one(&ends, "spec.aliases.live.deployment.steps[0].weight", 11, "both excluded");
+    one(&ends, "spec.aliases.live.deployment.steps[1].weight", 12, "both excluded");
 }
 
 #[test]

@@ -143,8 +143,7 @@ fn start(dep: &Deployment, cur: &AliasState, to: &str, now: i64) -> Move {
         since_ms: now,
     };
     if dep.pre_traffic.is_some() {
-        let alias = (!cur.routing.is_empty()).then(|| (m.from.clone(), Routing::new()));
-        return Move::Write { marker: MarkerWrite::Set(m), alias };
+        return Move::Write { marker: MarkerWrite::Set(m), alias: None };
     }
     if dep.steps.is_empty() && dep.post_traffic.is_none() {
         return Move::Write { marker: MarkerWrite::Keep, alias: Some((to.to_string(), Routing::new())) };
@@ -182,6 +181,12 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             }
             return;
         }
+        if !cur.routing.is_empty() {
+            // Weights no rollout of this controller set (the deployment owns the routing): drift,
+            // put right first (under the drift policy); the rollout starts from the clean alias.
+            restore(name, cur, &cur.function_version, &Routing::new(), p);
+            return;
+        }
         let from_latest = (cur.function_version == "$LATEST").then(|| {
             "the alias is on $LATEST, which cannot share traffic; point it at a published version".to_string()
         });
@@ -215,6 +220,8 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             p.rollouts.push(view(m, Move::Write { marker, alias: Some(want) }));
         } else {
             restore(name, cur, &want.0, &want.1, p);
+            // Still in flight (its alarms watched, its weight reported) while the drift waits.
+            p.rollouts.push(view(m, Move::Wait { until_ms: None }));
         }
         return;
     }

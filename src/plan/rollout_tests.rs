@@ -153,7 +153,9 @@ fn a_rollout_never_starts_from_an_alias_on_latest() {
 fn a_weight_changed_by_someone_else_mid_rollout_is_drift_restored_to_the_step() {
     let m = marker(Phase::Shifting { step: 0 }, T0);
     let p = plan(&desired(STEPS), &observed("6", &[("7", 0.3)], Some(m), T0 + 1));
-    assert!(p.rollouts.is_empty());
+    // The rollout stays in flight, making no move, so its alarms are still watched meanwhile.
+    assert_eq!(rollout(&p).mv, Move::Wait { until_ms: None });
+    assert!(rollout(&p).active());
     assert_eq!(
         p.changes[0].action,
         Action::UpdateAlias {
@@ -224,4 +226,15 @@ fn a_roll_back_from_one_hundred_percent_or_a_promote_cut_short_is_finished_not_d
     let p = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(promoted), T0 + 1));
     assert!(p.changes.is_empty(), "{p:#?}");
     assert_eq!(write(&rollout(&p).mv).1, Some(&("7".to_string(), Routing::new())));
+}
+
+#[test]
+fn weights_on_a_third_version_before_a_start_are_drift_put_right_before_the_rollout_starts() {
+    let p = plan(&desired(STEPS), &observed("6", &[("5", 0.2)], None, T0));
+    assert!(p.rollouts.is_empty(), "{p:#?}");
+    assert_eq!(p.changes.len(), 1);
+    assert!(
+        matches!(&p.changes[0].action, Action::UpdateAlias { version: Some(v), routing: Some(r), .. } if v == "6" && r.is_empty())
+    );
+    assert_eq!(p.changes[0].diffs.last().unwrap().field, "aliases.live.routing");
 }

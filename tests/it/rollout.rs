@@ -71,6 +71,32 @@ async fn a_canary_shifts_its_step_then_ends_on_the_new_version_without_a_marker(
 }
 
 #[tokio::test]
+async fn a_step_is_two_writes_and_the_function_is_read_again_only_when_its_pause_ends() {
+    let emu = seeded(2).await;
+    let dir = manifests(&[("f.yaml", &manifest("2", "{steps: [{weight: 10, pause: 1s}]}"))]);
+    emu.run(&["apply", "-m", path(&dir), "--alarm-poll", "10s"]).expect(0);
+    let log: Vec<(String, String)> = emu
+        .requests()
+        .into_iter()
+        .map(|r| (r["method"].as_str().unwrap_or("").to_string(), r["path"].as_str().unwrap_or("").to_string()))
+        .collect();
+    let alias_puts: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, (m, p))| m == "PUT" && p.ends_with("/aliases/live"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(alias_puts.len(), 2, "{log:?}");
+    // Between the step (10 %) and the switch to 2: one read of the function, after the pause;
+    // none to verify the step just written.
+    let reads = log[alias_puts[0]..alias_puts[1]]
+        .iter()
+        .filter(|(m, p)| m == "GET" && p == &format!("/2015-03-31/functions/{F}"))
+        .count();
+    assert_eq!(reads, 1, "{:?}", &log[alias_puts[0]..alias_puts[1]]);
+}
+
+#[tokio::test]
 async fn a_linear_rollout_moves_through_every_step_in_order() {
     let emu = seeded(2).await;
     let steps = "{steps: [{weight: 10, pause: 1s}, {weight: 20, pause: 1s}, {weight: 30, pause: 1s}]}";
@@ -310,6 +336,52 @@ async fn in_the_daemon_an_alarm_rolls_back_with_one_alert_and_retry_then_abort_a
     eventually("aborted", Duration::from_secs(30), || async { live(&emu).await == ("1".into(), BTreeMap::new()) })
         .await;
     assert!(marker(&emu).await.unwrap().contains("aborted by the operator"));
+    eventually("the abort alerted", Duration::from_secs(10), || async { hook.count("RolledBack", F) == 2 }).await;
+    let aborted = hook.alerts().into_iter().filter(|a| a["kind"] == "RolledBack").nth(1).unwrap();
+    assert_eq!(aborted["message"], "aborted by the operator", "{aborted}");
+    assert_eq!(daemon.counter("lambda_reconciler_rollouts_total{result=\"rolled_back\"}"), 2.0);
     let refused = operator(&emu, &daemon, "promote").expect(1);
     assert!(refused.stderr.contains("already rolled back"), "{}", refused.all());
+}
+
+#[tokio::test]
+async fn in_the_daemon_steps_and_hooks_take_alarm_states_from_the_regions_batched_poll() {
+    let emu = seeded(2).await;
+    emu.put_alarm("pay-errors").await;
+    emu.seed_function("app-pay-post-hook", 1);
+    emu.configure(r#"{"invoke": {"app-pay-post-hook": {"result": "success", "delay_s": 1}}}"#);
+    let dep = "{steps: [{weight: 10, pause: 1s}, {weight: 20, pause: 1s}, {weight: 30, pause: 1s}], alarms: [pay-errors], hooks: {postTraffic: app-pay-post-hook}}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--alarm-poll", "200ms"]);
+    eventually("the rollout's end", Duration::from_secs(30), || async {
+        live(&emu).await == ("2".into(), BTreeMap::new()) && marker(&emu).await.is_none()
+    })
+    .await;
+    drop(daemon);
+    let describes: Vec<serde_json::Value> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r["path"].as_str().unwrap_or("").ends_with("/operation/DescribeAlarms"))
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap_or("{}")).unwrap_or_default())
+        .collect();
+    let by_name = describes.iter().filter(|b| b.get("AlarmNames").is_some()).count();
+    assert_eq!(by_name, 1, "only the start reads its alarms by name: {describes:?}");
+    assert!(describes.iter().filter(|b| b["StateValue"] == "ALARM").count() > 1, "{describes:?}");
+}
+
+#[tokio::test]
+async fn a_hook_lambda_cannot_invoke_rolls_back_and_is_never_invoked_twice() {
+    let emu = seeded(2).await;
+    emu.seed_function("app-pay-post-hook", 1);
+    // A 500 may come after the hook ran: retrying it could run the hook twice.
+    emu.configure(
+        r#"{"fail_next": {"operation": "lambda:InvokeFunction", "count": 1, "status": 500, "code": "ServiceException"}}"#,
+    );
+    let dep = "{steps: [{weight: 10, pause: 1s}], hooks: {postTraffic: app-pay-post-hook}}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("hook app-pay-post-hook could not be invoked: ServiceException"), "{}", run.all());
+    assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::new()), "rolled back");
+    let invokes = emu.requests().iter().filter(|r| r["path"].as_str().unwrap_or("").ends_with("/invocations")).count();
+    assert_eq!(invokes, 1);
 }
