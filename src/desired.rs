@@ -9,8 +9,8 @@ use indexmap::IndexMap;
 use crate::manifest::{self as m, Manifest};
 use crate::types::{
     environment_size, AliasState, Deployment, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest,
-    InvokeConfig, Parameter, PublishPolicy, Routing, Scheduled, TargetTracking, DEFAULT_EVENT_AGE, DEFAULT_RETRIES,
-    ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
+    InvokeConfig, Parameter, PublishPolicy, Routing, Scheduled, Settings, TargetTracking, DEFAULT_EVENT_AGE,
+    DEFAULT_RETRIES, ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,8 @@ pub struct Desired {
     pub ignore_differences: Vec<String>,
     pub prune: bool,
     pub publish: PublishPolicy,
+    /// `$LATEST`'s managed settings (unset fields unmanaged).
+    pub settings: Settings,
     pub environment: Field<EnvMap>,
     pub reserved_concurrency: Field<i64>,
     pub invoke_config: Field<InvokeConfig>,
@@ -209,6 +211,7 @@ impl Desired {
             .collect();
         Desired {
             environment: Field::Absent,
+            settings: Settings::default(),
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
             prune: false,
@@ -289,6 +292,7 @@ pub fn build(
         ignore_differences: spec.ignore_differences.clone(),
         prune: spec.prune,
         publish: spec.publish,
+        settings: crate::manifest::settings_rules::resolve(spec),
         environment,
         reserved_concurrency: spec.reserved_concurrency.clone(),
         invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),

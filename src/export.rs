@@ -7,7 +7,7 @@ use yaml_rust2::{Yaml, YamlEmitter};
 use crate::aws::scaling::resource_id;
 use crate::aws::{Aws, AwsError};
 use crate::manifest::model::{API_VERSION, KIND};
-use crate::types::{FunctionRef, InvokeConfig, ScalingState};
+use crate::types::{FunctionRef, InvokeConfig, ScalingState, Settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -102,6 +102,32 @@ fn autoscaling(s: &ScalingState, alias: &str, warnings: &mut Vec<String>) -> Val
 }
 
 /// Reads the function and builds its manifest. `aliases` empty means every alias.
+/// The function's settings, AWS's defaults left out (unmanaged) so the export round-trips.
+fn settings(s: &Settings, name: &str, spec: &mut Map<String, Value>) {
+    let mut put = |k: &str, v: Value| drop(spec.insert(k.into(), v));
+    s.memory_size.into_iter().for_each(|m| put("memorySize", json!(m)));
+    s.timeout.into_iter().for_each(|t| put("timeout", json!(t)));
+    s.ephemeral_storage.filter(|e| *e != 512).into_iter().for_each(|e| put("ephemeralStorage", json!(e)));
+    s.description.iter().filter(|d| !d.is_empty()).for_each(|d| put("description", json!(d)));
+    s.tracing.iter().filter(|t| *t == "Active").for_each(|t| put("tracing", json!(t)));
+    s.layers.iter().filter(|l| !l.is_empty()).for_each(|l| put("layers", json!(l)));
+    s.dead_letter_target.iter().filter(|d| !d.is_empty()).for_each(|d| put("deadLetterTarget", json!(d)));
+    s.kms_key_arn.iter().filter(|k| !k.is_empty()).for_each(|k| put("kmsKeyArn", json!(k)));
+    let default_group = format!("/aws/lambda/{name}");
+    let json_format = s.log_format.as_deref() == Some("JSON");
+    let custom_group = s.log_group.as_ref().filter(|g| **g != default_group);
+    if json_format || custom_group.is_some() {
+        let mut l = Map::new();
+        l.insert("format".into(), json!(s.log_format));
+        if json_format {
+            s.application_log_level.iter().for_each(|a| drop(l.insert("applicationLogLevel".into(), json!(a))));
+            s.system_log_level.iter().for_each(|a| drop(l.insert("systemLogLevel".into(), json!(a))));
+        }
+        custom_group.into_iter().for_each(|g| drop(l.insert("logGroup".into(), json!(g))));
+        put("loggingConfig", Value::Object(l));
+    }
+}
+
 pub async fn export(
     aws: &Aws,
     function: &str,
@@ -132,6 +158,7 @@ pub async fn export(
     let mut spec = Map::new();
     spec.insert("functionName".into(), json!(name));
     spec.insert("region".into(), json!(region));
+    settings(&f.settings, &name, &mut spec);
     if !f.environment.is_empty() {
         let (secure, unreadable) = c.ssm.secure_strings().await?;
         if unreadable > 0 {

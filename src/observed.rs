@@ -7,7 +7,7 @@ use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
 use crate::types::{
     AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, PcState, PublishPolicy,
-    ScalingState,
+    ScalingState, Settings,
 };
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -24,10 +24,10 @@ pub struct Observed {
     pub alarms: BTreeMap<String, AlarmState>,
     /// Whether each hook function exists (read only when a rollout is about to start).
     pub hooks: BTreeMap<String, bool>,
-    /// The environment of the newest version the controller published, read only when `$LATEST`
-    /// changed since that publish (its revision differs from the tag's); `None` also when the
-    /// version no longer exists.
-    pub published_env: Option<BTreeMap<String, String>>,
+    /// The environment and settings of the newest version the controller published, read only
+    /// when `$LATEST` changed since that publish (its revision differs from the tag's); `None`
+    /// also when the version no longer exists.
+    pub published_config: Option<(BTreeMap<String, String>, Settings)>,
     /// When the state was read, milliseconds since the epoch (rollout pauses are measured to it).
     pub now_ms: i64,
 }
@@ -78,14 +78,14 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         scaling: scaling?,
         alarms: Default::default(),
         hooks: Default::default(),
-        published_env: None,
+        published_config: None,
         now_ms: crate::types::now_ms(),
     };
     if n.scaling && d.prune {
         // Pruning covers every live alias: their names come from the alias list.
         o.scaling = read_scaling(c, d, o.aliases.keys().cloned().collect()).await?;
     }
-    o.published_env = read_published_env(c, d, &o).await?;
+    o.published_config = read_published_config(c, d, &o).await?;
     let d = d.resolve_published(o.published_version(), &o.aliases);
     read_rollout_inputs(c, &d, &mut o).await?;
     Ok(o)
@@ -98,16 +98,16 @@ impl Observed {
     }
 }
 
-/// With `publish: onChange`, the published version's environment when `$LATEST` changed since
+/// With `publish: onChange`, the published version's configuration when `$LATEST` changed since
 /// it was published (the tag's revision is not `$LATEST`'s): one read, only then.
-async fn read_published_env(
+async fn read_published_config(
     c: &RegionClients,
     d: &Desired,
     o: &Observed,
-) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+) -> Result<Option<(BTreeMap<String, String>, Settings)>, AwsError> {
     let Some(f) = o.function.as_ref().filter(|_| d.publish == PublishPolicy::OnChange) else { return Ok(None) };
     match &f.published {
-        Some(p) if p.revision != f.revision_id => c.lambda.version_environment(&d.function_ref, &p.version).await,
+        Some(p) if p.revision != f.revision_id => c.lambda.version_config(&d.function_ref, &p.version).await,
         _ => Ok(None),
     }
 }

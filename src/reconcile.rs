@@ -52,9 +52,8 @@ impl ReconcileError {
             }
             ReconcileError::Apply(ApplyError::FunctionGone) => ErrorPolicy::RetryLater(Duration::from_secs(30)),
             ReconcileError::Apply(ApplyError::Changed(_)) => ErrorPolicy::RetryLater(Duration::from_secs(1)),
-            ReconcileError::Apply(ApplyError::ProvisionedFailed { .. }) | ReconcileError::TagsUnreadable(_) => {
-                ErrorPolicy::Terminal
-            }
+            ReconcileError::Apply(ApplyError::ProvisionedFailed { .. } | ApplyError::UpdateFailed(_))
+            | ReconcileError::TagsUnreadable(_) => ErrorPolicy::Terminal,
         }
     }
 

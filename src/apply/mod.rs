@@ -4,6 +4,7 @@
 pub mod operator;
 mod rollout;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::aws::scaling::resource_id;
@@ -23,6 +24,9 @@ pub enum ApplyError {
     FunctionGone,
     #[error("the function changed while applying: {0}")]
     Changed(String),
+    /// AWS (LastUpdateStatus): Failed, with its reason (a layer, a KMS key, a role Lambda cannot use).
+    #[error("the configuration update failed (LastUpdateStatus Failed): {0}")]
+    UpdateFailed(String),
 }
 
 pub use rollout::{execute_move, Moved, Target};
@@ -119,11 +123,15 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
     let s = &c.scaling;
     let id = |alias: &str| resource_id(name, alias);
     match action {
-        Action::UpdateEnvironment(env) => {
+        Action::UpdateConfiguration { environment, settings } => {
             wait_function_idle(c, f, w).await?;
-            let vars = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
-            l.update_environment(f, &vars).await?;
-            wait_function_idle(c, f, w).await?;
+            let vars: Option<BTreeMap<String, String>> =
+                environment.as_ref().map(|env| env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect());
+            l.update_configuration(f, vars.as_ref(), settings).await?;
+            let after = wait_function_idle(c, f, w).await?;
+            if let Some(reason) = after.last_update_failed {
+                return Err(ApplyError::UpdateFailed(reason));
+            }
         }
         Action::PublishVersion { code_sha256, revision_id } => {
             publish(c, f, code_sha256, revision_id.as_deref(), w).await?

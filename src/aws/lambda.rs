@@ -3,15 +3,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_lambda::types::{
-    AliasRoutingConfiguration, DestinationConfig, Environment, LastUpdateStatus, OnFailure, OnSuccess,
-    ProvisionedConcurrencyStatusEnum, TagsError,
+    AliasRoutingConfiguration, DestinationConfig, OnFailure, OnSuccess, ProvisionedConcurrencyStatusEnum, TagsError,
 };
 
 use super::call::{AwsError, Caller};
 use super::pages;
 use crate::types::{
-    marker_tag, AliasState, AppliedGeneration, FunctionState, HookResult, InvokeConfig, Marker, PcState, PcStatus,
-    Published, Routing, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX, PUBLISHED_TAG,
+    marker_tag, AliasState, AppliedGeneration, HookResult, InvokeConfig, Marker, PcState, PcStatus, Published, Routing,
+    DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX, PUBLISHED_TAG,
 };
 
 /// What the product keeps in a function's tags: generation, rollout markers, published version.
@@ -52,25 +51,6 @@ fn pc_state(
     }
 }
 
-/// The state reason codes that mean Lambda cannot decrypt the environment (the variables are then
-/// absent from the answer, not empty).
-const KMS_REASONS: &[&str] = &["KMSKeyAccessDenied", "KMSKeyNotFound", "InvalidStateKMSKey", "DisabledKMSKey"];
-
-/// AWS (EnvironmentResponse.Error): "Error messages for environment variables that couldn't be
-/// applied"; a KMS StateReasonCode / LastUpdateStatusReasonCode means the same for reading them.
-fn environment_error(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Option<String> {
-    if let Some(e) = c.environment().and_then(|e| e.error()) {
-        return Some(format!("{}: {}", e.error_code().unwrap_or("EnvironmentError"), e.message().unwrap_or_default()));
-    }
-    let state = c.state_reason_code().map(|r| (r.as_str(), c.state_reason()));
-    let update = c.last_update_status_reason_code().map(|r| (r.as_str(), c.last_update_status_reason()));
-    state
-        .into_iter()
-        .chain(update)
-        .find(|(code, _)| KMS_REASONS.contains(code))
-        .map(|(code, reason)| format!("{code}: {}", reason.unwrap_or_default()))
-}
-
 /// The rollout markers among `tags`, by alias (a marker that does not parse is left out: the
 /// rollout then restarts from the alias's live version, never jumps ahead).
 fn markers(tags: Option<&HashMap<String, String>>) -> BTreeMap<String, Marker> {
@@ -105,38 +85,11 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
         .unwrap_or_default()
 }
 
+mod function;
+
 impl Lambda {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
         Lambda { client: aws_sdk_lambda::Client::new(config), caller }
-    }
-
-    /// GetFunction: configuration, environment and reserved concurrency in one call.
-    pub async fn get_function(&self, function: &str) -> Result<Option<FunctionState>, AwsError> {
-        let res =
-            self.caller.call("lambda:GetFunction", || self.client.get_function().function_name(function).send()).await;
-        let out = match res {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let conf = out.configuration();
-        let environment = conf
-            .and_then(|c| c.environment())
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        Ok(Some(FunctionState {
-            environment_error: conf.and_then(environment_error),
-            arn: conf.and_then(|c| c.function_arn()).unwrap_or_default().to_string(),
-            environment,
-            reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()).map(i64::from),
-            last_update_in_progress: conf.and_then(|c| c.last_update_status()) == Some(&LastUpdateStatus::InProgress),
-            applied_generation: applied_generation(out.tags(), out.tags_error()),
-            markers: markers(out.tags()),
-            revision_id: conf.and_then(|c| c.revision_id()).unwrap_or_default().to_string(),
-            code_sha256: conf.and_then(|c| c.code_sha256()).unwrap_or_default().to_string(),
-            published: published(out.tags()),
-        }))
     }
 
     pub async fn list_aliases(&self, function: &str) -> Result<BTreeMap<String, AliasState>, AwsError> {
@@ -256,16 +209,6 @@ impl Lambda {
         )))
     }
 
-    pub async fn update_environment(&self, function: &str, vars: &BTreeMap<String, String>) -> Result<(), AwsError> {
-        let env = Environment::builder().set_variables(Some(vars.clone().into_iter().collect())).build();
-        self.caller
-            .call("lambda:UpdateFunctionConfiguration", || {
-                self.client.update_function_configuration().function_name(function).environment(env.clone()).send()
-            })
-            .await
-            .map(drop)
-    }
-
     /// ListTags, for a function whose GetFunction answer carried no tags: the generation recorded,
     /// or `Unreadable` when the caller may not list tags (drift detection needs lambda:ListTags).
     pub async fn list_tags(&self, arn: &str) -> Result<TagState, AwsError> {
@@ -289,74 +232,6 @@ impl Lambda {
             .call("lambda:TagResource", || {
                 self.client.tag_resource().resource(arn).tags(GENERATION_TAG, generation).send()
             })
-            .await
-            .map(drop)
-    }
-
-    /// The environment of a published version (GetFunctionConfiguration with a qualifier);
-    /// `None` when the version does not exist.
-    pub async fn version_environment(
-        &self,
-        function: &str,
-        version: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
-        let res = self
-            .caller
-            .call("lambda:GetFunctionConfiguration", || {
-                self.client.get_function_configuration().function_name(function).qualifier(version).send()
-            })
-            .await;
-        match res {
-            Ok(c) => Ok(Some(
-                c.environment()
-                    .and_then(|e| e.variables())
-                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-            )),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// PublishVersion guarded by the `$LATEST` revision and code hash read in this reconcile.
-    /// AWS (PublishVersion): RevisionId "Only update the function if the revision ID matches the
-    /// ID that's specified"; CodeSha256 "Only publish a version if the hash value matches the
-    /// value that's specified". A mismatch means the function changed since it was read
-    /// (`ErrorClass::Stale`: read again, then plan anew). Returns the version and the function's
-    /// unqualified ARN.
-    pub async fn publish_version(
-        &self,
-        function: &str,
-        revision_id: &str,
-        code_sha256: &str,
-        description: &str,
-    ) -> Result<(String, String), AwsError> {
-        let res = self
-            .caller
-            .call("lambda:PublishVersion", || {
-                self.client
-                    .publish_version()
-                    .function_name(function)
-                    .revision_id(revision_id)
-                    .code_sha256(code_sha256)
-                    .description(description)
-                    .send()
-            })
-            .await;
-        // The version's ARN is qualified (`…:function:NAME:VERSION`); tags go on the function's.
-        res.map(|out| {
-            let arn = out.function_arn().unwrap_or_default();
-            let unqualified =
-                if qualifier_of(arn).is_some() { arn.rsplit_once(':').map_or(arn, |(f, _)| f) } else { arn };
-            (out.version().unwrap_or_default().to_string(), unqualified.to_string())
-        })
-    }
-
-    /// Records the version lambda-reconciler published (TagResource).
-    pub async fn tag_published(&self, arn: &str, p: &Published) -> Result<(), AwsError> {
-        let value = p.encode();
-        self.caller
-            .call("lambda:TagResource", || self.client.tag_resource().resource(arn).tags(PUBLISHED_TAG, &value).send())
             .await
             .map(drop)
     }

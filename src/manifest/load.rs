@@ -47,7 +47,7 @@ pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestE
                     manifests.push(Manifest::new(file, doc, &spanned));
                 }
             }
-            Err(e) => errors.push(e),
+            Err(e) => errors.extend(e),
         }
     }
     if errors.is_empty() {
@@ -68,15 +68,80 @@ fn is_foreign(v: &serde_json::Value) -> bool {
     }
 }
 
-fn typed(file: &Path, spanned: &SpannedDoc) -> Result<Document, ManifestError> {
-    serde_path_to_error::deserialize(&spanned.value).map_err(|e| {
+/// The typed document, or every type error in it: after each error the offending value is set
+/// aside (its key removed; a list element set to null, then its list removed) and the rest
+/// deserialized again, so one wrong type does not hide the next.
+fn typed(file: &Path, spanned: &SpannedDoc) -> Result<Document, Vec<ManifestError>> {
+    let mut value = spanned.value.clone();
+    let mut errors = vec![];
+    let mut removed: Vec<String> = vec![];
+    for _ in 0..MAX_TYPE_ERRORS {
+        let e = match serde_path_to_error::deserialize::<_, Document>(&value) {
+            Ok(doc) if errors.is_empty() => return Ok(doc),
+            Ok(_) => break,
+            Err(e) => e,
+        };
         let mut field = e.path().to_string();
         if field == "." {
             field.clear();
         }
-        let message = friendly(&e.inner().to_string());
-        error_at(file, spanned.pos_of(&field), &field, message)
-    })
+        let message = e.inner().to_string();
+        // A required field we set aside ourselves is not the user's error: stop there.
+        if let Some(missing) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            let path = if field.is_empty() { missing.to_string() } else { format!("{field}.{missing}") };
+            if removed.contains(&path) {
+                break;
+            }
+        }
+        errors.push(error_at(file, spanned.pos_of(&field), &field, friendly(&message)));
+        if field.is_empty() || !set_aside(&mut value, &field, &mut removed) {
+            break;
+        }
+    }
+    Err(errors)
+}
+
+/// At most this many type errors are reported per document.
+const MAX_TYPE_ERRORS: usize = 50;
+
+/// Removes the value at `path` (`a.b[2].c`) from `v`; a list element is first set to null (its
+/// list is removed if that fails again). False when nothing could be set aside.
+fn set_aside(v: &mut serde_json::Value, path: &str, removed: &mut Vec<String>) -> bool {
+    let (parent, last) = match path.rfind(['.', '[']) {
+        Some(i) => (&path[..i], &path[i..]),
+        None => ("", path),
+    };
+    let Some(container) = pointer_mut(v, parent) else { return false };
+    if let Some(index) = last.strip_prefix('[').and_then(|l| l.strip_suffix(']')).and_then(|i| i.parse::<usize>().ok())
+    {
+        if removed.iter().any(|r| r == path) {
+            // Null did not fit either: set the whole list aside.
+            return set_aside(v, parent, removed);
+        }
+        removed.push(path.to_string());
+        return container.get_mut(index).map(|e| *e = serde_json::Value::Null).is_some();
+    }
+    let key = last.trim_start_matches('.');
+    removed.push(path.to_string());
+    container.as_object_mut().and_then(|o| o.remove(key)).is_some()
+}
+
+/// The value at a serde_path_to_error path (`a.b[2].c`; "" is the root).
+fn pointer_mut<'a>(v: &'a mut serde_json::Value, path: &str) -> Option<&'a mut serde_json::Value> {
+    let mut cur = v;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, indices) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            cur = cur.get_mut(key)?;
+        }
+        for i in indices.split(']').filter(|s| !s.is_empty()) {
+            cur = cur.get_mut(i.trim_start_matches('[').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(cur)
 }
 
 fn friendly(message: &str) -> String {

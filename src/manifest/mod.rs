@@ -4,6 +4,7 @@ pub mod deploy_rules;
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod settings_rules;
 pub mod snapshot;
 pub mod validate;
 pub mod yaml;

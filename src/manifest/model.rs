@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::types::{DeletionPolicy, DriftPolicy, Field, PublishPolicy, Strategy};
 
@@ -60,6 +60,32 @@ pub struct Spec {
     /// with `functionVersion: published` follow that version. Default `never`.
     #[serde(default)]
     pub publish: PublishPolicy,
+    /// Memory in MB, 128-10240 (Lambda's quota). Absent: unmanaged.
+    #[schemars(range(min = 128, max = 10240))]
+    pub memory_size: Option<i64>,
+    /// Timeout in seconds, 1-900. Absent: unmanaged.
+    #[schemars(range(min = 1, max = 900))]
+    pub timeout: Option<i64>,
+    /// Size of /tmp in MB, 512-10240. Absent: unmanaged.
+    #[schemars(range(min = 512, max = 10240))]
+    pub ephemeral_storage: Option<i64>,
+    /// The function's description (at most 256 characters); `null` clears it. Absent: unmanaged.
+    #[serde(default)]
+    pub description: Field<String>,
+    /// X-Ray tracing: `Active` or `PassThrough`. Absent: unmanaged.
+    pub tracing: Option<TracingMode>,
+    /// Layer version ARNs in order (each with its version), at most 5; `null` or `[]` removes
+    /// them. Absent: unmanaged.
+    #[serde(default)]
+    pub layers: Field<Vec<String>>,
+    /// SQS queue or SNS topic ARN for failed asynchronous invocations; `null` removes it.
+    #[serde(default)]
+    pub dead_letter_target: Field<String>,
+    /// KMS key ARN encrypting the environment at rest; `null`: Lambda's own key.
+    #[serde(default)]
+    pub kms_key_arn: Field<String>,
+    /// Log format, levels and group; fields left out are unmanaged.
+    pub logging_config: Option<LoggingConfig>,
     /// Environment variables (the whole map); `null` removes them all. Absent: unmanaged.
     #[serde(default)]
     pub environment: Field<Environment>,
@@ -73,6 +99,53 @@ pub struct Spec {
     /// Aliases by name; listed aliases are created if missing.
     #[serde(default)]
     pub aliases: IndexMap<String, Alias>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum TracingMode {
+    Active,
+    PassThrough,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum LogFormat {
+    #[serde(rename = "JSON")]
+    Json,
+    Text,
+}
+
+/// Application log level (needs `format: JSON`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ApplicationLogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+/// System log level (needs `format: JSON`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SystemLogLevel {
+    Debug,
+    Info,
+    Warn,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `JSON` or `Text`.
+    pub format: Option<LogFormat>,
+    /// TRACE, DEBUG, INFO, WARN, ERROR or FATAL (with `format: JSON`).
+    pub application_log_level: Option<ApplicationLogLevel>,
+    /// DEBUG, INFO or WARN (with `format: JSON`).
+    pub system_log_level: Option<SystemLogLevel>,
+    /// CloudWatch Logs group (default `/aws/lambda/FUNCTION`).
+    pub log_group: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -84,6 +84,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
             c.err(&format!("spec.ignoreDifferences[{i}]"), m);
         }
     }
+    super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Field::Value(env) = &s.environment {
         environment(c, env);
     }
@@ -125,6 +126,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
     let ok = match parts.as_slice() {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["aliases", _] => true,
+        _ if super::settings_rules::PATHS.contains(&p) => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
     };
@@ -132,7 +134,8 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, aliases.NAME[.{}])",
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, {}, aliases.NAME[.{}])",
+            super::settings_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
         ))
     }

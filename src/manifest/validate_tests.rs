@@ -457,3 +457,16 @@ fn an_alias_following_published_needs_publish_on_change() {
     assert!(errors(&format!("  publish: onChange\n{body}")).is_empty());
     one("  publish: always\n", "spec.publish", 6, "onChange");
 }
+
+#[test]
+fn every_type_error_of_a_document_is_reported_not_only_the_first() {
+    let body = "  memorySize: big\n  tracing: Sometimes\n  bogus: 1\n  layers: [a, [2]]\n  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: lots\n";
+    let errs = errors(body);
+    let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+    for f in
+        ["spec.memorySize", "spec.tracing", "spec.bogus", "spec.layers[1]", "spec.aliases.live.provisionedConcurrency"]
+    {
+        assert!(fields.contains(&f), "{f} in {errs:#?}");
+    }
+    assert!(!errs.iter().any(|e| e.message.contains("missing field")), "{errs:#?}");
+}

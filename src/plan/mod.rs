@@ -8,6 +8,7 @@ pub mod render;
 pub mod rollout;
 #[cfg(test)]
 mod rollout_tests;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -17,13 +18,18 @@ use serde_json::{json, Value};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
-    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, Routing, Scheduled, TargetTracking,
+    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, Routing, Scheduled, Settings, TargetTracking,
 };
 
 /// One write the apply engine performs, in plan order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    UpdateEnvironment(EnvMap),
+    /// UpdateFunctionConfiguration of `$LATEST`: the environment (when `Some`, the whole map) and
+    /// the set settings, in one call.
+    UpdateConfiguration {
+        environment: Option<EnvMap>,
+        settings: Settings,
+    },
     /// PublishVersion of `$LATEST`, then the published-version tag.
     PublishVersion {
         /// `$LATEST`'s code hash when planned: nothing is published if the code changed since.
@@ -96,7 +102,7 @@ impl Action {
     /// The AWS operation this action performs.
     pub fn operation(&self) -> &'static str {
         match self {
-            Action::UpdateEnvironment(_) => "lambda:UpdateFunctionConfiguration",
+            Action::UpdateConfiguration { .. } => "lambda:UpdateFunctionConfiguration",
             Action::PublishVersion { .. } => "lambda:PublishVersion",
             Action::PutReservedConcurrency(_) => "lambda:PutFunctionConcurrency",
             Action::DeleteReservedConcurrency => "lambda:DeleteFunctionConcurrency",
@@ -278,7 +284,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
         return p;
     }
     alias::removals(d, o, &mut p);
-    environment(d, &function.environment, &mut p);
+    configuration(d, function, &mut p);
     publish::publish(manifest, o, function, &mut p);
     let reserved = reserved(d, function.reserved_concurrency);
     let raise_first =
@@ -332,14 +338,28 @@ fn reserved(d: &Desired, current: Option<i64>) -> Option<Action> {
     }
 }
 
-fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>, p: &mut FunctionPlan) {
+/// One UpdateFunctionConfiguration for whatever differs in the environment and the settings.
+fn configuration(d: &Desired, f: &crate::types::FunctionState, p: &mut FunctionPlan) {
+    let env = environment(d, &f.environment);
+    let set = settings::plan(d, &f.settings);
+    if env.is_none() && set.is_none() {
+        return;
+    }
+    let (environment, mut diffs) = env.map_or((None, vec![]), |(e, ds)| (Some(e), ds));
+    let (settings, more) = set.unwrap_or_default();
+    diffs.extend(more);
+    p.push(Action::UpdateConfiguration { environment, settings }, diffs);
+}
+
+/// The environment to write (the whole map) and its diffs, when it differs.
+fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>) -> Option<(EnvMap, Vec<Diff>)> {
     let desired = match &d.environment {
-        Field::Absent => return,
+        Field::Absent => return None,
         Field::Null => EnvMap::new(),
         Field::Value(env) => env.clone(),
     };
     if d.ignored("environment") || d.ignored("environment.variables") {
-        return;
+        return None;
     }
     let secrets = d.secrets();
     let shown = |k: &str, v: &str| {
@@ -376,9 +396,7 @@ fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>, p
             diffs.push(diff(path, Op::Delete, shown(k, cur), Value::Null));
         }
     }
-    if !diffs.is_empty() {
-        p.push(Action::UpdateEnvironment(write), diffs);
-    }
+    (!diffs.is_empty()).then_some((write, diffs))
 }
 
 /// Plans an event invoke config (function-level when `qualifier` is `None`).

@@ -7,18 +7,23 @@ use serde_json::{json, Value};
 use super::{diff, Action, FunctionPlan, Op};
 use crate::desired::Desired;
 use crate::observed::Observed;
-use crate::types::{FunctionState, PublishPolicy};
+use crate::types::{FunctionState, PublishPolicy, Settings};
 
 /// Why `$LATEST` must be published now, if it must: this plan changes it, no version was
 /// published yet, or it differs (in the managed configuration) from the version last published.
 fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Option<String> {
-    let written = p.changes.iter().find_map(|c| match &c.action {
-        Action::UpdateEnvironment(env) => Some(env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()),
+    let update = p.changes.iter().find_map(|c| match &c.action {
+        Action::UpdateConfiguration { environment, settings } => Some((environment, settings)),
         _ => None,
     });
-    if let Some(written) = written {
+    if let Some((env, set)) = update {
+        // What $LATEST holds once this plan's update applied.
+        let env = env
+            .as_ref()
+            .map_or_else(|| f.environment.clone(), |e| e.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect());
+        let after = (env, super::settings::overlay(&f.settings, set));
         // Drift put right: $LATEST goes back to what the published version already holds.
-        let restores = f.published.is_some() && o.published_env.as_ref().is_some_and(|e| !differs(d, e, &written));
+        let restores = f.published.is_some() && o.published_config.as_ref().is_some_and(|pc| !differs(d, pc, &after));
         return (!restores).then(|| "this plan changes $LATEST".into());
     }
     let Some(published) = &f.published else {
@@ -28,16 +33,23 @@ fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Opt
         return None;
     }
     let v = &published.version;
-    match &o.published_env {
+    let latest = (f.environment.clone(), f.settings.clone());
+    match &o.published_config {
         None => Some(format!("version {v} (the last one published) no longer exists")),
-        Some(env) if differs(d, env, &f.environment) => Some(format!("$LATEST differs from version {v}")),
+        Some(pc) if differs(d, pc, &latest) => Some(format!("$LATEST differs from version {v}")),
         // $LATEST changed in what the manifest does not manage (code, unmanaged settings).
         Some(_) => None,
     }
 }
 
-/// True when the managed environment of two configurations differs (ignored variables aside).
-fn differs(d: &Desired, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
+type Config = (BTreeMap<String, String>, Settings);
+
+/// True when the managed configuration of `a` and `b` differs (ignored paths aside).
+fn differs(d: &Desired, a: &Config, b: &Config) -> bool {
+    env_differs(d, &a.0, &b.0) || super::settings::differ(d, &a.1, &b.1)
+}
+
+fn env_differs(d: &Desired, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
     if d.environment.is_absent() || d.ignored("environment") || d.ignored("environment.variables") {
         return false;
     }
@@ -52,7 +64,7 @@ pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut Func
         return;
     }
     let Some(why) = reason(d, o, f, p) else { return };
-    let updates = p.changes.iter().any(|c| matches!(c.action, Action::UpdateEnvironment(_)));
+    let updates = p.changes.iter().any(|c| matches!(c.action, Action::UpdateConfiguration { .. }));
     let last = f.published.as_ref().map_or(Value::Null, |p| json!(p.version));
     let mut diffs = vec![diff("publish", Op::Create, last, json!(format!("a new version of $LATEST ({why})")))];
     for (name, _) in d.aliases.iter().filter(|(_, a)| a.follows_published()) {

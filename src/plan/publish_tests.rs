@@ -68,7 +68,7 @@ fn plan_publishes_when_latest_changed_since_and_differs_from_the_published_versi
     // A crash between the update and the publish: $LATEST is as desired, version 4 is not.
     let d = desired(PUBLISHING);
     let mut o = observed("fast", "r3", Some(("4", "r2")), "4");
-    o.published_env = Some(env(&[("MODE", "slow")]));
+    o.published_config = Some((env(&[("MODE", "slow")]), Settings::default()));
     let p = plan(&d, &o);
     assert_eq!(ops(&p), ["PublishVersion"], "{p:#?}");
     assert_eq!(
@@ -82,7 +82,7 @@ fn plan_does_not_publish_when_latest_changed_only_outside_the_managed_configurat
     // The revision moved (code uploaded, a tag write) but the environment is the published one.
     let d = desired(PUBLISHING);
     let mut o = observed("fast", "r3", Some(("4", "r2")), "4");
-    o.published_env = Some(env(&[("MODE", "fast")]));
+    o.published_config = Some((env(&[("MODE", "fast")]), Settings::default()));
     assert!(plan(&d, &o).in_sync());
 }
 
@@ -117,6 +117,21 @@ fn plan_does_not_publish_when_it_only_puts_latest_back_to_the_published_version(
     // Someone changed $LATEST out of band; correcting it restores version 4's configuration.
     let d = desired(PUBLISHING);
     let mut o = observed("slow", "r3", Some(("4", "r2")), "4");
-    o.published_env = Some(env(&[("MODE", "fast")]));
+    o.published_config = Some((env(&[("MODE", "fast")]), Settings::default()));
     assert_eq!(ops(&plan(&d, &o)), ["UpdateFunctionConfiguration"]);
+}
+
+#[test]
+fn a_settings_change_is_published_like_an_environment_change() {
+    let d = desired(&format!("{PUBLISHING}  memorySize: 512\n"));
+    let mut o = observed("fast", "r2", Some(("4", "r2")), "4");
+    o.function.as_mut().unwrap().settings.memory_size = Some(256);
+    let p = plan(&d, &o);
+    assert_eq!(ops(&p), ["UpdateFunctionConfiguration", "PublishVersion"], "{p:#?}");
+    // Once applied, version 4 (at 256) differs from $LATEST (at 512) in a managed setting.
+    let mut o = observed("fast", "r3", Some(("4", "r2")), "4");
+    o.function.as_mut().unwrap().settings.memory_size = Some(512);
+    let published = Settings { memory_size: Some(256), ..Settings::default() };
+    o.published_config = Some((env(&[("MODE", "fast")]), published));
+    assert_eq!(ops(&plan(&d, &o)), ["PublishVersion"]);
 }

@@ -34,6 +34,8 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         revision_id: "r1".into(),
         code_sha256: "c1".into(),
         published: None,
+        settings: Settings::default(),
+        last_update_failed: None,
     };
     let alias = AliasState {
         function_version: version.into(),

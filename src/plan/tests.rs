@@ -31,6 +31,8 @@ pub(super) fn function() -> FunctionState {
         revision_id: "r1".into(),
         code_sha256: "c1".into(),
         published: None,
+        settings: Settings::default(),
+        last_update_failed: None,
     }
 }
 
@@ -104,7 +106,7 @@ fn plan_treats_a_key_added_outside_git_as_drift_and_writes_the_whole_map() {
     env.insert("LOG_LEVEL".into(), "DEBUG".into());
     env.insert("EXTRA".into(), "x".into());
     let p = plan(&d, &o);
-    let Action::UpdateEnvironment(w) = &p.changes[0].action else { panic!() };
+    let Action::UpdateConfiguration { environment: Some(w), .. } = &p.changes[0].action else { panic!() };
     assert_eq!(w.keys().collect::<Vec<_>>(), ["LOG_LEVEL"]);
     assert_eq!(p.changes[0].diffs[0].field, "environment.variables.EXTRA");
 }
@@ -117,7 +119,7 @@ fn plan_keeps_the_live_value_of_an_ignored_environment_key() {
     let mut o = observed();
     o.function.as_mut().unwrap().environment.insert("BUILD".into(), "42".into());
     let p = plan(&d, &o);
-    let Action::UpdateEnvironment(w) = &p.changes[0].action else { panic!() };
+    let Action::UpdateConfiguration { environment: Some(w), .. } = &p.changes[0].action else { panic!() };
     assert_eq!(w["BUILD"].value, "42");
     assert_eq!(p.changes[0].diffs.len(), 1);
 }

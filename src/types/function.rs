@@ -134,6 +134,10 @@ pub struct FunctionState {
     pub code_sha256: String,
     /// The newest version lambda-reconciler published (from the function's tag).
     pub published: Option<Published>,
+    /// `$LATEST`'s settings (every field read, AWS's defaults for what is unset).
+    pub settings: super::Settings,
+    /// LastUpdateStatus Failed: the reason AWS gives (the last configuration update did not apply).
+    pub last_update_failed: Option<String>,
 }
 
 /// The version lambda-reconciler last published and the `$LATEST` revision it was cut from,

@@ -5,6 +5,7 @@
 mod field;
 mod function;
 mod rollout;
+mod settings;
 
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
@@ -15,6 +16,7 @@ pub use rollout::{
     marker_tag, tag_safe, AlarmState, Deployment, HookResult, Marker, Phase, RolloutView, Step, Strategy,
     MARKER_TAG_PREFIX,
 };
+pub use settings::{Settings, LOGGING_FIELDS};
 
 use std::collections::BTreeMap;
 use std::fmt;

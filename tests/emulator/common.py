@@ -37,6 +37,8 @@ CONFIG = {
     "environment_error": {},
     # Every AWS request has its connection reset (the endpoint is down).
     "down": False,
+    # function name -> {"code", "reason"}: its configuration updates end LastUpdateStatus Failed.
+    "update_fails": {},
 }
 
 STATE = {
@@ -44,6 +46,7 @@ STATE = {
     "eic": {},  # (region, function, qualifier) -> dict
     "updating": {},  # (region, function) -> deadline
     "revisions": {},  # (region, function, qualifier) -> RevisionId
+    "update_failed": {},  # function -> {"code", "reason"}: its last update is Failed
     "requests": [],
     "invocations": [],  # {"function", "payload"} of each Invoke, in order
 }

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote
 from moto.awslambda.models import lambda_backends
 
 import iam
+import settings_ext
 from common import ACCOUNT, CONFIG, LOCK, STATE, ApiError, call_inner, finish, now_iso, respond
 
 FN = r"(?P<fn>[^/]+)"
@@ -321,7 +322,9 @@ def publish(inner, environ, start_response, region, name, body, busy):
                        "Please try again with the CodeSHA256 in $LATEST.")
     status, headers, out = call_inner(inner, environ)
     if status.startswith("2"):
-        out = with_revision(out, revision(region, name, json.loads(out)["Version"]))
+        version = json.loads(out)["Version"]
+        out = settings_ext.patch(out, backend(region).get_function(name, version), False)
+        out = with_revision(out, revision(region, name, version))
     return finish(start_response, status, headers, out)
 
 
@@ -358,6 +361,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         return publish(inner, environ, start_response, region, fn_key[1], body, busy)
     if name == "config" and method == "PUT":
         check_environment(body)
+        settings_ext.check(body)
     if name in ("config", "code") and method == "PUT":
         if busy:
             fn = get_function(region, fn_key[1])
@@ -367,7 +371,10 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         if status.startswith("200"):
             STATE["updating"][fn_key] = time.monotonic() + CONFIG["update_in_progress_seconds"]
             bump_revision(*fn_key)
-            out = with_revision(patch_status(out, True, None), revision(*fn_key))
+            fn = get_function(region, fn_key[1])
+            if name == "config":
+                settings_ext.store(fn, body)
+            out = with_revision(patch_status(settings_ext.patch(out, fn, False), True, None), revision(*fn_key))
         return finish(start_response, status, headers, out)
     if name in ("config", "function") and method == "GET":
         status, headers, out = call_inner(inner, environ)
@@ -375,7 +382,11 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             fn = backend(region).get_function(fn_key[1])
             out = patch_status(out, busy, fn.reserved_concurrency if name == "function" else None)
             out = environment_error(out, fn_key[1])
-            out = with_revision(out, revision(*fn_key, (query.get("Qualifier") or [None])[0]))
+            qualifier = (query.get("Qualifier") or [None])[0]
+            latest = qualifier in (None, "$LATEST")
+            fn = backend(region).get_function(fn_key[1], None if latest else qualifier)
+            out = settings_ext.patch(out, fn, latest)
+            out = with_revision(out, revision(*fn_key, qualifier))
             if name == "function" and not iam.may_list_tags(environ):
                 out = strip_tags(out)
         return finish(start_response, status, headers, out)

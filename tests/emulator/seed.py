@@ -58,6 +58,13 @@ def function(endpoint, region, name, versions=2):
     return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
 
 
+def layer(endpoint, region, name):
+    """Publishes a version of layer `name`; returns its LayerVersionArn."""
+    lam = client("lambda", endpoint, region)
+    return lam.publish_layer_version(LayerName=name, Content={"ZipFile": code(1)},
+                                     CompatibleRuntimes=["python3.12"])["LayerVersionArn"]
+
+
 def handson(endpoint, region):
     function(endpoint, region, "handson-function", 2)
     sqs = client("sqs", endpoint, region)

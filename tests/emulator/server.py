@@ -116,6 +116,12 @@ class Extension:
             arn = seed.function(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"],
                                 int(body.get("versions", 2)))
             return respond(start_response, 200, {"FunctionArn": arn})
+        if path == "/_ext/seed/layer" and method == "POST":
+            import seed
+
+            port = environ.get("SERVER_PORT")
+            arn = seed.layer(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"])
+            return respond(start_response, 200, {"LayerVersionArn": arn})
         with LOCK:
             if path == "/_ext/requests" and method == "GET":
                 return respond(start_response, 200, STATE["requests"])

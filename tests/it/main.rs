@@ -16,5 +16,6 @@ mod reliability;
 mod rollout;
 mod schema;
 mod secrets;
+mod settings;
 mod snapshot;
 mod swap;

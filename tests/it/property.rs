@@ -18,8 +18,13 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
     let f = o.function.as_mut().unwrap();
     for c in &p.changes {
         match &c.action {
-            Action::UpdateEnvironment(env) => {
-                f.environment = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
+            Action::UpdateConfiguration { environment, settings } => {
+                if let Some(env) = environment {
+                    f.environment = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
+                }
+                let mut all = f.settings.fields();
+                all.extend(settings.fields());
+                f.settings = Settings::from_fields(all);
                 f.revision_id.push('+');
             }
             Action::PublishVersion { .. } => {
@@ -281,6 +286,8 @@ fn observed() -> impl Strategy<Value = Observed> {
                     revision_id: "r1".into(),
                     code_sha256: "c1".into(),
                     published: None,
+                    settings: Settings::default(),
+                    last_update_failed: None,
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 invoke_configs: eics.into_iter().filter(|(k, _)| k.as_deref().is_none_or(live)).collect(),

@@ -83,6 +83,15 @@ impl Emulator {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Publishes a version of layer `name`; returns its LayerVersionArn.
+    pub fn seed_layer(&self, name: &str) -> String {
+        let (status, body) =
+            self.admin("POST", "/_ext/seed/layer", &format!(r#"{{"region":"{REGION}","name":"{name}"}}"#));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["LayerVersionArn"].as_str().unwrap().to_string()
+    }
+
     pub fn configure(&self, json: &str) {
         assert_eq!(self.admin("POST", "/_ext/config", json).0, 200);
     }

@@ -1,0 +1,84 @@
+//! `$LATEST`'s function settings the product manages beside the environment (memory, timeout,
+//! storage, description, tracing, layers, dead-letter target, KMS key, logging), as one record
+//! keyed by the manifest's field paths.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Each field is `None` when unmanaged (desired) or not read (observed). Observed values carry
+/// AWS's defaults for what is unset ("" for no description, DLQ or KMS key; `[]` for layers).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(rename = "memorySize", skip_serializing_if = "Option::is_none")]
+    pub memory_size: Option<i64>,
+    #[serde(rename = "timeout", skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    #[serde(rename = "ephemeralStorage", skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<i64>,
+    #[serde(rename = "description", skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(rename = "tracing", skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<String>,
+    #[serde(rename = "layers", skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<String>>,
+    #[serde(rename = "deadLetterTarget", skip_serializing_if = "Option::is_none")]
+    pub dead_letter_target: Option<String>,
+    #[serde(rename = "kmsKeyArn", skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    #[serde(rename = "loggingConfig.format", skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    #[serde(rename = "loggingConfig.applicationLogLevel", skip_serializing_if = "Option::is_none")]
+    pub application_log_level: Option<String>,
+    #[serde(rename = "loggingConfig.systemLogLevel", skip_serializing_if = "Option::is_none")]
+    pub system_log_level: Option<String>,
+    #[serde(rename = "loggingConfig.logGroup", skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+}
+
+/// The logging fields: AWS takes LoggingConfig whole, so a change to one sends every one managed.
+pub const LOGGING_FIELDS: &[&str] = &[
+    "loggingConfig.format",
+    "loggingConfig.applicationLogLevel",
+    "loggingConfig.systemLogLevel",
+    "loggingConfig.logGroup",
+];
+
+impl Settings {
+    /// The set fields by path (`memorySize`, `loggingConfig.format`, …).
+    pub fn fields(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
+    }
+
+    /// Settings holding exactly `fields` (paths as in [`Settings::fields`]).
+    pub fn from_fields(fields: Map<String, Value>) -> Settings {
+        serde_json::from_value(Value::Object(fields)).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields().is_empty()
+    }
+
+    /// True when any logging field is set.
+    pub fn has_logging(&self) -> bool {
+        self.log_format.is_some()
+            || self.application_log_level.is_some()
+            || self.system_log_level.is_some()
+            || self.log_group.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_by_their_manifest_paths() {
+        let s = Settings { memory_size: Some(256), log_format: Some("JSON".into()), ..Settings::default() };
+        let f = s.fields();
+        assert_eq!(f.keys().collect::<Vec<_>>(), ["memorySize", "loggingConfig.format"]);
+        assert_eq!(Settings::from_fields(f), s);
+    }
+}
