@@ -143,6 +143,13 @@ pub struct RunArgs {
     /// POST every alert as JSON (with a Slack-compatible `text`) to this URL. Never logged.
     #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK", hide_env_values = true)]
     pub alert_webhook: Option<String>,
+    /// Sign each webhook alert with HMAC-SHA256 using the secret in this file (headers
+    /// x-lambda-reconciler-timestamp and x-lambda-reconciler-signature; README "Alerts").
+    #[arg(long, conflicts_with = "alert_webhook_secret")]
+    pub alert_webhook_secret_file: Option<std::path::PathBuf>,
+    /// The signing secret itself (prefer the file). Never logged.
+    #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub alert_webhook_secret: Option<String>,
     /// Publish every alert to this SNS topic.
     #[arg(long)]
     pub alert_sns_topic: Option<String>,

@@ -42,11 +42,26 @@ async fn main() {
             commands::apply(&manifests.dir, &opts_aws, output, waits, !no_wait).await
         }
         Command::Run(args) => {
+            let webhook_secret = match (&args.alert_webhook_secret_file, args.alert_webhook_secret) {
+                (Some(path), _) => match std::fs::read_to_string(path) {
+                    Ok(s) => Some(s.trim_end_matches(['\n', '\r']).to_string()),
+                    Err(e) => {
+                        eprintln!("error: --alert-webhook-secret-file {}: {e}", path.display());
+                        std::process::exit(2);
+                    }
+                },
+                (None, s) => s,
+            };
+            if webhook_secret.as_deref() == Some("") {
+                eprintln!("error: the webhook signing secret is empty");
+                std::process::exit(2);
+            }
             let opts = lambda_reconciler::controller::RunOptions {
                 dir: args.manifests.dir,
                 resync: args.resync_interval,
                 listen: args.listen,
                 webhook: args.alert_webhook,
+                webhook_secret,
                 sns_topic: args.alert_sns_topic,
                 dry_run: args.dry_run,
                 max_concurrent: args.max_concurrent_reconciles,

@@ -46,10 +46,24 @@ impl HttpClient {
 
     /// Sends one request; returns the status and body, or an error for non-2xx.
     pub async fn send(&self, method: &str, url: &str, body: Option<String>) -> Result<String, HttpError> {
+        self.send_with(method, url, body, &[]).await
+    }
+
+    /// [`HttpClient::send`] with extra headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<String>,
+        headers: &[(&str, String)],
+    ) -> Result<String, HttpError> {
         let uri: hyper::Uri = url.parse().map_err(|_| HttpError::Url)?;
         let mut req = hyper::Request::builder().method(method).uri(uri);
         if body.is_some() {
             req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
         }
         let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|_| HttpError::Url)?;
         let res = tokio::time::timeout(Duration::from_secs(10), self.client.request(req))

@@ -13,8 +13,38 @@ use crate::metrics::Metrics;
 
 const ATTEMPTS: u32 = 5;
 
+/// The header carrying the signing time (Unix seconds).
+pub const TIMESTAMP_HEADER: &str = "x-lambda-reconciler-timestamp";
+/// The header carrying `v1=` + hex HMAC-SHA256 over `TIMESTAMP.BODY` (README "Alerts").
+pub const SIGNATURE_HEADER: &str = "x-lambda-reconciler-signature";
+
+/// The webhook signing secret (never printed: no Debug, no Display).
+pub struct SigningKey(ring::hmac::Key);
+
+impl SigningKey {
+    pub fn new(secret: &str) -> SigningKey {
+        SigningKey(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()))
+    }
+
+    /// `v1=` + hex HMAC-SHA256 of `TIMESTAMP.BODY`: the timestamp is signed too, so a receiver
+    /// can refuse an old delivery replayed.
+    pub fn sign(&self, body: &str, timestamp: u64) -> String {
+        let tag = ring::hmac::sign(&self.0, format!("{timestamp}.{body}").as_bytes());
+        let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("v1={hex}")
+    }
+
+    fn headers(&self, body: &str, timestamp: u64) -> Vec<(&'static str, String)> {
+        vec![(TIMESTAMP_HEADER, timestamp.to_string()), (SIGNATURE_HEADER, self.sign(body, timestamp))]
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 pub enum Sink {
-    Webhook { client: Box<HttpClient>, url: String },
+    Webhook { client: Box<HttpClient>, url: String, secret: Option<SigningKey> },
     Sns { client: Sns, topic_arn: String },
 }
 
@@ -29,8 +59,9 @@ impl Sink {
     async fn deliver(&self, alert: &Alert) -> Result<(), String> {
         let body = serde_json::to_string(alert).map_err(|e| e.to_string())?;
         match self {
-            Sink::Webhook { client, url } => {
-                client.send("POST", url, Some(body)).await.map(drop).map_err(|e| e.to_string())
+            Sink::Webhook { client, url, secret } => {
+                let headers = secret.as_ref().map(|k| k.headers(&body, now_secs())).unwrap_or_default();
+                client.send_with("POST", url, Some(body), &headers).await.map(drop).map_err(|e| e.to_string())
             }
             Sink::Sns { client, topic_arn } => {
                 let subject = format!("lambda-reconciler {:?}", alert.kind);
@@ -61,5 +92,25 @@ pub async fn run(sink: Sink, mut rx: mpsc::Receiver<Alert>, metrics: Arc<Metrics
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body_in_hex() {
+        // RFC 4231 test case 2 ("Jefe"), with the message split as TIMESTAMP.BODY would be.
+        let k = SigningKey::new("Jefe");
+        let sig = k.sign("want nothing?", 0);
+        assert_eq!(sig.len(), 3 + 64);
+        let direct = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"Jefe"), b"0.want nothing?");
+        let hex: String = direct.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(sig, format!("v1={hex}"));
+        let rfc =
+            ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"Jefe"), b"what do ya want for nothing?");
+        let rfc: String = rfc.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(rfc, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 }

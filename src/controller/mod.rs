@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub resync: Duration,
     pub listen: SocketAddr,
     pub webhook: Option<String>,
+    /// Signs each webhook alert (HMAC-SHA256); never printed.
+    pub webhook_secret: Option<String>,
     pub sns_topic: Option<String>,
     pub dry_run: bool,
     pub max_concurrent: usize,
@@ -159,7 +161,9 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>) {
 fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
     let mut out = Vec::new();
     if let Some(url) = &opts.webhook {
-        out.push(Sink::Webhook { client: Box::new(HttpClient::new().map_err(RunError::Webhook)?), url: url.clone() });
+        let client = Box::new(HttpClient::new().map_err(RunError::Webhook)?);
+        let secret = opts.webhook_secret.as_deref().map(crate::alerts::sinks::SigningKey::new);
+        out.push(Sink::Webhook { client, url: url.clone(), secret });
     }
     if let Some(topic) = &opts.sns_topic {
         out.push(Sink::Sns { client: aws.sns(topic), topic_arn: topic.clone() });

@@ -299,3 +299,29 @@ async fn alerts_are_published_to_sns_and_status_prints_as_a_table() {
     assert_eq!(v["span"]["manifest"], "snsfn", "reconcile span carries the manifest: {span_line}");
     assert_eq!(v["span"]["function"], format!("{REGION}/snsfn"));
 }
+
+#[tokio::test]
+async fn webhook_alerts_are_signed_over_timestamp_and_body_and_the_secret_never_shows() {
+    let emu = Emulator::start();
+    let hook = Webhook::start("tok");
+    let secret = "whsec-Sup3r-signing-K3y";
+    let secret_dir = tempfile::tempdir().unwrap();
+    let file = secret_dir.path().join("webhook-secret");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let dir = manifests(&[("gone.yaml", &doc("app-gone", "  reservedConcurrency: 1\n"))]);
+    let args = ["--alert-webhook", &hook.url, "--alert-webhook-secret-file", file.to_str().unwrap()];
+    let daemon = Daemon::start(&emu, path(&dir), &args);
+    eventually("an alert", MINUTE, || async { !hook.bodies.lock().unwrap().is_empty() }).await;
+    let body = hook.bodies.lock().unwrap()[0].clone();
+    let headers = hook.headers.lock().unwrap()[0].clone();
+    let ts = &headers["x-lambda-reconciler-timestamp"];
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("{ts}.{body}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(headers["x-lambda-reconciler-signature"], format!("v1={hex}"));
+    let (_, status) = daemon.get("/status");
+    let (_, metrics) = daemon.get("/metrics");
+    for text in [body, status, metrics, daemon.log_text()] {
+        assert!(!text.contains(secret), "the secret leaked: {text}");
+    }
+}

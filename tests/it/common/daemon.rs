@@ -151,6 +151,8 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
 pub struct Webhook {
     pub url: String,
     pub bodies: Arc<Mutex<Vec<String>>>,
+    /// Each request's headers (lower-case names), in the order of `bodies`.
+    pub headers: Arc<Mutex<Vec<std::collections::BTreeMap<String, String>>>>,
 }
 
 impl Webhook {
@@ -159,15 +161,20 @@ impl Webhook {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}/hooks/{token}", listener.local_addr().unwrap().port());
         let bodies = Arc::new(Mutex::new(Vec::new()));
-        let sink = bodies.clone();
+        let headers = Arc::new(Mutex::new(Vec::new()));
+        let (sink, header_sink) = (bodies.clone(), headers.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
                 let mut reader = BufReader::new(stream);
                 let mut len = 0usize;
+                let mut seen = std::collections::BTreeMap::new();
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        seen.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
                     }
                     if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                         len = v.trim().parse().unwrap_or(0);
@@ -175,12 +182,14 @@ impl Webhook {
                 }
                 let mut body = vec![0; len];
                 let _ = reader.read_exact(&mut body);
+                // Headers first: a reader that sees the body also finds its headers.
+                header_sink.lock().unwrap().push(seen);
                 sink.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
                 let _ =
                     reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
             }
         });
-        Webhook { url, bodies }
+        Webhook { url, bodies, headers }
     }
 
     pub fn alerts(&self) -> Vec<serde_json::Value> {
