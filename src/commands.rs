@@ -98,10 +98,22 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
             Ok(BTreeMap::new())
         } else {
             aws.region(&region).ssm.get_parameters(&names).await.map(|(found, _)| found)
+        }
+        .map_err(|e| format!("resolving SSM parameters: {e}"));
+        let refs = desired::secret_refs(ms.iter().copied());
+        let params = match params {
+            Ok(mut p) if !refs.is_empty() => match aws.region(&region).secrets.resolve(&refs).await {
+                Ok(values) => {
+                    p.extend(values);
+                    Ok(p)
+                }
+                Err(e) => Err(format!("resolving Secrets Manager secrets: {e}")),
+            },
+            other => other,
         };
         for m in ms {
             let t = match &params {
-                Err(e) => failed(m, &region, format!("resolving SSM parameters: {e}")),
+                Err(e) => failed(m, &region, e.clone()),
                 Ok(p) => match desired::build(m, Some(&region), p) {
                     Ok(d) => Target::Ready(Box::new(d)),
                     Err(e) => failed(m, &region, e.to_string()),

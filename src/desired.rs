@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use crate::manifest::{self as m, Manifest};
+pub use crate::types::SecretRef;
 use crate::types::{
     environment_size, AliasState, Deployment, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest,
     InvokeConfig, Parameter, PublishPolicy, Routing, Scheduled, Settings, TargetTracking, DEFAULT_EVENT_AGE,
@@ -17,6 +18,10 @@ use crate::types::{
 pub enum DesiredError {
     #[error("{file}: {field}: SSM parameter `{parameter}` does not exist")]
     MissingParameter { file: PathBuf, field: String, parameter: String },
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Several(Vec<DesiredError>),
+    #[error("{file}: {field}: secret `{id}` cannot be used: {reason}")]
+    Secret { file: PathBuf, field: String, id: String, reason: String },
     #[error("{file}: spec.region: no region in the manifest, the function ARN, --region or the AWS config")]
     NoRegion { file: PathBuf },
     #[error("{file}: spec.environment.variables: {bytes} bytes as JSON after resolving SSM values, over Lambda's {limit}-byte limit")]
@@ -67,7 +72,11 @@ pub struct Desired {
     pub publish: PublishPolicy,
     /// `$LATEST`'s managed settings (unset fields unmanaged).
     pub settings: Settings,
+    /// Resource-policy statements the manifest owns; `None`: unmanaged.
+    pub permissions: Option<crate::manifest::permission_rules::Permissions>,
     pub environment: Field<EnvMap>,
+    /// The variables whose value comes from SSM or Secrets Manager (their owner may change it).
+    pub sourced: BTreeSet<String>,
     pub reserved_concurrency: Field<i64>,
     pub invoke_config: Field<InvokeConfig>,
     pub aliases: IndexMap<String, DesiredAlias>,
@@ -108,6 +117,25 @@ impl Desired {
             _ => BTreeSet::new(),
         }
     }
+}
+
+fn secret_ref(r: &m::SecretSpec) -> SecretRef {
+    SecretRef { id: r.id.clone().unwrap_or_default(), version: r.version.clone() }
+}
+
+/// The secrets referenced by `manifests` (deduplicated).
+pub fn secret_refs<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Vec<SecretRef> {
+    let mut refs = BTreeSet::new();
+    for man in manifests {
+        if let Field::Value(env) = &man.doc.spec.environment {
+            for v in env.variables.values() {
+                if let m::EnvValue::FromSecret(r) = v {
+                    refs.insert(secret_ref(&r.from_secret));
+                }
+            }
+        }
+    }
+    refs.into_iter().collect()
 }
 
 /// The SSM parameter names referenced by `manifests` (deduplicated).
@@ -211,7 +239,9 @@ impl Desired {
             .collect();
         Desired {
             environment: Field::Absent,
+            sourced: BTreeSet::new(),
             settings: Settings::default(),
+            permissions: self.permissions.as_ref().map(|_| Default::default()),
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
             prune: false,
@@ -228,27 +258,70 @@ fn environment(
     params: &BTreeMap<String, Parameter>,
 ) -> Result<EnvMap, DesiredError> {
     let mut out = EnvMap::new();
+    let mut errors = vec![];
     for (k, v) in &env.variables {
         let value = match v {
-            m::EnvValue::Literal(s) => EnvValue::plain(s.as_text()),
+            m::EnvValue::Literal(s) => Ok(EnvValue::plain(s.as_text())),
+            m::EnvValue::FromSecret(r) => secret_value(man, k, &r.from_secret, params),
             m::EnvValue::FromSsm(r) => match params.get(&r.from_ssm) {
-                Some(p) => EnvValue { value: p.value.clone(), sensitive: p.secure },
-                None => {
-                    return Err(DesiredError::MissingParameter {
-                        file: man.file.clone(),
-                        field: format!("spec.environment.variables.{k}"),
-                        parameter: r.from_ssm.clone(),
-                    })
-                }
+                Some(p) => Ok(EnvValue { value: p.value.clone(), sensitive: p.secure }),
+                None => Err(DesiredError::MissingParameter {
+                    file: man.file.clone(),
+                    field: format!("spec.environment.variables.{k}"),
+                    parameter: r.from_ssm.clone(),
+                }),
             },
         };
-        out.insert(k.clone(), value);
+        match value {
+            Ok(v) => drop(out.insert(k.clone(), v)),
+            Err(e) => errors.push(e),
+        }
+    }
+    // Every unresolvable value at once, not only the first.
+    match errors.len() {
+        0 => {}
+        1 => return Err(errors.remove(0)),
+        _ => return Err(DesiredError::Several(errors)),
     }
     let bytes = environment_size(out.iter().map(|(k, v)| (k.as_str(), v.value.as_str())));
     if bytes > ENV_LIMIT_BYTES {
         return Err(DesiredError::EnvironmentTooLarge { file: man.file.clone(), bytes, limit: ENV_LIMIT_BYTES });
     }
     Ok(out)
+}
+
+/// The value of a secret reference: the whole SecretString, or one key of its JSON object.
+fn secret_value(
+    man: &Manifest,
+    var: &str,
+    spec: &m::SecretSpec,
+    params: &BTreeMap<String, Parameter>,
+) -> Result<EnvValue, DesiredError> {
+    let r = secret_ref(spec);
+    let field = format!("spec.environment.variables.{var}.fromSecret");
+    let fail = |reason: String| DesiredError::Secret {
+        file: man.file.clone(),
+        field: field.clone(),
+        id: r.id.clone(),
+        reason,
+    };
+    let Some(p) = params.get(&r.key()) else {
+        let reason = params.get(&r.error_key()).map_or("it was not read".to_string(), |e| e.value.clone());
+        return Err(fail(reason));
+    };
+    let value = match &spec.key {
+        None => p.value.clone(),
+        Some(key) => {
+            let doc: serde_json::Value = serde_json::from_str(&p.value)
+                .map_err(|_| fail(format!("its value is not a JSON object, so key `{key}` cannot be read")))?;
+            match doc.get(key) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) if !other.is_null() => other.to_string(),
+                _ => return Err(fail(format!("its JSON has no key `{key}`"))),
+            }
+        }
+    };
+    Ok(EnvValue { value, sensitive: true })
 }
 
 /// The interest of each region in `manifests` (keyed by their function's region).
@@ -282,7 +355,17 @@ pub fn build(
         Field::Null => Field::Null,
         Field::Value(env) => Field::Value(environment(man, env, params)?),
     };
+    let sourced = match &spec.environment {
+        Field::Value(env) => env
+            .variables
+            .iter()
+            .filter(|(_, v)| matches!(v, m::EnvValue::FromSsm(_) | m::EnvValue::FromSecret(_)))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        _ => BTreeSet::new(),
+    };
     Ok(Desired {
+        sourced,
         manifest: man.name.clone(),
         file: man.file.clone(),
         generation: man.content_hash(),
@@ -293,6 +376,7 @@ pub fn build(
         prune: spec.prune,
         publish: spec.publish,
         settings: crate::manifest::settings_rules::resolve(spec),
+        permissions: crate::manifest::permission_rules::resolve(spec),
         environment,
         reserved_concurrency: spec.reserved_concurrency.clone(),
         invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),

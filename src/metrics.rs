@@ -48,6 +48,8 @@ pub struct Metrics {
     pub reconcile_seconds: Histogram,
     pub queue_depth: Gauge,
     pub drift: Family<DriftLabels, Counter>,
+    /// Variables changed because their SSM / Secrets Manager value changed (not drift).
+    pub source_changes: Counter,
     pub manifests: Family<StateLabel, Gauge>,
     pub aws_calls: Family<CallLabels, Counter>,
     pub alerts: Family<AlertLabels, Counter>,
@@ -64,6 +66,7 @@ impl Default for Metrics {
             reconcile_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             queue_depth: Gauge::default(),
             drift: Family::default(),
+            source_changes: Counter::default(),
             manifests: Family::default(),
             aws_calls: Family::default(),
             alerts: Family::default(),
@@ -76,6 +79,11 @@ impl Default for Metrics {
         registry.register("reconcile_duration_seconds", "Duration of one reconcile", m.reconcile_seconds.clone());
         registry.register("queue_depth", "Functions waiting in the work queue", m.queue_depth.clone());
         registry.register("drift_detected", "Drifted fields detected, by function and field", m.drift.clone());
+        registry.register(
+            "source_value_changes",
+            "Variables updated because their SSM or Secrets Manager value changed (a desired change, not drift)",
+            m.source_changes.clone(),
+        );
         registry.register("managed_manifests", "Managed manifests by sync state", m.manifests.clone());
         registry.register("aws_api_calls", "AWS API calls by service, operation and outcome", m.aws_calls.clone());
         registry.register("alerts", "Alerts by sink and outcome (sent, failed, dropped)", m.alerts.clone());

@@ -6,8 +6,8 @@ use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
 use crate::types::{
-    AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, PcState, PublishPolicy,
-    ScalingState, Settings,
+    AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, PcState, Permission,
+    PublishPolicy, ScalingState, Settings, PERMISSION_SID_PREFIX,
 };
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -20,6 +20,10 @@ pub struct Observed {
     pub invoke_configs: BTreeMap<Option<String>, InvokeConfig>,
     /// Keyed by alias name.
     pub scaling: BTreeMap<String, ScalingState>,
+    /// Statements the controller owns (id `lambda-reconciler-…`), by qualifier ("" = the
+    /// unqualified function) then statement id; read for the unqualified function, the listed
+    /// aliases and the qualifiers the statements name.
+    pub policies: BTreeMap<String, BTreeMap<String, Permission>>,
     /// The deployments' alarms that exist, with their state (read only while a rollout may move).
     pub alarms: BTreeMap<String, AlarmState>,
     /// Whether each hook function exists (read only when a rollout is about to start).
@@ -35,6 +39,8 @@ pub struct Observed {
 /// Which kinds a desired state manages (and so which reads are needed).
 pub struct Needs {
     pub aliases: bool,
+    /// The qualifiers whose resource policy to read ("" = the unqualified function).
+    pub policies: Vec<String>,
     pub provisioned: bool,
     pub invoke_configs: bool,
     pub scaling: bool,
@@ -42,7 +48,17 @@ pub struct Needs {
 
 pub fn needs(d: &Desired) -> Needs {
     let any = |f: &dyn Fn(&crate::desired::DesiredAlias) -> bool| d.aliases.values().any(f);
+    // With permissions managed: the unqualified function's policy, each listed alias's, and
+    // each qualifier a statement names (where an owned statement the manifest dropped can be).
+    let policies: BTreeSet<String> = match &d.permissions {
+        None => BTreeSet::new(),
+        Some(p) => std::iter::once(String::new())
+            .chain(d.aliases.keys().cloned())
+            .chain(p.keys().map(|(q, _)| q.clone()))
+            .collect(),
+    };
     Needs {
+        policies: policies.into_iter().collect(),
         aliases: !d.aliases.is_empty() || d.prune,
         provisioned: any(&|a| !a.provisioned_concurrency.is_absent() || !a.autoscaling.is_absent()),
         invoke_configs: !d.invoke_config.is_absent() || any(&|a| !a.invoke_config.is_absent()),
@@ -57,12 +73,13 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
     let f = &d.function_ref;
     let n = needs(d);
     let own_scaling = n.scaling && !d.prune;
-    let (function, aliases, provisioned, invoke_configs, scaling) = tokio::join!(
+    let (function, aliases, provisioned, invoke_configs, scaling, policies) = tokio::join!(
         c.lambda.get_function(f),
         when(n.aliases, || c.lambda.list_aliases(f)),
         when(n.provisioned, || c.lambda.list_provisioned_concurrency(f)),
         when(n.invoke_configs, || c.lambda.list_event_invoke_configs(f)),
         when(own_scaling, || read_scaling(c, d, declared_scaling(d))),
+        read_policies(c, f, &n.policies),
     );
     let Some(mut function) = function? else {
         return Ok(Observed::default());
@@ -76,6 +93,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         provisioned: provisioned?,
         invoke_configs: invoke_configs?,
         scaling: scaling?,
+        policies: policies?,
         alarms: Default::default(),
         hooks: Default::default(),
         published_config: None,
@@ -154,6 +172,21 @@ async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -
         o.hooks.insert(h, exists);
     }
     Ok(())
+}
+
+/// The owned statements of each qualifier's resource policy.
+async fn read_policies(
+    c: &RegionClients,
+    f: &str,
+    qualifiers: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, Permission>>, AwsError> {
+    let mut out = BTreeMap::new();
+    for q in qualifiers {
+        let all = c.lambda.get_policy(f, Some(q.as_str()).filter(|q| !q.is_empty())).await?;
+        let owned = all.into_iter().filter(|(sid, _)| sid.starts_with(PERMISSION_SID_PREFIX)).collect();
+        out.insert(q.clone(), owned);
+    }
+    Ok(out)
 }
 
 /// Runs `read` when `needed`; else nothing was read (an empty value).

@@ -68,7 +68,7 @@ impl ReconcileError {
 
 /// Reads the live state and plans, without writing.
 pub async fn plan_one(c: &RegionClients, d: &Desired) -> Result<FunctionPlan, ReconcileError> {
-    let o = observed::read(c, d).await.map_err(ReconcileError::Observe)?;
+    let o = Box::pin(observed::read(c, d)).await.map_err(ReconcileError::Observe)?;
     Ok(plan::plan(d, &o))
 }
 
@@ -221,7 +221,7 @@ fn written(o: &mut Observed, alias: &str, marker: &MarkerWrite, state: Option<&(
 
 /// Reads the live state and plans.
 pub async fn observe_and_plan(c: &RegionClients, d: &Desired) -> Result<(FunctionPlan, Observed), ReconcileError> {
-    let o = observed::read(c, d).await.map_err(ReconcileError::Observe)?;
+    let o = Box::pin(observed::read(c, d)).await.map_err(ReconcileError::Observe)?;
     Ok((plan::plan(d, &o), o))
 }
 

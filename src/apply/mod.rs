@@ -158,6 +158,10 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
         Action::DeleteScalingPolicy { alias, name } => s.delete_policy(&id(alias), name).await?,
         Action::PutScheduledAction { alias, action } => s.put_scheduled_action(&id(alias), action).await?,
         Action::DeleteScheduledAction { alias, name } => s.delete_scheduled_action(&id(alias), name).await?,
+        Action::AddPermission { qualifier, sid, permission } => {
+            l.add_permission(f, qualifier.as_deref(), sid, permission).await?
+        }
+        Action::RemovePermission { qualifier, sid } => l.remove_permission(f, qualifier.as_deref(), sid).await?,
     }
     Ok(())
 }

@@ -86,6 +86,7 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
 }
 
 mod function;
+mod policy;
 
 impl Lambda {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {

@@ -7,6 +7,7 @@ pub mod lambda;
 pub mod pages;
 pub mod priority;
 pub mod scaling;
+pub mod secrets;
 pub mod snapshot;
 pub mod sns;
 pub mod ssm;
@@ -35,6 +36,7 @@ pub struct RegionClients {
     pub alarms: cloudwatch::Alarms,
     pub scaling: scaling::Scaling,
     pub ssm: ssm::Ssm,
+    pub secrets: secrets::Secrets,
 }
 
 /// All regions' clients sharing one rate limiter and one set of counters.
@@ -104,6 +106,7 @@ impl Aws {
                     alarms: cloudwatch::Alarms::new(&cfg, self.caller.clone()),
                     scaling: scaling::Scaling::new(&cfg, self.caller.clone(), self.stale_after),
                     ssm: ssm::Ssm::new(&cfg, self.caller.clone(), self.stale_after),
+                    secrets: secrets::Secrets::new(&cfg, self.caller.clone()),
                 }
             })
             .clone()

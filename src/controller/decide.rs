@@ -27,6 +27,9 @@ pub struct KeyState {
     pub failures: u32,
     /// A removed manifest with `deletionPolicy: delete`, until its configuration is removed.
     pub tombstone: Option<Manifest>,
+    /// A per-process keyed fingerprint of the values last applied from SSM / Secrets Manager
+    /// (never the values): a change of it is a source change, not drift.
+    pub sources: Option<u64>,
 }
 
 /// How a reconcile ended.

@@ -15,7 +15,7 @@ use crate::apply::ApplyError;
 use crate::desired::{self, Desired};
 use crate::manifest::Manifest;
 use crate::plan::rollout::Move;
-use crate::plan::{Diff, FunctionPlan};
+use crate::plan::{Action, Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
 use crate::status::{rfc3339, ManifestStatus, SyncState};
 use crate::types::{AppliedGeneration, DriftPolicy, Field, FunctionKey};
@@ -28,6 +28,8 @@ enum WorkError {
     Desired(#[from] desired::DesiredError),
     #[error("resolving SSM parameters: {0}")]
     Ssm(crate::aws::AwsError),
+    #[error("resolving Secrets Manager secrets: {0}")]
+    Secrets(crate::aws::AwsError),
 }
 
 impl WorkError {
@@ -35,13 +37,14 @@ impl WorkError {
         match self {
             WorkError::Reconcile(e) => e.policy(),
             WorkError::Desired(_) => ErrorPolicy::Terminal,
-            WorkError::Ssm(e) => ReconcileError::Observe(e.clone()).policy(),
+            WorkError::Ssm(e) | WorkError::Secrets(e) => ReconcileError::Observe(e.clone()).policy(),
         }
     }
     fn unreachable(&self) -> bool {
         match self {
             WorkError::Reconcile(ReconcileError::Observe(e) | ReconcileError::Apply(ApplyError::Aws(e)))
-            | WorkError::Ssm(e) => e.class == crate::aws::ErrorClass::Unreachable,
+            | WorkError::Ssm(e)
+            | WorkError::Secrets(e) => e.class == crate::aws::ErrorClass::Unreachable,
             _ => false,
         }
     }
@@ -138,7 +141,12 @@ fn failed(e: WorkError, secrets: &BTreeSet<String>) -> Outcome {
 
 async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, WorkError> {
     let names = desired::ssm_names([m]);
-    let params = ctx.aws.region(&key.region).ssm.resolve(&key.name, &names).await.map_err(WorkError::Ssm)?;
+    let clients = ctx.aws.region(&key.region);
+    let mut params = clients.ssm.resolve(&key.name, &names).await.map_err(WorkError::Ssm)?;
+    let refs = desired::secret_refs([m]);
+    if !refs.is_empty() {
+        params.extend(Box::pin(clients.secrets.resolve(&refs)).await.map_err(WorkError::Secrets)?);
+    }
     Ok(desired::build(m, Some(&key.region), &params)?)
 }
 
@@ -193,7 +201,15 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
         // Without the tags, drift cannot be told from a manifest change: an error, never "untagged".
         plan.error = Some(ReconcileError::TagsUnreadable(reason.clone()).to_string());
     }
-    let drift = !plan.changes.is_empty() && applied.is(&d.generation);
+    let fingerprint = source_fingerprint(d);
+    // Only what would otherwise be drift can be a source change (a manifest change is neither).
+    let source_change =
+        applied.is(&d.generation) && !plan.changes.is_empty() && source_change(ctx, key, d, &plan, fingerprint);
+    if source_change {
+        let fields: Vec<&str> = plan.changes.iter().flat_map(|c| &c.diffs).map(|x| x.field.as_str()).collect();
+        tracing::info!(?fields, "source value changed (SSM / Secrets Manager): applying, not drift");
+    }
+    let drift = !plan.changes.is_empty() && applied.is(&d.generation) && !source_change;
     let write = !ctx.opts.dry_run && (!drift || d.drift_policy == DriftPolicy::Correct);
     let retag = function.is_some() && !applied.is(&d.generation);
     report_drift(ctx, key, d, &plan, drift, write);
@@ -204,8 +220,15 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     }
     let needed = !plan.changes.is_empty() || (retag && plan.in_sync());
     let moving = !ctx.opts.dry_run && plan.rollouts.iter().any(|r| !matches!(r.mv, Move::Wait { .. }));
+    if !sourced_differ(d, &plan) {
+        remember_sources(ctx, key, fingerprint);
+    }
     if write && needed {
         let applied = reconcile::converge(&clients, d, plan, o, ctx.opts.waits, 3).await?;
+        remember_sources(ctx, key, fingerprint);
+        if source_change {
+            ctx.metrics.source_changes.inc();
+        }
         rollouts::report(ctx, key, &d.manifest, &applied.events);
         let seen = Seen { drift: false, applied: true, recorded: Some(d.generation.clone()) };
         record(ctx, key, m, &applied.last, &seen);
@@ -220,6 +243,50 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     rollouts::report(ctx, key, &d.manifest, &events);
     record(ctx, key, m, &last, &seen);
     Ok(last)
+}
+
+/// A fingerprint of the values `d` takes from SSM and Secrets Manager, keyed per process (it
+/// tells that a source changed without keeping or printing a value).
+fn source_fingerprint(d: &Desired) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+    let mut h = KEY.get_or_init(std::collections::hash_map::RandomState::new).build_hasher();
+    if let Field::Value(env) = &d.environment {
+        for k in &d.sourced {
+            (k, env.get(k).map(|v| v.value.as_str())).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// True when the plan changes sourced variables (an UpdateFunctionConfiguration whose every diff
+/// is one).
+fn sourced_differ(d: &Desired, plan: &FunctionPlan) -> bool {
+    plan.changes
+        .iter()
+        .flat_map(|c| &c.diffs)
+        .any(|x| x.field.strip_prefix("environment.variables.").is_some_and(|k| d.sourced.contains(k)))
+}
+
+/// A source change: the plan changes only sourced variables (and the publish after them) and
+/// their values are not the ones this process last applied (after a restart, none are known: a
+/// sourced difference is then taken as a source change).
+fn source_change(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, fingerprint: u64) -> bool {
+    let only_sourced = sourced_differ(d, plan)
+        && plan.changes.iter().all(|c| match &c.action {
+            Action::UpdateConfiguration { .. } => c
+                .diffs
+                .iter()
+                .all(|x| x.field.strip_prefix("environment.variables.").is_some_and(|k| d.sourced.contains(k))),
+            Action::PublishVersion { .. } => true,
+            _ => false,
+        });
+    let known = ctx.keys.lock().unwrap().get(key).and_then(|k| k.sources);
+    only_sourced && known != Some(fingerprint)
+}
+
+fn remember_sources(ctx: &Ctx, key: &FunctionKey, fingerprint: u64) {
+    ctx.keys.lock().unwrap().entry(key.clone()).or_default().sources = Some(fingerprint);
 }
 
 /// One alert per drifted field and episode; metrics for every detection.

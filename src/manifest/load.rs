@@ -146,7 +146,7 @@ fn pointer_mut<'a>(v: &'a mut serde_json::Value, path: &str) -> Option<&'a mut s
 
 fn friendly(message: &str) -> String {
     if message.contains("untagged enum EnvValue") {
-        "expected a string value or {fromSsm: PARAMETER_NAME}".into()
+        "expected a string value, {fromSsm: PARAMETER_NAME} or {fromSecret: {id: NAME_OR_ARN, key: JSON_KEY, version: STAGE_OR_ID}}".into()
     } else if message.contains("untagged enum Scalar") {
         "expected a string or number".into()
     } else {

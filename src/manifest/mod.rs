@@ -3,6 +3,7 @@
 pub mod deploy_rules;
 pub mod load;
 pub mod model;
+pub mod permission_rules;
 pub mod schema;
 pub mod settings_rules;
 pub mod snapshot;

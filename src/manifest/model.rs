@@ -86,6 +86,11 @@ pub struct Spec {
     pub kms_key_arn: Field<String>,
     /// Log format, levels and group; fields left out are unmanaged.
     pub logging_config: Option<LoggingConfig>,
+    /// Resource-based policy statements by name (e.g. API Gateway allowed to invoke alias prod).
+    /// The controller owns statement id `lambda-reconciler-NAME` and removes only statements it
+    /// owns, on the qualifiers listed here; `{}` or `null` removes them all. Absent: unmanaged.
+    #[serde(default)]
+    pub permissions: Field<IndexMap<String, PermissionSpec>>,
     /// Environment variables (the whole map); `null` removes them all. Absent: unmanaged.
     #[serde(default)]
     pub environment: Field<Environment>,
@@ -99,6 +104,22 @@ pub struct Spec {
     /// Aliases by name; listed aliases are created if missing.
     #[serde(default)]
     pub aliases: IndexMap<String, Alias>,
+}
+
+/// One statement of the function's (or a qualifier's) resource-based policy.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PermissionSpec {
+    /// Alias or version the statement is on; absent: the unqualified function.
+    pub qualifier: Option<Scalar>,
+    /// Who may act: a service principal (`apigateway.amazonaws.com`), an account id or an ARN.
+    pub principal: String,
+    /// Default `lambda:InvokeFunction`.
+    pub action: Option<String>,
+    /// Only requests from this resource (ARN, wildcards allowed), e.g. an API's execute-api ARN.
+    pub source_arn: Option<String>,
+    /// Only requests from resources of this account (12 digits).
+    pub source_account: Option<Scalar>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -155,12 +176,31 @@ pub struct Environment {
     pub variables: IndexMap<String, EnvValue>,
 }
 
-/// A literal value or a reference to an SSM parameter.
+/// A literal value, a reference to an SSM parameter, or to a Secrets Manager secret.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EnvValue {
     Literal(Scalar),
     FromSsm(FromSsm),
+    FromSecret(FromSecret),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FromSecret {
+    pub from_secret: SecretSpec,
+}
+
+/// A Secrets Manager secret (its value is sensitive: never printed).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretSpec {
+    /// The secret's name or ARN (required).
+    pub id: Option<String>,
+    /// A key of the secret's JSON object; absent: the whole SecretString.
+    pub key: Option<String>,
+    /// A staging label (`AWSCURRENT`, `AWSPREVIOUS`, your own) or a version id; absent: AWSCURRENT.
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]

@@ -85,6 +85,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
         }
     }
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Field::Value(env) = &s.environment {
         environment(c, env);
     }
@@ -127,6 +128,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
+        ["permissions"] | ["permissions", _] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
     };
@@ -138,6 +140,24 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
             super::settings_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
         ))
+    }
+}
+
+/// A secret reference: an id (name 1-512 characters or an ARN), an optional JSON key, an optional
+/// version (a staging label of 1-256 characters or a version id of 32-64).
+fn secret_ref(c: &mut Ctx, field: &str, r: &SecretSpec) {
+    match r.id.as_deref() {
+        None | Some("") => c.err(&format!("{field}.id"), "required: the secret's name or ARN"),
+        Some(id) if id.len() > 2048 => c.err(&format!("{field}.id"), "longer than a secret name or ARN can be"),
+        Some(_) => {}
+    }
+    if r.key.as_deref() == Some("") {
+        c.err(&format!("{field}.key"), "empty: name a key of the secret's JSON, or leave key out for the whole value");
+    }
+    if let Some(v) = &r.version {
+        if v.is_empty() || v.len() > 256 {
+            c.err(&format!("{field}.version"), "a staging label (1-256 characters) or a version id");
+        }
     }
 }
 
@@ -158,6 +178,9 @@ fn environment(c: &mut Ctx, env: &Environment) {
                 c.err(&format!("{field}.fromSsm"), "must be an SSM parameter name or ARN");
             }
         }
+        if let EnvValue::FromSecret(r) = value {
+            secret_ref(c, &format!("{field}.fromSecret"), &r.from_secret);
+        }
     }
     // Measured as Lambda does (the variables as JSON); SSM values count as "" until resolved.
     let literals: Vec<(String, String)> = env
@@ -165,7 +188,7 @@ fn environment(c: &mut Ctx, env: &Environment) {
         .iter()
         .map(|(k, v)| match v {
             EnvValue::Literal(s) => (k.clone(), s.as_text()),
-            EnvValue::FromSsm(_) => (k.clone(), String::new()),
+            EnvValue::FromSsm(_) | EnvValue::FromSecret(_) => (k.clone(), String::new()),
         })
         .collect();
     let bytes = environment_size(literals.iter().map(|(k, v)| (k.as_str(), v.as_str())));

@@ -470,3 +470,13 @@ fn every_type_error_of_a_document_is_reported_not_only_the_first() {
     }
     assert!(!errs.iter().any(|e| e.message.contains("missing field")), "{errs:#?}");
 }
+
+#[test]
+fn bad_permissions_are_reported_per_field() {
+    let body = "  permissions:\n    \"bad name\":\n      principal: s3.amazonaws.com\n    ok:\n      principal: \"a b\"\n      action: s3:GetObject\n      sourceAccount: 12345\n      sourceArn: not-an-arn\n";
+    one(body, "spec.permissions.bad name", 7, "not a statement name");
+    one(body, "spec.permissions.ok.principal", 10, "without spaces");
+    one(body, "spec.permissions.ok.action", 11, "not a Lambda action");
+    one(body, "spec.permissions.ok.sourceAccount", 12, "12-digit");
+    one(body, "spec.permissions.ok.sourceArn", 13, "not an ARN");
+}

@@ -1,6 +1,7 @@
 //! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
 
 mod alias;
+mod permissions;
 mod publish;
 #[cfg(test)]
 mod publish_tests;
@@ -18,7 +19,8 @@ use serde_json::{json, Value};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
-    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, Routing, Scheduled, Settings, TargetTracking,
+    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, Permission, Routing, Scheduled, Settings,
+    TargetTracking,
 };
 
 /// One write the apply engine performs, in plan order.
@@ -96,6 +98,16 @@ pub enum Action {
         alias: String,
         name: String,
     },
+    /// AddPermission of statement `sid` on `qualifier` (`None`: the unqualified function).
+    AddPermission {
+        qualifier: Option<String>,
+        sid: String,
+        permission: Permission,
+    },
+    RemovePermission {
+        qualifier: Option<String>,
+        sid: String,
+    },
 }
 
 impl Action {
@@ -120,6 +132,8 @@ impl Action {
             Action::DeleteScalingPolicy { .. } => "autoscaling:DeleteScalingPolicy",
             Action::PutScheduledAction { .. } => "autoscaling:PutScheduledAction",
             Action::DeleteScheduledAction { .. } => "autoscaling:DeleteScheduledAction",
+            Action::AddPermission { .. } => "lambda:AddPermission",
+            Action::RemovePermission { .. } => "lambda:RemovePermission",
         }
     }
 }
@@ -320,6 +334,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
         }
     }
     invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
+    permissions::plan(d, o, &mut p);
     rollout::stale_markers(d, o, &mut p);
     if !d.prune {
         p.unmanaged_aliases = o.aliases.keys().filter(|k| !d.aliases.contains_key(*k)).cloned().collect();

@@ -135,3 +135,23 @@ fn a_settings_change_is_published_like_an_environment_change() {
     o.published_config = Some((env(&[("MODE", "fast")]), published));
     assert_eq!(ops(&plan(&d, &o)), ["PublishVersion"]);
 }
+
+#[test]
+fn a_changed_statement_is_removed_then_added_and_an_unlisted_owned_one_removed() {
+    let d = desired("  permissions:\n    api:\n      principal: apigateway.amazonaws.com\n");
+    let mut o = observed("fast", "r1", None, "3");
+    let old = Permission {
+        principal: "s3.amazonaws.com".into(),
+        action: INVOKE.into(),
+        source_arn: None,
+        source_account: None,
+    };
+    let owned = BTreeMap::from([
+        ("lambda-reconciler-api".to_string(), old.clone()),
+        ("lambda-reconciler-gone".to_string(), old),
+    ]);
+    o.policies.insert(String::new(), owned);
+    let p = plan(&d, &o);
+    assert_eq!(ops(&p), ["RemovePermission", "AddPermission", "RemovePermission"], "{p:#?}");
+    assert!(matches!(&p.changes[2].action, Action::RemovePermission { sid, .. } if sid == "lambda-reconciler-gone"));
+}

@@ -4,7 +4,9 @@
 
 mod field;
 mod function;
+mod permission;
 mod rollout;
+mod secret;
 mod settings;
 
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
@@ -12,10 +14,12 @@ pub use function::{
     is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, FOLLOW_PUBLISHED,
     GENERATION_TAG, PUBLISHED_TAG,
 };
+pub use permission::{owned_sid, principal, Permission, INVOKE, PERMISSION_SID_PREFIX};
 pub use rollout::{
     marker_tag, tag_safe, AlarmState, Deployment, HookResult, Marker, Phase, RolloutView, Step, Strategy,
     MARKER_TAG_PREFIX,
 };
+pub use secret::SecretRef;
 pub use settings::{Settings, LOGGING_FIELDS};
 
 use std::collections::BTreeMap;

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote
 from moto.awslambda.models import lambda_backends
 
 import iam
+import policy_ext
 import settings_ext
 from common import ACCOUNT, CONFIG, LOCK, STATE, ApiError, call_inner, finish, now_iso, respond
 
@@ -29,6 +30,8 @@ ROUTES = [
     ("tags", re.compile(r"^/2017-03-31/tags/(?P<fn>.+)$")),
     ("aliases", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/?$")),
     ("versions", re.compile(rf"^/2015-03-31/functions/{FN}/versions/?$")),
+    ("policy", re.compile(rf"^/2015-03-31/functions/{FN}/policy/?$")),
+    ("policy_sid", re.compile(rf"^/2015-03-31/functions/{FN}/policy/(?P<sid>[^/]+)/?$")),
 ]
 
 
@@ -342,6 +345,14 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         return respond(start_response, *handle_eic(method, region, m["fn"], query, body, name == "eic_list"))
     if name == "account":
         return respond(start_response, *handle_account(region))
+    if name in ("policy", "policy_sid"):
+        qualifier = (query.get("Qualifier") or [None])[0]
+        qualifier = None if qualifier in ("", "$LATEST") else qualifier
+        fn, _ = check_qualifier(region, function_name(m["fn"]), qualifier, allow_latest=True)
+        sid = unquote(m["sid"]) if name == "policy_sid" else None
+        if name == "policy_sid" and query.get("RevisionId"):
+            body = {"RevisionId": query["RevisionId"][0]}
+        return respond(start_response, *policy_ext.handle(method, region, fn, qualifier, sid, body))
     fn_key = (region, function_name(m["fn"]))
     busy = STATE["updating"].get(fn_key, 0) > time.monotonic()
     if name == "aliases" and method == "POST":
@@ -394,6 +405,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         status, headers, out = call_inner(inner, environ)
         for store in (STATE["pc"], STATE["eic"]):
             store.pop((region, fn_key[1], unquote(m["alias"])), None)
+        policy_ext.drop(region, fn_key[1], unquote(m["alias"]))
         start_response(status, headers)
         return [out]
     return inner(environ, start_response)

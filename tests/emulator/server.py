@@ -101,6 +101,12 @@ class Extension:
             if op in aas.AAS_PAGES:
                 with LOCK:
                     return respond(start_response, 200, aas.aas_describe(op, region, json.loads(raw or b"{}")))
+        if target == "secretsmanager.BatchGetSecretValue":
+            # AWS (BatchGetSecretValue): "SecretIdList ... Maximum number of 20 items"; moto takes any.
+            ids = json.loads(raw or b"{}").get("SecretIdList") or []
+            if len(ids) > 20:
+                raise ApiError(400, "ValidationException", "1 validation error detected: Value at 'secretIdList' "
+                               "failed to satisfy constraint: Member must have length less than or equal to 20")
         if target == "AmazonSSM.GetParameters":
             with LOCK:
                 return respond(start_response, 200, ssm_ext.get_parameters(region, json.loads(raw or b"{}")))

@@ -325,3 +325,37 @@ async fn webhook_alerts_are_signed_over_timestamp_and_body_and_the_secret_never_
         assert!(!text.contains(secret), "the secret leaked: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_changed_ssm_value_is_applied_as_a_source_change_while_an_edit_of_the_function_is_drift() {
+    let emu = Emulator::start();
+    emu.seed_function("app-src", 1);
+    emu.put_parameter("/app/src/mode", "one", false).await;
+    let hook = Webhook::start("tok");
+    let body = "  driftPolicy: alert\n  environment:\n    variables:\n      MODE: {fromSsm: /app/src/mode}\n";
+    let dir = manifests(&[("src.yaml", &doc("app-src", body))]);
+    let args = ["--resync-interval", "300ms", "--alert-webhook", &hook.url];
+    let daemon = Daemon::start(&emu, path(&dir), &args);
+    let mode = || async {
+        let c = emu.lambda().await.get_function_configuration().function_name("app-src").send().await.unwrap();
+        c.environment().and_then(|e| e.variables()).and_then(|v| v.get("MODE").cloned()).unwrap_or_default()
+    };
+    eventually("MODE=one", MINUTE, || async { mode().await == "one" }).await;
+    // The parameter's owner changes it: a desired change, applied under driftPolicy alert too.
+    emu.put_parameter("/app/src/mode", "two", false).await;
+    eventually("MODE=two", MINUTE, || async { mode().await == "two" }).await;
+    // The applying reconcile ends (its own passes may not race the edit below).
+    daemon.wait_reconciles(2.0).await;
+    assert_eq!(daemon.counter("lambda_reconciler_source_value_changes_total"), 1.0);
+    assert_eq!(hook.count("Drift", "app-src"), 0, "{:?}", hook.alerts());
+    // Someone edits the function itself: drift, alerted and (under alert) left as it is.
+    let env = aws_sdk_lambda::types::Environment::builder().variables("MODE", "edited").build();
+    eventually("the out-of-band edit (after the update in progress)", MINUTE, || async {
+        let update = emu.lambda().await.update_function_configuration().function_name("app-src");
+        update.environment(env.clone()).send().await.is_ok()
+    })
+    .await;
+    eventually("a Drift alert", MINUTE, || async { hook.count("Drift", "app-src") == 1 }).await;
+    daemon.wait_reconciles(2.0).await;
+    assert_eq!(mode().await, "edited");
+}

@@ -154,7 +154,7 @@ fn called_operations() -> BTreeSet<String> {
         let text = std::fs::read_to_string(f).unwrap();
         for part in text.split('"').skip(1).step_by(2) {
             if let Some((svc, op)) = part.split_once(':') {
-                let known = ["lambda", "autoscaling", "ssm", "sns"].contains(&svc);
+                let known = ["lambda", "autoscaling", "ssm", "sns", "secretsmanager"].contains(&svc);
                 if known
                     && !op.is_empty()
                     && op.chars().all(|c| c.is_ascii_alphanumeric())
@@ -189,7 +189,7 @@ fn the_iam_policy_lists_exactly_the_actions_the_controller_calls() {
     let readonly = policy_actions("manifests/deploy/iam/policy-readonly.json");
     let reads: BTreeSet<String> = called
         .iter()
-        .filter(|a| ["Get", "List", "Describe"].iter().any(|p| a.split(':').nth(1).unwrap().starts_with(p)))
+        .filter(|a| ["Get", "List", "Describe", "BatchGet"].iter().any(|p| a.split(':').nth(1).unwrap().starts_with(p)))
         .cloned()
         .chain(["sns:Publish".to_string()])
         .collect();

@@ -98,6 +98,14 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
             Action::DeleteScheduledAction { alias, name } => {
                 o.scaling.get_mut(alias).unwrap().scheduled_actions.retain(|a| &a.name != name)
             }
+            Action::AddPermission { qualifier, sid, permission } => {
+                let q = qualifier.clone().unwrap_or_default();
+                o.policies.entry(q).or_default().insert(sid.clone(), permission.clone());
+            }
+            Action::RemovePermission { qualifier, sid } => {
+                let q = qualifier.clone().unwrap_or_default();
+                o.policies.entry(q).or_default().remove(sid);
+            }
         }
     }
     o

@@ -1,0 +1,108 @@
+//! Secrets Manager reads for environment values: BatchGetSecretValue (20 secrets a call) for
+//! the current version, GetSecretValue for a pinned stage or version; one secret's error is
+//! that secret's alone.
+
+use std::collections::BTreeMap;
+
+use super::call::{AwsError, Caller, ErrorClass};
+use crate::types::{Parameter, SecretRef};
+
+/// BatchGetSecretValue: "SecretIdList ... Maximum number of 20 items."
+pub const BATCH: usize = 20;
+
+#[derive(Clone)]
+pub struct Secrets {
+    client: aws_sdk_secretsmanager::Client,
+    caller: Caller,
+}
+
+/// A version id is a UUID (32-64 characters); anything else names a staging label.
+fn is_version_id(v: &str) -> bool {
+    (32..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+impl Secrets {
+    pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
+        Secrets { client: aws_sdk_secretsmanager::Client::new(config), caller }
+    }
+
+    /// Resolves `refs` into entries keyed by [`SecretRef::key`] (the value, sensitive) or, for a
+    /// secret that cannot be read, by [`SecretRef::error_key`] (the reason). Fails only when
+    /// AWS itself fails (throttling, 5xx, network), never for one secret.
+    pub async fn resolve(&self, refs: &[SecretRef]) -> Result<BTreeMap<String, Parameter>, AwsError> {
+        let mut out = BTreeMap::new();
+        let current: Vec<&SecretRef> = refs.iter().filter(|r| r.version.is_none()).collect();
+        for chunk in current.chunks(BATCH) {
+            self.batch(chunk, &mut out).await?;
+        }
+        for r in refs.iter().filter(|r| r.version.is_some()) {
+            self.one(r, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    async fn batch(&self, chunk: &[&SecretRef], out: &mut BTreeMap<String, Parameter>) -> Result<(), AwsError> {
+        let ids: Vec<String> = chunk.iter().map(|r| r.id.clone()).collect();
+        let res = self
+            .caller
+            .call("secretsmanager:BatchGetSecretValue", || {
+                self.client.batch_get_secret_value().set_secret_id_list(Some(ids.clone())).send()
+            })
+            .await?;
+        for r in chunk {
+            let hit = res.secret_values().iter().find(|v| {
+                v.name() == Some(r.id.as_str())
+                    || v.arn().is_some_and(|a| a == r.id || a.starts_with(&format!("{}-", r.id)))
+            });
+            let error = res.errors().iter().find(|e| e.secret_id() == Some(r.id.as_str()));
+            match (hit, error) {
+                (Some(v), _) => put(out, r, v.secret_string().map(str::to_string)),
+                (None, Some(e)) => {
+                    let reason = format!("{}: {}", e.error_code().unwrap_or("Error"), e.message().unwrap_or_default());
+                    out.insert(r.error_key(), Parameter { value: reason, secure: false });
+                }
+                (None, None) => {
+                    out.insert(
+                        r.error_key(),
+                        Parameter { value: "not returned by BatchGetSecretValue".into(), secure: false },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn one(&self, r: &SecretRef, out: &mut BTreeMap<String, Parameter>) -> Result<(), AwsError> {
+        let v = r.version.clone().unwrap_or_default();
+        let (id, stage) = if is_version_id(&v) { (Some(v), None) } else { (None, Some(v)) };
+        let res = self
+            .caller
+            .call("secretsmanager:GetSecretValue", || {
+                self.client
+                    .get_secret_value()
+                    .secret_id(&r.id)
+                    .set_version_id(id.clone())
+                    .set_version_stage(stage.clone())
+                    .send()
+            })
+            .await;
+        match res {
+            Ok(s) => put(out, r, s.secret_string().map(str::to_string)),
+            Err(e) if matches!(e.class, ErrorClass::NotFound | ErrorClass::Terminal) => {
+                out.insert(r.error_key(), Parameter { value: format!("{}: {}", e.code, e.message), secure: false });
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+}
+
+fn put(out: &mut BTreeMap<String, Parameter>, r: &SecretRef, value: Option<String>) {
+    match value {
+        Some(value) => drop(out.insert(r.key(), Parameter { value, secure: true })),
+        None => drop(out.insert(
+            r.error_key(),
+            Parameter { value: "a binary secret (SecretBinary) cannot be an environment value".into(), secure: false },
+        )),
+    }
+}

@@ -1,0 +1,88 @@
+"""Lambda resource-based policies, per qualifier as AWS keeps them (moto stores an alias's
+statements on the version the alias points to, removes only from $LATEST and accepts a
+duplicate statement id): AddPermission, RemovePermission and GetPolicy with AWS's refusals."""
+
+import json
+import re
+import uuid
+
+from common import ACCOUNT, STATE, ApiError
+
+SID = re.compile(r"^[a-zA-Z0-9-_]{1,100}$")  # StatementId: pattern ([a-zA-Z0-9-_]+), 1-100
+ACTION = re.compile(r"^(lambda:[*]|lambda:[a-zA-Z]+|[*])$")
+# Lambda quotas: "Function resource-based policy: 20 KB".
+POLICY_LIMIT = 20480
+
+
+def principal(p):
+    """AWS's stored form: a service principal, an account's root, or the ARN given."""
+    if p.endswith(".amazonaws.com"):
+        return {"Service": p}
+    if re.fullmatch(r"\d{12}", p):
+        return {"AWS": f"arn:aws:iam::{p}:root"}
+    return {"AWS": p}
+
+
+def policy(key):
+    return STATE.setdefault("policy", {}).setdefault(key, {"revision": str(uuid.uuid4()), "statements": []})
+
+
+def document(statements):
+    return json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": statements})
+
+
+def handle(method, region, fn, qualifier, sid, body):
+    """`fn` is moto's function (its existence and the qualifier's are checked by the caller)."""
+    key = (region, fn.function_name, qualifier or "")
+    p = policy(key)
+    resource = fn.function_arn + (f":{qualifier}" if qualifier else "")
+    if method == "GET":
+        if not p["statements"]:
+            raise ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.")
+        return 200, {"Policy": document(p["statements"]), "RevisionId": p["revision"]}
+    if body.get("RevisionId") not in (None, p["revision"]):
+        raise ApiError(412, "PreconditionFailedException",
+                       "The RevisionId provided does not match the latest RevisionId for the Lambda function or alias.")
+    if method == "DELETE":
+        kept = [s for s in p["statements"] if s["Sid"] != sid]
+        if len(kept) == len(p["statements"]):
+            raise ApiError(404, "ResourceNotFoundException",
+                           "No policy is associated with the given resource." if not p["statements"]
+                           else f"Statement {sid} is not found in resource policy.")
+        p["statements"], p["revision"] = kept, str(uuid.uuid4())
+        return 204, None
+    sid = body.get("StatementId") or ""
+    if not SID.match(sid):
+        raise ApiError(400, "ValidationException", f"1 validation error detected: Value '{sid}' at 'statementId' "
+                       "failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)")
+    if not ACTION.match(body.get("Action") or ""):
+        raise ApiError(400, "ValidationException", "Value at 'action' failed to satisfy constraint")
+    if not body.get("Principal") or re.search(r"\s", body["Principal"]):
+        raise ApiError(400, "ValidationException", "Value at 'principal' failed to satisfy constraint")
+    if any(s["Sid"] == sid for s in p["statements"]):
+        raise ApiError(409, "ResourceConflictException",
+                       f"The statement id ({sid}) provided already exists. Please provide a new statement id, "
+                       "or remove the existing statement.")
+    statement = {"Sid": sid, "Effect": "Allow", "Principal": principal(body["Principal"]),
+                 "Action": body["Action"], "Resource": resource}
+    condition = {}
+    if body.get("SourceArn"):
+        condition["ArnLike"] = {"AWS:SourceArn": body["SourceArn"]}
+    if body.get("SourceAccount"):
+        if not re.fullmatch(r"\d{12}", body["SourceAccount"]):
+            raise ApiError(400, "ValidationException", "Value at 'sourceAccount' failed to satisfy constraint")
+        condition["StringEquals"] = {"AWS:SourceAccount": body["SourceAccount"]}
+    if condition:
+        statement["Condition"] = condition
+    size = len(document(p["statements"] + [statement]))
+    if size > POLICY_LIMIT:
+        raise ApiError(400, "PolicyLengthExceededException",
+                       f"The final policy size ({size}) is bigger than the limit ({POLICY_LIMIT}).")
+    p["statements"].append(statement)
+    p["revision"] = str(uuid.uuid4())
+    return 201, {"Statement": json.dumps(statement)}
+
+
+def drop(region, name, qualifier):
+    """An alias deleted takes its policy with it."""
+    STATE.setdefault("policy", {}).pop((region, name, qualifier), None)
