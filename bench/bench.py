@@ -43,6 +43,8 @@ LAMBDA_OPS = [
     ("GET", r"^/2019-09-25/functions/[^/]+/event-invoke-config/?$", "GetFunctionEventInvokeConfig"),
     ("PUT", r"^/2015-03-31/functions/[^/]+/configuration/?$", "UpdateFunctionConfiguration"),
     ("POST", r"^/2017-03-31/tags/.+$", "TagResource"),
+    ("GET", r"^/2015-03-31/functions/[^/]+/policy/?$", "GetPolicy"),
+    ("GET", r"^/2015-03-31/event-source-mappings/?$", "ListEventSourceMappings"),
 ]
 
 
@@ -58,7 +60,7 @@ def op_of(r):
 
 def is_read(op):
     name = op.split(":", 1)[1]
-    return name.startswith(("Get", "List", "Describe"))
+    return name.startswith(("Get", "List", "Describe", "BatchGet"))
 
 
 def http(url, method="GET", body=None):
@@ -107,9 +109,14 @@ def seed_all(em, n):
         sqs.create_queue(QueueName=q)
     ssm = seed.client("ssm", em.url, REGION)
     ssm.put_parameter(Name="/bench/shared/db_host", Type="String", Value="db.bench.internal", Overwrite=True)
+    sm = seed.client("secretsmanager", em.url, REGION)
+    for k in range(SECRETS):
+        sm.create_secret(Name=f"bench/api-key-{k:02d}", SecretString=f'{{"key": "bench-api-key-{k:02d}"}}')
+    LAYER.append(seed.layer(em.url, REGION, "bench-deps"))
 
     def one(i):
         seed.function(em.url, REGION, name(i), 2)
+        seed.queue(em.url, REGION, f"bench-q-{i:04d}")
         ssm_local = seed.client("ssm", em.url, REGION)
         ssm_local.put_parameter(Name=f"/bench/{name(i)}/db_password", Type="SecureString",
                                 Value=f"bench-secret-{i:04d}", Overwrite=True)
@@ -122,6 +129,10 @@ def name(i):
     return f"bench-fn-{i:04d}"
 
 
+SECRETS = 40  # shared Secrets Manager secrets: function i uses bench/api-key-(i mod 40)
+LAYER = []  # the shared layer version's ARN (seeded)
+
+
 def manifest(i, log_level="DEBUG"):
     return f"""apiVersion: lambda-reconciler.io/v1alpha1
 kind: FunctionConfig
@@ -131,6 +142,12 @@ spec:
   functionName: {name(i)}
   region: {REGION}
   driftPolicy: correct
+  memorySize: 512
+  timeout: 30
+  tracing: Active
+  description: bench function {i}
+  layers: ["{LAYER[0] if LAYER else ''}"]
+  loggingConfig: {{format: JSON, applicationLogLevel: INFO}}
   environment:
     variables:
       LOG_LEVEL: {log_level}
@@ -138,6 +155,17 @@ spec:
       INDEX: "{i}"
       DB_HOST: {{fromSsm: /bench/shared/db_host}}
       DB_PASSWORD: {{fromSsm: /bench/{name(i)}/db_password}}
+      API_KEY: {{fromSecret: {{id: bench/api-key-{i % SECRETS:02d}, key: key}}}}
+  permissions:
+    apigw:
+      qualifier: prod
+      principal: apigateway.amazonaws.com
+      sourceArn: arn:aws:execute-api:{REGION}:123456789012:bench{i:04d}/*/GET/items
+  eventSourceMappings:
+    - source: arn:aws:sqs:{REGION}:123456789012:bench-q-{i:04d}
+      qualifier: live
+      batchSize: 10
+      functionResponseTypes: [ReportBatchItemFailures]
   eventInvokeConfig:
     maximumRetryAttempts: 1
     maximumEventAgeInSeconds: 3600
@@ -380,6 +408,10 @@ def main():
             "autoscaling_reads_by_api": {k.split(":", 1)[1]: v for k, v in calls.items() if k.startswith("autoscaling:")},
             "autoscaling_targets": n,
             "ssm_reads_per_resync": sum(v for k, v in calls.items() if k.startswith("ssm:")),
+            "secrets_reads_per_resync": sum(v for k, v in calls.items() if k.startswith("secretsmanager:")),
+            "secrets_per_batch_read": round(min(n, SECRETS) / max(1, calls.get("secretsmanager:BatchGetSecretValue", 1)), 2),
+            "mapping_lists_per_function": round(calls.get("lambda:ListEventSourceMappings", 0) / n, 3),
+            "policy_reads_per_function": round(calls.get("lambda:GetPolicy", 0) / n, 3),
             "steady_state_writes": unlimited["writes"] + results.get("resync_10rps", {}).get("writes", 0),
             "calls_per_resync": base["total_calls"],
             "resync_seconds_unlimited": unlimited["startup_to_ready_s"],
@@ -412,7 +444,8 @@ def main():
 def table(r):
     rows = [(k, r[k]) for k in (
         "functions", "lambda_reads_per_in_sync_function", "lambda_reads_by_api_per_function", "autoscaling_reads_per_resync",
-        "autoscaling_reads_by_api", "ssm_reads_per_resync", "calls_per_resync", "steady_state_writes",
+        "autoscaling_reads_by_api", "ssm_reads_per_resync", "secrets_reads_per_resync", "secrets_per_batch_read",
+        "mapping_lists_per_function", "policy_reads_per_function", "calls_per_resync", "steady_state_writes",
         "counters_match_emulator_log", "resync_seconds_at_10rps", "resync_floor_seconds_at_10rps", "resync_ratio_to_floor",
         "resync_seconds_unlimited", "file_to_write_p50_ms", "file_to_write_p95_ms",
         "file_to_write_under_resync_p50_ms", "file_to_write_under_resync_p95_ms", "peak_rss_mb", "cpu_seconds_per_resync",

@@ -72,6 +72,8 @@ pub struct Desired {
     pub publish: PublishPolicy,
     /// `$LATEST`'s managed settings (unset fields unmanaged).
     pub settings: Settings,
+    /// Event source mappings by (source, qualifier); `None`: unmanaged.
+    pub mappings: Option<crate::manifest::mapping_rules::Mappings>,
     /// Resource-policy statements the manifest owns; `None`: unmanaged.
     pub permissions: Option<crate::manifest::permission_rules::Permissions>,
     pub environment: Field<EnvMap>,
@@ -242,6 +244,7 @@ impl Desired {
             sourced: BTreeSet::new(),
             settings: Settings::default(),
             permissions: self.permissions.as_ref().map(|_| Default::default()),
+            mappings: None,
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
             prune: false,
@@ -337,7 +340,12 @@ pub fn interest<'a>(manifests: impl IntoIterator<Item = (&'a str, &'a Manifest)>
                 .iter()
                 .filter(|m| m.doc.spec.prune || m.doc.spec.aliases.values().any(|a| !a.autoscaling.is_absent()))
                 .count();
-            (region, Interest { ssm_names: ssm_names(ms.iter().copied()), scaling_functions: scaling })
+            let interest = Interest {
+                ssm_names: ssm_names(ms.iter().copied()),
+                secret_refs: secret_refs(ms.iter().copied()),
+                scaling_functions: scaling,
+            };
+            (region, interest)
         })
         .collect()
 }
@@ -377,6 +385,7 @@ pub fn build(
         publish: spec.publish,
         settings: crate::manifest::settings_rules::resolve(spec),
         permissions: crate::manifest::permission_rules::resolve(spec),
+        mappings: crate::manifest::mapping_rules::resolve(spec),
         environment,
         reserved_concurrency: spec.reserved_concurrency.clone(),
         invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),

@@ -6,8 +6,8 @@ use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
 use crate::types::{
-    AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, PcState, Permission,
-    PublishPolicy, ScalingState, Settings, PERMISSION_SID_PREFIX,
+    AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, MappingState, PcState,
+    Permission, PublishPolicy, ScalingState, Settings, PERMISSION_SID_PREFIX,
 };
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -20,6 +20,8 @@ pub struct Observed {
     pub invoke_configs: BTreeMap<Option<String>, InvokeConfig>,
     /// Keyed by alias name.
     pub scaling: BTreeMap<String, ScalingState>,
+    /// Event source mappings on the qualifiers the manifest's mappings name (and the function).
+    pub mappings: Vec<MappingState>,
     /// Statements the controller owns (id `lambda-reconciler-…`), by qualifier ("" = the
     /// unqualified function) then statement id; read for the unqualified function, the listed
     /// aliases and the qualifiers the statements name.
@@ -39,6 +41,8 @@ pub struct Observed {
 /// Which kinds a desired state manages (and so which reads are needed).
 pub struct Needs {
     pub aliases: bool,
+    /// The qualifiers whose event source mappings to list ("" = the unqualified function).
+    pub mappings: Vec<String>,
     /// The qualifiers whose resource policy to read ("" = the unqualified function).
     pub policies: Vec<String>,
     pub provisioned: bool,
@@ -57,7 +61,17 @@ pub fn needs(d: &Desired) -> Needs {
             .chain(p.keys().map(|(q, _)| q.clone()))
             .collect(),
     };
+    // Mappings: the qualifiers the manifest's mappings name; with prune also the unqualified
+    // function and each listed alias (where an unlisted mapping to delete can be).
+    let mappings: BTreeSet<String> = match &d.mappings {
+        None => BTreeSet::new(),
+        Some(m) => {
+            let pruned = d.prune.then(|| std::iter::once(String::new()).chain(d.aliases.keys().cloned()));
+            m.keys().map(|(_, q)| q.clone()).chain(pruned.into_iter().flatten()).collect()
+        }
+    };
     Needs {
+        mappings: mappings.into_iter().collect(),
         policies: policies.into_iter().collect(),
         aliases: !d.aliases.is_empty() || d.prune,
         provisioned: any(&|a| !a.provisioned_concurrency.is_absent() || !a.autoscaling.is_absent()),
@@ -73,13 +87,14 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
     let f = &d.function_ref;
     let n = needs(d);
     let own_scaling = n.scaling && !d.prune;
-    let (function, aliases, provisioned, invoke_configs, scaling, policies) = tokio::join!(
+    let (function, aliases, provisioned, invoke_configs, scaling, policies, mappings) = tokio::join!(
         c.lambda.get_function(f),
         when(n.aliases, || c.lambda.list_aliases(f)),
         when(n.provisioned, || c.lambda.list_provisioned_concurrency(f)),
         when(n.invoke_configs, || c.lambda.list_event_invoke_configs(f)),
         when(own_scaling, || read_scaling(c, d, declared_scaling(d))),
         read_policies(c, f, &n.policies),
+        when(!n.mappings.is_empty(), || c.lambda.list_mappings(f, &n.mappings)),
     );
     let Some(mut function) = function? else {
         return Ok(Observed::default());
@@ -94,6 +109,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         invoke_configs: invoke_configs?,
         scaling: scaling?,
         policies: policies?,
+        mappings: mappings?,
         alarms: Default::default(),
         hooks: Default::default(),
         published_config: None,

@@ -162,6 +162,11 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
             l.add_permission(f, qualifier.as_deref(), sid, permission).await?
         }
         Action::RemovePermission { qualifier, sid } => l.remove_permission(f, qualifier.as_deref(), sid).await?,
+        Action::CreateMapping { qualifier, source, config, starting_position } => {
+            l.create_mapping(f, qualifier, source, config, starting_position.as_deref()).await?
+        }
+        Action::UpdateMapping { uuid, config } => l.update_mapping(uuid, config).await?,
+        Action::DeleteMapping { uuid } => l.delete_mapping(uuid).await?,
     }
     Ok(())
 }

@@ -123,7 +123,10 @@ pub fn class_of(operation: &str, code: &str, message: &str, status: Option<u16>)
         ErrorClass::Stale
     } else if NOT_FOUND_CODES.contains(&code) {
         ErrorClass::NotFound
-    } else if matches!(code, "ResourceConflictException" | "ConcurrentUpdateException") || status == Some(409) {
+    } else if matches!(code, "ResourceConflictException" | "ConcurrentUpdateException" | "ResourceInUseException")
+        || status == Some(409)
+    {
+        // ResourceInUseException: an event source mapping is Creating, Updating or Deleting.
         ErrorClass::Conflict
     } else if matches!(code, "Timeout" | "DispatchFailure") {
         ErrorClass::Unreachable

@@ -86,6 +86,7 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
 }
 
 mod function;
+mod mappings;
 mod policy;
 
 impl Lambda {

@@ -93,6 +93,7 @@ impl Aws {
         let c = self.region(region);
         c.scaling.set_interest(interest.scaling_functions);
         c.ssm.set_wanted(interest.ssm_names);
+        c.secrets.set_wanted(interest.secret_refs);
     }
 
     /// Clients for `region`, created once.
@@ -106,7 +107,7 @@ impl Aws {
                     alarms: cloudwatch::Alarms::new(&cfg, self.caller.clone()),
                     scaling: scaling::Scaling::new(&cfg, self.caller.clone(), self.stale_after),
                     ssm: ssm::Ssm::new(&cfg, self.caller.clone(), self.stale_after),
-                    secrets: secrets::Secrets::new(&cfg, self.caller.clone()),
+                    secrets: secrets::Secrets::new(&cfg, self.caller.clone(), self.stale_after),
                 }
             })
             .clone()

@@ -145,7 +145,8 @@ async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, 
     let mut params = clients.ssm.resolve(&key.name, &names).await.map_err(WorkError::Ssm)?;
     let refs = desired::secret_refs([m]);
     if !refs.is_empty() {
-        params.extend(Box::pin(clients.secrets.resolve(&refs)).await.map_err(WorkError::Secrets)?);
+        let values = Box::pin(clients.secrets.resolve_shared(&key.name, &refs)).await;
+        params.extend(values.map_err(WorkError::Secrets)?);
     }
     Ok(desired::build(m, Some(&key.region), &params)?)
 }

@@ -2,6 +2,7 @@
 
 pub mod deploy_rules;
 pub mod load;
+pub mod mapping_rules;
 pub mod model;
 pub mod permission_rules;
 pub mod schema;

@@ -86,6 +86,9 @@ pub struct Spec {
     pub kms_key_arn: Field<String>,
     /// Log format, levels and group; fields left out are unmanaged.
     pub logging_config: Option<LoggingConfig>,
+    /// Event source mappings (SQS, Kinesis, DynamoDB streams) keyed by source and qualifier;
+    /// mappings not listed are left alone unless `prune`. Absent: unmanaged.
+    pub event_source_mappings: Option<Vec<EventSourceMapping>>,
     /// Resource-based policy statements by name (e.g. API Gateway allowed to invoke alias prod).
     /// The controller owns statement id `lambda-reconciler-NAME` and removes only statements it
     /// owns, on the qualifiers listed here; `{}` or `null` removes them all. Absent: unmanaged.
@@ -104,6 +107,40 @@ pub struct Spec {
     /// Aliases by name; listed aliases are created if missing.
     #[serde(default)]
     pub aliases: IndexMap<String, Alias>,
+}
+
+/// One event source mapping; settings left out are unmanaged (AWS's defaults on create).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventSourceMapping {
+    /// The SQS queue, Kinesis stream or DynamoDB stream ARN.
+    pub source: String,
+    /// Alias or version the mapping invokes; absent: the unqualified function.
+    pub qualifier: Option<Scalar>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// SQS 1-10,000 (FIFO 10; over 10 needs maximumBatchingWindow >= 1); streams 1-10,000.
+    pub batch_size: Option<i64>,
+    /// Seconds, 0-300.
+    pub maximum_batching_window: Option<i64>,
+    /// SQS only: 2-1,000 concurrent invocations.
+    pub maximum_concurrency: Option<i64>,
+    /// `[ReportBatchItemFailures]` or `[]`.
+    pub function_response_types: Option<Vec<String>>,
+    /// Event filter patterns (JSON text), at most 5.
+    pub filters: Option<Vec<String>>,
+    /// Streams: LATEST (default) or TRIM_HORIZON; used when the mapping is created.
+    pub starting_position: Option<String>,
+    /// Streams: 1-10.
+    pub parallelization_factor: Option<i64>,
+    /// Streams.
+    pub bisect_batch_on_function_error: Option<bool>,
+    /// Streams: -1 (forever) to 10,000.
+    pub maximum_retry_attempts: Option<i64>,
+    /// Streams: -1 (forever) or 60-604,800 seconds.
+    pub maximum_record_age: Option<i64>,
+    /// Streams: SQS queue or SNS topic ARN for records that failed.
+    pub on_failure: Option<String>,
 }
 
 /// One statement of the function's (or a qualifier's) resource-based policy.

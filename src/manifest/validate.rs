@@ -86,6 +86,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     }
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Field::Value(env) = &s.environment {
         environment(c, env);
     }
@@ -128,7 +129,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
-        ["permissions"] | ["permissions", _] => true,
+        ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
     };

@@ -480,3 +480,16 @@ fn bad_permissions_are_reported_per_field() {
     one(body, "spec.permissions.ok.sourceAccount", 12, "12-digit");
     one(body, "spec.permissions.ok.sourceArn", 13, "not an ARN");
 }
+
+#[test]
+fn event_source_mappings_are_checked_against_their_source_types_rules() {
+    let body = "  eventSourceMappings:\n    - source: arn:aws:sqs:ap-northeast-1:123456789012:q\n      batchSize: 50\n      parallelizationFactor: 2\n      functionResponseTypes: [Everything]\n    - source: arn:aws:kinesis:ap-northeast-1:123456789012:stream/s\n      maximumConcurrency: 5\n      maximumRecordAge: 30\n      filters: [not-json, '{}', '{}', '{}', '{}', '{}']\n    - source: arn:aws:s3:::bucket\n";
+    one(body, "spec.eventSourceMappings[0].batchSize", 8, "maximumBatchingWindow of at least 1");
+    one(body, "spec.eventSourceMappings[0].parallelizationFactor", 9, "streams only");
+    one(body, "spec.eventSourceMappings[0].functionResponseTypes", 10, "ReportBatchItemFailures");
+    one(body, "spec.eventSourceMappings[1].maximumConcurrency", 12, "SQS only");
+    one(body, "spec.eventSourceMappings[1].maximumRecordAge", 13, "60-604800");
+    one(body, "spec.eventSourceMappings[1].filters", 14, "over Lambda's 5");
+    one(body, "spec.eventSourceMappings[1].filters[0]", 14, "JSON object");
+    one(body, "spec.eventSourceMappings[2].source", 15, "not an SQS queue, Kinesis stream or DynamoDB stream ARN");
+}

@@ -1,6 +1,7 @@
 //! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
 
 mod alias;
+mod mappings;
 mod permissions;
 mod publish;
 #[cfg(test)]
@@ -19,8 +20,8 @@ use serde_json::{json, Value};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
-    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, Permission, Routing, Scheduled, Settings,
-    TargetTracking,
+    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, MappingConfig, Permission, Routing, Scheduled,
+    Settings, TargetTracking,
 };
 
 /// One write the apply engine performs, in plan order.
@@ -98,6 +99,21 @@ pub enum Action {
         alias: String,
         name: String,
     },
+    /// CreateEventSourceMapping from `source` to `qualifier` ("" = the unqualified function).
+    CreateMapping {
+        qualifier: String,
+        source: String,
+        config: MappingConfig,
+        starting_position: Option<String>,
+    },
+    /// UpdateEventSourceMapping of the settings in `config`.
+    UpdateMapping {
+        uuid: String,
+        config: MappingConfig,
+    },
+    DeleteMapping {
+        uuid: String,
+    },
     /// AddPermission of statement `sid` on `qualifier` (`None`: the unqualified function).
     AddPermission {
         qualifier: Option<String>,
@@ -133,6 +149,9 @@ impl Action {
             Action::PutScheduledAction { .. } => "autoscaling:PutScheduledAction",
             Action::DeleteScheduledAction { .. } => "autoscaling:DeleteScheduledAction",
             Action::AddPermission { .. } => "lambda:AddPermission",
+            Action::CreateMapping { .. } => "lambda:CreateEventSourceMapping",
+            Action::UpdateMapping { .. } => "lambda:UpdateEventSourceMapping",
+            Action::DeleteMapping { .. } => "lambda:DeleteEventSourceMapping",
             Action::RemovePermission { .. } => "lambda:RemovePermission",
         }
     }
@@ -335,6 +354,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
     }
     invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
     permissions::plan(d, o, &mut p);
+    mappings::plan(d, o, &mut p);
     rollout::stale_markers(d, o, &mut p);
     if !d.prune {
         p.unmanaged_aliases = o.aliases.keys().filter(|k| !d.aliases.contains_key(*k)).cloned().collect();

@@ -4,6 +4,7 @@
 
 mod field;
 mod function;
+mod mapping;
 mod permission;
 mod rollout;
 mod secret;
@@ -14,6 +15,7 @@ pub use function::{
     is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, FOLLOW_PUBLISHED,
     GENERATION_TAG, PUBLISHED_TAG,
 };
+pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};
 pub use permission::{owned_sid, principal, Permission, INVOKE, PERMISSION_SID_PREFIX};
 pub use rollout::{
     marker_tag, tag_safe, AlarmState, Deployment, HookResult, Marker, Phase, RolloutView, Step, Strategy,
@@ -229,10 +231,13 @@ impl std::fmt::Debug for Parameter {
     }
 }
 
-/// What one region's manifests need read: the SSM names they use and how many manage autoscaling.
+/// What one region's manifests need read: the SSM names and secrets they use, and how many manage
+/// autoscaling.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Interest {
     pub ssm_names: Vec<String>,
+    /// The Secrets Manager values they use (read together, 20 a call, once per resync).
+    pub secret_refs: Vec<SecretRef>,
     pub scaling_functions: usize,
 }
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote
 
 from moto.awslambda.models import lambda_backends
 
+import esm_ext
 import iam
 import policy_ext
 import settings_ext
@@ -31,6 +32,8 @@ ROUTES = [
     ("aliases", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/?$")),
     ("versions", re.compile(rf"^/2015-03-31/functions/{FN}/versions/?$")),
     ("policy", re.compile(rf"^/2015-03-31/functions/{FN}/policy/?$")),
+    ("esm_list", re.compile(r"^/2015-03-31/event-source-mappings/?$")),
+    ("esm", re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$")),
     ("policy_sid", re.compile(rf"^/2015-03-31/functions/{FN}/policy/(?P<sid>[^/]+)/?$")),
 ]
 
@@ -331,6 +334,19 @@ def publish(inner, environ, start_response, region, name, body, busy):
     return finish(start_response, status, headers, out)
 
 
+def esm_function_arn(region, raw):
+    """The function (and qualifier) a mapping's FunctionName names, as its ARN; the function and
+    a qualifying alias or version must exist."""
+    raw = unquote(raw)
+    if raw.startswith("arn:"):
+        parts = raw.split(":")
+        name, qualifier = parts[6], (parts[7] if len(parts) > 7 else None)
+    else:
+        name, _, qualifier = raw.partition(":")
+    fn, _ = check_qualifier(region, name, qualifier or None, allow_latest=True)
+    return fn.function_arn + (f":{qualifier}" if qualifier and qualifier != "$LATEST" else "")
+
+
 def route(inner, name, m, environ, start_response, method, region, raw):
     """Serves a matched Lambda path (under LOCK)."""
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -345,6 +361,21 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         return respond(start_response, *handle_eic(method, region, m["fn"], query, body, name == "eic_list"))
     if name == "account":
         return respond(start_response, *handle_account(region))
+    if name == "esm_list":
+        if method == "POST":
+            return respond(start_response, *esm_ext.create(esm_function_arn(region, body.get("FunctionName") or ""), body, region))
+        raw_fn = (query.get("FunctionName") or [None])[0]
+        source = (query.get("EventSourceArn") or [None])[0]
+        fn_arn = esm_function_arn(region, raw_fn) if raw_fn else None
+        max_items = int((query.get("MaxItems") or ["100"])[0])
+        return respond(start_response, *esm_ext.listing(fn_arn, source, (query.get("Marker") or [None])[0], max_items))
+    if name == "esm":
+        uid = unquote(m["uuid"])
+        if method == "GET":
+            return respond(start_response, 200, esm_ext.view(esm_ext.get(uid)))
+        if method == "PUT":
+            return respond(start_response, *esm_ext.update(uid, body))
+        return respond(start_response, *esm_ext.delete(uid))
     if name in ("policy", "policy_sid"):
         qualifier = (query.get("Qualifier") or [None])[0]
         qualifier = None if qualifier in ("", "$LATEST") else qualifier

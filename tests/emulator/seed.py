@@ -58,6 +58,13 @@ def function(endpoint, region, name, versions=2):
     return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
 
 
+def queue(endpoint, region, name):
+    """Creates SQS queue `name`; returns its ARN."""
+    sqs = client("sqs", endpoint, region)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
 def layer(endpoint, region, name):
     """Publishes a version of layer `name`; returns its LayerVersionArn."""
     lam = client("lambda", endpoint, region)

@@ -122,6 +122,12 @@ class Extension:
             arn = seed.function(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"],
                                 int(body.get("versions", 2)))
             return respond(start_response, 200, {"FunctionArn": arn})
+        if path == "/_ext/seed/queue" and method == "POST":
+            import seed
+
+            port = environ.get("SERVER_PORT")
+            arn = seed.queue(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"])
+            return respond(start_response, 200, {"QueueArn": arn})
         if path == "/_ext/seed/layer" and method == "POST":
             import seed
 

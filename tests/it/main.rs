@@ -9,6 +9,7 @@ mod corpus;
 mod daemon;
 mod deploy;
 mod layers;
+mod mappings;
 mod permissions;
 mod property;
 mod publish;

@@ -106,6 +106,20 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
                 let q = qualifier.clone().unwrap_or_default();
                 o.policies.entry(q).or_default().remove(sid);
             }
+            Action::CreateMapping { qualifier, source, config, .. } => o.mappings.push(MappingState {
+                uuid: format!("u{}", o.mappings.len()),
+                state: "Enabled".into(),
+                source: source.clone(),
+                qualifier: qualifier.clone(),
+                config: config.clone(),
+            }),
+            Action::UpdateMapping { uuid, config } => {
+                let m = o.mappings.iter_mut().find(|m| &m.uuid == uuid).unwrap();
+                let mut all = m.config.fields();
+                all.extend(config.fields());
+                m.config = MappingConfig::from_fields(all);
+            }
+            Action::DeleteMapping { uuid } => o.mappings.retain(|m| &m.uuid != uuid),
         }
     }
     o

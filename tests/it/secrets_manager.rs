@@ -93,3 +93,28 @@ fn a_secret_reference_without_an_id_is_a_clear_error() {
         run.all()
     );
 }
+
+#[tokio::test]
+async fn the_daemon_reads_a_regions_secrets_together_once_per_pass_not_per_function() {
+    let emu = Emulator::start();
+    secret(&emu, "app/shared-a", "value-a-s3cr3t").await;
+    secret(&emu, "app/shared-b", "value-b-s3cr3t").await;
+    let vars = "      SA: {fromSecret: {id: app/shared-a}}\n      SB: {fromSecret: {id: app/shared-b}}\n";
+    let names = ["app-s1", "app-s2", "app-s3"];
+    let files: Vec<(String, String)> = names.iter().map(|n| (format!("{n}.yaml"), manifest(n, vars))).collect();
+    for n in names {
+        emu.seed_function(n, 1);
+    }
+    let refs: Vec<(&str, &str)> = files.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
+    let dir = manifests(&refs);
+    emu.clear_requests();
+    let daemon = crate::common::daemon::Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    daemon.wait_ready().await;
+    assert_eq!(batch_calls(&emu), 1, "one read for the three functions' two secrets");
+    for n in names {
+        let c = emu.lambda().await.get_function_configuration().function_name(n).send().await.unwrap();
+        assert_eq!(c.environment().unwrap().variables().unwrap()["SB"], "value-b-s3cr3t");
+    }
+    let (_, status) = daemon.get("/status");
+    assert!(!status.contains("s3cr3t") && !daemon.log_text().contains("s3cr3t"));
+}

@@ -83,6 +83,15 @@ impl Emulator {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Creates SQS queue `name`; returns its ARN.
+    pub fn seed_queue(&self, name: &str) -> String {
+        let (status, body) =
+            self.admin("POST", "/_ext/seed/queue", &format!(r#"{{"region":"{REGION}","name":"{name}"}}"#));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["QueueArn"].as_str().unwrap().to_string()
+    }
+
     /// Publishes a version of layer `name`; returns its LayerVersionArn.
     pub fn seed_layer(&self, name: &str) -> String {
         let (status, body) =
