@@ -7,7 +7,7 @@ use yaml_rust2::{Yaml, YamlEmitter};
 use crate::aws::scaling::resource_id;
 use crate::aws::{Aws, AwsError};
 use crate::manifest::model::{API_VERSION, KIND};
-use crate::types::{FunctionRef, InvokeConfig, ScalingState, Settings};
+use crate::types::{FunctionRef, InvokeConfig, ScalingState, Settings, INVOKE, PERMISSION_SID_PREFIX};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -128,6 +128,63 @@ fn settings(s: &Settings, name: &str, spec: &mut Map<String, Value>) {
     }
 }
 
+/// The owned policy statements (others are reported, never adopted: that would duplicate them)
+/// and the event source mappings of the function and its exported aliases.
+async fn policies_and_mappings(
+    c: &crate::aws::RegionClients,
+    function: &str,
+    qualifiers: &[String],
+    spec: &mut Map<String, Value>,
+    warnings: &mut Vec<String>,
+) -> Result<(), ExportError> {
+    let mut permissions = Map::new();
+    let mut foreign = 0;
+    for q in qualifiers {
+        for (sid, p) in c.lambda.get_policy(function, Some(q.as_str()).filter(|q| !q.is_empty())).await? {
+            let Some(name) = sid.strip_prefix(PERMISSION_SID_PREFIX) else {
+                foreign += 1;
+                continue;
+            };
+            let mut x = json!({"principal": p.principal});
+            if !q.is_empty() {
+                x["qualifier"] = json!(q);
+            }
+            if p.action != INVOKE {
+                x["action"] = json!(p.action);
+            }
+            p.source_arn.iter().for_each(|a| x["sourceArn"] = json!(a));
+            p.source_account.iter().for_each(|a| x["sourceAccount"] = json!(a));
+            permissions.insert(name.to_string(), x);
+        }
+    }
+    if foreign > 0 {
+        warnings.push(format!("{foreign} resource-policy statement(s) not owned by lambda-reconciler left out: they stay as they are (re-declare them under permissions to manage them, then remove the originals)"));
+    }
+    if !permissions.is_empty() {
+        spec.insert("permissions".into(), Value::Object(permissions));
+    }
+    let mut mappings = vec![];
+    for m in c.lambda.list_mappings(function, qualifiers).await? {
+        let mut x = Map::new();
+        x.insert("source".into(), json!(m.source));
+        if !m.qualifier.is_empty() {
+            x.insert("qualifier".into(), json!(m.qualifier));
+        }
+        let mut fields = m.config.fields();
+        if fields.get("enabled") == Some(&json!(true)) {
+            fields.remove("enabled");
+        }
+        // Empty lists are AWS's defaults: left out (unmanaged) so the export round-trips.
+        fields.retain(|_, v| *v != json!([]));
+        x.extend(fields);
+        mappings.push(Value::Object(x));
+    }
+    if !mappings.is_empty() {
+        spec.insert("eventSourceMappings".into(), Value::Array(mappings));
+    }
+    Ok(())
+}
+
 pub async fn export(
     aws: &Aws,
     function: &str,
@@ -215,6 +272,8 @@ pub async fn export(
     if !out_aliases.is_empty() {
         spec.insert("aliases".into(), Value::Object(out_aliases));
     }
+    let qualifiers: Vec<String> = std::iter::once(String::new()).chain(live_aliases.keys().cloned()).collect();
+    policies_and_mappings(&c, function, &qualifiers, &mut spec, &mut warnings).await?;
     let doc = json!({
         "apiVersion": API_VERSION,
         "kind": KIND,

@@ -103,3 +103,33 @@ async fn a_mapping_in_transition_is_waited_on_and_the_emulator_refuses_writes_to
     assert!(run.all().contains("Creating (changes wait until it settles)"), "{}", run.all());
     assert_eq!(emu.write_calls(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn export_carries_mappings_and_owned_statements_and_round_trips_through_plan() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    emu.configure(r#"{"esm_settle_seconds": 0.1}"#);
+    let orders = emu.seed_queue("app-orders");
+    let lambda = emu.lambda().await;
+    let foreign = lambda.add_permission().function_name(F).statement_id("manual").action("lambda:InvokeFunction");
+    foreign.principal("s3.amazonaws.com").send().await.unwrap();
+    let body = format!(
+        "    - source: {orders}\n      qualifier: live\n      batchSize: 5\n      functionResponseTypes: [ReportBatchItemFailures]\n  permissions:\n    api:\n      qualifier: live\n      principal: apigateway.amazonaws.com\n"
+    );
+    let dir = manifests(&[("f.yaml", &manifest("", &body))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    eventually("the mapping settles", std::time::Duration::from_secs(10), || async {
+        mappings(&emu, "live").await[0].state() == Some("Enabled")
+    })
+    .await;
+    let export = emu.run(&["export", "--function", F]).expect(0);
+    assert!(
+        export.stdout.contains("eventSourceMappings:") && export.stdout.contains("batchSize: 5"),
+        "{}",
+        export.stdout
+    );
+    assert!(export.stdout.contains("permissions:") && !export.stdout.contains("manual"), "{}", export.stdout);
+    assert!(export.stderr.contains("1 resource-policy statement(s) not owned"), "{}", export.stderr);
+    let adopted = manifests(&[("f.yaml", &export.stdout)]);
+    emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
+}
