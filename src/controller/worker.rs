@@ -260,13 +260,14 @@ fn source_fingerprint(d: &Desired) -> u64 {
     h.finish()
 }
 
-/// True when the plan changes sourced variables (an UpdateFunctionConfiguration whose every diff
-/// is one).
+/// True when `field` is a variable whose value comes from SSM or Secrets Manager.
+fn is_sourced(d: &Desired, field: &str) -> bool {
+    field.strip_prefix("environment.variables.").is_some_and(|k| d.sourced.contains(k))
+}
+
+/// True when the plan changes any sourced variable.
 fn sourced_differ(d: &Desired, plan: &FunctionPlan) -> bool {
-    plan.changes
-        .iter()
-        .flat_map(|c| &c.diffs)
-        .any(|x| x.field.strip_prefix("environment.variables.").is_some_and(|k| d.sourced.contains(k)))
+    plan.changes.iter().flat_map(|c| &c.diffs).any(|x| is_sourced(d, &x.field))
 }
 
 /// A source change: the plan changes only sourced variables (and the publish after them) and
@@ -275,10 +276,7 @@ fn sourced_differ(d: &Desired, plan: &FunctionPlan) -> bool {
 fn source_change(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, fingerprint: u64) -> bool {
     let only_sourced = sourced_differ(d, plan)
         && plan.changes.iter().all(|c| match &c.action {
-            Action::UpdateConfiguration { .. } => c
-                .diffs
-                .iter()
-                .all(|x| x.field.strip_prefix("environment.variables.").is_some_and(|k| d.sourced.contains(k))),
+            Action::UpdateConfiguration { .. } => c.diffs.iter().all(|x| is_sourced(d, &x.field)),
             Action::PublishVersion { .. } => true,
             _ => false,
         });
