@@ -134,9 +134,15 @@ pub struct OperatorArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub manifests: ManifestArgs,
-    /// Every manifest is re-checked this often (±10 % jitter) to catch drift.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    pub resync_interval: Duration,
+    /// Every manifest is re-checked this often (±10 % jitter) to catch drift. Default: 60s; 1h
+    /// with --events-queue-url, where the resync is the safety net behind the events.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub resync_interval: Option<Duration>,
+    /// An SQS queue that CloudTrail events of Lambda and Application Auto Scaling reach through
+    /// EventBridge (manifests/deploy/cloudformation/events.yaml): a changed function is
+    /// reconciled within seconds. Repeatable (one per account-region).
+    #[arg(long = "events-queue-url")]
+    pub events_queue_urls: Vec<String>,
     /// Address of /healthz, /readyz, /status and /metrics (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: std::net::SocketAddr,
@@ -171,4 +177,12 @@ pub struct RunArgs {
     /// How often the alarms of rollouts in flight are read (one DescribeAlarms per region).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub alarm_poll: Duration,
+}
+
+impl RunArgs {
+    /// The resync interval: as given, else 60 s, or 1 h when events report changes.
+    pub fn resync(&self) -> Duration {
+        let default = if self.events_queue_urls.is_empty() { 60 } else { 3600 };
+        self.resync_interval.unwrap_or(Duration::from_secs(default))
+    }
 }

@@ -16,4 +16,5 @@ pub mod observed;
 pub mod plan;
 pub mod reconcile;
 pub mod status;
+pub mod trail;
 pub mod types;

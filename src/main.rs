@@ -28,7 +28,7 @@ async fn main() {
         endpoint_url: cli.global.endpoint_url.clone(),
         rps: cli.global.aws_rps,
         snapshot_stale_after: match &cli.command {
-            Command::Run(a) => Some(a.resync_interval / 2),
+            Command::Run(a) => Some(a.resync() / 2),
             _ => None,
         },
     };
@@ -42,6 +42,7 @@ async fn main() {
             commands::apply(&manifests.dir, &opts_aws, output, waits, !no_wait).await
         }
         Command::Run(args) => {
+            let resync = args.resync();
             let webhook_secret = match (&args.alert_webhook_secret_file, args.alert_webhook_secret) {
                 (Some(path), _) => match std::fs::read_to_string(path) {
                     Ok(s) => Some(s.trim_end_matches(['\n', '\r']).to_string()),
@@ -58,7 +59,7 @@ async fn main() {
             }
             let opts = lambda_reconciler::controller::RunOptions {
                 dir: args.manifests.dir,
-                resync: args.resync_interval,
+                resync,
                 listen: args.listen,
                 webhook: args.alert_webhook,
                 webhook_secret,
@@ -68,6 +69,7 @@ async fn main() {
                 debounce: args.debounce,
                 shutdown_timeout: args.shutdown_timeout,
                 waits: Waits { timeout: args.wait_timeout, alarm_poll: args.alarm_poll, ..Waits::default() },
+                events_queues: args.events_queue_urls,
             };
             match lambda_reconciler::controller::run(opts, &opts_aws).await {
                 Ok(()) => 0,

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub reloads: Counter,
     pub rollouts: Family<ResultLabel, Counter>,
     pub rollout_weight: Family<AliasLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// CloudTrail events read from the events queues, by what became of them.
+    pub events: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -73,6 +75,7 @@ impl Default for Metrics {
             reloads: Counter::default(),
             rollouts: Family::default(),
             rollout_weight: Family::default(),
+            events: Family::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -98,6 +101,11 @@ impl Default for Metrics {
             "Percent of an alias's traffic on the version a rollout shifts to",
             m.rollout_weight.clone(),
         );
+        registry.register(
+            "events",
+            "CloudTrail events read from the events queues, by result (enqueued, own, unmanaged, not_relevant, failed_call, malformed)",
+            m.events.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -115,6 +123,10 @@ impl Metrics {
 
     pub fn rollout(&self, result: &str) {
         self.rollouts.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn event(&self, result: &str) {
+        self.events.get_or_create(&ResultLabel { result: result.into() }).inc();
     }
 
     pub fn alert(&self, sink: &str, outcome: &str) {

@@ -251,7 +251,19 @@ impl Caller {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata,
     {
-        self.call_retrying(op, AwsError::retryable, f).await
+        self.call_retrying(op, AwsError::retryable, true, f).await
+    }
+
+    /// [`Caller::call`] for a data-plane call outside Lambda's control-plane quotas (reading the
+    /// events queue): counted and retried, but not held at the limiter, so a resync that fills
+    /// the limiter cannot delay the news of a change.
+    pub async fn call_unlimited<T, E, F, Fut>(&self, op: &'static str, f: F) -> Result<T, AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata,
+    {
+        self.call_retrying(op, AwsError::retryable, false, f).await
     }
 
     /// [`Caller::call`] for a request that must not run twice (a hook's Invoke): retried only
@@ -262,13 +274,14 @@ impl Caller {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata,
     {
-        self.call_retrying(op, |e| e.class == ErrorClass::Throttled, f).await
+        self.call_retrying(op, |e| e.class == ErrorClass::Throttled, true, f).await
     }
 
     async fn call_retrying<T, E, F, Fut>(
         &self,
         op: &'static str,
         retryable: fn(&AwsError) -> bool,
+        limited: bool,
         f: F,
     ) -> Result<T, AwsError>
     where
@@ -278,11 +291,11 @@ impl Caller {
     {
         let mut attempt = 0;
         loop {
-            if let Some(l) = &self.limiter {
+            if let Some(l) = self.limiter.as_ref().filter(|_| limited) {
                 self.gate.permit(l).await;
             }
             let result = f().await;
-            if !is_read(op) {
+            if limited && !is_read(op) {
                 self.gate.wrote();
             }
             let err = match result {

@@ -10,7 +10,9 @@ pub mod scaling;
 pub mod secrets;
 pub mod snapshot;
 pub mod sns;
+pub mod sqs;
 pub mod ssm;
+pub mod sts;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -86,6 +88,27 @@ impl Aws {
             cfg = cfg.region(aws_config::Region::new(r));
         }
         sns::Sns::new(&cfg.build(), self.caller.clone())
+    }
+
+    /// The events queue at `url`, read in the queue's region (from its host name,
+    /// `sqs.REGION.amazonaws.com`; else the default region).
+    pub fn events_queue(&self, url: &str) -> sqs::EventQueue {
+        let host = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
+        let labels: Vec<&str> = host.split('.').collect();
+        let region = match labels.as_slice() {
+            ["sqs", region, ..] | [region, "queue", ..] => Some(region.to_string()),
+            _ => None,
+        };
+        let mut cfg = self.base.to_builder();
+        if let Some(r) = region {
+            cfg = cfg.region(aws_config::Region::new(r));
+        }
+        sqs::EventQueue::new(&cfg.build(), self.caller.clone(), url)
+    }
+
+    /// Who the daemon's credentials are (its CloudTrail events carry this ARN).
+    pub async fn identity(&self) -> Result<sts::Identity, AwsError> {
+        sts::identity(&self.base, &self.caller).await
     }
 
     /// Tells the region's snapshots what the manifests need (call after every manifest load).

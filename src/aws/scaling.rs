@@ -56,7 +56,8 @@ pub struct Scaling {
     client: aws_sdk_applicationautoscaling::Client,
     caller: Caller,
     cache: Arc<tokio::sync::Mutex<Cache>>,
-    /// Function name → when this process last wrote one of its targets.
+    /// Function name → when one of its targets last changed: written by this process, or
+    /// changed by someone else as a CloudTrail event told ([`Scaling::changed_elsewhere`]).
     wrote: Arc<Mutex<HashMap<String, Instant>>>,
     interest: Arc<AtomicUsize>,
 }
@@ -78,6 +79,11 @@ impl Scaling {
     /// How many managed functions of this region have autoscaling (decides snapshot or direct).
     pub fn set_interest(&self, functions: usize) {
         self.interest.store(functions, Ordering::Relaxed);
+    }
+
+    /// A CloudTrail event says `function`'s targets changed: its next read skips the snapshot.
+    pub fn changed_elsewhere(&self, function: &str) {
+        self.wrote.lock().unwrap().insert(function.to_string(), Instant::now());
     }
 
     fn wrote_to(&self, id: &str) {

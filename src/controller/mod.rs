@@ -2,6 +2,7 @@
 //! shutdown drains in-flight work. Only keys move through here; nothing Lambda-specific.
 
 pub mod decide;
+pub mod events;
 pub mod queue;
 pub mod rollouts;
 pub mod store;
@@ -42,6 +43,8 @@ pub struct RunOptions {
     pub debounce: Duration,
     pub shutdown_timeout: Duration,
     pub waits: Waits,
+    /// SQS queues that CloudTrail events reach through EventBridge (`--events-queue-url`).
+    pub events_queues: Vec<String>,
 }
 
 /// Everything a worker needs.
@@ -171,6 +174,25 @@ fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
     Ok(out)
 }
 
+/// Learns who the daemon is (to recognise its own events), then reads the events queue at `url`.
+async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String) {
+    let mut attempt = 0;
+    let own = loop {
+        match ctx.aws.identity().await {
+            Ok(id) => break id.arn,
+            Err(e) => {
+                attempt += 1;
+                let wait = ctx.aws.caller.retry.backoff(attempt.min(8)).max(Duration::from_secs(1));
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "reading the daemon's identity (sts:GetCallerIdentity) failed; events wait for it");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    };
+    tracing::info!(queue = %url, identity = %own, "reading CloudTrail events; events of this identity are the daemon's own");
+    let source = ctx.aws.events_queue(&url);
+    events::consume(ctx, queue, source, Some(own)).await;
+}
+
 async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -237,6 +259,11 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let workers: Vec<_> =
         (0..opts.max_concurrent.max(1)).map(|_| tokio::spawn(worker(ctx.clone(), queue.clone()))).collect();
     let alarm_poller = tokio::spawn(rollouts::poll_alarms(ctx.clone(), queue.clone(), opts.waits.alarm_poll));
+    let consumers: Vec<_> = opts
+        .events_queues
+        .iter()
+        .map(|url| tokio::spawn(start_events(ctx.clone(), queue.clone(), url.clone())))
+        .collect();
     let (wctx, wqueue) = (ctx.clone(), queue.clone());
     let watcher = tokio::spawn(async move {
         while reloads.recv().await.is_some() {
@@ -251,6 +278,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     queue.close();
     watcher.abort();
     alarm_poller.abort();
+    consumers.iter().for_each(|c| c.abort());
     let drained = tokio::time::timeout(opts.shutdown_timeout, futures::future::join_all(workers)).await;
     if drained.is_err() {
         tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");

@@ -27,7 +27,11 @@ CONFIG["principals"] = {"AKIDTEST": DEFAULT_POLICY}
 # "Actions defined by AWS Lambda": InvokeFunction - "Grants permission to invoke a function",
 # API operation Invoke (and InvokeWithResponseStream).
 LAMBDA_ACTIONS = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction"}
-JSON_PREFIXES = {"AnyScaleFrontendService": "application-autoscaling", "AmazonSSM": "ssm"}
+JSON_PREFIXES = {"AnyScaleFrontendService": "application-autoscaling", "AmazonSSM": "ssm", "AmazonSQS": "sqs"}
+# Service Authorization Reference, "Actions defined by Amazon SQS": the batch APIs are authorized
+# by their single-message actions ("DeleteMessageBatch ... sqs:DeleteMessage").
+SQS_ACTIONS = {"DeleteMessageBatch": "DeleteMessage", "SendMessageBatch": "SendMessage",
+               "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
 _POLICIES = {}
 
 
@@ -52,7 +56,8 @@ def action_of(environ, service, raw):
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         prefix, _, op = target.partition(".")
-        return f"{JSON_PREFIXES.get(prefix, service)}:{op}"
+        svc = JSON_PREFIXES.get(prefix, service)
+        return f"{svc}:{SQS_ACTIONS.get(op, op) if svc == 'sqs' else op}"
     if service == "lambda":
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -63,9 +68,9 @@ def action_of(environ, service, raw):
     if service == "monitoring":
         op = re.match(r"^/service/[A-Za-z0-9]+/operation/([A-Za-z]+)$", environ.get("PATH_INFO", ""))
         return f"cloudwatch:{op.group(1)}" if op else None
-    if service == "sns":
+    if service in ("sns", "sts"):
         op = parse_qs(raw.decode("utf-8", "replace")).get("Action", [None])[0]
-        return f"sns:{op}" if op else None
+        return f"{service}:{op}" if op else None
     return None
 
 
@@ -104,6 +109,11 @@ def check(environ, service, raw):
     if policy is None:
         return
     action = action_of(environ, service, raw)
+    # STS API reference, GetCallerIdentity: "No permissions are required to perform this
+    # operation. If an administrator attaches a policy to your identity that explicitly denies
+    # access to the sts:GetCallerIdentity action, you can still perform this operation."
+    if action == "sts:GetCallerIdentity":
+        return
     if action is None or not allows(policy, action):
         key = access_key_of(environ)
         raise ApiError(403 if service in ("lambda", "sns") else 400,

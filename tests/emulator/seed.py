@@ -30,6 +30,30 @@ def code(version):
     return buf.getvalue()
 
 
+def events(endpoint, region, name, access_key=None):
+    """The events queue of manifests/deploy/cloudformation/events.yaml: the queue, and its rules
+    with the template's own event patterns, targeting it. `access_key`: create them in the account
+    of that key (an assumed role's). Returns the queue URL."""
+    import os
+
+    import yaml
+
+    creds = dict(CREDS, aws_access_key_id=access_key) if access_key else CREDS
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(root, "manifests", "deploy", "cloudformation", "events.yaml")) as f:
+        template = yaml.safe_load(f)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region, **creds)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ev = boto3.client("events", endpoint_url=endpoint, region_name=region, **creds)
+    for rid, res in template["Resources"].items():
+        if res["Type"] == "AWS::Events::Rule":
+            rule = f"{name}-{rid}"
+            ev.put_rule(Name=rule, EventPattern=json.dumps(res["Properties"]["EventPattern"]), State="ENABLED")
+            ev.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
+    return url
+
+
 def role_arn(endpoint, region):
     iam = client("iam", endpoint, region)
     try:

@@ -19,12 +19,13 @@ from werkzeug.serving import make_server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 import aas
+import cloudtrail_ext
 import cloudwatch_ext
 import faults
 import iam
 import lambda_ext
 import ssm_ext
-from common import CONFIG, LOCK, STATE, ApiError, error, region_of, respond, service_of
+from common import CONFIG, LOCK, STATE, ApiError, error, finish, region_of, respond, service_of
 
 
 def sns_error(start_response, e):
@@ -78,6 +79,9 @@ class Extension:
             if cbor:
                 with LOCK:
                     return cloudwatch_ext.handle(self.inner, environ, start_response, raw)
+            if service in ("lambda", "application-autoscaling", "sts"):
+                return self.recorded(environ, start_response, service, raw,
+                                     lambda sr: self.route(environ, sr, path, method, region, target, raw))
             return self.route(environ, start_response, path, method, region, target, raw)
         except ApiError as e:
             if service == "sns":
@@ -85,6 +89,25 @@ class Extension:
             if cbor:
                 return cloudwatch_ext.cbor_error(start_response, e.status, e.code, e.message)
             return error(start_response, e, json_protocol=bool(target))
+
+    def recorded(self, environ, start_response, service, raw, handle):
+        """Runs `handle`, then records the call as CloudTrail would (cloudtrail_ext)."""
+        captured = {}
+
+        def sr(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        chunks = handle(sr)
+        body = b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+        status = int(captured["status"].split()[0])
+        if service == "sts":
+            body = cloudtrail_ext.caller_identity_override(environ, raw, status, captured["headers"], body)
+        else:
+            with LOCK:
+                cloudtrail_ext.record(environ, service, raw, status, body)
+        return finish(start_response, captured["status"], captured["headers"], body)
 
     def route(self, environ, start_response, path, method, region, target, raw):
         for name, rx in lambda_ext.ROUTES:
@@ -128,6 +151,13 @@ class Extension:
             port = environ.get("SERVER_PORT")
             arn = seed.queue(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"])
             return respond(start_response, 200, {"QueueArn": arn})
+        if path == "/_ext/seed/events" and method == "POST":
+            import seed
+
+            port = environ.get("SERVER_PORT")
+            url = seed.events(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"],
+                              body.get("access_key"))
+            return respond(start_response, 200, {"QueueUrl": url})
         if path == "/_ext/seed/layer" and method == "POST":
             import seed
 

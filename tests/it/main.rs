@@ -8,6 +8,7 @@ mod container;
 mod corpus;
 mod daemon;
 mod deploy;
+mod events;
 mod layers;
 mod mappings;
 mod permissions;

@@ -92,6 +92,20 @@ impl Emulator {
         v["QueueArn"].as_str().unwrap().to_string()
     }
 
+    /// The events queue `name` with the rules of manifests/deploy/cloudformation/events.yaml
+    /// (their own patterns) sending to it; returns the queue URL.
+    pub fn seed_events(&self, name: &str) -> String {
+        let (status, body) =
+            self.admin("POST", "/_ext/seed/events", &format!(r#"{{"region":"{REGION}","name":"{name}"}}"#));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["QueueUrl"].as_str().unwrap().to_string()
+    }
+
+    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk().await)
+    }
+
     /// Publishes a version of layer `name`; returns its LayerVersionArn.
     pub fn seed_layer(&self, name: &str) -> String {
         let (status, body) =

@@ -1,0 +1,236 @@
+//! CloudTrail management events, as EventBridge delivers them, narrowed to the function a call
+//! touched: account, region, function name, the call and who made it. Pure parsing.
+
+use serde_json::Value;
+
+/// A successful mutating call on a Lambda function (or its provisioned-concurrency scaling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touched {
+    pub account: String,
+    pub region: String,
+    /// The function's name (CloudTrail records what the caller sent: a name, a partial or full
+    /// ARN, with or without qualifier; normalised here).
+    pub function: String,
+    /// The API operation, without the version suffix Lambda's event names carry
+    /// (`UpdateAlias20150331` → `UpdateAlias`).
+    pub call: String,
+    /// `userIdentity.arn` of the caller, when recorded.
+    pub caller: Option<String>,
+    /// An Application Auto Scaling call (the function's scaling targets changed).
+    pub scaling: bool,
+}
+
+/// Why an event names no function to look at. Every such message is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Ignored {
+    #[error("not a JSON EventBridge event: {0}")]
+    Malformed(String),
+    #[error("not an AWS API call via CloudTrail (detail-type {0:?})")]
+    NotApiCall(String),
+    #[error("event source {0} is not Lambda or Application Auto Scaling of Lambda")]
+    NotLambda(String),
+    #[error("{0} only reads")]
+    ReadOnly(String),
+    #[error("{call} failed ({code}): nothing changed")]
+    Failed { call: String, code: String },
+    #[error("{0} names no function")]
+    NoFunction(String),
+}
+
+impl Ignored {
+    /// The metric label of this outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Ignored::Malformed(_) => "malformed",
+            Ignored::NotApiCall(_) | Ignored::NotLambda(_) | Ignored::ReadOnly(_) | Ignored::NoFunction(_) => {
+                "not_relevant"
+            }
+            Ignored::Failed { .. } => "failed_call",
+        }
+    }
+}
+
+const LAMBDA: &str = "lambda.amazonaws.com";
+const SCALING: &str = "application-autoscaling.amazonaws.com";
+
+/// Parses one message body (the EventBridge envelope around a CloudTrail record).
+pub fn parse(body: &str) -> Result<Touched, Ignored> {
+    let v: Value = serde_json::from_str(body).map_err(|e| Ignored::Malformed(e.to_string()))?;
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let kind = text(&v, "detail-type").ok_or_else(|| Ignored::Malformed("no detail-type".into()))?;
+    if kind != "AWS API Call via CloudTrail" {
+        return Err(Ignored::NotApiCall(kind));
+    }
+    let detail = v.get("detail").filter(|d| d.is_object()).ok_or_else(|| Ignored::Malformed("no detail".into()))?;
+    let source = text(detail, "eventSource").ok_or_else(|| Ignored::Malformed("no detail.eventSource".into()))?;
+    let name = text(detail, "eventName").ok_or_else(|| Ignored::Malformed("no detail.eventName".into()))?;
+    let call = operation(&name);
+    if detail.get("readOnly").and_then(Value::as_bool) == Some(true) || is_read(&call) {
+        return Err(Ignored::ReadOnly(call));
+    }
+    if let Some(code) = text(detail, "errorCode") {
+        return Err(Ignored::Failed { call, code });
+    }
+    let request = detail.get("requestParameters").unwrap_or(&Value::Null);
+    let function = match source.as_str() {
+        LAMBDA => {
+            let response = detail.get("responseElements").unwrap_or(&Value::Null);
+            ["functionName", "resource", "functionArn"]
+                .iter()
+                .find_map(|k| text(request, k))
+                .or_else(|| text(response, "functionArn"))
+        }
+        SCALING if text(request, "serviceNamespace").as_deref() == Some("lambda") => {
+            // resourceId "function:NAME:QUALIFIER".
+            text(request, "resourceId").and_then(|r| r.strip_prefix("function:").map(str::to_string))
+        }
+        _ => return Err(Ignored::NotLambda(source)),
+    };
+    let raw = function.ok_or_else(|| Ignored::NoFunction(call.clone()))?;
+    let account = text(&v, "account").or_else(|| text(detail, "recipientAccountId")).unwrap_or_default();
+    let region = text(&v, "region").or_else(|| text(detail, "awsRegion")).unwrap_or_default();
+    let (arn_account, function) = function_name(&raw);
+    if function.is_empty() || region.is_empty() {
+        return Err(Ignored::Malformed(format!("{call}: function {raw:?} in region {region:?}")));
+    }
+    let caller = detail.get("userIdentity").and_then(|u| text(u, "arn"));
+    let scaling = source == SCALING;
+    Ok(Touched { account: arn_account.unwrap_or(account), region, function, call, caller, scaling })
+}
+
+/// The API operation of a CloudTrail event name: Lambda's names carry the API version as a
+/// suffix (`PutFunctionConcurrency20171031`, `UpdateFunctionConfiguration20150331v2`), and the
+/// suffixes change over time, so any trailing date (and `vN`) is dropped.
+pub fn operation(event_name: &str) -> String {
+    let versioned = event_name
+        .rsplit_once('v')
+        .filter(|(_, n)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        .and_then(|(head, _)| strip_date(head));
+    versioned.or_else(|| strip_date(event_name)).unwrap_or(event_name).to_string()
+}
+
+/// `name` without a trailing 8-digit date, when it has one.
+fn strip_date(name: &str) -> Option<&str> {
+    let cut = name.len().checked_sub(8).filter(|&c| c > 0)?;
+    let (head, date) = name.split_at_checked(cut)?;
+    date.chars().all(|c| c.is_ascii_digit()).then_some(head)
+}
+
+fn is_read(call: &str) -> bool {
+    ["Get", "List", "Describe"].iter().any(|p| call.starts_with(p))
+}
+
+/// The function name (and the account, when an ARN names one) of what a caller sent: `NAME`,
+/// `NAME:QUALIFIER`, `ACCOUNT:function:NAME[:Q]` or `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:Q]`.
+pub fn function_name(raw: &str) -> (Option<String>, String) {
+    let parts: Vec<&str> = raw.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, account, "function", name, ..] => (Some(account.to_string()), name.to_string()),
+        [account, "function", name, ..] => (Some(account.to_string()), name.to_string()),
+        [name, ..] => (None, name.to_string()),
+        [] => (None, String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(source: &str, name: &str, request: Value) -> String {
+        serde_json::json!({
+            "version": "0", "id": "e1", "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.lambda", "account": "111122223333", "region": "ap-northeast-1",
+            "detail": {
+                "eventVersion": "1.09", "eventSource": source, "eventName": name,
+                "awsRegion": "ap-northeast-1", "readOnly": false,
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"},
+                "requestParameters": request
+            }
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn event_names_lose_their_api_version_suffix() {
+        assert_eq!(operation("UpdateAlias20150331"), "UpdateAlias");
+        assert_eq!(operation("PutFunctionConcurrency20171031"), "PutFunctionConcurrency");
+        assert_eq!(operation("UpdateFunctionConfiguration20150331v2"), "UpdateFunctionConfiguration");
+        assert_eq!(operation("RegisterScalableTarget"), "RegisterScalableTarget");
+        assert_eq!(operation("PutScalingPolicy"), "PutScalingPolicy");
+        assert_eq!(operation("S3v2"), "S3v2", "a short number is part of the name");
+    }
+
+    #[test]
+    fn a_lambda_call_names_its_function_by_name_or_arn_without_qualifier() {
+        let t =
+            parse(&event(LAMBDA, "UpdateAlias20150331", serde_json::json!({"functionName": "orders", "name": "live"})))
+                .unwrap();
+        assert_eq!(
+            t,
+            Touched {
+                account: "111122223333".into(),
+                region: "ap-northeast-1".into(),
+                function: "orders".into(),
+                call: "UpdateAlias".into(),
+                caller: Some("arn:aws:iam::111122223333:user/alice".into()),
+                scaling: false,
+            }
+        );
+        for raw in ["arn:aws:lambda:ap-northeast-1:444455556666:function:orders:live", "444455556666:function:orders"] {
+            let t = parse(&event(LAMBDA, "PutFunctionConcurrency20171031", serde_json::json!({"functionName": raw})))
+                .unwrap();
+            assert_eq!((t.function.as_str(), t.account.as_str()), ("orders", "444455556666"));
+        }
+        let t = parse(&event(
+            LAMBDA,
+            "UpdateFunctionConfiguration20150331v2",
+            serde_json::json!({"functionName": "orders:7"}),
+        ))
+        .unwrap();
+        assert_eq!(t.function, "orders");
+    }
+
+    #[test]
+    fn tag_and_mapping_calls_name_the_function_by_resource_or_response() {
+        let arn = "arn:aws:lambda:ap-northeast-1:111122223333:function:orders";
+        let t = parse(&event(LAMBDA, "TagResource20170331v2", serde_json::json!({"resource": arn}))).unwrap();
+        assert_eq!(t.function, "orders");
+        let mut v: Value =
+            serde_json::from_str(&event(LAMBDA, "UpdateEventSourceMapping20150331", serde_json::json!({"uUID": "u"})))
+                .unwrap();
+        v["detail"]["responseElements"] = serde_json::json!({"functionArn": arn});
+        assert_eq!(parse(&v.to_string()).unwrap().function, "orders");
+    }
+
+    #[test]
+    fn a_scaling_call_names_the_function_of_its_resource_id() {
+        let req = serde_json::json!({"serviceNamespace": "lambda", "resourceId": "function:orders:live",
+            "scalableDimension": "lambda:function:ProvisionedConcurrency"});
+        let t = parse(&event(SCALING, "RegisterScalableTarget", req)).unwrap();
+        assert_eq!((t.function.as_str(), t.call.as_str(), t.scaling), ("orders", "RegisterScalableTarget", true));
+        let ecs = serde_json::json!({"serviceNamespace": "ecs", "resourceId": "service/c/s"});
+        assert_eq!(parse(&event(SCALING, "RegisterScalableTarget", ecs)), Err(Ignored::NotLambda(SCALING.into())));
+    }
+
+    #[test]
+    fn reads_failed_calls_other_sources_and_garbage_are_ignored_with_a_reason() {
+        let read = parse(&event(LAMBDA, "GetFunction20150331v2", serde_json::json!({"functionName": "f"})));
+        assert_eq!(read, Err(Ignored::ReadOnly("GetFunction".into())));
+        let mut v: Value =
+            serde_json::from_str(&event(LAMBDA, "UpdateAlias20150331", serde_json::json!({"functionName": "f"})))
+                .unwrap();
+        v["detail"]["errorCode"] = "ResourceNotFoundException".into();
+        assert_eq!(parse(&v.to_string()).unwrap_err().label(), "failed_call");
+        assert_eq!(parse(&event("s3.amazonaws.com", "PutObject", Value::Null)).unwrap_err().label(), "not_relevant");
+        assert_eq!(parse("{not json").unwrap_err().label(), "malformed");
+        assert_eq!(parse("[1,2]").unwrap_err().label(), "malformed");
+        assert_eq!(
+            parse(r#"{"detail-type":"AWS API Call via CloudTrail","detail":7}"#).unwrap_err().label(),
+            "malformed"
+        );
+        let none = parse(&event(LAMBDA, "UpdateEventSourceMapping20150331", serde_json::json!({"uUID": "u"})));
+        assert_eq!(none.unwrap_err().label(), "not_relevant");
+        let empty = parse(&event(LAMBDA, "UpdateAlias20150331", serde_json::json!({"functionName": ""})));
+        assert_eq!(empty.unwrap_err().label(), "malformed");
+    }
+}
