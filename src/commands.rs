@@ -80,11 +80,11 @@ fn failed(m: &Manifest, region: &str, error: String) -> Target {
 /// Resolves SSM values (one batched read per region) and builds each desired state.
 async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
     let default = aws.default_region();
-    let mut by_region: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
+    let mut by_region: BTreeMap<crate::types::Scope, Vec<&Manifest>> = BTreeMap::new();
     let mut out = Vec::new();
     for m in manifests {
         match m.key(default.as_deref()) {
-            Some(k) => by_region.entry(k.region).or_default().push(m),
+            Some(k) => by_region.entry(k.scope()).or_default().push(m),
             None => out.push(failed(
                 m,
                 "",
@@ -92,17 +92,18 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
             )),
         }
     }
-    for (region, ms) in by_region {
+    for ((role, region), ms) in by_region {
+        let clients = aws.clients(role.as_deref(), &region);
         let names = desired::ssm_names(ms.iter().copied());
         let params = if names.is_empty() {
             Ok(BTreeMap::new())
         } else {
-            aws.region(&region).ssm.get_parameters(&names).await.map(|(found, _)| found)
+            clients.ssm.get_parameters(&names).await.map(|(found, _)| found)
         }
         .map_err(|e| format!("resolving SSM parameters: {e}"));
         let refs = desired::secret_refs(ms.iter().copied());
         let params = match params {
-            Ok(mut p) if !refs.is_empty() => match aws.region(&region).secrets.resolve(&refs).await {
+            Ok(mut p) if !refs.is_empty() => match clients.secrets.resolve(&refs).await {
                 Ok(values) => {
                     p.extend(values);
                     Ok(p)
@@ -134,10 +135,9 @@ where
     let snapshot = load(dir)?;
     let aws = Arc::new(Aws::connect(opts).await);
     let default = aws.default_region();
-    let keyed: Vec<(String, &Manifest)> =
-        (snapshot.manifests.iter()).filter_map(|m| Some((m.key(default.as_deref())?.region, m))).collect();
-    for (region, interest) in desired::interest(keyed.iter().map(|(r, m)| (r.as_str(), *m))) {
-        aws.set_interest(&region, interest);
+    let keyed = (snapshot.manifests.iter()).filter_map(|m| Some((m.key(default.as_deref())?.scope(), m)));
+    for ((role, region), interest) in desired::interest(keyed) {
+        aws.set_interest(role.as_deref(), &region, interest);
     }
     let targets = resolve(&aws, &snapshot.manifests).await;
     let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
@@ -166,7 +166,7 @@ fn print_plan(plan: &Plan, output: Output) {
 
 pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output) -> i32 {
     let results = for_each(dir, opts, |aws, d| async move {
-        match reconcile::plan_one(&aws.region(&d.key.region), &d).await {
+        match reconcile::plan_one(&aws.clients(d.key.role.as_deref(), &d.key.region), &d).await {
             Ok(p) => (p, 0),
             Err(e) => (FunctionPlan::failed(&d, &e.to_string()), 0),
         }
@@ -225,7 +225,7 @@ async fn follow(
 
 pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits, wait_rollouts: bool) -> i32 {
     let results = for_each(dir, opts, |aws, d| async move {
-        let c = aws.region(&d.key.region);
+        let c = aws.clients(d.key.role.as_deref(), &d.key.region);
         let applied = match reconcile::apply_one(&c, &d, waits, 3).await {
             Ok(a) if wait_rollouts => follow(&c, &d, a, waits).await,
             other => other,

@@ -10,7 +10,7 @@ use crate::manifest::{self as m, Manifest};
 pub use crate::types::SecretRef;
 use crate::types::{
     environment_size, AliasState, Deployment, DriftPolicy, EnvMap, EnvValue, Field, FunctionKey, Interest,
-    InvokeConfig, Parameter, PublishPolicy, Routing, Scheduled, Settings, TargetTracking, DEFAULT_EVENT_AGE,
+    InvokeConfig, Parameter, PublishPolicy, Routing, Scheduled, Scope, Settings, TargetTracking, DEFAULT_EVENT_AGE,
     DEFAULT_RETRIES, ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
 };
 
@@ -327,11 +327,11 @@ fn secret_value(
     Ok(EnvValue { value, sensitive: true })
 }
 
-/// The interest of each region in `manifests` (keyed by their function's region).
-pub fn interest<'a>(manifests: impl IntoIterator<Item = (&'a str, &'a Manifest)>) -> BTreeMap<String, Interest> {
-    let mut by_region: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
-    for (region, m) in manifests {
-        by_region.entry(region.to_string()).or_default().push(m);
+/// The interest of each account-region in `manifests` (keyed by their function key's scope).
+pub fn interest<'a>(manifests: impl IntoIterator<Item = (Scope, &'a Manifest)>) -> BTreeMap<Scope, Interest> {
+    let mut by_region: BTreeMap<Scope, Vec<&Manifest>> = BTreeMap::new();
+    for (scope, m) in manifests {
+        by_region.entry(scope).or_default().push(m);
     }
     by_region
         .into_iter()

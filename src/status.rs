@@ -56,6 +56,9 @@ pub struct ManifestStatus {
     pub file: String,
     pub function: String,
     pub region: String,
+    /// The account of the role the manifest names (`spec.roleArn`); absent: the controller's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub sync: SyncState,
     pub drifted_fields: Vec<String>,
     pub blocked: Vec<String>,
@@ -78,7 +81,8 @@ pub struct StatusStore {
     map: RwLock<BTreeMap<FunctionKey, ManifestStatus>>,
     first_pass: Mutex<Option<HashSet<FunctionKey>>>,
     ready: AtomicBool,
-    unreachable: AtomicBool,
+    /// The account-regions whose endpoint did not answer the last reconcile there.
+    unreachable: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl StatusStore {
@@ -120,13 +124,19 @@ impl StatusStore {
         }
     }
 
-    /// Ready: the first pass is done and AWS answered the last reconcile.
+    /// Ready: the first pass is done and AWS answered the last reconcile in every account-region.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst) && !self.unreachable.load(Ordering::SeqCst)
+        self.ready.load(Ordering::SeqCst) && self.unreachable.lock().unwrap().is_empty()
     }
 
-    /// Records whether AWS answered; returns true when this changes the state.
-    pub fn set_reachable(&self, ok: bool) -> bool {
-        self.unreachable.swap(!ok, Ordering::SeqCst) == ok
+    /// Records whether AWS answered in `scope` (an account-region); returns true when this
+    /// changes that scope's state.
+    pub fn set_reachable(&self, scope: &str, ok: bool) -> bool {
+        let mut down = self.unreachable.lock().unwrap();
+        if ok {
+            down.remove(scope)
+        } else {
+            down.insert(scope.to_string())
+        }
     }
 }

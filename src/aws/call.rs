@@ -38,7 +38,8 @@ pub enum ErrorClass {
     /// a CodeSha256 that no longer matches): the same request can never succeed, so it is not
     /// retried; the reconcile reads again and plans anew.
     Stale,
-    /// The request is invalid or forbidden: not retried.
+    /// The request is invalid or forbidden, or no credentials could be had (a role that cannot
+    /// be assumed: `CredentialsError`): not retried.
     Terminal,
 }
 
@@ -86,7 +87,13 @@ fn classify<E: ProvideErrorMetadata>(operation: &'static str, err: &SdkError<E, 
             (err.code().unwrap_or("Unknown").to_string(), err.message().unwrap_or("").to_string())
         }
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "request timed out".to_string()),
-        SdkError::DispatchFailure(e) => ("DispatchFailure".to_string(), format!("{e:?}")),
+        SdkError::DispatchFailure(e) => {
+            // A role that cannot be assumed fails every call at signing: not an outage.
+            match e.as_connector_error().and_then(|c| super::roles::credentials_failure(c)) {
+                Some(why) => ("CredentialsError".to_string(), why),
+                None => ("DispatchFailure".to_string(), format!("{e:?}")),
+            }
+        }
         SdkError::ResponseError(_) => ("ResponseError".to_string(), "unparseable response".to_string()),
         _ => ("ConstructionFailure".to_string(), "request could not be built".to_string()),
     };
@@ -205,9 +212,10 @@ pub fn is_read(op: &str) -> bool {
     ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p))
 }
 
-/// Shared by every service client: one limiter for the whole process.
+/// Shared by the service clients of one account-region: one limiter for them.
 #[derive(Clone)]
 pub struct Caller {
+    rps: u32,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     pub retry: RetryPolicy,
     pub stats: Arc<CallStats>,
@@ -223,7 +231,17 @@ impl Caller {
     /// `rps == 0` disables the limiter.
     pub fn new(rps: u32, retry: RetryPolicy) -> Self {
         let limiter = NonZeroU32::new(rps).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
-        Caller { limiter, retry, stats: Arc::default(), gate: Arc::default(), shared_urgent: Arc::default() }
+        Caller { rps, limiter, retry, stats: Arc::default(), gate: Arc::default(), shared_urgent: Arc::default() }
+    }
+
+    /// A caller with a limiter (and urgency gate) of its own at the same rate, sharing the
+    /// counters and the urgency choice: one per account-region, since Lambda's quotas are.
+    pub fn sibling(&self) -> Self {
+        Caller {
+            stats: self.stats.clone(),
+            shared_urgent: self.shared_urgent.clone(),
+            ..Caller::new(self.rps, self.retry)
+        }
     }
 
     /// Makes shared work urgent (see [`Caller::shared`]); set by the daemon at start.
@@ -378,6 +396,10 @@ mod tests {
         assert_eq!(c("lambda:GetFunction", "DispatchFailure", "", None), ErrorClass::Unreachable);
         assert_eq!(c("lambda:GetFunction", "ServiceException", "", Some(500)), ErrorClass::Transient);
         assert_eq!(c("lambda:GetFunction", "AccessDeniedException", "", Some(403)), ErrorClass::Terminal);
+        assert_eq!(
+            c("lambda:GetFunction", "CredentialsError", "sts:AssumeRole on R failed", None),
+            ErrorClass::Terminal
+        );
     }
 
     #[test]

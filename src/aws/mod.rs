@@ -6,6 +6,7 @@ pub mod cloudwatch;
 pub mod lambda;
 pub mod pages;
 pub mod priority;
+pub mod roles;
 pub mod scaling;
 pub mod secrets;
 pub mod snapshot;
@@ -31,9 +32,15 @@ pub struct AwsOptions {
     pub snapshot_stale_after: Option<Duration>,
 }
 
-/// The service clients of one region.
+/// The session name of every role the controller assumes: its CloudTrail events carry
+/// `assumed-role/ROLE/lambda-reconciler`.
+pub const SESSION_NAME: &str = "lambda-reconciler";
+
+/// The service clients of one account-region (one set of credentials, one region), with their
+/// own rate limiter.
 #[derive(Clone)]
 pub struct RegionClients {
+    pub caller: Caller,
     pub lambda: lambda::Lambda,
     pub alarms: cloudwatch::Alarms,
     pub scaling: scaling::Scaling,
@@ -41,12 +48,17 @@ pub struct RegionClients {
     pub secrets: secrets::Secrets,
 }
 
-/// All regions' clients sharing one rate limiter and one set of counters.
+/// Every account-region's clients: one rate limiter and one set of snapshots per account-region
+/// (Lambda's quotas are per account and region), one set of counters for the process.
 pub struct Aws {
     base: aws_config::SdkConfig,
+    /// The process-wide caller: alert sinks, identity and events queues (not Lambda's quotas).
     pub caller: Caller,
     stale_after: Duration,
-    regions: Mutex<HashMap<String, RegionClients>>,
+    scopes: Mutex<HashMap<(Option<String>, String), RegionClients>>,
+    /// Role ARN → configuration whose credentials come from assuming it (cached, refreshed
+    /// before they expire by the SDK's identity cache).
+    roles: Mutex<HashMap<String, aws_config::SdkConfig>>,
 }
 
 impl Aws {
@@ -70,7 +82,8 @@ impl Aws {
             base,
             caller: Caller::new(opts.rps, RetryPolicy::default()),
             stale_after: opts.snapshot_stale_after.unwrap_or(Duration::MAX),
-            regions: Mutex::default(),
+            scopes: Mutex::default(),
+            roles: Mutex::default(),
         }
     }
 
@@ -92,47 +105,79 @@ impl Aws {
 
     /// The events queue at `url`, read in the queue's region (from its host name,
     /// `sqs.REGION.amazonaws.com`; else the default region).
-    pub fn events_queue(&self, url: &str) -> sqs::EventQueue {
+    pub fn events_queue(&self, url: &str, role: Option<&str>) -> sqs::EventQueue {
         let host = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
         let labels: Vec<&str> = host.split('.').collect();
         let region = match labels.as_slice() {
             ["sqs", region, ..] | [region, "queue", ..] => Some(region.to_string()),
             _ => None,
         };
-        let mut cfg = self.base.to_builder();
+        let mut cfg = self.config(role).to_builder();
         if let Some(r) = region {
             cfg = cfg.region(aws_config::Region::new(r));
         }
         sqs::EventQueue::new(&cfg.build(), self.caller.clone(), url)
     }
 
-    /// Who the daemon's credentials are (its CloudTrail events carry this ARN).
-    pub async fn identity(&self) -> Result<sts::Identity, AwsError> {
-        sts::identity(&self.base, &self.caller).await
+    /// Who the controller is with its own credentials (`None`) or through `role` (its CloudTrail
+    /// events carry this ARN).
+    pub async fn identity(&self, role: Option<&str>) -> Result<sts::Identity, AwsError> {
+        sts::identity(&self.config(role), &self.caller).await
     }
 
-    /// Tells the region's snapshots what the manifests need (call after every manifest load).
-    pub fn set_interest(&self, region: &str, interest: crate::types::Interest) {
-        let c = self.region(region);
+    /// The configuration of the controller's own credentials, or of `role`'s.
+    fn config(&self, role: Option<&str>) -> aws_config::SdkConfig {
+        let Some(role) = role else { return self.base.clone() };
+        let mut roles = self.roles.lock().unwrap();
+        roles
+            .entry(role.to_string())
+            .or_insert_with(|| {
+                let builder = aws_config::sts::AssumeRoleProvider::builder(role)
+                    .session_name(SESSION_NAME)
+                    .configure(&self.base)
+                    .build();
+                // With a configuration given, `build` awaits nothing (it only assembles the STS
+                // request), so it completes on the first poll.
+                let inner = futures::executor::block_on(builder);
+                let provider = roles::RoleCredentials { role: role.to_string(), inner };
+                self.base
+                    .to_builder()
+                    .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(provider))
+                    .build()
+            })
+            .clone()
+    }
+
+    /// Tells an account-region's snapshots what the manifests need (call after every load).
+    pub fn set_interest(&self, role: Option<&str>, region: &str, interest: crate::types::Interest) {
+        let c = self.clients(role, region);
         c.scaling.set_interest(interest.scaling_functions);
         c.ssm.set_wanted(interest.ssm_names);
         c.secrets.set_wanted(interest.secret_refs);
     }
 
-    /// Clients for `region`, created once.
+    /// Clients for `region` with the controller's own credentials.
     pub fn region(&self, region: &str) -> RegionClients {
-        let mut map = self.regions.lock().unwrap();
-        map.entry(region.to_string())
-            .or_insert_with(|| {
-                let cfg = self.base.to_builder().region(aws_config::Region::new(region.to_string())).build();
-                RegionClients {
-                    lambda: lambda::Lambda::new(&cfg, self.caller.clone()),
-                    alarms: cloudwatch::Alarms::new(&cfg, self.caller.clone()),
-                    scaling: scaling::Scaling::new(&cfg, self.caller.clone(), self.stale_after),
-                    ssm: ssm::Ssm::new(&cfg, self.caller.clone(), self.stale_after),
-                    secrets: secrets::Secrets::new(&cfg, self.caller.clone(), self.stale_after),
-                }
-            })
-            .clone()
+        self.clients(None, region)
+    }
+
+    /// Clients for `region` reached through `role` (`None`: the controller's own credentials),
+    /// created once, with a rate limiter of their own.
+    pub fn clients(&self, role: Option<&str>, region: &str) -> RegionClients {
+        let scope = (role.map(str::to_string), region.to_string());
+        if let Some(c) = self.scopes.lock().unwrap().get(&scope) {
+            return c.clone();
+        }
+        let cfg = self.config(role).to_builder().region(aws_config::Region::new(region.to_string())).build();
+        let caller = self.caller.sibling();
+        let made = RegionClients {
+            lambda: lambda::Lambda::new(&cfg, caller.clone()),
+            alarms: cloudwatch::Alarms::new(&cfg, caller.clone()),
+            scaling: scaling::Scaling::new(&cfg, caller.clone(), self.stale_after),
+            ssm: ssm::Ssm::new(&cfg, caller.clone(), self.stale_after),
+            secrets: secrets::Secrets::new(&cfg, caller.clone(), self.stale_after),
+            caller,
+        };
+        self.scopes.lock().unwrap().entry(scope).or_insert(made).clone()
     }
 }

@@ -35,10 +35,38 @@ impl Routed {
     }
 }
 
-/// Reads `source` until the process stops. `own` is the daemon's identity ARN: events of its own
-/// calls are dropped. Every message is deleted once handled (enqueued, or found irrelevant or
-/// malformed): level-triggered reconciles make a lost duplicate or a reordered pair harmless.
-pub async fn consume(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, source: EventQueue, own: Option<String>) {
+/// Who the controller is, to tell its own calls and its functions' accounts.
+#[derive(Debug, Clone, Default)]
+pub struct Own {
+    /// The account of the controller's own credentials (keys without a role are in it).
+    pub account: String,
+    /// The identity ARNs of the controller's credentials (its own, and the role it reads with).
+    pub arns: Vec<String>,
+}
+
+impl Own {
+    /// Whether `caller` (a CloudTrail `userIdentity.arn`) is the controller: one of its identities,
+    /// or a session of one of `roles` under the controller's session name.
+    pub fn is(&self, caller: &str, roles: &std::collections::BTreeSet<String>) -> bool {
+        if self.arns.iter().any(|a| a == caller) {
+            return true;
+        }
+        // arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION
+        let parts: Vec<&str> = caller.splitn(6, ':').collect();
+        let [_, _, "sts", "", account, resource] = parts.as_slice() else { return false };
+        let mut r = resource.split('/');
+        let (Some("assumed-role"), Some(name), Some(session)) = (r.next(), r.next(), r.next()) else { return false };
+        session == crate::aws::SESSION_NAME
+            && roles
+                .iter()
+                .any(|role| role.split(':').nth(4) == Some(*account) && role.rsplit('/').next() == Some(name))
+    }
+}
+
+/// Reads `source` until the process stops. Events of the controller's own calls are dropped.
+/// Every message is deleted once handled (enqueued, or found irrelevant or malformed):
+/// level-triggered reconciles make a lost duplicate or a reordered pair harmless.
+pub async fn consume(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, source: EventQueue, own: Own) {
     let mut failures = 0u32;
     loop {
         let messages = match source.receive(Duration::from_secs(20)).await {
@@ -56,7 +84,7 @@ pub async fn consume(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, source: Even
         };
         let mut handled = Vec::with_capacity(messages.len());
         for m in messages {
-            let routed = route(&ctx, &queue, &m.body, own.as_deref());
+            let routed = route(&ctx, &queue, &m.body, &own);
             ctx.metrics.event(routed.label());
             handled.push(m.receipt);
         }
@@ -76,7 +104,7 @@ pub async fn consume(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, source: Even
 }
 
 /// Handles one message body: parse, drop our own calls, find the manifest, enqueue.
-pub fn route(ctx: &Ctx, queue: &Queue<FunctionKey>, body: &str, own: Option<&str>) -> Routed {
+pub fn route(ctx: &Ctx, queue: &Queue<FunctionKey>, body: &str, own: &Own) -> Routed {
     let touched = match trail::parse(body) {
         Ok(t) => t,
         Err(why) => {
@@ -89,22 +117,50 @@ pub fn route(ctx: &Ctx, queue: &Queue<FunctionKey>, body: &str, own: Option<&str
             return Routed::Ignored(why.label());
         }
     };
-    if own.is_some() && touched.caller.as_deref() == own {
+    let (keys, roles) = {
+        let store = ctx.store.read().unwrap();
+        (store.find(&touched.region, &touched.function), store.roles())
+    };
+    if touched.caller.as_deref().is_some_and(|c| own.is(c, &roles)) {
         return Routed::Own;
     }
-    let key = FunctionKey { region: touched.region.clone(), name: touched.function.clone() };
-    if ctx.store.read().unwrap().get(&key).is_none() {
-        tracing::debug!(function = %key, call = %touched.call, "event for a function no manifest manages");
+    // The function of the event's account: through a role in that account, or the controller's own.
+    let key = keys.into_iter().find(|k| k.account().unwrap_or(&own.account) == touched.account);
+    let Some(key) = key else {
+        tracing::debug!(function = %touched.function, region = %touched.region, account = %touched.account, call = %touched.call, "event for a function no manifest manages");
         return Routed::Unmanaged;
-    }
+    };
     enqueue(ctx, queue, &touched, key)
 }
 
 fn enqueue(ctx: &Ctx, queue: &Queue<FunctionKey>, touched: &Touched, key: FunctionKey) -> Routed {
     if touched.scaling {
-        ctx.aws.region(&key.region).scaling.changed_elsewhere(&key.name);
+        ctx.aws.clients(key.role.as_deref(), &key.region).scaling.changed_elsewhere(&key.name);
     }
     tracing::info!(function = %key, call = %touched.call, caller = touched.caller.as_deref().unwrap_or("unknown"), "change seen through CloudTrail; reconciling ahead of the resync");
     queue.add_first(key.clone());
     Routed::Enqueued(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_controller_is_its_identities_or_a_session_of_its_roles_under_its_session_name() {
+        let own = Own {
+            account: "111122223333".into(),
+            arns: vec!["arn:aws:sts::111122223333:assumed-role/ctl/task-1".into()],
+        };
+        let roles = std::collections::BTreeSet::from(["arn:aws:iam::444455556666:role/ops/lr-target".to_string()]);
+        assert!(own.is("arn:aws:sts::111122223333:assumed-role/ctl/task-1", &roles));
+        assert!(own.is("arn:aws:sts::444455556666:assumed-role/lr-target/lambda-reconciler", &roles));
+        assert!(!own.is("arn:aws:sts::444455556666:assumed-role/lr-target/alice", &roles), "another session");
+        assert!(
+            !own.is("arn:aws:sts::777788889999:assumed-role/lr-target/lambda-reconciler", &roles),
+            "another account"
+        );
+        assert!(!own.is("arn:aws:iam::111122223333:user/alice", &roles));
+        assert!(!own.is("arn:aws:sts::111122223333:assumed-role/ctl/task-2", &roles), "another task of the role");
+    }
 }

@@ -93,8 +93,8 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
         return;
     }
     *ctx.unavailable.lock().unwrap() = None;
-    for (region, interest) in ctx.store.read().unwrap().interest() {
-        ctx.aws.set_interest(&region, interest);
+    for ((role, region), interest) in ctx.store.read().unwrap().interest() {
+        ctx.aws.set_interest(role.as_deref(), &region, interest);
     }
     for (file, errors) in r.rejected {
         for e in &errors {
@@ -147,7 +147,8 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>) {
     while let Some(key) = queue.next().await {
         ctx.metrics.queue_depth.set(queue.depth() as i64);
         let next = if queue.take_urgent(&key) {
-            ctx.aws.caller.gate.urgent(worker::run(&ctx, &key)).await
+            let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
+            gate.urgent(worker::run(&ctx, &key)).await
         } else {
             worker::run(&ctx, &key).await
         };
@@ -174,23 +175,39 @@ fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
     Ok(out)
 }
 
-/// Learns who the daemon is (to recognise its own events), then reads the events queue at `url`.
+/// Learns who the controller is (to recognise its own events and its own account), then reads
+/// the events queue at `url`: with the credentials of the role the manifests name for the queue's
+/// account (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`), else its own.
 async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String) {
+    let account = url.split("://").nth(1).unwrap_or(&url).split('/').nth(1).unwrap_or_default().to_string();
+    let role = ctx.store.read().unwrap().roles().into_iter().find(|r| r.split(':').nth(4) == Some(account.as_str()));
+    let mut own = events::Own::default();
+    for scope in [None, role.as_deref()].into_iter().collect::<std::collections::BTreeSet<_>>() {
+        let id = identity(&ctx, scope).await;
+        if scope.is_none() {
+            own.account = id.account.clone();
+        }
+        own.arns.push(id.arn);
+    }
+    tracing::info!(queue = %url, role = role.as_deref().unwrap_or("own credentials"), identities = ?own.arns, "reading CloudTrail events; events of these identities are the controller's own");
+    let source = ctx.aws.events_queue(&url, role.as_deref());
+    events::consume(ctx, queue, source, own).await;
+}
+
+/// The identity of the controller's own credentials (`None`) or of `role`, retried until known.
+async fn identity(ctx: &Ctx, role: Option<&str>) -> crate::aws::sts::Identity {
     let mut attempt = 0;
-    let own = loop {
-        match ctx.aws.identity().await {
-            Ok(id) => break id.arn,
+    loop {
+        match ctx.aws.identity(role).await {
+            Ok(id) => return id,
             Err(e) => {
                 attempt += 1;
                 let wait = ctx.aws.caller.retry.backoff(attempt.min(8)).max(Duration::from_secs(1));
-                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "reading the daemon's identity (sts:GetCallerIdentity) failed; events wait for it");
+                tracing::warn!(role = role.unwrap_or("own credentials"), error = %e, wait_ms = wait.as_millis() as u64, "reading the controller's identity (sts:GetCallerIdentity) failed; events wait for it");
                 tokio::time::sleep(wait).await;
             }
         }
-    };
-    tracing::info!(queue = %url, identity = %own, "reading CloudTrail events; events of this identity are the daemon's own");
-    let source = ctx.aws.events_queue(&url);
-    events::consume(ctx, queue, source, Some(own)).await;
+    }
 }
 
 async fn shutdown_signal() {

@@ -91,23 +91,23 @@ pub fn wake(plan: &FunctionPlan, dry_run: bool) -> Option<Duration> {
         .map(|t| Duration::from_millis((t - now).max(0) as u64))
 }
 
-/// Every `every`, reads each region's alarms in ALARM once and queues, first, every function
-/// whose rollout watches one of them.
+/// Every `every`, reads each account-region's alarms in ALARM once and queues, first, every
+/// function whose rollout watches one of them.
 pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         let watched: BTreeMap<FunctionKey, BTreeSet<String>> = ctx.rollout_alarms.lock().unwrap().clone();
-        let regions: BTreeSet<&str> = watched.keys().map(|k| k.region.as_str()).collect();
-        for region in regions {
+        let scopes: BTreeSet<crate::types::Scope> = watched.keys().map(FunctionKey::scope).collect();
+        for scope in scopes {
             // Fresh for two polls: one late poll does not send every rollout to read its own.
-            let firing = match ctx.aws.region(region).alarms.poll(every * 2).await {
+            let firing = match ctx.aws.clients(scope.0.as_deref(), &scope.1).alarms.poll(every * 2).await {
                 Ok(f) => f,
                 Err(e) => {
-                    tracing::warn!(region, error = %e, "reading alarms in ALARM failed");
+                    tracing::warn!(region = %scope.1, role = scope.0.as_deref().unwrap_or("own"), error = %e, "reading alarms in ALARM failed");
                     continue;
                 }
             };
-            for (key, alarms) in watched.iter().filter(|(k, _)| k.region == region) {
+            for (key, alarms) in watched.iter().filter(|(k, _)| k.scope() == scope) {
                 if let Some(alarm) = alarms.iter().find(|a| firing.contains(*a)) {
                     tracing::warn!(function = %key, alarm = %alarm, "rollout alarm in ALARM");
                     queue.add_first(key.clone());
@@ -136,10 +136,18 @@ pub fn operator_hook(running: Running) -> OperatorHook {
         Box::pin(async move {
             let op: Operator = action.parse()?;
             let (ctx, queue) = running.get().cloned().ok_or("the controller is starting")?;
-            let key = FunctionKey { region, name: function };
-            if ctx.store.read().unwrap().get(&key).is_none() {
-                return Err(format!("no manifest manages {key}"));
-            }
+            let keys = ctx.store.read().unwrap().find(&region, &function);
+            let key = match keys.as_slice() {
+                [key] => key.clone(),
+                [] => return Err(format!("no manifest manages {region}/{function}")),
+                _ => {
+                    let accounts: Vec<&str> = keys.iter().map(|k| k.account().unwrap_or("own")).collect();
+                    return Err(format!(
+                        "{region}/{function} is managed in several accounts ({}); run the command without --server, with that account's credentials",
+                        accounts.join(", ")
+                    ));
+                }
+            };
             let (reply, answer) = tokio::sync::oneshot::channel();
             ctx.requests.lock().unwrap().entry(key.clone()).or_default().push(Request { alias, op, reply });
             queue.add_first(key);
@@ -157,7 +165,7 @@ pub fn operator_hook(running: Running) -> OperatorHook {
 pub async fn take_requests(ctx: &Ctx, key: &FunctionKey, manifest: &str, function_ref: &str) {
     let requests = ctx.requests.lock().unwrap().remove(key).unwrap_or_default();
     for r in requests {
-        let c = ctx.aws.region(&key.region);
+        let c = ctx.aws.clients(key.role.as_deref(), &key.region);
         let result = operate(&c, function_ref, &r.alias, r.op).await.map_err(|e| e.to_string());
         tracing::info!(alias = %r.alias, op = ?r.op, result = ?result, "operator request");
         if let (Ok((_, m)), Operator::Abort) = (&result, r.op) {

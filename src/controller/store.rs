@@ -51,9 +51,19 @@ impl Store {
         self.current.get(key)
     }
 
-    /// What each region's manifests need read region-wide.
-    pub fn interest(&self) -> BTreeMap<String, crate::types::Interest> {
-        crate::desired::interest(self.current.iter().map(|(k, m)| (k.region.as_str(), m)))
+    /// The keys of the managed function `name` in `region`, whatever role reaches it.
+    pub fn find(&self, region: &str, name: &str) -> Vec<FunctionKey> {
+        self.current.keys().filter(|k| k.region == region && k.name == name).cloned().collect()
+    }
+
+    /// Every role the manifests name (each is assumed to reach its functions).
+    pub fn roles(&self) -> std::collections::BTreeSet<String> {
+        self.current.keys().filter_map(|k| k.role.clone()).collect()
+    }
+
+    /// What each account-region's manifests need read region-wide.
+    pub fn interest(&self) -> BTreeMap<crate::types::Scope, crate::types::Interest> {
+        crate::desired::interest(self.current.iter().map(|(k, m)| (k.scope(), m)))
     }
 
     pub fn keys(&self) -> Vec<FunctionKey> {

@@ -105,9 +105,12 @@ fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
             ctx.alerts.send(a);
         }
         AlertChoice::Unreachable => {
-            // One alert for the endpoint, not one per function, until it answers again.
-            if ctx.status.set_reachable(false) {
-                let mut a = Alert::new(AlertKind::AwsUnreachable, format!("AWS endpoint unreachable: {message}"));
+            // One alert per account-region, not one per function, until it answers again; the
+            // other account-regions keep reconciling.
+            if ctx.status.set_reachable(&scope_name(key), false) {
+                let text = format!("AWS endpoint unreachable ({}): {message}", scope_name(key));
+                let mut a = Alert::new(AlertKind::AwsUnreachable, text);
+                a.region = Some(key.region.clone());
                 a.message = Some(message.to_string());
                 ctx.alerts.send(a);
             }
@@ -141,7 +144,7 @@ fn failed(e: WorkError, secrets: &BTreeSet<String>) -> Outcome {
 
 async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, WorkError> {
     let names = desired::ssm_names([m]);
-    let clients = ctx.aws.region(&key.region);
+    let clients = ctx.aws.clients(key.role.as_deref(), &key.region);
     let mut params = clients.ssm.resolve(&key.name, &names).await.map_err(WorkError::Ssm)?;
     let refs = desired::secret_refs([m]);
     if !refs.is_empty() {
@@ -190,11 +193,11 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
 /// under `driftPolicy: correct`, never with `--dry-run`; rollouts move unless `--dry-run`.
 /// Returns the last plan (its `error`, its rollouts' next moves).
 async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result<FunctionPlan, WorkError> {
-    let clients = ctx.aws.region(&key.region);
+    let clients = ctx.aws.clients(key.role.as_deref(), &key.region);
     let (plan, o) = reconcile::observe_and_plan(&clients, d).await?;
     let function = o.function.as_ref();
-    if ctx.status.set_reachable(true) {
-        tracing::info!("AWS is reachable again");
+    if ctx.status.set_reachable(&scope_name(key), true) {
+        tracing::info!(scope = %scope_name(key), "AWS is reachable again");
     }
     let mut plan = plan;
     let applied = function.map_or(AppliedGeneration::Untagged, |f| f.applied_generation.clone());
@@ -351,12 +354,21 @@ fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen:
     });
 }
 
+/// An account-region as alerts and logs name it: `REGION` or `ACCOUNT/REGION`.
+fn scope_name(key: &FunctionKey) -> String {
+    match key.account() {
+        Some(a) => format!("{a}/{}", key.region),
+        None => key.region.clone(),
+    }
+}
+
 pub fn blank(key: &FunctionKey, m: &Manifest) -> ManifestStatus {
     ManifestStatus {
         manifest: m.name.clone(),
         file: m.file.display().to_string(),
         function: key.name.clone(),
         region: key.region.clone(),
+        account: key.account().map(str::to_string),
         sync: SyncState::Unknown,
         drifted_fields: vec![],
         blocked: vec![],
@@ -376,7 +388,7 @@ async fn delete(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Outcome {
     stripped.doc.spec.environment = Field::Absent;
     let result = async {
         let d = desired::build(&stripped, Some(&key.region), &BTreeMap::new())?.for_deletion();
-        let clients = ctx.aws.region(&key.region);
+        let clients = ctx.aws.clients(key.role.as_deref(), &key.region);
         let (plan, o) = reconcile::observe_and_plan(&clients, &d).await?;
         if !ctx.opts.dry_run && plan.error.is_none() && !plan.changes.is_empty() {
             reconcile::converge(&clients, &d, plan, o, ctx.opts.waits, 3).await?;

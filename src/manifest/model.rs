@@ -43,6 +43,9 @@ pub struct Spec {
     pub function_name: Option<String>,
     /// Region of the function; default: the ARN's, else `--region` / `AWS_REGION`.
     pub region: Option<String>,
+    /// An IAM role (`arn:aws:iam::ACCOUNT:role/NAME`) the controller assumes to manage this
+    /// function, in that role's account; default: the controller's own credentials.
+    pub role_arn: Option<String>,
     /// `correct` (default): fix drift. `alert`: report it only.
     #[serde(default)]
     pub drift_policy: DriftPolicy,

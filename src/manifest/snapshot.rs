@@ -99,7 +99,7 @@ impl Manifest {
 
     /// The function's key: the manifest's region, else the ARN's, else `default_region`.
     pub fn key(&self, default_region: Option<&str>) -> Option<FunctionKey> {
-        self.function.key(self.doc.spec.region.as_deref(), default_region)
+        self.function.key(self.doc.spec.region.as_deref(), default_region, self.doc.spec.role_arn.as_deref())
     }
 
     /// The document's generation: FNV-1a 64 of its canonical JSON. Stable across builds and

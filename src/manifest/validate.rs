@@ -61,18 +61,46 @@ pub fn document(file: &Path, doc: &Document, spanned: &SpannedDoc, errors: &mut 
     spec(&mut c, doc);
 }
 
+/// The account of an IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, the name of
+/// 1-64 characters of `\w+=,.@-`), or `None` when it is not one.
+pub fn role_account(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, partition, "iam", "", account, resource] = parts.as_slice() else { return None };
+    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    let name_ok =
+        (1..=64).contains(&name.len()) && name.chars().all(|ch| ch.is_ascii_alphanumeric() || "_+=,.@-".contains(ch));
+    (parts[0] == "arn" && partition.starts_with("aws") && is_account(account) && name_ok).then_some(*account)
+}
+
 fn spec(c: &mut Ctx, doc: &Document) {
     let s = &doc.spec;
     let function = s.function_name.as_deref().unwrap_or(&doc.metadata.name);
     let field = if s.function_name.is_some() { "spec.functionName" } else { "metadata.name" };
     match FunctionRef::parse(function) {
         Err(m) => c.err(field, m),
-        Ok(FunctionRef { region: Some(arn_region), .. }) => {
-            if let Some(r) = s.region.as_deref().filter(|r| *r != arn_region) {
-                c.err("spec.region", format!("`{r}` conflicts with the function ARN's region `{arn_region}`"));
+        Ok(f) => {
+            if let (Some(arn_region), Some(r)) = (&f.region, s.region.as_deref()) {
+                if r != arn_region {
+                    c.err("spec.region", format!("`{r}` conflicts with the function ARN's region `{arn_region}`"));
+                }
+            }
+            if let Some(role) = &s.role_arn {
+                match role_account(role) {
+                    None => c.err(
+                        "spec.roleArn",
+                        format!("`{role}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+                    ),
+                    Some(acct) if f.account.as_deref().is_some_and(|a| a != acct) => c.err(
+                        "spec.roleArn",
+                        format!(
+                            "the role is in account {acct} but the function ARN names account {}",
+                            f.account.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    Some(_) => {}
+                }
             }
         }
-        Ok(_) => {}
     }
     if let Some(r) = &s.region {
         if !is_region(r) {

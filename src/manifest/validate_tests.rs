@@ -493,3 +493,19 @@ fn event_source_mappings_are_checked_against_their_source_types_rules() {
     one(body, "spec.eventSourceMappings[1].filters[0]", 14, "JSON object");
     one(body, "spec.eventSourceMappings[2].source", 15, "not an SQS queue, Kinesis stream or DynamoDB stream ARN");
 }
+
+#[test]
+fn a_role_arn_must_be_an_iam_role_in_the_functions_account() {
+    one("  roleArn: arn:aws:iam::123:role/x\n", "spec.roleArn", 6, "is not an IAM role ARN");
+    one("  roleArn: arn:aws:iam::111122223333:user/x\n", "spec.roleArn", 6, "is not an IAM role ARN");
+    let other = "  functionName: arn:aws:lambda:us-east-1:444455556666:function:f\n  roleArn: arn:aws:iam::111122223333:role/lr\n";
+    one(
+        other,
+        "spec.roleArn",
+        7,
+        "the role is in account 111122223333 but the function ARN names account 444455556666",
+    );
+    assert!(errors("  roleArn: arn:aws:iam::111122223333:role/ops/lambda-reconciler-target\n").is_empty());
+    let same = "  functionName: arn:aws:lambda:us-east-1:111122223333:function:f\n  roleArn: arn:aws:iam::111122223333:role/lr\n";
+    assert!(errors(same).is_empty());
+}

@@ -5,16 +5,44 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// A function in a region: the unit of reconcile (one at a time per key).
+/// A function in a region, reached with the controller's credentials or through a role: the
+/// unit of reconcile (one at a time per key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct FunctionKey {
+    /// The role assumed to reach the function (`spec.roleArn`); `None`: the controller's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     pub region: String,
     pub name: String,
 }
 
+/// Where a function is reached: the role assumed (`None`: the controller's own credentials) and
+/// the region. One rate limiter and one set of region snapshots per scope.
+pub type Scope = (Option<String>, String);
+
+impl FunctionKey {
+    /// The key's scope.
+    pub fn scope(&self) -> Scope {
+        (self.role.clone(), self.region.clone())
+    }
+
+    /// A key reached with the controller's own credentials.
+    pub fn own(region: &str, name: &str) -> FunctionKey {
+        FunctionKey { role: None, region: region.to_string(), name: name.to_string() }
+    }
+
+    /// The account of the key's role (`None`: the controller's own account).
+    pub fn account(&self) -> Option<&str> {
+        self.role.as_deref().and_then(|r| r.split(':').nth(4))
+    }
+}
+
 impl fmt::Display for FunctionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.region, self.name)
+        match self.account() {
+            Some(a) => write!(f, "{a}/{}/{}", self.region, self.name),
+            None => write!(f, "{}/{}", self.region, self.name),
+        }
     }
 }
 
@@ -67,10 +95,10 @@ impl FunctionRef {
         FunctionRef { raw: s.to_string(), name: s.to_string(), region: None, account: None }
     }
 
-    /// The key: `region` (the manifest's), else the ARN's, else `default`.
-    pub fn key(&self, region: Option<&str>, default: Option<&str>) -> Option<FunctionKey> {
+    /// The key: `region` (the manifest's), else the ARN's, else `default`; reached through `role`.
+    pub fn key(&self, region: Option<&str>, default: Option<&str>, role: Option<&str>) -> Option<FunctionKey> {
         let region = region.or(self.region.as_deref()).or(default)?;
-        Some(FunctionKey { region: region.to_string(), name: self.name.clone() })
+        Some(FunctionKey { role: role.map(str::to_string), region: region.to_string(), name: self.name.clone() })
     }
 }
 

@@ -12,8 +12,8 @@ mod settings;
 
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
-    is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, FOLLOW_PUBLISHED,
-    GENERATION_TAG, PUBLISHED_TAG,
+    is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, Scope,
+    FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
 };
 pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};
 pub use permission::{owned_sid, principal, Permission, INVOKE, PERMISSION_SID_PREFIX};

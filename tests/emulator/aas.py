@@ -6,7 +6,7 @@ import json
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.applicationautoscaling.responses import _build_policy, _build_scheduled_action, _build_target
 
-from common import ACCOUNT, LOCK, ApiError, call_inner
+from common import account, LOCK, ApiError, call_inner
 
 # moto pages DescribeScalableTargets wrongly (its second token repeats), DescribeScalingPolicies by
 # 100 and DescribeScheduledActions not at all; AWS pages them by at most 50, 10 and 50.
@@ -19,7 +19,7 @@ AAS_PAGES = {
 
 def aas_describe(op, region, req):
     key, limit, build = AAS_PAGES[op]
-    b = applicationautoscaling_backends[ACCOUNT][region]
+    b = applicationautoscaling_backends[account()][region]
     size = int(req.get("MaxResults") or limit)
     if not 1 <= size <= limit:
         raise ApiError(400, "ValidationException", f"MaxResults must be between 1 and {limit}")
@@ -57,7 +57,7 @@ def deregister(inner, environ, start_response, region, raw):
     status, headers, out = call_inner(inner, environ)
     if status.startswith("200"):
         req = json.loads(raw or b"{}")
-        b = applicationautoscaling_backends[ACCOUNT][region]
+        b = applicationautoscaling_backends[account()][region]
         same = lambda o: (o.service_namespace, o.resource_id, o.scalable_dimension) == (
             req.get("ServiceNamespace"), req.get("ResourceId"), req.get("ScalableDimension"))
         with LOCK:

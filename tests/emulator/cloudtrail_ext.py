@@ -26,10 +26,13 @@ from moto.events.models import events_backends
 from moto.iam.models import get_account_id_from
 from moto.sts.models import sts_backends
 
+from moto.iam.models import iam_backends
+
 import iam
-from common import CONFIG, access_key_of
+from common import CONFIG, STATE, ApiError, access_key_of
 
 CONFIG.setdefault("cloudtrail_delay_s", 0.0)
+STATE.setdefault("cloudtrail", [])
 CONFIG.setdefault("identities", {
     "AKIDTEST": "arn:aws:sts::123456789012:assumed-role/lambda-reconciler/controller",
     "AKIDADMIN": "arn:aws:iam::123456789012:user/admin",
@@ -172,10 +175,50 @@ def record(environ, service, raw, status, response_body):
     }
     entry = {"Source": f"aws.{source}", "DetailType": "AWS API Call via CloudTrail", "Detail": json.dumps(detail)}
     delay = float(CONFIG.get("cloudtrail_delay_s") or 0)
-    deliver = lambda: backend.put_events([entry])  # noqa: E731
+    def deliver():
+        backend.put_events([entry])
+        # When each event reached EventBridge (the benchmark's start of the controller's part).
+        STATE["cloudtrail"].append({"t": time.time(), "eventName": name, "caller": arn,
+                                    "function": params.get("functionName") or params.get("resourceId")})
+
     if delay > 0:
         t = threading.Timer(delay, deliver)
         t.daemon = True
         t.start()
     else:
         deliver()
+
+
+def seed_role(account, name):
+    """Creates role `name` in `account` (moto's IAM needs a key of that account otherwise)."""
+    backend = iam_backends[account]["aws"]
+    try:
+        return backend.get_role(name).arn
+    except Exception:
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+        return backend.create_role(name, trust, "/", None, "seeded", [], None).arn
+
+
+def check_assume_role(environ, raw):
+    """AWS (AssumeRole): a role that does not exist, or whose trust policy does not allow the
+    caller, is refused: "AccessDenied ... is not authorized to perform: sts:AssumeRole on resource".
+    moto issues credentials for any role ARN; this refuses roles that do not exist in their account
+    (trust policies are not evaluated)."""
+    params = parse_qs(raw.decode("utf-8", "replace"))
+    if params.get("Action", [""])[0] != "AssumeRole":
+        return
+    role = params.get("RoleArn", [""])[0]
+    parts = role.split(":")
+    name = parts[5].split("/")[-1] if len(parts) > 5 else ""
+    exists = False
+    if len(parts) > 5 and parts[4] in iam_backends:
+        try:
+            iam_backends[parts[4]]["aws"].get_role(name)
+            exists = True
+        except Exception:
+            exists = False
+    if not exists:
+        arn, _ = identity_of(access_key_of(environ))
+        raise ApiError(403, "AccessDenied",
+                       f"User: {arn} is not authorized to perform: sts:AssumeRole on resource: {role}")

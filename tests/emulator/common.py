@@ -10,6 +10,18 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 ACCOUNT = DEFAULT_ACCOUNT_ID
 LOCK = threading.RLock()
+# The account of the request being handled (set per request from its access key, as moto does:
+# keys that moto's STS issued for an assumed role belong to that role's account).
+_CURRENT = threading.local()
+
+
+def account():
+    """The account of the request this thread handles (the default account outside requests)."""
+    return getattr(_CURRENT, "account", DEFAULT_ACCOUNT_ID)
+
+
+def set_account(account_id):
+    _CURRENT.account = account_id
 
 CONFIG = {
     # Seconds a provisioned concurrency config stays IN_PROGRESS before READY.
@@ -37,6 +49,8 @@ CONFIG = {
     "environment_error": {},
     # Every AWS request has its connection reset (the endpoint is down).
     "down": False,
+    # Requests signed for these regions have their connection reset (one region's endpoint is down).
+    "down_regions": [],
     # function name -> {"code", "reason"}: its configuration updates end LastUpdateStatus Failed.
     "update_fails": {},
 }

@@ -8,7 +8,7 @@ import uuid
 
 from moto.sqs.models import sqs_backends
 
-from common import ACCOUNT, CONFIG, STATE, ApiError
+from common import account, CONFIG, STATE, ApiError
 
 STREAM_ONLY = {"ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                "MaximumRecordAgeInSeconds", "DestinationConfig", "StartingPosition", "TumblingWindowInSeconds"}
@@ -82,7 +82,7 @@ def batching(k, m):
 def create(fn_arn, body, region):
     source = body.get("EventSourceArn") or ""
     k = kind(source)
-    if k.startswith("sqs") and not any(q.queue_arn == source for q in sqs_backends[ACCOUNT][region].queues.values()):
+    if k.startswith("sqs") and not any(q.queue_arn == source for q in sqs_backends[account()][region].queues.values()):
         raise invalid(f"Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
                       f"SQS Error Message: The specified queue does not exist ({source})")
     if k == "stream" and body.get("StartingPosition") not in ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"):

@@ -20,14 +20,14 @@ def reseed(seed):
     RNG.seed(CONFIG["seed"])
 
 
-def draw(service, method, action_of):
+def draw(service, method, action_of, region=None):
     """The fault for one request: {status, code[, message]}, {reset}, or None; sleeps for latency.
     `conflict` applies to Lambda writes (409 as while an update is in progress). `fail_next` may
     name an `operation` (IAM action, e.g. application-autoscaling:PutScalingPolicy): then only
     that operation's requests fail, as AWS's eventual-consistency errors hit one call; a list of
     such specs is consumed each in turn. `action_of()` names the request's operation (computed
     only when a spec asks: it is the costly part of a request's bookkeeping)."""
-    if CONFIG.get("down"):
+    if CONFIG.get("down") or region in (CONFIG.get("down_regions") or []):
         return {"reset": True}
     with LOCK:
         specs = CONFIG["fail_next"] if isinstance(CONFIG["fail_next"], list) else [CONFIG["fail_next"]]

@@ -15,7 +15,7 @@ import esm_ext
 import iam
 import policy_ext
 import settings_ext
-from common import ACCOUNT, CONFIG, LOCK, STATE, ApiError, call_inner, finish, now_iso, respond
+from common import account, CONFIG, LOCK, STATE, ApiError, call_inner, finish, now_iso, respond
 
 FN = r"(?P<fn>[^/]+)"
 ROUTES = [
@@ -39,7 +39,7 @@ ROUTES = [
 
 
 def backend(region):
-    return lambda_backends[ACCOUNT][region]
+    return lambda_backends[account()][region]
 
 
 def function_name(raw):
@@ -53,7 +53,7 @@ def get_function(region, name):
     try:
         return backend(region).get_function(name)
     except Exception:
-        arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+        arn = f"arn:aws:lambda:{region}:{account()}:function:{name}"
         raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}")
 
 

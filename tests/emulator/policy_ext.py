@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 
-from common import ACCOUNT, STATE, ApiError
+from common import account, STATE, ApiError
 
 SID = re.compile(r"^[a-zA-Z0-9-_]{1,100}$")  # StatementId: pattern ([a-zA-Z0-9-_]+), 1-100
 ACTION = re.compile(r"^(lambda:[*]|lambda:[a-zA-Z]+|[*])$")

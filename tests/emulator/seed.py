@@ -18,8 +18,15 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
-def client(service, endpoint, region):
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, **CREDS)
+def client(service, endpoint, region, creds=None):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **(creds or CREDS))
+
+
+def assumed(endpoint, region, role):
+    """Credentials of `role` (in its own account), from the emulator's STS."""
+    c = client("sts", endpoint, region).assume_role(RoleArn=role, RoleSessionName="seed")["Credentials"]
+    return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                aws_session_token=c["SessionToken"])
 
 
 def code(version):
@@ -54,8 +61,8 @@ def events(endpoint, region, name, access_key=None):
     return url
 
 
-def role_arn(endpoint, region):
-    iam = client("iam", endpoint, region)
+def role_arn(endpoint, region, creds=None):
+    iam = client("iam", endpoint, region, creds)
     try:
         return iam.get_role(RoleName=ROLE)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
@@ -69,11 +76,13 @@ def wait_updated(lam, name):
         time.sleep(0.05)
 
 
-def function(endpoint, region, name, versions=2):
-    """Creates `name` with published versions 1..versions (distinct code each), like section 10.1."""
-    lam = client("lambda", endpoint, region)
+def function(endpoint, region, name, versions=2, through_role=None):
+    """Creates `name` with published versions 1..versions (distinct code each), like section 10.1;
+    in the account of `through_role` when given (assuming it)."""
+    creds = assumed(endpoint, region, through_role) if through_role else None
+    lam = client("lambda", endpoint, region, creds)
     lam.create_function(FunctionName=name, Runtime="python3.12", Handler="lambda-v1.handler",
-                        Role=role_arn(endpoint, region), Code={"ZipFile": code(1)}, Timeout=30, MemorySize=256)
+                        Role=role_arn(endpoint, region, creds), Code={"ZipFile": code(1)}, Timeout=30, MemorySize=256)
     for v in range(1, versions + 1):
         if v > 1:
             lam.update_function_code(FunctionName=name, ZipFile=code(v))

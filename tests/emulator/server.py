@@ -25,7 +25,7 @@ import faults
 import iam
 import lambda_ext
 import ssm_ext
-from common import CONFIG, LOCK, STATE, ApiError, error, finish, region_of, respond, service_of
+from common import CONFIG, LOCK, STATE, ApiError, access_key_of, error, finish, region_of, respond, service_of, set_account
 
 
 def sns_error(start_response, e):
@@ -60,12 +60,14 @@ class Extension:
         environ["wsgi.input"] = io.BytesIO(raw)
         region = region_of(environ)
         service = service_of(environ)
+        set_account(cloudtrail_ext.account_of(access_key_of(environ)))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        fault = faults.draw(service, method, lambda: iam.action_of(environ, service, raw))
+        fault = faults.draw(service, method, lambda: iam.action_of(environ, service, raw), region)
         with LOCK:
             STATE["requests"].append({"t": time.time(), "method": method, "path": path,
                                       "query": environ.get("QUERY_STRING", ""), "target": target,
                                       "region": region, "service": service,
+                                      "account": cloudtrail_ext.account_of(access_key_of(environ)),
                                       "body": logged_body(service, path, raw),
                                       "injected": fault is not None})
         cbor = cloudwatch_ext.operation_of(path) is not None
@@ -84,7 +86,7 @@ class Extension:
                                      lambda sr: self.route(environ, sr, path, method, region, target, raw))
             return self.route(environ, start_response, path, method, region, target, raw)
         except ApiError as e:
-            if service == "sns":
+            if service in ("sns", "sts"):
                 return sns_error(start_response, e)
             if cbor:
                 return cloudwatch_ext.cbor_error(start_response, e.status, e.code, e.message)
@@ -110,6 +112,8 @@ class Extension:
         return finish(start_response, captured["status"], captured["headers"], body)
 
     def route(self, environ, start_response, path, method, region, target, raw):
+        if service_of(environ) == "sts":
+            cloudtrail_ext.check_assume_role(environ, raw)
         for name, rx in lambda_ext.ROUTES:
             m = rx.match(path)
             if m and name == "invoke":
@@ -143,7 +147,7 @@ class Extension:
 
             port = environ.get("SERVER_PORT")
             arn = seed.function(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"],
-                                int(body.get("versions", 2)))
+                                int(body.get("versions", 2)), body.get("role_arn"))
             return respond(start_response, 200, {"FunctionArn": arn})
         if path == "/_ext/seed/queue" and method == "POST":
             import seed
@@ -151,6 +155,8 @@ class Extension:
             port = environ.get("SERVER_PORT")
             arn = seed.queue(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"])
             return respond(start_response, 200, {"QueueArn": arn})
+        if path == "/_ext/seed/role" and method == "POST":
+            return respond(start_response, 200, {"Arn": cloudtrail_ext.seed_role(body["account"], body["name"])})
         if path == "/_ext/seed/events" and method == "POST":
             import seed
 
@@ -167,6 +173,8 @@ class Extension:
         with LOCK:
             if path == "/_ext/requests" and method == "GET":
                 return respond(start_response, 200, STATE["requests"])
+            if path == "/_ext/cloudtrail" and method == "GET":
+                return respond(start_response, 200, STATE["cloudtrail"])
             if path == "/_ext/invocations" and method == "GET":
                 return respond(start_response, 200, STATE["invocations"])
             if path == "/_ext/requests" and method == "DELETE":

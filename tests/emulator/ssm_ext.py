@@ -3,7 +3,7 @@
 from moto.ssm.exceptions import ParameterVersionNotFound
 from moto.ssm.models import ssm_backends
 
-from common import ACCOUNT, ApiError
+from common import account, ApiError
 
 
 def get_parameters(region, req):
@@ -11,7 +11,7 @@ def get_parameters(region, req):
     retrieve the parameter value. Specify selectors by using one of the following formats:
     parameter_name:version parameter_name:label". The answer's Name is the bare name; the
     selector comes back in Selector, so a caller keyed by the requested string must join them."""
-    b = ssm_backends[ACCOUNT][region]
+    b = ssm_backends[account()][region]
     names = req.get("Names") or []
     if not 1 <= len(names) <= 10:
         raise ApiError(400, "ValidationException",

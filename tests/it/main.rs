@@ -3,6 +3,7 @@
 
 mod common;
 
+mod accounts;
 mod aws_rules;
 mod container;
 mod corpus;

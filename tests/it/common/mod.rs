@@ -92,6 +92,34 @@ impl Emulator {
         v["QueueArn"].as_str().unwrap().to_string()
     }
 
+    /// Creates IAM role `name` in `account`; returns its ARN.
+    pub fn seed_role(&self, account: &str, name: &str) -> String {
+        let (status, body) =
+            self.admin("POST", "/_ext/seed/role", &format!(r#"{{"account":"{account}","name":"{name}"}}"#));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["Arn"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a function with published versions 1..=versions in the account of `role`.
+    pub fn seed_function_through(&self, name: &str, versions: u32, role: &str) {
+        let body = format!(r#"{{"region":"{REGION}","name":"{name}","versions":{versions},"role_arn":"{role}"}}"#);
+        let (status, body) = self.admin("POST", "/_ext/seed/function", &body);
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// A Lambda client in the account of `role` (assumed through the emulator's STS).
+    pub async fn lambda_through(&self, role: &str) -> aws_sdk_lambda::Client {
+        let base = self.sdk().await;
+        let provider =
+            aws_config::sts::AssumeRoleProvider::builder(role).session_name("test").configure(&base).build().await;
+        let cfg = base
+            .to_builder()
+            .credentials_provider(aws_sdk_lambda::config::SharedCredentialsProvider::new(provider))
+            .build();
+        aws_sdk_lambda::Client::new(&cfg)
+    }
+
     /// The events queue `name` with the rules of manifests/deploy/cloudformation/events.yaml
     /// (their own patterns) sending to it; returns the queue URL.
     pub fn seed_events(&self, name: &str) -> String {
