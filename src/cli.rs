@@ -162,7 +162,7 @@ pub struct RunArgs {
     /// Do everything but write: drift is reported with action `none`.
     #[arg(long)]
     pub dry_run: bool,
-    /// Functions reconciled in parallel (one reconcile per function at a time).
+    /// Functions reconciled in parallel per account-region (one reconcile per function at a time).
     #[arg(long, default_value_t = 4)]
     pub max_concurrent_reconciles: usize,
     /// Quiet period that ends a burst of file events (one reload per burst).

@@ -79,6 +79,41 @@ fn jittered(d: Duration) -> Duration {
     d.mul_f64(0.9 + fastrand::f64() * 0.2)
 }
 
+/// The worker tasks: `--max-concurrent-reconciles` per account-region, so a worker waiting at one
+/// account-region's rate limiter does not leave the others idle; more are started when a reload
+/// brings a new account-region.
+#[derive(Clone, Default)]
+struct Workers(Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>);
+
+impl Workers {
+    fn scale(&self, ctx: &Arc<Ctx>, queue: &Arc<Queue<FunctionKey>>) {
+        let scopes = ctx.store.read().unwrap().interest().len().max(1);
+        let mut tasks = self.0.lock().unwrap();
+        while tasks.len() < ctx.opts.max_concurrent.max(1) * scopes {
+            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone())));
+        }
+    }
+
+    fn take(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// `keys` reordered round-robin across account-regions (stable within each), so a full pass
+/// keeps every account-region's limiter busy instead of draining them one after another.
+fn interleave(keys: Vec<FunctionKey>) -> Vec<FunctionKey> {
+    let mut by_scope: std::collections::BTreeMap<crate::types::Scope, std::collections::VecDeque<FunctionKey>> =
+        std::collections::BTreeMap::new();
+    for k in keys {
+        by_scope.entry(k.scope()).or_default().push_back(k);
+    }
+    let mut out = Vec::new();
+    while by_scope.values().any(|q| !q.is_empty()) {
+        out.extend(by_scope.values_mut().filter_map(|q| q.pop_front()));
+    }
+    out
+}
+
 /// Applies a reload: alerts for rejected files, enqueues changed keys, handles removals.
 /// Changed keys are `urgent` (ahead of resyncs) except on the first load.
 fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
@@ -126,7 +161,7 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
             ctx.keys.lock().unwrap().remove(&key);
         }
     }
-    for key in r.changed {
+    for key in interleave(r.changed) {
         if let Some(s) = ctx.keys.lock().unwrap().get_mut(&key) {
             s.tombstone = None;
         }
@@ -273,20 +308,21 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     status.start_first_pass(first.changed.iter().cloned().collect());
     handle(&ctx, &queue, first, false);
 
-    let workers: Vec<_> =
-        (0..opts.max_concurrent.max(1)).map(|_| tokio::spawn(worker(ctx.clone(), queue.clone()))).collect();
+    let workers = Workers::default();
+    workers.scale(&ctx, &queue);
     let alarm_poller = tokio::spawn(rollouts::poll_alarms(ctx.clone(), queue.clone(), opts.waits.alarm_poll));
     let consumers: Vec<_> = opts
         .events_queues
         .iter()
         .map(|url| tokio::spawn(start_events(ctx.clone(), queue.clone(), url.clone())))
         .collect();
-    let (wctx, wqueue) = (ctx.clone(), queue.clone());
+    let (wctx, wqueue, wworkers) = (ctx.clone(), queue.clone(), workers.clone());
     let watcher = tokio::spawn(async move {
         while reloads.recv().await.is_some() {
             wctx.metrics.reloads.inc();
             let r = wctx.store.write().unwrap().reload();
             handle(&wctx, &wqueue, r, true);
+            wworkers.scale(&wctx, &wqueue);
         }
     });
 
@@ -296,7 +332,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     watcher.abort();
     alarm_poller.abort();
     consumers.iter().for_each(|c| c.abort());
-    let drained = tokio::time::timeout(opts.shutdown_timeout, futures::future::join_all(workers)).await;
+    let drained = tokio::time::timeout(opts.shutdown_timeout, futures::future::join_all(workers.take())).await;
     if drained.is_err() {
         tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");
     }
@@ -304,4 +340,22 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_alternates_between_account_regions_and_keeps_each_ones_order() {
+        let k = |role: Option<&str>, region: &str, name: &str| FunctionKey {
+            role: role.map(str::to_string),
+            region: region.into(),
+            name: name.into(),
+        };
+        let r = Some("arn:aws:iam::222222222222:role/r");
+        let keys = vec![k(None, "a", "1"), k(None, "a", "2"), k(None, "a", "3"), k(None, "b", "4"), k(r, "a", "5")];
+        let names: Vec<String> = interleave(keys).into_iter().map(|k| k.name).collect();
+        assert_eq!(names, ["1", "4", "5", "2", "3"]);
+    }
 }

@@ -37,15 +37,15 @@ def code(version):
     return buf.getvalue()
 
 
-def events(endpoint, region, name, access_key=None):
+def events(endpoint, region, name, through_role=None):
     """The events queue of manifests/deploy/cloudformation/events.yaml: the queue, and its rules
-    with the template's own event patterns, targeting it. `access_key`: create them in the account
-    of that key (an assumed role's). Returns the queue URL."""
+    with the template's own event patterns, targeting it; in the account of `through_role` when
+    given. Returns the queue URL."""
     import os
 
     import yaml
 
-    creds = dict(CREDS, aws_access_key_id=access_key) if access_key else CREDS
+    creds = assumed(endpoint, region, through_role) if through_role else CREDS
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     with open(os.path.join(root, "manifests", "deploy", "cloudformation", "events.yaml")) as f:
         template = yaml.safe_load(f)

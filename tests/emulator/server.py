@@ -162,7 +162,7 @@ class Extension:
 
             port = environ.get("SERVER_PORT")
             url = seed.events(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"],
-                              body.get("access_key"))
+                              body.get("role_arn"))
             return respond(start_response, 200, {"QueueUrl": url})
         if path == "/_ext/seed/layer" and method == "POST":
             import seed

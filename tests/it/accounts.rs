@@ -89,3 +89,28 @@ async fn an_unreachable_region_fails_only_its_manifests_while_the_others_keep_re
     assert_eq!(daemon.manifest("here-fn")["sync"], "Synced");
     assert_eq!(hook.count("AwsUnreachable", ""), 1, "one alert for the region, not one per reconcile");
 }
+
+#[tokio::test]
+async fn an_out_of_band_change_in_another_account_arrives_through_that_accounts_queue() {
+    let emu = Emulator::start();
+    let target = emu.seed_role("222222222222", "lambda-reconciler-target");
+    emu.seed_function_through("acct-b-ev", 1, &target);
+    let url = emu.seed_events_through("lambda-reconciler-events-b", Some(&target));
+    assert!(url.contains("/222222222222/"), "the queue is in account B: {url}");
+    let hook = Webhook::start("T0KEN-acct-events");
+    let dir = manifests(&[(
+        "b.yaml",
+        &doc("acct-b-ev", &format!("  roleArn: {target}\n  driftPolicy: alert\n  reservedConcurrency: 4\n")),
+    )]);
+    let args = ["--resync-interval", "10h", "--events-queue-url", &url, "--alert-webhook", &hook.url];
+    let daemon = Daemon::start(&emu, path(&dir), &args);
+    daemon.wait_ready().await;
+    let other = emu.lambda_through(&target).await;
+    eventually("applied in account B", MINUTE, || async { reserved(&other, "acct-b-ev").await == Some(4) }).await;
+    // The controller's own write in B (session lambda-reconciler of the role) is its own event.
+    let own = |d: &Daemon| d.counter(r#"lambda_reconciler_events_total{result="own"}"#);
+    eventually("the own write's event", MINUTE, || async { own(&daemon) >= 1.0 }).await;
+    other.put_function_concurrency().function_name("acct-b-ev").reserved_concurrent_executions(9).send().await.unwrap();
+    eventually("a drift alert for acct-b-ev", MINUTE, || async { hook.count("Drift", "acct-b-ev") == 1 }).await;
+    assert_eq!(daemon.manifest("acct-b-ev")["account"], "222222222222");
+}

@@ -123,8 +123,14 @@ impl Emulator {
     /// The events queue `name` with the rules of manifests/deploy/cloudformation/events.yaml
     /// (their own patterns) sending to it; returns the queue URL.
     pub fn seed_events(&self, name: &str) -> String {
+        self.seed_events_through(name, None)
+    }
+
+    /// [`Emulator::seed_events`] in the account of `role` (when given).
+    pub fn seed_events_through(&self, name: &str, role: Option<&str>) -> String {
+        let role = role.map(|r| format!(r#","role_arn":"{r}""#)).unwrap_or_default();
         let (status, body) =
-            self.admin("POST", "/_ext/seed/events", &format!(r#"{{"region":"{REGION}","name":"{name}"}}"#));
+            self.admin("POST", "/_ext/seed/events", &format!(r#"{{"region":"{REGION}","name":"{name}"{role}}}"#));
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         v["QueueUrl"].as_str().unwrap().to_string()
