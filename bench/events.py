@@ -125,7 +125,10 @@ def latency(binary, mode, trials, delay):
                 for n in names:
                     lam.put_function_concurrency(FunctionName=n, ReservedConcurrentExecutions=7)
                     changed[n] = time.time()
-                    time.sleep(0.5)
+                    # Polling: changes spread evenly over one resync interval, as real ones fall
+                    # at any time of it (changes made together right after a pass would all wait
+                    # for the same next pass).
+                    time.sleep(60 / len(names) if mode == "polling" else 0.5)
                 drift = lambda: {a["function"]: t for t, a in hook.alerts if a.get("kind") == "Drift"}  # noqa: E731
                 wait(lambda: len(drift()) == len(names), 200 if mode == "polling" else 60, "every drift alert")
                 seen = drift()

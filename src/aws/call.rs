@@ -38,8 +38,8 @@ pub enum ErrorClass {
     /// a CodeSha256 that no longer matches): the same request can never succeed, so it is not
     /// retried; the reconcile reads again and plans anew.
     Stale,
-    /// The request is invalid or forbidden, or no credentials could be had (a role that cannot
-    /// be assumed: `CredentialsError`): not retried.
+    /// The request is invalid or forbidden, or STS refused the role (`CredentialsError`): not
+    /// retried. (Credentials that could not be had for now, `CredentialsUnavailable`: transient.)
     Terminal,
 }
 
@@ -90,7 +90,8 @@ fn classify<E: ProvideErrorMetadata>(operation: &'static str, err: &SdkError<E, 
         SdkError::DispatchFailure(e) => {
             // A role that cannot be assumed fails every call at signing: not an outage.
             match e.as_connector_error().and_then(|c| super::roles::credentials_failure(c)) {
-                Some(why) => ("CredentialsError".to_string(), why),
+                Some((true, why)) => ("CredentialsError".to_string(), why),
+                Some((false, why)) => ("CredentialsUnavailable".to_string(), why),
                 None => ("DispatchFailure".to_string(), format!("{e:?}")),
             }
         }
@@ -137,7 +138,7 @@ pub fn class_of(operation: &str, code: &str, message: &str, status: Option<u16>)
         ErrorClass::Conflict
     } else if matches!(code, "Timeout" | "DispatchFailure") {
         ErrorClass::Unreachable
-    } else if status.is_some_and(|s| s >= 500) || code == "ResponseError" {
+    } else if status.is_some_and(|s| s >= 500) || code == "ResponseError" || code == "CredentialsUnavailable" {
         ErrorClass::Transient
     } else {
         ErrorClass::Terminal

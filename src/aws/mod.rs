@@ -32,9 +32,7 @@ pub struct AwsOptions {
     pub snapshot_stale_after: Option<Duration>,
 }
 
-/// The session name of every role the controller assumes: its CloudTrail events carry
-/// `assumed-role/ROLE/lambda-reconciler`.
-pub const SESSION_NAME: &str = "lambda-reconciler";
+pub use roles::session_name;
 
 /// The service clients of one account-region (one set of credentials, one region), with their
 /// own rate limiter.
@@ -56,6 +54,9 @@ pub struct Aws {
     pub caller: Caller,
     stale_after: Duration,
     scopes: Mutex<HashMap<(Option<String>, String), RegionClients>>,
+    /// (account of the role, `None` for the controller's own; region) → its caller: two roles in
+    /// one account share that account-region's limiter.
+    callers: Mutex<HashMap<(Option<String>, String), Caller>>,
     /// Role ARN → configuration whose credentials come from assuming it (cached, refreshed
     /// before they expire by the SDK's identity cache).
     roles: Mutex<HashMap<String, aws_config::SdkConfig>>,
@@ -83,6 +84,7 @@ impl Aws {
             caller: Caller::new(opts.rps, RetryPolicy::default()),
             stale_after: opts.snapshot_stale_after.unwrap_or(Duration::MAX),
             scopes: Mutex::default(),
+            callers: Mutex::default(),
             roles: Mutex::default(),
         }
     }
@@ -133,7 +135,7 @@ impl Aws {
             .entry(role.to_string())
             .or_insert_with(|| {
                 let builder = aws_config::sts::AssumeRoleProvider::builder(role)
-                    .session_name(SESSION_NAME)
+                    .session_name(session_name())
                     .configure(&self.base)
                     .build();
                 // With a configuration given, `build` awaits nothing (it only assembles the STS
@@ -169,7 +171,11 @@ impl Aws {
             return c.clone();
         }
         let cfg = self.config(role).to_builder().region(aws_config::Region::new(region.to_string())).build();
-        let caller = self.caller.sibling();
+        let account = role.and_then(|r| r.split(':').nth(4)).map(str::to_string);
+        let caller = (self.callers.lock().unwrap())
+            .entry((account, region.to_string()))
+            .or_insert_with(|| self.caller.sibling())
+            .clone();
         let made = RegionClients {
             lambda: lambda::Lambda::new(&cfg, caller.clone()),
             alarms: cloudwatch::Alarms::new(&cfg, caller.clone()),

@@ -40,13 +40,13 @@ impl Routed {
 pub struct Own {
     /// The account of the controller's own credentials (keys without a role are in it).
     pub account: String,
-    /// The identity ARNs of the controller's credentials (its own, and the role it reads with).
+    /// The identity ARN of the controller's own credentials.
     pub arns: Vec<String>,
 }
 
 impl Own {
-    /// Whether `caller` (a CloudTrail `userIdentity.arn`) is the controller: one of its identities,
-    /// or a session of one of `roles` under the controller's session name.
+    /// Whether `caller` (a CloudTrail `userIdentity.arn`) is this process: its own identity, or
+    /// this process's session (`aws::session_name`) of one of `roles`.
     pub fn is(&self, caller: &str, roles: &std::collections::BTreeSet<String>) -> bool {
         if self.arns.iter().any(|a| a == caller) {
             return true;
@@ -56,7 +56,7 @@ impl Own {
         let [_, _, "sts", "", account, resource] = parts.as_slice() else { return false };
         let mut r = resource.split('/');
         let (Some("assumed-role"), Some(name), Some(session)) = (r.next(), r.next(), r.next()) else { return false };
-        session == crate::aws::SESSION_NAME
+        session == crate::aws::session_name()
             && roles
                 .iter()
                 .any(|role| role.split(':').nth(4) == Some(*account) && role.rsplit('/').next() == Some(name))
@@ -66,9 +66,18 @@ impl Own {
 /// Reads `source` until the process stops. Events of the controller's own calls are dropped.
 /// Every message is deleted once handled (enqueued, or found irrelevant or malformed):
 /// level-triggered reconciles make a lost duplicate or a reordered pair harmless.
-pub async fn consume(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, source: EventQueue, own: Own) {
+/// Returns when `role_now` names another role than the one `source` reads with (a reload changed
+/// the manifests), so the caller reads again with the right credentials.
+pub async fn consume(
+    ctx: Arc<Ctx>,
+    queue: Arc<Queue<FunctionKey>>,
+    source: EventQueue,
+    own: &Own,
+    role: Option<String>,
+    role_now: impl Fn() -> Option<String>,
+) {
     let mut failures = 0u32;
-    loop {
+    while role_now() == role {
         let messages = match source.receive(Duration::from_secs(20)).await {
             Ok(m) => {
                 failures = 0;
@@ -84,7 +93,7 @@ pub async fn consume(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, source: Even
         };
         let mut handled = Vec::with_capacity(messages.len());
         for m in messages {
-            let routed = route(&ctx, &queue, &m.body, &own);
+            let routed = route(&ctx, &queue, &m.body, own);
             ctx.metrics.event(routed.label());
             handled.push(m.receipt);
         }
@@ -147,19 +156,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_controller_is_its_identities_or_a_session_of_its_roles_under_its_session_name() {
+    fn the_controller_is_its_identity_or_this_processs_session_of_a_manifests_role() {
         let own = Own {
             account: "111122223333".into(),
             arns: vec!["arn:aws:sts::111122223333:assumed-role/ctl/task-1".into()],
         };
         let roles = std::collections::BTreeSet::from(["arn:aws:iam::444455556666:role/ops/lr-target".to_string()]);
+        let session = crate::aws::session_name();
+        assert!(session.starts_with("lambda-reconciler-") && session.len() == 26, "{session}");
         assert!(own.is("arn:aws:sts::111122223333:assumed-role/ctl/task-1", &roles));
-        assert!(own.is("arn:aws:sts::444455556666:assumed-role/lr-target/lambda-reconciler", &roles));
+        assert!(own.is(&format!("arn:aws:sts::444455556666:assumed-role/lr-target/{session}"), &roles));
         assert!(!own.is("arn:aws:sts::444455556666:assumed-role/lr-target/alice", &roles), "another session");
-        assert!(
-            !own.is("arn:aws:sts::777788889999:assumed-role/lr-target/lambda-reconciler", &roles),
-            "another account"
-        );
+        let replica = if session.ends_with('0') { "lambda-reconciler-ffffffff" } else { "lambda-reconciler-00000000" };
+        let other = format!("arn:aws:sts::444455556666:assumed-role/lr-target/{replica}");
+        assert!(!own.is(&other, &roles), "another replica or a CI apply with the same role");
+        let elsewhere = format!("arn:aws:sts::777788889999:assumed-role/lr-target/{session}");
+        assert!(!own.is(&elsewhere, &roles), "another account");
         assert!(!own.is("arn:aws:iam::111122223333:user/alice", &roles));
         assert!(!own.is("arn:aws:sts::111122223333:assumed-role/ctl/task-2", &roles), "another task of the role");
     }

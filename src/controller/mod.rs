@@ -212,21 +212,22 @@ fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
 
 /// Learns who the controller is (to recognise its own events and its own account), then reads
 /// the events queue at `url`: with the credentials of the role the manifests name for the queue's
-/// account (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`), else its own.
+/// account (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`), else its own; again with the new
+/// role when a reload changes it.
 async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String) {
     let account = url.split("://").nth(1).unwrap_or(&url).split('/').nth(1).unwrap_or_default().to_string();
-    let role = ctx.store.read().unwrap().roles().into_iter().find(|r| r.split(':').nth(4) == Some(account.as_str()));
-    let mut own = events::Own::default();
-    for scope in [None, role.as_deref()].into_iter().collect::<std::collections::BTreeSet<_>>() {
-        let id = identity(&ctx, scope).await;
-        if scope.is_none() {
-            own.account = id.account.clone();
-        }
-        own.arns.push(id.arn);
+    let id = identity(&ctx, None).await;
+    let own = events::Own { account: id.account, arns: vec![id.arn] };
+    let role_now = || {
+        let roles = ctx.store.read().unwrap().roles();
+        roles.into_iter().find(|r| r.split(':').nth(4) == Some(account.as_str()))
+    };
+    loop {
+        let role = role_now();
+        tracing::info!(queue = %url, role = role.as_deref().unwrap_or("own credentials"), identity = ?own.arns, session = crate::aws::session_name(), "reading CloudTrail events; events of this identity, or of this session of a manifest's role, are the controller's own");
+        let source = ctx.aws.events_queue(&url, role.as_deref());
+        events::consume(ctx.clone(), queue.clone(), source, &own, role, role_now).await;
     }
-    tracing::info!(queue = %url, role = role.as_deref().unwrap_or("own credentials"), identities = ?own.arns, "reading CloudTrail events; events of these identities are the controller's own");
-    let source = ctx.aws.events_queue(&url, role.as_deref());
-    events::consume(ctx, queue, source, own).await;
 }
 
 /// The identity of the controller's own credentials (`None`) or of `role`, retried until known.

@@ -152,4 +152,18 @@ async fn poisoned_duplicate_and_reordered_events_are_deleted_and_change_nothing(
     let writes: Vec<String> = emu.write_calls().into_iter().filter(|w| !w.contains("AmazonSQS")).collect();
     assert!(writes.is_empty(), "nothing differs, nothing is written: {writes:?}");
     assert!(daemon.log_text().contains("malformed event deleted"));
+    // The consumer is still reading: a real change after the poison is corrected at once.
+    let lambda = emu.lambda().await;
+    lambda
+        .put_function_concurrency()
+        .function_name("ev-steady")
+        .reserved_concurrent_executions(8)
+        .send()
+        .await
+        .unwrap();
+    eventually("the change after the poison corrected", MINUTE, || async {
+        let out = lambda.get_function().function_name("ev-steady").send().await.unwrap();
+        out.concurrency().and_then(|c| c.reserved_concurrent_executions()) == Some(3)
+    })
+    .await;
 }
