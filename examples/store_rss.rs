@@ -1,0 +1,22 @@
+//! Diagnostic: the resident memory of loading a manifest directory as the daemon's store does
+//! (`cargo run --release --example store_rss -- DIR`; README "Performance").
+
+fn rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+fn main() {
+    let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap());
+    println!("start {}", rss());
+    let mut s = lambda_reconciler::controller::store::Store::new(&dir, Some("us-east-1".into()));
+    let r = s.reload();
+    println!("after reload ({} changed) {}", r.changed.len(), rss());
+    drop(r);
+    println!("after dropping the reload {}", rss());
+    let snap = lambda_reconciler::manifest::load_dir(&dir).unwrap();
+    println!("plus one load_dir ({} manifests) {}", snap.manifests.len(), rss());
+}
