@@ -17,6 +17,17 @@ fn main() {
     println!("after reload ({} changed) {}", r.changed.len(), rss());
     drop(r);
     println!("after dropping the reload {}", rss());
+    let t = std::time::Instant::now();
+    let r = s.reload();
+    println!("a reload with nothing changed: {} ms ({} changed)", t.elapsed().as_millis(), r.changed.len());
+    let mut cache = lambda_reconciler::manifest::ParseCache::default();
+    lambda_reconciler::manifest::scan_snapshot(&dir, &mut cache).unwrap();
+    let t = std::time::Instant::now();
+    let scan = lambda_reconciler::manifest::scan_snapshot(&dir, &mut cache).unwrap();
+    println!("a rescan (parse cache warm): {} ms ({} files)", t.elapsed().as_millis(), scan.len());
+    let t = std::time::Instant::now();
+    let interest = s.interest();
+    println!("interest over every manifest: {} ms ({} account-regions)", t.elapsed().as_millis(), interest.len());
     let snap = lambda_reconciler::manifest::load_dir(&dir).unwrap();
     println!("plus one load_dir ({} manifests) {}", snap.manifests.len(), rss());
 }

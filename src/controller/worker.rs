@@ -385,7 +385,7 @@ pub fn blank(key: &FunctionKey, m: &Manifest) -> ManifestStatus {
 /// A removed manifest with `deletionPolicy: delete`: remove what it owned, then forget it.
 async fn delete(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Outcome {
     let mut stripped = m.clone();
-    stripped.doc.spec.environment = Field::Absent;
+    std::sync::Arc::make_mut(&mut stripped.doc).spec.environment = Field::Absent;
     let result = async {
         let d = desired::build(&stripped, Some(&key.region), &BTreeMap::new())?.for_deletion();
         let clients = ctx.aws.clients(key.role.as_deref(), &key.region);

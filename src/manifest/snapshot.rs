@@ -53,7 +53,9 @@ pub fn error_at(file: &Path, pos: Pos, field: &str, message: impl Into<String>) 
 pub struct Manifest {
     pub name: String,
     pub file: PathBuf,
-    pub doc: Document,
+    /// Shared: the store keeps a manifest in several places (per file, in force, parse cache),
+    /// and every reload clones them; the document is read-only once loaded.
+    pub doc: std::sync::Arc<Document>,
     /// The function it manages, resolved once here and passed down.
     pub function: FunctionRef,
     generation: String,
@@ -77,7 +79,7 @@ impl Manifest {
             name: doc.metadata.name.clone(),
             file: file.to_path_buf(),
             function,
-            doc,
+            doc: std::sync::Arc::new(doc),
             generation: fnv1a(&spanned.value.to_string()),
             positions: Positions {
                 doc: spanned.start,
