@@ -121,10 +121,9 @@ impl Aws {
         sqs::EventQueue::new(&cfg.build(), self.caller.clone(), url)
     }
 
-    /// Who the controller is with its own credentials (`None`) or through `role` (its CloudTrail
-    /// events carry this ARN).
-    pub async fn identity(&self, role: Option<&str>) -> Result<sts::Identity, AwsError> {
-        sts::identity(&self.config(role), &self.caller).await
+    /// Who the controller is with its own credentials (its CloudTrail events carry this ARN).
+    pub async fn identity(&self) -> Result<sts::Identity, AwsError> {
+        sts::identity(&self.base, &self.caller).await
     }
 
     /// The configuration of the controller's own credentials, or of `role`'s.

@@ -41,14 +41,14 @@ pub struct Own {
     /// The account of the controller's own credentials (keys without a role are in it).
     pub account: String,
     /// The identity ARN of the controller's own credentials.
-    pub arns: Vec<String>,
+    pub arn: String,
 }
 
 impl Own {
     /// Whether `caller` (a CloudTrail `userIdentity.arn`) is this process: its own identity, or
     /// this process's session (`aws::session_name`) of one of `roles`.
     pub fn is(&self, caller: &str, roles: &std::collections::BTreeSet<String>) -> bool {
-        if self.arns.iter().any(|a| a == caller) {
+        if self.arn == caller {
             return true;
         }
         // arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION
@@ -157,10 +157,8 @@ mod tests {
 
     #[test]
     fn the_controller_is_its_identity_or_this_processs_session_of_a_manifests_role() {
-        let own = Own {
-            account: "111122223333".into(),
-            arns: vec!["arn:aws:sts::111122223333:assumed-role/ctl/task-1".into()],
-        };
+        let own =
+            Own { account: "111122223333".into(), arn: "arn:aws:sts::111122223333:assumed-role/ctl/task-1".into() };
         let roles = std::collections::BTreeSet::from(["arn:aws:iam::444455556666:role/ops/lr-target".to_string()]);
         let session = crate::aws::session_name();
         assert!(session.starts_with("lambda-reconciler-") && session.len() == 26, "{session}");

@@ -216,30 +216,30 @@ fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
 /// role when a reload changes it.
 async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String) {
     let account = url.split("://").nth(1).unwrap_or(&url).split('/').nth(1).unwrap_or_default().to_string();
-    let id = identity(&ctx, None).await;
-    let own = events::Own { account: id.account, arns: vec![id.arn] };
+    let id = identity(&ctx).await;
+    let own = events::Own { account: id.account, arn: id.arn };
     let role_now = || {
         let roles = ctx.store.read().unwrap().roles();
         roles.into_iter().find(|r| r.split(':').nth(4) == Some(account.as_str()))
     };
     loop {
         let role = role_now();
-        tracing::info!(queue = %url, role = role.as_deref().unwrap_or("own credentials"), identity = ?own.arns, session = crate::aws::session_name(), "reading CloudTrail events; events of this identity, or of this session of a manifest's role, are the controller's own");
+        tracing::info!(queue = %url, role = role.as_deref().unwrap_or("own credentials"), identity = %own.arn, session = crate::aws::session_name(), "reading CloudTrail events; events of this identity, or of this session of a manifest's role, are the controller's own");
         let source = ctx.aws.events_queue(&url, role.as_deref());
         events::consume(ctx.clone(), queue.clone(), source, &own, role, role_now).await;
     }
 }
 
-/// The identity of the controller's own credentials (`None`) or of `role`, retried until known.
-async fn identity(ctx: &Ctx, role: Option<&str>) -> crate::aws::sts::Identity {
+/// The identity of the controller's own credentials, retried until known.
+async fn identity(ctx: &Ctx) -> crate::aws::sts::Identity {
     let mut attempt = 0;
     loop {
-        match ctx.aws.identity(role).await {
+        match ctx.aws.identity().await {
             Ok(id) => return id,
             Err(e) => {
                 attempt += 1;
                 let wait = ctx.aws.caller.retry.backoff(attempt.min(8)).max(Duration::from_secs(1));
-                tracing::warn!(role = role.unwrap_or("own credentials"), error = %e, wait_ms = wait.as_millis() as u64, "reading the controller's identity (sts:GetCallerIdentity) failed; events wait for it");
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "reading the controller's identity (sts:GetCallerIdentity) failed; events wait for it");
                 tokio::time::sleep(wait).await;
             }
         }
