@@ -6,6 +6,8 @@ pub mod events;
 pub mod queue;
 pub mod rollouts;
 pub mod store;
+#[cfg(test)]
+mod store_tests;
 pub mod watch;
 pub mod worker;
 
@@ -319,9 +321,12 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         .collect();
     let (wctx, wqueue, wworkers) = (ctx.clone(), queue.clone(), workers.clone());
     let watcher = tokio::spawn(async move {
-        while reloads.recv().await.is_some() {
+        while let Some(change) = reloads.next().await {
             wctx.metrics.reloads.inc();
-            let r = wctx.store.write().unwrap().reload();
+            let r = match change {
+                watch::Change::Paths(paths) => wctx.store.write().unwrap().reload_paths(&paths),
+                watch::Change::Full => wctx.store.write().unwrap().reload(),
+            };
             handle(&wctx, &wqueue, r, true);
             wworkers.scale(&wctx, &wqueue);
         }

@@ -1,11 +1,13 @@
 //! The manifests in force: per-file last-good versions, reloads that report what changed, and
 //! the guards that keep a broken or emptied directory from ever meaning "delete".
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::manifest::yaml::Pos;
-use crate::manifest::{error_at, scan_snapshot, validate, Manifest, ManifestError, ParseCache, Snapshot};
+use crate::manifest::{
+    error_at, scan_snapshot, validate, FileResult, Manifest, ManifestError, ParseCache, PathNow, Snapshot,
+};
 use crate::types::FunctionKey;
 
 #[derive(Default)]
@@ -13,6 +15,8 @@ struct FileEntry {
     /// The last version of this file that loaded cleanly (kept while it is broken).
     good: Vec<Manifest>,
     rejected: Option<Vec<ManifestError>>,
+    /// Clean manifests the cross-file rules rejected: admitted when the conflict goes away.
+    candidate: Option<Vec<Manifest>>,
 }
 
 /// What one reload changed.
@@ -114,12 +118,13 @@ impl Store {
         for (path, result) in scan {
             let old = previous.get(&path);
             let entry = match result.and_then(|ms| self.with_keys(&path, ms)) {
-                Ok(good) => FileEntry { good, rejected: None },
+                Ok(good) => FileEntry { good, ..FileEntry::default() },
                 Err(errors) => {
                     if old.and_then(|o| o.rejected.as_ref()) != Some(&errors) {
                         out.rejected.push((path.clone(), errors.clone()));
                     }
-                    FileEntry { good: old.map(|o| o.good.clone()).unwrap_or_default(), rejected: Some(errors) }
+                    let good = old.map(|o| o.good.clone()).unwrap_or_default();
+                    FileEntry { good, rejected: Some(errors), candidate: None }
                 }
             };
             files.insert(path, entry);
@@ -149,6 +154,127 @@ impl Store {
     }
 }
 
+/// Above this many changed paths (or files waiting on a conflict), a full rescan is cheaper than
+/// checking each file against the rest.
+const MAX_INCREMENTAL: usize = 64;
+
+impl Store {
+    /// Re-reads only `paths`, the files the watcher saw change: one edit among 10,000 files costs
+    /// one read and one check against the manifests in force, not a rescan. Whatever only a scan
+    /// can answer (a directory, a ConfigMap swap, many paths, the last file going) falls back to
+    /// `reload`. On a conflict, the manifest already in force keeps its name and function.
+    pub fn reload_paths(&mut self, paths: &BTreeSet<PathBuf>) -> Reload {
+        let waiting = self.files.values().filter(|e| e.candidate.is_some()).count();
+        if self.files.is_empty() || paths.len() + waiting > MAX_INCREMENTAL {
+            return self.reload();
+        }
+        let mut now: Vec<(PathBuf, Option<FileResult>)> = Vec::new();
+        for p in paths {
+            match self.parsed.path_now(&self.dir, p) {
+                PathNow::NeedsScan => return self.reload(),
+                PathNow::Absent if !self.files.contains_key(p) => {}
+                PathNow::Absent => now.push((p.clone(), None)),
+                PathNow::Manifest(r) => now.push((p.clone(), Some(r))),
+            }
+        }
+        // `now` names a file as gone only if it is one of `files`.
+        if now.iter().all(|(_, r)| r.is_none()) && now.len() == self.files.len() {
+            return self.reload(); // the last file going: the emptied-directory guard decides
+        }
+        let mut out = Reload::default();
+        for (path, result) in now {
+            match result {
+                None => {
+                    if let Some(old) = self.files.remove(&path) {
+                        self.replace_in_force(&path, &old.good, &[], &mut out);
+                    }
+                }
+                Some(r) => self.update(path, r, &mut out),
+            }
+        }
+        let waiting: Vec<PathBuf> =
+            self.files.iter().filter(|(_, e)| e.candidate.is_some()).map(|(p, _)| p.clone()).collect();
+        for path in waiting {
+            let mut entry = self.files.remove(&path).unwrap_or_default();
+            let ms = entry.candidate.take().unwrap_or_default();
+            self.settle(path, entry, ms, &mut out);
+        }
+        self.net(&mut out);
+        out
+    }
+
+    /// A changed file: clean manifests go through the cross-file rules; a rejected file keeps
+    /// its last good manifests in force.
+    fn update(&mut self, path: PathBuf, result: FileResult, out: &mut Reload) {
+        let old = self.files.remove(&path).unwrap_or_default();
+        match result.and_then(|ms| self.with_keys(&path, ms)) {
+            Ok(ms) => self.settle(path, old, ms, out),
+            Err(errors) => {
+                if old.rejected.as_ref() != Some(&errors) {
+                    out.rejected.push((path.clone(), errors.clone()));
+                }
+                self.files.insert(path, FileEntry { good: old.good, rejected: Some(errors), candidate: None });
+            }
+        }
+    }
+
+    /// Admits the clean manifests `ms` of `path` (whose entry is out of `files`) unless they
+    /// conflict with a manifest in force elsewhere; then they wait as the file's candidate.
+    fn settle(&mut self, path: PathBuf, old: FileEntry, ms: Vec<Manifest>, out: &mut Reload) {
+        // Only manifests in force elsewhere with one of these names or functions can clash.
+        let clash = |c: &Manifest| {
+            ms.iter().any(|m| m.name == c.name || validate::target(m) == validate::target(c)) && c.file != path
+        };
+        let refs: Vec<&Manifest> = self.current.values().filter(|c| clash(c)).chain(ms.iter()).collect();
+        let errors: Vec<ManifestError> = validate::conflicts(&refs).0.into_iter().filter(|e| e.file == path).collect();
+        if errors.is_empty() {
+            self.replace_in_force(&path, &old.good, &ms, out);
+            self.files.insert(path, FileEntry { good: ms, ..FileEntry::default() });
+            return;
+        }
+        if old.rejected.as_ref() != Some(&errors) {
+            out.rejected.push((path.clone(), errors.clone()));
+        }
+        self.files.insert(path, FileEntry { good: old.good, rejected: Some(errors), candidate: Some(ms) });
+    }
+
+    /// Puts `new` in force in place of `old`, the manifests `path` had in force.
+    fn replace_in_force(&mut self, path: &Path, old: &[Manifest], new: &[Manifest], out: &mut Reload) {
+        let region = self.default_region.as_deref();
+        let keys: HashSet<FunctionKey> = new.iter().filter_map(|m| m.key(region)).collect();
+        for k in old.iter().filter_map(|m| m.key(region)).filter(|k| !keys.contains(k)) {
+            if self.current.get(&k).is_some_and(|c| c.file == path) {
+                let m = self.current.remove(&k).expect("checked above");
+                out.removed.push((k, m));
+            }
+        }
+        for m in new {
+            let Some(k) = m.key(region) else { continue };
+            if self.current.get(&k).map(|c| c.content_hash()) != Some(m.content_hash()) {
+                out.changed.push(k.clone());
+            }
+            self.current.insert(k, m.clone());
+        }
+    }
+
+    /// A function that left one file and came back in another within one reload is neither
+    /// removed nor (with the same content) changed, as a full reload would report it.
+    fn net(&self, out: &mut Reload) {
+        let mut same = HashSet::new();
+        out.removed.retain(|(k, m)| match self.current.get(k) {
+            None => true,
+            Some(c) => {
+                if c.content_hash() == m.content_hash() {
+                    same.insert(k.clone());
+                }
+                false
+            }
+        });
+        let mut seen = HashSet::new();
+        out.changed.retain(|k| !same.contains(k) && seen.insert(k.clone()));
+    }
+}
+
 /// Applies the cross-file rules to the clean files; a file they reject keeps its last good.
 fn cross_file(files: &mut BTreeMap<PathBuf, FileEntry>, previous: &BTreeMap<PathBuf, FileEntry>, out: &mut Reload) {
     let mut snapshot = Snapshot::default();
@@ -171,84 +297,7 @@ fn cross_file(files: &mut BTreeMap<PathBuf, FileEntry>, previous: &BTreeMap<Path
         if old.and_then(|o| o.rejected.as_ref()) != Some(&errors) {
             out.rejected.push((path.clone(), errors.clone()));
         }
-        entry.good = old.map(|o| o.good.clone()).unwrap_or_default();
+        entry.candidate = Some(std::mem::replace(&mut entry.good, old.map(|o| o.good.clone()).unwrap_or_default()));
         entry.rejected = Some(errors);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn doc(name: &str, reserved: i64) -> String {
-        format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n  reservedConcurrency: {reserved}\n")
-    }
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::new(dir.path(), Some("us-east-1".into()));
-        (dir, s)
-    }
-
-    #[test]
-    fn reload_reports_new_and_changed_manifests_only() {
-        let (dir, mut s) = store();
-        std::fs::write(dir.path().join("a.yaml"), doc("a", 1)).unwrap();
-        std::fs::write(dir.path().join("b.yaml"), doc("b", 1)).unwrap();
-        assert_eq!(s.reload().changed.len(), 2);
-        std::fs::write(dir.path().join("b.yaml"), doc("b", 2)).unwrap();
-        let r = s.reload();
-        assert_eq!(r.changed.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["b"]);
-        assert!(s.reload().changed.is_empty());
-    }
-
-    #[test]
-    fn a_broken_file_keeps_its_last_good_manifests_and_is_reported_once() {
-        let (dir, mut s) = store();
-        std::fs::write(dir.path().join("a.yaml"), doc("a", 1)).unwrap();
-        s.reload();
-        std::fs::write(dir.path().join("a.yaml"), "apiVersion: [broken").unwrap();
-        let r = s.reload();
-        assert!(r.removed.is_empty() && r.changed.is_empty());
-        assert_eq!(r.rejected.len(), 1);
-        assert_eq!(s.keys().len(), 1, "last good version still in force");
-        assert!(s.reload().rejected.is_empty(), "same errors are not reported again");
-    }
-
-    #[test]
-    fn an_emptied_or_missing_directory_removes_nothing() {
-        let (dir, mut s) = store();
-        std::fs::write(dir.path().join("a.yaml"), doc("a", 1)).unwrap();
-        s.reload();
-        std::fs::remove_file(dir.path().join("a.yaml")).unwrap();
-        let r = s.reload();
-        assert!(r.unavailable.is_some() && r.removed.is_empty());
-        let gone = dir.path().to_path_buf();
-        drop(dir);
-        let mut s2 = Store::new(&gone, None);
-        assert!(s2.reload().unavailable.is_some());
-        assert_eq!(s.keys().len(), 1);
-    }
-
-    #[test]
-    fn a_deleted_file_removes_its_manifests_while_others_stay() {
-        let (dir, mut s) = store();
-        std::fs::write(dir.path().join("a.yaml"), doc("a", 1)).unwrap();
-        std::fs::write(dir.path().join("b.yaml"), doc("b", 1)).unwrap();
-        s.reload();
-        std::fs::remove_file(dir.path().join("a.yaml")).unwrap();
-        let r = s.reload();
-        assert_eq!(r.removed.iter().map(|(k, _)| k.name.as_str()).collect::<Vec<_>>(), ["a"]);
-    }
-
-    #[test]
-    fn a_duplicate_in_a_new_file_is_rejected_without_disturbing_the_first() {
-        let (dir, mut s) = store();
-        std::fs::write(dir.path().join("a.yaml"), doc("a", 1)).unwrap();
-        s.reload();
-        std::fs::write(dir.path().join("b.yaml"), doc("a", 5)).unwrap();
-        let r = s.reload();
-        assert!(r.changed.is_empty() && r.removed.is_empty());
-        assert!(r.rejected[0].0.ends_with("b.yaml"));
     }
 }

@@ -238,25 +238,71 @@ fn scan_into(
         if !entry.file_type().is_file() || !is_manifest(entry.path()) {
             continue;
         }
-        let path = entry.path();
         let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        if size > MAX_FILE_BYTES {
-            let err = error_at(
-                path,
-                Pos::default(),
-                "",
-                format!("file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit"),
-            );
-            out.push((path.to_path_buf(), Err(vec![err])));
-            continue;
-        }
-        let result = match std::fs::read(path) {
-            Err(e) => Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]),
-            Ok(bytes) => parse_cached(path, bytes, old, next),
-        };
-        out.push((path.to_path_buf(), result));
+        out.push((entry.path().to_path_buf(), read_file(entry.path(), size, old, next)));
     }
     Ok(out)
+}
+
+/// Reads and parses one manifest file of `size` bytes through the cache.
+fn read_file(
+    path: &Path,
+    size: u64,
+    old: &mut ParseCache,
+    next: &mut HashMap<PathBuf, (u64, FileResult)>,
+) -> FileResult {
+    if size > MAX_FILE_BYTES {
+        let message = format!("file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit");
+        return Err(vec![error_at(path, Pos::default(), "", message)]);
+    }
+    match std::fs::read(path) {
+        Err(e) => Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]),
+        Ok(bytes) => parse_cached(path, bytes, old, next),
+    }
+}
+
+/// What one path of the tree is now, for a reload of named paths only.
+#[derive(Debug)]
+pub enum PathNow {
+    /// A manifest file (`*.yaml`/`*.yml`, not hidden), read and parsed.
+    Manifest(FileResult),
+    /// Nothing a scan would read: absent, or not a manifest file name.
+    Absent,
+    /// Something only a full scan can answer: a directory, a hidden `..` entry (a ConfigMap's
+    /// swap), or a path outside `dir`.
+    NeedsScan,
+}
+
+impl ParseCache {
+    /// What a scan of `dir` would find at `path` now, read and parsed through this cache
+    /// (one edited file among thousands: no directory walk).
+    pub fn path_now(&mut self, dir: &Path, path: &Path) -> PathNow {
+        let Ok(rel) = path.strip_prefix(dir) else { return PathNow::NeedsScan };
+        let hidden = |prefix: &str| rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with(prefix));
+        if hidden("..") {
+            return PathNow::NeedsScan;
+        }
+        let meta = std::fs::metadata(path);
+        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+            return PathNow::NeedsScan;
+        }
+        if hidden(".") || !is_manifest(path) {
+            return PathNow::Absent;
+        }
+        match meta {
+            Ok(m) if m.is_file() => {
+                let mut next = HashMap::new();
+                let result = read_file(path, m.len(), self, &mut next);
+                self.0.extend(next);
+                PathNow::Manifest(result)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !path.is_symlink() => {
+                self.0.remove(path);
+                PathNow::Absent
+            }
+            _ => PathNow::NeedsScan, // a dangling symlink, a socket, unreadable metadata
+        }
+    }
 }
 
 fn is_dangling(p: &Path) -> bool {

@@ -1,5 +1,6 @@
 //! Manifests: the YAML model, loading a directory into a snapshot, and validation.
 
+pub mod across;
 pub mod deploy_rules;
 pub mod load;
 pub mod mapping_rules;
@@ -11,7 +12,7 @@ pub mod snapshot;
 pub mod validate;
 pub mod yaml;
 
-pub use load::{load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, ParseCache};
+pub use load::{load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, ParseCache, PathNow};
 pub use model::*;
 pub use snapshot::{error_at, Manifest, ManifestError, Snapshot};
 

@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use super::across::{across, conflicts, target};
 use super::model::*;
-use super::snapshot::{error_at, ManifestError, Snapshot};
+use super::snapshot::{error_at, ManifestError};
 use super::yaml::SpannedDoc;
 use crate::types::{
     environment_size, is_account, is_region, Field, FunctionRef, PublishPolicy, ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
@@ -469,42 +470,4 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
         return if shape { Ok(()) } else { Err(format!("`{s}` is not `at(yyyy-mm-ddThh:mm:ss)`")) };
     }
     Err(format!("`{s}` is not a cron(...), rate(...) or at(...) expression"))
-}
-
-/// Checks across documents: unique `metadata.name`, one manifest per function. A file with a
-/// conflicting document is rejected whole (all-or-nothing per file).
-pub fn across(snapshot: &mut Snapshot) {
-    let mut names: HashMap<String, usize> = HashMap::new();
-    let mut targets: HashMap<(String, String), usize> = HashMap::new();
-    let mut rejected_files = Vec::new();
-    for (i, m) in snapshot.manifests.iter().enumerate() {
-        if let Some(&first) = names.get(&m.name) {
-            let f = &snapshot.manifests[first];
-            let p = f.pos_of("metadata.name");
-            snapshot.errors.push(error_at(
-                &m.file,
-                m.pos_of("metadata.name"),
-                "metadata.name",
-                format!("duplicate name `{}` (first defined at {}:{}:{})", m.name, f.file.display(), p.line, p.column),
-            ));
-            rejected_files.push(m.file.clone());
-            continue;
-        }
-        names.insert(m.name.clone(), i);
-        let function = m.function.name.clone();
-        let region = m.doc.spec.region.clone().or(m.function.region.clone()).unwrap_or_default();
-        if let Some(&first) = targets.get(&(region.clone(), function.clone())) {
-            let f = &snapshot.manifests[first];
-            snapshot.errors.push(error_at(
-                &m.file,
-                m.pos_of("spec"),
-                "spec.functionName",
-                format!("function `{function}` is already managed by manifest `{}` ({})", f.name, f.file.display()),
-            ));
-            rejected_files.push(m.file.clone());
-            continue;
-        }
-        targets.insert((region, function), i);
-    }
-    snapshot.manifests.retain(|m| !rejected_files.contains(&m.file));
 }
