@@ -10,6 +10,11 @@ fn rss() -> String {
         .join(" ")
 }
 fn main() {
+    println!(
+        "size_of Document {} Manifest {}",
+        std::mem::size_of::<lambda_reconciler::manifest::Document>(),
+        std::mem::size_of::<lambda_reconciler::manifest::Manifest>()
+    );
     let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap());
     println!("start {}", rss());
     let mut s = lambda_reconciler::controller::store::Store::new(&dir, Some("us-east-1".into()));

@@ -24,6 +24,8 @@ tokio::task_local! {
 pub struct Gate {
     urgent: AtomicUsize,
     clear: Notify,
+    /// Urgent work began: a normal caller waiting for its permit with the turn gives it up.
+    arrived: Notify,
     turn: tokio::sync::Mutex<()>,
 }
 
@@ -55,13 +57,15 @@ impl Gate {
     /// Runs `f` as urgent work.
     pub async fn urgent<F: Future>(self: &Arc<Self>, f: F) -> F::Output {
         self.urgent.fetch_add(1, Ordering::SeqCst);
+        self.arrived.notify_waiters();
         let token = Arc::new(Token { gate: self.clone(), open: AtomicBool::new(true) });
         let _finish = Finish(token.clone());
         URGENT.scope(token, f).await
     }
 
     /// Takes a permit from `limiter`. Callers queue for it in turn (FIFO); an urgent caller goes
-    /// ahead of the others, who step aside while urgent work is open, for at most `MAX_HOLD`.
+    /// ahead of the others, who step aside while urgent work is open, for at most `MAX_HOLD`
+    /// (the one waiting with the turn when urgent work begins gives the turn up too).
     pub async fn permit(&self, limiter: &DefaultDirectRateLimiter) {
         let urgent = URGENT.try_with(|t| t.open.load(Ordering::SeqCst)).unwrap_or(false);
         let deadline = Instant::now() + MAX_HOLD;
@@ -70,9 +74,20 @@ impl Gate {
                 self.wait_clear(deadline).await;
             }
             let _turn = self.turn.lock().await;
-            if urgent || self.urgent.load(Ordering::SeqCst) == 0 || Instant::now() >= deadline {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if urgent || Instant::now() >= deadline {
                 limiter.until_ready().await;
                 return;
+            }
+            if self.urgent.load(Ordering::SeqCst) == 0 {
+                // Waiting for a permit does not take one: giving the turn up costs nothing.
+                tokio::select! {
+                    biased;
+                    _ = limiter.until_ready() => return,
+                    _ = &mut arrived => {}
+                }
             }
         }
     }
@@ -152,6 +167,31 @@ mod tests {
             order.len() - last_urgent > 30,
             "the urgent calls went while most normal calls still waited: {order:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn urgent_work_takes_the_next_permit_from_a_caller_already_waiting_with_the_turn() {
+        let (gate, limiter) = (Arc::new(Gate::default()), limiter(10));
+        gate.permit(&limiter).await; // the bucket is empty: the next permit is 100 ms away
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (g, l, o) = (gate.clone(), limiter.clone(), order.clone());
+        let normal = tokio::spawn(async move {
+            g.permit(&l).await;
+            o.lock().unwrap().push("normal");
+        });
+        while gate.turn.try_lock().is_ok() {
+            tokio::task::yield_now().await; // until the normal caller waits with the turn
+        }
+        let (g, l, o) = (gate.clone(), limiter.clone(), order.clone());
+        g.clone()
+            .urgent(async move {
+                g.permit(&l).await;
+                o.lock().unwrap().push("urgent");
+                g.wrote();
+            })
+            .await;
+        normal.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["urgent", "normal"]);
     }
 
     #[tokio::test]
