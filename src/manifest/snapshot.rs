@@ -48,18 +48,35 @@ pub fn error_at(file: &Path, pos: Pos, field: &str, message: impl Into<String>) 
 
 /// A valid `FunctionConfig` document and where it came from. The parsed YAML tree is not kept
 /// (a resident daemon holds thousands of these): only the generation and the positions that
-/// checks across files report.
+/// checks across files report. Shared: the store keeps a manifest in several places (per file,
+/// in force, parse cache), so a clone is one reference count; the fields read through `Deref`.
 #[derive(Debug, Clone)]
-pub struct Manifest {
+pub struct Manifest(std::sync::Arc<Loaded>);
+
+/// What a `Manifest` holds.
+#[derive(Debug, Clone)]
+pub struct Loaded {
     pub name: String,
     pub file: PathBuf,
-    /// Shared: the store keeps a manifest in several places (per file, in force, parse cache),
-    /// and every reload clones them; the document is read-only once loaded.
     pub doc: std::sync::Arc<Document>,
     /// The function it manages, resolved once here and passed down.
     pub function: FunctionRef,
     generation: String,
     positions: Positions,
+}
+
+impl std::ops::Deref for Manifest {
+    type Target = Loaded;
+    fn deref(&self) -> &Loaded {
+        &self.0
+    }
+}
+
+/// Changing a shared manifest copies it first (copy on write).
+impl std::ops::DerefMut for Manifest {
+    fn deref_mut(&mut self) -> &mut Loaded {
+        std::sync::Arc::make_mut(&mut self.0)
+    }
 }
 
 /// Where the document, its `metadata.name` and its `spec` start.
@@ -75,7 +92,7 @@ impl Manifest {
         let raw = doc.spec.function_name.as_deref().unwrap_or(&doc.metadata.name);
         // Validation accepted the reference; fall back to it verbatim just in case.
         let function = FunctionRef::parse(raw).unwrap_or_else(|_| FunctionRef::verbatim(raw));
-        Manifest {
+        Manifest(std::sync::Arc::new(Loaded {
             name: doc.metadata.name.clone(),
             file: file.to_path_buf(),
             function,
@@ -86,7 +103,7 @@ impl Manifest {
                 name: spanned.pos_of("metadata.name"),
                 spec: spanned.pos_of("spec"),
             },
-        }
+        }))
     }
 
     /// Position of `metadata.name` or `spec` (the fields checks across files point at), else

@@ -55,7 +55,8 @@ async fn each_manifest_is_reconciled_in_its_roles_account_and_a_role_that_cannot
     .await;
     assert_eq!(hook.count("AwsUnreachable", ""), 0, "a role that cannot be assumed is not an outage");
     for m in ["acct-a-fn", "acct-b-fn"] {
-        assert_eq!(daemon.manifest(m)["sync"], "Synced", "{m}");
+        // The write is seen before the reconcile that made it records its status.
+        eventually(&format!("{m} Synced"), MINUTE, || async { daemon.manifest(m)["sync"] == "Synced" }).await;
     }
     let status = daemon.status();
     let b = status["manifests"].as_array().unwrap().iter().find(|m| m["manifest"] == "acct-b-fn").unwrap().clone();
