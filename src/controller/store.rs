@@ -5,12 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::manifest::yaml::Pos;
-use crate::manifest::{
-    error_at, scan_snapshot, validate, FileResult, Manifest, ManifestError, ParseCache, PathNow, Snapshot,
-};
+use crate::manifest::{error_at, scan_snapshot, validate, FileResult, Manifest, ManifestError, ParseCache, PathNow};
 use crate::types::FunctionKey;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct FileEntry {
     /// The last version of this file that loaded cleanly (kept while it is broken).
     good: Vec<Manifest>,
@@ -129,7 +127,8 @@ impl Store {
             };
             files.insert(path, entry);
         }
-        cross_file(&mut files, &previous, &mut out);
+        keep_unreadable(&mut files, &previous);
+        cross_file(&mut files, &previous, self.default_region.as_deref(), &mut out);
         let mut next: BTreeMap<FunctionKey, Manifest> = BTreeMap::new();
         for entry in files.values() {
             for m in &entry.good {
@@ -172,6 +171,12 @@ impl Store {
         for p in paths {
             match self.parsed.path_now(&self.dir, p) {
                 PathNow::NeedsScan => return self.reload(),
+                // A directory that went away: its files are known only to a scan.
+                PathNow::Absent
+                    if self.files.range(p.clone()..).next().is_some_and(|(f, _)| f != p && f.starts_with(p)) =>
+                {
+                    return self.reload()
+                }
                 PathNow::Absent if !self.files.contains_key(p) => {}
                 PathNow::Absent => now.push((p.clone(), None)),
                 PathNow::Manifest(r) => now.push((p.clone(), Some(r))),
@@ -181,6 +186,8 @@ impl Store {
         if now.iter().all(|(_, r)| r.is_none()) && now.len() == self.files.len() {
             return self.reload(); // the last file going: the emptied-directory guard decides
         }
+        // Removals first: a manifest moved to a file that sorts earlier is not a duplicate.
+        now.sort_by_key(|(_, r)| r.is_some());
         let mut out = Reload::default();
         for (path, result) in now {
             match result {
@@ -222,11 +229,14 @@ impl Store {
     /// conflict with a manifest in force elsewhere; then they wait as the file's candidate.
     fn settle(&mut self, path: PathBuf, old: FileEntry, ms: Vec<Manifest>, out: &mut Reload) {
         // Only manifests in force elsewhere with one of these names or functions can clash.
+        let region = self.default_region.as_deref();
         let clash = |c: &Manifest| {
-            ms.iter().any(|m| m.name == c.name || validate::target(m) == validate::target(c)) && c.file != path
+            ms.iter().any(|m| m.name == c.name || validate::target(m, region) == validate::target(c, region))
+                && c.file != path
         };
         let refs: Vec<&Manifest> = self.current.values().filter(|c| clash(c)).chain(ms.iter()).collect();
-        let errors: Vec<ManifestError> = validate::conflicts(&refs).0.into_iter().filter(|e| e.file == path).collect();
+        let errors: Vec<ManifestError> =
+            validate::conflicts(&refs, region).0.into_iter().filter(|e| e.file == path).collect();
         if errors.is_empty() {
             self.replace_in_force(&path, &old.good, &ms, out);
             self.files.insert(path, FileEntry { good: ms, ..FileEntry::default() });
@@ -245,7 +255,18 @@ impl Store {
         for k in old.iter().filter_map(|m| m.key(region)).filter(|k| !keys.contains(k)) {
             if self.current.get(&k).is_some_and(|c| c.file == path) {
                 let m = self.current.remove(&k).expect("checked above");
-                out.removed.push((k, m));
+                // Another file's (last good) manifest of the function takes over, as a full
+                // reload would choose it: the first in path order.
+                let heir = self.files.values().flat_map(|e| e.good.iter()).find(|h| h.key(region).as_ref() == Some(&k));
+                match heir.cloned() {
+                    Some(h) => {
+                        if h.content_hash() != m.content_hash() {
+                            out.changed.push(k.clone());
+                        }
+                        self.current.insert(k, h);
+                    }
+                    None => out.removed.push((k, m)),
+                }
             }
         }
         for m in new {
@@ -275,16 +296,29 @@ impl Store {
     }
 }
 
-/// Applies the cross-file rules to the clean files; a file they reject keeps its last good.
-fn cross_file(files: &mut BTreeMap<PathBuf, FileEntry>, previous: &BTreeMap<PathBuf, FileEntry>, out: &mut Reload) {
-    let mut snapshot = Snapshot::default();
-    for e in files.values().filter(|e| e.rejected.is_none()) {
-        snapshot.manifests.extend(e.good.iter().cloned());
+/// A directory the scan could not read keeps the entries it held: unreadable never means removed.
+fn keep_unreadable(files: &mut BTreeMap<PathBuf, FileEntry>, previous: &BTreeMap<PathBuf, FileEntry>) {
+    let unreadable: Vec<PathBuf> =
+        files.iter().filter(|(p, e)| e.rejected.is_some() && p.is_dir()).map(|(p, _)| p.clone()).collect();
+    for dir in unreadable {
+        for (p, e) in previous.range(dir.clone()..).take_while(|(p, _)| p.starts_with(&dir)) {
+            files.entry(p.clone()).or_insert_with(|| e.clone());
+        }
     }
-    validate::across(&mut snapshot);
-    let kept: HashSet<&PathBuf> = snapshot.manifests.iter().map(|m| &m.file).collect();
+}
+
+/// Applies the cross-file rules to the clean files; a file they reject keeps its last good.
+fn cross_file(
+    files: &mut BTreeMap<PathBuf, FileEntry>,
+    previous: &BTreeMap<PathBuf, FileEntry>,
+    default_region: Option<&str>,
+    out: &mut Reload,
+) {
+    let clean: Vec<&Manifest> = files.values().filter(|e| e.rejected.is_none()).flat_map(|e| e.good.iter()).collect();
+    let (errors, rejected) = validate::conflicts(&clean, default_region);
+    let kept: HashSet<PathBuf> = clean.iter().map(|m| m.file.clone()).filter(|f| !rejected.contains(f)).collect();
     let mut errors_by_file: BTreeMap<PathBuf, Vec<ManifestError>> = BTreeMap::new();
-    for e in snapshot.errors {
+    for e in errors {
         errors_by_file.entry(e.file.clone()).or_default().push(e);
     }
     for (path, entry) in files.iter_mut() {

@@ -148,3 +148,54 @@ fn a_reload_of_named_paths_reads_only_those_files() {
     assert_eq!(r.changed.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["b"]);
     assert!(r.rejected.is_empty(), "a.yaml was not named, so not read");
 }
+
+fn doc_of(name: &str, spec: &str) -> String {
+    format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n{spec}")
+}
+
+#[test]
+fn a_function_named_with_and_without_the_default_region_is_one_function_and_never_removed_by_the_other() {
+    let (dir, mut full) = store();
+    let mut inc = Store::new(dir.path(), Some("us-east-1".into()));
+    let p = dir.path().to_path_buf();
+    let w = |f: &str, text: String| std::fs::write(p.join(f), text).unwrap();
+    both(&p, &mut full, &mut inc, &[], || {
+        w("a.yaml", doc_of("a", "  functionName: f\n  region: us-east-1\n  reservedConcurrency: 1\n"))
+    });
+    let r = both(&p, &mut full, &mut inc, &["b.yaml"], || {
+        w("b.yaml", doc_of("b", "  functionName: f\n  deletionPolicy: delete\n  reservedConcurrency: 2\n"))
+    });
+    assert_eq!((r.changed.len(), r.rejected.len()), (0, 1), "the second manifest of f is rejected");
+    let r = both(&p, &mut full, &mut inc, &["b.yaml"], || std::fs::remove_file(p.join("b.yaml")).unwrap());
+    assert!(r.removed.is_empty(), "f is still a.yaml's");
+}
+
+#[test]
+fn a_manifest_moved_to_a_file_that_sorts_earlier_is_not_a_duplicate() {
+    let (dir, mut full) = store();
+    let mut inc = Store::new(dir.path(), Some("us-east-1".into()));
+    let p = dir.path().to_path_buf();
+    both(&p, &mut full, &mut inc, &[], || std::fs::write(p.join("b.yaml"), doc("b", 1)).unwrap());
+    let r = both(&p, &mut full, &mut inc, &["0.yaml", "b.yaml"], || {
+        std::fs::rename(p.join("b.yaml"), p.join("0.yaml")).unwrap()
+    });
+    assert!(r.rejected.is_empty() && r.removed.is_empty() && r.changed.is_empty(), "{r:?}");
+}
+
+#[test]
+fn a_directory_moved_away_is_rescanned_and_the_last_file_going_removes_nothing() {
+    let (dir, mut full) = store();
+    let mut inc = Store::new(dir.path(), Some("us-east-1".into()));
+    let p = dir.path().to_path_buf();
+    both(&p, &mut full, &mut inc, &[], || {
+        std::fs::create_dir(p.join("team")).unwrap();
+        std::fs::write(p.join("team/t.yaml"), doc("t", 1)).unwrap();
+        std::fs::write(p.join("a.yaml"), doc("a", 1)).unwrap();
+    });
+    let away = tempfile::tempdir().unwrap();
+    let r =
+        both(&p, &mut full, &mut inc, &["team"], || std::fs::rename(p.join("team"), away.path().join("team")).unwrap());
+    assert_eq!(r.removed.len(), 1, "the moved directory's manifest left");
+    let r = both(&p, &mut full, &mut inc, &["a.yaml"], || std::fs::remove_file(p.join("a.yaml")).unwrap());
+    assert!(r.unavailable.is_some() && r.removed.is_empty());
+}

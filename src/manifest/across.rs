@@ -8,19 +8,21 @@ use super::snapshot::{error_at, Manifest, ManifestError, Snapshot};
 /// Checks across documents: unique `metadata.name`, one manifest per function. A file with a
 /// conflicting document is rejected whole (all-or-nothing per file).
 pub fn across(snapshot: &mut Snapshot) {
-    let (errors, rejected) = conflicts(&snapshot.manifests.iter().collect::<Vec<_>>());
+    let (errors, rejected) = conflicts(&snapshot.manifests.iter().collect::<Vec<_>>(), None);
     snapshot.errors.extend(errors);
     snapshot.manifests.retain(|m| !rejected.contains(&m.file));
 }
 
-/// The function a manifest manages, as the cross-file rules compare it: (region, name).
-pub fn target(m: &Manifest) -> (&str, &str) {
-    (m.doc.spec.region.as_deref().or(m.function.region.as_deref()).unwrap_or_default(), &m.function.name)
+/// The function a manifest manages, as the cross-file rules compare it: (region, name), the
+/// region falling back to `default_region` as the function's key does.
+pub fn target<'a>(m: &'a Manifest, default_region: Option<&'a str>) -> (&'a str, &'a str) {
+    let region = m.doc.spec.region.as_deref().or(m.function.region.as_deref()).or(default_region);
+    (region.unwrap_or_default(), &m.function.name)
 }
 
 /// The cross-file rules over manifests in order: the first manifest of a name, or of a function
 /// in a region, keeps it; every later one is an error, and its file is rejected.
-pub fn conflicts(manifests: &[&Manifest]) -> (Vec<ManifestError>, HashSet<PathBuf>) {
+pub fn conflicts(manifests: &[&Manifest], default_region: Option<&str>) -> (Vec<ManifestError>, HashSet<PathBuf>) {
     let mut names: HashMap<&str, &Manifest> = HashMap::new();
     let mut targets: HashMap<(&str, &str), &Manifest> = HashMap::new();
     let mut errors = Vec::new();
@@ -38,7 +40,7 @@ pub fn conflicts(manifests: &[&Manifest]) -> (Vec<ManifestError>, HashSet<PathBu
             continue;
         }
         names.insert(&m.name, m);
-        let (region, function) = target(m);
+        let (region, function) = target(m, default_region);
         if let Some(f) = targets.get(&(region, function)) {
             errors.push(error_at(
                 &m.file,

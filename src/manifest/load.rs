@@ -282,11 +282,14 @@ impl ParseCache {
         if hidden("..") {
             return PathNow::NeedsScan;
         }
+        if hidden(".") {
+            return PathNow::Absent; // a scan skips hidden entries (`.git`, editor swap files)
+        }
         let meta = std::fs::metadata(path);
         if meta.as_ref().is_ok_and(|m| m.is_dir()) {
             return PathNow::NeedsScan;
         }
-        if hidden(".") || !is_manifest(path) {
+        if !is_manifest(path) {
             return PathNow::Absent;
         }
         match meta {
