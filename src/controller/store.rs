@@ -30,6 +30,16 @@ pub struct Reload {
     pub unavailable: Option<String>,
 }
 
+impl Reload {
+    /// Reports `path` rejected with `errors`, unless `old` (its entry before) already was with
+    /// the same errors: a broken file is reported once, not on every reload.
+    fn reject(&mut self, path: &Path, old: Option<&FileEntry>, errors: &[ManifestError]) {
+        if old.and_then(|o| o.rejected.as_deref()) != Some(errors) {
+            self.rejected.push((path.to_path_buf(), errors.to_vec()));
+        }
+    }
+}
+
 pub struct Store {
     dir: PathBuf,
     default_region: Option<String>,
@@ -118,9 +128,7 @@ impl Store {
             let entry = match result.and_then(|ms| self.with_keys(&path, ms)) {
                 Ok(good) => FileEntry { good, ..FileEntry::default() },
                 Err(errors) => {
-                    if old.and_then(|o| o.rejected.as_ref()) != Some(&errors) {
-                        out.rejected.push((path.clone(), errors.clone()));
-                    }
+                    out.reject(&path, old, &errors);
                     let good = old.map(|o| o.good.clone()).unwrap_or_default();
                     FileEntry { good, rejected: Some(errors), candidate: None }
                 }
@@ -217,9 +225,7 @@ impl Store {
         match result.and_then(|ms| self.with_keys(&path, ms)) {
             Ok(ms) => self.settle(path, old, ms, out),
             Err(errors) => {
-                if old.rejected.as_ref() != Some(&errors) {
-                    out.rejected.push((path.clone(), errors.clone()));
-                }
+                out.reject(&path, Some(&old), &errors);
                 self.files.insert(path, FileEntry { good: old.good, rejected: Some(errors), candidate: None });
             }
         }
@@ -242,9 +248,7 @@ impl Store {
             self.files.insert(path, FileEntry { good: ms, ..FileEntry::default() });
             return;
         }
-        if old.rejected.as_ref() != Some(&errors) {
-            out.rejected.push((path.clone(), errors.clone()));
-        }
+        out.reject(&path, Some(&old), &errors);
         self.files.insert(path, FileEntry { good: old.good, rejected: Some(errors), candidate: Some(ms) });
     }
 
@@ -328,9 +332,7 @@ fn cross_file(
         let errors =
             errors_by_file.remove(path).unwrap_or_else(|| vec![error_at(path, Pos::default(), "", "rejected")]);
         let old = previous.get(path);
-        if old.and_then(|o| o.rejected.as_ref()) != Some(&errors) {
-            out.rejected.push((path.clone(), errors.clone()));
-        }
+        out.reject(path, old, &errors);
         entry.candidate = Some(std::mem::replace(&mut entry.good, old.map(|o| o.good.clone()).unwrap_or_default()));
         entry.rejected = Some(errors);
     }

@@ -96,11 +96,17 @@ fn both(dir: &std::path::Path, full: &mut Store, inc: &mut Store, paths: &[&str]
     b
 }
 
+/// A directory and two stores over it: one reloaded in full, one by named paths.
+fn pair() -> (tempfile::TempDir, PathBuf, Store, Store) {
+    let (dir, full) = store();
+    let inc = Store::new(dir.path(), Some("us-east-1".into()));
+    let p = dir.path().to_path_buf();
+    (dir, p, full, inc)
+}
+
 #[test]
 fn a_reload_of_named_paths_reports_what_a_full_reload_reports() {
-    let (dir, mut full) = store();
-    let mut inc = Store::new(dir.path(), Some("us-east-1".into()));
-    let p = dir.path().to_path_buf();
+    let (_dir, p, mut full, mut inc) = pair();
     let w = |f: &str, text: String| std::fs::write(p.join(f), text).unwrap();
     both(&p, &mut full, &mut inc, &[], || {
         w("a.yaml", doc("a", 1));
@@ -155,9 +161,7 @@ fn doc_of(name: &str, spec: &str) -> String {
 
 #[test]
 fn a_function_named_with_and_without_the_default_region_is_one_function_and_never_removed_by_the_other() {
-    let (dir, mut full) = store();
-    let mut inc = Store::new(dir.path(), Some("us-east-1".into()));
-    let p = dir.path().to_path_buf();
+    let (_dir, p, mut full, mut inc) = pair();
     let w = |f: &str, text: String| std::fs::write(p.join(f), text).unwrap();
     both(&p, &mut full, &mut inc, &[], || {
         w("a.yaml", doc_of("a", "  functionName: f\n  region: us-east-1\n  reservedConcurrency: 1\n"))
@@ -172,9 +176,7 @@ fn a_function_named_with_and_without_the_default_region_is_one_function_and_neve
 
 #[test]
 fn a_manifest_moved_to_a_file_that_sorts_earlier_is_not_a_duplicate() {
-    let (dir, mut full) = store();
-    let mut inc = Store::new(dir.path(), Some("us-east-1".into()));
-    let p = dir.path().to_path_buf();
+    let (_dir, p, mut full, mut inc) = pair();
     both(&p, &mut full, &mut inc, &[], || std::fs::write(p.join("b.yaml"), doc("b", 1)).unwrap());
     let r = both(&p, &mut full, &mut inc, &["0.yaml", "b.yaml"], || {
         std::fs::rename(p.join("b.yaml"), p.join("0.yaml")).unwrap()
@@ -184,9 +186,7 @@ fn a_manifest_moved_to_a_file_that_sorts_earlier_is_not_a_duplicate() {
 
 #[test]
 fn a_directory_moved_away_is_rescanned_and_the_last_file_going_removes_nothing() {
-    let (dir, mut full) = store();
-    let mut inc = Store::new(dir.path(), Some("us-east-1".into()));
-    let p = dir.path().to_path_buf();
+    let (_dir, p, mut full, mut inc) = pair();
     both(&p, &mut full, &mut inc, &[], || {
         std::fs::create_dir(p.join("team")).unwrap();
         std::fs::write(p.join("team/t.yaml"), doc("t", 1)).unwrap();

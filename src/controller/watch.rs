@@ -97,8 +97,13 @@ pub struct Reloads {
 
 impl Reloads {
     pub async fn next(&mut self) -> Option<Change> {
-        self.rx.recv().await?;
-        Some(self.pending.lock().unwrap().take().unwrap_or(Change::Full))
+        loop {
+            self.rx.recv().await?;
+            // Nothing pending: an earlier `next` already took this signal's change with its own.
+            if let Some(change) = self.pending.lock().unwrap().take() {
+                return Some(change);
+            }
+        }
     }
 }
 
