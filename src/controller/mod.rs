@@ -83,7 +83,8 @@ fn jittered(d: Duration) -> Duration {
 
 /// The worker tasks: `--max-concurrent-reconciles` per account-region, so a worker waiting at one
 /// account-region's rate limiter does not leave the others idle; more are started when a reload
-/// brings a new account-region.
+/// brings a new account-region. Plus one urgent lane, which takes only manifest changes: an edit
+/// under a running resync starts at once instead of waiting for a busy worker.
 #[derive(Clone, Default)]
 struct Workers(Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>);
 
@@ -91,8 +92,11 @@ impl Workers {
     fn scale(&self, ctx: &Arc<Ctx>, queue: &Arc<Queue<FunctionKey>>) {
         let scopes = ctx.store.read().unwrap().interest().len().max(1);
         let mut tasks = self.0.lock().unwrap();
-        while tasks.len() < ctx.opts.max_concurrent.max(1) * scopes {
-            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone())));
+        if tasks.is_empty() {
+            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone(), Lane::Urgent)));
+        }
+        while tasks.len() < 1 + ctx.opts.max_concurrent.max(1) * scopes {
+            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone(), Lane::Any)));
         }
     }
 
@@ -180,8 +184,21 @@ fn deletion_grace(debounce: Duration) -> Duration {
     (debounce * 10).max(Duration::from_secs(3))
 }
 
-async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>) {
-    while let Some(key) = queue.next().await {
+/// Which keys a worker takes.
+#[derive(Clone, Copy)]
+enum Lane {
+    Any,
+    /// Only keys added first (manifest changes).
+    Urgent,
+}
+
+async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
+    loop {
+        let key = match lane {
+            Lane::Any => queue.next().await,
+            Lane::Urgent => queue.next_urgent().await,
+        };
+        let Some(key) = key else { return };
         ctx.metrics.queue_depth.set(queue.depth() as i64);
         let next = if queue.take_urgent(&key) {
             let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;

@@ -28,6 +28,9 @@ struct State<K> {
 pub struct Queue<K> {
     state: Mutex<State<K>>,
     notify: Notify,
+    /// Wakes the urgent lane: a worker that takes only keys added first, so an edited function
+    /// does not wait for a busy worker to finish a resync.
+    urgent_notify: Notify,
 }
 
 impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
@@ -45,6 +48,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
                 closed: false,
             }),
             notify: Notify::new(),
+            urgent_notify: Notify::new(),
         });
         tokio::spawn(Arc::clone(&q).drive_delays());
         q
@@ -114,6 +118,9 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         }
         drop(s);
         self.notify.notify_one();
+        if first {
+            self.urgent_notify.notify_one();
+        }
     }
 
     /// Enqueues `key` after `delay`, unless an earlier add is already scheduled.
@@ -135,8 +142,19 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
 
     /// The next key to work on; `None` once the queue is closed.
     pub async fn next(&self) -> Option<K> {
+        self.next_in(false).await
+    }
+
+    /// The next key added first (the urgent lane); `None` once the queue is closed. Keys added
+    /// first sit at the front, so only the front needs looking at.
+    pub async fn next_urgent(&self) -> Option<K> {
+        self.next_in(true).await
+    }
+
+    async fn next_in(&self, urgent_only: bool) -> Option<K> {
+        let wake = if urgent_only { &self.urgent_notify } else { &self.notify };
         loop {
-            let notified = self.notify.notified();
+            let notified = wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
@@ -144,7 +162,9 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
                 if s.closed {
                     return None;
                 }
-                if let Some(k) = s.ready.pop_front() {
+                let eligible = s.ready.front().is_some_and(|k| !urgent_only || s.urgent.contains(k));
+                if eligible {
+                    let k = s.ready.pop_front().expect("front checked");
                     s.queued.remove(&k);
                     s.running.insert(k.clone());
                     if !s.ready.is_empty() {
@@ -191,6 +211,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         s.delays.clear();
         drop(s);
         self.notify.notify_waiters();
+        self.urgent_notify.notify_waiters();
     }
 }
 
@@ -267,6 +288,22 @@ mod tests {
         assert_eq!(order, [Some("r3"), Some("edited"), Some("r1"), Some("r2")]);
         assert!(q.take_urgent(&"edited") && q.take_urgent(&"r3"));
         assert!(!q.take_urgent(&"r1") && !q.take_urgent(&"edited"), "marked once, cleared when taken");
+    }
+
+    #[tokio::test]
+    async fn the_urgent_lane_takes_a_key_added_first_and_leaves_plain_keys_to_the_workers() {
+        let q: Arc<Queue<&str>> = Queue::new();
+        q.add("resync");
+        let q2 = q.clone();
+        let lane = tokio::spawn(async move { q2.next_urgent().await });
+        tokio::task::yield_now().await;
+        assert!(!lane.is_finished(), "a plain key is not the urgent lane's");
+        q.add_first("edited");
+        assert_eq!(lane.await.unwrap(), Some("edited"));
+        assert_eq!(q.depth(), 1);
+        q.add_first("resync");
+        q.done(&"edited");
+        assert_eq!(q.next_urgent().await, Some("resync"), "a waiting key moved first is urgent too");
     }
 
     #[tokio::test]
