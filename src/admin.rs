@@ -44,7 +44,10 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
-    if s.status.is_ready() {
+    if s.status.role() == "follower" {
+        // Ready (it serves, and takes over when the leader goes), but not the writer.
+        (StatusCode::OK, "follower\n")
+    } else if s.status.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
@@ -52,7 +55,10 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
 }
 
 async fn status(State(s): State<AdminState>) -> impl IntoResponse {
-    Json(serde_json::json!({ "ready": s.status.is_ready(), "manifests": s.status.all() }))
+    let role = s.status.role();
+    Json(
+        serde_json::json!({ "ready": role == "follower" || s.status.is_ready(), "role": role, "manifests": s.status.all() }),
+    )
 }
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {

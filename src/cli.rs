@@ -88,7 +88,7 @@ pub enum Command {
         alarm_poll: Duration,
     },
     /// Run the controller: watch the manifests, resync, correct or report drift, serve status.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a manifest of a function's live configuration (to adopt an existing function).
     Export {
         /// Function name or ARN.
@@ -177,6 +177,23 @@ pub struct RunArgs {
     /// How often the alarms of rollouts in flight are read (one DescribeAlarms per region).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub alarm_poll: Duration,
+    /// Run as one of several replicas: the one holding the lease in this DynamoDB table (in the
+    /// default region; manifests/deploy/cloudformation/lease-table.yaml) writes, the others
+    /// follow. Without it the process is the only writer.
+    #[arg(long)]
+    pub lease_table: Option<String>,
+    /// The lease's key in the table: replicas of one installation share it.
+    #[arg(long, default_value = "lambda-reconciler")]
+    pub lease_name: String,
+    /// How long the lease stays valid without renewal: a follower takes over after this.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+    /// How often the holder renews the lease (at most half the duration).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub lease_heartbeat: Duration,
+    /// How often a follower reads the lease: a released lease (SIGTERM) is taken within this.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub lease_poll: Duration,
 }
 
 impl RunArgs {

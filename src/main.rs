@@ -31,6 +31,7 @@ async fn main() {
             Command::Run(a) => Some(a.resync() / 2),
             _ => None,
         },
+        fence: Default::default(),
     };
     let code = match cli.command {
         Command::Validate { manifests } => commands::validate(&manifests.dir),
@@ -42,7 +43,15 @@ async fn main() {
             commands::apply(&manifests.dir, &opts_aws, output, waits, !no_wait).await
         }
         Command::Run(args) => {
+            let args = *args;
             let resync = args.resync();
+            let lease = args.lease_table.clone().map(|table| lambda_reconciler::controller::lease::LeaseOptions {
+                table,
+                name: args.lease_name.clone(),
+                duration: args.lease_duration,
+                heartbeat: args.lease_heartbeat,
+                poll: args.lease_poll,
+            });
             let webhook_secret = match (&args.alert_webhook_secret_file, args.alert_webhook_secret) {
                 (Some(path), _) => match std::fs::read_to_string(path) {
                     Ok(s) => Some(s.trim_end_matches(['\n', '\r']).to_string()),
@@ -69,8 +78,13 @@ async fn main() {
                 debounce: args.debounce,
                 shutdown_timeout: args.shutdown_timeout,
                 waits: Waits { timeout: args.wait_timeout, alarm_poll: args.alarm_poll, ..Waits::default() },
+                lease,
                 events_queues: args.events_queue_urls,
             };
+            if let Some(Err(e)) = opts.lease.as_ref().map(|l| l.check()) {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
             match lambda_reconciler::controller::run(opts, &opts_aws).await {
                 Ok(()) => 0,
                 Err(e) => {

@@ -58,6 +58,10 @@ pub struct Metrics {
     pub rollout_weight: Family<AliasLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// CloudTrail events read from the events queues, by what became of them.
     pub events: Family<ResultLabel, Counter>,
+    /// 1 while this replica is the writer (holds the lease, or runs without one), else 0.
+    pub leader: Gauge,
+    /// Changes of this replica's role, by what happened (acquired, lost, released, expired).
+    pub lease_transitions: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -76,6 +80,8 @@ impl Default for Metrics {
             rollouts: Family::default(),
             rollout_weight: Family::default(),
             events: Family::default(),
+            leader: Gauge::default(),
+            lease_transitions: Family::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -106,6 +112,16 @@ impl Default for Metrics {
             "CloudTrail events read from the events queues, by result (enqueued, own, unmanaged, not_relevant, failed_call, malformed)",
             m.events.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this replica is the writer (holds the lease, or runs without a lease table), 0 while it follows",
+            m.leader.clone(),
+        );
+        registry.register(
+            "lease_transitions",
+            "Changes of this replica's role, by result (acquired, lost, expired, released)",
+            m.lease_transitions.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -127,6 +143,10 @@ impl Metrics {
 
     pub fn event(&self, result: &str) {
         self.events.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn lease(&self, result: &str) {
+        self.lease_transitions.get_or_create(&ResultLabel { result: result.into() }).inc();
     }
 
     pub fn alert(&self, sink: &str, outcome: &str) {

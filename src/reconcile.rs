@@ -31,6 +31,9 @@ pub enum ErrorPolicy {
     RetryLater(Duration),
     /// Invalid request, permissions, missing resource, FAILED provisioning: alert, don't hammer.
     Terminal,
+    /// A write withheld: this replica does not hold the lease. No alert, no status: the leader
+    /// reconciles the function.
+    Fenced,
 }
 
 fn aws_policy(e: &AwsError) -> ErrorPolicy {
@@ -40,6 +43,7 @@ fn aws_policy(e: &AwsError) -> ErrorPolicy {
         ErrorClass::Stale => ErrorPolicy::RetryLater(Duration::from_secs(1)),
         ErrorClass::Propagating => ErrorPolicy::RetryLater(Duration::from_secs(15)),
         ErrorClass::NotFound | ErrorClass::Terminal => ErrorPolicy::Terminal,
+        ErrorClass::Fenced => ErrorPolicy::Fenced,
     }
 }
 

@@ -83,6 +83,8 @@ pub struct StatusStore {
     ready: AtomicBool,
     /// The account-regions whose endpoint did not answer the last reconcile there.
     unreachable: Mutex<std::collections::BTreeSet<String>>,
+    /// This replica's part: "single" (no lease), "leader" or "follower".
+    role: Mutex<&'static str>,
 }
 
 impl StatusStore {
@@ -127,6 +129,18 @@ impl StatusStore {
     /// Ready: the first pass is done and AWS answered the last reconcile in every account-region.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst) && self.unreachable.lock().unwrap().is_empty()
+    }
+
+    pub fn set_role(&self, role: &'static str) {
+        *self.role.lock().unwrap() = role;
+    }
+
+    /// "single" (no lease table), "leader" or "follower".
+    pub fn role(&self) -> &'static str {
+        match *self.role.lock().unwrap() {
+            "" => "single",
+            r => r,
+        }
     }
 
     /// Records whether AWS answered in `scope` (an account-region); returns true when this

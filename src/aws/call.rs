@@ -41,6 +41,9 @@ pub enum ErrorClass {
     /// The request is invalid or forbidden, or STS refused the role (`CredentialsError`): not
     /// retried. (Credentials that could not be had for now, `CredentialsUnavailable`: transient.)
     Terminal,
+    /// A write withheld by this process: it does not hold the lease (another replica is the
+    /// writer). Not sent, not retried, not alerted: the reconcile stops and the leader owns it.
+    Fenced,
 }
 
 /// A failed AWS call, narrowed to what the rest of the program needs.
@@ -55,11 +58,22 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// A write this process withheld because it does not hold the lease.
+    pub fn fenced(operation: &'static str) -> Self {
+        AwsError {
+            operation,
+            code: "LeaseNotHeld".into(),
+            message: "write withheld: this replica does not hold the lease".into(),
+            status: None,
+            class: ErrorClass::Fenced,
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.class == ErrorClass::NotFound
     }
     pub fn retryable(&self) -> bool {
-        !matches!(self.class, ErrorClass::NotFound | ErrorClass::Terminal | ErrorClass::Stale)
+        !matches!(self.class, ErrorClass::NotFound | ErrorClass::Terminal | ErrorClass::Stale | ErrorClass::Fenced)
     }
 }
 
@@ -72,6 +86,8 @@ const THROTTLE_CODES: &[&str] = &[
     "RequestThrottled",
     "RequestThrottledException",
     "SlowDown",
+    // DynamoDB (the lease table): "Your request rate is too high."
+    "ProvisionedThroughputExceededException",
 ];
 const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",
@@ -222,6 +238,8 @@ pub struct Caller {
     pub stats: Arc<CallStats>,
     /// Urgent work (a manifest change) goes first at the limiter.
     pub gate: Arc<super::priority::Gate>,
+    /// Whether this process may write now (the lease); checked before each write is sent.
+    pub fence: super::fence::Fence,
     /// Whether shared work (a region snapshot refresh that every function waits on) runs as
     /// urgent work: the caller of this layer decides (the daemon does, to avoid priority
     /// inversion); this layer only says which work is shared.
@@ -232,7 +250,15 @@ impl Caller {
     /// `rps == 0` disables the limiter.
     pub fn new(rps: u32, retry: RetryPolicy) -> Self {
         let limiter = NonZeroU32::new(rps).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
-        Caller { rps, limiter, retry, stats: Arc::default(), gate: Arc::default(), shared_urgent: Arc::default() }
+        Caller {
+            rps,
+            limiter,
+            retry,
+            stats: Arc::default(),
+            gate: Arc::default(),
+            fence: super::fence::Fence::open(),
+            shared_urgent: Arc::default(),
+        }
     }
 
     /// A caller with a limiter (and urgency gate) of its own at the same rate, sharing the
@@ -313,8 +339,18 @@ impl Caller {
             if let Some(l) = self.limiter.as_ref().filter(|_| limited) {
                 self.gate.permit(l).await;
             }
+            let write = !is_read(op);
+            if write && !self.fence.may_write() {
+                return Err(AwsError::fenced(op));
+            }
             let result = f().await;
-            if limited && !is_read(op) {
+            if write && result.is_err() && !self.fence.may_write() {
+                // Withheld by the fence's interceptor (the lease ran out while this call waited
+                // for credentials or a connection): the leader owns this function now.
+                self.stats.record(op, "fenced");
+                return Err(AwsError::fenced(op));
+            }
+            if limited && write {
                 self.gate.wrote();
             }
             let err = match result {

@@ -91,7 +91,8 @@ mod policy;
 
 impl Lambda {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
-        Lambda { client: aws_sdk_lambda::Client::new(config), caller }
+        let conf = aws_sdk_lambda::config::Builder::from(config).interceptor(caller.fence.interceptor()).build();
+        Lambda { client: aws_sdk_lambda::Client::from_conf(conf), caller }
     }
 
     pub async fn list_aliases(&self, function: &str) -> Result<BTreeMap<String, AliasState>, AwsError> {

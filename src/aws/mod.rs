@@ -3,7 +3,9 @@
 
 pub mod call;
 pub mod cloudwatch;
+pub mod fence;
 pub mod lambda;
+pub mod lease;
 pub mod pages;
 pub mod priority;
 pub mod roles;
@@ -30,6 +32,8 @@ pub struct AwsOptions {
     /// A function that already used a region snapshot (autoscaling, SSM) and asks again after
     /// this long gets a fresh one; `None`: one snapshot per process (one-shot commands).
     pub snapshot_stale_after: Option<Duration>,
+    /// Whether writes may be sent now (open without a lease table).
+    pub fence: fence::Fence,
 }
 
 pub use roles::session_name;
@@ -60,6 +64,7 @@ pub struct Aws {
     /// Role ARN → configuration whose credentials come from assuming it (cached, refreshed
     /// before they expire by the SDK's identity cache).
     roles: Mutex<HashMap<String, aws_config::SdkConfig>>,
+    fence: fence::Fence,
 }
 
 impl Aws {
@@ -86,7 +91,21 @@ impl Aws {
             scopes: Mutex::default(),
             callers: Mutex::default(),
             roles: Mutex::default(),
+            fence: opts.fence.clone(),
         }
+    }
+
+    /// The lease table `table` in the default region, with the controller's own credentials. Its
+    /// calls are counted with the others but pass no Lambda rate limiter, retry briefly (a
+    /// renewal that cannot be made in time is retried at the next tick) and time out after
+    /// `timeout`, so an unreachable DynamoDB cannot hold a renewal past the lease.
+    pub fn lease_table(&self, table: &str, timeout: Duration) -> lease::LeaseTable {
+        let retry = RetryPolicy { max_attempts: 3, base: Duration::from_millis(100), cap: Duration::from_millis(400) };
+        let mut caller = Caller::new(0, retry);
+        caller.stats = self.caller.stats.clone();
+        let timeouts = aws_config::timeout::TimeoutConfig::builder().operation_attempt_timeout(timeout).build();
+        let cfg = self.base.to_builder().timeout_config(timeouts).build();
+        lease::LeaseTable::new(&cfg, caller, table)
     }
 
     /// The configured default region (from flags, environment or profile).
@@ -173,7 +192,11 @@ impl Aws {
         let account = role.and_then(|r| r.split(':').nth(4)).map(str::to_string);
         let caller = (self.callers.lock().unwrap())
             .entry((account, region.to_string()))
-            .or_insert_with(|| self.caller.sibling())
+            .or_insert_with(|| {
+                let mut c = self.caller.sibling();
+                c.fence = self.fence.clone();
+                c
+            })
             .clone();
         let made = RegionClients {
             lambda: lambda::Lambda::new(&cfg, caller.clone()),

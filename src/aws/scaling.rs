@@ -65,7 +65,11 @@ pub struct Scaling {
 impl Scaling {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller, stale_after: Duration) -> Self {
         Scaling {
-            client: aws_sdk_applicationautoscaling::Client::new(config),
+            client: aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(config)
+                    .interceptor(caller.fence.interceptor())
+                    .build(),
+            ),
             caller,
             cache: Arc::new(tokio::sync::Mutex::new(Cache {
                 fresh: Freshness::new(stale_after),

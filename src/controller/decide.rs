@@ -14,6 +14,8 @@ pub enum Next {
     Resync,
     After(Duration),
     Forget,
+    /// Not requeued here, the key's record kept: this replica lost the lease mid-reconcile.
+    Stop,
 }
 
 /// Everything the worker remembers of one key between runs: one record per key.
@@ -105,6 +107,10 @@ pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision 
             let alert = alert_once(state, AlertKind::TerminalError, message);
             Decision { next: Next::Resync, alert, error_status: false, result: "terminal" }
         }
+        Outcome::Failed { policy: ErrorPolicy::Fenced, .. } => {
+            // Not this replica's to decide: the key's record stays as it was.
+            Decision { next: Next::Stop, alert: AlertChoice::None, error_status: false, result: "fenced" }
+        }
         Outcome::Failed { policy, unreachable, message } => {
             state.failures += 1;
             let alert = match (unreachable, policy) {
@@ -116,6 +122,7 @@ pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision 
                 ErrorPolicy::Terminal => (Next::Resync, "terminal"),
                 ErrorPolicy::RetryLater(d) => (Next::After(*d), "error"),
                 ErrorPolicy::Transient => (Next::After(backoff(state.failures, jitter)), "error"),
+                ErrorPolicy::Fenced => (Next::Stop, "fenced"),
             };
             Decision { next, alert, error_status: true, result }
         }

@@ -3,11 +3,13 @@
 
 pub mod decide;
 pub mod events;
+pub mod lease;
 pub mod queue;
 pub mod rollouts;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
+mod term;
 pub mod watch;
 pub mod worker;
 
@@ -22,13 +24,14 @@ use crate::alerts::http::HttpClient;
 use crate::alerts::sinks::Sink;
 use crate::alerts::{Alert, AlertKind, Alerts};
 use crate::apply::Waits;
+use crate::aws::fence::Fence;
 use crate::aws::{Aws, AwsOptions};
 use crate::metrics::Metrics;
 use crate::status::StatusStore;
 use crate::types::{DeletionPolicy, FunctionKey};
-use decide::Next;
 use queue::Queue;
 use store::{Reload, Store};
+use term::Term;
 
 /// `lambda-reconciler run` options.
 #[derive(Debug, Clone)]
@@ -47,6 +50,8 @@ pub struct RunOptions {
     pub waits: Waits,
     /// SQS queues that CloudTrail events reach through EventBridge (`--events-queue-url`).
     pub events_queues: Vec<String>,
+    /// Leader election among replicas (`--lease-table`); `None`: the only writer.
+    pub lease: Option<lease::LeaseOptions>,
 }
 
 /// Everything a worker needs.
@@ -76,35 +81,6 @@ pub enum RunError {
     Webhook(crate::alerts::http::HttpError),
 }
 
-/// A resync delay with ±10 % jitter, so functions spread over the interval.
-fn jittered(d: Duration) -> Duration {
-    d.mul_f64(0.9 + fastrand::f64() * 0.2)
-}
-
-/// The worker tasks: `--max-concurrent-reconciles` per account-region, so a worker waiting at one
-/// account-region's rate limiter does not leave the others idle; more are started when a reload
-/// brings a new account-region. Plus one urgent lane, which takes only manifest changes: an edit
-/// under a running resync starts at once instead of waiting for a busy worker.
-#[derive(Clone, Default)]
-struct Workers(Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>);
-
-impl Workers {
-    fn scale(&self, ctx: &Arc<Ctx>, queue: &Arc<Queue<FunctionKey>>) {
-        let scopes = ctx.store.read().unwrap().interest().len().max(1);
-        let mut tasks = self.0.lock().unwrap();
-        if tasks.is_empty() {
-            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone(), Lane::Urgent)));
-        }
-        while tasks.len() < 1 + ctx.opts.max_concurrent.max(1) * scopes {
-            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone(), Lane::Any)));
-        }
-    }
-
-    fn take(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
 /// `keys` reordered round-robin across account-regions (stable within each), so a full pass
 /// keeps every account-region's limiter busy instead of draining them one after another.
 fn interleave(keys: Vec<FunctionKey>) -> Vec<FunctionKey> {
@@ -121,11 +97,13 @@ fn interleave(keys: Vec<FunctionKey>) -> Vec<FunctionKey> {
 }
 
 /// Applies a reload: alerts for rejected files, enqueues changed keys, handles removals.
-/// Changed keys are `urgent` (ahead of resyncs) except on the first load.
-fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
+/// Changed keys are `urgent` (ahead of resyncs) except on the first load. `queue`: the writer's
+/// (none on a follower, which only keeps its store current and leaves alerting to the writer).
+fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent: bool) {
+    let writer = queue.is_some() || ctx.opts.lease.is_none();
     if let Some(reason) = r.unavailable {
         let repeat = ctx.unavailable.lock().unwrap().replace(reason.clone()).as_deref() == Some(&reason);
-        if !repeat {
+        if !repeat && writer {
             ctx.alerts.send(Alert::new(
                 AlertKind::ManifestsUnavailable,
                 format!("manifests unavailable, nothing changed: {reason}"),
@@ -151,7 +129,9 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
             ),
         );
         a.message = Some(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
-        ctx.alerts.send(a);
+        if writer {
+            ctx.alerts.send(a);
+        }
     }
     for (key, m) in r.removed {
         if m.doc.spec.deletion_policy == DeletionPolicy::Delete {
@@ -160,7 +140,9 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
             let grace = deletion_grace(ctx.opts.debounce);
             tracing::info!(manifest = %m.name, function = %key, grace_ms = grace.as_millis() as u64, "manifest removed; deleting the configuration it owned after the grace period");
             ctx.keys.lock().unwrap().entry(key.clone()).or_default().tombstone = Some(m);
-            queue.add_after(key, grace);
+            if let Some(q) = queue {
+                q.add_after(key, grace);
+            }
         } else {
             tracing::info!(manifest = %m.name, function = %key, "manifest removed; configuration left as it is, no longer managed");
             ctx.status.remove(&key);
@@ -171,10 +153,10 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
         if let Some(s) = ctx.keys.lock().unwrap().get_mut(&key) {
             s.tombstone = None;
         }
-        if urgent {
-            queue.add_first(key);
-        } else {
-            queue.add(key);
+        match queue {
+            Some(q) if urgent => q.add_first(key),
+            Some(q) => q.add(key),
+            None => {}
         }
     }
 }
@@ -182,38 +164,6 @@ fn handle(ctx: &Ctx, queue: &Arc<Queue<FunctionKey>>, r: Reload, urgent: bool) {
 /// How long a removed manifest with `deletionPolicy: delete` must stay removed.
 fn deletion_grace(debounce: Duration) -> Duration {
     (debounce * 10).max(Duration::from_secs(3))
-}
-
-/// Which keys a worker takes.
-#[derive(Clone, Copy)]
-enum Lane {
-    Any,
-    /// Only keys added first (manifest changes).
-    Urgent,
-}
-
-async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
-    loop {
-        let key = match lane {
-            Lane::Any => queue.next().await,
-            Lane::Urgent => queue.next_urgent().await,
-        };
-        let Some(key) = key else { return };
-        ctx.metrics.queue_depth.set(queue.depth() as i64);
-        let next = if queue.take_urgent(&key) {
-            let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
-            gate.urgent(worker::run(&ctx, &key)).await
-        } else {
-            worker::run(&ctx, &key).await
-        };
-        queue.done(&key);
-        match next {
-            Next::Resync => queue.add_after(key, jittered(ctx.opts.resync)),
-            Next::After(d) => queue.add_after(key, d),
-            Next::Forget => {}
-        }
-        ctx.metrics.queue_depth.set(queue.depth() as i64);
-    }
 }
 
 fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
@@ -227,42 +177,6 @@ fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
         out.push(Sink::Sns { client: aws.sns(topic), topic_arn: topic.clone() });
     }
     Ok(out)
-}
-
-/// Learns who the controller is (to recognise its own events and its own account), then reads
-/// the events queue at `url`: with the credentials of the role the manifests name for the queue's
-/// account (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`), else its own; again with the new
-/// role when a reload changes it.
-async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String) {
-    let account = url.split("://").nth(1).unwrap_or(&url).split('/').nth(1).unwrap_or_default().to_string();
-    let id = identity(&ctx).await;
-    let own = events::Own { account: id.account, arn: id.arn };
-    let role_now = || {
-        let roles = ctx.store.read().unwrap().roles();
-        roles.into_iter().find(|r| r.split(':').nth(4) == Some(account.as_str()))
-    };
-    loop {
-        let role = role_now();
-        tracing::info!(queue = %url, role = role.as_deref().unwrap_or("own credentials"), identity = %own.arn, session = crate::aws::session_name(), "reading CloudTrail events; events of this identity, or of this session of a manifest's role, are the controller's own");
-        let source = ctx.aws.events_queue(&url, role.as_deref());
-        events::consume(ctx.clone(), queue.clone(), source, &own, role, role_now).await;
-    }
-}
-
-/// The identity of the controller's own credentials, retried until known.
-async fn identity(ctx: &Ctx) -> crate::aws::sts::Identity {
-    let mut attempt = 0;
-    loop {
-        match ctx.aws.identity().await {
-            Ok(id) => return id,
-            Err(e) => {
-                attempt += 1;
-                let wait = ctx.aws.caller.retry.backoff(attempt.min(8)).max(Duration::from_secs(1));
-                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "reading the controller's identity (sts:GetCallerIdentity) failed; events wait for it");
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
 }
 
 async fn shutdown_signal() {
@@ -280,10 +194,12 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs the controller until SIGTERM/SIGINT; in-flight reconciles finish (bounded).
+/// Runs the controller until SIGTERM/SIGINT; in-flight reconciles finish (bounded). With a lease
+/// table it works only while it holds the lease (a term), and follows otherwise.
 pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
-    let aws = Arc::new(Aws::connect(aws_opts).await);
+    let fence = if opts.lease.is_some() { Fence::closed() } else { Fence::open() };
+    let aws = Arc::new(Aws::connect(&AwsOptions { fence: fence.clone(), ..aws_opts.clone() }).await);
     let m = metrics.clone();
     aws.caller.stats.set_hook(Box::new(move |op, outcome| m.aws_call(op, outcome)));
     // The daemon's urgency choices: a changed manifest's reconcile is urgent (see `worker`
@@ -302,7 +218,12 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     })
     .await
     .map_err(|source| RunError::Listen { addr: opts.listen, source })?;
-    tracing::info!(listen = %bound, manifests = %opts.dir.display(), dry_run = opts.dry_run, "lambda-reconciler running");
+    let elector = opts.lease.as_ref().map(|l| {
+        let table = aws.lease_table(&l.table, l.heartbeat.min(Duration::from_secs(2)));
+        lease::Elector::new(table, l.clone(), fence.clone(), metrics.clone())
+    });
+    let owner = elector.as_ref().map(|e| e.owner().to_string());
+    tracing::info!(listen = %bound, manifests = %opts.dir.display(), dry_run = opts.dry_run, lease_owner = owner.as_deref(), "lambda-reconciler running");
 
     let mut reloads =
         watch::watch(&opts.dir, opts.debounce).map_err(|source| RunError::Watch { dir: opts.dir.clone(), source })?;
@@ -312,31 +233,21 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         keys: Mutex::default(),
         status: status.clone(),
         alerts,
-        metrics,
+        metrics: metrics.clone(),
         opts: opts.clone(),
         unavailable: Mutex::default(),
         requests: Mutex::default(),
         rollout_alarms: Mutex::default(),
     });
-    let queue: Arc<Queue<FunctionKey>> = Queue::new();
-    let _ = running.set((ctx.clone(), queue.clone()));
     let first = ctx.store.write().unwrap().reload();
-    if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() {
+    if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() && elector.is_none() {
         let text = format!("no manifest found under {}; nothing is managed until one appears", opts.dir.display());
         ctx.alerts.send(Alert::new(AlertKind::ManifestsUnavailable, text));
     }
-    status.start_first_pass(first.changed.iter().cloned().collect());
-    handle(&ctx, &queue, first, false);
+    handle(&ctx, None, first, false);
 
-    let workers = Workers::default();
-    workers.scale(&ctx, &queue);
-    let alarm_poller = tokio::spawn(rollouts::poll_alarms(ctx.clone(), queue.clone(), opts.waits.alarm_poll));
-    let consumers: Vec<_> = opts
-        .events_queues
-        .iter()
-        .map(|url| tokio::spawn(start_events(ctx.clone(), queue.clone(), url.clone())))
-        .collect();
-    let (wctx, wqueue, wworkers) = (ctx.clone(), queue.clone(), workers.clone());
+    let term: Arc<Mutex<Option<Term>>> = Arc::default();
+    let (wctx, wterm) = (ctx.clone(), term.clone());
     let watcher = tokio::spawn(async move {
         while let Some(change) = reloads.next().await {
             wctx.metrics.reloads.inc();
@@ -344,25 +255,74 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
                 watch::Change::Paths(paths) => wctx.store.write().unwrap().reload_paths(&paths),
                 watch::Change::Full => wctx.store.write().unwrap().reload(),
             };
-            handle(&wctx, &wqueue, r, true);
-            wworkers.scale(&wctx, &wqueue);
+            let t = wterm.lock().unwrap();
+            handle(&wctx, t.as_ref().map(Term::queue), r, true);
+            if let Some(t) = t.as_ref() {
+                t.scale(&wctx);
+            }
         }
     });
 
-    shutdown_signal().await;
-    tracing::info!(in_flight = queue.running(), "shutting down: finishing in-flight reconciles");
-    queue.close();
+    let (elector_stop, elector_stopped) = tokio::sync::watch::channel(false);
+    let (mut roles, elector_task, _single) = match &elector {
+        Some(e) => (e.roles(), Some(tokio::spawn(e.clone().run(elector_stopped))), None),
+        None => {
+            let (tx, rx) = tokio::sync::watch::channel(lease::Role::Leader);
+            (rx, None, Some(tx))
+        }
+    };
+    status.set_role(if elector.is_some() { "follower" } else { "single" });
+    if elector.is_none() {
+        metrics.leader.set(1);
+    }
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let leader = *roles.borrow_and_update() == lease::Role::Leader;
+        follow_role(&ctx, &term, &running, leader, elector.is_some());
+        tokio::select! {
+            _ = &mut shutdown => break,
+            changed = roles.changed() => {
+                if changed.is_err() {
+                    (&mut shutdown).await;
+                    break;
+                }
+            }
+        }
+    }
+
     watcher.abort();
-    alarm_poller.abort();
-    consumers.iter().for_each(|c| c.abort());
-    let drained = tokio::time::timeout(opts.shutdown_timeout, futures::future::join_all(workers.take())).await;
-    if drained.is_err() {
-        tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");
+    let current = term.lock().unwrap().take();
+    if let Some(t) = current {
+        if !t.drain(&running, opts.shutdown_timeout).await {
+            tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");
+        }
+    }
+    if let (Some(e), Some(task)) = (&elector, elector_task) {
+        let _ = elector_stop.send(true);
+        let _ = task.await;
+        e.release().await;
     }
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts a term when this replica became the writer, stops it (at once) when it is not any more.
+fn follow_role(ctx: &Arc<Ctx>, term: &Mutex<Option<Term>>, running: &rollouts::Running, leader: bool, leased: bool) {
+    let mut t = term.lock().unwrap();
+    match (leader, t.is_some()) {
+        (true, false) => {
+            *t = Some(Term::start(ctx, running));
+            ctx.status.set_role(if leased { "leader" } else { "single" });
+        }
+        (false, true) => {
+            t.take().expect("checked").abort(running);
+            ctx.status.set_role("follower");
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

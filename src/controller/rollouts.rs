@@ -124,8 +124,9 @@ pub struct Request {
     pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
 }
 
-/// The controller and its queue, once running (the admin server starts before them).
-pub type Running = Arc<std::sync::OnceLock<(Arc<Ctx>, Arc<Queue<FunctionKey>>)>>;
+/// The controller and its queue while this replica is the writer (the admin server starts
+/// before them, and a follower has none).
+pub type Running = Arc<std::sync::Mutex<Option<(Arc<Ctx>, Arc<Queue<FunctionKey>>)>>>;
 
 /// The admin endpoint's operator hook: the request joins the function's queue entry (first in
 /// line) and is made by the worker before its next reconcile, so it never races a reconcile of
@@ -135,7 +136,9 @@ pub fn operator_hook(running: Running) -> OperatorHook {
         let running = running.clone();
         Box::pin(async move {
             let op: Operator = action.parse()?;
-            let (ctx, queue) = running.get().cloned().ok_or("the controller is starting")?;
+            let current = running.lock().unwrap().clone();
+            let (ctx, queue) = current
+                .ok_or("this replica is not the writer (starting, or following the lease holder): ask the leader")?;
             let keys = ctx.store.read().unwrap().find(&region, &function);
             let key = match keys.as_slice() {
                 [key] => key.clone(),

@@ -71,6 +71,11 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     }
     .instrument(span.clone())
     .await;
+    if matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Fenced, .. }) {
+        // The lease is gone: no alert, no status, no retry here; the new leader reconciles.
+        span.in_scope(|| tracing::info!("write withheld: this replica no longer holds the lease"));
+        return Next::Stop;
+    }
     let next = span.in_scope(|| act(ctx, key, m, &outcome));
     ctx.metrics.reconcile_seconds.observe(start.elapsed().as_secs_f64());
     ctx.status.reconciled(key);

@@ -10,7 +10,10 @@ from common import CONFIG, LOCK, respond
 
 THROTTLE_CODES = {"lambda": "TooManyRequestsException", "ssm": "ThrottlingException",
                   "application-autoscaling": "ThrottlingException", "sns": "Throttling",
-                  "monitoring": "Throttling"}
+                  "monitoring": "Throttling", "dynamodb": "ProvisionedThroughputExceededException"}
+# DynamoDB answers throttling with 400 (API reference, Common Errors: "ThrottlingException ... 400";
+# ProvisionedThroughputExceededException, 400).
+THROTTLE_STATUS = {"dynamodb": 400}
 
 RNG = random.Random()
 
@@ -46,7 +49,7 @@ def draw(service, method, action_of, region=None):
             continue
         if r < rate:
             if kind == "throttle":
-                return {"status": 429, "code": THROTTLE_CODES.get(service, "ThrottlingException")}
+                return {"status": THROTTLE_STATUS.get(service, 429), "code": THROTTLE_CODES.get(service, "ThrottlingException")}
             if kind == "error500":
                 return {"status": 500, "code": "ServiceException" if service == "lambda" else "InternalServerError"}
             if kind == "reset":

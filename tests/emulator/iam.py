@@ -21,13 +21,15 @@ from common import CONFIG, ApiError, access_key_of
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_POLICY = os.path.join(ROOT, "manifests", "deploy", "iam", "policy.json")
 # The controller under test signs with this key (tests/it/common): it runs under the shipped policy.
-CONFIG["principals"] = {"AKIDTEST": DEFAULT_POLICY}
+# A second replica of the controller (the HA tests) signs with AKIDTESTB under the same policy.
+CONFIG["principals"] = {"AKIDTEST": DEFAULT_POLICY, "AKIDTESTB": DEFAULT_POLICY}
 
 # Where an IAM action is not named after its API operation. Service Authorization Reference,
 # "Actions defined by AWS Lambda": InvokeFunction - "Grants permission to invoke a function",
 # API operation Invoke (and InvokeWithResponseStream).
 LAMBDA_ACTIONS = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction"}
-JSON_PREFIXES = {"AnyScaleFrontendService": "application-autoscaling", "AmazonSSM": "ssm", "AmazonSQS": "sqs"}
+JSON_PREFIXES = {"AnyScaleFrontendService": "application-autoscaling", "AmazonSSM": "ssm", "AmazonSQS": "sqs",
+                 "DynamoDB_20120810": "dynamodb"}
 # Service Authorization Reference, "Actions defined by Amazon SQS": the batch APIs are authorized
 # by their single-message actions ("DeleteMessageBatch ... sqs:DeleteMessage").
 SQS_ACTIONS = {"DeleteMessageBatch": "DeleteMessage", "SendMessageBatch": "SendMessage",

@@ -68,6 +68,7 @@ class Extension:
                                       "query": environ.get("QUERY_STRING", ""), "target": target,
                                       "region": region, "service": service,
                                       "account": cloudtrail_ext.account_of(access_key_of(environ)),
+                                      "key": access_key_of(environ),
                                       "body": logged_body(service, path, raw),
                                       "injected": fault is not None})
         cbor = cloudwatch_ext.operation_of(path) is not None

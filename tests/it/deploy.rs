@@ -74,10 +74,12 @@ fn every_deployment_file_parses() {
 }
 
 #[test]
-fn the_kubernetes_deployment_runs_one_non_root_read_only_controller_beside_git_sync() {
+fn the_kubernetes_deployment_runs_two_non_root_read_only_replicas_beside_git_sync_with_one_writer() {
     let d = &yaml_docs("manifests/deploy/kubernetes/deployment.yaml")[0];
-    assert_eq!((d["kind"].as_str(), d["spec"]["replicas"].as_i64()), (Some("Deployment"), Some(1)));
-    assert_eq!(d["spec"]["strategy"]["type"], "Recreate");
+    assert_eq!((d["kind"].as_str(), d["spec"]["replicas"].as_i64()), (Some("Deployment"), Some(2)));
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    let pdb = &yaml_docs("manifests/deploy/kubernetes/pdb.yaml")[0];
+    assert_eq!((pdb["kind"].as_str(), pdb["spec"]["minAvailable"].as_i64()), (Some("PodDisruptionBudget"), Some(1)));
     let pod = &d["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     assert_eq!(pod["serviceAccountName"], "lambda-reconciler");
@@ -91,6 +93,8 @@ fn the_kubernetes_deployment_runs_one_non_root_read_only_controller_beside_git_s
     let args = strings(&controller["args"]);
     assert_eq!(args[0], "run");
     assert_real_flags(&args, "deployment controller args");
+    assert!(args.iter().any(|a| a == "--lease-table=lambda-reconciler-lease"), "two replicas need the lease");
+    assert!(pod["terminationGracePeriodSeconds"].as_i64().unwrap() > 30, "longer than --shutdown-timeout");
     let manifests = args.iter().find_map(|a| a.strip_prefix("--manifests=")).unwrap();
     let link = strings(&sync["args"]).iter().find_map(|a| a.strip_prefix("--link=").map(str::to_string)).unwrap();
     assert!(manifests.starts_with(&format!("/git/{link}")), "the controller reads git-sync's link");
@@ -120,6 +124,25 @@ fn the_ecs_task_definition_runs_the_controller_and_git_sync_with_awslogs_and_a_h
     let health = strings(&controller["healthCheck"]["command"]);
     assert_eq!(health[0], "CMD");
     assert_real_flags(&health[2..], "ECS health check");
+    assert!(cmd.iter().any(|a| a == "--lease-table=lambda-reconciler-lease"));
+    let service = json("manifests/deploy/ecs/service.json");
+    assert_eq!((service["desiredCount"].as_i64(), service["taskDefinition"].as_str()), (Some(2), t["family"].as_str()));
+    assert_eq!(service["deploymentConfiguration"]["minimumHealthyPercent"], 100);
+}
+
+#[test]
+fn the_lease_table_template_matches_the_policy_and_the_item_the_controller_writes() {
+    let t = &yaml_docs("manifests/deploy/cloudformation/lease-table.yaml")[0];
+    let table = &t["Resources"]["LeaseTable"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["KeySchema"][0]["AttributeName"], "key");
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "expiresAt");
+    let name = t["Parameters"]["TableName"]["Default"].as_str().unwrap();
+    let policy = json("manifests/deploy/iam/policy.json");
+    let lease = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "LeaderLease").unwrap();
+    assert!(lease["Resource"].as_str().unwrap().ends_with(&format!(":table/{name}")));
+    let src = std::fs::read_to_string(root().join("src/aws/lease.rs")).unwrap();
+    assert!(src.contains("\"expiresAt\"") && src.contains("\"key\""), "the TTL attribute and key the template names");
 }
 
 #[test]
@@ -154,7 +177,8 @@ fn called_operations() -> BTreeSet<String> {
         let text = std::fs::read_to_string(f).unwrap();
         for part in text.split('"').skip(1).step_by(2) {
             if let Some((svc, op)) = part.split_once(':') {
-                let known = ["lambda", "autoscaling", "ssm", "sns", "secretsmanager", "sqs", "sts"].contains(&svc);
+                let known =
+                    ["lambda", "autoscaling", "ssm", "sns", "secretsmanager", "sqs", "sts", "dynamodb"].contains(&svc);
                 if known
                     && !op.is_empty()
                     && op.chars().all(|c| c.is_ascii_alphanumeric())
@@ -193,6 +217,8 @@ fn the_iam_policy_lists_exactly_the_actions_the_controller_calls() {
     let reads: BTreeSet<String> = called
         .iter()
         .filter(|a| ["Get", "List", "Describe", "BatchGet"].iter().any(|p| a.split(':').nth(1).unwrap().starts_with(p)))
+        // The lease is for replicas that write; a read-only deployment runs one replica.
+        .filter(|a| !a.starts_with("dynamodb:"))
         .cloned()
         .chain(["sns:Publish".to_string()])
         // Reading the events queue consumes its messages: no write to what the controller manages.

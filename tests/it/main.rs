@@ -10,6 +10,7 @@ mod corpus;
 mod daemon;
 mod deploy;
 mod events;
+mod ha;
 mod layers;
 mod mappings;
 mod permissions;

@@ -29,9 +29,14 @@ impl Daemon {
     }
 
     pub fn start(emu: &Emulator, dir: &str, extra: &[&str]) -> Daemon {
+        Self::start_as(emu, dir, extra, "AKIDTEST")
+    }
+
+    /// A daemon signing with access key `key` (a second replica: AKIDTESTB, under the same policy).
+    pub fn start_as(emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
         cmd.args(Self::args(emu, dir, extra))
-            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env_remove("AWS_PROFILE")
             .env("NO_PROXY", "127.0.0.1,localhost")
@@ -99,6 +104,16 @@ impl Daemon {
 
     pub fn sigterm(&self) {
         let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok);
+    }
+
+    /// Sends `signal` (STOP, CONT, …) to the process.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok);
     }
 

@@ -1,0 +1,172 @@
+//! One spell as the writer: the work queue, its workers (and the urgent lane), the rollout alarm
+//! poller and the events consumers, started when this replica becomes the writer and stopped
+//! when it is not any more (the lease lost) or shuts down.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::decide::Next;
+use super::queue::Queue;
+use super::{events, rollouts, worker, Ctx};
+use crate::types::FunctionKey;
+
+/// The work of one term.
+pub(super) struct Term {
+    queue: Arc<Queue<FunctionKey>>,
+    workers: Workers,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Term {
+    /// Starts work with every managed function queued (the reconciler reads the world: it does
+    /// not care what an earlier writer did) and each removed manifest's deletion after its grace.
+    pub(super) fn start(ctx: &Arc<Ctx>, running: &rollouts::Running) -> Term {
+        let queue = Queue::new();
+        let keys = ctx.store.read().unwrap().keys();
+        ctx.status.start_first_pass(keys.iter().cloned().collect());
+        for key in super::interleave(keys) {
+            queue.add(key);
+        }
+        let grace = super::deletion_grace(ctx.opts.debounce);
+        for (key, state) in ctx.keys.lock().unwrap().iter() {
+            if state.tombstone.is_some() {
+                queue.add_after(key.clone(), grace);
+            }
+        }
+        let workers = Workers::default();
+        workers.scale(ctx, &queue);
+        let mut tasks =
+            vec![tokio::spawn(rollouts::poll_alarms(ctx.clone(), queue.clone(), ctx.opts.waits.alarm_poll))];
+        for url in &ctx.opts.events_queues {
+            tasks.push(tokio::spawn(start_events(ctx.clone(), queue.clone(), url.clone())));
+        }
+        *running.lock().unwrap() = Some((ctx.clone(), queue.clone()));
+        Term { queue, workers, tasks }
+    }
+
+    pub(super) fn queue(&self) -> &Arc<Queue<FunctionKey>> {
+        &self.queue
+    }
+
+    /// Starts workers for account-regions a reload brought.
+    pub(super) fn scale(&self, ctx: &Arc<Ctx>) {
+        self.workers.scale(ctx, &self.queue);
+    }
+
+    /// Stops at once: the lease is gone and the fence already withholds every write, so
+    /// in-flight reconciles are dropped where they stand; the new writer reads the world again.
+    pub(super) fn abort(self, running: &rollouts::Running) {
+        *running.lock().unwrap() = None;
+        self.queue.close();
+        for t in self.workers.take().into_iter().chain(self.tasks) {
+            t.abort();
+        }
+    }
+
+    /// Stops taking work and lets in-flight reconciles finish, for at most `timeout`; false when
+    /// they did not.
+    pub(super) async fn drain(self, running: &rollouts::Running, timeout: Duration) -> bool {
+        *running.lock().unwrap() = None;
+        tracing::info!(in_flight = self.queue.running(), "shutting down: finishing in-flight reconciles");
+        self.queue.close();
+        self.tasks.iter().for_each(|t| t.abort());
+        tokio::time::timeout(timeout, futures::future::join_all(self.workers.take())).await.is_ok()
+    }
+}
+
+/// A resync delay with ±10 % jitter, so functions spread over the interval.
+fn jittered(d: Duration) -> Duration {
+    d.mul_f64(0.9 + fastrand::f64() * 0.2)
+}
+
+/// The worker tasks: `--max-concurrent-reconciles` per account-region, so a worker waiting at one
+/// account-region's rate limiter does not leave the others idle; more are started when a reload
+/// brings a new account-region. Plus one urgent lane, which takes only manifest changes: an edit
+/// under a running resync starts at once instead of waiting for a busy worker.
+#[derive(Clone, Default)]
+struct Workers(Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>);
+
+impl Workers {
+    fn scale(&self, ctx: &Arc<Ctx>, queue: &Arc<Queue<FunctionKey>>) {
+        let scopes = ctx.store.read().unwrap().interest().len().max(1);
+        let mut tasks = self.0.lock().unwrap();
+        if tasks.is_empty() {
+            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone(), Lane::Urgent)));
+        }
+        while tasks.len() < 1 + ctx.opts.max_concurrent.max(1) * scopes {
+            tasks.push(tokio::spawn(worker(ctx.clone(), queue.clone(), Lane::Any)));
+        }
+    }
+
+    fn take(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Which keys a worker takes.
+#[derive(Clone, Copy)]
+enum Lane {
+    Any,
+    /// Only keys added first (manifest changes).
+    Urgent,
+}
+
+async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
+    loop {
+        let key = match lane {
+            Lane::Any => queue.next().await,
+            Lane::Urgent => queue.next_urgent().await,
+        };
+        let Some(key) = key else { return };
+        ctx.metrics.queue_depth.set(queue.depth() as i64);
+        let next = if queue.take_urgent(&key) {
+            let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
+            gate.urgent(worker::run(&ctx, &key)).await
+        } else {
+            worker::run(&ctx, &key).await
+        };
+        queue.done(&key);
+        match next {
+            Next::Resync => queue.add_after(key, jittered(ctx.opts.resync)),
+            Next::After(d) => queue.add_after(key, d),
+            Next::Forget | Next::Stop => {}
+        }
+        ctx.metrics.queue_depth.set(queue.depth() as i64);
+    }
+}
+
+/// Learns who the controller is (to recognise its own events and its own account), then reads
+/// the events queue at `url`: with the credentials of the role the manifests name for the queue's
+/// account (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`), else its own; again with the new
+/// role when a reload changes it.
+async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String) {
+    let account = url.split("://").nth(1).unwrap_or(&url).split('/').nth(1).unwrap_or_default().to_string();
+    let id = identity(&ctx).await;
+    let own = events::Own { account: id.account, arn: id.arn };
+    let role_now = || {
+        let roles = ctx.store.read().unwrap().roles();
+        roles.into_iter().find(|r| r.split(':').nth(4) == Some(account.as_str()))
+    };
+    loop {
+        let role = role_now();
+        tracing::info!(queue = %url, role = role.as_deref().unwrap_or("own credentials"), identity = %own.arn, session = crate::aws::session_name(), "reading CloudTrail events; events of this identity, or of this session of a manifest's role, are the controller's own");
+        let source = ctx.aws.events_queue(&url, role.as_deref());
+        events::consume(ctx.clone(), queue.clone(), source, &own, role, role_now).await;
+    }
+}
+
+/// The identity of the controller's own credentials, retried until known.
+async fn identity(ctx: &Ctx) -> crate::aws::sts::Identity {
+    let mut attempt = 0;
+    loop {
+        match ctx.aws.identity().await {
+            Ok(id) => return id,
+            Err(e) => {
+                attempt += 1;
+                let wait = ctx.aws.caller.retry.backoff(attempt.min(8)).max(Duration::from_secs(1));
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "reading the controller's identity (sts:GetCallerIdentity) failed; events wait for it");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Replicas on one DynamoDB lease (the emulator's moto DynamoDB): one writer; a follower takes
+//! over after kill -9 and at once after SIGTERM; a paused leader that wakes after losing the
+//! lease sends no write; a leader that cannot reach DynamoDB steps down and no two replicas
+//! write. Each replica signs with its own access key, so the emulator's request log tells who
+//! wrote. Every wait is on a condition with a deadline.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+
+use crate::common::daemon::Daemon;
+use crate::common::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const A: &str = "AKIDTEST";
+const B: &str = "AKIDTESTB";
+/// Short lease timings so takeovers happen within seconds.
+const FAST: [&str; 6] = ["--lease-duration", "3s", "--lease-heartbeat", "1s", "--lease-poll", "200ms"];
+
+fn doc(name: &str, reserved: i32) -> String {
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n  reservedConcurrency: {reserved}\n"
+    )
+}
+
+async fn lease_table(emu: &Emulator) {
+    let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk().await);
+    let key = |b: KeySchemaElement| b;
+    ddb.create_table()
+        .table_name("lease")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("key")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(key(KeySchemaElement::builder().attribute_name("key").key_type(KeyType::Hash).build().unwrap()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A replica signing with `key`, on the lease table, with `timings` and `extra` flags.
+fn replica(emu: &Emulator, dir: &str, key: &str, timings: &[&str], extra: &[&str]) -> Daemon {
+    let mut args = vec!["--lease-table", "lease", "--resync-interval", "1h"];
+    args.extend_from_slice(timings);
+    args.extend_from_slice(extra);
+    Daemon::start_as(emu, dir, &args, key)
+}
+
+async fn wait_role(d: &Daemon, role: &str) {
+    eventually(&format!("role {role}"), MINUTE, || async { d.status()["role"] == role }).await;
+}
+
+async fn reserved(emu: &Emulator, f: &str) -> Option<i32> {
+    let out = emu.lambda().await.get_function().function_name(f).send().await.ok()?;
+    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
+}
+
+async fn wait_reserved(emu: &Emulator, f: &str, n: i32) {
+    eventually(&format!("{f} reserved concurrency {n}"), MINUTE, || async { reserved(emu, f).await == Some(n) }).await;
+}
+
+/// The replicas' Lambda writes in the request log from index `from` on (not the test's own
+/// seeding): (access key, method and path).
+fn lambda_writes(emu: &Emulator, from: usize) -> Vec<(String, String)> {
+    emu.requests()
+        .into_iter()
+        .skip(from)
+        .filter(|r| r["service"] == "lambda" && r["method"] != "GET" && (r["key"] == A || r["key"] == B))
+        .map(|r| (r["key"].as_str().unwrap_or("").to_string(), format!("{} {}", r["method"], r["path"])))
+        .collect()
+}
+
+fn edit(dir: &tempfile::TempDir, n: i32) {
+    std::fs::write(dir.path().join("app.yaml"), doc("app-ha", n)).unwrap();
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_lease_write_only_through_the_holder() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 1);
+    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let a = replica(&emu, path(&dir), A, &FAST, &[]);
+    wait_role(&a, "leader").await;
+    wait_reserved(&emu, "app-ha", 2).await;
+    let b = replica(&emu, path(&dir), B, &FAST, &[]);
+    wait_role(&b, "follower").await;
+    assert_eq!(b.get("/readyz"), (200, "follower\n".to_string()), "ready, but not the writer");
+    assert_eq!(b.counter("lambda_reconciler_leader"), 0.0);
+    assert_eq!(a.counter("lambda_reconciler_leader"), 1.0);
+    for n in 3..=5 {
+        edit(&dir, n);
+        wait_reserved(&emu, "app-ha", n).await;
+    }
+    let writes = lambda_writes(&emu, 0);
+    assert!(writes.len() >= 4, "{writes:?}");
+    assert!(writes.iter().all(|(key, _)| key == A), "only the holder writes: {writes:?}");
+}
+
+#[tokio::test]
+async fn after_kill_9_of_the_leader_the_follower_takes_over_and_applies_an_edit() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 1);
+    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let a = replica(&emu, path(&dir), A, &FAST, &[]);
+    wait_role(&a, "leader").await;
+    let b = replica(&emu, path(&dir), B, &FAST, &[]);
+    wait_role(&b, "follower").await;
+    wait_reserved(&emu, "app-ha", 2).await;
+    a.kill9();
+    let from = emu.requests().len();
+    edit(&dir, 7);
+    wait_role(&b, "leader").await;
+    wait_reserved(&emu, "app-ha", 7).await;
+    let writes = lambda_writes(&emu, from);
+    assert!(!writes.is_empty() && writes.iter().all(|(key, _)| key == B), "{writes:?}");
+    assert!(b.log_text().contains("lease acquired"));
+}
+
+#[tokio::test]
+async fn sigterm_releases_the_lease_so_the_follower_takes_over_without_waiting_it_out() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 1);
+    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    // A lease of an hour: only the release can hand it over within the test's deadline.
+    let hour = ["--lease-duration", "1h", "--lease-heartbeat", "1s", "--lease-poll", "200ms"];
+    let mut a = replica(&emu, path(&dir), A, &hour, &[]);
+    wait_role(&a, "leader").await;
+    let b = replica(&emu, path(&dir), B, &hour, &[]);
+    wait_role(&b, "follower").await;
+    a.sigterm();
+    assert_eq!(a.wait_exit(MINUTE), 0);
+    assert!(a.log_text().contains("lease released"));
+    wait_role(&b, "leader").await;
+    edit(&dir, 4);
+    wait_reserved(&emu, "app-ha", 4).await;
+}
+
+#[tokio::test]
+async fn a_leader_paused_past_its_lease_sends_no_write_when_it_wakes() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 1);
+    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let a = replica(&emu, path(&dir), A, &FAST, &[]);
+    wait_role(&a, "leader").await;
+    wait_reserved(&emu, "app-ha", 2).await;
+    // The follower writes nothing either (dry run): any write after the pause would be A's.
+    let b = replica(&emu, path(&dir), B, &FAST, &["--dry-run"]);
+    wait_role(&b, "follower").await;
+    a.signal("STOP");
+    wait_role(&b, "leader").await;
+    // DynamoDB now answers slowly: A, awake, cannot learn from a renewal that it lost the lease
+    // before its worker reaches the write of the edit below. Only the fence stands in the way.
+    emu.configure(r#"{"faults": {"dynamodb": {"latency_ms": 3000}}}"#);
+    edit(&dir, 9);
+    let from = emu.requests().len();
+    a.signal("CONT");
+    eventually("A withheld the write", MINUTE, || async { a.log_text().contains("write withheld") }).await;
+    wait_role(&a, "follower").await;
+    assert_eq!(lambda_writes(&emu, from), vec![], "no write after the lease was lost");
+    assert_eq!(reserved(&emu, "app-ha").await, Some(2));
+}
+
+#[tokio::test]
+async fn a_leader_that_cannot_reach_dynamodb_steps_down_and_no_two_replicas_write() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 1);
+    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let a = replica(&emu, path(&dir), A, &FAST, &[]);
+    wait_role(&a, "leader").await;
+    let b = replica(&emu, path(&dir), B, &FAST, &[]);
+    wait_role(&b, "follower").await;
+    wait_reserved(&emu, "app-ha", 2).await;
+    let mut n = 2;
+    for outage in [r#"{"throttle": 1.0}"#, r#"{"reset": 1.0}"#] {
+        emu.configure(&format!(r#"{{"faults": {{"dynamodb": {outage}}}}}"#));
+        wait_role(&a, "follower").await;
+        wait_role(&b, "follower").await;
+        // No writer while DynamoDB is out: an edit waits (both replicas have read it).
+        let reloads = (
+            a.counter("lambda_reconciler_manifest_reloads_total"),
+            b.counter("lambda_reconciler_manifest_reloads_total"),
+        );
+        let from = emu.requests().len();
+        n += 1;
+        edit(&dir, n);
+        eventually("both replicas reloaded", MINUTE, || async {
+            a.counter("lambda_reconciler_manifest_reloads_total") > reloads.0
+                && b.counter("lambda_reconciler_manifest_reloads_total") > reloads.1
+        })
+        .await;
+        assert_eq!(lambda_writes(&emu, from), vec![], "no replica writes without the lease ({outage})");
+        emu.configure(r#"{"faults": {}}"#);
+        wait_reserved(&emu, "app-ha", n).await;
+        let writers: std::collections::BTreeSet<String> =
+            lambda_writes(&emu, from).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(writers.len(), 1, "one writer after the outage ({outage}): {writers:?}");
+    }
+}
