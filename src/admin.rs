@@ -56,9 +56,13 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
 
 async fn status(State(s): State<AdminState>) -> impl IntoResponse {
     let role = s.status.role();
-    Json(
-        serde_json::json!({ "ready": role == "follower" || s.status.is_ready(), "role": role, "manifests": s.status.all() }),
-    )
+    let ready = role == "follower" || s.status.is_ready();
+    let mut body = serde_json::json!({ "ready": ready, "role": role, "manifests": s.status.all() });
+    let shards = s.status.shards();
+    if !shards.is_empty() {
+        body["shards"] = serde_json::json!(shards);
+    }
+    Json(body)
 }
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {

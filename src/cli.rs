@@ -194,6 +194,10 @@ pub struct RunArgs {
     /// How often a follower reads the lease: a released lease (SIGTERM) is taken within this.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub lease_poll: Duration,
+    /// Split the account-regions across this many leases, so several replicas share the work
+    /// (each holds its fair share; a lost shard is taken by another). With --lease-table.
+    #[arg(long, default_value_t = 1, requires = "lease_table")]
+    pub shards: usize,
 }
 
 impl RunArgs {

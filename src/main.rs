@@ -31,7 +31,7 @@ async fn main() {
             Command::Run(a) => Some(a.resync() / 2),
             _ => None,
         },
-        fence: Default::default(),
+        fences: Default::default(),
     };
     let code = match cli.command {
         Command::Validate { manifests } => commands::validate(&manifests.dir),
@@ -51,6 +51,7 @@ async fn main() {
                 duration: args.lease_duration,
                 heartbeat: args.lease_heartbeat,
                 poll: args.lease_poll,
+                shards: args.shards,
             });
             let webhook_secret = match (&args.alert_webhook_secret_file, args.alert_webhook_secret) {
                 (Some(path), _) => match std::fs::read_to_string(path) {

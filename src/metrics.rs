@@ -60,6 +60,8 @@ pub struct Metrics {
     pub events: Family<ResultLabel, Counter>,
     /// 1 while this replica is the writer (holds the lease, or runs without one), else 0.
     pub leader: Gauge,
+    /// Shards (`--shards`) whose lease this replica holds.
+    pub shards_held: Gauge,
     /// Changes of this replica's role, by what happened (acquired, lost, released, expired).
     pub lease_transitions: Family<ResultLabel, Counter>,
 }
@@ -81,6 +83,7 @@ impl Default for Metrics {
             rollout_weight: Family::default(),
             events: Family::default(),
             leader: Gauge::default(),
+            shards_held: Gauge::default(),
             lease_transitions: Family::default(),
             registry: Registry::default(),
         };
@@ -117,6 +120,7 @@ impl Default for Metrics {
             "1 while this replica is the writer (holds the lease, or runs without a lease table), 0 while it follows",
             m.leader.clone(),
         );
+        registry.register("shards_held", "Shards (--shards) whose lease this replica holds", m.shards_held.clone());
         registry.register(
             "lease_transitions",
             "Changes of this replica's role, by result (acquired, lost, expired, released)",

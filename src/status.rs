@@ -85,6 +85,8 @@ pub struct StatusStore {
     unreachable: Mutex<std::collections::BTreeSet<String>>,
     /// This replica's part: "single" (no lease), "leader" or "follower".
     role: Mutex<&'static str>,
+    /// The shards it holds (with `--shards` above 1).
+    shards: Mutex<Vec<usize>>,
 }
 
 impl StatusStore {
@@ -133,6 +135,23 @@ impl StatusStore {
 
     pub fn set_role(&self, role: &'static str) {
         *self.role.lock().unwrap() = role;
+    }
+
+    /// Forgets every manifest's status and the first pass (a replica that stopped being the
+    /// writer: what it knew is no longer current).
+    pub fn clear(&self) {
+        self.map.write().unwrap().clear();
+        *self.first_pass.lock().unwrap() = None;
+        self.ready.store(false, Ordering::SeqCst);
+        self.unreachable.lock().unwrap().clear();
+    }
+
+    pub fn set_shards(&self, shards: Vec<usize>) {
+        *self.shards.lock().unwrap() = shards;
+    }
+
+    pub fn shards(&self) -> Vec<usize> {
+        self.shards.lock().unwrap().clone()
     }
 
     /// "single" (no lease table), "leader" or "follower".

@@ -226,7 +226,7 @@ impl CallStats {
 
 pub fn is_read(op: &str) -> bool {
     let name = op.rsplit(':').next().unwrap_or(op);
-    ["Get", "List", "Describe"].iter().any(|p| name.starts_with(p))
+    ["Get", "List", "Describe", "BatchGet"].iter().any(|p| name.starts_with(p))
 }
 
 /// Shared by the service clients of one account-region: one limiter for them.
@@ -341,6 +341,7 @@ impl Caller {
             }
             let write = !is_read(op);
             if write && !self.fence.may_write() {
+                self.stats.record(op, "fenced");
                 return Err(AwsError::fenced(op));
             }
             let result = f().await;

@@ -71,6 +71,40 @@ impl Fence {
     }
 }
 
+/// One fence per shard (`--shards`); an account-region's writes pass its shard's fence.
+#[derive(Debug, Clone)]
+pub struct Fences(Arc<Vec<Fence>>);
+
+impl Default for Fences {
+    fn default() -> Self {
+        Fences(Arc::new(vec![Fence::open()]))
+    }
+}
+
+impl Fences {
+    /// `shards` fences, each closed until its lease is held.
+    pub fn closed(shards: usize) -> Self {
+        Fences(Arc::new((0..shards.max(1)).map(|_| Fence::closed()).collect()))
+    }
+
+    pub fn get(&self, shard: usize) -> &Fence {
+        &self.0[shard]
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The fence of an account-region (`account`: a role's; `None`: the controller's own).
+    pub fn for_scope(&self, account: Option<&str>, region: &str) -> Fence {
+        self.0[crate::types::shard_of(account, region, self.0.len())].clone()
+    }
+}
+
 /// Refuses a write operation (not Get/List/Describe) when the fence is closed, just before the
 /// request is transmitted (after credentials, signing and the connection pool).
 #[derive(Debug)]

@@ -129,6 +129,73 @@ impl LeaseTable {
     }
 }
 
+/// The members item (`--shards` above 1): one attribute `member:OWNER` per replica, set to a new
+/// value at each of its heartbeats, so replicas can count each other without comparing clocks.
+impl LeaseTable {
+    pub async fn beat(&self, key: &str, owner: &str, rvn: &str) -> Result<(), AwsError> {
+        const OP: &str = "dynamodb:UpdateItem";
+        let expires = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + KEEP_FOR;
+        self.caller
+            .call(OP, || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("key", AttributeValue::S(key.to_string()))
+                    .update_expression("SET #m = :v, #e = :e")
+                    .expression_attribute_names("#m", format!("{MEMBER}{owner}"))
+                    .expression_attribute_names("#e", "expiresAt")
+                    .expression_attribute_values(":v", AttributeValue::S(rvn.to_string()))
+                    .expression_attribute_values(":e", AttributeValue::N(expires.as_secs().to_string()))
+                    .send()
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// (owner, value) of every replica on the members item.
+    pub async fn members(&self, key: &str) -> Result<Vec<(String, String)>, AwsError> {
+        const OP: &str = "dynamodb:GetItem";
+        let out = self
+            .caller
+            .call(OP, || {
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("key", AttributeValue::S(key.to_string()))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await?;
+        let item = out.item().cloned().unwrap_or_default();
+        Ok(item
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(MEMBER)?.to_string(), v.as_s().ok()?.clone())))
+            .collect())
+    }
+
+    /// Removes a replica seen dead, if its value is still `rvn` (it did not come back).
+    pub async fn forget(&self, key: &str, owner: &str, rvn: &str) -> Result<Cas, AwsError> {
+        const OP: &str = "dynamodb:UpdateItem";
+        let result = self
+            .caller
+            .call(OP, || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("key", AttributeValue::S(key.to_string()))
+                    .update_expression("REMOVE #m")
+                    .condition_expression("#m = :v")
+                    .expression_attribute_names("#m", format!("{MEMBER}{owner}"))
+                    .expression_attribute_values(":v", AttributeValue::S(rvn.to_string()))
+                    .send()
+            })
+            .await;
+        cas(result)
+    }
+}
+
+const MEMBER: &str = "member:";
+
 /// A refused condition is an answer (`Lost`), not an error.
 fn cas<T>(result: Result<T, AwsError>) -> Result<Cas, AwsError> {
     match result {

@@ -32,11 +32,22 @@ pub struct AwsOptions {
     /// A function that already used a region snapshot (autoscaling, SSM) and asks again after
     /// this long gets a fresh one; `None`: one snapshot per process (one-shot commands).
     pub snapshot_stale_after: Option<Duration>,
-    /// Whether writes may be sent now (open without a lease table).
-    pub fence: fence::Fence,
+    /// Whether writes may be sent now, per shard (open without a lease table).
+    pub fences: fence::Fences,
 }
 
 pub use roles::session_name;
+
+/// The region of an SQS queue URL, from its host name (`sqs.REGION.amazonaws.com`, or the legacy
+/// `REGION.queue.amazonaws.com`); `None` for another host (an emulator).
+pub fn queue_region(url: &str) -> Option<String> {
+    let host = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.as_slice() {
+        ["sqs", region, ..] | [region, "queue", ..] => Some(region.to_string()),
+        _ => None,
+    }
+}
 
 /// The service clients of one account-region (one set of credentials, one region), with their
 /// own rate limiter.
@@ -64,7 +75,7 @@ pub struct Aws {
     /// Role ARN → configuration whose credentials come from assuming it (cached, refreshed
     /// before they expire by the SDK's identity cache).
     roles: Mutex<HashMap<String, aws_config::SdkConfig>>,
-    fence: fence::Fence,
+    fences: fence::Fences,
 }
 
 impl Aws {
@@ -91,7 +102,7 @@ impl Aws {
             scopes: Mutex::default(),
             callers: Mutex::default(),
             roles: Mutex::default(),
-            fence: opts.fence.clone(),
+            fences: opts.fences.clone(),
         }
     }
 
@@ -127,12 +138,7 @@ impl Aws {
     /// The events queue at `url`, read in the queue's region (from its host name,
     /// `sqs.REGION.amazonaws.com`; else the default region).
     pub fn events_queue(&self, url: &str, role: Option<&str>) -> sqs::EventQueue {
-        let host = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
-        let labels: Vec<&str> = host.split('.').collect();
-        let region = match labels.as_slice() {
-            ["sqs", region, ..] | [region, "queue", ..] => Some(region.to_string()),
-            _ => None,
-        };
+        let region = queue_region(url);
         let mut cfg = self.config(role).to_builder();
         if let Some(r) = region {
             cfg = cfg.region(aws_config::Region::new(r));
@@ -190,11 +196,12 @@ impl Aws {
         }
         let cfg = self.config(role).to_builder().region(aws_config::Region::new(region.to_string())).build();
         let account = role.and_then(|r| r.split(':').nth(4)).map(str::to_string);
+        let fence = self.fences.for_scope(account.as_deref(), region);
         let caller = (self.callers.lock().unwrap())
             .entry((account, region.to_string()))
             .or_insert_with(|| {
                 let mut c = self.caller.sibling();
-                c.fence = self.fence.clone();
+                c.fence = fence;
                 c
             })
             .clone();

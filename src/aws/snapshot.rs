@@ -2,7 +2,17 @@
 //! reading its own part: read once per resync for every function, not once per function.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Bumped by [`expire_all`]: a snapshot taken under an older value is not used again.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every snapshot of the process stale: the next read of each refreshes it. For a replica
+/// that becomes the writer (again): what it read before, another writer may have changed since.
+pub fn expire_all() {
+    EPOCH.fetch_add(1, Ordering::SeqCst);
+}
 
 /// What a function's read should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,16 +36,25 @@ pub struct Freshness {
     taken: Option<Instant>,
     used_by: HashSet<String>,
     stale_after: Duration,
+    /// The epoch the snapshot was taken in, and the counter that says the current one.
+    epoch_seen: u64,
+    epoch: &'static AtomicU64,
 }
 
 impl Freshness {
     pub fn new(stale_after: Duration) -> Self {
-        Freshness { taken: None, used_by: HashSet::new(), stale_after }
+        Self::with_epoch(stale_after, &EPOCH)
+    }
+
+    fn with_epoch(stale_after: Duration, epoch: &'static AtomicU64) -> Self {
+        Freshness { taken: None, used_by: HashSet::new(), stale_after, epoch_seen: 0, epoch }
     }
 
     /// Decides for `consumer`, whose last write (if any) was at `wrote`; records a use.
     pub fn decide(&mut self, consumer: &str, wrote: Option<Instant>) -> Decision {
-        let Some(taken) = self.taken else { return Decision::Refresh };
+        let Some(taken) = self.taken.filter(|_| self.epoch.load(Ordering::SeqCst) == self.epoch_seen) else {
+            return Decision::Refresh;
+        };
         let young = taken.elapsed() < self.stale_after;
         let after_write = wrote.is_none_or(|w| w < taken);
         if after_write && (young || !self.used_by.contains(consumer)) {
@@ -51,6 +70,7 @@ impl Freshness {
     /// Records a refresh that started at `started` (a write during the read is not covered).
     pub fn refreshed(&mut self, started: Instant, consumer: &str) {
         self.taken = Some(started);
+        self.epoch_seen = self.epoch.load(Ordering::SeqCst);
         self.used_by = HashSet::from([consumer.to_string()]);
     }
 }
@@ -67,6 +87,18 @@ mod tests {
         for name in ["b", "c", "d"] {
             assert_eq!(f.decide(name, None), Decision::Use);
         }
+    }
+
+    #[test]
+    fn a_snapshot_taken_before_every_snapshot_expired_is_read_again() {
+        static LOCAL: AtomicU64 = AtomicU64::new(0);
+        let mut f = Freshness::with_epoch(Duration::from_secs(3600), &LOCAL);
+        f.refreshed(Instant::now(), "a");
+        assert_eq!(f.decide("b", None), Decision::Use);
+        LOCAL.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(f.decide("c", None), Decision::Refresh, "young, but from before the expiry");
+        f.refreshed(Instant::now(), "c");
+        assert_eq!(f.decide("d", None), Decision::Use);
     }
 
     #[test]

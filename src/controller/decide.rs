@@ -14,9 +14,11 @@ pub enum Next {
     Resync,
     After(Duration),
     Forget,
-    /// Not requeued here, the key's record kept: this replica lost the lease mid-reconcile.
-    Stop,
 }
+
+/// When a reconcile whose write was withheld (the lease not held) runs again: if the term ended,
+/// its closed queue drops the key; if the fence reopened (a late renewal), the key is not lost.
+pub const FENCED_RETRY: Duration = Duration::from_secs(1);
 
 /// Everything the worker remembers of one key between runs: one record per key.
 #[derive(Debug, Clone, Default)]
@@ -109,7 +111,12 @@ pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision 
         }
         Outcome::Failed { policy: ErrorPolicy::Fenced, .. } => {
             // Not this replica's to decide: the key's record stays as it was.
-            Decision { next: Next::Stop, alert: AlertChoice::None, error_status: false, result: "fenced" }
+            Decision {
+                next: Next::After(FENCED_RETRY),
+                alert: AlertChoice::None,
+                error_status: false,
+                result: "fenced",
+            }
         }
         Outcome::Failed { policy, unreachable, message } => {
             state.failures += 1;
@@ -122,7 +129,7 @@ pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision 
                 ErrorPolicy::Terminal => (Next::Resync, "terminal"),
                 ErrorPolicy::RetryLater(d) => (Next::After(*d), "error"),
                 ErrorPolicy::Transient => (Next::After(backoff(state.failures, jitter)), "error"),
-                ErrorPolicy::Fenced => (Next::Stop, "fenced"),
+                ErrorPolicy::Fenced => (Next::After(FENCED_RETRY), "fenced"),
             };
             Decision { next, alert, error_status: true, result }
         }

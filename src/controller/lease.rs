@@ -5,12 +5,15 @@
 //! could expire, so a replica that cannot renew, or was paused, stops writing before anyone else
 //! can start.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::aws::fence::Fence;
+use super::balance::Balance;
+use crate::aws::fence::{Fence, Fences};
 use crate::aws::lease::{Cas, LeaseRecord, LeaseTable};
 use crate::metrics::Metrics;
 
@@ -27,6 +30,8 @@ pub struct LeaseOptions {
     pub heartbeat: Duration,
     /// How often a follower reads the lease (a released lease is taken within this).
     pub poll: Duration,
+    /// Leases the account-regions are split across (`--shards`): one writer per shard.
+    pub shards: usize,
 }
 
 impl LeaseOptions {
@@ -36,6 +41,9 @@ impl LeaseOptions {
         if self.heartbeat.is_zero() || self.poll.is_zero() {
             return Err("--lease-heartbeat and --lease-poll must be above zero".into());
         }
+        if !(1..=64).contains(&self.shards) {
+            return Err(format!("--shards must be between 1 and 64, not {}", self.shards));
+        }
         if self.heartbeat * 2 > self.duration {
             return Err(format!(
                 "--lease-duration ({:?}) must be at least twice --lease-heartbeat ({:?})",
@@ -44,13 +52,19 @@ impl LeaseOptions {
         }
         Ok(())
     }
+
+    /// The item key of shard `shard`'s lease: the name itself with one shard.
+    pub fn key(&self, shard: usize) -> String {
+        if self.shards <= 1 {
+            self.name.clone()
+        } else {
+            format!("{}/shard-{shard}", self.name)
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Leader,
-    Follower,
-}
+/// The shards this replica holds, published to the controller (which runs their work).
+pub type Held = Arc<watch::Sender<BTreeSet<usize>>>;
 
 /// A lease version a follower saw, and when it first saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,33 +113,69 @@ fn writes_until(sent: Instant, o: &LeaseOptions) -> Instant {
     sent + o.duration - o.heartbeat
 }
 
-/// The elector of one lease: its role is published on a watch channel, its fence gates writes.
+/// The elector of one shard's lease: what it holds is published in the shared [`Held`] set, its
+/// fence gates the shard's writes.
 pub struct Elector {
     table: LeaseTable,
     opts: LeaseOptions,
+    shard: usize,
+    key: String,
     owner: String,
     fence: Fence,
-    role: watch::Sender<Role>,
+    held_set: Held,
+    balance: Arc<Balance>,
     metrics: Arc<Metrics>,
     /// The version this replica wrote last while holding the lease.
     held: Mutex<Option<String>>,
+    /// Set by the balancer: give this shard up at the next turn (this replica holds more than
+    /// its share).
+    give_up: AtomicBool,
+}
+
+/// What the electors of one replica share.
+pub struct Shared {
+    pub table: LeaseTable,
+    pub opts: LeaseOptions,
+    pub owner: String,
+    pub held: Held,
+    pub balance: Arc<Balance>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// This process's name in the lease items: the host (the pod's name) and a random suffix.
+pub fn owner_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "lambda-reconciler".into());
+    format!("{host}-{:08x}", fastrand::u32(..))
 }
 
 impl Elector {
-    pub fn new(table: LeaseTable, opts: LeaseOptions, fence: Fence, metrics: Arc<Metrics>) -> Arc<Self> {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "lambda-reconciler".into());
-        let owner = format!("{host}-{:08x}", fastrand::u32(..));
-        let (role, _) = watch::channel(Role::Follower);
-        metrics.leader.set(0);
-        Arc::new(Elector { table, opts, owner, fence, role, metrics, held: Mutex::default() })
+    pub fn new(shared: &Shared, shard: usize, fence: Fence) -> Arc<Self> {
+        Arc::new(Elector {
+            table: shared.table.clone(),
+            opts: shared.opts.clone(),
+            shard,
+            key: shared.opts.key(shard),
+            owner: shared.owner.clone(),
+            fence,
+            held_set: shared.held.clone(),
+            balance: shared.balance.clone(),
+            metrics: shared.metrics.clone(),
+            held: Mutex::default(),
+            give_up: AtomicBool::new(false),
+        })
     }
 
-    pub fn owner(&self) -> &str {
-        &self.owner
+    pub fn shard(&self) -> usize {
+        self.shard
     }
 
-    pub fn roles(&self) -> watch::Receiver<Role> {
-        self.role.subscribe()
+    pub fn holds(&self) -> bool {
+        self.held.lock().unwrap().is_some()
+    }
+
+    /// Asks the elector to release its lease at its next turn.
+    pub fn give_up(&self) {
+        self.give_up.store(true, Ordering::SeqCst);
     }
 
     fn record(&self) -> LeaseRecord {
@@ -140,6 +190,10 @@ impl Elector {
         while !*stop.borrow() {
             let held = self.held.lock().unwrap().clone();
             let wait = match held {
+                Some(_) if self.give_up.swap(false, Ordering::SeqCst) => {
+                    self.release().await;
+                    self.opts.poll
+                }
                 None => self.follow_once(&mut seen).await,
                 Some(rvn) => self.renew_once(&rvn).await,
             };
@@ -150,32 +204,35 @@ impl Elector {
         }
     }
 
-    /// One follower read, and an attempt to acquire when `follow` says so.
+    /// One follower read, and an attempt to acquire when `follow` says so and the balance allows.
     async fn follow_once(&self, seen: &mut Option<Seen>) -> Duration {
-        let read = match self.table.read(&self.opts.name).await {
+        self.give_up.store(false, Ordering::SeqCst);
+        let read = match self.table.read(&self.key).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(table = %self.opts.table, error = %e, "reading the lease failed");
+                tracing::warn!(table = %self.opts.table, lease = %self.key, error = %e, "reading the lease failed");
                 return self.opts.poll;
             }
         };
         let attempt = follow(read.as_ref(), seen, &self.owner, Instant::now());
+        let own = read.as_ref().is_some_and(|r| r.owner == self.owner);
+        if attempt != Try::Wait && !own && !self.balance.may_take(self.held_set.borrow().len()) {
+            return self.opts.poll;
+        }
         let new = self.record();
         let sent = Instant::now();
         let result = match &attempt {
             Try::Wait => return self.opts.poll,
-            Try::Create => self.table.create(&self.opts.name, &new).await,
-            Try::TakeOver(old) => self.table.replace(&self.opts.name, old, &new).await,
+            Try::Create => self.table.create(&self.key, &new).await,
+            Try::TakeOver(old) => self.table.replace(&self.key, old, &new).await,
         };
         match result {
             Ok(Cas::Done) => {
                 self.fence.hold_until(writes_until(sent, &self.opts));
                 *self.held.lock().unwrap() = Some(new.rvn);
                 let from = read.map(|r| r.owner).unwrap_or_default();
-                tracing::info!(lease = %self.opts.name, owner = %self.owner, previous = %from, "lease acquired: this replica is the writer");
-                self.metrics.lease("acquired");
-                self.metrics.leader.set(1);
-                self.role.send_replace(Role::Leader);
+                tracing::info!(lease = %self.key, shard = self.shard, owner = %self.owner, previous = %from, "lease acquired: this replica is the writer");
+                self.publish("acquired", true);
                 self.opts.heartbeat
             }
             Ok(Cas::Lost) => {
@@ -183,7 +240,7 @@ impl Elector {
                 self.opts.poll
             }
             Err(e) => {
-                tracing::warn!(table = %self.opts.table, error = %e, "acquiring the lease failed");
+                tracing::warn!(table = %self.opts.table, lease = %self.key, error = %e, "acquiring the lease failed");
                 self.opts.poll
             }
         }
@@ -193,18 +250,27 @@ impl Elector {
     async fn renew_once(&self, rvn: &str) -> Duration {
         let new = self.record();
         let sent = Instant::now();
-        match self.table.replace(&self.opts.name, rvn, &new).await {
+        match self.table.replace(&self.key, rvn, &new).await {
             Ok(Cas::Done) => {
                 self.fence.hold_until(writes_until(sent, &self.opts));
                 *self.held.lock().unwrap() = Some(new.rvn);
                 self.opts.heartbeat
             }
             Ok(Cas::Lost) => {
-                self.step_down("lost", "lease taken by another replica: this replica follows");
+                // A renewal whose answer was lost leaves this replica's own record with a version
+                // it does not know: adopt it (nobody else wrote since).
+                match self.table.read(&self.key).await {
+                    Ok(Some(r)) if r.owner == self.owner => {
+                        self.fence.hold_until(writes_until(sent, &self.opts));
+                        *self.held.lock().unwrap() = Some(r.rvn);
+                        return self.opts.poll;
+                    }
+                    _ => self.step_down("lost", "lease taken by another replica: this replica follows"),
+                }
                 self.opts.poll
             }
             Err(e) => {
-                tracing::warn!(table = %self.opts.table, error = %e, "renewing the lease failed; retrying");
+                tracing::warn!(table = %self.opts.table, lease = %self.key, error = %e, "renewing the lease failed; retrying");
                 if !self.fence.may_write() {
                     self.step_down("expired", "lease not renewed in time: this replica stopped writing and follows");
                 }
@@ -213,32 +279,82 @@ impl Elector {
         }
     }
 
-    fn step_down(&self, why: &str, message: &str) {
+    fn step_down(&self, why: &str, message: &'static str) {
         self.fence.close();
         *self.held.lock().unwrap() = None;
-        tracing::warn!(lease = %self.opts.name, owner = %self.owner, reason = why, "{message}");
-        self.metrics.lease(why);
-        self.metrics.leader.set(0);
-        self.role.send_replace(Role::Follower);
+        tracing::warn!(lease = %self.key, shard = self.shard, owner = %self.owner, reason = why, message);
+        self.publish(why, false);
     }
 
-    /// Gives the lease up (shutdown, after in-flight work drained): the next replica takes it at
-    /// its next read instead of waiting out the duration. Stop `run` first.
+    /// Records the change in the shared set and the metrics.
+    fn publish(&self, why: &str, holds: bool) {
+        self.held_set.send_modify(|set| {
+            if holds {
+                set.insert(self.shard);
+            } else {
+                set.remove(&self.shard);
+            }
+        });
+        let n = self.held_set.borrow().len() as i64;
+        self.metrics.lease(why);
+        self.metrics.shards_held.set(n);
+        self.metrics.leader.set(i64::from(n > 0));
+    }
+
+    /// Gives the lease up (shutdown after in-flight work drained, or the balancer): the next
+    /// replica takes it at its next read instead of waiting out the duration.
     pub async fn release(&self) {
         self.fence.close();
         let Some(rvn) = self.held.lock().unwrap().take() else { return };
-        match self.table.release(&self.opts.name, &self.owner, &rvn).await {
+        self.publish("released", false);
+        match self.table.release(&self.key, &self.owner, &rvn).await {
             Ok(Cas::Done) => {
-                tracing::info!(lease = %self.opts.name, owner = %self.owner, "lease released");
-                self.metrics.lease("released");
+                tracing::info!(lease = %self.key, shard = self.shard, owner = %self.owner, "lease released")
             }
-            Ok(Cas::Lost) => tracing::info!(lease = %self.opts.name, "lease already taken by another replica"),
+            Ok(Cas::Lost) => tracing::info!(lease = %self.key, "lease already taken by another replica"),
             Err(e) => {
-                tracing::warn!(error = %e, "releasing the lease failed; another replica takes it when it expires")
+                tracing::warn!(lease = %self.key, error = %e, "releasing the lease failed; another replica takes it when it expires")
             }
         }
-        self.metrics.leader.set(0);
-        self.role.send_replace(Role::Follower);
+    }
+}
+
+/// Every shard's elector and, with more than one shard, the balancer, running.
+pub struct Replicas {
+    electors: Vec<Arc<Elector>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    pub owner: String,
+}
+
+impl Replicas {
+    pub fn start(table: LeaseTable, opts: &LeaseOptions, fences: &Fences, held: Held, metrics: Arc<Metrics>) -> Self {
+        let owner = owner_name();
+        let balance = Balance::new(opts.shards);
+        let shared = Shared {
+            table: table.clone(),
+            opts: opts.clone(),
+            owner: owner.clone(),
+            held,
+            balance: balance.clone(),
+            metrics,
+        };
+        let electors: Vec<Arc<Elector>> =
+            (0..opts.shards).map(|i| Elector::new(&shared, i, fences.get(i).clone())).collect();
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks: Vec<_> = electors.iter().map(|e| tokio::spawn(e.clone().run(stopped.clone()))).collect();
+        if opts.shards > 1 {
+            let b = super::balance::run(table, opts.clone(), owner.clone(), electors.clone(), balance, stopped);
+            tasks.push(tokio::spawn(b));
+        }
+        Replicas { electors, tasks, stop, owner }
+    }
+
+    /// Stops every elector between two calls, then releases the leases this replica holds.
+    pub async fn release(self) {
+        let _ = self.stop.send(true);
+        futures::future::join_all(self.tasks).await;
+        futures::future::join_all(self.electors.iter().map(|e| e.release())).await;
     }
 }
 
@@ -282,6 +398,7 @@ mod tests {
             duration: Duration::from_secs(20),
             heartbeat: Duration::from_secs(5),
             poll: Duration::from_secs(1),
+            shards: 1,
         };
         let sent = Instant::now();
         assert_eq!(writes_until(sent, &o), sent + Duration::from_secs(15));

@@ -1,6 +1,7 @@
 //! The daemon: watch + resync feed a keyed work queue; workers reconcile one function at a time;
 //! shutdown drains in-flight work. Only keys move through here; nothing Lambda-specific.
 
+pub mod balance;
 pub mod decide;
 pub mod events;
 pub mod lease;
@@ -13,7 +14,7 @@ mod term;
 pub mod watch;
 pub mod worker;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,7 +25,7 @@ use crate::alerts::http::HttpClient;
 use crate::alerts::sinks::Sink;
 use crate::alerts::{Alert, AlertKind, Alerts};
 use crate::apply::Waits;
-use crate::aws::fence::Fence;
+use crate::aws::fence::Fences;
 use crate::aws::{Aws, AwsOptions};
 use crate::metrics::Metrics;
 use crate::status::StatusStore;
@@ -69,6 +70,42 @@ pub struct Ctx {
     pub requests: Mutex<HashMap<FunctionKey, Vec<rollouts::Request>>>,
     /// The alarms of each function's rollouts in flight (read by the alarm poller).
     pub rollout_alarms: Mutex<std::collections::BTreeMap<FunctionKey, std::collections::BTreeSet<String>>>,
+    /// The shards whose functions this replica works on.
+    pub shards: Shards,
+}
+
+/// The shards (`--shards`, by account-region) this replica holds the lease of: it reconciles
+/// exactly the functions of those. Without a lease table: the one shard, always.
+pub struct Shards {
+    count: usize,
+    held: RwLock<BTreeSet<usize>>,
+}
+
+impl Shards {
+    pub fn new(count: usize) -> Self {
+        Shards { count: count.max(1), held: RwLock::default() }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn owns(&self, key: &FunctionKey) -> bool {
+        self.holds(key.shard(self.count))
+    }
+
+    pub fn holds(&self, shard: usize) -> bool {
+        self.held.read().unwrap().contains(&shard)
+    }
+
+    /// Replaces the held set; returns (gained, lost).
+    fn set(&self, now: &BTreeSet<usize>) -> (Vec<usize>, Vec<usize>) {
+        let mut held = self.held.write().unwrap();
+        let gained = now.difference(&held).copied().collect();
+        let lost = held.difference(now).copied().collect();
+        *held = now.clone();
+        (gained, lost)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +137,8 @@ fn interleave(keys: Vec<FunctionKey>) -> Vec<FunctionKey> {
 /// Changed keys are `urgent` (ahead of resyncs) except on the first load. `queue`: the writer's
 /// (none on a follower, which only keeps its store current and leaves alerting to the writer).
 fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent: bool) {
-    let writer = queue.is_some() || ctx.opts.lease.is_none();
+    // One replica alerts about the files: the holder of shard 0 (the writer, with one shard).
+    let writer = ctx.opts.lease.is_none() || (queue.is_some() && ctx.shards.holds(0));
     if let Some(reason) = r.unavailable {
         let repeat = ctx.unavailable.lock().unwrap().replace(reason.clone()).as_deref() == Some(&reason);
         if !repeat && writer {
@@ -140,7 +178,7 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
             let grace = deletion_grace(ctx.opts.debounce);
             tracing::info!(manifest = %m.name, function = %key, grace_ms = grace.as_millis() as u64, "manifest removed; deleting the configuration it owned after the grace period");
             ctx.keys.lock().unwrap().entry(key.clone()).or_default().tombstone = Some(m);
-            if let Some(q) = queue {
+            if let Some(q) = queue.filter(|_| ctx.shards.owns(&key)) {
                 q.add_after(key, grace);
             }
         } else {
@@ -154,6 +192,7 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
             s.tombstone = None;
         }
         match queue {
+            Some(_) if !ctx.shards.owns(&key) => {}
             Some(q) if urgent => q.add_first(key),
             Some(q) => q.add(key),
             None => {}
@@ -195,11 +234,13 @@ async fn shutdown_signal() {
 }
 
 /// Runs the controller until SIGTERM/SIGINT; in-flight reconciles finish (bounded). With a lease
-/// table it works only while it holds the lease (a term), and follows otherwise.
+/// table it works only on the shards whose lease it holds (a term while it holds any), and
+/// follows otherwise.
 pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
-    let fence = if opts.lease.is_some() { Fence::closed() } else { Fence::open() };
-    let aws = Arc::new(Aws::connect(&AwsOptions { fence: fence.clone(), ..aws_opts.clone() }).await);
+    let shards = opts.lease.as_ref().map_or(1, |l| l.shards);
+    let fences = if opts.lease.is_some() { Fences::closed(shards) } else { Fences::default() };
+    let aws = Arc::new(Aws::connect(&AwsOptions { fences: fences.clone(), ..aws_opts.clone() }).await);
     let m = metrics.clone();
     aws.caller.stats.set_hook(Box::new(move |op, outcome| m.aws_call(op, outcome)));
     // The daemon's urgency choices: a changed manifest's reconcile is urgent (see `worker`
@@ -218,12 +259,14 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     })
     .await
     .map_err(|source| RunError::Listen { addr: opts.listen, source })?;
-    let elector = opts.lease.as_ref().map(|l| {
+    let (held_tx, mut held_rx) = tokio::sync::watch::channel(BTreeSet::new());
+    let held_tx = Arc::new(held_tx);
+    let replicas = opts.lease.as_ref().map(|l| {
         let table = aws.lease_table(&l.table, l.heartbeat.min(Duration::from_secs(2)));
-        lease::Elector::new(table, l.clone(), fence.clone(), metrics.clone())
+        lease::Replicas::start(table, l, &fences, held_tx.clone(), metrics.clone())
     });
-    let owner = elector.as_ref().map(|e| e.owner().to_string());
-    tracing::info!(listen = %bound, manifests = %opts.dir.display(), dry_run = opts.dry_run, lease_owner = owner.as_deref(), "lambda-reconciler running");
+    let owner = replicas.as_ref().map(|r| r.owner.clone());
+    tracing::info!(listen = %bound, manifests = %opts.dir.display(), dry_run = opts.dry_run, lease_owner = owner.as_deref(), shards, "lambda-reconciler running");
 
     let mut reloads =
         watch::watch(&opts.dir, opts.debounce).map_err(|source| RunError::Watch { dir: opts.dir.clone(), source })?;
@@ -238,9 +281,10 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         unavailable: Mutex::default(),
         requests: Mutex::default(),
         rollout_alarms: Mutex::default(),
+        shards: Shards::new(shards),
     });
     let first = ctx.store.write().unwrap().reload();
-    if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() && elector.is_none() {
+    if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() && replicas.is_none() {
         let text = format!("no manifest found under {}; nothing is managed until one appears", opts.dir.display());
         ctx.alerts.send(Alert::new(AlertKind::ManifestsUnavailable, text));
     }
@@ -263,45 +307,36 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         }
     });
 
-    let (elector_stop, elector_stopped) = tokio::sync::watch::channel(false);
-    let (mut roles, elector_task, _single) = match &elector {
-        Some(e) => (e.roles(), Some(tokio::spawn(e.clone().run(elector_stopped))), None),
-        None => {
-            let (tx, rx) = tokio::sync::watch::channel(lease::Role::Leader);
-            (rx, None, Some(tx))
-        }
-    };
-    status.set_role(if elector.is_some() { "follower" } else { "single" });
-    if elector.is_none() {
+    status.set_role(if replicas.is_some() { "follower" } else { "single" });
+    if replicas.is_none() {
+        held_tx.send_replace(BTreeSet::from([0]));
         metrics.leader.set(1);
+        metrics.shards_held.set(1);
     }
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
-        let leader = *roles.borrow_and_update() == lease::Role::Leader;
-        follow_role(&ctx, &term, &running, leader, elector.is_some());
+        let held = held_rx.borrow_and_update().clone();
+        follow_shards(&ctx, &term, &running, &held);
         tokio::select! {
             _ = &mut shutdown => break,
-            changed = roles.changed() => {
-                if changed.is_err() {
-                    (&mut shutdown).await;
-                    break;
-                }
-            }
+            _ = held_rx.changed() => {}
         }
     }
 
     watcher.abort();
     let current = term.lock().unwrap().take();
     if let Some(t) = current {
-        if !t.drain(&running, opts.shutdown_timeout).await {
+        if !t.drain(&ctx, &running, opts.shutdown_timeout).await {
             tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");
+            // Cut-off reconciles may have a write on the wire: let it land before another
+            // replica can take the lease.
+            (0..fences.len()).for_each(|i| fences.get(i).close());
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
-    if let (Some(e), Some(task)) = (&elector, elector_task) {
-        let _ = elector_stop.send(true);
-        let _ = task.await;
-        e.release().await;
+    if let Some(r) = replicas {
+        r.release().await;
     }
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
@@ -309,20 +344,29 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     Ok(())
 }
 
-/// Starts a term when this replica became the writer, stops it (at once) when it is not any more.
-fn follow_role(ctx: &Arc<Ctx>, term: &Mutex<Option<Term>>, running: &rollouts::Running, leader: bool, leased: bool) {
+/// Moves the work to the shards this replica now holds: a term starts with the first, gained
+/// shards have their functions queued, lost ones stop (their fence already withholds writes), and
+/// the term stops (at once) with the last.
+fn follow_shards(ctx: &Arc<Ctx>, term: &Mutex<Option<Term>>, running: &rollouts::Running, held: &BTreeSet<usize>) {
     let mut t = term.lock().unwrap();
-    match (leader, t.is_some()) {
-        (true, false) => {
-            *t = Some(Term::start(ctx, running));
-            ctx.status.set_role(if leased { "leader" } else { "single" });
+    let (gained, lost) = ctx.shards.set(held);
+    let leased = ctx.opts.lease.is_some();
+    ctx.status.set_shards(if leased && ctx.shards.count() > 1 { held.iter().copied().collect() } else { vec![] });
+    if held.is_empty() {
+        if let Some(old) = t.take() {
+            old.abort(ctx, running);
         }
-        (false, true) => {
-            t.take().expect("checked").abort(running);
-            ctx.status.set_role("follower");
-        }
-        _ => {}
+        ctx.status.set_role("follower");
+        return;
     }
+    match t.as_mut() {
+        None => *t = Some(Term::start(ctx, running)),
+        Some(current) => {
+            gained.iter().for_each(|s| current.gain(ctx, *s));
+            lost.iter().for_each(|s| current.lose(*s));
+        }
+    }
+    ctx.status.set_role(if leased { "leader" } else { "single" });
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! poller and the events consumers, started when this replica becomes the writer and stopped
 //! when it is not any more (the lease lost) or shuts down.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,33 +16,61 @@ pub(super) struct Term {
     queue: Arc<Queue<FunctionKey>>,
     workers: Workers,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The events consumers of each held shard (a queue belongs to its account-region's shard).
+    consumers: HashMap<usize, Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Term {
-    /// Starts work with every managed function queued (the reconciler reads the world: it does
-    /// not care what an earlier writer did) and each removed manifest's deletion after its grace.
+    /// Starts work with every function of the held shards queued (the reconciler reads the
+    /// world: it does not care what an earlier writer did) and each removed manifest's deletion
+    /// after its grace.
     pub(super) fn start(ctx: &Arc<Ctx>, running: &rollouts::Running) -> Term {
+        crate::aws::snapshot::expire_all();
         let queue = Queue::new();
-        let keys = ctx.store.read().unwrap().keys();
+        let keys: Vec<FunctionKey> =
+            ctx.store.read().unwrap().keys().into_iter().filter(|k| ctx.shards.owns(k)).collect();
         ctx.status.start_first_pass(keys.iter().cloned().collect());
+        let workers = Workers::default();
+        workers.scale(ctx, &queue);
+        let tasks = vec![tokio::spawn(rollouts::poll_alarms(ctx.clone(), queue.clone(), ctx.opts.waits.alarm_poll))];
+        *running.lock().unwrap() = Some((ctx.clone(), queue.clone()));
+        let mut term = Term { queue, workers, tasks, consumers: HashMap::new() };
+        for shard in 0..ctx.shards.count() {
+            if ctx.shards.holds(shard) {
+                term.gain(ctx, shard);
+            }
+        }
+        term
+    }
+
+    /// Queues the functions of a shard this replica took, and starts its events consumers.
+    pub(super) fn gain(&mut self, ctx: &Arc<Ctx>, shard: usize) {
+        // What this replica read before, another writer may have changed since.
+        crate::aws::snapshot::expire_all();
+        let n = ctx.shards.count();
+        let keys: Vec<FunctionKey> =
+            ctx.store.read().unwrap().keys().into_iter().filter(|k| k.shard(n) == shard).collect();
         for key in super::interleave(keys) {
-            queue.add(key);
+            self.queue.add(key);
         }
         let grace = super::deletion_grace(ctx.opts.debounce);
         for (key, state) in ctx.keys.lock().unwrap().iter() {
-            if state.tombstone.is_some() {
-                queue.add_after(key.clone(), grace);
+            if state.tombstone.is_some() && key.shard(n) == shard {
+                self.queue.add_after(key.clone(), grace);
             }
         }
-        let workers = Workers::default();
-        workers.scale(ctx, &queue);
-        let mut tasks =
-            vec![tokio::spawn(rollouts::poll_alarms(ctx.clone(), queue.clone(), ctx.opts.waits.alarm_poll))];
-        for url in &ctx.opts.events_queues {
-            tasks.push(tokio::spawn(start_events(ctx.clone(), queue.clone(), url.clone())));
+        let urls = ctx.opts.events_queues.iter().filter(|u| queue_shard(ctx, u) == shard);
+        let started =
+            urls.map(|url| tokio::spawn(start_events(ctx.clone(), self.queue.clone(), url.clone()))).collect();
+        self.consumers.insert(shard, started);
+    }
+
+    /// Stops the events consumers of a shard this replica lost (its queued functions are skipped
+    /// when they come up; its fence already withholds their writes).
+    pub(super) fn lose(&mut self, shard: usize) {
+        for c in self.consumers.remove(&shard).unwrap_or_default() {
+            c.abort();
         }
-        *running.lock().unwrap() = Some((ctx.clone(), queue.clone()));
-        Term { queue, workers, tasks }
     }
 
     pub(super) fn queue(&self) -> &Arc<Queue<FunctionKey>> {
@@ -55,22 +84,33 @@ impl Term {
 
     /// Stops at once: the lease is gone and the fence already withholds every write, so
     /// in-flight reconciles are dropped where they stand; the new writer reads the world again.
-    pub(super) fn abort(self, running: &rollouts::Running) {
+    pub(super) fn abort(self, ctx: &Ctx, running: &rollouts::Running) {
         *running.lock().unwrap() = None;
+        // Operator requests waiting for a reconcile here are answered (dropped), not kept for
+        // a later term; this replica's status is no longer the world's.
+        ctx.requests.lock().unwrap().clear();
+        ctx.status.clear();
         self.queue.close();
-        for t in self.workers.take().into_iter().chain(self.tasks) {
+        let consumers = self.consumers.into_values().flatten();
+        for t in self.workers.take().into_iter().chain(self.tasks).chain(consumers) {
             t.abort();
         }
     }
 
     /// Stops taking work and lets in-flight reconciles finish, for at most `timeout`; false when
     /// they did not.
-    pub(super) async fn drain(self, running: &rollouts::Running, timeout: Duration) -> bool {
+    pub(super) async fn drain(self, ctx: &Ctx, running: &rollouts::Running, timeout: Duration) -> bool {
         *running.lock().unwrap() = None;
+        ctx.requests.lock().unwrap().clear();
         tracing::info!(in_flight = self.queue.running(), "shutting down: finishing in-flight reconciles");
         self.queue.close();
-        self.tasks.iter().for_each(|t| t.abort());
-        tokio::time::timeout(timeout, futures::future::join_all(self.workers.take())).await.is_ok()
+        self.tasks.iter().chain(self.consumers.values().flatten()).for_each(|t| t.abort());
+        let workers = self.workers.take();
+        let aborts: Vec<_> = workers.iter().map(|w| w.abort_handle()).collect();
+        let drained = tokio::time::timeout(timeout, futures::future::join_all(workers)).await.is_ok();
+        // Cut off, not left running behind a released lease.
+        aborts.iter().for_each(|a| a.abort());
+        drained
     }
 }
 
@@ -119,6 +159,12 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
         };
         let Some(key) = key else { return };
         ctx.metrics.queue_depth.set(queue.depth() as i64);
+        if !ctx.shards.owns(&key) {
+            // Its shard went to another replica while the key waited.
+            queue.take_urgent(&key);
+            queue.done(&key);
+            continue;
+        }
         let next = if queue.take_urgent(&key) {
             let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
             gate.urgent(worker::run(&ctx, &key)).await
@@ -129,7 +175,7 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
         match next {
             Next::Resync => queue.add_after(key, jittered(ctx.opts.resync)),
             Next::After(d) => queue.add_after(key, d),
-            Next::Forget | Next::Stop => {}
+            Next::Forget => {}
         }
         ctx.metrics.queue_depth.set(queue.depth() as i64);
     }
@@ -153,6 +199,16 @@ async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String
         let source = ctx.aws.events_queue(&url, role.as_deref());
         events::consume(ctx.clone(), queue.clone(), source, &own, role, role_now).await;
     }
+}
+
+/// The shard of the events queue at `url`: its account (of the manifests' role for it, else the
+/// controller's own) and region, as the functions it reports on.
+fn queue_shard(ctx: &Ctx, url: &str) -> usize {
+    let account = url.split("://").nth(1).unwrap_or(url).split('/').nth(1).unwrap_or_default();
+    let roles = ctx.store.read().unwrap().roles();
+    let role = roles.iter().find(|r| r.split(':').nth(4) == Some(account));
+    let region = crate::aws::queue_region(url).or_else(|| ctx.aws.default_region()).unwrap_or_default();
+    crate::types::shard_of(role.and_then(|r| r.split(':').nth(4)), &region, ctx.shards.count())
 }
 
 /// The identity of the controller's own credentials, retried until known.

@@ -72,9 +72,10 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     .instrument(span.clone())
     .await;
     if matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Fenced, .. }) {
-        // The lease is gone: no alert, no status, no retry here; the new leader reconciles.
+        // The lease is gone (or its renewal is late): no alert, no status; the key comes back in a
+        // second, and is dropped then if the term ended (the new leader reconciles it).
         span.in_scope(|| tracing::info!("write withheld: this replica no longer holds the lease"));
-        return Next::Stop;
+        return Next::After(super::decide::FENCED_RETRY);
     }
     let next = span.in_scope(|| act(ctx, key, m, &outcome));
     ctx.metrics.reconcile_seconds.observe(start.elapsed().as_secs_f64());

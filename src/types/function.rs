@@ -26,6 +26,11 @@ impl FunctionKey {
         (self.role.clone(), self.region.clone())
     }
 
+    /// The shard (of `shards`) this key's account-region belongs to (`--shards`).
+    pub fn shard(&self, shards: usize) -> usize {
+        shard_of(self.account(), &self.region, shards)
+    }
+
     /// A key reached with the controller's own credentials.
     pub fn own(region: &str, name: &str) -> FunctionKey {
         FunctionKey { role: None, region: region.to_string(), name: name.to_string() }
@@ -35,6 +40,21 @@ impl FunctionKey {
     pub fn account(&self) -> Option<&str> {
         self.role.as_deref().and_then(|r| r.split(':').nth(4))
     }
+}
+
+/// The shard of an account-region (`account`: a role's account; `None`: the controller's own
+/// credentials): FNV-1a over `account/region`, stable across processes and versions, so every
+/// replica agrees.
+pub fn shard_of(account: Option<&str>, region: &str, shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in account.unwrap_or("own").bytes().chain(std::iter::once(b'/')).chain(region.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h % shards as u64) as usize
 }
 
 impl fmt::Display for FunctionKey {

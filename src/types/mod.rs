@@ -12,7 +12,7 @@ mod settings;
 
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
-    is_account, is_region, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, Scope,
+    is_account, is_region, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, Scope,
     FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
 };
 pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};

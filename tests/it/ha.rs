@@ -205,3 +205,65 @@ async fn a_leader_that_cannot_reach_dynamodb_steps_down_and_no_two_replicas_writ
         assert_eq!(writers.len(), 1, "one writer after the outage ({outage}): {writers:?}");
     }
 }
+
+async fn reserved_in(emu: &Emulator, region: &str, f: &str) -> Option<i32> {
+    let sdk = emu.sdk().await;
+    let conf =
+        aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(region.to_string()));
+    let out = aws_sdk_lambda::Client::from_conf(conf.build()).get_function().function_name(f).send().await.ok()?;
+    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
+}
+
+fn shards_of(d: &Daemon) -> Vec<u64> {
+    d.status()["shards"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn with_two_shards_two_replicas_split_the_account_regions_and_the_survivor_takes_both() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    let candidates = ["ap-northeast-1", "us-west-2", "eu-west-1", "us-east-1", "eu-central-1", "ap-southeast-2"];
+    let region_of =
+        |shard| *candidates.iter().find(|r| lambda_reconciler::types::shard_of(None, r, 2) == shard).unwrap();
+    let regions = [region_of(0), region_of(1)];
+    let doc_in = |i: usize, n: i32| {
+        format!(
+            "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-s{i}\nspec:\n  region: {}\n  reservedConcurrency: {n}\n",
+            regions[i]
+        )
+    };
+    for (i, region) in regions.iter().enumerate() {
+        let body = format!(r#"{{"region":"{region}","name":"app-s{i}","versions":1}}"#);
+        assert_eq!(emu.admin("POST", "/_ext/seed/function", &body).0, 200);
+    }
+    let dir = manifests(&[("s0.yaml", &doc_in(0, 2)), ("s1.yaml", &doc_in(1, 2))]);
+    let two = ["--shards", "2"];
+    let a = replica(&emu, path(&dir), A, &FAST, &two);
+    eventually("A holds both shards alone", MINUTE, || async { shards_of(&a) == [0, 1] }).await;
+    let b = replica(&emu, path(&dir), B, &FAST, &two);
+    eventually("one shard each", MINUTE, || async { shards_of(&a).len() == 1 && shards_of(&b).len() == 1 }).await;
+    let from = emu.requests().len();
+    for i in 0..2 {
+        std::fs::write(dir.path().join(format!("s{i}.yaml")), doc_in(i, 5)).unwrap();
+    }
+    for (i, region) in regions.iter().enumerate() {
+        let f = format!("app-s{i}");
+        eventually(&format!("{f} at 5"), MINUTE, || async { reserved_in(&emu, region, &f).await == Some(5) }).await;
+    }
+    let holder = |shard: u64| if shards_of(&a) == [shard] { A } else { B };
+    for (key, what) in lambda_writes(&emu, from) {
+        let shard = if what.contains("app-s0") { 0 } else { 1 };
+        assert_eq!(key, holder(shard), "{what} written by the holder of shard {shard}");
+    }
+    // The holder of shard 1 dies; the other takes its shard after the lease runs out.
+    let survivor = if shards_of(&a) == [1] {
+        a.kill9();
+        &b
+    } else {
+        b.kill9();
+        &a
+    };
+    eventually("the survivor holds both shards", MINUTE, || async { shards_of(survivor) == [0, 1] }).await;
+    std::fs::write(dir.path().join("s1.yaml"), doc_in(1, 7)).unwrap();
+    eventually("app-s1 at 7", MINUTE, || async { reserved_in(&emu, regions[1], "app-s1").await == Some(7) }).await;
+}
