@@ -157,18 +157,8 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
         for e in &errors {
             tracing::warn!(file = %e.file.display(), line = e.line, column = e.column, field = %e.field, message = %e.message, "manifest rejected");
         }
-        let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
-        let mut a = Alert::new(
-            AlertKind::ManifestRejected,
-            format!(
-                "{} rejected ({} error(s)); its last good version stays in force: {first}",
-                file.display(),
-                errors.len()
-            ),
-        );
-        a.message = Some(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
         if writer {
-            ctx.alerts.send(a);
+            alert_rejected(ctx, &file, &errors);
         }
     }
     for (key, m) in r.removed {
@@ -198,6 +188,19 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
             None => {}
         }
     }
+}
+
+/// One `ManifestRejected` alert for `file`.
+fn alert_rejected(ctx: &Ctx, file: &std::path::Path, errors: &[crate::manifest::ManifestError]) {
+    let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
+    let text = format!(
+        "{} rejected ({} error(s)); its last good version stays in force: {first}",
+        file.display(),
+        errors.len()
+    );
+    let mut a = Alert::new(AlertKind::ManifestRejected, text);
+    a.message = Some(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
+    ctx.alerts.send(a);
 }
 
 /// How long a removed manifest with `deletionPolicy: delete` must stay removed.
@@ -358,6 +361,12 @@ fn follow_shards(ctx: &Arc<Ctx>, term: &Mutex<Option<Term>>, running: &rollouts:
         }
         ctx.status.set_role("follower");
         return;
+    }
+    if leased && gained.contains(&0) {
+        // The files' alerts are this replica's now: what followers only logged is sent once.
+        for (file, errors) in ctx.store.read().unwrap().rejected() {
+            alert_rejected(ctx, &file, &errors);
+        }
     }
     match t.as_mut() {
         None => *t = Some(Term::start(ctx, running)),

@@ -68,6 +68,11 @@ impl Store {
         self.current.keys().filter(|k| k.region == region && k.name == name).cloned().collect()
     }
 
+    /// The files rejected now, with their errors.
+    pub fn rejected(&self) -> Vec<(PathBuf, Vec<ManifestError>)> {
+        self.files.iter().filter_map(|(p, e)| Some((p.clone(), e.rejected.clone()?))).collect()
+    }
+
     /// Every role the manifests name (each is assumed to reach its functions).
     pub fn roles(&self) -> std::collections::BTreeSet<String> {
         self.current.keys().filter_map(|k| k.role.clone()).collect()

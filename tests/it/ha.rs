@@ -267,3 +267,59 @@ async fn with_two_shards_two_replicas_split_the_account_regions_and_the_survivor
     std::fs::write(dir.path().join("s1.yaml"), doc_in(1, 7)).unwrap();
     eventually("app-s1 at 7", MINUTE, || async { reserved_in(&emu, regions[1], "app-s1").await == Some(7) }).await;
 }
+
+#[tokio::test]
+async fn a_file_rejected_before_the_replica_leads_is_alerted_once_it_leads() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 1);
+    let hook = crate::common::daemon::Webhook::start("T0KEN-ha");
+    let dir = manifests(&[("app.yaml", &doc("app-ha", 2)), ("broken.yaml", "apiVersion: nope\n")]);
+    // Loaded (and rejected) while following: the alert waits for the lease.
+    let a = replica(&emu, path(&dir), A, &FAST, &["--alert-webhook", &hook.url]);
+    wait_role(&a, "leader").await;
+    eventually("the rejected file alerted by the writer", MINUTE, || async {
+        hook.alerts()
+            .iter()
+            .any(|x| x["kind"] == "ManifestRejected" && x["text"].as_str().unwrap_or("").contains("broken.yaml"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rollout_in_progress_continues_on_the_new_leader_from_its_step() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 2);
+    let lambda = emu.lambda().await;
+    lambda.create_alias().function_name("app-ha").name("live").function_version("1").send().await.unwrap();
+    let dep = "{steps: [{weight: 10, pause: 1s}, {weight: 50, pause: 3s}, {weight: 90, pause: 1s}]}";
+    let m = format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-ha\nspec:\n  aliases:\n    live:\n      functionVersion: \"2\"\n      deployment: {dep}\n"
+    );
+    let dir = manifests(&[("app.yaml", &m)]);
+    let a = replica(&emu, path(&dir), A, &FAST, &[]);
+    wait_role(&a, "leader").await;
+    let b = replica(&emu, path(&dir), B, &FAST, &[]);
+    wait_role(&b, "follower").await;
+    let weight = || async {
+        let alias = lambda.get_alias().function_name("app-ha").name("live").send().await.unwrap();
+        let w = alias.routing_config().and_then(|r| r.additional_version_weights()).and_then(|w| w.get("2").copied());
+        (alias.function_version().unwrap_or_default().to_string(), w)
+    };
+    eventually("step 2 (50 %)", MINUTE, || async { weight().await.1 == Some(0.5) }).await;
+    a.kill9();
+    let from = emu.requests().len();
+    wait_role(&b, "leader").await;
+    eventually("the end of the rollout", MINUTE, || async { weight().await == ("2".to_string(), None) }).await;
+    let alias_writes: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .skip(from)
+        .filter(|r| r["method"] == "PUT" && r["path"].as_str().unwrap_or("").ends_with("/aliases/live"))
+        .map(|r| format!("{} {}", r["key"].as_str().unwrap_or(""), r["body"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(alias_writes.len(), 2, "resumed at its step (90 %, then the end), no restart: {alias_writes:?}");
+    assert!(alias_writes.iter().all(|w| w.starts_with(B)), "{alias_writes:?}");
+    assert!(alias_writes[0].contains("0.9"), "{alias_writes:?}");
+}
