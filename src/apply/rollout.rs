@@ -84,8 +84,14 @@ struct HookRun<'a> {
     marker: &'a Marker,
 }
 
-/// Runs a hook: its verdict, a timeout, or an alarm meanwhile.
-async fn run_hook(c: &RegionClients, t: &Target<'_>, h: HookRun<'_>, w: Waits) -> HookResult {
+/// Runs a hook: its verdict, a timeout, or an alarm meanwhile. An Invoke withheld because this
+/// replica no longer holds the lease is no verdict: the error goes up, nothing is rolled back.
+async fn run_hook(
+    c: &RegionClients,
+    t: &Target<'_>,
+    h: HookRun<'_>,
+    w: Waits,
+) -> Result<HookResult, crate::aws::AwsError> {
     let (m, function, kind) = (h.marker, h.function, h.kind);
     let payload = json!({
         "hook": kind,
@@ -96,9 +102,10 @@ async fn run_hook(c: &RegionClients, t: &Target<'_>, h: HookRun<'_>, w: Waits) -
         "rolloutId": m.id,
     });
     tracing::info!(hook = function, kind = ?kind, alias = t.alias, "running rollout hook");
-    tokio::select! {
+    Ok(tokio::select! {
         r = tokio::time::timeout(h.timeout, c.lambda.invoke_hook(function, &payload)) => match r {
             Ok(Ok(result)) => result,
+            Ok(Err(e)) if e.class == crate::aws::ErrorClass::Fenced => return Err(e),
             // A hook that cannot be run cannot vouch for the release: it fails like one that
             // answered Failed (never retried but for throttling: a hook must not run twice).
             Ok(Err(e)) => HookResult::Failed(format!("hook {function} could not be invoked: {}: {}", e.code, e.message)),
@@ -110,7 +117,7 @@ async fn run_hook(c: &RegionClients, t: &Target<'_>, h: HookRun<'_>, w: Waits) -
         alarm = first_alarm(c, h.alarms, w.alarm_poll) => {
             HookResult::Failed(format!("alarm {alarm} in ALARM during the {kind:?} hook"))
         }
-    }
+    })
 }
 
 /// Makes `mv` for alias `t.alias`.
@@ -124,7 +131,7 @@ pub async fn execute_move(c: &RegionClients, t: &Target<'_>, mv: &Move, w: Waits
         Move::Hook { kind, function, timeout_ms, alarms, marker, then } => {
             let timeout = Duration::from_millis(*timeout_ms);
             let run = HookRun { kind: *kind, function, timeout, alarms, marker };
-            match run_hook(c, t, run, w).await {
+            match run_hook(c, t, run, w).await.map_err(ApplyError::Aws)? {
                 HookResult::Succeeded => {
                     if let Move::Write { marker, alias } = then.as_ref() {
                         write(c, t, marker, alias.as_ref()).await?;
