@@ -48,6 +48,8 @@ pub struct Metrics {
     pub reconcile_seconds: Histogram,
     pub queue_depth: Gauge,
     pub drift: Family<DriftLabels, Counter>,
+    /// Drifted fields written back (driftPolicy correct).
+    pub drift_corrected: Family<DriftLabels, Counter>,
     /// Variables changed because their SSM / Secrets Manager value changed (not drift).
     pub source_changes: Counter,
     pub manifests: Family<StateLabel, Gauge>,
@@ -74,6 +76,7 @@ impl Default for Metrics {
             reconcile_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             queue_depth: Gauge::default(),
             drift: Family::default(),
+            drift_corrected: Family::default(),
             source_changes: Counter::default(),
             manifests: Family::default(),
             aws_calls: Family::default(),
@@ -91,6 +94,11 @@ impl Default for Metrics {
         registry.register("reconcile_duration_seconds", "Duration of one reconcile", m.reconcile_seconds.clone());
         registry.register("queue_depth", "Functions waiting in the work queue", m.queue_depth.clone());
         registry.register("drift_detected", "Drifted fields detected, by function and field", m.drift.clone());
+        registry.register(
+            "drift_corrected",
+            "Drifted fields written back to the manifest's value (driftPolicy correct), by function and field",
+            m.drift_corrected.clone(),
+        );
         registry.register(
             "source_value_changes",
             "Variables updated because their SSM or Secrets Manager value changed (a desired change, not drift)",

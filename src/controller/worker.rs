@@ -313,6 +313,9 @@ fn report_drift(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, 
     for x in fresh {
         let labels = crate::metrics::DriftLabels { function: key.name.clone(), field: x.field.clone() };
         ctx.metrics.drift.get_or_create(&labels).inc();
+        if corrected {
+            ctx.metrics.drift_corrected.get_or_create(&labels).inc();
+        }
         let qualifier = x.field.strip_prefix("aliases.").and_then(|r| r.split('.').next()).map(str::to_string);
         let mut a = Alert::new(
             AlertKind::Drift,

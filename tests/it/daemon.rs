@@ -97,6 +97,11 @@ async fn drift_is_corrected_under_correct_left_under_alert_and_alerted_once_each
     assert_eq!(daemon.manifest("fixme")["sync"], "Synced");
     let metrics = daemon.get("/metrics").1;
     assert!(
+        metrics.contains(r#"lambda_reconciler_drift_corrected_total{function="fixme",field="reservedConcurrency"} 1"#)
+            && !metrics.contains(r#"lambda_reconciler_drift_corrected_total{function="watchme""#),
+        "corrected counts only what was written back"
+    );
+    assert!(
         metrics.contains(r#"lambda_reconciler_drift_detected_total{function="watchme",field="reservedConcurrency"} 1"#),
         "{metrics}"
     );

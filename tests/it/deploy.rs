@@ -271,3 +271,63 @@ fn hadolint_finds_nothing_in_the_dockerfile() {
     let out = Command::new(hadolint).arg("--no-color").arg(root().join("Dockerfile")).output().unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+/// Every `lambda_reconciler_*` metric name in `text`.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    text.match_indices("lambda_reconciler_")
+        .map(|(i, _)| text[i..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect::<String>())
+        .collect()
+}
+
+#[test]
+fn the_two_alerting_rule_files_hold_the_same_rules_for_drift_errors_throttling_and_a_stopped_resync() {
+    let plain = &yaml_docs("manifests/deploy/monitoring/prometheus-rules.yaml")[0];
+    let operator = &yaml_docs("manifests/deploy/monitoring/prometheusrule.yaml")[0];
+    assert_eq!(operator["kind"], "PrometheusRule");
+    assert_eq!(plain["groups"], operator["spec"]["groups"]);
+    let alerts: BTreeSet<String> = plain["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["alert"].as_str().unwrap().to_string())
+        .collect();
+    for a in ["DriftNotCorrected", "ManifestsInError", "Throttled", "StoppedResyncing", "NoWriter"] {
+        assert!(alerts.contains(&format!("LambdaReconciler{a}")), "{alerts:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_metric_the_dashboard_and_the_rules_use_exists_in_a_running_daemons_metrics() {
+    use crate::common::daemon::Daemon;
+    use crate::common::{manifests, path, Emulator};
+    let emu = Emulator::start();
+    emu.seed_function("app-mon", 1);
+    let doc = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-mon\nspec:\n  reservedConcurrency: 1\n";
+    let dir = manifests(&[("m.yaml", doc)]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    daemon.wait_ready().await;
+    let exposition = daemon.get("/metrics").1;
+    let families: BTreeSet<&str> =
+        exposition.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    let exists = |name: &str| {
+        families.iter().any(|f| {
+            name == *f
+                || name.strip_prefix(f).is_some_and(|rest| ["_total", "_bucket", "_sum", "_count"].contains(&rest))
+        })
+    };
+    let mut used = BTreeSet::new();
+    let dashboard = json("manifests/deploy/monitoring/grafana-dashboard.json");
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            used.extend(metric_names(t["expr"].as_str().unwrap()));
+        }
+    }
+    used.extend(metric_names(&dashboard["templating"].to_string()));
+    let rules = &yaml_docs("manifests/deploy/monitoring/prometheus-rules.yaml")[0];
+    for r in rules["groups"][0]["rules"].as_array().unwrap() {
+        used.extend(metric_names(r["expr"].as_str().unwrap()));
+    }
+    assert!(used.len() >= 12, "{used:?}");
+    let missing: Vec<&String> = used.iter().filter(|n| !exists(n)).collect();
+    assert!(missing.is_empty(), "used by the dashboard or the rules but not in /metrics: {missing:?}");
+}
