@@ -126,8 +126,23 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
     out
 }
 
-/// Runs `work` on every resolvable manifest, `CONCURRENCY` at a time, in manifest order.
-async fn for_each<F, Fut>(dir: &Path, opts: &AwsOptions, work: F) -> Option<Vec<(FunctionPlan, usize)>>
+/// How `plan` and `apply` show their progress.
+#[derive(Debug, Clone, Copy)]
+pub struct Show {
+    /// Plain lines instead of a bar (stderr is no terminal).
+    pub plain: bool,
+    /// Progress as JSON log events (`--log-format json`).
+    pub json: bool,
+}
+
+/// Runs `work` on every resolvable manifest, `CONCURRENCY` at a time, in manifest order, showing
+/// progress as `verb`.
+async fn for_each<F, Fut>(
+    dir: &Path,
+    opts: &AwsOptions,
+    (verb, show): (&'static str, Show),
+    work: F,
+) -> Option<Vec<(FunctionPlan, usize)>>
 where
     F: Fn(Arc<Aws>, Box<Desired>) -> Fut,
     Fut: std::future::Future<Output = (FunctionPlan, usize)>,
@@ -140,14 +155,17 @@ where
         aws.set_interest(role.as_deref(), &region, interest);
     }
     let targets = resolve(&aws, &snapshot.manifests).await;
+    let progress = crate::progress::Progress::new(verb, targets.len(), show.plain, show.json);
     let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
         .map(|t| match t {
             Target::Failed(p) => futures::future::Either::Left(async move { (*p, 0) }),
             Target::Ready(d) => futures::future::Either::Right(work(aws.clone(), d)),
         })
         .buffered(CONCURRENCY)
+        .inspect(|(p, _)| progress.done(&p.function))
         .collect()
         .await;
+    progress.finish();
     for (p, _) in &results {
         if let Some(e) = &p.error {
             eprintln!("error: {} ({}) [manifest {}]: {e}", p.function, p.region, p.manifest);
@@ -164,8 +182,8 @@ fn print_plan(plan: &Plan, output: Output) {
     let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
-pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output) -> i32 {
-    let results = for_each(dir, opts, |aws, d| async move {
+pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output, show: Show) -> i32 {
+    let results = for_each(dir, opts, ("plan", show), |aws, d| async move {
         match reconcile::plan_one(&aws.clients(d.key.role.as_deref(), &d.key.region), &d).await {
             Ok(p) => (p, 0),
             Err(e) => (FunctionPlan::failed(&d, &e.to_string()), 0),
@@ -223,8 +241,14 @@ async fn follow(
     }
 }
 
-pub async fn apply(dir: &Path, opts: &AwsOptions, output: Output, waits: Waits, wait_rollouts: bool) -> i32 {
-    let results = for_each(dir, opts, |aws, d| async move {
+pub async fn apply(
+    dir: &Path,
+    opts: &AwsOptions,
+    output: Output,
+    (waits, wait_rollouts): (Waits, bool),
+    show: Show,
+) -> i32 {
+    let results = for_each(dir, opts, ("apply", show), |aws, d| async move {
         let c = aws.clients(d.key.role.as_deref(), &d.key.region);
         let applied = match reconcile::apply_one(&c, &d, waits, 3).await {
             Ok(a) if wait_rollouts => follow(&c, &d, a, waits).await,

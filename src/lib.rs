@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod observed;
 pub mod plan;
+pub mod progress;
 pub mod reconcile;
 pub mod status;
 pub mod trail;

@@ -33,14 +33,18 @@ async fn main() {
         },
         fences: Default::default(),
     };
+    let show = commands::Show {
+        plain: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        json: cli.global.log_format == LogFormat::Json,
+    };
     let code = match cli.command {
         Command::Validate { manifests } => commands::validate(&manifests.dir),
         Command::Plan { manifests, detailed_exitcode, output } => {
-            commands::plan(&manifests.dir, &opts_aws, detailed_exitcode, output).await
+            commands::plan(&manifests.dir, &opts_aws, detailed_exitcode, output, show).await
         }
         Command::Apply { manifests, output, wait_timeout, no_wait, alarm_poll } => {
             let waits = Waits { timeout: wait_timeout, alarm_poll, ..Waits::default() };
-            commands::apply(&manifests.dir, &opts_aws, output, waits, !no_wait).await
+            commands::apply(&manifests.dir, &opts_aws, output, (waits, !no_wait), show).await
         }
         Command::Run(args) => {
             let args = *args;

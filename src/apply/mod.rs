@@ -58,9 +58,15 @@ where
 {
     let start = Instant::now();
     let mut delay = w.poll;
+    let mut announced = false;
     loop {
         if let Some(v) = check().await? {
             return Ok(v);
+        }
+        if !announced {
+            // Said once per wait, so a long apply is never silent about what holds it.
+            tracing::info!(waiting_for = what, timeout_s = w.timeout.as_secs(), "waiting");
+            announced = true;
         }
         if start.elapsed() >= w.timeout {
             return Err(ApplyError::Timeout { what: what.to_string(), seconds: w.timeout.as_secs() });
@@ -72,7 +78,7 @@ where
 
 /// Waits until no update is in progress; returns the function as last read.
 async fn wait_function_idle(c: &RegionClients, function: &str, w: Waits) -> Result<FunctionState, ApplyError> {
-    wait_for(w, "the function update (LastUpdateStatus InProgress)", || async {
+    wait_for(w, &format!("the update of {function} to finish (LastUpdateStatus InProgress)"), || async {
         match c.lambda.get_function(function).await? {
             None => Err(ApplyError::FunctionGone),
             Some(f) => Ok((!f.last_update_in_progress).then_some(f)),
@@ -105,7 +111,7 @@ async fn publish(
 }
 
 async fn wait_provisioned(c: &RegionClients, function: &str, alias: &str, w: Waits) -> Result<(), ApplyError> {
-    wait_for(w, &format!("provisioned concurrency of alias `{alias}` to be READY"), || async {
+    wait_for(w, &format!("provisioned concurrency of {function}:{alias} to be READY"), || async {
         match c.lambda.get_provisioned_concurrency(function, alias).await? {
             Some(pc) if pc.status == PcStatus::Failed => {
                 Err(ApplyError::ProvisionedFailed { alias: alias.to_string(), reason: pc.reason.unwrap_or_default() })

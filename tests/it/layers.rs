@@ -39,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("cli", &[]),
+    ("progress", &[]),
 ];
 
 fn sources(p: &Path, out: &mut Vec<PathBuf>) {

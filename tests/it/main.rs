@@ -14,6 +14,7 @@ mod ha;
 mod layers;
 mod mappings;
 mod permissions;
+mod progress;
 mod property;
 mod publish;
 mod reconcile;
