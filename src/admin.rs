@@ -1,5 +1,6 @@
 //! The HTTP endpoints: /healthz, /readyz, /status (JSON), /metrics (Prometheus text) and the
-//! operator's rollout commands (POST /rollouts/REGION/FUNCTION/ALIAS/promote|abort|retry).
+//! operator's rollout commands (POST /rollouts/REGION/FUNCTION/ALIAS/promote|abort|retry), behind
+//! an optional bearer token (all but the probes).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,49 @@ pub struct AdminState {
     pub status: Arc<StatusStore>,
     pub metrics: Arc<Metrics>,
     pub operator: Option<OperatorHook>,
+    /// `--admin-token-file`: every endpoint but /healthz and /readyz wants `Bearer <token>`.
+    pub token: Option<AdminToken>,
+}
+
+/// The admin listener's bearer token, kept as its SHA-256: a request's token is compared by
+/// digest in constant time, so neither its content nor its length shows in the timing.
+#[derive(Clone)]
+pub struct AdminToken(ring::digest::Digest);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+impl AdminToken {
+    pub fn new(token: &str) -> Self {
+        AdminToken(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()))
+    }
+
+    fn accepts(&self, given: &str) -> bool {
+        let d = ring::digest::digest(&ring::digest::SHA256, given.as_bytes());
+        #[allow(deprecated)]
+        ring::constant_time::verify_slices_are_equal(d.as_ref(), self.0.as_ref()).is_ok()
+    }
+}
+
+/// Lets the probes through; anything else needs the token when one is set.
+async fn authorize(
+    State(s): State<AdminState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let open = matches!(req.uri().path(), "/healthz" | "/readyz");
+    let Some(token) = s.token.as_ref().filter(|_| !open) else { return next.run(req).await };
+    let given =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|g| token.accepts(g)) {
+        next.run(req).await
+    } else {
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "a bearer token is required\n")
+            .into_response()
+    }
 }
 
 async fn operate(
@@ -77,6 +121,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/rollouts/{region}/{function}/{alias}/{action}", axum::routing::post(operate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
 

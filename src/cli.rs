@@ -107,6 +107,9 @@ pub enum Command {
         server: String,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// The bearer token of the controller's admin listener, in this file.
+        #[arg(long, env = "LAMBDA_RECONCILER_ADMIN_TOKEN_FILE")]
+        admin_token_file: Option<std::path::PathBuf>,
     },
     /// Finish an alias's rollout at once: 100 % on the new version (the postTraffic hook still runs).
     Promote(OperatorArgs),
@@ -128,6 +131,9 @@ pub struct OperatorArgs {
     /// function. Without it the command writes to AWS itself (no daemon running).
     #[arg(long)]
     pub server: Option<String>,
+    /// The bearer token of the controller's admin listener, in this file (with --server).
+    #[arg(long, env = "LAMBDA_RECONCILER_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +152,10 @@ pub struct RunArgs {
     /// Address of /healthz, /readyz, /status and /metrics (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: std::net::SocketAddr,
+    /// Require `Authorization: Bearer <token>` (the token in this file) on every admin endpoint
+    /// but /healthz and /readyz. Without it, keep the port private.
+    #[arg(long)]
+    pub admin_token_file: Option<std::path::PathBuf>,
     /// POST every alert as JSON (with a Slack-compatible `text`) to this URL. Never logged.
     #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK", hide_env_values = true)]
     pub alert_webhook: Option<String>,

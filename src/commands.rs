@@ -289,8 +289,22 @@ pub async fn apply(
     }
 }
 
+/// The Authorization header for a controller's admin listener, from `--admin-token-file`.
+fn admin_headers(token_file: Option<&Path>) -> Result<Vec<(&'static str, String)>, String> {
+    let Some(path) = token_file else { return Ok(vec![]) };
+    let token = std::fs::read_to_string(path).map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?;
+    Ok(vec![("authorization", format!("Bearer {}", token.trim()))])
+}
+
 /// `status`: fetches /status from a running controller and prints it like `kubectl get`.
-pub async fn status(server: &str, output: Output) -> i32 {
+pub async fn status(server: &str, output: Output, token_file: Option<&Path>) -> i32 {
+    let headers = match admin_headers(token_file) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let client = match crate::alerts::http::HttpClient::new() {
         Ok(c) => c,
         Err(e) => {
@@ -299,7 +313,7 @@ pub async fn status(server: &str, output: Output) -> i32 {
         }
     };
     let url = format!("{}/status", server.trim_end_matches('/'));
-    let body = match client.send("GET", &url, None).await {
+    let body = match client.send_with("GET", &url, None, &headers).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {server}: {e}");
@@ -409,9 +423,12 @@ pub async fn operate(opts: &AwsOptions, a: &crate::cli::OperatorArgs, op: Operat
         Some(server) => {
             let region = Aws::connect(opts).await.default_region().unwrap_or_default();
             let url = format!("{}/rollouts/{region}/{}/{}/{name}", server.trim_end_matches('/'), a.function, a.alias);
-            let answer = match crate::alerts::http::HttpClient::new() {
-                Ok(client) => client.send("POST", &url, Some(String::new())).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+            let answer = match (crate::alerts::http::HttpClient::new(), admin_headers(a.admin_token_file.as_deref())) {
+                (Ok(client), Ok(h)) => {
+                    client.send_with("POST", &url, Some(String::new()), &h).await.map_err(|e| e.to_string())
+                }
+                (Err(e), _) => Err(e.to_string()),
+                (_, Err(e)) => Err(e),
             };
             answer.and_then(|body| {
                 let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();

@@ -49,6 +49,20 @@ async fn main() {
         Command::Run(args) => {
             let args = *args;
             let resync = args.resync();
+            let admin_token = match &args.admin_token_file {
+                None => None,
+                Some(path) => match std::fs::read_to_string(path) {
+                    Ok(t) if !t.trim().is_empty() => Some(lambda_reconciler::admin::AdminToken::new(t.trim())),
+                    Ok(_) => {
+                        eprintln!("error: --admin-token-file {}: the token is empty", path.display());
+                        std::process::exit(2);
+                    }
+                    Err(e) => {
+                        eprintln!("error: --admin-token-file {}: {e}", path.display());
+                        std::process::exit(2);
+                    }
+                },
+            };
             let lease = args.lease_table.clone().map(|table| lambda_reconciler::controller::lease::LeaseOptions {
                 table,
                 name: args.lease_name.clone(),
@@ -84,6 +98,7 @@ async fn main() {
                 shutdown_timeout: args.shutdown_timeout,
                 waits: Waits { timeout: args.wait_timeout, alarm_poll: args.alarm_poll, ..Waits::default() },
                 lease,
+                admin_token,
                 events_queues: args.events_queue_urls,
             };
             if let Some(Err(e)) = opts.lease.as_ref().map(|l| l.check()) {
@@ -98,7 +113,9 @@ async fn main() {
                 }
             }
         }
-        Command::Status { server, output } => commands::status(&server, output).await,
+        Command::Status { server, output, admin_token_file } => {
+            commands::status(&server, output, admin_token_file.as_deref()).await
+        }
         Command::Promote(a) => commands::operate(&opts_aws, &a, Operator::Promote).await,
         Command::Abort(a) => commands::operate(&opts_aws, &a, Operator::Abort).await,
         Command::Retry(a) => commands::operate(&opts_aws, &a, Operator::Retry).await,

@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub waits: Waits,
     /// SQS queues that CloudTrail events reach through EventBridge (`--events-queue-url`).
     pub events_queues: Vec<String>,
+    /// The admin listener's bearer token (`--admin-token-file`).
+    pub admin_token: Option<crate::admin::AdminToken>,
     /// Leader election among replicas (`--lease-table`); `None`: the only writer.
     pub lease: Option<lease::LeaseOptions>,
 }
@@ -256,7 +258,8 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let mut admin_stop = stop_rx.clone();
     let running: rollouts::Running = Arc::default();
     let operator = Some(rollouts::operator_hook(running.clone()));
-    let admin_state = AdminState { status: status.clone(), metrics: metrics.clone(), operator };
+    let token = opts.admin_token.clone();
+    let admin_state = AdminState { status: status.clone(), metrics: metrics.clone(), operator, token };
     let (bound, admin_task) = admin::serve(opts.listen, admin_state, async move {
         let _ = admin_stop.wait_for(|s| *s).await;
     })

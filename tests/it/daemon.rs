@@ -364,3 +364,37 @@ async fn a_changed_ssm_value_is_applied_as_a_source_change_while_an_edit_of_the_
     daemon.wait_reconciles(2.0).await;
     assert_eq!(mode().await, "edited");
 }
+
+#[tokio::test]
+async fn the_admin_token_guards_status_metrics_and_operations_but_not_the_probes() {
+    use crate::common::daemon::http_with;
+    let emu = Emulator::start();
+    emu.seed_function("guarded", 1);
+    let dir = manifests(&[("g.yaml", &doc("guarded", "  reservedConcurrency: 1\n"))]);
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), "s3cr3t-Adm1n-token\n").unwrap();
+    let token_path = token_file.path().to_str().unwrap();
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h", "--admin-token-file", token_path]);
+    daemon.wait_ready().await;
+    let with =
+        |token: &str, p: &str| http_with(daemon.port, "GET", p, "", &format!("Authorization: Bearer {token}\r\n")).0;
+    for p in ["/status", "/metrics"] {
+        assert_eq!(daemon.get(p).0, 401, "{p} without a token");
+        assert_eq!(with("s3cr3t-Adm1n-token-not", p), 401, "{p} with a wrong token");
+        assert_eq!(with("s3cr3t-Adm1n-token", p), 200, "{p} with the token");
+    }
+    let promote = daemon.get("/rollouts/ap-northeast-1/guarded/live/promote");
+    assert_eq!(
+        http_with(daemon.port, "POST", "/rollouts/ap-northeast-1/guarded/live/promote", "", "").0,
+        401,
+        "{promote:?}"
+    );
+    assert_eq!(daemon.get("/healthz").0, 200, "probes stay open");
+    assert_eq!(daemon.get("/readyz").0, 200);
+    let server = format!("http://127.0.0.1:{}", daemon.port);
+    let run = emu.run(&["status", "--server", &server, "--admin-token-file", token_path]).expect(0);
+    assert!(run.stdout.contains("guarded"), "{}", run.stdout);
+    let refused = emu.run(&["status", "--server", &server]);
+    assert_ne!(refused.code, 0, "without the token the CLI is refused too");
+    assert!(!daemon.log_text().contains("s3cr3t-Adm1n"), "the token is never logged");
+}
