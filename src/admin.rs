@@ -1,4 +1,4 @@
-//! The HTTP endpoints: /healthz, /readyz, /status (JSON), /metrics (Prometheus text) and the
+//! The HTTP endpoints: / (the status page), /healthz, /readyz, /status (JSON), /metrics (Prometheus text) and the
 //! operator's rollout commands (POST /rollouts/REGION/FUNCTION/ALIAS/promote|abort|retry), behind
 //! an optional bearer token (all but the probes).
 
@@ -114,8 +114,17 @@ async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode())
 }
 
+async fn page(State(s): State<AdminState>, uri: axum::http::Uri) -> impl IntoResponse {
+    let q = crate::page::Query::parse(uri.query().unwrap_or(""));
+    let role = s.status.role();
+    let shards = s.status.shards();
+    let header = crate::page::Header { role, ready: role == "follower" || s.status.is_ready(), shards: &shards };
+    axum::response::Html(crate::page::render(&s.status.all(), &q, &header))
+}
+
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status", get(status))

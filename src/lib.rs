@@ -13,6 +13,7 @@ pub mod export;
 pub mod manifest;
 pub mod metrics;
 pub mod observed;
+pub mod page;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;

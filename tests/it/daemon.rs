@@ -398,3 +398,36 @@ async fn the_admin_token_guards_status_metrics_and_operations_but_not_the_probes
     assert_ne!(refused.code, 0, "without the token the CLI is refused too");
     assert!(!daemon.log_text().contains("s3cr3t-Adm1n"), "the token is never logged");
 }
+
+#[tokio::test]
+async fn the_status_page_shows_each_manifest_with_its_state_and_filters_by_state() {
+    let emu = Emulator::start();
+    emu.seed_function("paged-ok", 1);
+    let dir = manifests(&[
+        ("ok.yaml", &doc("paged-ok", "  reservedConcurrency: 1\n")),
+        ("missing.yaml", &doc("paged-missing", "  reservedConcurrency: 1\n")),
+    ]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("both reconciled", MINUTE, || async {
+        daemon.manifest("paged-ok")["sync"] == "Synced" && daemon.manifest("paged-missing")["sync"] == "Error"
+    })
+    .await;
+    let (code, html) = daemon.get("/");
+    assert_eq!(code, 200);
+    assert!(html.starts_with("<!doctype html>") && html.contains("http-equiv=\"refresh\""), "{html}");
+    let row = |name: &str, html: &str| {
+        html.split("<tr ").find(|r| r.contains(&format!("data-manifest=\"{name}\""))).map(str::to_string)
+    };
+    assert!(row("paged-ok", &html).unwrap().contains("class=\"sync Synced\""));
+    let missing = row("paged-missing", &html).unwrap();
+    assert!(
+        missing.contains("class=\"sync Error\"")
+            && missing.contains("class=\"err\">")
+            && !missing.contains("class=\"err\"></td>"),
+        "{missing}"
+    );
+    assert!(html.find("paged-missing").unwrap() < html.find("paged-ok").unwrap(), "problems first");
+    let (_, errors) = daemon.get("/?sync=Error");
+    assert!(row("paged-missing", &errors).is_some() && row("paged-ok", &errors).is_none());
+    assert!(!html.contains("<script"), "no JavaScript");
+}

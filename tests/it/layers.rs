@@ -19,7 +19,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trail", &["types"]),
     ("metrics", &[]),
     ("status", &["types"]),
-    ("admin", &["metrics", "status"]),
+    ("page", &["status", "types"]),
+    ("admin", &["metrics", "page", "status"]),
     ("alerts", &["aws", "metrics", "status", "types"]),
     (
         "controller",
