@@ -44,6 +44,11 @@ impl LeaseTable {
     }
 
     pub async fn read(&self, key: &str) -> Result<Option<LeaseRecord>, AwsError> {
+        Ok(self.get(key).await?.as_ref().and_then(record))
+    }
+
+    /// The item at `key`, read strongly consistent (a lease's last writer must be seen).
+    async fn get(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
         const OP: &str = "dynamodb:GetItem";
         let out = self
             .caller
@@ -56,7 +61,7 @@ impl LeaseTable {
                     .send()
             })
             .await?;
-        Ok(out.item().and_then(record))
+        Ok(out.item)
     }
 
     /// Creates the lease if no item exists.
@@ -154,19 +159,7 @@ impl LeaseTable {
 
     /// (owner, value) of every replica on the members item.
     pub async fn members(&self, key: &str) -> Result<Vec<(String, String)>, AwsError> {
-        const OP: &str = "dynamodb:GetItem";
-        let out = self
-            .caller
-            .call(OP, || {
-                self.client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("key", AttributeValue::S(key.to_string()))
-                    .consistent_read(true)
-                    .send()
-            })
-            .await?;
-        let item = out.item().cloned().unwrap_or_default();
+        let item = self.get(key).await?.unwrap_or_default();
         Ok(item
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix(MEMBER)?.to_string(), v.as_s().ok()?.clone())))

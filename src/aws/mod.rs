@@ -38,6 +38,11 @@ pub struct AwsOptions {
 
 pub use roles::session_name;
 
+/// The account of an SQS queue URL (`https://HOST/ACCOUNT/NAME`).
+pub fn queue_account(url: &str) -> &str {
+    url.split("://").nth(1).unwrap_or(url).split('/').nth(1).unwrap_or_default()
+}
+
 /// The region of an SQS queue URL, from its host name (`sqs.REGION.amazonaws.com`, or the legacy
 /// `REGION.queue.amazonaws.com`); `None` for another host (an emulator).
 pub fn queue_region(url: &str) -> Option<String> {

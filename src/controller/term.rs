@@ -186,7 +186,7 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
 /// account (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`), else its own; again with the new
 /// role when a reload changes it.
 async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String) {
-    let account = url.split("://").nth(1).unwrap_or(&url).split('/').nth(1).unwrap_or_default().to_string();
+    let account = crate::aws::queue_account(&url).to_string();
     let id = identity(&ctx).await;
     let own = events::Own { account: id.account, arn: id.arn };
     let role_now = || {
@@ -204,7 +204,7 @@ async fn start_events(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, url: String
 /// The shard of the events queue at `url`: its account (of the manifests' role for it, else the
 /// controller's own) and region, as the functions it reports on.
 fn queue_shard(ctx: &Ctx, url: &str) -> usize {
-    let account = url.split("://").nth(1).unwrap_or(url).split('/').nth(1).unwrap_or_default();
+    let account = crate::aws::queue_account(url);
     let roles = ctx.store.read().unwrap().roles();
     let role = roles.iter().find(|r| r.split(':').nth(4) == Some(account));
     let region = crate::aws::queue_region(url).or_else(|| ctx.aws.default_region()).unwrap_or_default();

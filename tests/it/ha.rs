@@ -25,7 +25,6 @@ fn doc(name: &str, reserved: i32) -> String {
 
 async fn lease_table(emu: &Emulator) {
     let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk().await);
-    let key = |b: KeySchemaElement| b;
     ddb.create_table()
         .table_name("lease")
         .billing_mode(BillingMode::PayPerRequest)
@@ -36,10 +35,20 @@ async fn lease_table(emu: &Emulator) {
                 .build()
                 .unwrap(),
         )
-        .key_schema(key(KeySchemaElement::builder().attribute_name("key").key_type(KeyType::Hash).build().unwrap()))
+        .key_schema(KeySchemaElement::builder().attribute_name("key").key_type(KeyType::Hash).build().unwrap())
         .send()
         .await
         .unwrap();
+}
+
+/// An emulator with the lease table and function `app-ha` (reserved concurrency 2 in its
+/// manifest).
+async fn setup() -> (Emulator, tempfile::TempDir) {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    emu.seed_function("app-ha", 1);
+    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    (emu, dir)
 }
 
 /// A replica signing with `key`, on the lease table, with `timings` and `extra` flags.
@@ -55,8 +64,7 @@ async fn wait_role(d: &Daemon, role: &str) {
 }
 
 async fn reserved(emu: &Emulator, f: &str) -> Option<i32> {
-    let out = emu.lambda().await.get_function().function_name(f).send().await.ok()?;
-    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
+    reserved_in(emu, REGION, f).await
 }
 
 async fn wait_reserved(emu: &Emulator, f: &str, n: i32) {
@@ -80,10 +88,7 @@ fn edit(dir: &tempfile::TempDir, n: i32) {
 
 #[tokio::test]
 async fn two_replicas_on_one_lease_write_only_through_the_holder() {
-    let emu = Emulator::start();
-    lease_table(&emu).await;
-    emu.seed_function("app-ha", 1);
-    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let (emu, dir) = setup().await;
     let a = replica(&emu, path(&dir), A, &FAST, &[]);
     wait_role(&a, "leader").await;
     wait_reserved(&emu, "app-ha", 2).await;
@@ -103,10 +108,7 @@ async fn two_replicas_on_one_lease_write_only_through_the_holder() {
 
 #[tokio::test]
 async fn after_kill_9_of_the_leader_the_follower_takes_over_and_applies_an_edit() {
-    let emu = Emulator::start();
-    lease_table(&emu).await;
-    emu.seed_function("app-ha", 1);
-    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let (emu, dir) = setup().await;
     let a = replica(&emu, path(&dir), A, &FAST, &[]);
     wait_role(&a, "leader").await;
     let b = replica(&emu, path(&dir), B, &FAST, &[]);
@@ -124,10 +126,7 @@ async fn after_kill_9_of_the_leader_the_follower_takes_over_and_applies_an_edit(
 
 #[tokio::test]
 async fn sigterm_releases_the_lease_so_the_follower_takes_over_without_waiting_it_out() {
-    let emu = Emulator::start();
-    lease_table(&emu).await;
-    emu.seed_function("app-ha", 1);
-    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let (emu, dir) = setup().await;
     // A lease of an hour: only the release can hand it over within the test's deadline.
     let hour = ["--lease-duration", "1h", "--lease-heartbeat", "1s", "--lease-poll", "200ms"];
     let mut a = replica(&emu, path(&dir), A, &hour, &[]);
@@ -144,10 +143,7 @@ async fn sigterm_releases_the_lease_so_the_follower_takes_over_without_waiting_i
 
 #[tokio::test]
 async fn a_leader_paused_past_its_lease_sends_no_write_when_it_wakes() {
-    let emu = Emulator::start();
-    lease_table(&emu).await;
-    emu.seed_function("app-ha", 1);
-    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let (emu, dir) = setup().await;
     let a = replica(&emu, path(&dir), A, &FAST, &[]);
     wait_role(&a, "leader").await;
     wait_reserved(&emu, "app-ha", 2).await;
@@ -170,10 +166,7 @@ async fn a_leader_paused_past_its_lease_sends_no_write_when_it_wakes() {
 
 #[tokio::test]
 async fn a_leader_that_cannot_reach_dynamodb_steps_down_and_no_two_replicas_write() {
-    let emu = Emulator::start();
-    lease_table(&emu).await;
-    emu.seed_function("app-ha", 1);
-    let dir = manifests(&[("app.yaml", &doc("app-ha", 2))]);
+    let (emu, dir) = setup().await;
     let a = replica(&emu, path(&dir), A, &FAST, &[]);
     wait_role(&a, "leader").await;
     let b = replica(&emu, path(&dir), B, &FAST, &[]);
@@ -204,14 +197,6 @@ async fn a_leader_that_cannot_reach_dynamodb_steps_down_and_no_two_replicas_writ
             lambda_writes(&emu, from).into_iter().map(|(k, _)| k).collect();
         assert_eq!(writers.len(), 1, "one writer after the outage ({outage}): {writers:?}");
     }
-}
-
-async fn reserved_in(emu: &Emulator, region: &str, f: &str) -> Option<i32> {
-    let sdk = emu.sdk().await;
-    let conf =
-        aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(region.to_string()));
-    let out = aws_sdk_lambda::Client::from_conf(conf.build()).get_function().function_name(f).send().await.ok()?;
-    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
 }
 
 fn shards_of(d: &Daemon) -> Vec<u64> {

@@ -328,6 +328,15 @@ pub fn path(dir: &tempfile::TempDir) -> &str {
     dir.path().to_str().unwrap()
 }
 
+/// The reserved concurrency of function `f` in `region`, if the function exists and has one.
+pub async fn reserved_in(emu: &Emulator, region: &str, f: &str) -> Option<i32> {
+    let sdk = emu.sdk().await;
+    let conf =
+        aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(region.to_string()));
+    let out = aws_sdk_lambda::Client::from_conf(conf.build()).get_function().function_name(f).send().await.ok()?;
+    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
+}
+
 /// Waits for `cond` with a deadline (no fixed sleeps as synchronisation).
 pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut cond: F)
 where
