@@ -101,7 +101,9 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
 async fn status(State(s): State<AdminState>) -> impl IntoResponse {
     let role = s.status.role();
     let ready = role == "follower" || s.status.is_ready();
-    let mut body = serde_json::json!({ "ready": ready, "role": role, "manifests": s.status.all() });
+    let mut body = serde_json::json!({
+        "ready": ready, "role": role, "manifests": s.status.all(), "alerts": s.status.recent_alerts()
+    });
     let shards = s.status.shards();
     if !shards.is_empty() {
         body["shards"] = serde_json::json!(shards);
@@ -119,7 +121,8 @@ async fn page(State(s): State<AdminState>, uri: axum::http::Uri) -> impl IntoRes
     let role = s.status.role();
     let shards = s.status.shards();
     let header = crate::page::Header { role, ready: role == "follower" || s.status.is_ready(), shards: &shards };
-    axum::response::Html(crate::page::render(&s.status.all(), &q, &header))
+    let alerts = s.status.recent_alerts();
+    axum::response::Html(s.status.with_all(|all| crate::page::render(all, &alerts, &q, &header)))
 }
 
 pub fn router(state: AdminState) -> Router {

@@ -1,33 +1,64 @@
 //! The status page at `/`: server-rendered HTML, no JavaScript, refreshed by itself; a summary of
-//! sync states first, then one page of manifests (problems first), filtered by `?sync=`. It shows
-//! only what /status shows (already redacted), and offers no action.
+//! sync states first, then one page of manifests (problems first) with their drift values,
+//! filtered by `?sync=` and `?label=`, then the recent alerts. It shows only what /status shows
+//! (already redacted), and offers no action.
 
 use std::fmt::Write;
 
-use crate::status::{ManifestStatus, SyncState};
+use crate::status::{AlertView, DriftValue, ManifestStatus, SyncState};
 
 /// Rows per page: the page stays small whatever the number of manifests.
 pub const PAGE_SIZE: usize = 100;
 
+/// A drift value longer than this many characters is cut (the whole value is in /status).
+const VALUE_CHARS: usize = 120;
+
 /// The query of `/`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Query {
     pub sync: Option<String>,
     pub page: Option<usize>,
+    /// `KEY=VALUE` (that label with that value) or `KEY` (any value).
+    pub label: Option<String>,
 }
 
 impl Query {
-    /// `sync=STATE&page=N` (other keys ignored; the values are plain ASCII, not decoded).
+    /// `sync=STATE&label=KEY%3DVALUE&page=N`, percent-decoded (other keys ignored).
     pub fn parse(query: &str) -> Self {
         let mut q = Query::default();
-        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
-            match k {
-                "sync" => q.sync = Some(v.to_string()),
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "sync" => q.sync = Some(v.into_owned()),
                 "page" => q.page = v.parse().ok(),
+                "label" if !v.is_empty() => q.label = Some(v.into_owned()),
                 _ => {}
             }
         }
         q
+    }
+
+    /// True when `m` has the label asked for (or none was asked for).
+    fn labelled(&self, m: &ManifestStatus) -> bool {
+        match self.label.as_deref().map(|l| l.split_once('=')) {
+            None => true,
+            Some(Some((k, v))) => m.labels.get(k).is_some_and(|x| x == v),
+            Some(None) => m.labels.contains_key(self.label.as_deref().unwrap_or_default()),
+        }
+    }
+
+    /// A link to this query with `sync` and `page` replaced, escaped for an attribute.
+    fn href(&self, sync: Option<&str>, page: Option<usize>) -> String {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = sync {
+            ser.append_pair("sync", s);
+        }
+        if let Some(l) = &self.label {
+            ser.append_pair("label", l);
+        }
+        if let Some(p) = page {
+            ser.append_pair("page", &p.to_string());
+        }
+        esc(&format!("?{}", ser.finish()))
     }
 }
 
@@ -67,23 +98,55 @@ fn rank(s: SyncState) -> u8 {
 }
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:12px;color:#1b1f24}\
-h1{font-size:20px;margin:0 0 4px}header p{margin:0 0 12px;color:#57606a}\
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 8px}header p{margin:0 0 12px;color:#57606a}\
 nav.summary a{display:inline-block;margin:0 8px 8px 0;padding:4px 10px;border:1px solid #d0d7de;border-radius:12px;text-decoration:none;color:inherit}\
 nav.summary a.on{background:#1b1f24;color:#fff}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #d0d7de;vertical-align:top}\
 .sync{font-weight:600}.Synced{color:#1a7f37}.OutOfSync,.Progressing{color:#9a6700}.Error,.RolledBack,.Blocked{color:#cf222e}.Unknown{color:#57606a}\
-.bar{background:#eaeef2;border-radius:4px;height:8px;width:160px}.bar i{display:block;height:8px;border-radius:4px;background:#0969da}\
-small{color:#57606a}.err{color:#cf222e;word-break:break-word}\
-@media(max-width:700px){thead{display:none}tr{display:block;border-bottom:1px solid #d0d7de;padding:6px 0}td{display:block;border:0;padding:2px 0}}";
+.bar{background:#eaeef2;border-radius:4px;height:8px;width:160px;max-width:100%}.bar i{display:block;height:8px;border-radius:4px;background:#0969da}\
+small{color:#57606a}.err{color:#cf222e;word-break:break-word}code{font-size:12px;overflow-wrap:anywhere}\
+a.label{display:inline-block;margin:2px 4px 0 0;padding:0 6px;border-radius:8px;background:#eaeef2;color:inherit;text-decoration:none;font-size:12px}\
+ul.alerts{list-style:none;padding:0}ul.alerts li{padding:4px 0;border-bottom:1px solid #eaeef2;word-break:break-word}\
+@media(max-width:700px){thead{display:none}tr{display:block;border-bottom:1px solid #d0d7de;padding:6px 0}td{display:block;border:0;padding:2px 0}\
+td:empty{display:none}td[data-label]::before{content:attr(data-label) \": \";color:#57606a}}";
 
-/// The whole page for `all` manifests, `q` choosing the state and the page.
-pub fn render(all: &[ManifestStatus], q: &Query, h: &Header<'_>) -> String {
+/// The whole page for `all` manifests and the recent `alerts`, `q` choosing the label, the state
+/// and the page.
+pub fn render(all: &[&ManifestStatus], alerts: &[AlertView], q: &Query, h: &Header<'_>) -> String {
     let wanted = q.sync.as_deref().filter(|s| SyncState::ALL.iter().any(|x| x.as_str() == *s));
-    let mut rows: Vec<&ManifestStatus> = all.iter().filter(|m| wanted.is_none_or(|w| m.sync.as_str() == w)).collect();
+    let labelled: Vec<&ManifestStatus> = all.iter().copied().filter(|m| q.labelled(m)).collect();
+    let mut rows: Vec<&ManifestStatus> =
+        labelled.iter().copied().filter(|m| wanted.is_none_or(|w| m.sync.as_str() == w)).collect();
     rows.sort_by(|a, b| rank(a.sync).cmp(&rank(b.sync)).then_with(|| a.manifest.cmp(&b.manifest)));
     let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
     let page = q.page.unwrap_or(1).clamp(1, pages);
     let mut out = String::with_capacity(64 * 1024);
+    head(&mut out, all.len(), h);
+    if let Some(l) = &q.label {
+        let _ = write!(out, "<p id=\"label\">label {} · <a href=\"?\">clear</a></p>", esc(l));
+    }
+    summary(&mut out, &labelled, wanted, q);
+    out.push_str("<table><thead><tr><th>Manifest</th><th>Function</th><th>Region</th><th>Sync</th><th>Drift (git → AWS)</th><th>Rollout</th><th>Last applied</th><th>Last error</th></tr></thead><tbody>");
+    for m in rows.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
+        row(&mut out, m);
+    }
+    out.push_str("</tbody></table>");
+    if pages > 1 {
+        let _ = write!(out, "<nav class=\"pages\"><p>page {page} of {pages} ");
+        if page > 1 {
+            let _ = write!(out, "<a href=\"{}\">previous</a> ", q.href(wanted, Some(page - 1)));
+        }
+        if page < pages {
+            let _ = write!(out, "<a href=\"{}\">next</a>", q.href(wanted, Some(page + 1)));
+        }
+        out.push_str("</p></nav>");
+    }
+    recent(&mut out, alerts);
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn head(out: &mut String, total: usize, h: &Header<'_>) {
     let shards = if h.shards.is_empty() {
         String::new()
     } else {
@@ -94,60 +157,66 @@ pub fn render(all: &[ManifestStatus], q: &Query, h: &Header<'_>) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta http-equiv=\"refresh\" content=\"10\"><title>lambda-reconciler</title><style>{STYLE}</style></head>\
-         <body><header><h1>lambda-reconciler</h1><p id=\"replica\">role {}{} · {} · {} manifest(s) · refreshed every 10 s</p></header>",
+         <body><header><h1>lambda-reconciler</h1><p id=\"replica\">role {}{} · {} · {total} manifest(s) · refreshed every 10 s</p></header>",
         esc(h.role),
         esc(&shards),
         if h.ready { "ready" } else { "not ready" },
-        all.len()
     );
-    summary(&mut out, all, wanted);
-    out.push_str("<table><thead><tr><th>Manifest</th><th>Function</th><th>Region</th><th>Sync</th><th>Drift</th><th>Rollout</th><th>Last applied</th><th>Last error</th></tr></thead><tbody>");
-    for m in rows.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
-        row(&mut out, m);
-    }
-    out.push_str("</tbody></table>");
-    if pages > 1 {
-        let link = |p: usize| match wanted {
-            Some(w) => format!("?sync={w}&amp;page={p}"),
-            None => format!("?page={p}"),
-        };
-        let _ = write!(out, "<nav class=\"pages\"><p>page {page} of {pages} ");
-        if page > 1 {
-            let _ = write!(out, "<a href=\"{}\">previous</a> ", link(page - 1));
-        }
-        if page < pages {
-            let _ = write!(out, "<a href=\"{}\">next</a>", link(page + 1));
-        }
-        out.push_str("</p></nav>");
-    }
-    out.push_str("</body></html>\n");
-    out
 }
 
 /// One link per sync state with its count (the chosen one marked), and All.
-fn summary(out: &mut String, all: &[ManifestStatus], wanted: Option<&str>) {
+fn summary(out: &mut String, all: &[&ManifestStatus], wanted: Option<&str>, q: &Query) {
     out.push_str("<nav class=\"summary\">");
     let on = |yes: bool| if yes { " class=\"on\"" } else { "" };
-    let _ = write!(out, "<a href=\"?\"{}>All {}</a>", on(wanted.is_none()), all.len());
+    let _ = write!(out, "<a href=\"{}\"{}>All {}</a>", q.href(None, None), on(wanted.is_none()), all.len());
     for s in SyncState::ALL {
         let n = all.iter().filter(|m| m.sync == s).count();
         if n > 0 {
             let name = s.as_str();
-            let _ =
-                write!(out, "<a href=\"?sync={name}\" id=\"count-{name}\"{}>{name} {n}</a>", on(wanted == Some(name)));
+            let _ = write!(
+                out,
+                "<a href=\"{}\" id=\"count-{name}\"{}>{name} {n}</a>",
+                q.href(Some(name), None),
+                on(wanted == Some(name))
+            );
         }
     }
     out.push_str("</nav>");
 }
 
-fn row(out: &mut String, m: &ManifestStatus) {
-    let sync = m.sync.as_str();
-    let drift = m.drifted_fields.iter().map(|f| esc(f)).collect::<Vec<_>>().join("<br>");
-    let mut rollout = String::new();
+/// A drift value as one short line: strings bare, anything else as compact JSON, cut at
+/// [`VALUE_CHARS`].
+fn value(v: &serde_json::Value) -> String {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "(none)".into(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > VALUE_CHARS {
+        format!("{}…", text.chars().take(VALUE_CHARS).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn drift(m: &ManifestStatus) -> String {
+    let one = |x: &DriftValue| {
+        format!(
+            "<div class=\"drift\"><code>{}</code><br><small>git <b class=\"desired\">{}</b> · AWS <b class=\"actual\">{}</b></small></div>",
+            esc(&x.field),
+            esc(&value(&x.desired)),
+            esc(&value(&x.actual))
+        )
+    };
+    m.drift.iter().map(one).collect()
+}
+
+fn rollout(m: &ManifestStatus) -> String {
+    let mut out = String::new();
     for r in &m.rollouts {
         let alarms: Vec<String> = r.alarms.iter().map(|(a, s)| format!("{} {}", esc(a), esc(s))).collect();
         let _ = write!(
-            rollout,
+            out,
             "<div class=\"rollout\">{} {} → {}: {} step {}/{}, {}%<div class=\"bar\"><i style=\"width:{:.0}%\"></i></div><small>{}</small></div>",
             esc(&r.alias),
             esc(&r.from),
@@ -160,17 +229,52 @@ fn row(out: &mut String, m: &ManifestStatus) {
             alarms.join(", ")
         );
     }
+    out
+}
+
+fn row(out: &mut String, m: &ManifestStatus) {
+    let sync = m.sync.as_str();
+    let labels: String = m
+        .labels
+        .iter()
+        .map(|(k, v)| {
+            let q = Query { label: Some(format!("{k}={v}")), ..Query::default() };
+            format!("<a class=\"label\" href=\"{}\">{}={}</a>", q.href(None, None), esc(k), esc(v))
+        })
+        .collect();
     let _ = write!(
         out,
-        "<tr data-manifest=\"{}\"><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td class=\"sync {sync}\">{sync}</td><td>{drift}</td><td>{rollout}</td><td>{}</td><td class=\"err\">{}</td></tr>",
+        "<tr data-manifest=\"{}\" data-sync=\"{sync}\"><td>{}<br><small>{}</small><br>{labels}</td><td data-label=\"function\">{}</td><td data-label=\"region\">{}</td><td class=\"sync {sync}\">{sync}</td><td data-label=\"drift\">{}</td><td data-label=\"rollout\">{}</td><td data-label=\"last applied\">{}</td><td class=\"err\" data-label=\"last error\">{}</td></tr>",
         esc(&m.manifest),
         esc(&m.manifest),
         esc(&m.file),
         esc(&m.function),
         esc(&m.region),
+        drift(m),
+        rollout(m),
         esc(m.last_applied.as_deref().unwrap_or("-")),
         esc(m.last_error.as_deref().unwrap_or("")),
     );
+}
+
+/// The latest alerts, newest first (already redacted by the planner).
+fn recent(out: &mut String, alerts: &[AlertView]) {
+    let _ = write!(out, "<section id=\"alerts\"><h2>Recent alerts ({})</h2>", alerts.len());
+    if alerts.is_empty() {
+        out.push_str("<p><small>none since this replica started</small></p>");
+    }
+    out.push_str("<ul class=\"alerts\">");
+    for a in alerts {
+        let _ = write!(
+            out,
+            "<li data-kind=\"{}\"><small>{}</small> <b>{}</b> {}</li>",
+            esc(&a.kind),
+            esc(&a.time),
+            esc(&a.kind),
+            esc(&a.text)
+        );
+    }
+    out.push_str("</ul></section>");
 }
 
 #[cfg(test)]
@@ -186,6 +290,8 @@ mod tests {
             account: None,
             sync,
             drifted_fields: vec![],
+            drift: vec![],
+            labels: Default::default(),
             blocked: vec![],
             rollouts: vec![],
             progressing: vec![],
@@ -201,11 +307,16 @@ mod tests {
         Header { role: "single", ready: true, shards: &[] }
     }
 
+    fn page(all: &[ManifestStatus], q: &Query) -> String {
+        let refs: Vec<&ManifestStatus> = all.iter().collect();
+        render(&refs, &[], q, &header())
+    }
+
     #[test]
     fn the_page_lists_problems_first_and_escapes_what_it_shows() {
         let all =
             [status("b-ok", SyncState::Synced, None), status("a-bad", SyncState::Error, Some("<script>x</script>"))];
-        let html = render(&all, &Query::default(), &header());
+        let html = page(&all, &Query::default());
         assert!(html.find("a-bad").unwrap() < html.find("b-ok").unwrap(), "Error before Synced");
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>"), "escaped, no script");
         assert!(html.contains("id=\"count-Error\"") && html.contains("http-equiv=\"refresh\""));
@@ -218,16 +329,73 @@ mod tests {
                 status(&format!("m{i:03}"), if i % 2 == 0 { SyncState::Synced } else { SyncState::OutOfSync }, None)
             })
             .collect();
-        let html = render(&all, &Query { sync: Some("OutOfSync".into()), page: Some(2) }, &header());
+        let html = page(&all, &Query { sync: Some("OutOfSync".into()), page: Some(2), label: None });
         assert_eq!(html.matches("<tr data-manifest").count(), 25, "125 OutOfSync: 100 on page 1, 25 on page 2");
         assert!(
             !html.contains("SyncState") && html.contains("page 2 of 2") && html.contains("?sync=OutOfSync&amp;page=1")
         );
-        let unknown = render(&all, &Query { sync: Some("<bogus>".into()), page: Some(99) }, &header());
+        let unknown = page(&all, &Query { sync: Some("<bogus>".into()), page: Some(99), label: None });
         assert_eq!(
             unknown.matches("<tr data-manifest").count(),
             50,
             "an unknown state filters nothing; the page is clamped"
         );
+    }
+
+    #[test]
+    fn drift_shows_each_field_with_its_git_and_aws_values_escaped_and_cut() {
+        let mut m = status("drifty", SyncState::OutOfSync, None);
+        m.drift = vec![
+            DriftValue { field: "reservedConcurrency".into(), desired: 3.into(), actual: 9.into() },
+            DriftValue {
+                field: "environment.variables.DB_PASSWORD".into(),
+                desired: "(sensitive)".into(),
+                actual: "<b>".into(),
+            },
+            DriftValue {
+                field: "description".into(),
+                desired: "x".repeat(500).into(),
+                actual: serde_json::Value::Null,
+            },
+        ];
+        let html = page(&[m], &Query::default());
+        assert!(html.contains("<code>reservedConcurrency</code><br><small>git <b class=\"desired\">3</b> · AWS <b class=\"actual\">9</b>"), "{html}");
+        assert!(html.contains("<b class=\"desired\">(sensitive)</b> · AWS <b class=\"actual\">&lt;b&gt;</b>"));
+        assert!(html.contains(&format!("{}…", "x".repeat(120))) && !html.contains(&"x".repeat(121)));
+        assert!(html.contains("<b class=\"actual\">(none)</b>"));
+    }
+
+    #[test]
+    fn a_label_filter_keeps_its_manifests_counts_them_and_survives_every_link() {
+        let mut pay = status("pay", SyncState::Error, None);
+        pay.labels.insert("team".into(), "pay & cards".into());
+        let mut search = status("search", SyncState::Error, None);
+        search.labels.insert("team".into(), "search".into());
+        let plain = status("plain", SyncState::Synced, None);
+        let all = [pay, search, plain];
+        let q = Query::parse("label=team%3Dpay+%26+cards&sync=Error");
+        assert_eq!(q.label.as_deref(), Some("team=pay & cards"));
+        let html = page(&all, &q);
+        assert_eq!(html.matches("<tr data-manifest").count(), 1, "{html}");
+        assert!(html.contains("data-manifest=\"pay\"") && html.contains("id=\"count-Error\" class=\"on\">Error 1</a>"));
+        assert!(!html.contains("id=\"count-Synced\""), "counts are of the labelled manifests");
+        assert!(html.contains("<a href=\"?label=team%3Dpay+%26+cards\">All 1</a>"), "All keeps the label: {html}");
+        assert!(
+            html.contains("<a class=\"label\" href=\"?label=team%3Dpay+%26+cards\">team=pay &amp; cards</a>"),
+            "{html}"
+        );
+        let any_team = page(&all, &Query::parse("label=team"));
+        assert_eq!(any_team.matches("<tr data-manifest").count(), 2, "a bare key matches any value");
+    }
+
+    #[test]
+    fn recent_alerts_are_listed_newest_first_and_escaped() {
+        let alerts = [
+            AlertView { time: "t2".into(), kind: "Drift".into(), manifest: None, text: "<new>".into() },
+            AlertView { time: "t1".into(), kind: "ApplyFailed".into(), manifest: None, text: "old".into() },
+        ];
+        let html = render(&[], &alerts, &Query::default(), &header());
+        assert!(html.contains("Recent alerts (2)") && html.find("&lt;new&gt;").unwrap() < html.find("old").unwrap());
+        assert!(html.contains("<li data-kind=\"Drift\">"));
     }
 }

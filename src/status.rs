@@ -1,6 +1,6 @@
 //! Per-manifest sync status and readiness, shared by the controller and the admin endpoints.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::SystemTime;
@@ -61,6 +61,13 @@ pub struct ManifestStatus {
     pub account: Option<String>,
     pub sync: SyncState,
     pub drifted_fields: Vec<String>,
+    /// Each drifted field with its value in git and in AWS, as redacted by the planner
+    /// (`(sensitive)` for SecureString and secret values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftValue>,
+    /// The manifest's `metadata.labels`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub blocked: Vec<String>,
     /// Rollouts of aliases with a deployment (step, weight, next step time, alarms).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -75,6 +82,27 @@ pub struct ManifestStatus {
     pub observed_generation: Option<String>,
 }
 
+/// One drifted field: its value in git (`desired`) and in AWS (`actual`), already redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftValue {
+    pub field: String,
+    pub desired: serde_json::Value,
+    pub actual: serde_json::Value,
+}
+
+/// An alert as /status and the status page list it: its text is already redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub time: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    pub text: String,
+}
+
+/// How many of the latest alerts are kept for /status and the page.
+pub const RECENT_ALERTS: usize = 50;
+
 /// Status of every managed manifest, keyed by function.
 #[derive(Default)]
 pub struct StatusStore {
@@ -87,6 +115,8 @@ pub struct StatusStore {
     role: Mutex<&'static str>,
     /// The shards it holds (with `--shards` above 1).
     shards: Mutex<Vec<usize>>,
+    /// The latest alerts, oldest first, at most [`RECENT_ALERTS`].
+    alerts: Mutex<VecDeque<AlertView>>,
 }
 
 impl StatusStore {
@@ -102,6 +132,13 @@ impl StatusStore {
 
     pub fn all(&self) -> Vec<ManifestStatus> {
         self.map.read().unwrap().values().cloned().collect()
+    }
+
+    /// Runs `f` over every status under the read lock, without copying them (the status page).
+    pub fn with_all<T>(&self, f: impl FnOnce(&[&ManifestStatus]) -> T) -> T {
+        let map = self.map.read().unwrap();
+        let all: Vec<&ManifestStatus> = map.values().collect();
+        f(&all)
     }
 
     pub fn counts(&self) -> Vec<(&'static str, i64)> {
@@ -146,6 +183,20 @@ impl StatusStore {
         self.unreachable.lock().unwrap().clear();
     }
 
+    /// Keeps `a` among the latest alerts (the oldest goes past [`RECENT_ALERTS`]).
+    pub fn push_alert(&self, a: AlertView) {
+        let mut q = self.alerts.lock().unwrap();
+        if q.len() == RECENT_ALERTS {
+            q.pop_front();
+        }
+        q.push_back(a);
+    }
+
+    /// The latest alerts, newest first.
+    pub fn recent_alerts(&self) -> Vec<AlertView> {
+        self.alerts.lock().unwrap().iter().rev().cloned().collect()
+    }
+
     pub fn set_shards(&self, shards: Vec<usize>) {
         *self.shards.lock().unwrap() = shards;
     }
@@ -171,5 +222,26 @@ impl StatusStore {
         } else {
             down.insert(scope.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_alerts_keep_the_latest_fifty_newest_first() {
+        let store = StatusStore::default();
+        for i in 0..60 {
+            store.push_alert(AlertView {
+                time: String::new(),
+                kind: "Drift".into(),
+                manifest: None,
+                text: i.to_string(),
+            });
+        }
+        let texts: Vec<String> = store.recent_alerts().into_iter().map(|a| a.text).collect();
+        assert_eq!(texts.len(), RECENT_ALERTS);
+        assert_eq!((texts[0].as_str(), texts[49].as_str()), ("59", "10"));
     }
 }

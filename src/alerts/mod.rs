@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
-use crate::status::rfc3339;
+use crate::status::{rfc3339, AlertView, StatusStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AlertKind {
@@ -82,18 +82,20 @@ const SINK_QUEUE: usize = 1024;
 pub struct Alerts {
     sinks: Vec<(&'static str, mpsc::Sender<Alert>)>,
     metrics: Arc<Metrics>,
+    /// Where the latest alerts are kept for /status and the page.
+    status: Arc<StatusStore>,
 }
 
 impl Alerts {
-    /// Starts one task per configured sink.
-    pub fn start(metrics: Arc<Metrics>, sinks: Vec<sinks::Sink>) -> Alerts {
+    /// Starts one task per configured sink; `status` keeps the latest alerts.
+    pub fn start(metrics: Arc<Metrics>, sinks: Vec<sinks::Sink>, status: Arc<StatusStore>) -> Alerts {
         let mut senders = Vec::new();
         for sink in sinks {
             let (tx, rx) = mpsc::channel(SINK_QUEUE);
             senders.push((sink.name(), tx));
             tokio::spawn(sinks::run(sink, rx, metrics.clone()));
         }
-        Alerts { sinks: senders, metrics }
+        Alerts { sinks: senders, metrics, status }
     }
 
     pub fn send(&self, alert: Alert) {
@@ -107,6 +109,12 @@ impl Alerts {
             "alert"
         );
         self.metrics.alert("log", "sent");
+        self.status.push_alert(AlertView {
+            time: alert.time.clone(),
+            kind: format!("{:?}", alert.kind),
+            manifest: alert.manifest.clone(),
+            text: alert.text.clone(),
+        });
         for (name, tx) in &self.sinks {
             if tx.try_send(alert.clone()).is_err() {
                 self.metrics.alert(name, "dropped");

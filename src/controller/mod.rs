@@ -252,8 +252,8 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     // below), and so is a region snapshot refresh, which every reconcile, an edit's included,
     // waits on: were it held back behind urgent work, it would hold that work back (inversion).
     aws.caller.run_shared_work_urgently(true);
-    let alerts = Alerts::start(metrics.clone(), sinks(&aws, &opts)?);
     let status = Arc::new(StatusStore::default());
+    let alerts = Alerts::start(metrics.clone(), sinks(&aws, &opts)?, status.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut admin_stop = stop_rx.clone();
     let running: rollouts::Running = Arc::default();

@@ -17,7 +17,7 @@ use crate::manifest::Manifest;
 use crate::plan::rollout::Move;
 use crate::plan::{Action, Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
-use crate::status::{rfc3339, ManifestStatus, SyncState};
+use crate::status::{rfc3339, DriftValue, ManifestStatus, SyncState};
 use crate::types::{AppliedGeneration, DriftPolicy, Field, FunctionKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +127,7 @@ fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
         ctx.status.upsert(key, |old| {
             let mut s = old.unwrap_or_else(|| blank(key, m));
             s.sync = SyncState::Error;
+            s.labels = m.doc.metadata.labels.clone();
             s.last_error = Some(message.to_string());
             s.last_reconciled = Some(rfc3339(SystemTime::now()));
             s
@@ -343,13 +344,22 @@ struct Seen {
 fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen: &Seen) {
     let now = rfc3339(SystemTime::now());
     let generation = m.content_hash();
-    let drifted: Vec<String> =
-        if seen.drift { plan.changes.iter().flat_map(|c| &c.diffs).map(|x| x.field.clone()).collect() } else { vec![] };
+    let drift: Vec<DriftValue> = if seen.drift {
+        plan.changes
+            .iter()
+            .flat_map(|c| &c.diffs)
+            .map(|x| DriftValue { field: x.field.clone(), desired: x.to.clone(), actual: x.from.clone() })
+            .collect()
+    } else {
+        vec![]
+    };
     ctx.status.upsert(key, |old| {
         let old = old.unwrap_or_else(|| blank(key, m));
         ManifestStatus {
             sync: sync_state(plan, seen.applied),
-            drifted_fields: drifted,
+            drifted_fields: drift.iter().map(|x| x.field.clone()).collect(),
+            drift,
+            labels: m.doc.metadata.labels.clone(),
             blocked: plan.blocked.clone(),
             rollouts: plan.rollouts.iter().map(|r| r.view.clone()).collect(),
             progressing: plan.progressing.clone(),
@@ -380,6 +390,8 @@ pub fn blank(key: &FunctionKey, m: &Manifest) -> ManifestStatus {
         account: key.account().map(str::to_string),
         sync: SyncState::Unknown,
         drifted_fields: vec![],
+        drift: vec![],
+        labels: m.doc.metadata.labels.clone(),
         blocked: vec![],
         rollouts: vec![],
         progressing: vec![],

@@ -94,6 +94,9 @@ async fn drift_is_corrected_under_correct_left_under_alert_and_alerted_once_each
         (status["sync"].as_str(), status["driftedFields"][0].as_str()),
         (Some("OutOfSync"), Some("reservedConcurrency"))
     );
+    assert_eq!(status["drift"], serde_json::json!([{"field": "reservedConcurrency", "desired": 3, "actual": 9}]));
+    let alerts = daemon.status()["alerts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(alerts.iter().filter(|a| a["kind"] == "Drift").count(), 2, "the recent alerts in /status: {alerts:?}");
     assert_eq!(daemon.manifest("fixme")["sync"], "Synced");
     let metrics = daemon.get("/metrics").1;
     assert!(
@@ -422,8 +425,7 @@ async fn the_status_page_shows_each_manifest_with_its_state_and_filters_by_state
     let missing = row("paged-missing", &html).unwrap();
     assert!(
         missing.contains("class=\"sync Error\"")
-            && missing.contains("class=\"err\">")
-            && !missing.contains("class=\"err\"></td>"),
+            && missing.contains("data-label=\"last error\">function `paged-missing` not found"),
         "{missing}"
     );
     assert!(html.find("paged-missing").unwrap() < html.find("paged-ok").unwrap(), "problems first");

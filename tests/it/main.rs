@@ -5,6 +5,7 @@ mod common;
 
 mod accounts;
 mod aws_rules;
+mod browser;
 mod container;
 mod corpus;
 mod daemon;

@@ -55,6 +55,7 @@ async fn no_output_channel_ever_carries_the_secure_string_or_the_secret_key() {
     outputs.push(("daemon JSON logs".into(), daemon.log_text()));
     outputs.push(("webhook bodies".into(), hook.bodies.lock().unwrap().join("\n")));
     outputs.push(("/status".into(), daemon.get("/status").1));
+    outputs.push(("status page".into(), daemon.get("/").1));
     outputs.push(("/metrics".into(), daemon.get("/metrics").1));
     for (name, text) in &outputs {
         assert!(!text.is_empty(), "{name} produced output");
@@ -63,6 +64,11 @@ async fn no_output_channel_ever_carries_the_secure_string_or_the_secret_key() {
         assert!(!text.contains("T0KEN-all"), "{name} leaked the webhook token");
     }
     assert!(outputs.iter().any(|(n, t)| n == "webhook bodies" && t.contains("(sensitive)")));
+    let page = &outputs.iter().find(|(n, _)| n == "status page").unwrap().1;
+    assert!(
+        page.contains("data-kind=\"Drift\"") && page.contains("(sensitive)"),
+        "the page lists the drift alerts, redacted"
+    );
     assert!(
         daemon.log_text().lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
         "every log line is JSON"
