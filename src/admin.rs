@@ -52,6 +52,16 @@ impl AdminToken {
     }
 }
 
+/// The token a request carries: `Bearer TOKEN` (Prometheus, the CLI) or, for a browser, Basic
+/// authentication with the token as the password (any user name).
+fn presented(value: &str) -> Option<String> {
+    if let Some(t) = value.strip_prefix("Bearer ") {
+        return Some(t.to_string());
+    }
+    let decoded = aws_smithy_types::base64::decode(value.strip_prefix("Basic ")?.trim()).ok()?;
+    String::from_utf8(decoded).ok()?.split_once(':').map(|(_user, password)| password.to_string())
+}
+
 /// Lets the probes through; anything else needs the token when one is set.
 async fn authorize(
     State(s): State<AdminState>,
@@ -60,13 +70,19 @@ async fn authorize(
 ) -> axum::response::Response {
     let open = matches!(req.uri().path(), "/healthz" | "/readyz");
     let Some(token) = s.token.as_ref().filter(|_| !open) else { return next.run(req).await };
-    let given =
-        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if given.is_some_and(|g| token.accepts(g)) {
+    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(presented);
+    if given.is_some_and(|g| token.accepts(&g)) {
         next.run(req).await
     } else {
-        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "a bearer token is required\n")
-            .into_response()
+        // Two challenges: a browser asks for a password (the token) on the Basic one.
+        let mut res = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
+        let h = res.headers_mut();
+        h.append(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        h.append(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"lambda-reconciler\", charset=\"UTF-8\""),
+        );
+        res
     }
 }
 

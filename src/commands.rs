@@ -168,7 +168,11 @@ where
     progress.finish();
     for (p, _) in &results {
         if let Some(e) = &p.error {
-            eprintln!("error: {} ({}) [manifest {}]: {e}", p.function, p.region, p.manifest);
+            if show.json {
+                tracing::error!(function = %p.function, region = %p.region, manifest = %p.manifest, error = %e, "failed");
+            } else {
+                eprintln!("error: {} ({}) [manifest {}]: {e}", p.function, p.region, p.manifest);
+            }
         }
     }
     Some(results)
@@ -202,39 +206,50 @@ pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output,
     }
 }
 
-/// Prints a rollout milestone as it happens (stderr: progress, not the plan).
-fn progress(function: &str, e: &RolloutEvent) {
-    let line = match e {
-        RolloutEvent::Started { alias, from, to } => format!("aliases.{alias}: rollout {from} → {to} started"),
-        RolloutEvent::Stepped { alias, to, weight } => format!("aliases.{alias}: {weight}% of traffic on {to}"),
-        RolloutEvent::Succeeded { alias, to } => format!("aliases.{alias}: rollout to {to} succeeded"),
-        RolloutEvent::RolledBack { alias, to, reason } => {
-            format!("aliases.{alias}: rollout to {to} ROLLED BACK: {reason}")
-        }
+/// Says a rollout milestone as it happens, on stderr (progress, not the plan): a plain line, or a
+/// log event with `--log-format json`.
+fn progress(function: &str, e: &RolloutEvent, json: bool) {
+    let (alias, line) = match e {
+        RolloutEvent::Started { alias, from, to } => (alias, format!("rollout {from} → {to} started")),
+        RolloutEvent::Stepped { alias, to, weight } => (alias, format!("{weight}% of traffic on {to}")),
+        RolloutEvent::Succeeded { alias, to } => (alias, format!("rollout to {to} succeeded")),
+        RolloutEvent::RolledBack { alias, to, reason } => (alias, format!("rollout to {to} ROLLED BACK: {reason}")),
     };
-    eprintln!("rollout {function}: {line}");
+    if json {
+        tracing::info!(function, alias = %alias, milestone = %line, "rollout");
+    } else {
+        eprintln!("rollout {function}: aliases.{alias}: {line}");
+    }
 }
 
 /// Follows the function's rollouts until none is waiting on a pause: each pause is slept in
 /// slices of the alarm poll, and every wake reads the world again (an alarm rolls back at once).
+/// Each pause is said once, with when it ends.
 async fn follow(
     c: &crate::aws::RegionClients,
     d: &Desired,
     mut a: reconcile::Applied,
-    waits: Waits,
+    (waits, show): (Waits, Show),
 ) -> Result<reconcile::Applied, reconcile::ReconcileError> {
-    a.events.iter().for_each(|e| progress(&d.key.name, e));
+    a.events.iter().for_each(|e| progress(&d.key.name, e, show.json));
+    let mut said = None;
     loop {
         let due = a.last.rollouts.iter().filter_map(|r| match r.mv {
             Move::Wait { until_ms } => until_ms,
             _ => Some(0),
         });
         let Some(due) = due.min() else { return Ok(a) };
+        if due > crate::types::now_ms() && said != Some(due) {
+            let until = std::time::UNIX_EPOCH + Duration::from_millis(due as u64);
+            let until = humantime::format_rfc3339_seconds(until).to_string();
+            tracing::info!(waiting_for = "rollout pause", function = %d.key.name, until = %until, "waiting");
+            said = Some(due);
+        }
         let left = Duration::from_millis((due - crate::types::now_ms()).max(0) as u64);
         tokio::time::sleep(left.min(waits.alarm_poll)).await;
         let (plan, o) = reconcile::observe_and_plan(c, d).await?;
         let (last, events, moved) = reconcile::drive(c, d, plan, o, waits, reconcile::MOVES_PER_RECONCILE).await?;
-        events.iter().for_each(|e| progress(&d.key.name, e));
+        events.iter().for_each(|e| progress(&d.key.name, e, show.json));
         a.last = last;
         a.events.extend(events);
         a.writes += moved;
@@ -251,7 +266,7 @@ pub async fn apply(
     let results = for_each(dir, opts, ("apply", show), |aws, d| async move {
         let c = aws.clients(d.key.role.as_deref(), &d.key.region);
         let applied = match reconcile::apply_one(&c, &d, waits, 3).await {
-            Ok(a) if wait_rollouts => follow(&c, &d, a, waits).await,
+            Ok(a) if wait_rollouts => follow(&c, &d, a, (waits, show)).await,
             other => other,
         };
         match applied {

@@ -66,6 +66,10 @@ pub struct Metrics {
     pub shards_held: Gauge,
     /// Changes of this replica's role, by what happened (acquired, lost, released, expired).
     pub lease_transitions: Family<ResultLabel, Counter>,
+    /// Unix time of the last finished reconcile (the daemon's start until the first).
+    pub last_reconcile: Gauge,
+    /// `--resync-interval` in seconds (the rules judge a stopped resync against it).
+    pub resync_interval: Gauge,
 }
 
 impl Default for Metrics {
@@ -88,6 +92,8 @@ impl Default for Metrics {
             leader: Gauge::default(),
             shards_held: Gauge::default(),
             lease_transitions: Family::default(),
+            last_reconcile: Gauge::default(),
+            resync_interval: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -134,6 +140,12 @@ impl Default for Metrics {
             "Changes of this replica's role, by result (acquired, lost, expired, released)",
             m.lease_transitions.clone(),
         );
+        registry.register(
+            "last_reconcile_timestamp_seconds",
+            "Unix time of the last finished reconcile (the daemon's start until the first)",
+            m.last_reconcile.clone(),
+        );
+        registry.register("resync_interval_seconds", "The --resync-interval, in seconds", m.resync_interval.clone());
         Metrics { registry, ..m }
     }
 }
@@ -141,6 +153,13 @@ impl Default for Metrics {
 impl Metrics {
     pub fn result(&self, result: &str) {
         self.reconciles.get_or_create(&ResultLabel { result: result.into() }).inc();
+        self.reconciled_now();
+    }
+
+    /// Marks now as the last reconcile's end (also called at start).
+    pub fn reconciled_now(&self) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        self.last_reconcile.set(now.as_secs() as i64);
     }
 
     pub fn aws_call(&self, op: &str, outcome: &str) {

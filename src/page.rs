@@ -37,13 +37,10 @@ impl Query {
         q
     }
 
-    /// True when `m` has the label asked for (or none was asked for).
-    fn labelled(&self, m: &ManifestStatus) -> bool {
-        match self.label.as_deref().map(|l| l.split_once('=')) {
-            None => true,
-            Some(Some((k, v))) => m.labels.get(k).is_some_and(|x| x == v),
-            Some(None) => m.labels.contains_key(self.label.as_deref().unwrap_or_default()),
-        }
+    /// The label asked for as `(key, value)`, the value `None` for any.
+    fn label(&self) -> Option<(&str, Option<&str>)> {
+        let l = self.label.as_deref()?;
+        Some(l.split_once('=').map_or((l, None), |(k, v)| (k, Some(v))))
     }
 
     /// A link to this query with `sync` and `page` replaced, escaped for an attribute.
@@ -114,16 +111,30 @@ td:empty{display:none}td[data-label]::before{content:attr(data-label) \": \";col
 /// and the page.
 pub fn render(all: &[&ManifestStatus], alerts: &[AlertView], q: &Query, h: &Header<'_>) -> String {
     let wanted = q.sync.as_deref().filter(|s| SyncState::ALL.iter().any(|x| x.as_str() == *s));
-    let labelled: Vec<&ManifestStatus> = all.iter().copied().filter(|m| q.labelled(m)).collect();
+    let label = q.label();
+    let labelled: Vec<&ManifestStatus> = all
+        .iter()
+        .copied()
+        .filter(|m| label.is_none_or(|(k, v)| m.labels.get(k).is_some_and(|x| v.is_none_or(|v| x == v))))
+        .collect();
     let mut rows: Vec<&ManifestStatus> =
         labelled.iter().copied().filter(|m| wanted.is_none_or(|w| m.sync.as_str() == w)).collect();
-    rows.sort_by(|a, b| rank(a.sync).cmp(&rank(b.sync)).then_with(|| a.manifest.cmp(&b.manifest)));
     let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
     let page = q.page.unwrap_or(1).clamp(1, pages);
+    // Only the rows up to this page's last need their order: partition there, sort that part.
+    let order = |a: &&ManifestStatus, b: &&ManifestStatus| {
+        rank(a.sync).cmp(&rank(b.sync)).then_with(|| a.manifest.cmp(&b.manifest))
+    };
+    let end = (page * PAGE_SIZE).min(rows.len());
+    if end < rows.len() {
+        rows.select_nth_unstable_by(end, order);
+    }
+    rows[..end].sort_unstable_by(order);
     let mut out = String::with_capacity(64 * 1024);
     head(&mut out, all.len(), h);
     if let Some(l) = &q.label {
-        let _ = write!(out, "<p id=\"label\">label {} · <a href=\"?\">clear</a></p>", esc(l));
+        let clear = Query { label: None, ..q.clone() }.href(wanted, None);
+        let _ = write!(out, "<p id=\"label\">label {} · <a href=\"{clear}\">clear</a></p>", esc(l));
     }
     summary(&mut out, &labelled, wanted, q);
     out.push_str("<table><thead><tr><th>Manifest</th><th>Function</th><th>Region</th><th>Sync</th><th>Drift (git → AWS)</th><th>Rollout</th><th>Last applied</th><th>Last error</th></tr></thead><tbody>");
@@ -157,10 +168,16 @@ fn head(out: &mut String, total: usize, h: &Header<'_>) {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta http-equiv=\"refresh\" content=\"10\"><title>lambda-reconciler</title><style>{STYLE}</style></head>\
-         <body><header><h1>lambda-reconciler</h1><p id=\"replica\">role {}{} · {} · {total} manifest(s) · refreshed every 10 s</p></header>",
+         <body><header><h1>lambda-reconciler</h1><p id=\"replica\">role {}{} · {} · {total} manifest(s) · refreshed every 10 s</p>{}</header>",
         esc(h.role),
         esc(&shards),
         if h.ready { "ready" } else { "not ready" },
+        match (h.role, h.shards.is_empty()) {
+            ("follower", _) => "<p id=\"note\">This replica is a follower: it reconciles nothing and shows no manifest. \
+                The leader's page has them (the replica whose <code>/readyz</code> says <code>ready</code>).</p>",
+            (_, false) => "<p id=\"note\">This replica shows the manifests of the shards it holds; the other shards are on the other replicas' pages.</p>",
+            _ => "",
+        }
     );
 }
 
@@ -214,7 +231,9 @@ fn drift(m: &ManifestStatus) -> String {
 fn rollout(m: &ManifestStatus) -> String {
     let mut out = String::new();
     for r in &m.rollouts {
-        let alarms: Vec<String> = r.alarms.iter().map(|(a, s)| format!("{} {}", esc(a), esc(s))).collect();
+        let mut notes: Vec<String> = r.alarms.iter().map(|(a, s)| format!("alarm {} {}", esc(a), esc(s))).collect();
+        notes.extend(r.next_step_at.iter().map(|t| format!("next step {}", esc(t))));
+        notes.extend(r.reason.iter().map(|why| esc(why)));
         let _ = write!(
             out,
             "<div class=\"rollout\">{} {} → {}: {} step {}/{}, {}%<div class=\"bar\"><i style=\"width:{:.0}%\"></i></div><small>{}</small></div>",
@@ -226,7 +245,7 @@ fn rollout(m: &ManifestStatus) -> String {
             r.steps,
             r.weight,
             r.weight.clamp(0.0, 100.0),
-            alarms.join(", ")
+            notes.join(" · ")
         );
     }
     out
@@ -343,6 +362,30 @@ mod tests {
     }
 
     #[test]
+    fn every_page_continues_the_order_of_the_one_before() {
+        let states = [SyncState::Synced, SyncState::Error, SyncState::OutOfSync, SyncState::Unknown];
+        // Names in a scrambled order, states interleaved: the pages must still read in order.
+        let all: Vec<ManifestStatus> =
+            (0..250).map(|i| status(&format!("m{:03}", (i * 97) % 250), states[i % 4], None)).collect();
+        let names = |html: &str| -> Vec<(u8, String)> {
+            html.split("<tr data-manifest=\"")
+                .skip(1)
+                .map(|r| {
+                    let name = r.split('"').next().unwrap().to_string();
+                    let sync = r.split("data-sync=\"").nth(1).unwrap().split('"').next().unwrap();
+                    (rank(SyncState::ALL.into_iter().find(|s| s.as_str() == sync).unwrap()), name)
+                })
+                .collect()
+        };
+        let seen: Vec<(u8, String)> =
+            (1..=3).flat_map(|p| names(&page(&all, &Query { page: Some(p), ..Query::default() }))).collect();
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen.len(), 250);
+        assert_eq!(seen, sorted, "problems first, then by name, across pages");
+    }
+
+    #[test]
     fn drift_shows_each_field_with_its_git_and_aws_values_escaped_and_cut() {
         let mut m = status("drifty", SyncState::OutOfSync, None);
         m.drift = vec![
@@ -386,6 +429,13 @@ mod tests {
         );
         let any_team = page(&all, &Query::parse("label=team"));
         assert_eq!(any_team.matches("<tr data-manifest").count(), 2, "a bare key matches any value");
+    }
+
+    #[test]
+    fn a_follower_says_where_the_manifests_are_shown() {
+        let html = render(&[], &[], &Query::default(), &Header { role: "follower", ready: true, shards: &[] });
+        assert!(html.contains("id=\"note\">This replica is a follower"), "{html}");
+        assert!(!page(&[], &Query::default()).contains("id=\"note\""), "a single replica needs no note");
     }
 
     #[test]

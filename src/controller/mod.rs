@@ -243,6 +243,8 @@ async fn shutdown_signal() {
 /// follows otherwise.
 pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
+    metrics.reconciled_now();
+    metrics.resync_interval.set(opts.resync.as_secs() as i64);
     let shards = opts.lease.as_ref().map_or(1, |l| l.shards);
     let fences = if opts.lease.is_some() { Fences::closed(shards) } else { Fences::default() };
     let aws = Arc::new(Aws::connect(&AwsOptions { fences: fences.clone(), ..aws_opts.clone() }).await);

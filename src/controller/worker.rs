@@ -127,6 +127,9 @@ fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
         ctx.status.upsert(key, |old| {
             let mut s = old.unwrap_or_else(|| blank(key, m));
             s.sync = SyncState::Error;
+            // What the manifest says now (it may have been renamed or moved); drift and
+            // rollouts stay as the last reconcile that read the function saw them.
+            (s.manifest, s.file) = (m.name.clone(), m.file.display().to_string());
             s.labels = m.doc.metadata.labels.clone();
             s.last_error = Some(message.to_string());
             s.last_reconciled = Some(rfc3339(SystemTime::now()));
@@ -359,6 +362,8 @@ fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen:
             sync: sync_state(plan, seen.applied),
             drifted_fields: drift.iter().map(|x| x.field.clone()).collect(),
             drift,
+            manifest: m.name.clone(),
+            file: m.file.display().to_string(),
             labels: m.doc.metadata.labels.clone(),
             blocked: plan.blocked.clone(),
             rollouts: plan.rollouts.iter().map(|r| r.view.clone()).collect(),

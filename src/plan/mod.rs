@@ -397,9 +397,17 @@ fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>) -
         return None;
     }
     let secrets = d.secrets();
+    // A live value shows as `(sensitive)` when git's is a secret or it is one; a secret inside a
+    // longer value (`postgres://u:SECRET@h`, set outside git) is cut out of it.
     let shown = |k: &str, v: &str| {
         let sensitive = desired.get(k).is_some_and(|e| e.sensitive) || secrets.contains(v);
-        json!(if sensitive { "(sensitive)" } else { v })
+        if sensitive {
+            json!("(sensitive)")
+        } else if secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())) {
+            json!(redact(v, &secrets))
+        } else {
+            json!(v)
+        }
     };
     let mut write = EnvMap::new();
     let mut diffs = vec![];

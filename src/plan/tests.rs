@@ -142,6 +142,16 @@ fn plan_masks_secure_string_values_in_text_and_json() {
 }
 
 #[test]
+fn plan_cuts_a_secure_string_out_of_a_longer_value_set_outside_git() {
+    let d = desired("  environment:\n    variables:\n      DB_PASSWORD: {fromSsm: /p/secret}\n");
+    let mut o = observed();
+    o.function.as_mut().unwrap().environment.insert("DB_URL".into(), "postgres://u:hunter2-secret@db".into());
+    let p = plan(&d, &o);
+    let url = p.changes.iter().flat_map(|c| &c.diffs).find(|x| x.field == "environment.variables.DB_URL").unwrap();
+    assert_eq!(url.from, serde_json::json!("postgres://u:(sensitive)@db"));
+}
+
+#[test]
 fn plan_removes_provisioned_concurrency_when_set_to_null() {
     let d = desired("  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: null\n");
     let mut o = observed();

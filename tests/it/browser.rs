@@ -2,8 +2,8 @@
 //! daemon against the emulator, with one manifest in each state the page must show (Synced,
 //! OutOfSync with drift, Error, a rollout in progress); the test reads the DOM Chromium built
 //! (`--dump-dom`) and saves screenshots at 1280 px and at a phone's width under
-//! `$CARGO_TARGET_TMPDIR/browser/`. `.ci/run` installs Chromium; where none can be installed
-//! the test says so and is skipped.
+//! `$CARGO_TARGET_TMPDIR/browser/`. `.ci/run` installs Chromium (and then requires it); where
+//! none can be installed the test says so and is skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,6 +71,11 @@ fn row<'a>(dom: &'a str, name: &str) -> &'a str {
 #[tokio::test]
 async fn a_headless_browser_shows_synced_drifted_failed_and_rolling_manifests() {
     let Some(browser) = chromium() else {
+        // .ci/run sets this once it has installed Chromium: there, a missing browser is a failure.
+        assert!(
+            std::env::var_os("LAMBDA_RECONCILER_REQUIRE_BROWSER").is_none(),
+            "Chromium was installed but is not found"
+        );
         eprintln!(
             "SKIPPED a_headless_browser_shows_synced_drifted_failed_and_rolling_manifests: no Chromium \
              (install Debian's `chromium` package, as .ci/run does, or set CHROMIUM=/path/to/chrome)"
@@ -139,7 +144,7 @@ async fn a_headless_browser_shows_synced_drifted_failed_and_rolling_manifests() 
     assert!(failed.contains("class=\"sync Error\"") && failed.contains("function `ui-missing` not found"), "{failed}");
     let rolling = row(&dom, "ui-rollout");
     assert!(rolling.contains("class=\"sync Progressing\"") && rolling.contains("class=\"bar\""), "{rolling}");
-    assert!(rolling.contains("live 1 → 2: Shifting step 1/1, 10%"), "{rolling}");
+    assert!(rolling.contains("live 1 → 2: Shifting step 1/1, 10%") && rolling.contains("next step 20"), "{rolling}");
     let problems: Vec<usize> = ["ui-missing", "ui-drift", "ui-rollout", "ui-synced"]
         .iter()
         .map(|m| dom.find(&format!("data-manifest=\"{m}\"")).unwrap())

@@ -370,7 +370,7 @@ async fn a_changed_ssm_value_is_applied_as_a_source_change_while_an_edit_of_the_
 
 #[tokio::test]
 async fn the_admin_token_guards_status_metrics_and_operations_but_not_the_probes() {
-    use crate::common::daemon::http_with;
+    use crate::common::daemon::{http_raw, http_with};
     let emu = Emulator::start();
     emu.seed_function("guarded", 1);
     let dir = manifests(&[("g.yaml", &doc("guarded", "  reservedConcurrency: 1\n"))]);
@@ -386,6 +386,18 @@ async fn the_admin_token_guards_status_metrics_and_operations_but_not_the_probes
         assert_eq!(with("s3cr3t-Adm1n-token-not", p), 401, "{p} with a wrong token");
         assert_eq!(with("s3cr3t-Adm1n-token", p), 200, "{p} with the token");
     }
+    // A browser: Basic authentication with the token as the password, asked for by the 401.
+    let (code, body) = daemon.get("/");
+    assert_eq!(code, 401, "{body}");
+    let raw = http_raw(daemon.port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert!(raw.contains("www-authenticate: Basic realm=\"lambda-reconciler\""), "{raw}");
+    let basic = |user_token: &str| {
+        let auth = aws_smithy_types::base64::encode(user_token);
+        http_with(daemon.port, "GET", "/", "", &format!("Authorization: Basic {auth}\r\n"))
+    };
+    let (code, page) = basic("operator:s3cr3t-Adm1n-token");
+    assert!(code == 200 && page.contains("data-manifest=\"guarded\""), "{code} {page}");
+    assert_eq!(basic("operator:wrong").0, 401);
     let promote = daemon.get("/rollouts/ap-northeast-1/guarded/live/promote");
     assert_eq!(
         http_with(daemon.port, "POST", "/rollouts/ap-northeast-1/guarded/live/promote", "", "").0,

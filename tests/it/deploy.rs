@@ -291,7 +291,7 @@ fn the_two_alerting_rule_files_hold_the_same_rules_for_drift_errors_throttling_a
         .iter()
         .map(|r| r["alert"].as_str().unwrap().to_string())
         .collect();
-    for a in ["DriftNotCorrected", "ManifestsInError", "Throttled", "StoppedResyncing", "NoWriter"] {
+    for a in ["DriftNotCorrected", "ManifestsInError", "Throttled", "StoppedResyncing", "Absent", "NoWriter"] {
         assert!(alerts.contains(&format!("LambdaReconciler{a}")), "{alerts:?}");
     }
 }
@@ -304,6 +304,8 @@ async fn every_metric_the_dashboard_and_the_rules_use_exists_in_a_running_daemon
     emu.seed_function("app-mon", 1);
     let doc = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-mon\nspec:\n  reservedConcurrency: 1\n";
     let dir = manifests(&[("m.yaml", doc)]);
+    // One throttled call, so the throttle series the rules and the dashboard select exists.
+    emu.configure(r#"{"fail_next": {"count": 1, "status": 429, "code": "TooManyRequestsException"}}"#);
     let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
     daemon.wait_ready().await;
     let exposition = daemon.get("/metrics").1;
@@ -330,4 +332,111 @@ async fn every_metric_the_dashboard_and_the_rules_use_exists_in_a_running_daemon
     assert!(used.len() >= 12, "{used:?}");
     let missing: Vec<&String> = used.iter().filter(|n| !exists(n)).collect();
     assert!(missing.is_empty(), "used by the dashboard or the rules but not in /metrics: {missing:?}");
+    let mut exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap().to_string()))
+        .collect();
+    exprs.extend(
+        rules["groups"][0]["rules"].as_array().unwrap().iter().map(|r| r["expr"].as_str().unwrap().to_string()),
+    );
+    let wrong = wrong_labels(&exprs, &exposition);
+    assert!(wrong.is_empty(), "labels or label values the daemon never exposes: {wrong:?}");
+}
+
+/// The label names of every sample of `family` in `exposition`, with the values seen.
+fn labels_of(exposition: &str, family: &str) -> BTreeSet<(String, String)> {
+    exposition
+        .lines()
+        .filter(|l| {
+            l.starts_with(family)
+                && l[family.len()..].trim_start_matches(|c: char| c.is_ascii_lowercase() || c == '_').starts_with('{')
+        })
+        .filter_map(|l| {
+            l.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(labels, _)| labels.to_string())
+        })
+        .flat_map(|labels| {
+            labels
+                .split("\",")
+                .filter_map(|kv| {
+                    kv.split_once("=\"").map(|(k, v)| (k.to_string(), v.trim_end_matches('"').to_string()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Each label matcher (`family{label="value"}`) and each `by (label)` in `exprs` that names a
+/// label the family does not carry, or a value the daemon can never give it. Names are checked
+/// against the running daemon's samples, or, for a family with no sample yet, the label
+/// structs of src/metrics.rs; values against the samples or a string literal in src/.
+fn wrong_labels(exprs: &[String], exposition: &str) -> Vec<String> {
+    let src = std::fs::read_to_string(root().join("src/metrics.rs")).unwrap();
+    let mut literals = String::new();
+    for e in walkdir(&root().join("src")) {
+        literals.push_str(&std::fs::read_to_string(e).unwrap_or_default());
+    }
+    let target = ["instance", "job", "le"];
+    let mut wrong = vec![];
+    for expr in exprs {
+        let families: Vec<String> = metric_names(expr).into_iter().collect();
+        let known = |f: &str| -> BTreeSet<(String, String)> {
+            let base = ["_total", "_bucket"].iter().find_map(|s| f.strip_suffix(s)).unwrap_or(f);
+            labels_of(exposition, base)
+        };
+        let has_label = |f: &str, k: &str| {
+            let seen = known(f);
+            target.contains(&k)
+                || if seen.is_empty() { src.contains(&format!("pub {k}:")) } else { seen.iter().any(|(n, _)| n == k) }
+        };
+        for (i, _) in expr.match_indices("lambda_reconciler_") {
+            let name: String = expr[i..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+            let Some(body) = expr[i + name.len()..].strip_prefix('{').and_then(|r| r.split_once('}')).map(|(b, _)| b)
+            else {
+                continue;
+            };
+            for m in body.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+                let (k, v, exact) = match m.split_once("=~").or_else(|| m.split_once("!~")) {
+                    Some((k, v)) => (k, v, false),
+                    None => match m.split_once("!=").or_else(|| m.split_once('=')) {
+                        Some((k, v)) => (k, v, !m.contains("!=")),
+                        None => (m, "", false),
+                    },
+                };
+                let v = v.trim_matches('"');
+                if !has_label(&name, k) {
+                    wrong.push(format!("{name}{{{k}}} in {expr}"));
+                } else if exact
+                    && !target.contains(&k)
+                    && !known(&name).contains(&(k.to_string(), v.to_string()))
+                    && !literals.contains(&format!("\"{v}\""))
+                {
+                    wrong.push(format!("{name}{{{k}=\"{v}\"}} in {expr}"));
+                }
+            }
+        }
+        for (i, _) in expr.match_indices("by (") {
+            let list = expr[i + 4..].split(')').next().unwrap_or("");
+            for k in list.split(',').map(str::trim) {
+                if !families.iter().any(|f| has_label(f, k)) {
+                    wrong.push(format!("by ({k}) in {expr}"));
+                }
+            }
+        }
+    }
+    wrong
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
 }

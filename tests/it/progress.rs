@@ -43,3 +43,24 @@ fn with_json_logs_progress_is_a_log_event() {
     );
     assert!(run.stderr.lines().all(|l| l.trim().is_empty() || l.starts_with('{')), "stderr stays JSON: {}", run.stderr);
 }
+
+#[tokio::test]
+async fn apply_says_what_rollout_pause_it_waits_for_and_stays_json_with_json_logs() {
+    let emu = Emulator::start();
+    emu.seed_function("app-paused", 2);
+    let lambda = emu.lambda().await;
+    lambda.create_alias().function_name("app-paused").name("live").function_version("1").send().await.unwrap();
+    let doc = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-paused\nspec:\n  aliases:\n    live:\n      functionVersion: \"2\"\n      deployment: {steps: [{weight: 10, pause: 1s}]}\n";
+    let dir = manifests(&[("paused.yaml", doc)]);
+    let run = emu.run(&["--log-format", "json", "apply", "-m", path(&dir)]).expect(0);
+    let events: Vec<serde_json::Value> =
+        run.stderr.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).collect();
+    let wait = events.iter().find(|v| v["waiting_for"] == "rollout pause").unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(wait["function"] == "app-paused" && wait["until"].as_str().is_some_and(|u| u.ends_with('Z')), "{wait}");
+    assert!(
+        events.iter().any(|v| v["message"] == "rollout" && v["milestone"] == "rollout to 2 succeeded"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.lines().all(|l| l.trim().is_empty() || l.starts_with('{')), "stderr stays JSON: {}", run.stderr);
+}

@@ -74,3 +74,31 @@ async fn no_output_channel_ever_carries_the_secure_string_or_the_secret_key() {
         "every log line is JSON"
     );
 }
+
+#[tokio::test]
+async fn the_status_page_and_status_show_drifted_secrets_only_as_sensitive() {
+    let emu = Emulator::start();
+    emu.seed_function("vault", 1);
+    emu.put_parameter("/vault/password", SECRET_VALUE, true).await;
+    let manifest = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: vault\nspec:\n  driftPolicy: alert\n  environment:\n    variables:\n      DB_PASSWORD: {fromSsm: /vault/password}\n";
+    let dir = manifests(&[("vault.yaml", manifest)]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms"]);
+    eventually("synced", Duration::from_secs(60), || async { daemon.manifest("vault")["sync"] == "Synced" }).await;
+    // Outside git: the SecureString's variable changed, and the secret pasted inside another value.
+    let env = aws_sdk_lambda::types::Environment::builder()
+        .variables("DB_PASSWORD", "hand-made-pw")
+        .variables("DB_URL", format!("postgres://u:{SECRET_VALUE}@db"))
+        .build();
+    emu.lambda().await.update_function_configuration().function_name("vault").environment(env).send().await.unwrap();
+    eventually("both drifts in status", Duration::from_secs(60), || async {
+        daemon.manifest("vault")["drift"].as_array().is_some_and(|d| d.len() == 2)
+    })
+    .await;
+    let (page, status) = (daemon.get("/").1, daemon.get("/status").1);
+    for (name, text) in [("page", &page), ("/status", &status)] {
+        assert!(!text.contains(SECRET_VALUE) && !text.contains("hand-made-pw"), "{name} leaked a secret:\n{text}");
+    }
+    let row = &page[page.find("data-manifest=\"vault\"").unwrap()..];
+    assert!(row.contains("postgres://u:(sensitive)@db"), "the secret is cut out of the longer value: {row}");
+    assert!(row.contains("<b class=\"desired\">(sensitive)</b> · AWS <b class=\"actual\">(sensitive)</b>"), "{row}");
+}
