@@ -41,6 +41,7 @@ fn browse(browser: &Path, profile: &Path, args: &[&str], url: &str) -> String {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
+            "--disable-dev-shm-usage",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
