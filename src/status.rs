@@ -130,6 +130,13 @@ impl StatusStore {
         self.map.write().unwrap().remove(key);
     }
 
+    /// Removes the statuses whose key matches `pred` and returns them.
+    pub fn remove_where(&self, pred: impl Fn(&FunctionKey) -> bool) -> Vec<(FunctionKey, ManifestStatus)> {
+        let mut map = self.map.write().unwrap();
+        let keys: Vec<FunctionKey> = map.keys().filter(|k| pred(k)).cloned().collect();
+        keys.into_iter().filter_map(|k| map.remove(&k).map(|s| (k, s))).collect()
+    }
+
     pub fn all(&self) -> Vec<ManifestStatus> {
         self.map.read().unwrap().values().cloned().collect()
     }

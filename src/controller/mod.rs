@@ -377,7 +377,7 @@ fn follow_shards(ctx: &Arc<Ctx>, term: &Mutex<Option<Term>>, running: &rollouts:
         None => *t = Some(Term::start(ctx, running)),
         Some(current) => {
             gained.iter().for_each(|s| current.gain(ctx, *s));
-            lost.iter().for_each(|s| current.lose(*s));
+            lost.iter().for_each(|s| current.lose(ctx, *s));
         }
     }
     ctx.status.set_role(if leased { "leader" } else { "single" });

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::decide::Next;
 use super::queue::Queue;
 use super::{events, rollouts, worker, Ctx};
+use crate::metrics::AliasLabels;
 use crate::types::FunctionKey;
 
 /// The work of one term.
@@ -66,10 +67,17 @@ impl Term {
     }
 
     /// Stops the events consumers of a shard this replica lost (its queued functions are skipped
-    /// when they come up; its fence already withholds their writes).
-    pub(super) fn lose(&mut self, shard: usize) {
+    /// when they come up; its fence already withholds their writes), and forgets the shard's
+    /// status and rollout weights: its new holder shows them.
+    pub(super) fn lose(&mut self, ctx: &Ctx, shard: usize) {
         for c in self.consumers.remove(&shard).unwrap_or_default() {
             c.abort();
+        }
+        let n = ctx.shards.count();
+        for (key, gone) in ctx.status.remove_where(|k| k.shard(n) == shard) {
+            for r in gone.rollouts {
+                ctx.metrics.rollout_weight.remove(&AliasLabels { function: key.name.clone(), alias: r.alias });
+            }
         }
     }
 
@@ -90,6 +98,7 @@ impl Term {
         // a later term; this replica's status is no longer the world's.
         ctx.requests.lock().unwrap().clear();
         ctx.status.clear();
+        ctx.metrics.rollout_weight.clear();
         self.queue.close();
         let consumers = self.consumers.into_values().flatten();
         for t in self.workers.take().into_iter().chain(self.tasks).chain(consumers) {

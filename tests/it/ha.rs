@@ -225,8 +225,16 @@ async fn with_two_shards_two_replicas_split_the_account_regions_and_the_survivor
     let two = ["--shards", "2"];
     let a = replica(&emu, path(&dir), A, &FAST, &two);
     eventually("A holds both shards alone", MINUTE, || async { shards_of(&a) == [0, 1] }).await;
+    let listed = |d: &Daemon| -> Vec<String> {
+        let s = d.status();
+        s["manifests"].as_array().unwrap().iter().map(|m| m["manifest"].as_str().unwrap().to_string()).collect()
+    };
+    eventually("A lists both manifests", MINUTE, || async { listed(&a).len() == 2 }).await;
     let b = replica(&emu, path(&dir), B, &FAST, &two);
     eventually("one shard each", MINUTE, || async { shards_of(&a).len() == 1 && shards_of(&b).len() == 1 }).await;
+    // A lists only the manifest of the shard it kept: the other is B's to show.
+    let kept = shards_of(&a)[0];
+    assert_eq!(listed(&a), [format!("app-s{kept}")], "a lost shard's status is forgotten");
     let from = emu.requests().len();
     for i in 0..2 {
         std::fs::write(dir.path().join(format!("s{i}.yaml")), doc_in(i, 5)).unwrap();
