@@ -218,7 +218,7 @@ fn progress(function: &str, e: &RolloutEvent, json: bool) {
     if json {
         tracing::info!(function, alias = %alias, milestone = %line, "rollout");
     } else {
-        eprintln!("rollout {function}: aliases.{alias}: {line}");
+        crate::progress::say(&format!("rollout {function}: aliases.{alias}: {line}"));
     }
 }
 

@@ -1,12 +1,44 @@
 //! Progress of `plan` and `apply` over many manifests: on a terminal, a bar with counts and an
 //! estimate (indicatif); otherwise plain lines on stderr (a pipe, a CI log), or log events with
 //! `--log-format json` (so the stream stays JSON), at most one per tenth of the work or per 5 s.
-//! stdout keeps only the plan.
+//! stdout keeps only the plan. Log lines and messages written meanwhile go above the bar.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The bar on screen, if any: log lines and messages are written with it cleared, then it is
+/// drawn again below them (they would otherwise be drawn into it).
+static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Writes `bytes` to stderr, clearing the bar on screen first (the log writer of `main`).
+fn to_stderr(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let bar = ACTIVE.lock().unwrap().clone();
+    match bar {
+        Some(bar) => bar.suspend(|| std::io::stderr().write_all(bytes)),
+        None => std::io::stderr().write_all(bytes),
+    }
+}
+
+/// Says one line on stderr (a rollout milestone, an error) around the bar on screen.
+pub fn say(line: &str) {
+    let _ = to_stderr(format!("{line}\n").as_bytes());
+}
+
+/// stderr for the log subscriber: each event is written with the bar cleared.
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        to_stderr(buf).map(|()| buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// Fewer manifests than this finish before progress would help: nothing is shown.
 const SHOWN_FROM: usize = 10;
@@ -46,6 +78,7 @@ impl Progress {
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(verb);
+        *ACTIVE.lock().unwrap() = Some(bar.clone());
         Progress(Shown::Bar(bar))
     }
 
@@ -68,7 +101,7 @@ impl Progress {
                         let elapsed_s = started.elapsed().as_secs();
                         tracing::info!(command = *verb, done, total = *total, elapsed_s, "progress");
                     } else {
-                        eprintln!("{}", line(verb, done, *total, started.elapsed()));
+                        say(&line(verb, done, *total, started.elapsed()));
                     }
                 }
             }
@@ -77,6 +110,7 @@ impl Progress {
 
     pub fn finish(&self) {
         if let Shown::Bar(bar) = &self.0 {
+            *ACTIVE.lock().unwrap() = None;
             bar.finish_and_clear();
         }
     }

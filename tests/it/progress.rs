@@ -64,3 +64,56 @@ async fn apply_says_what_rollout_pause_it_waits_for_and_stays_json_with_json_log
     );
     assert!(run.stderr.lines().all(|l| l.trim().is_empty() || l.starts_with('{')), "stderr stays JSON: {}", run.stderr);
 }
+
+/// `s` without terminal escape sequences (colours, line clears, cursor moves).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn on_a_terminal_log_lines_are_written_above_the_bar_never_into_it() {
+    let emu = Emulator::start();
+    let dir = many(12, &emu);
+    let inner = emu.command(&["apply", "-m", path(&dir)]);
+    let words: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(|a| format!("'{}'", a.to_str().unwrap().replace('\'', r"'\''")))
+        .collect();
+    // `script` runs the command on a pseudo-terminal, so it draws the bar, and records the screen.
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qefc", &words.join(" "), "/dev/null"]);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().expect("script (util-linux)");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("/12 functions,"), "the bar was drawn: {screen}");
+    // What each terminal line ends up showing: the text after its last carriage return.
+    let shown: Vec<String> =
+        screen.split('\n').map(|l| strip_ansi(l.trim_end_matches('\r').rsplit('\r').next().unwrap_or(""))).collect();
+    let logs: Vec<&String> = shown.iter().filter(|l| l.contains(" INFO ") || l.contains(" DEBUG ")).collect();
+    assert!(logs.len() >= 12, "{shown:#?}");
+    for l in logs {
+        assert!(l.trim_start().starts_with("20"), "a log line drawn into the bar: {l:?}");
+    }
+}
