@@ -54,11 +54,17 @@ impl AdminToken {
 
 /// The token a request carries: `Bearer TOKEN` (Prometheus, the CLI) or, for a browser, Basic
 /// authentication with the token as the password (any user name).
-fn presented(value: &str) -> Option<String> {
+/// Basic is taken for reads only (GET, HEAD): a browser sends cached Basic credentials with a
+/// form another site posts, so the rollout commands (POST) want the bearer token.
+fn presented(value: &str, read: bool) -> Option<String> {
     if let Some(t) = value.strip_prefix("Bearer ") {
         return Some(t.to_string());
     }
-    let decoded = aws_smithy_types::base64::decode(value.strip_prefix("Basic ")?.trim()).ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !read || !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = aws_smithy_types::base64::decode(encoded.trim()).ok()?;
     String::from_utf8(decoded).ok()?.split_once(':').map(|(_user, password)| password.to_string())
 }
 
@@ -70,12 +76,14 @@ async fn authorize(
 ) -> axum::response::Response {
     let open = matches!(req.uri().path(), "/healthz" | "/readyz");
     let Some(token) = s.token.as_ref().filter(|_| !open) else { return next.run(req).await };
-    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(presented);
+    let read = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| presented(v, read));
     if given.is_some_and(|g| token.accepts(&g)) {
         next.run(req).await
     } else {
         // Two challenges: a browser asks for a password (the token) on the Basic one.
-        let mut res = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
+        let mut res =
+            (StatusCode::UNAUTHORIZED, "the admin token is required (Bearer; Basic for reads)\n").into_response();
         let h = res.headers_mut();
         h.append(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         h.append(

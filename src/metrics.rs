@@ -39,7 +39,21 @@ pub struct AlertLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AliasLabels {
     pub function: String,
+    pub region: String,
+    /// The account of the manifest's `spec.roleArn`; empty: the controller's own.
+    pub account: String,
     pub alias: String,
+}
+
+impl AliasLabels {
+    pub fn new(key: &crate::types::FunctionKey, alias: &str) -> Self {
+        AliasLabels {
+            function: key.name.clone(),
+            region: key.region.clone(),
+            account: key.account().unwrap_or_default().to_string(),
+            alias: alias.to_string(),
+        }
+    }
 }
 
 pub struct Metrics {

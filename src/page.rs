@@ -123,7 +123,10 @@ pub fn render(all: &[&ManifestStatus], alerts: &[AlertView], q: &Query, h: &Head
     let page = q.page.unwrap_or(1).clamp(1, pages);
     // Only the rows up to this page's last need their order: partition there, sort that part.
     let order = |a: &&ManifestStatus, b: &&ManifestStatus| {
-        rank(a.sync).cmp(&rank(b.sync)).then_with(|| a.manifest.cmp(&b.manifest))
+        rank(a.sync)
+            .cmp(&rank(b.sync))
+            .then_with(|| a.manifest.cmp(&b.manifest))
+            .then_with(|| (&a.region, &a.account, &a.function).cmp(&(&b.region, &b.account, &b.function)))
     };
     let end = (page * PAGE_SIZE).min(rows.len());
     if end < rows.len() {

@@ -126,6 +126,21 @@ impl StatusStore {
         map.insert(key.clone(), next);
     }
 
+    /// [`Self::upsert`] while `owned(key)` holds, checked under the write lock: a replica that
+    /// gave the key's shard away (and removed its status) does not bring it back.
+    pub fn upsert_if(
+        &self,
+        key: &FunctionKey,
+        owned: impl FnOnce(&FunctionKey) -> bool,
+        f: impl FnOnce(Option<ManifestStatus>) -> ManifestStatus,
+    ) {
+        let mut map = self.map.write().unwrap();
+        if owned(key) {
+            let next = f(map.remove(key));
+            map.insert(key.clone(), next);
+        }
+    }
+
     pub fn remove(&self, key: &FunctionKey) {
         self.map.write().unwrap().remove(key);
     }

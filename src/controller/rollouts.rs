@@ -56,9 +56,12 @@ pub fn report(ctx: &Ctx, key: &FunctionKey, manifest: &str, events: &[RolloutEve
 /// Records the rollouts in flight after a reconcile: their weights (metric) and their alarms
 /// (watched by the poller).
 pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {
+    if !ctx.shards.owns(key) {
+        return; // its shard went to another replica while this reconcile ran
+    }
     let mut alarms = BTreeSet::new();
     for (alias, a) in d.aliases.iter().filter(|(_, a)| a.deployment.is_some()) {
-        let labels = AliasLabels { function: key.name.clone(), alias: alias.clone() };
+        let labels = AliasLabels::new(key, alias);
         match plan.rollouts.iter().find(|r| &r.alias == alias && r.active()) {
             Some(r) => {
                 ctx.metrics.rollout_weight.get_or_create(&labels).set(r.weight);

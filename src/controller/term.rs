@@ -27,6 +27,8 @@ impl Term {
     /// after its grace.
     pub(super) fn start(ctx: &Arc<Ctx>, running: &rollouts::Running) -> Term {
         crate::aws::snapshot::expire_all();
+        // The stopped-resync rule measures from here: a follower had nothing to reconcile.
+        ctx.metrics.reconciled_now();
         let queue = Queue::new();
         let keys: Vec<FunctionKey> =
             ctx.store.read().unwrap().keys().into_iter().filter(|k| ctx.shards.owns(k)).collect();
@@ -48,6 +50,7 @@ impl Term {
     pub(super) fn gain(&mut self, ctx: &Arc<Ctx>, shard: usize) {
         // What this replica read before, another writer may have changed since.
         crate::aws::snapshot::expire_all();
+        ctx.metrics.reconciled_now();
         let n = ctx.shards.count();
         let keys: Vec<FunctionKey> =
             ctx.store.read().unwrap().keys().into_iter().filter(|k| k.shard(n) == shard).collect();
@@ -76,9 +79,10 @@ impl Term {
         let n = ctx.shards.count();
         for (key, gone) in ctx.status.remove_where(|k| k.shard(n) == shard) {
             for r in gone.rollouts {
-                ctx.metrics.rollout_weight.remove(&AliasLabels { function: key.name.clone(), alias: r.alias });
+                ctx.metrics.rollout_weight.remove(&AliasLabels::new(&key, &r.alias));
             }
         }
+        ctx.rollout_alarms.lock().unwrap().retain(|k, _| k.shard(n) != shard);
     }
 
     pub(super) fn queue(&self) -> &Arc<Queue<FunctionKey>> {

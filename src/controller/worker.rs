@@ -124,17 +124,21 @@ fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
     }
     if decision.error_status {
         tracing::warn!(error = %message, "reconcile failed");
-        ctx.status.upsert(key, |old| {
-            let mut s = old.unwrap_or_else(|| blank(key, m));
-            s.sync = SyncState::Error;
-            // What the manifest says now (it may have been renamed or moved); drift and
-            // rollouts stay as the last reconcile that read the function saw them.
-            (s.manifest, s.file) = (m.name.clone(), m.file.display().to_string());
-            s.labels = m.doc.metadata.labels.clone();
-            s.last_error = Some(message.to_string());
-            s.last_reconciled = Some(rfc3339(SystemTime::now()));
-            s
-        });
+        ctx.status.upsert_if(
+            key,
+            |k| ctx.shards.owns(k),
+            |old| {
+                let mut s = old.unwrap_or_else(|| blank(key, m));
+                s.sync = SyncState::Error;
+                // What the manifest says now (it may have been renamed or moved); drift and
+                // rollouts stay as the last reconcile that read the function saw them.
+                (s.manifest, s.file) = (m.name.clone(), m.file.display().to_string());
+                s.labels = m.doc.metadata.labels.clone();
+                s.last_error = Some(message.to_string());
+                s.last_reconciled = Some(rfc3339(SystemTime::now()));
+                s
+            },
+        );
     }
     if decision.next == Next::Forget {
         tracing::info!("removed manifest's configuration deleted (deletionPolicy: delete); no longer managed");
@@ -356,26 +360,30 @@ fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen:
     } else {
         vec![]
     };
-    ctx.status.upsert(key, |old| {
-        let old = old.unwrap_or_else(|| blank(key, m));
-        ManifestStatus {
-            sync: sync_state(plan, seen.applied),
-            drifted_fields: drift.iter().map(|x| x.field.clone()).collect(),
-            drift,
-            manifest: m.name.clone(),
-            file: m.file.display().to_string(),
-            labels: m.doc.metadata.labels.clone(),
-            blocked: plan.blocked.clone(),
-            rollouts: plan.rollouts.iter().map(|r| r.view.clone()).collect(),
-            progressing: plan.progressing.clone(),
-            last_applied: if seen.applied { Some(now.clone()) } else { old.last_applied },
-            observed_generation: seen.recorded.clone().or(old.observed_generation),
-            last_reconciled: Some(now),
-            last_error: plan.error.clone(),
-            generation,
-            ..old
-        }
-    });
+    ctx.status.upsert_if(
+        key,
+        |k| ctx.shards.owns(k),
+        |old| {
+            let old = old.unwrap_or_else(|| blank(key, m));
+            ManifestStatus {
+                sync: sync_state(plan, seen.applied),
+                drifted_fields: drift.iter().map(|x| x.field.clone()).collect(),
+                drift,
+                manifest: m.name.clone(),
+                file: m.file.display().to_string(),
+                labels: m.doc.metadata.labels.clone(),
+                blocked: plan.blocked.clone(),
+                rollouts: plan.rollouts.iter().map(|r| r.view.clone()).collect(),
+                progressing: plan.progressing.clone(),
+                last_applied: if seen.applied { Some(now.clone()) } else { old.last_applied },
+                observed_generation: seen.recorded.clone().or(old.observed_generation),
+                last_reconciled: Some(now),
+                last_error: plan.error.clone(),
+                generation,
+                ..old
+            }
+        },
+    );
 }
 
 /// An account-region as alerts and logs name it: `REGION` or `ACCOUNT/REGION`.

@@ -284,7 +284,10 @@ impl Plan {
 /// AWS's echo is JSON ("String measured: {...}"), so each secret is also matched JSON-escaped.
 pub fn redact(message: &str, secrets: &std::collections::BTreeSet<String>) -> String {
     let mut out = message.to_string();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
+    // Longest first: a secret inside another is not left as a piece of the longer one.
+    let mut ordered: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in ordered {
         let quoted = serde_json::to_string(s).unwrap_or_default();
         let escaped = &quoted[1..quoted.len() - 1];
         out = out.replace(s.as_str(), "(sensitive)").replace(escaped, "(sensitive)");
@@ -396,7 +399,9 @@ fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>) -
     if d.ignored("environment") || d.ignored("environment.variables") {
         return None;
     }
-    let secrets = d.secrets();
+    // Git's secrets, and what AWS holds now under a secret's name (the value before a rotation).
+    let mut secrets = d.secrets();
+    secrets.extend(desired.iter().filter(|(k, e)| e.sensitive && live.contains_key(*k)).map(|(k, _)| live[k].clone()));
     // A live value shows as `(sensitive)` when git's is a secret or it is one; a secret inside a
     // longer value (`postgres://u:SECRET@h`, set outside git) is cut out of it.
     let shown = |k: &str, v: &str| {

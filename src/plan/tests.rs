@@ -152,6 +152,24 @@ fn plan_cuts_a_secure_string_out_of_a_longer_value_set_outside_git() {
 }
 
 #[test]
+fn plan_cuts_the_value_a_secret_had_before_its_rotation_out_of_other_values() {
+    let d = desired("  environment:\n    variables:\n      DB_PASSWORD: {fromSsm: /p/secret}\n");
+    let mut o = observed();
+    let env = &mut o.function.as_mut().unwrap().environment;
+    env.insert("DB_PASSWORD".into(), "before-rotation-pw".into());
+    env.insert("DB_URL".into(), "postgres://u:before-rotation-pw@db".into());
+    let p = plan(&d, &o);
+    let url = p.changes.iter().flat_map(|c| &c.diffs).find(|x| x.field == "environment.variables.DB_URL").unwrap();
+    assert_eq!(url.from, serde_json::json!("postgres://u:(sensitive)@db"));
+}
+
+#[test]
+fn a_secret_inside_a_longer_secret_leaves_no_piece_of_the_longer_one() {
+    let secrets = std::collections::BTreeSet::from(["abc".to_string(), "abcdef".to_string()]);
+    assert_eq!(super::redact("key=abcdef", &secrets), "key=(sensitive)");
+}
+
+#[test]
 fn plan_removes_provisioned_concurrency_when_set_to_null() {
     let d = desired("  aliases:\n    live:\n      functionVersion: \"2\"\n      provisionedConcurrency: null\n");
     let mut o = observed();

@@ -13,11 +13,6 @@ fn doc(name: &str, body: &str) -> String {
     format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n{body}")
 }
 
-async fn reserved(emu: &Emulator, f: &str) -> Option<i32> {
-    let out = emu.lambda().await.get_function().function_name(f).send().await.ok()?;
-    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
-}
-
 async fn wait_reserved(emu: &Emulator, f: &str, n: i32) {
     eventually(&format!("{f} reserved concurrency {n}"), MINUTE, || async { reserved(emu, f).await == Some(n) }).await;
 }
@@ -398,6 +393,13 @@ async fn the_admin_token_guards_status_metrics_and_operations_but_not_the_probes
     let (code, page) = basic("operator:s3cr3t-Adm1n-token");
     assert!(code == 200 && page.contains("data-manifest=\"guarded\""), "{code} {page}");
     assert_eq!(basic("operator:wrong").0, 401);
+    // Not for the rollout commands: a browser would send cached Basic credentials with another
+    // site's form.
+    let auth = aws_smithy_types::base64::encode("operator:s3cr3t-Adm1n-token");
+    let post = "/rollouts/ap-northeast-1/guarded/live/promote";
+    assert_eq!(http_with(daemon.port, "POST", post, "", &format!("Authorization: Basic {auth}\r\n")).0, 401);
+    let bearer = "Authorization: Bearer s3cr3t-Adm1n-token\r\n";
+    assert_eq!(http_with(daemon.port, "POST", post, "", bearer).0, 200, "the bearer token may operate");
     let promote = daemon.get("/rollouts/ap-northeast-1/guarded/live/promote");
     assert_eq!(
         http_with(daemon.port, "POST", "/rollouts/ap-northeast-1/guarded/live/promote", "", "").0,

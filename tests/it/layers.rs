@@ -17,7 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("reconcile", &["apply", "aws", "desired", "observed", "plan", "types"]),
     ("export", &["aws", "manifest", "types"]),
     ("trail", &["types"]),
-    ("metrics", &[]),
+    ("metrics", &["types"]),
     ("status", &["types"]),
     ("page", &["status", "types"]),
     ("admin", &["metrics", "page", "status"]),

@@ -21,11 +21,6 @@ fn write(dir: &Path, files: &[(&str, String)]) {
     }
 }
 
-async fn reserved(emu: &Emulator, f: &str) -> Option<i32> {
-    let out = emu.lambda().await.get_function().function_name(f).send().await.ok()?;
-    out.concurrency().and_then(|c| c.reserved_concurrent_executions())
-}
-
 async fn wait_reserved(emu: &Emulator, f: &str, n: Option<i32>) {
     eventually(&format!("{f} reserved {n:?}"), Duration::from_secs(60), || async { reserved(emu, f).await == n }).await;
 }

@@ -328,6 +328,11 @@ pub fn path(dir: &tempfile::TempDir) -> &str {
     dir.path().to_str().unwrap()
 }
 
+/// The reserved concurrency of function `f` in the tests' region, if it exists and has one.
+pub async fn reserved(emu: &Emulator, f: &str) -> Option<i32> {
+    reserved_in(emu, REGION, f).await
+}
+
 /// The reserved concurrency of function `f` in `region`, if the function exists and has one.
 pub async fn reserved_in(emu: &Emulator, region: &str, f: &str) -> Option<i32> {
     let sdk = emu.sdk().await;
