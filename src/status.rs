@@ -121,9 +121,7 @@ pub struct StatusStore {
 
 impl StatusStore {
     pub fn upsert(&self, key: &FunctionKey, f: impl FnOnce(Option<ManifestStatus>) -> ManifestStatus) {
-        let mut map = self.map.write().unwrap();
-        let next = f(map.remove(key));
-        map.insert(key.clone(), next);
+        self.upsert_if(key, |_| true, f);
     }
 
     /// [`Self::upsert`] while `owned(key)` holds, checked under the write lock: a replica that

@@ -401,12 +401,11 @@ fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>) -
     }
     // Git's secrets, and what AWS holds now under a secret's name (the value before a rotation).
     let mut secrets = d.secrets();
-    secrets.extend(desired.iter().filter(|(k, e)| e.sensitive && live.contains_key(*k)).map(|(k, _)| live[k].clone()));
-    // A live value shows as `(sensitive)` when git's is a secret or it is one; a secret inside a
-    // longer value (`postgres://u:SECRET@h`, set outside git) is cut out of it.
+    secrets.extend(desired.iter().filter(|(_, e)| e.sensitive).filter_map(|(k, _)| live.get(k).cloned()));
+    // A live value shows as `(sensitive)` when git's is a secret; any secret in it (the whole
+    // value, or inside a longer one set outside git: `postgres://u:SECRET@h`) is cut out of it.
     let shown = |k: &str, v: &str| {
-        let sensitive = desired.get(k).is_some_and(|e| e.sensitive) || secrets.contains(v);
-        if sensitive {
+        if desired.get(k).is_some_and(|e| e.sensitive) {
             json!("(sensitive)")
         } else if secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())) {
             json!(redact(v, &secrets))
