@@ -215,14 +215,15 @@ fn scan_into(
     if !meta.is_dir() {
         return Err(LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other("not a directory") });
     }
+    let root = std::fs::canonicalize(dir).map_err(|source| LoadError::ReadDir { path: dir.to_path_buf(), source })?;
     let mut out = Vec::new();
     // Hidden entries (`.git`, ConfigMap `..data` copies reached through their symlinks) are skipped.
-    let walker = walkdir::WalkDir::new(dir)
+    let mut walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
+    while let Some(entry) = walker.next() {
         let entry = match entry {
             Ok(e) => e,
             // A dangling symlink (a ConfigMap file whose target left in the last swap) is absent;
@@ -235,29 +236,65 @@ fn scan_into(
                 continue;
             }
         };
+        let target = match entry.path_is_symlink() && entry.depth() > 0 {
+            true => match confined(&root, entry.path()) {
+                Ok(t) => t,
+                Err(err) => {
+                    if entry.file_type().is_dir() {
+                        walker.skip_current_dir();
+                    }
+                    if entry.file_type().is_dir() || is_manifest(entry.path()) {
+                        out.push((entry.path().to_path_buf(), Err(vec![err])));
+                    }
+                    continue;
+                }
+            },
+            false => entry.path().to_path_buf(),
+        };
         if !entry.file_type().is_file() || !is_manifest(entry.path()) {
             continue;
         }
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        out.push((entry.path().to_path_buf(), read_file(entry.path(), size, old, next)));
+        out.push((entry.path().to_path_buf(), read_file(entry.path(), &target, old, next)));
     }
     Ok(out)
 }
 
-/// Reads and parses one manifest file of `size` bytes through the cache.
+/// The resolved target of the link `path`, when it lies inside `root` (the resolved manifest
+/// directory: git-sync's `repo` link and a ConfigMap's `..data` resolve inside it). Any other
+/// link is refused by name: its target is never opened, and its content never quoted.
+fn confined(root: &Path, path: &Path) -> Result<PathBuf, ManifestError> {
+    let refuse = |why: &str| error_at(path, Pos::default(), "", format!("symbolic link {why}; it is not read"));
+    match std::fs::canonicalize(path) {
+        Ok(target) if target.starts_with(root) => Ok(target),
+        Ok(_) => Err(refuse("to a target outside the manifest directory")),
+        Err(_) => Err(refuse("that cannot be resolved")),
+    }
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] + 1 bytes of `path`, whatever its metadata says (procfs
+/// reports 0 for files of any length): a longer file is refused, not read to its end.
+fn read_bounded(path: &Path) -> std::io::Result<Result<Vec<u8>, String>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Err(format!("file is over the {MAX_FILE_BYTES}-byte limit")));
+    }
+    Ok(Ok(bytes))
+}
+
+/// Reads and parses the manifest file `path` (its resolved, confined target `target`) through
+/// the cache.
 fn read_file(
     path: &Path,
-    size: u64,
+    target: &Path,
     old: &mut ParseCache,
     next: &mut HashMap<PathBuf, (u64, FileResult)>,
 ) -> FileResult {
-    if size > MAX_FILE_BYTES {
-        let message = format!("file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit");
-        return Err(vec![error_at(path, Pos::default(), "", message)]);
-    }
-    match std::fs::read(path) {
+    match read_bounded(target) {
         Err(e) => Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]),
-        Ok(bytes) => parse_cached(path, bytes, old, next),
+        Ok(Err(message)) => Err(vec![error_at(path, Pos::default(), "", message)]),
+        Ok(Ok(bytes)) => parse_cached(path, bytes, old, next),
     }
 }
 
@@ -294,8 +331,12 @@ impl ParseCache {
         }
         match meta {
             Ok(m) if m.is_file() => {
+                let target = match confined_path(dir, path) {
+                    Ok(t) => t,
+                    Err(e) => return PathNow::Manifest(Err(vec![e])),
+                };
                 let mut next = HashMap::new();
-                let result = read_file(path, m.len(), self, &mut next);
+                let result = read_file(path, &target, self, &mut next);
                 self.0.extend(next);
                 PathNow::Manifest(result)
             }
@@ -306,6 +347,13 @@ impl ParseCache {
             _ => PathNow::NeedsScan, // a dangling symlink, a socket, unreadable metadata
         }
     }
+}
+
+/// `path` under `dir` resolved, when every link on the way stays inside the resolved `dir`.
+fn confined_path(dir: &Path, path: &Path) -> Result<PathBuf, ManifestError> {
+    let root = std::fs::canonicalize(dir)
+        .map_err(|e| error_at(path, Pos::default(), "", format!("manifest directory cannot be resolved: {e}")))?;
+    confined(&root, path)
 }
 
 fn is_dangling(p: &Path) -> bool {
@@ -375,5 +423,74 @@ mod tests {
         std::fs::remove_file(&a).unwrap();
         scan_dir(dir.path(), &mut cache).unwrap();
         assert_eq!(cache.0.len(), 1, "a removed file leaves the cache");
+    }
+
+    fn errors(scan: &[(PathBuf, FileResult)]) -> String {
+        scan.iter().filter_map(|(_, r)| r.as_ref().err()).flatten().map(|e| format!("{e}\n")).collect()
+    }
+
+    #[test]
+    fn a_link_to_a_file_outside_the_manifest_directory_is_refused_by_name_and_never_read() {
+        let outside = tempfile::tempdir().unwrap();
+        let token = outside.path().join("token");
+        std::fs::write(&token, "eyJhbGciOiJSUzI1NiIsImtpZCI6InNlY3JldC10b2tlbi12YWx1ZSJ9").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&token, dir.path().join("x.yaml")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../../../etc/passwd", dir.path().join("p.yaml")).unwrap();
+        std::fs::write(dir.path().join("ok.yaml"), doc("ok", 1)).unwrap();
+        let scan = scan_dir(dir.path(), &mut ParseCache::default()).unwrap();
+        let text = errors(&scan);
+        assert!(text.contains("x.yaml") && text.contains("p.yaml"), "{text}");
+        assert!(text.contains("outside the manifest directory"), "{text}");
+        assert!(!text.contains("eyJhbGci") && !text.contains("root:"), "no content quoted: {text}");
+        assert_eq!(manifests(&scan, "ok.yaml"), 1, "the other files still load");
+        // A reload of the named path refuses it the same way.
+        let now = ParseCache::default().path_now(dir.path(), &dir.path().join("x.yaml"));
+        assert!(matches!(now, PathNow::Manifest(Err(ref e)) if e[0].message.contains("outside")), "{now:?}");
+    }
+
+    #[test]
+    fn a_link_to_a_directory_outside_is_refused_and_not_walked() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("other.yaml"), doc("other", 1)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("sub")).unwrap();
+        let scan = scan_dir(dir.path(), &mut ParseCache::default()).unwrap();
+        assert!(scan.iter().all(|(p, _)| !p.ends_with("other.yaml")), "{scan:?}");
+        assert!(errors(&scan).contains("sub:0:0: symbolic link to a target outside"), "{}", errors(&scan));
+    }
+
+    #[test]
+    fn links_that_resolve_inside_the_root_are_followed() {
+        // A ConfigMap volume: x.yaml -> ..data/x.yaml -> ..2026_a/x.yaml; the root itself a link.
+        let top = tempfile::tempdir().unwrap();
+        let real = top.path().join("real");
+        std::fs::create_dir_all(real.join("..2026_a")).unwrap();
+        std::fs::write(real.join("..2026_a/x.yaml"), doc("x", 1)).unwrap();
+        std::os::unix::fs::symlink("..2026_a", real.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/x.yaml", real.join("x.yaml")).unwrap();
+        std::os::unix::fs::symlink(&real, top.path().join("repo")).unwrap();
+        let scan = scan_dir(&top.path().join("repo"), &mut ParseCache::default()).unwrap();
+        assert_eq!(manifests(&scan, "x.yaml"), 1, "{scan:?}");
+    }
+
+    #[test]
+    fn a_file_is_read_to_the_limit_whatever_its_size_says() {
+        // Like procfs (size 0 for a file of gigabytes), /dev/zero says 0 and never ends.
+        assert_eq!(std::fs::metadata("/dev/zero").unwrap().len(), 0);
+        let read = read_bounded(Path::new("/dev/zero")).unwrap();
+        assert!(read.unwrap_err().contains("over the 1048576-byte limit"));
+    }
+
+    #[test]
+    fn an_error_quotes_at_most_a_short_excerpt_of_the_file() {
+        let long = "s3cr3t".repeat(200);
+        let text =
+            format!("{}  reservedConcurrency: \"{long}\"\n", doc("x", 1).replace("  reservedConcurrency: 1\n", ""));
+        let errs = load_file(Path::new("x.yaml"), &text).unwrap_err();
+        let shown = errs[0].to_string();
+        assert!(shown.contains("invalid type: string"), "{shown}");
+        assert!(!shown.contains(&long[..120]), "{shown}");
+        assert!(shown.len() < 300, "{shown}");
     }
 }

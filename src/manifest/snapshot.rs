@@ -36,13 +36,70 @@ pub struct Snapshot {
     pub errors: Vec<ManifestError>,
 }
 
+/// The longest excerpt of a file an error quotes: a quoted or backticked run is cut to this
+/// many characters, so a file's content (a token behind a symlink, a huge scalar) never comes
+/// back whole in an error, an alert, `/status`, the page or the log.
+pub const MAX_EXCERPT_CHARS: usize = 60;
+/// The longest message (and field path) of one error, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 400;
+
 pub fn error_at(file: &Path, pos: Pos, field: &str, message: impl Into<String>) -> ManifestError {
     ManifestError {
         file: file.to_path_buf(),
         line: pos.line,
         column: pos.column,
-        field: field.to_string(),
-        message: message.into(),
+        field: cut(field, MAX_MESSAGE_CHARS / 2),
+        message: excerpted(&message.into()),
+    }
+}
+
+/// `text` with every run between `"` `"` or `` ` `` `` ` `` cut to [`MAX_EXCERPT_CHARS`], control
+/// characters as spaces, and at most [`MAX_MESSAGE_CHARS`] in all.
+pub fn excerpted(text: &str) -> String {
+    let mut out = String::new();
+    let mut written = 0usize;
+    let mut open: Option<char> = None;
+    let mut run = 0usize;
+    for c in text.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        let keep = match open {
+            Some(q) if c == q => {
+                open = None;
+                Some(c)
+            }
+            Some(_) => {
+                run += 1;
+                match run {
+                    r if r <= MAX_EXCERPT_CHARS => Some(c),
+                    r if r == MAX_EXCERPT_CHARS + 1 => Some('…'),
+                    _ => None,
+                }
+            }
+            None => {
+                if c == '"' || c == '`' {
+                    open = Some(c);
+                    run = 0;
+                }
+                Some(c)
+            }
+        };
+        if let Some(c) = keep {
+            if written == MAX_MESSAGE_CHARS {
+                out.push('…');
+                break;
+            }
+            out.push(c);
+            written += 1;
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `text`, `…` marking a cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
     }
 }
 

@@ -10,6 +10,10 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 const MAX_DEPTH: usize = 64;
 /// Alias expansion budget in nodes (guards against "billion laughs").
 const MAX_NODES: usize = 200_000;
+/// Alias expansion budget in bytes of scalar text: a document may hold at most this much text
+/// once its aliases are expanded (4 × the 1 MiB file limit), so a long string repeated by
+/// aliases fails fast instead of allocating gigabytes.
+pub const MAX_EXPANDED_BYTES: usize = 4 * 1024 * 1024;
 
 /// A position in a file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,16 +75,22 @@ enum Frame {
 struct Builder {
     docs: Vec<(Node, Pos)>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
+    /// Each anchored node with its expanded size (nodes, bytes).
+    anchors: HashMap<usize, (Node, Size)>,
     nodes: usize,
+    bytes: usize,
     error: Option<YamlError>,
 }
 
-fn size(n: &Node) -> usize {
+/// The expanded size of a node: (nodes, bytes of scalar text).
+type Size = (usize, usize);
+
+fn size(n: &Node) -> Size {
+    let add = |(a, b): Size, (c, d): Size| (a.saturating_add(c), b.saturating_add(d));
     match n {
-        Node::Scalar(..) => 1,
-        Node::Seq(v) => 1 + v.iter().map(|(n, _)| size(n)).sum::<usize>(),
-        Node::Map(v) => 1 + v.iter().map(|((k, _), (n, _))| size(k) + size(n)).sum::<usize>(),
+        Node::Scalar(s, ..) => (1, s.len()),
+        Node::Seq(v) => v.iter().map(|(n, _)| size(n)).fold((1, 0), add),
+        Node::Map(v) => v.iter().map(|((k, _), (n, _))| add(size(k), size(n))).fold((1, 0), add),
     }
 }
 
@@ -91,11 +101,22 @@ impl Builder {
         }
     }
 
-    fn push_node(&mut self, node: Node, pos: Pos, anchor: usize) {
-        self.nodes += size(&node);
+    /// Counts `cost` against the budgets; false (and the error set) once one is spent.
+    fn spend(&mut self, (nodes, bytes): Size, pos: Pos) -> bool {
+        self.nodes = self.nodes.saturating_add(nodes);
+        self.bytes = self.bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
-            return self.fail(pos, "document too large (alias expansion limit reached)");
+            self.fail(pos, "document too large (alias expansion limit reached)");
+        } else if self.bytes > MAX_EXPANDED_BYTES {
+            let m =
+                format!("document too large: over {MAX_EXPANDED_BYTES} bytes of text once its aliases are expanded");
+            self.fail(pos, m);
         }
+        self.error.is_none()
+    }
+
+    /// Adds `node` (whose own cost `cost` is already spent) to its parent.
+    fn push_node(&mut self, node: Node, pos: Pos, anchor: usize) {
         if anchor > 0 {
             let s = size(&node);
             self.anchors.insert(anchor, (node.clone(), s));
@@ -120,7 +141,9 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(v, style, anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                self.push_node(Node::Scalar(v, style, tag), pos, anchor)
+                if self.spend((1, v.len()), pos) {
+                    self.push_node(Node::Scalar(v, style, tag), pos, anchor)
+                }
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) if self.stack.len() >= MAX_DEPTH => {
                 let _ = anchor;
@@ -130,16 +153,25 @@ impl MarkedEventReceiver for Builder {
             Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(vec![], None, anchor, pos)),
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, anchor, p)) = self.stack.pop() {
-                    self.push_node(Node::Seq(items), p, anchor)
+                    if self.spend((1, 0), p) {
+                        self.push_node(Node::Seq(items), p, anchor)
+                    }
                 }
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map(entries, _, anchor, p)) = self.stack.pop() {
-                    self.push_node(Node::Map(entries), p, anchor)
+                    if self.spend((1, 0), p) {
+                        self.push_node(Node::Map(entries), p, anchor)
+                    }
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some((node, _)) => self.push_node(node, pos, 0),
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, s)| *s) {
+                // Spent before the copy is made: a budget that runs out copies nothing.
+                Some(cost) if self.spend(cost, pos) => {
+                    let node = self.anchors[&id].0.clone();
+                    self.push_node(node, pos, 0)
+                }
+                Some(_) => {}
                 None => self.fail(pos, "alias to an unknown anchor"),
             },
             _ => {}
@@ -281,5 +313,13 @@ mod tests {
             text += &format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n");
         }
         assert!(parse(&text).unwrap_err().message.contains("too large"));
+    }
+
+    #[test]
+    fn parse_stops_a_long_string_repeated_by_aliases_before_copying_it() {
+        // 600,000 bytes repeated 100 times: 60 MB once expanded, in a 1 MB file; 1,000 nodes.
+        let text = format!("[&a \"{}\"{}]\n", "x".repeat(600_000), ", *a".repeat(100));
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("bytes of text once its aliases are expanded"), "{err:?}");
     }
 }

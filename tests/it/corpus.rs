@@ -57,12 +57,32 @@ fn validate_rejects_every_file_of_the_corpus_with_its_message() {
     let (code, stderr) = validate(dir.path());
     assert!(code == 1 && stderr.contains("loop"), "directory loop: {stderr}");
     let dir = tempfile::tempdir().unwrap();
+    let _outside = hostile_files(dir.path());
+    let (code, stderr) = validate(dir.path());
+    assert!(code == 1 && stderr.contains("bomb.yaml") && stderr.contains("once its aliases are expanded"), "{stderr}");
+    assert!(stderr.contains("token.yaml:0:0: symbolic link to a target outside the manifest directory"), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "the target's content is never quoted: {stderr}");
+    let dir = tempfile::tempdir().unwrap();
     let (code, stderr) = validate(dir.path());
     assert!(code == 1 && stderr.contains("no manifest found"), "{stderr}");
     let (code, stderr) = validate(&dir.path().join("missing"));
     assert!(code == 1 && stderr.contains("No such file or directory"), "{stderr}");
-    rejected += 5;
+    rejected += 7;
     assert!(rejected >= 40, "the corpus holds {rejected} cases");
+}
+
+/// What a hostile file's target holds (a service-account token, say).
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.the-service-account-token";
+
+/// A YAML alias bomb by bytes (a 600,000-byte string repeated by 400 aliases: 240 MB once
+/// expanded, in a 602 KB file) and a link to a file outside `dir`.
+fn hostile_files(dir: &Path) -> tempfile::TempDir {
+    let bomb = format!("[&a \"{}\"{}]\n", "x".repeat(600_000), ", *a".repeat(400));
+    std::fs::write(dir.join("bomb.yaml"), bomb).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("token"), TOKEN).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("token"), dir.join("token.yaml")).unwrap();
+    outside
 }
 
 #[tokio::test]
@@ -77,6 +97,7 @@ async fn the_daemon_reconciles_valid_manifests_beside_the_whole_corpus() {
         std::fs::copy(corpus_dir().join(file), dir.path().join(file)).unwrap();
     }
     std::os::unix::fs::symlink("loop.yaml", dir.path().join("loop.yaml")).unwrap();
+    let _outside = hostile_files(dir.path());
     let valid = |name: &str| {
         format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n  reservedConcurrency: 3\n")
     };
@@ -92,7 +113,7 @@ async fn the_daemon_reconciles_valid_manifests_beside_the_whole_corpus() {
         })
         .await;
     }
-    let wanted = cases.len() + 1;
+    let wanted = cases.len() + 3;
     let got = || hook.count("ManifestRejected", "");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while got() < wanted && std::time::Instant::now() < deadline {
@@ -106,6 +127,12 @@ async fn the_daemon_reconciles_valid_manifests_beside_the_whole_corpus() {
     );
     assert_eq!(daemon.get("/healthz").0, 200);
     assert!(!daemon.log_text().contains("panicked"));
+    let (_, status) = daemon.get("/status");
+    let (_, page) = daemon.get("/");
+    let alerts = serde_json::to_string(&hook.alerts()).unwrap();
+    for (what, text) in [("log", daemon.log_text()), ("status", status), ("page", page), ("alerts", alerts)] {
+        assert!(!text.contains(TOKEN), "the token reached the {what}");
+    }
     let managed: Vec<String> = daemon.status()["manifests"]
         .as_array()
         .unwrap()
