@@ -107,8 +107,12 @@ async fn operate(
     }
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// Liveness: 500 once any task has panicked (the process is stopping; its state is suspect).
+async fn healthz(State(s): State<AdminState>) -> impl IntoResponse {
+    match s.status.panicked() {
+        Some(at) => (StatusCode::INTERNAL_SERVER_ERROR, format!("unhealthy: a task panicked at {at}\n")),
+        None => (StatusCode::OK, "ok\n".to_string()),
+    }
 }
 
 async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::types::limits::duration_flag;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -77,14 +79,14 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
         output: Output,
         /// Longest wait for one function update or provisioned concurrency to become READY.
-        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "5m", value_parser = duration_flag::<1000, 3600000>)]
         wait_timeout: Duration,
         /// Start rollouts (deployment) and return; by default apply follows each rollout to its
         /// end, printing its progress, and fails if one rolls back.
         #[arg(long)]
         no_wait: bool,
         /// How often the alarms of a rollout being followed are read.
-        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "2s", value_parser = duration_flag::<100, 300000>)]
         alarm_poll: Duration,
     },
     /// Run the controller: watch the manifests, resync, correct or report drift, serve status.
@@ -142,7 +144,7 @@ pub struct RunArgs {
     pub manifests: ManifestArgs,
     /// Every manifest is re-checked this often (±10 % jitter) to catch drift. Default: 60s; 1h
     /// with --events-queue-url, where the resync is the safety net behind the events.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = duration_flag::<100, 86400000>)]
     pub resync_interval: Option<Duration>,
     /// An SQS queue that CloudTrail events of Lambda and Application Auto Scaling reach through
     /// EventBridge (manifests/deploy/cloudformation/events.yaml): a changed function is
@@ -176,16 +178,16 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4)]
     pub max_concurrent_reconciles: usize,
     /// Quiet period that ends a burst of file events (one reload per burst).
-    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "50ms", value_parser = duration_flag::<0, 60000>)]
     pub debounce: Duration,
     /// Longest wait for in-flight reconciles on SIGTERM/SIGINT.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = duration_flag::<0, 600000>)]
     pub shutdown_timeout: Duration,
     /// Longest wait for one function update or provisioned concurrency to become READY.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = duration_flag::<1000, 3600000>)]
     pub wait_timeout: Duration,
     /// How often the alarms of rollouts in flight are read (one DescribeAlarms per region).
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = duration_flag::<100, 300000>)]
     pub alarm_poll: Duration,
     /// Run as one of several replicas: the one holding the lease in this DynamoDB table (in the
     /// default region; manifests/deploy/cloudformation/lease-table.yaml) writes, the others
@@ -196,13 +198,13 @@ pub struct RunArgs {
     #[arg(long, default_value = "lambda-reconciler")]
     pub lease_name: String,
     /// How long the lease stays valid without renewal: a follower takes over after this.
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "20s", value_parser = duration_flag::<1000, 3600000>)]
     pub lease_duration: Duration,
     /// How often the holder renews the lease (at most half the duration).
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = duration_flag::<100, 1800000>)]
     pub lease_heartbeat: Duration,
     /// How often a follower reads the lease: a released lease (SIGTERM) is taken within this.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = duration_flag::<100, 60000>)]
     pub lease_poll: Duration,
     /// Split the account-regions across this many leases, so several replicas share the work
     /// (each holds its fair share; a lost shard is taken by another). With --lease-table.

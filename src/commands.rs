@@ -240,8 +240,7 @@ async fn follow(
         });
         let Some(due) = due.min() else { return Ok(a) };
         if due > crate::types::now_ms() && said != Some(due) {
-            let until = std::time::UNIX_EPOCH + Duration::from_millis(due as u64);
-            let until = humantime::format_rfc3339_seconds(until).to_string();
+            let until = crate::types::format_time(due / 1000);
             tracing::info!(waiting_for = "rollout pause", function = %d.key.name, until = %until, "waiting");
             said = Some(due);
         }

@@ -110,6 +110,10 @@ async fn main() {
             }
             match lambda_reconciler::controller::run(opts, &opts_aws).await {
                 Ok(()) => 0,
+                Err(e @ lambda_reconciler::controller::RunError::Panicked(_)) => {
+                    eprintln!("error: {e}");
+                    70 // EX_SOFTWARE: an internal error; the orchestrator restarts the process
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     1

@@ -84,6 +84,8 @@ pub struct Metrics {
     pub last_reconcile: Gauge,
     /// `--resync-interval` in seconds (the rules judge a stopped resync against it).
     pub resync_interval: Gauge,
+    /// Panics in any task (the daemon stops after the first, so that it is restarted).
+    pub panics: Counter,
 }
 
 impl Default for Metrics {
@@ -108,6 +110,7 @@ impl Default for Metrics {
             lease_transitions: Family::default(),
             last_reconcile: Gauge::default(),
             resync_interval: Gauge::default(),
+            panics: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -160,6 +163,7 @@ impl Default for Metrics {
             m.last_reconcile.clone(),
         );
         registry.register("resync_interval_seconds", "The --resync-interval, in seconds", m.resync_interval.clone());
+        registry.register("panics", "Panics in any task (the daemon stops after the first)", m.panics.clone());
         Metrics { registry, ..m }
     }
 }

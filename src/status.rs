@@ -117,9 +117,22 @@ pub struct StatusStore {
     shards: Mutex<Vec<usize>>,
     /// The latest alerts, oldest first, at most [`RECENT_ALERTS`].
     alerts: Mutex<VecDeque<AlertView>>,
+    /// Where the first panic of any task happened: the process is unhealthy from then on.
+    panicked: std::sync::OnceLock<String>,
 }
 
 impl StatusStore {
+    /// Records a panic at `location` (the first one is kept): /healthz answers 500 from now on.
+    /// Lock-free, for the panic hook.
+    pub fn set_panicked(&self, location: String) {
+        let _ = self.panicked.set(location);
+    }
+
+    /// Where a task panicked, once one has.
+    pub fn panicked(&self) -> Option<&str> {
+        self.panicked.get().map(String::as_str)
+    }
+
     pub fn upsert(&self, key: &FunctionKey, f: impl FnOnce(Option<ManifestStatus>) -> ManifestStatus) {
         self.upsert_if(key, |_| true, f);
     }

@@ -25,6 +25,8 @@ pub enum AlertKind {
     AwsUnreachable,
     /// A rollout rolled back (an alarm, a hook, an operator's abort); the message says which.
     RolledBack,
+    /// A task of the daemon panicked: it stops so that its orchestrator restarts it.
+    Panicked,
 }
 
 /// One alert. Values are already redacted (`(sensitive)`) by the planner.
@@ -81,6 +83,8 @@ const SINK_QUEUE: usize = 1024;
 #[derive(Clone)]
 pub struct Alerts {
     sinks: Vec<(&'static str, mpsc::Sender<Alert>)>,
+    /// Alerts queued to a sink and not yet delivered or given up (for [`Alerts::flush`]).
+    pending: Arc<std::sync::atomic::AtomicUsize>,
     metrics: Arc<Metrics>,
     /// Where the latest alerts are kept for /status and the page.
     status: Arc<StatusStore>,
@@ -90,12 +94,22 @@ impl Alerts {
     /// Starts one task per configured sink; `status` keeps the latest alerts.
     pub fn start(metrics: Arc<Metrics>, sinks: Vec<sinks::Sink>, status: Arc<StatusStore>) -> Alerts {
         let mut senders = Vec::new();
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for sink in sinks {
             let (tx, rx) = mpsc::channel(SINK_QUEUE);
             senders.push((sink.name(), tx));
-            tokio::spawn(sinks::run(sink, rx, metrics.clone()));
+            tokio::spawn(sinks::run(sink, rx, metrics.clone(), pending.clone()));
         }
-        Alerts { sinks: senders, metrics, status }
+        Alerts { sinks: senders, pending, metrics, status }
+    }
+
+    /// Waits (at most `timeout`) until every queued alert was delivered or given up: before the
+    /// process exits.
+    pub async fn flush(&self, timeout: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.pending.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub fn send(&self, alert: Alert) {
@@ -116,7 +130,9 @@ impl Alerts {
             text: alert.text.clone(),
         });
         for (name, tx) in &self.sinks {
+            self.pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if tx.try_send(alert.clone()).is_err() {
+                self.pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 self.metrics.alert(name, "dropped");
             }
         }

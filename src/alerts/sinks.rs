@@ -72,24 +72,35 @@ impl Sink {
 }
 
 /// Delivers alerts one at a time, retrying each with backoff; never blocks the sender.
-pub async fn run(sink: Sink, mut rx: mpsc::Receiver<Alert>, metrics: Arc<Metrics>) {
+pub async fn run(
+    sink: Sink,
+    mut rx: mpsc::Receiver<Alert>,
+    metrics: Arc<Metrics>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+) {
     while let Some(alert) = rx.recv().await {
-        let mut delay = Duration::from_millis(200);
-        for attempt in 1..=ATTEMPTS {
-            match sink.deliver(&alert).await {
-                Ok(()) => {
-                    metrics.alert(sink.name(), "sent");
-                    break;
-                }
-                Err(e) if attempt == ATTEMPTS => {
-                    metrics.alert(sink.name(), "failed");
-                    tracing::warn!(sink = sink.name(), error = %e, attempts = ATTEMPTS, "alert delivery failed");
-                }
-                Err(e) => {
-                    tracing::debug!(sink = sink.name(), error = %e, attempt, "alert delivery retry");
-                    tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64())).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+        deliver(&sink, &alert, &metrics).await;
+        pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// One alert, retried with backoff up to [`ATTEMPTS`] times.
+async fn deliver(sink: &Sink, alert: &Alert, metrics: &Metrics) {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=ATTEMPTS {
+        match sink.deliver(alert).await {
+            Ok(()) => {
+                metrics.alert(sink.name(), "sent");
+                break;
+            }
+            Err(e) if attempt == ATTEMPTS => {
+                metrics.alert(sink.name(), "failed");
+                tracing::warn!(sink = sink.name(), error = %e, attempts = ATTEMPTS, "alert delivery failed");
+            }
+            Err(e) => {
+                tracing::debug!(sink = sink.name(), error = %e, attempt, "alert delivery retry");
+                tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64())).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
     }

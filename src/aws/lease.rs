@@ -203,6 +203,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> Option<LeaseRecord> {
     Some(LeaseRecord {
         owner: s("ownerName")?,
         rvn: s("recordVersionNumber")?,
-        duration: Duration::from_millis(s("leaseDuration")?.parse().ok()?),
+        // Written by another replica: clamped to what --lease-duration accepts.
+        duration: crate::types::limits::clamp_lease_duration(Duration::from_millis(s("leaseDuration")?.parse().ok()?)),
     })
 }

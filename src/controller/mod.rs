@@ -5,6 +5,7 @@ pub mod balance;
 pub mod decide;
 pub mod events;
 pub mod lease;
+mod panics;
 pub mod queue;
 pub mod rollouts;
 pub mod store;
@@ -118,6 +119,8 @@ pub enum RunError {
     Watch { dir: PathBuf, source: notify::Error },
     #[error("alert webhook client: {0}")]
     Webhook(crate::alerts::http::HttpError),
+    #[error("a task panicked at {0}; stopped so that the process is restarted")]
+    Panicked(String),
 }
 
 /// `keys` reordered round-robin across account-regions (stable within each), so a full pass
@@ -255,6 +258,8 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     // waits on: were it held back behind urgent work, it would hold that work back (inversion).
     aws.caller.run_shared_work_urgently(true);
     let status = Arc::new(StatusStore::default());
+    let panicked = Arc::new(tokio::sync::Notify::new());
+    panics::install(status.clone(), metrics.clone(), panicked.clone());
     let alerts = Alerts::start(metrics.clone(), sinks(&aws, &opts)?, status.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut admin_stop = stop_rx.clone();
@@ -328,12 +333,17 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         follow_shards(&ctx, &term, &running, &held);
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = panicked.notified() => {
+                alert_panic(&ctx).await;
+                break;
+            }
             _ = held_rx.changed() => {}
         }
     }
 
     watcher.abort();
-    let current = term.lock().unwrap().take();
+    // A panic may have poisoned the lock: the term is still there to drain.
+    let current = term.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     if let Some(t) = current {
         if !t.drain(&ctx, &running, opts.shutdown_timeout).await {
             tracing::warn!(timeout_s = opts.shutdown_timeout.as_secs(), "in-flight reconciles did not finish in time");
@@ -349,7 +359,21 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
     tracing::info!("stopped");
-    Ok(())
+    match status.panicked() {
+        Some(at) => Err(RunError::Panicked(at.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// How long the daemon waits for the alert of a panic to be delivered before it stops.
+const PANIC_ALERT_FLUSH: Duration = Duration::from_secs(10);
+
+/// Alerts a panic and waits (bounded) for its delivery; the caller then stops the daemon.
+async fn alert_panic(ctx: &Ctx) {
+    let at = ctx.status.panicked().unwrap_or("an unknown place").to_string();
+    let text = format!("a task panicked at {at}; the daemon stops so that it is restarted");
+    ctx.alerts.send(Alert::new(AlertKind::Panicked, text));
+    ctx.alerts.flush(PANIC_ALERT_FLUSH).await;
 }
 
 /// Moves the work to the shards this replica now holds: a term starts with the first, gained

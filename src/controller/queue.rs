@@ -12,6 +12,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::time::{delay_queue, DelayQueue};
 
+use crate::types::limits::MAX_QUEUE_DELAY;
+
 struct State<K> {
     ready: VecDeque<K>,
     queued: HashSet<K>,
@@ -123,9 +125,10 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         }
     }
 
-    /// Enqueues `key` after `delay`, unless an earlier add is already scheduled.
+    /// Enqueues `key` after `delay` (at most [`MAX_QUEUE_DELAY`]: a reconcile then schedules the
+    /// rest), unless an earlier add is already scheduled.
     pub fn add_after(&self, key: K, delay: Duration) {
-        let at = Instant::now() + delay;
+        let at = Instant::now() + delay.min(MAX_QUEUE_DELAY);
         let mut s = self.state.lock().unwrap();
         if s.closed {
             return;
@@ -259,6 +262,17 @@ mod tests {
         q.done(&"f");
         tokio::time::sleep(Duration::from_secs(6)).await;
         assert_eq!(q.depth(), 0, "the cancelled delayed add did not fire");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delay_of_years_is_clamped_to_a_day_instead_of_panicking_the_timer_wheel() {
+        let q = Queue::new();
+        q.add_after("f", Duration::from_secs(3 * 365 * 24 * 3600));
+        q.add_after("g", Duration::MAX);
+        tokio::time::sleep(MAX_QUEUE_DELAY + Duration::from_secs(1)).await;
+        assert_eq!(q.depth(), 2, "both due after a day");
+        q.add("h");
+        assert_eq!(q.depth(), 3, "the queue still works");
     }
 
     #[tokio::test(start_paused = true)]

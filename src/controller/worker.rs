@@ -63,6 +63,7 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     let span = tracing::info_span!("reconcile", manifest = %m.name, function = %key);
     let start = Instant::now();
     let outcome = async {
+        super::panics::injected(&key.name);
         rollouts::take_requests(ctx, key, &m.name, &m.function.raw).await;
         match manifest.as_ref() {
             Some(m) => reconcile_manifest(ctx, key, m).await,

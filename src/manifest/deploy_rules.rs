@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::model::{Alias, Deployment as Spec};
+use crate::types::limits::MAX_STEP_PAUSE;
 use crate::types::{Deployment, Step};
 
 /// CodeDeploy's (and our) limit on alarms per deployment.
@@ -77,8 +78,12 @@ fn check_steps(steps: &[super::model::DeploymentStep], err: &mut dyn FnMut(&str,
             err(&format!("{field}.weight"), format!("{} is not above the previous step's {}", s.weight, last.unwrap()));
         }
         last = Some(s.weight);
-        if let Err(m) = duration(&s.pause) {
-            err(&format!("{field}.pause"), m);
+        match duration(&s.pause) {
+            Err(m) => err(&format!("{field}.pause"), m),
+            Ok(d) if d > MAX_STEP_PAUSE => {
+                err(&format!("{field}.pause"), "at most 7d (the longest pause a step holds)".into())
+            }
+            Ok(_) => {}
         }
     }
 }
@@ -92,7 +97,10 @@ pub fn resolve(spec: &Spec) -> Deployment {
             steps
                 .iter()
                 .flatten()
-                .map(|s| Step { percent: s.weight, pause_ms: duration(&s.pause).map_or(0, |d| d.as_millis() as u64) })
+                .map(|s| Step {
+                    percent: s.weight,
+                    pause_ms: duration(&s.pause).map_or(0, |d| d.min(MAX_STEP_PAUSE).as_millis() as u64),
+                })
                 .collect(),
         ),
     };

@@ -408,6 +408,14 @@ fn deployment_weights_out_of_order_or_range_are_rejected() {
 }
 
 #[test]
+fn a_deployment_pause_longer_than_seven_days_is_refused() {
+    let body = format!("{LIVE}        steps: [{{weight: 10, pause: 3years}}]\n");
+    one(&body, "spec.aliases.live.deployment.steps[0].pause", 10, "at most 7d");
+    let body = format!("{LIVE}        steps: [{{weight: 10, pause: 7d}}]\n");
+    assert!(errors(&body).is_empty(), "{:?}", errors(&body));
+}
+
+#[test]
 fn a_deployment_pause_must_be_a_duration() {
     let body = format!("{LIVE}        steps: [{{weight: 10, pause: five minutes}}]\n");
     one(&body, "spec.aliases.live.deployment.steps[0].pause", 10, "is not a duration");

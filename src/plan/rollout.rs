@@ -229,7 +229,10 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         Phase::RolledBack { .. } => Move::Wait { until_ms: None },
         Phase::PreTraffic => hook(dep, m, HookKind::PreTraffic, advance(dep, m, 0, now)),
         Phase::Shifting { step } => {
-            let due = m.since_ms + dep.steps.get(*step).map_or(0, |s| s.pause_ms as i64);
+            // A marker's `at` comes from a tag: never later than now (a phase cannot start in
+            // the future), so a forged one cannot hold a step beyond its pause.
+            let pause = dep.steps.get(*step).map_or(0, |s| s.pause_ms.min(i64::MAX as u64) as i64);
+            let due = m.since_ms.min(now).saturating_add(pause);
             if now >= due {
                 advance(dep, m, step + 1, now)
             } else {

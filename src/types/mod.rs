@@ -4,6 +4,7 @@
 
 mod field;
 mod function;
+pub mod limits;
 mod mapping;
 mod permission;
 mod rollout;
@@ -161,7 +162,8 @@ pub fn now_ms() -> i64 {
 
 /// Seconds since the epoch as RFC 3339 (`2026-12-01T09:00:00Z`).
 pub fn format_time(secs: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    let secs = limits::clamp_epoch_ms(secs.saturating_mul(1000)) / 1000;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
     humantime::format_rfc3339_seconds(t).to_string()
 }
 

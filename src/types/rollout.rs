@@ -138,7 +138,7 @@ impl Marker {
             from: fields.get("from")?.to_string(),
             to: fields.get("to")?.to_string(),
             phase,
-            since_ms: fields.get("at")?.parse().ok()?,
+            since_ms: super::limits::clamp_epoch_ms(fields.get("at")?.parse().ok()?),
         })
     }
 

@@ -21,6 +21,7 @@ mod publish;
 mod reconcile;
 mod reliability;
 mod rollout;
+mod safety;
 mod schema;
 mod secrets;
 mod secrets_manager;

@@ -34,6 +34,11 @@ impl Daemon {
 
     /// A daemon signing with access key `key` (a second replica: AKIDTESTB, under the same policy).
     pub fn start_as(emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Daemon {
+        Self::spawn(Self::command(emu, dir, extra, key))
+    }
+
+    /// The `run` command of [`Daemon::start_as`], to add to before [`Daemon::spawn`].
+    pub fn command(emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
         cmd.args(Self::args(emu, dir, extra))
             .env("AWS_ACCESS_KEY_ID", key)
@@ -41,7 +46,7 @@ impl Daemon {
             .env_remove("AWS_PROFILE")
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("RUST_LOG", "debug,hyper=info,h2=info,aws_smithy_runtime=info,aws_config=info,rustls=info,aws_smithy_http_client=info");
-        Self::spawn(cmd)
+        cmd
     }
 
     /// Starts a prepared `run` command (stderr is read for the JSON logs).
