@@ -107,10 +107,7 @@ impl Secrets {
             })
             .await?;
         for r in chunk {
-            let hit = res.secret_values().iter().find(|v| {
-                v.name() == Some(r.id.as_str())
-                    || v.arn().is_some_and(|a| a == r.id || a.starts_with(&format!("{}-", r.id)))
-            });
+            let hit = res.secret_values().iter().find(|v| names(&r.id, v.name(), v.arn()));
             let error = res.errors().iter().find(|e| e.secret_id() == Some(r.id.as_str()));
             match (hit, error) {
                 (Some(v), _) => put(out, r, v.secret_string().map(str::to_string)),
@@ -154,6 +151,22 @@ impl Secrets {
     }
 }
 
+/// Whether `id` (a SecretId as the manifest gives it) names the secret `name` with `arn`, as
+/// Secrets Manager matches one: "you can specify either the ARN or the name of the secret"; a
+/// partial ARN is "the ARN without the hyphen and six random characters Secrets Manager adds"
+/// (Secrets Manager User Guide, "Finding secrets from a partial ARN"). Nothing looser: a prefix
+/// of another secret's name must not take that secret's value.
+fn names(id: &str, name: Option<&str>, arn: Option<&str>) -> bool {
+    let partial = |arn: &str| {
+        id.starts_with("arn:")
+            && arn.len() == id.len() + 7
+            && arn.starts_with(id)
+            && arn[id.len()..].starts_with('-')
+            && arn[id.len() + 1..].chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    name == Some(id) || arn.is_some_and(|a| a == id || partial(a))
+}
+
 fn put(out: &mut BTreeMap<String, Parameter>, r: &SecretRef, value: Option<String>) {
     match value {
         Some(value) => drop(out.insert(r.key(), Parameter { value, secure: true })),
@@ -161,5 +174,22 @@ fn put(out: &mut BTreeMap<String, Parameter>, r: &SecretRef, value: Option<Strin
             r.error_key(),
             Parameter { value: "a binary secret (SecretBinary) cannot be an environment value".into(), secure: false },
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-prod-AbC123";
+
+    #[test]
+    fn a_secret_id_matches_its_name_its_arn_or_its_arn_without_the_suffix_only() {
+        assert!(names("db-prod", Some("db-prod"), Some(ARN)));
+        assert!(names(ARN, Some("db-prod"), Some(ARN)));
+        assert!(names("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-prod", Some("db-prod"), Some(ARN)));
+        for other in ["arn:aws:secretsmanager:us-east-1:123456789012:secret:db", "db", "db-prod-AbC", "prod"] {
+            assert!(!names(other, Some("db-prod"), Some(ARN)), "{other} must not match db-prod");
+        }
     }
 }

@@ -118,3 +118,29 @@ async fn the_daemon_reads_a_regions_secrets_together_once_per_pass_not_per_funct
     let (_, status) = daemon.get("/status");
     assert!(!status.contains("s3cr3t") && !daemon.log_text().contains("s3cr3t"));
 }
+
+#[tokio::test]
+async fn a_partial_arn_never_takes_the_value_of_another_secret_it_is_a_prefix_of() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    emu.seed_function("app-prod", 1);
+    secret(&emu, "db-prod", "prod-only-s3cr3t").await;
+    let arn = format!("arn:aws:secretsmanager:{REGION}:123456789012:secret:db");
+    // Both read in one batch: `db-prod` by the other team, the partial ARN of `db` by this one.
+    let dir = manifests(&[
+        ("f.yaml", &manifest(F, &format!("      DB: {{fromSecret: {{id: \"{arn}\"}}}}\n"))),
+        ("prod.yaml", &manifest("app-prod", "      DB: {fromSecret: {id: db-prod}}\n")),
+    ]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("secret `arn:aws:secretsmanager:"), "{}", run.all());
+    assert!(run.all().contains("ResourceNotFoundException"), "{}", run.all());
+    let env = |f: &'static str| {
+        let emu = &emu;
+        async move {
+            let c = emu.lambda().await.get_function_configuration().function_name(f).send().await.unwrap();
+            c.environment().and_then(|e| e.variables()).and_then(|v| v.get("DB").cloned())
+        }
+    };
+    assert_eq!(env(F).await, None, "this team never gets db-prod's value");
+    assert_eq!(env("app-prod").await.as_deref(), Some("prod-only-s3cr3t"));
+}
