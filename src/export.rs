@@ -228,10 +228,11 @@ pub async fn export(
             let stored = secure.iter().find(|(_, p)| p.value == *v).map(|(n, _)| n.clone());
             let value = match stored {
                 Some(param) => json!({"fromSsm": param}),
-                None if looks_secret(k) => {
+                None if looks_secret(k) || f.sensitive_env.contains(k) => {
                     let placeholder = format!("/CHANGE-ME/{name}/{k}");
+                    let why = if f.sensitive_env.contains(k) { "was applied from a secret" } else { "looks secret" };
                     warnings.push(format!(
-                        "environment.variables.{k}: looks secret; replaced by fromSsm {placeholder}: store the value there as a SecureString"
+                        "environment.variables.{k}: {why}; replaced by fromSsm {placeholder}: store the value there as a SecureString"
                     ));
                     json!({"fromSsm": placeholder})
                 }

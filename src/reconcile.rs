@@ -6,6 +6,7 @@ use crate::apply::{self, ApplyError, Moved, Target, Waits};
 use crate::aws::{AwsError, ErrorClass, RegionClients};
 use crate::desired::Desired;
 use crate::observed::{self, Observed};
+use crate::plan::environment::record_after;
 use crate::plan::rollout::{MarkerWrite, Move, Rollout};
 use crate::plan::{self, FunctionPlan};
 use crate::types::{AppliedGeneration, Marker, Phase};
@@ -257,6 +258,12 @@ pub async fn converge(
             return Err(ReconcileError::TagsUnreadable(reason.clone()));
         }
         c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
+        writes += 1;
+    }
+    // The environment matches git: the tag lists just the secrets it now holds.
+    let record = o.function.as_ref().filter(|_| last.in_sync()).and_then(|f| Some((f, record_after(d, f)?)));
+    if let Some((f, names)) = record {
+        c.lambda.tag_sensitive_env(&f.arn, &names).await.map_err(|e| ReconcileError::Apply(e.into()))?;
         writes += 1;
     }
     let (last, events, moved) = drive(c, d, last, o, w, MOVES_PER_RECONCILE).await?;

@@ -123,19 +123,31 @@ async fn wait_provisioned(c: &RegionClients, function: &str, alias: &str, w: Wai
     .await
 }
 
+/// What replaces an AWS message that quotes a secret value of the request.
+const WITHHELD: &str = "(AWS's message withheld: it quotes a secret value of the environment)";
+
 /// Executes one action.
 async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Waits) -> Result<(), ApplyError> {
     let l = &c.lambda;
     let s = &c.scaling;
     let id = |alias: &str| resource_id(name, alias);
     match action {
-        Action::UpdateConfiguration { environment, settings } => {
-            wait_function_idle(c, f, w).await?;
+        Action::UpdateConfiguration { environment, settings, record_first } => {
+            let now = wait_function_idle(c, f, w).await?;
+            if let Some(names) = record_first {
+                l.tag_sensitive_env(&now.arn, names).await?;
+            }
             let vars: Option<BTreeMap<String, String>> =
                 environment.as_ref().map(|env| env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect());
-            l.update_configuration(f, vars.as_ref(), settings).await?;
+            // AWS's answer about a request that carried secret values is withheld when it
+            // quotes one (its 4 KB error echoes the environment): never cut a value out of text.
+            let sent: Vec<&str> =
+                environment.iter().flatten().filter(|(_, v)| v.sensitive).map(|(_, v)| v.value.as_str()).collect();
+            l.update_configuration(f, vars.as_ref(), settings).await.map_err(|e| e.withholding(&sent))?;
             let after = wait_function_idle(c, f, w).await?;
             if let Some(reason) = after.last_update_failed {
+                let quoted = sent.iter().any(|s| !s.is_empty() && reason.contains(s));
+                let reason = if quoted { WITHHELD.to_string() } else { reason };
                 return Err(ApplyError::UpdateFailed(reason));
             }
         }

@@ -58,6 +58,16 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// This error, with AWS's message withheld when it quotes any of `sent` (secret values of
+    /// the request, of any length): the message is dropped whole, never cut around a value.
+    pub fn withholding(mut self, sent: &[&str]) -> Self {
+        let escaped = |s: &str| serde_json::to_string(s).map(|q| q[1..q.len() - 1].to_string()).unwrap_or_default();
+        if sent.iter().any(|s| !s.is_empty() && (self.message.contains(s) || self.message.contains(&escaped(s)))) {
+            self.message = "(AWS's message withheld: it quotes a secret value of the request)".into();
+        }
+        self
+    }
+
     /// A write this process withheld because it does not hold the lease.
     pub fn fenced(operation: &'static str) -> Self {
         AwsError {

@@ -14,6 +14,7 @@ use crate::alerts::{Alert, AlertKind};
 use crate::apply::ApplyError;
 use crate::desired::{self, Desired};
 use crate::manifest::Manifest;
+use crate::plan::environment::record_after;
 use crate::plan::rollout::Move;
 use crate::plan::{Action, Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
@@ -230,7 +231,7 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     }
     let drift = !plan.changes.is_empty() && applied.is(&d.generation) && !source_change;
     let write = !ctx.opts.dry_run && (!drift || d.drift_policy == DriftPolicy::Correct);
-    let retag = function.is_some() && !applied.is(&d.generation);
+    let retag = function.is_some_and(|f| !applied.is(&d.generation) || record_after(d, f).is_some());
     report_drift(ctx, key, d, &plan, drift, write);
     let seen = Seen { drift, applied: false, recorded: applied.recorded().map(str::to_string) };
     if plan.error.is_some() {

@@ -1,6 +1,7 @@
 //! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
 
 mod alias;
+pub mod environment;
 mod mappings;
 mod permissions;
 mod publish;
@@ -14,13 +15,14 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
+pub use environment::redact;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
-    AliasState, DriftPolicy, EnvMap, EnvValue, Field, InvokeConfig, MappingConfig, Permission, Routing, Scheduled,
+    AliasState, DriftPolicy, EnvMap, Field, InvokeConfig, MappingConfig, Permission, Routing, Scheduled, SensitiveEnv,
     Settings, TargetTracking,
 };
 
@@ -32,6 +34,9 @@ pub enum Action {
     UpdateConfiguration {
         environment: Option<EnvMap>,
         settings: Settings,
+        /// Written first (the sensitive-env tag) when the new environment puts a secret under a
+        /// name the tag does not list yet: the tag never lags behind a secret in AWS.
+        record_first: Option<SensitiveEnv>,
     },
     /// PublishVersion of `$LATEST`, then the published-version tag.
     PublishVersion {
@@ -279,26 +284,6 @@ impl Plan {
     }
 }
 
-/// Replaces every secret in `message` with `(sensitive)`, then shortens it to one readable line.
-/// AWS echoes request content in some errors (e.g. the environment in its 4 KB-limit error).
-/// AWS's echo is JSON ("String measured: {...}"), so each secret is also matched JSON-escaped.
-pub fn redact(message: &str, secrets: &std::collections::BTreeSet<String>) -> String {
-    let mut out = message.to_string();
-    // Longest first: a secret inside another is not left as a piece of the longer one.
-    let mut ordered: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in ordered {
-        let quoted = serde_json::to_string(s).unwrap_or_default();
-        let escaped = &quoted[1..quoted.len() - 1];
-        out = out.replace(s.as_str(), "(sensitive)").replace(escaped, "(sensitive)");
-    }
-    let mut out = out.replace(['\n', '\r'], " ");
-    if out.chars().count() > 400 {
-        out = out.chars().take(400).collect::<String>() + "…";
-    }
-    out
-}
-
 pub(crate) fn diff(field: impl Into<String>, op: Op, from: Value, to: Value) -> Diff {
     Diff { field: field.into(), op, from, to }
 }
@@ -378,7 +363,7 @@ fn reserved(d: &Desired, current: Option<i64>) -> Option<Action> {
 
 /// One UpdateFunctionConfiguration for whatever differs in the environment and the settings.
 fn configuration(d: &Desired, f: &crate::types::FunctionState, p: &mut FunctionPlan) {
-    let env = environment(d, &f.environment);
+    let env = environment::plan(d, f);
     let set = settings::plan(d, &f.settings);
     if env.is_none() && set.is_none() {
         return;
@@ -386,64 +371,8 @@ fn configuration(d: &Desired, f: &crate::types::FunctionState, p: &mut FunctionP
     let (environment, mut diffs) = env.map_or((None, vec![]), |(e, ds)| (Some(e), ds));
     let (settings, more) = set.unwrap_or_default();
     diffs.extend(more);
-    p.push(Action::UpdateConfiguration { environment, settings }, diffs);
-}
-
-/// The environment to write (the whole map) and its diffs, when it differs.
-fn environment(d: &Desired, live: &std::collections::BTreeMap<String, String>) -> Option<(EnvMap, Vec<Diff>)> {
-    let desired = match &d.environment {
-        Field::Absent => return None,
-        Field::Null => EnvMap::new(),
-        Field::Value(env) => env.clone(),
-    };
-    if d.ignored("environment") || d.ignored("environment.variables") {
-        return None;
-    }
-    // Git's secrets, and what AWS holds now under a secret's name (the value before a rotation).
-    let mut secrets = d.secrets();
-    secrets.extend(desired.iter().filter(|(_, e)| e.sensitive).filter_map(|(k, _)| live.get(k).cloned()));
-    // A live value shows as `(sensitive)` when git's is a secret; any secret in it (the whole
-    // value, or inside a longer one set outside git: `postgres://u:SECRET@h`) is cut out of it.
-    let shown = |k: &str, v: &str| {
-        if desired.get(k).is_some_and(|e| e.sensitive) {
-            json!("(sensitive)")
-        } else if secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())) {
-            json!(redact(v, &secrets))
-        } else {
-            json!(v)
-        }
-    };
-    let mut write = EnvMap::new();
-    let mut diffs = vec![];
-    for (k, v) in &desired {
-        let path = format!("environment.variables.{k}");
-        match live.get(k) {
-            Some(cur) if d.ignored(&path) => {
-                write.insert(k.clone(), EnvValue::plain(cur.clone()));
-            }
-            Some(cur) if *cur == v.value => {
-                write.insert(k.clone(), v.clone());
-            }
-            Some(cur) => {
-                diffs.push(diff(path, Op::Update, shown(k, cur), json!(v)));
-                write.insert(k.clone(), v.clone());
-            }
-            None if d.ignored(&path) => {}
-            None => {
-                diffs.push(diff(path, Op::Create, Value::Null, json!(v)));
-                write.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    for (k, cur) in live.iter().filter(|(k, _)| !desired.contains_key(*k)) {
-        let path = format!("environment.variables.{k}");
-        if d.ignored(&path) {
-            write.insert(k.clone(), EnvValue::plain(cur.clone()));
-        } else {
-            diffs.push(diff(path, Op::Delete, shown(k, cur), Value::Null));
-        }
-    }
-    (!diffs.is_empty()).then_some((write, diffs))
+    let record_first = environment.as_ref().and_then(|e| environment::record_first(e, &f.sensitive_env));
+    p.push(Action::UpdateConfiguration { environment, settings, record_first }, diffs);
 }
 
 /// Plans an event invoke config (function-level when `qualifier` is `None`).

@@ -13,7 +13,7 @@ use crate::types::{FunctionState, PublishPolicy, Settings};
 /// published yet, or it differs (in the managed configuration) from the version last published.
 fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Option<String> {
     let update = p.changes.iter().find_map(|c| match &c.action {
-        Action::UpdateConfiguration { environment, settings } => Some((environment, settings)),
+        Action::UpdateConfiguration { environment, settings, .. } => Some((environment, settings)),
         _ => None,
     });
     if let Some((env, set)) = update {

@@ -36,6 +36,7 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         published: None,
         settings: Settings::default(),
         last_update_failed: None,
+        sensitive_env: Default::default(),
     };
     let alias = AliasState {
         function_version: version.into(),

@@ -33,6 +33,7 @@ pub(super) fn function() -> FunctionState {
         published: None,
         settings: Settings::default(),
         last_update_failed: None,
+        sensitive_env: Default::default(),
     }
 }
 
@@ -165,8 +166,36 @@ fn plan_cuts_the_value_a_secret_had_before_its_rotation_out_of_other_values() {
 
 #[test]
 fn a_secret_inside_a_longer_secret_leaves_no_piece_of_the_longer_one() {
-    let secrets = std::collections::BTreeSet::from(["abc".to_string(), "abcdef".to_string()]);
-    assert_eq!(super::redact("key=abcdef", &secrets), "key=(sensitive)");
+    let secrets = std::collections::BTreeSet::from(["abcdefgh".to_string(), "abcdefghijkl".to_string()]);
+    assert_eq!(super::redact("key=abcdefghijkl", &secrets), "key=(sensitive)");
+}
+
+#[test]
+fn a_secret_too_short_to_cut_out_of_text_is_never_searched_for_in_it() {
+    // `app` cut out of "applying" would read "(sensitive)lying": mangled, and it tells the value.
+    let secrets = std::collections::BTreeSet::from(["app".to_string()]);
+    let message = "applying: lambda:AddPermission: ResourceConflictException";
+    assert_eq!(super::redact(message, &secrets), message);
+    assert_eq!(super::redact("app", &secrets), "(sensitive)", "a value equal to it is still hidden");
+}
+
+#[test]
+fn a_live_value_recorded_as_sensitive_is_never_printed_after_git_stops_referencing_it() {
+    // The manifest replaced `{fromSsm: …}` by a literal, and dropped another secret entirely.
+    let d = desired("  environment:\n    variables:\n      DB_PASSWORD: literal-now\n");
+    let mut o = observed();
+    let f = o.function.as_mut().unwrap();
+    f.environment.insert("DB_PASSWORD".into(), "S3CR3T-live-value".into());
+    f.environment.insert("API_KEY".into(), "another-S3CR3T".into());
+    f.environment.insert("DB_URL".into(), "postgres://u:S3CR3T-live-value@h".into());
+    f.sensitive_env = crate::types::SensitiveEnv::parse(Some("API_KEY DB_PASSWORD"));
+    let p = super::Plan { functions: vec![plan(&d, &o)] };
+    let (text, json) = (super::render::text(&p), super::render::json(&p));
+    for out in [&text, &json] {
+        assert!(!out.contains("S3CR3T"), "{out}");
+    }
+    assert!(text.contains("DB_PASSWORD: (sensitive) → literal-now"), "{text}");
+    assert!(text.contains("API_KEY: (sensitive)"), "{text}");
 }
 
 #[test]

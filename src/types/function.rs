@@ -186,6 +186,9 @@ pub struct FunctionState {
     pub settings: super::Settings,
     /// LastUpdateStatus Failed: the reason AWS gives (the last configuration update did not apply).
     pub last_update_failed: Option<String>,
+    /// The variables that held a secret when lambda-reconciler last wrote the environment
+    /// (from the function's tag): their live values are never printed.
+    pub sensitive_env: super::SensitiveEnv,
 }
 
 /// The version lambda-reconciler last published and the `$LATEST` revision it was cut from,

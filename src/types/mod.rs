@@ -9,6 +9,7 @@ mod mapping;
 mod permission;
 mod rollout;
 mod secret;
+mod sensitive;
 mod settings;
 
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
@@ -23,6 +24,7 @@ pub use rollout::{
     MARKER_TAG_PREFIX,
 };
 pub use secret::SecretRef;
+pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
 pub use settings::{Settings, LOGGING_FIELDS};
 
 use std::collections::BTreeMap;

@@ -18,7 +18,7 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
     let f = o.function.as_mut().unwrap();
     for c in &p.changes {
         match &c.action {
-            Action::UpdateConfiguration { environment, settings } => {
+            Action::UpdateConfiguration { environment, settings, .. } => {
                 if let Some(env) = environment {
                     f.environment = env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
                 }
@@ -310,6 +310,7 @@ fn observed() -> impl Strategy<Value = Observed> {
                     published: None,
                     settings: Settings::default(),
                     last_update_failed: None,
+                    sensitive_env: Default::default(),
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 invoke_configs: eics.into_iter().filter(|(k, _)| k.as_deref().is_none_or(live)).collect(),

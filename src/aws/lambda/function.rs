@@ -10,7 +10,7 @@ use aws_sdk_lambda::types::{
 
 use super::{applied_generation, markers, published, qualifier_of, Lambda};
 use crate::aws::call::AwsError;
-use crate::types::{FunctionState, Published, Settings, PUBLISHED_TAG};
+use crate::types::{FunctionState, Published, SensitiveEnv, Settings, PUBLISHED_TAG, SENSITIVE_ENV_TAG};
 
 /// The state reason codes that mean Lambda cannot decrypt the environment (the variables are then
 /// absent from the answer, not empty).
@@ -92,6 +92,7 @@ impl Lambda {
             published: published(out.tags()),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
+            sensitive_env: SensitiveEnv::parse(out.tags().and_then(|t| t.get(SENSITIVE_ENV_TAG)).map(String::as_str)),
         }))
     }
 
@@ -208,6 +209,17 @@ impl Lambda {
     }
 
     /// Records the version lambda-reconciler published (TagResource).
+    /// Records which variables hold a secret value (TagResource; an empty value for none).
+    pub async fn tag_sensitive_env(&self, arn: &str, names: &SensitiveEnv) -> Result<(), AwsError> {
+        let value = names.encode();
+        self.caller
+            .call("lambda:TagResource", || {
+                self.client.tag_resource().resource(arn).tags(SENSITIVE_ENV_TAG, &value).send()
+            })
+            .await
+            .map(drop)
+    }
+
     pub async fn tag_published(&self, arn: &str, p: &Published) -> Result<(), AwsError> {
         let value = p.encode();
         self.caller
