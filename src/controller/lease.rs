@@ -113,6 +113,39 @@ fn writes_until(sent: Instant, o: &LeaseOptions) -> Instant {
     sent + o.duration - o.heartbeat
 }
 
+/// How many unanswered renewals are remembered (the earliest ones): renewals are sent a poll apart
+/// and only while the fence is open, so this many is reached only with a poll far below the
+/// lease duration.
+const UNANSWERED_MAX: usize = 64;
+
+/// The renewals sent since the last answered one: the version each asked to write, and when it
+/// was sent. A renewal whose answer was lost (a timeout, a 5xx after the write) may have been
+/// written all the same; a later call that finds this replica's record learns which one by its
+/// version, since versions are random and made here.
+#[derive(Debug, Default)]
+struct Unanswered(Vec<(String, Instant)>);
+
+impl Unanswered {
+    fn sent(&mut self, rvn: &str, at: Instant) {
+        if self.0.len() < UNANSWERED_MAX {
+            self.0.push((rvn.to_string(), at));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// When the renewal that wrote `rvn` was sent: the version was written after that, so no
+    /// follower can have started timing it earlier. A version not remembered (past the bound)
+    /// was sent after every remembered one: the earliest stands in for it. `None`: no renewal
+    /// is unanswered.
+    fn sent_at(&self, rvn: &str) -> Option<Instant> {
+        let exact = self.0.iter().find(|(v, _)| v == rvn);
+        exact.or(self.0.first()).map(|(_, at)| *at)
+    }
+}
+
 /// The elector of one shard's lease: what it holds is published in the shared [`Held`] set, its
 /// fence gates the shard's writes.
 pub struct Elector {
@@ -187,6 +220,7 @@ impl Elector {
     /// (so the version this replica holds is always known, for the release).
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut seen = None;
+        let mut unanswered = Unanswered::default();
         while !*stop.borrow() {
             let held = self.held.lock().unwrap().clone();
             let wait = match held {
@@ -194,8 +228,11 @@ impl Elector {
                     self.release().await;
                     self.opts.poll
                 }
-                None => self.follow_once(&mut seen).await,
-                Some(rvn) => self.renew_once(&rvn).await,
+                None => {
+                    unanswered.clear();
+                    self.follow_once(&mut seen).await
+                }
+                Some(rvn) => self.renew_once(&rvn, &mut unanswered).await,
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -247,26 +284,19 @@ impl Elector {
     }
 
     /// One renewal; steps down when the lease was taken, or could not be renewed in time.
-    async fn renew_once(&self, rvn: &str) -> Duration {
+    async fn renew_once(&self, rvn: &str, unanswered: &mut Unanswered) -> Duration {
         let new = self.record();
         let sent = Instant::now();
+        unanswered.sent(&new.rvn, sent);
         match self.table.replace(&self.key, rvn, &new).await {
             Ok(Cas::Done) => {
+                unanswered.clear();
                 self.fence.hold_until(writes_until(sent, &self.opts));
                 *self.held.lock().unwrap() = Some(new.rvn);
                 self.opts.heartbeat
             }
             Ok(Cas::Lost) => {
-                // A renewal whose answer was lost leaves this replica's own record with a version
-                // it does not know: adopt it (nobody else wrote since).
-                match self.table.read(&self.key).await {
-                    Ok(Some(r)) if r.owner == self.owner => {
-                        self.fence.hold_until(writes_until(sent, &self.opts));
-                        *self.held.lock().unwrap() = Some(r.rvn);
-                        return self.opts.poll;
-                    }
-                    _ => self.step_down("lost", "lease taken by another replica: this replica follows"),
-                }
+                self.adopt_or_step_down(unanswered).await;
                 self.opts.poll
             }
             Err(e) => {
@@ -277,6 +307,28 @@ impl Elector {
                 self.opts.poll
             }
         }
+    }
+
+    /// After a refused renewal: a renewal whose answer was lost leaves this replica's own record
+    /// with a version it does not know yet. It keeps the lease at that version (nobody else wrote
+    /// since), fenced from when the renewal that wrote it was sent, not from now: a follower has
+    /// been timing that version since it was written. Any other record: the lease was taken.
+    /// The unanswered renewals were all conditioned on the version now replaced: none can be
+    /// written any more.
+    async fn adopt_or_step_down(&self, unanswered: &mut Unanswered) {
+        let found = match self.table.read(&self.key).await {
+            Ok(Some(r)) if r.owner == self.owner => unanswered.sent_at(&r.rvn).map(|at| (r.rvn, at)),
+            _ => None,
+        };
+        unanswered.clear();
+        let Some((rvn, sent)) = found else {
+            return self.step_down("lost", "lease taken by another replica: this replica follows");
+        };
+        let until = writes_until(sent, &self.opts);
+        self.fence.hold_until(until);
+        let writes_for_ms = until.saturating_duration_since(Instant::now()).as_millis() as u64;
+        tracing::info!(lease = %self.key, shard = self.shard, owner = %self.owner, writes_for_ms, "a renewal whose answer was lost was written: this replica keeps the lease, fenced from when that renewal was sent");
+        *self.held.lock().unwrap() = Some(rvn);
     }
 
     fn step_down(&self, why: &str, message: &'static str) {
@@ -390,16 +442,51 @@ mod tests {
         assert_eq!(follow(Some(&rec("me", "v7")), &mut seen, "me", Instant::now()), Try::TakeOver("v7".into()));
     }
 
-    #[test]
-    fn the_holder_stops_writing_a_heartbeat_before_a_follower_could_take_over() {
-        let o = LeaseOptions {
+    fn opts() -> LeaseOptions {
+        LeaseOptions {
             table: "t".into(),
             name: "n".into(),
             duration: Duration::from_secs(20),
             heartbeat: Duration::from_secs(5),
             poll: Duration::from_secs(1),
             shards: 1,
-        };
+        }
+    }
+
+    #[test]
+    fn a_renewal_found_written_after_its_answer_was_lost_fences_from_when_it_was_sent() {
+        let (o, t0) = (opts(), Instant::now());
+        let s = |secs| t0 + Duration::from_secs(secs);
+        let mut u = Unanswered::default();
+        // Renewals at 5 s (written, answer lost), 9 s and 13 s (answers lost); the one sent at
+        // 13 s is refused and the read finds v5: a follower has timed v5 since 5 s at the
+        // earliest, so it may take over at 25 s; the holder stops at 20 s, not at 28 s.
+        for (v, at) in [("v5", 5), ("v9", 9), ("v13", 13)] {
+            u.sent(v, s(at));
+        }
+        let until = writes_until(u.sent_at("v5").unwrap(), &o);
+        assert_eq!(until, s(20));
+        assert!(until + o.heartbeat <= s(5) + o.duration, "a heartbeat before the follower's earliest takeover");
+        assert_eq!(u.sent_at("v13"), Some(s(13)), "the refused call's own retry was written: exact too");
+        u.clear();
+        assert_eq!(u.sent_at("v5"), None, "answered: nothing unanswered left");
+    }
+
+    #[test]
+    fn past_the_bound_an_unknown_version_is_fenced_from_the_earliest_unanswered_renewal() {
+        let t0 = Instant::now();
+        let mut u = Unanswered::default();
+        for i in 0..UNANSWERED_MAX as u64 + 10 {
+            u.sent(&format!("v{i}"), t0 + Duration::from_secs(i + 1));
+        }
+        assert_eq!(u.0.len(), UNANSWERED_MAX, "bounded");
+        assert_eq!(u.sent_at(&format!("v{}", UNANSWERED_MAX + 5)), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(u.sent_at("v3"), Some(t0 + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn the_holder_stops_writing_a_heartbeat_before_a_follower_could_take_over() {
+        let o = opts();
         let sent = Instant::now();
         assert_eq!(writes_until(sent, &o), sent + Duration::from_secs(15));
         assert!(o.check().is_ok());

@@ -30,8 +30,10 @@ CONFIG = {
     "update_in_progress_seconds": 0.5,
     # "function:qualifier" -> StatusReason: provisioned concurrency goes FAILED.
     "fail_pc": {},
-    # The next `count` AWS requests (of `operation` only, when set) fail with `status`, error
-    # `code` and optional `message` (429 throttling, 500, eventual-consistency errors...).
+    # The next `count` AWS requests (of `operation` and signed with access key `key` only, when
+    # set) fail with `status`, error `code` and optional `message` (429 throttling, 500,
+    # eventual-consistency errors...); with "after": true they are carried out first and their
+    # answer lost; with "pass": true they go through untouched. A list: each spec in turn.
     "fail_next": {"count": 0, "status": 429, "code": "TooManyRequestsException"},
     # Random faults per service (credential-scope name: lambda, application-autoscaling, ssm,
     # sns): {"throttle": rate, "error500": rate, "reset": rate, "conflict": rate (Lambda writes),

@@ -23,21 +23,26 @@ def reseed(seed):
     RNG.seed(CONFIG["seed"])
 
 
-def draw(service, method, action_of, region=None):
-    """The fault for one request: {status, code[, message]}, {reset}, or None; sleeps for latency.
-    `conflict` applies to Lambda writes (409 as while an update is in progress). `fail_next` may
-    name an `operation` (IAM action, e.g. application-autoscaling:PutScalingPolicy): then only
-    that operation's requests fail, as AWS's eventual-consistency errors hit one call; a list of
-    such specs is consumed each in turn. `action_of()` names the request's operation (computed
-    only when a spec asks: it is the costly part of a request's bookkeeping)."""
+def draw(service, method, action_of, region=None, key=None):
+    """The fault for one request: {status, code[, message][, after]}, {reset[, after]}, or None;
+    sleeps for latency. `conflict` applies to Lambda writes (409 as while an update is in
+    progress). `fail_next` may name an `operation` (IAM action, e.g.
+    application-autoscaling:PutScalingPolicy): then only that operation's requests fail, as AWS's
+    eventual-consistency errors hit one call; and a `key`: then only the requests signed with that
+    access key (one replica's). A list of such specs is consumed each in turn; a spec with `pass`
+    lets its `count` requests through untouched (a normal answer between faults). With `after`,
+    the request is carried out and its answer lost: the fault is answered instead (see
+    server.lose_answer). `action_of()` names the request's operation (computed only when a spec
+    asks: it is the costly part of a request's bookkeeping)."""
     if CONFIG.get("down") or region in (CONFIG.get("down_regions") or []):
         return {"reset": True}
     with LOCK:
         specs = CONFIG["fail_next"] if isinstance(CONFIG["fail_next"], list) else [CONFIG["fail_next"]]
         for fault in specs:
-            if fault.get("count", 0) > 0 and fault.get("operation") in (None, action_of() if fault.get("operation") else None):
+            if (fault.get("count", 0) > 0 and fault.get("key") in (None, key)
+                    and fault.get("operation") in (None, action_of() if fault.get("operation") else None)):
                 fault["count"] -= 1
-                return dict(fault)
+                return None if fault.get("pass") else dict(fault)
         f = CONFIG["faults"].get(service) or {}
         spike = bool(f.get("latency_ms")) and RNG.random() < float(f.get("latency_rate", 1.0))
         r = RNG.random() if f else 1.0

@@ -62,7 +62,9 @@ class Extension:
         service = service_of(environ)
         set_account(cloudtrail_ext.account_of(access_key_of(environ)))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        fault = faults.draw(service, method, lambda: iam.action_of(environ, service, raw), region)
+        fault = faults.draw(service, method, lambda: iam.action_of(environ, service, raw), region,
+                            access_key_of(environ))
+        lost = fault is not None and bool(fault.get("after"))
         with LOCK:
             STATE["requests"].append({"t": time.time(), "method": method, "path": path,
                                       "query": environ.get("QUERY_STRING", ""), "target": target,
@@ -70,13 +72,19 @@ class Extension:
                                       "account": cloudtrail_ext.account_of(access_key_of(environ)),
                                       "key": access_key_of(environ),
                                       "body": logged_body(service, path, raw),
-                                      "injected": fault is not None})
+                                      "injected": fault is not None, "answer_lost": lost})
         cbor = cloudwatch_ext.operation_of(path) is not None
+        if lost:
+            lose_answer(lambda sr: self.answer(environ, sr, path, method, region, target, raw, service, cbor))
         if fault is not None:
             if cbor and not fault.get("reset"):
                 return cloudwatch_ext.cbor_error(start_response, int(fault.get("status", 429)),
                                                  fault.get("code", "Throttling"), fault.get("message", "injected fault"))
             return faults.respond_fault(environ, start_response, fault)
+        return self.answer(environ, start_response, path, method, region, target, raw, service, cbor)
+
+    def answer(self, environ, start_response, path, method, region, target, raw, service, cbor):
+        """The request carried out (the IAM check, then the extension or moto)."""
         try:
             iam.check(environ, service, raw)
             if cbor:
@@ -189,6 +197,20 @@ class Extension:
             if path == "/_ext/health":
                 return respond(start_response, 200, {"ok": True})
         return respond(start_response, 404, {"message": "unknown admin path"})
+
+
+def lose_answer(app):
+    """Carries a request out and drops its answer (a fault with `after` is answered instead). AWS
+    documents that a write's outcome is unknown when its answer does not arrive (DynamoDB Developer
+    Guide, Conditional writes: "After you send the request, but before you get the results back, a
+    network error occurs, and you don't know whether the request was successful"), and a client
+    that times out or gets a 5xx cannot tell that apart from a refusal; a fault drawn before the
+    request is handled never shows this case."""
+    chunks = app(lambda status, headers, exc_info=None: None)
+    for _ in chunks:
+        pass
+    if hasattr(chunks, "close"):
+        chunks.close()
 
 
 def main():

@@ -195,6 +195,68 @@ async fn a_leader_that_cannot_reach_dynamodb_steps_down_and_no_two_replicas_writ
     }
 }
 
+/// A lease of 15 heartbeats: far more than 3, where a renewal found written late, fenced from the
+/// call that found it, would leave the holder writing seconds after a follower took over.
+const LONG: [&str; 6] = ["--lease-duration", "15s", "--lease-heartbeat", "1s", "--lease-poll", "200ms"];
+
+/// The emulator's receipt times (seconds) of A's lease writes whose request log entry has
+/// `field` true (`None`: all).
+fn lease_writes_of_a(emu: &Emulator, field: Option<&str>, value: bool) -> Vec<f64> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r["key"] == A && r["target"] == "DynamoDB_20120810.PutItem")
+        .filter(|r| field.is_none_or(|f| r[f] == value))
+        .filter_map(|r| r["t"].as_f64())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_renewal_written_but_unanswered_fences_the_holder_from_when_it_was_sent() {
+    let (emu, dir) = setup().await;
+    let a = replica(&emu, path(&dir), A, &LONG, &[]);
+    wait_role(&a, "leader").await;
+    wait_reserved(&emu, "app-ha", 2).await;
+    // The follower plans but never writes: every Lambda write in the log is A's.
+    let b = replica(&emu, path(&dir), B, &LONG, &["--dry-run"]);
+    wait_role(&b, "follower").await;
+    // A's next renewal is written but its answer lost; every lease write of A's after it fails
+    // before it is carried out (A keeps its lease meanwhile: its fence from the last answered
+    // renewal is open for 14 s).
+    let put = format!(r#""operation": "dynamodb:PutItem", "key": "{A}", "status": 500, "code": "InternalServerError""#);
+    emu.configure(&format!(r#"{{"fail_next": [{{{put}, "count": 1, "after": true}}, {{{put}, "count": 1000000}}]}}"#));
+    eventually("A's renewal written, answer lost", MINUTE, || async {
+        !lease_writes_of_a(&emu, Some("answer_lost"), true).is_empty()
+    })
+    .await;
+    let written = lease_writes_of_a(&emu, Some("answer_lost"), true)[0];
+    // Seven seconds of A's retries later, one of them is answered: refused, since the record
+    // moved on to the version of the lost answer, which A finds and keeps. After it, A's lease
+    // writes fail again, so B sees that version unchanged and takes over 15 s after its write.
+    eventually("A retried for 7 s", MINUTE, || async {
+        lease_writes_of_a(&emu, None, true).last().is_some_and(|t| *t >= written + 7.0)
+    })
+    .await;
+    let pass = format!(r#""operation": "dynamodb:PutItem", "key": "{A}", "count": 1, "pass": true"#);
+    emu.configure(&format!(r#"{{"fail_next": [{{{pass}}}, {{{put}, "count": 1000000}}]}}"#));
+    eventually("A's renewal answered", MINUTE, || async {
+        lease_writes_of_a(&emu, Some("injected"), false).iter().any(|t| *t > written)
+    })
+    .await;
+    wait_role(&b, "leader").await;
+    // B holds the lease: an edit now must not be written by A.
+    let reloads = a.counter("lambda_reconciler_manifest_reloads_total");
+    let from = emu.requests().len();
+    edit(&dir, 6);
+    eventually("A reloaded the edit", MINUTE, || async {
+        a.counter("lambda_reconciler_manifest_reloads_total") > reloads
+    })
+    .await;
+    wait_role(&a, "follower").await;
+    assert_eq!(lambda_writes(&emu, from), vec![], "A's fence closed before B could take over");
+    assert_eq!(reserved(&emu, "app-ha").await, Some(2));
+    assert!(a.log_text().contains("this replica keeps the lease"), "A had found its own record");
+}
+
 fn shards_of(d: &Daemon) -> Vec<u64> {
     d.status()["shards"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default()
 }
