@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::types::limits::duration_flag;
-
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -217,5 +215,29 @@ impl RunArgs {
     pub fn resync(&self) -> Duration {
         let default = if self.events_queue_urls.is_empty() { 60 } else { 3600 };
         self.resync_interval.unwrap_or(Duration::from_secs(default))
+    }
+}
+
+/// A clap value parser for a duration flag within `MIN_MS..=MAX_MS` milliseconds.
+pub fn duration_flag<const MIN_MS: u64, const MAX_MS: u64>(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let (min, max) = (Duration::from_millis(MIN_MS), Duration::from_millis(MAX_MS));
+    if d < min || d > max {
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        return Err(format!("must be within {} and {}", show(min), show(max)));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_flag_outside_its_range_is_refused() {
+        assert_eq!(duration_flag::<1000, 60_000>("30s"), Ok(Duration::from_secs(30)));
+        assert!(duration_flag::<1000, 60_000>("3years").unwrap_err().contains("within 1s and 1m"));
+        assert!(duration_flag::<1000, 60_000>("10ms").is_err());
+        assert!(duration_flag::<1000, 60_000>("99999999999999999999years").is_err());
     }
 }

@@ -9,7 +9,7 @@ use lambda_reconciler::desired::build;
 use lambda_reconciler::manifest::load_file;
 use lambda_reconciler::observed::Observed;
 use lambda_reconciler::plan::{plan, render, Plan};
-use lambda_reconciler::types::{AppliedGeneration, FunctionState, Parameter};
+use lambda_reconciler::types::{FunctionState, Parameter};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,9 +21,7 @@ fuzz_target!(|data: &[u8]| {
             arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
             environment: BTreeMap::from([("A1".into(), "x".into())]),
             reserved_concurrency: Some(3),
-            last_update_in_progress: false,
-            applied_generation: AppliedGeneration::Untagged,
-            environment_error: None,
+            ..FunctionState::default()
         }),
         ..Observed::default()
     };

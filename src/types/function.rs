@@ -136,11 +136,12 @@ pub fn is_account(a: &str) -> bool {
 }
 
 /// The manifest generation last applied by lambda-reconciler, as the function's tags tell it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum AppliedGeneration {
     /// The generation tag's value.
     Recorded(String),
     /// The tags were read and carry no generation (never applied by lambda-reconciler).
+    #[default]
     Untagged,
     /// The tags could not be read (GetFunction's TagsError, or ListTags refused): drift cannot be
     /// told from a manifest change, so the function is an error, never "untagged".
@@ -163,7 +164,7 @@ impl AppliedGeneration {
 }
 
 /// The live function fields the product reads from GetFunction.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FunctionState {
     pub arn: String,
     pub environment: BTreeMap<String, String>,

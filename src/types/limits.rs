@@ -1,4 +1,4 @@
-//! The documented maximum of every duration and timestamp taken from outside (manifest, flag, tag, AWS answer).
+//! The documented maximum of every duration and timestamp taken from outside (manifest, tag, AWS answer; flags in cli).
 
 use std::time::Duration;
 
@@ -24,28 +24,9 @@ pub fn clamp_lease_duration(d: Duration) -> Duration {
     d.clamp(Duration::from_secs(1), Duration::from_secs(3600))
 }
 
-/// A clap value parser for a duration flag within `MIN_MS..=MAX_MS` milliseconds.
-pub fn duration_flag<const MIN_MS: u64, const MAX_MS: u64>(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    let (min, max) = (Duration::from_millis(MIN_MS), Duration::from_millis(MAX_MS));
-    if d < min || d > max {
-        let show = |d: Duration| humantime::format_duration(d).to_string();
-        return Err(format!("must be within {} and {}", show(min), show(max)));
-    }
-    Ok(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_duration_flag_outside_its_range_is_refused() {
-        assert_eq!(duration_flag::<1000, 60_000>("30s"), Ok(Duration::from_secs(30)));
-        assert!(duration_flag::<1000, 60_000>("3years").unwrap_err().contains("within 1s and 1m"));
-        assert!(duration_flag::<1000, 60_000>("10ms").is_err());
-        assert!(duration_flag::<1000, 60_000>("99999999999999999999years").is_err());
-    }
 
     #[test]
     fn timestamps_from_outside_are_clamped_to_what_can_be_printed() {

@@ -112,3 +112,67 @@ async fn aws_echoing_a_short_secret_of_the_request_has_its_message_withheld_not_
     assert!(!out.contains("String measured") && !out.contains("DB_USER\\\":"), "{out}");
     assert!(!out.contains("(sensitive)lying"), "nothing cut around a short value: {out}");
 }
+
+/// A rollout manifest for `name`, from durations and numbers anywhere between valid, extreme
+/// and refused.
+fn rollout_manifest(name: String) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let pause = prop::sample::select(vec![
+        "0s",
+        "1ms",
+        "2s",
+        "1h",
+        "6d 23h 59m 59s",
+        "7d",
+        "7d 1ms",
+        "3years",
+        "99999999999999999years",
+        "-5s",
+        "soon",
+    ]);
+    let timeout = prop::sample::select(vec!["1ms", "1s", "15m", "16m", "0s", "100years"]);
+    let steps = prop::collection::vec((1u32..=99, pause), 1..=4);
+    (steps, prop::option::of(timeout), -2i64..=1200).prop_map(move |(steps, timeout, reserved)| {
+        let mut steps = steps;
+        steps.sort_by_key(|s| s.0);
+        steps.dedup_by_key(|s| s.0);
+        let steps: Vec<String> = steps.iter().map(|(w, p)| format!("{{weight: {w}, pause: \"{p}\"}}")).collect();
+        let hooks = timeout.map_or(String::new(), |t| format!("        hooks: {{timeout: \"{t}\"}}\n"));
+        format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n  reservedConcurrency: {reserved}\n  aliases:\n    live:\n      functionVersion: \"2\"\n      deployment:\n        steps: [{}]\n{hooks}", steps.join(", "))
+    })
+}
+
+#[tokio::test]
+async fn any_manifest_that_validates_is_planned_applied_and_requeued_by_the_daemon_without_a_panic() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let emu = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut valid, mut refused) = (vec![], 0);
+    for i in 0..40 {
+        let name = format!("prop-{i}");
+        let text = rollout_manifest(name.clone()).new_tree(&mut runner).unwrap().current();
+        if lambda_reconciler::manifest::load_file(std::path::Path::new("p.yaml"), &text).is_err() {
+            refused += 1;
+            continue;
+        }
+        emu.seed_function(&name, 2);
+        let lambda = emu.lambda().await;
+        lambda.create_alias().function_name(&name).name("live").function_version("1").send().await.unwrap();
+        std::fs::write(dir.path().join(format!("{name}.yaml")), text).unwrap();
+        valid.push(name);
+    }
+    assert!(valid.len() >= 5 && refused >= 5, "{} valid, {refused} refused: both kinds are tried", valid.len());
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--alarm-poll", "200ms"]);
+    daemon.wait_ready().await;
+    // Every manifest reconciled (its rollout started or refused by AWS's own rules), then requeued
+    // and reconciled again several times over.
+    daemon.wait_reconciles(3.0 * valid.len() as f64).await;
+    for name in &valid {
+        let sync = daemon.manifest(name)["sync"].clone();
+        assert!(sync.is_string() && sync != "Unknown", "{name}: {sync}");
+    }
+    assert_eq!(daemon.get("/healthz").0, 200);
+    assert!(!daemon.log_text().contains("panicked"), "{}", daemon.log_text());
+}
