@@ -10,6 +10,10 @@ use std::future::Future;
 
 use super::call::{AwsError, ErrorClass};
 
+/// At most this many pages per listing: an endpoint that keeps answering new tokens is an error,
+/// not a loop that grows without bound (1,000 pages is 50,000 aliases at Lambda's page size).
+pub const MAX_PAGES: usize = 1000;
+
 /// Collects every page: `page(token)` sends one request and returns its items and next token.
 pub async fn all<T, F, Fut>(operation: &'static str, mut page: F) -> Result<Vec<T>, AwsError>
 where
@@ -24,9 +28,20 @@ where
         out.extend(items);
         match next.filter(|t| !t.is_empty()) {
             None => return Ok(out),
+            Some(_) if seen.len() + 1 >= MAX_PAGES => return Err(too_many(operation)),
             Some(t) if !seen.insert(t.clone()) => return Err(repeated(operation)),
             Some(t) => token = Some(t),
         }
+    }
+}
+
+fn too_many(operation: &'static str) -> AwsError {
+    AwsError {
+        operation,
+        code: "TooManyPages".into(),
+        message: format!("the service returned more than {MAX_PAGES} pages; stopped paging"),
+        status: None,
+        class: ErrorClass::Transient,
     }
 }
 
@@ -54,6 +69,20 @@ mod tests {
             async move { Ok((items, next.map(str::to_string))) }
         })
         .await
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_never_stops_paging_is_an_error_after_the_bound() {
+        let mut n = 0u32;
+        let err = all("test:List", |_| {
+            n += 1;
+            let next = format!("t{n}");
+            async move { Ok((vec![0u8; 10], Some(next))) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, "TooManyPages");
+        assert_eq!(n as usize, MAX_PAGES);
     }
 
     #[tokio::test]

@@ -23,6 +23,10 @@ pub enum LoadError {
 /// Files larger than this are rejected unread (a manifest is a few KB).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
+/// A manifest tree of more entries (files and directories) than this is refused whole, as an
+/// unreadable directory is: the last good snapshot stays in force, nothing is deleted.
+pub const MAX_ENTRIES: usize = 100_000;
+
 /// Parses and validates one file's text; all-or-nothing for the file.
 pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestError>> {
     let docs = yaml::parse(text).map_err(|e| vec![error_at(file, e.pos, "", e.message)])?;
@@ -223,7 +227,13 @@ fn scan_into(
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    let mut entries = 0usize;
     while let Some(entry) = walker.next() {
+        entries += 1;
+        if entries > MAX_ENTRIES {
+            let message = format!("more than {MAX_ENTRIES} files and directories; refused whole");
+            return Err(LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other(message) });
+        }
         let entry = match entry {
             Ok(e) => e,
             // A dangling symlink (a ConfigMap file whose target left in the last swap) is absent;
@@ -492,5 +502,16 @@ mod tests {
         assert!(shown.contains("invalid type: string"), "{shown}");
         assert!(!shown.contains(&long[..120]), "{shown}");
         assert!(shown.len() < 300, "{shown}");
+    }
+
+    #[test]
+    fn a_tree_of_more_entries_than_the_limit_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), doc("a", 1)).unwrap();
+        for i in 0..MAX_ENTRIES {
+            std::fs::File::create(dir.path().join(format!("n{i}"))).unwrap();
+        }
+        let err = scan_dir(dir.path(), &mut ParseCache::default()).err().expect("refused");
+        assert!(err.to_string().contains("more than 100000 files and directories"), "{err}");
     }
 }
