@@ -208,6 +208,10 @@ pub struct RunArgs {
     /// (each holds its fair share; a lost shard is taken by another). With --lease-table.
     #[arg(long, default_value_t = 1, requires = "lease_table")]
     pub shards: usize,
+    /// How long a refusal that reads as AWS catching up (an execution role's new permissions, a
+    /// destination just created) is retried, every 15 s, before it is a terminal error.
+    #[arg(long, default_value = "5m", value_parser = duration_flag::<0, 3600000>)]
+    pub propagation_window: Duration,
 }
 
 impl RunArgs {

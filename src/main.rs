@@ -103,6 +103,7 @@ async fn main() {
                 lease,
                 admin_token,
                 events_queues: args.events_queue_urls,
+                propagation_window: args.propagation_window,
             };
             if let Some(Err(e)) = opts.lease.as_ref().map(|l| l.check()) {
                 eprintln!("error: {e}");

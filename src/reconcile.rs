@@ -35,6 +35,9 @@ pub enum ErrorPolicy {
     /// A write withheld: this replica does not hold the lease. No alert, no status: the leader
     /// reconciles the function.
     Fenced,
+    /// AWS has not caught up with a change (a role's new permissions, a destination just made):
+    /// retried for a bounded window (`--propagation-window`), then terminal.
+    Propagating,
 }
 
 fn aws_policy(e: &AwsError) -> ErrorPolicy {
@@ -42,7 +45,7 @@ fn aws_policy(e: &AwsError) -> ErrorPolicy {
         ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::Unreachable => ErrorPolicy::Transient,
         ErrorClass::Conflict => ErrorPolicy::RetryLater(Duration::from_secs(5)),
         ErrorClass::Stale => ErrorPolicy::RetryLater(Duration::from_secs(1)),
-        ErrorClass::Propagating => ErrorPolicy::RetryLater(Duration::from_secs(15)),
+        ErrorClass::Propagating => ErrorPolicy::Propagating,
         ErrorClass::NotFound | ErrorClass::Terminal => ErrorPolicy::Terminal,
         ErrorClass::Fenced => ErrorPolicy::Fenced,
     }

@@ -2,7 +2,7 @@
 //! alert, which status and metric result, and what the key remembers. Pure, unit-tested per case.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::alerts::AlertKind;
 use crate::manifest::Manifest;
@@ -25,7 +25,7 @@ pub const FENCED_RETRY: Duration = Duration::from_secs(1);
 pub struct KeyState {
     /// Drifted (field, live value) pairs already alerted in this episode.
     pub drift: BTreeSet<(String, String)>,
-    /// The error last alerted: the episode lasts while the same error repeats.
+    /// The error last alerted (`Kind: message`): the episode lasts while the same error repeats.
     pub error: Option<String>,
     /// Consecutive failed reconciles (the transient backoff grows with them).
     pub failures: u32,
@@ -34,7 +34,15 @@ pub struct KeyState {
     /// A per-process keyed fingerprint of the values last applied from SSM / Secrets Manager
     /// (never the values): a change of it is a source change, not drift.
     pub sources: Option<u64>,
+    /// Since when every reconcile of the key has been refused as still propagating.
+    pub propagating_since: Option<Instant>,
 }
+
+/// How long a refusal that reads as AWS catching up (a role's new permissions, a destination
+/// just created) is retried before it is terminal, unless `--propagation-window` says otherwise.
+pub const PROPAGATION_WINDOW: Duration = Duration::from_secs(300);
+/// The wait between reconciles while it propagates.
+pub const PROPAGATION_RETRY: Duration = Duration::from_secs(15);
 
 /// How a reconcile ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,11 +90,41 @@ pub fn backoff(failures: u32, jitter: f64) -> Duration {
     ceiling.mul_f64(0.5 + jitter.clamp(0.0, 1.0) * 0.5)
 }
 
-/// Decides what follows `outcome` and updates what the key remembers. `jitter` in [0, 1).
+/// [`decide_at`] now, with the default propagation window.
 pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision {
+    decide_at(outcome, state, jitter, Instant::now(), PROPAGATION_WINDOW)
+}
+
+/// Decides what follows `outcome` (at `now`) and updates what the key remembers. `jitter` in
+/// [0, 1). A propagating refusal is retried every [`PROPAGATION_RETRY`] until it has lasted
+/// `window`; then it is terminal (one TerminalError alert with AWS's message, the resync goes on).
+pub fn decide_at(outcome: &Outcome, state: &mut KeyState, jitter: f64, now: Instant, window: Duration) -> Decision {
+    let propagating = matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Propagating, .. });
+    if !propagating && !matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Fenced, .. }) {
+        state.propagating_since = None;
+    }
+    if propagating {
+        let since = *state.propagating_since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= window {
+            if let Outcome::Failed { unreachable, message, .. } = outcome {
+                let terminal = Outcome::Failed {
+                    policy: ErrorPolicy::Terminal,
+                    unreachable: *unreachable,
+                    message: message.clone(),
+                };
+                return decide_now(&terminal, state, jitter);
+            }
+        }
+    }
+    decide_now(outcome, state, jitter)
+}
+
+fn decide_now(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision {
     let alert_once = |state: &mut KeyState, kind: AlertKind, message: &str| {
-        let repeat = state.error.as_deref() == Some(message);
-        state.error = Some(message.to_string());
+        // The episode is the kind and the message: an error that turns terminal is alerted again.
+        let episode = format!("{kind:?}: {message}");
+        let repeat = state.error.as_deref() == Some(episode.as_str());
+        state.error = Some(episode);
         if repeat {
             AlertChoice::None
         } else {
@@ -130,6 +168,7 @@ pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision 
                 ErrorPolicy::RetryLater(d) => (Next::After(*d), "error"),
                 ErrorPolicy::Transient => (Next::After(backoff(state.failures, jitter)), "error"),
                 ErrorPolicy::Fenced => (Next::After(FENCED_RETRY), "fenced"),
+                ErrorPolicy::Propagating => (Next::After(PROPAGATION_RETRY), "error"),
             };
             Decision { next, alert, error_status: true, result }
         }
@@ -146,6 +185,31 @@ mod tests {
 
     fn failed(policy: ErrorPolicy, message: &str) -> Outcome {
         Outcome::Failed { policy, unreachable: false, message: message.into() }
+    }
+
+    #[test]
+    fn a_propagating_refusal_is_retried_for_its_window_then_is_terminal_with_one_alert() {
+        let mut s = KeyState::default();
+        let e = failed(
+            ErrorPolicy::Propagating,
+            "The provided execution role does not have permissions to call ReceiveMessage on SQS",
+        );
+        let t0 = Instant::now();
+        let w = Duration::from_secs(300);
+        let first = decide_at(&e, &mut s, 0.5, t0, w);
+        assert_eq!(first.next, Next::After(PROPAGATION_RETRY));
+        assert_eq!(first.alert, AlertChoice::Key(AlertKind::ApplyFailed));
+        let within = decide_at(&e, &mut s, 0.5, t0 + Duration::from_secs(299), w);
+        assert_eq!((within.next, within.alert), (Next::After(PROPAGATION_RETRY), AlertChoice::None));
+        let past = decide_at(&e, &mut s, 0.5, t0 + w, w);
+        assert_eq!((past.next, past.result), (Next::Resync, "terminal"));
+        assert_eq!(past.alert, AlertChoice::Key(AlertKind::TerminalError));
+        let again = decide_at(&e, &mut s, 0.5, t0 + w * 2, w);
+        assert_eq!((again.next, again.alert), (Next::Resync, AlertChoice::None), "alerted once");
+        // Fixed: the next refusal starts a new window.
+        decide_at(&Outcome::Synced, &mut s, 0.5, t0 + w * 3, w);
+        let fresh = decide_at(&e, &mut s, 0.5, t0 + w * 4, w);
+        assert_eq!(fresh.next, Next::After(PROPAGATION_RETRY));
     }
 
     #[test]

@@ -39,6 +39,8 @@ use term::Term;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub dir: PathBuf,
+    /// How long a propagating refusal is retried before it is terminal.
+    pub propagation_window: Duration,
     pub resync: Duration,
     pub listen: SocketAddr,
     pub webhook: Option<String>,

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use tracing::Instrument;
 
-use super::decide::{decide, AlertChoice, Next, Outcome};
+use super::decide::{decide_at, AlertChoice, Next, Outcome};
 use super::rollouts;
 use super::Ctx;
 use crate::alerts::{Alert, AlertKind};
@@ -90,7 +90,8 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
 fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
     let decision = {
         let mut keys = ctx.keys.lock().unwrap();
-        let d = decide(outcome, keys.entry(key.clone()).or_default(), fastrand::f64());
+        let state = keys.entry(key.clone()).or_default();
+        let d = decide_at(outcome, state, fastrand::f64(), std::time::Instant::now(), ctx.opts.propagation_window);
         if d.next == Next::Forget {
             keys.remove(key);
         }

@@ -3,9 +3,12 @@ ARN, filters the list on the raw FunctionName string, never reports Creating/Upd
 duplicates and checks almost no limit): create, list, get, update, delete, with AWS's states and
 refusals. See docs/design/event-source-mappings.md for the sources of each rule."""
 
+import fnmatch
+import json
 import time
 import uuid
 
+from moto.iam.models import iam_backends
 from moto.sqs.models import sqs_backends
 
 from common import account, CONFIG, STATE, ApiError
@@ -79,6 +82,50 @@ def batching(k, m):
         raise invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
 
 
+# Lambda developer guide (with-sqs, "Execution role permissions"): "Lambda needs the following
+# permissions to manage messages in your Amazon SQS queue. Add them to your function's execution
+# role: sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes." Without them
+# CreateEventSourceMapping answers InvalidParameterValueException "The provided execution role
+# does not have permissions to call ReceiveMessage on SQS", and keeps answering it until the role
+# changes (a persistent refusal, not a propagation delay). Statements are matched on their actions
+# (wildcards included); resources and Deny statements are not evaluated.
+SQS_CONSUMER = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+def role_documents(role_arn):
+    try:
+        role = iam_backends[account()]["aws"].get_role(role_arn.split("/")[-1])
+    except Exception:
+        return []
+    docs = list(role.policies.values())
+    docs += [v.document for p in role.managed_policies.values() for v in p.versions if v.is_default]
+    return [json.loads(d) if isinstance(d, str) else d for d in docs]
+
+
+def missing_actions(role_arn, actions):
+    allowed = set()
+    for doc in role_documents(role_arn):
+        statements = doc.get("Statement", [])
+        for st in [statements] if isinstance(statements, dict) else statements:
+            if st.get("Effect") != "Allow":
+                continue
+            patterns = st.get("Action", [])
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+            allowed |= {a for a in actions if any(fnmatch.fnmatchcase(a.lower(), p.lower()) for p in patterns)}
+    return [a for a in actions if a not in allowed]
+
+
+def check_role(fn_arn, region):
+    from lambda_ext import backend
+    try:
+        role = backend(region).get_function(fn_arn.split(":")[6]).role
+    except Exception:
+        return
+    missing = missing_actions(role, SQS_CONSUMER)
+    if missing:
+        raise invalid(f"The provided execution role does not have permissions to call {missing[0].split(':')[1]} on SQS")
+
+
 def create(fn_arn, body, region):
     source = body.get("EventSourceArn") or ""
     k = kind(source)
@@ -88,6 +135,8 @@ def create(fn_arn, body, region):
     if k == "stream" and body.get("StartingPosition") not in ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"):
         raise invalid("StartingPosition is required for stream event sources.")
     check(k, body)
+    if k.startswith("sqs"):
+        check_role(fn_arn, region)
     for m in list(store().values()):
         if settle(m) and m["EventSourceArn"] == source and m["FunctionArn"] == fn_arn:
             raise ApiError(409, "ResourceConflictException",

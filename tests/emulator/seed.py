@@ -61,12 +61,20 @@ def events(endpoint, region, name, through_role=None):
     return url
 
 
+# What AWSLambdaSQSQueueExecutionRole grants: an execution role that may consume SQS queues (the
+# emulator refuses an SQS mapping for a role without it, as Lambda does).
+SQS_CONSUMER = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]}]})
+
+
 def role_arn(endpoint, region, creds=None):
     iam = client("iam", endpoint, region, creds)
     try:
         return iam.get_role(RoleName=ROLE)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        return iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        iam.put_role_policy(RoleName=ROLE, PolicyName="sqs-consumer", PolicyDocument=SQS_CONSUMER)
+        return arn
 
 
 def wait_updated(lam, name):

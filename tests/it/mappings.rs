@@ -133,3 +133,29 @@ async fn export_carries_mappings_and_owned_statements_and_round_trips_through_pl
     let adopted = manifests(&[("f.yaml", &export.stdout)]);
     emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
 }
+
+#[tokio::test]
+async fn an_execution_role_without_sqs_permissions_is_a_terminal_error_once_its_propagation_window_ends() {
+    use crate::common::daemon::{Daemon, Webhook};
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let orders = emu.seed_queue("app-orders");
+    let bare = emu.seed_role("123456789012", "app-bare-role");
+    emu.lambda().await.update_function_configuration().function_name(F).role(&bare).send().await.unwrap();
+    let dir = manifests(&[("f.yaml", &manifest("", &format!("    - source: {orders}\n      qualifier: live\n")))]);
+    // AWS keeps refusing until the role changes (every retry of the call, then the daemon's).
+    let out = emu.run(&["apply", "-m", path(&dir)]).expect(1).all();
+    assert!(out.contains("does not have permissions to call ReceiveMessage on SQS"), "{out}");
+    let hook = Webhook::start("t");
+    let args = ["--resync-interval", "300ms", "--propagation-window", "0s", "--alert-webhook", &hook.url];
+    let daemon = Daemon::start(&emu, path(&dir), &args);
+    eventually("a terminal error", std::time::Duration::from_secs(60), || async {
+        hook.count("TerminalError", F) == 1
+    })
+    .await;
+    daemon.wait_reconciles(1.0).await;
+    assert_eq!(hook.count("TerminalError", F), 1, "alerted once while it lasts");
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "TerminalError").unwrap();
+    assert!(alert["message"].as_str().unwrap().contains("ReceiveMessage on SQS"), "{alert}");
+    assert_eq!(daemon.manifest(F)["sync"], "Error");
+}
