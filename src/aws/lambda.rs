@@ -19,6 +19,8 @@ pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Publish
 #[derive(Clone)]
 pub struct Lambda {
     client: aws_sdk_lambda::Client,
+    /// The same service on a keepalive HTTP client, for hook invocations that wait for minutes.
+    hooks: aws_sdk_lambda::Client,
     caller: Caller,
 }
 
@@ -90,9 +92,18 @@ mod mappings;
 mod policy;
 
 impl Lambda {
-    pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
-        let conf = aws_sdk_lambda::config::Builder::from(config).interceptor(caller.fence.interceptor()).build();
-        Lambda { client: aws_sdk_lambda::Client::from_conf(conf), caller }
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        caller: Caller,
+        hook_http: &aws_smithy_runtime_api::client::http::SharedHttpClient,
+    ) -> Self {
+        let conf = aws_sdk_lambda::config::Builder::from(config).interceptor(caller.fence.interceptor());
+        let hooks = conf.clone().http_client(hook_http.clone()).build();
+        Lambda {
+            client: aws_sdk_lambda::Client::from_conf(conf.build()),
+            hooks: aws_sdk_lambda::Client::from_conf(hooks),
+            caller,
+        }
     }
 
     pub async fn list_aliases(&self, function: &str) -> Result<BTreeMap<String, AliasState>, AwsError> {
@@ -247,7 +258,7 @@ impl Lambda {
         let out = self
             .caller
             .call_once("lambda:InvokeFunction", || {
-                self.client
+                self.hooks
                     .invoke()
                     .function_name(function)
                     .invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)

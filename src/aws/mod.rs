@@ -81,6 +81,34 @@ pub struct Aws {
     /// before they expire by the SDK's identity cache).
     roles: Mutex<HashMap<String, aws_config::SdkConfig>>,
     fences: fence::Fences,
+    /// The HTTP client of rollout hook invocations: TCP keepalive on its sockets.
+    hook_http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+}
+
+/// Idle time before a hook invocation's socket sends TCP keepalive probes (then every 75 s, the
+/// kernel's interval): a synchronous Invoke may wait up to 15 minutes for its answer, and NAT
+/// gateways drop a connection idle for 350 s ("Troubleshoot NAT gateways": idle timeout).
+pub const HOOK_KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// An HTTPS client whose sockets have TCP keepalive after [`HOOK_KEEPALIVE`] idle (the SDK's
+/// default connector sets none); the default client where the pool cannot be built.
+fn keepalive_http(
+    fallback: &aws_smithy_runtime_api::client::http::SharedHttpClient,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{pool, tls};
+    let built = pool::Builder::default()
+        .tcp_keepalive(HOOK_KEEPALIVE)
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
+        .map_err(|e| e.to_string())
+        .and_then(|p| pool::Client::new(&p).map_err(|e| e.to_string()));
+    match built {
+        Ok(client) => aws_smithy_runtime_api::client::http::SharedHttpClient::new(client),
+        Err(e) => {
+            tracing::warn!(error = %e, "no keepalive client for rollout hooks; using the default");
+            fallback.clone()
+        }
+    }
 }
 
 impl Aws {
@@ -90,6 +118,7 @@ impl Aws {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
+        let hook_http = keepalive_http(&http);
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(http)
             .retry_config(aws_config::retry::RetryConfig::disabled());
@@ -108,6 +137,7 @@ impl Aws {
             callers: Mutex::default(),
             roles: Mutex::default(),
             fences: opts.fences.clone(),
+            hook_http,
         }
     }
 
@@ -211,7 +241,7 @@ impl Aws {
             })
             .clone();
         let made = RegionClients {
-            lambda: lambda::Lambda::new(&cfg, caller.clone()),
+            lambda: lambda::Lambda::new(&cfg, caller.clone(), &self.hook_http),
             alarms: cloudwatch::Alarms::new(&cfg, caller.clone()),
             scaling: scaling::Scaling::new(&cfg, caller.clone(), self.stale_after),
             ssm: ssm::Ssm::new(&cfg, caller.clone(), self.stale_after),

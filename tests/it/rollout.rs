@@ -385,3 +385,33 @@ async fn a_hook_lambda_cannot_invoke_rolls_back_and_is_never_invoked_twice() {
     let invokes = emu.requests().iter().filter(|r| r["path"].as_str().unwrap_or("").ends_with("/invocations")).count();
     assert_eq!(invokes, 1);
 }
+
+/// Whether a socket connected to `port` on this machine (IPv4 loopback) has its keepalive timer
+/// armed (`/proc/net/tcp`: the `tr` field is 2 while SO_KEEPALIVE is on and the socket is idle).
+fn keepalive_towards(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let remote_port = f.get(2).and_then(|a| a.rsplit(':').next()).and_then(|p| u16::from_str_radix(p, 16).ok());
+        remote_port == Some(port) && f.get(5).is_some_and(|t| t.starts_with("02:"))
+    })
+}
+
+#[tokio::test]
+async fn a_hook_invocation_waits_on_a_socket_with_tcp_keepalive_so_nat_does_not_cut_it() {
+    let emu = seeded(2).await;
+    emu.seed_function("app-pay-pre-hook", 1);
+    emu.configure(r#"{"invoke": {"app-pay-pre-hook": {"delay_s": 4}}}"#);
+    let port: u16 = emu.endpoint().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
+    assert!(!keepalive_towards(port), "no keepalive socket before the hook");
+    let dep = "{strategy: AllAtOnce, hooks: {preTraffic: app-pay-pre-hook}}";
+    let dir = manifests(&[("f.yaml", &manifest("2", dep))]);
+    let child = emu.command(&["apply", "-m", path(&dir)]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let apply = std::thread::spawn(move || child.wait_with_output().unwrap().status.code());
+    // While Lambda runs the hook (4 s) the socket carries nothing: keepalive probes keep a NAT
+    // gateway's idle timer (350 s) from cutting it.
+    eventually("a keepalive socket during the hook", Duration::from_secs(20), || async { keepalive_towards(port) })
+        .await;
+    assert_eq!(apply.join().unwrap(), Some(0));
+    assert_eq!(live(&emu).await.0, "2");
+}
