@@ -70,7 +70,9 @@ pub fn rollout_line(r: &super::rollout::Rollout) -> String {
         Move::Hook { kind, function, .. } => format!(", runs the {kind:?} hook {function}"),
         Move::Write { alias: Some((v, w)), .. } if w.is_empty() => format!(", then version {v} at 100%"),
         Move::Write { alias: Some((_, w)), .. } => {
-            format!(", then {}% on {}", w.get(&r.to).map_or(0.0, |x| x * 100.0), r.to)
+            // A weight is a fraction rounded to 6 places: its percent to 4 (0.55 → 55, not 55.00000000000001).
+            let percent = w.get(&r.to).map_or(0.0, |x| (x * 100.0 * 1e4).round() / 1e4);
+            format!(", then {percent}% on {}", r.to)
         }
         Move::Write { alias: None, .. } => String::new(),
     };

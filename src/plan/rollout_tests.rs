@@ -241,3 +241,11 @@ fn weights_on_a_third_version_before_a_start_are_drift_put_right_before_the_roll
     );
     assert_eq!(p.changes[0].diffs.last().unwrap().field, "aliases.live.routing");
 }
+
+#[test]
+fn a_step_weight_prints_as_the_percent_the_manifest_gives() {
+    let p =
+        plan(&desired("{steps: [{weight: 55, pause: 1m}, {weight: 70, pause: 1m}]}"), &observed("6", &[], None, T0));
+    let text = super::render::text(&super::Plan { functions: vec![p] });
+    assert!(text.contains("then 55% on 7"), "{text}");
+}
