@@ -156,6 +156,14 @@ pub struct RunArgs {
     /// but /healthz and /readyz. Without it, keep the port private.
     #[arg(long)]
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// A name the admin listener answers to in the Host header (a Service or ingress name),
+    /// besides IP addresses and localhost; repeatable, up to 16. Other names are refused (DNS
+    /// rebinding), on every endpoint but /healthz and /readyz.
+    #[arg(long = "admin-allowed-host", value_parser = host_name)]
+    pub admin_allowed_hosts: Vec<String>,
+    /// How long a connection to the admin listener may take to send a request header (testing).
+    #[arg(long, hide = true, value_parser = header_timeout)]
+    pub admin_header_timeout: Option<Duration>,
     /// POST every alert as JSON (with a Slack-compatible `text`) to this URL. Never logged.
     #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK", hide_env_values = true)]
     pub alert_webhook: Option<String>,
@@ -166,6 +174,10 @@ pub struct RunArgs {
     /// The signing secret itself (prefer the file). Never logged.
     #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
     pub alert_webhook_secret: Option<String>,
+    /// Longest one webhook attempt may take, connection, headers and body included (1s to 60s;
+    /// default 10s).
+    #[arg(long, value_parser = webhook_timeout)]
+    pub alert_webhook_timeout: Option<Duration>,
     /// Publish every alert to this SNS topic.
     #[arg(long)]
     pub alert_sns_topic: Option<String>,
@@ -208,6 +220,32 @@ pub struct RunArgs {
     /// (each holds its fair share; a lost shard is taken by another). With --lease-table.
     #[arg(long, default_value_t = 1, requires = "lease_table")]
     pub shards: usize,
+}
+
+/// The most `--admin-allowed-host` names.
+pub const MAX_ALLOWED_HOSTS: usize = 16;
+
+/// A DNS name: letters, digits, `-` and `.`, at most 253 characters.
+fn host_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.len() <= 253 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    ok.then(|| s.to_string())
+        .ok_or_else(|| "a host name (letters, digits, - and .; no port), at most 253 characters".into())
+}
+
+fn duration_within(s: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < min || d > max {
+        return Err(format!("between {} and {}", humantime::format_duration(min), humantime::format_duration(max)));
+    }
+    Ok(d)
+}
+
+fn header_timeout(s: &str) -> Result<Duration, String> {
+    duration_within(s, crate::admin::limits::HEADER_READ_TIMEOUT_RANGE)
+}
+
+fn webhook_timeout(s: &str) -> Result<Duration, String> {
+    duration_within(s, crate::alerts::http::WEBHOOK_TIMEOUT_RANGE)
 }
 
 impl RunArgs {

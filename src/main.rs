@@ -84,6 +84,10 @@ async fn main() {
                 },
                 (None, s) => s,
             };
+            if args.admin_allowed_hosts.len() > lambda_reconciler::cli::MAX_ALLOWED_HOSTS {
+                eprintln!("error: --admin-allowed-host: at most {} names", lambda_reconciler::cli::MAX_ALLOWED_HOSTS);
+                std::process::exit(2);
+            }
             if webhook_secret.as_deref() == Some("") {
                 eprintln!("error: the webhook signing secret is empty");
                 std::process::exit(2);
@@ -94,6 +98,7 @@ async fn main() {
                 listen: args.listen,
                 webhook: args.alert_webhook,
                 webhook_secret,
+                webhook_timeout: args.alert_webhook_timeout.unwrap_or(lambda_reconciler::alerts::http::WEBHOOK_TIMEOUT),
                 sns_topic: args.alert_sns_topic,
                 dry_run: args.dry_run,
                 max_concurrent: args.max_concurrent_reconciles,
@@ -102,6 +107,10 @@ async fn main() {
                 waits: Waits { timeout: args.wait_timeout, alarm_poll: args.alarm_poll, ..Waits::default() },
                 lease,
                 admin_token,
+                admin_allowed_hosts: args.admin_allowed_hosts,
+                admin_header_timeout: args
+                    .admin_header_timeout
+                    .unwrap_or(lambda_reconciler::admin::limits::HEADER_READ_TIMEOUT),
                 events_queues: args.events_queue_urls,
             };
             if let Some(Err(e)) = opts.lease.as_ref().map(|l| l.check()) {
@@ -117,7 +126,7 @@ async fn main() {
             }
         }
         Command::Status { server, output, admin_token_file } => {
-            commands::status(&server, output, admin_token_file.as_deref()).await
+            lambda_reconciler::remote::status(&server, output, admin_token_file.as_deref()).await
         }
         Command::Promote(a) => commands::operate(&opts_aws, &a, Operator::Promote).await,
         Command::Abort(a) => commands::operate(&opts_aws, &a, Operator::Abort).await,

@@ -34,14 +34,19 @@ impl Daemon {
 
     /// A daemon signing with access key `key` (a second replica: AKIDTESTB, under the same policy).
     pub fn start_as(emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
+        Self::spawn(Self::command(Command::new(env!("CARGO_BIN_EXE_lambda-reconciler")), emu, dir, extra, key))
+    }
+
+    /// `cmd` (the binary, or a wrapper such as `prlimit ... --` before it) given the arguments of
+    /// `run` and the environment of a daemon signing with `key`.
+    pub fn command(mut cmd: Command, emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Command {
         cmd.args(Self::args(emu, dir, extra))
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env_remove("AWS_PROFILE")
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("RUST_LOG", "debug,hyper=info,h2=info,aws_smithy_runtime=info,aws_config=info,rustls=info,aws_smithy_http_client=info");
-        Self::spawn(cmd)
+        cmd
     }
 
     /// Starts a prepared `run` command (stderr is read for the JSON logs).
