@@ -162,7 +162,7 @@ pub struct RunArgs {
     #[arg(long = "admin-allowed-host", value_parser = host_name)]
     pub admin_allowed_hosts: Vec<String>,
     /// How long a connection to the admin listener may take to send a request header (testing).
-    #[arg(long, hide = true, value_parser = header_timeout)]
+    #[arg(long, hide = true, value_parser = humantime::parse_duration)]
     pub admin_header_timeout: Option<Duration>,
     /// POST every alert as JSON (with a Slack-compatible `text`) to this URL. Never logged.
     #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK", hide_env_values = true)]
@@ -176,7 +176,7 @@ pub struct RunArgs {
     pub alert_webhook_secret: Option<String>,
     /// Longest one webhook attempt may take, connection, headers and body included (1s to 60s;
     /// default 10s).
-    #[arg(long, value_parser = webhook_timeout)]
+    #[arg(long, value_parser = humantime::parse_duration)]
     pub alert_webhook_timeout: Option<Duration>,
     /// Publish every alert to this SNS topic.
     #[arg(long)]
@@ -232,20 +232,13 @@ fn host_name(s: &str) -> Result<String, String> {
         .ok_or_else(|| "a host name (letters, digits, - and .; no port), at most 253 characters".into())
 }
 
-fn duration_within(s: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
-    if d < min || d > max {
-        return Err(format!("between {} and {}", humantime::format_duration(min), humantime::format_duration(max)));
+/// `Some(d)` within `[min, max]`, `None` (the default) as `default`; else why not.
+pub fn within(d: Option<Duration>, default: Duration, (min, max): (Duration, Duration)) -> Result<Duration, String> {
+    match d {
+        None => Ok(default),
+        Some(d) if d >= min && d <= max => Ok(d),
+        Some(_) => Err(format!("between {} and {}", humantime::format_duration(min), humantime::format_duration(max))),
     }
-    Ok(d)
-}
-
-fn header_timeout(s: &str) -> Result<Duration, String> {
-    duration_within(s, crate::admin::limits::HEADER_READ_TIMEOUT_RANGE)
-}
-
-fn webhook_timeout(s: &str) -> Result<Duration, String> {
-    duration_within(s, crate::alerts::http::WEBHOOK_TIMEOUT_RANGE)
 }
 
 impl RunArgs {
@@ -253,5 +246,27 @@ impl RunArgs {
     pub fn resync(&self) -> Duration {
         let default = if self.events_queue_urls.is_empty() { 60 } else { 3600 };
         self.resync_interval.unwrap_or(Duration::from_secs(default))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bounded_duration_takes_its_default_or_a_value_in_range_and_refuses_others() {
+        let (s, range) = (Duration::from_secs(1), (Duration::from_secs(1), Duration::from_secs(60)));
+        assert_eq!(within(None, s * 10, range), Ok(s * 10));
+        assert_eq!(within(Some(s * 60), s * 10, range), Ok(s * 60));
+        assert!(within(Some(s * 61), s * 10, range).is_err());
+        assert!(within(Some(Duration::ZERO), s * 10, range).is_err());
+    }
+
+    #[test]
+    fn an_allowed_host_is_a_plain_dns_name() {
+        assert_eq!(host_name("reconciler.ops.svc"), Ok("reconciler.ops.svc".to_string()));
+        for bad in ["", "host:9090", "http://host", "a b", &"x".repeat(254)] {
+            assert!(host_name(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -88,6 +88,25 @@ async fn main() {
                 eprintln!("error: --admin-allowed-host: at most {} names", lambda_reconciler::cli::MAX_ALLOWED_HOSTS);
                 std::process::exit(2);
             }
+            use lambda_reconciler::{admin::limits, alerts::http};
+            let webhook_timeout = lambda_reconciler::cli::within(
+                args.alert_webhook_timeout,
+                http::WEBHOOK_TIMEOUT,
+                http::WEBHOOK_TIMEOUT_RANGE,
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("error: --alert-webhook-timeout: {e}");
+                std::process::exit(2);
+            });
+            let header_timeout = lambda_reconciler::cli::within(
+                args.admin_header_timeout,
+                limits::HEADER_READ_TIMEOUT,
+                limits::HEADER_READ_TIMEOUT_RANGE,
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("error: --admin-header-timeout: {e}");
+                std::process::exit(2);
+            });
             if webhook_secret.as_deref() == Some("") {
                 eprintln!("error: the webhook signing secret is empty");
                 std::process::exit(2);
@@ -98,7 +117,7 @@ async fn main() {
                 listen: args.listen,
                 webhook: args.alert_webhook,
                 webhook_secret,
-                webhook_timeout: args.alert_webhook_timeout.unwrap_or(lambda_reconciler::alerts::http::WEBHOOK_TIMEOUT),
+                webhook_timeout,
                 sns_topic: args.alert_sns_topic,
                 dry_run: args.dry_run,
                 max_concurrent: args.max_concurrent_reconciles,
@@ -108,9 +127,7 @@ async fn main() {
                 lease,
                 admin_token,
                 admin_allowed_hosts: args.admin_allowed_hosts,
-                admin_header_timeout: args
-                    .admin_header_timeout
-                    .unwrap_or(lambda_reconciler::admin::limits::HEADER_READ_TIMEOUT),
+                admin_header_timeout: header_timeout,
                 events_queues: args.events_queue_urls,
             };
             if let Some(Err(e)) = opts.lease.as_ref().map(|l| l.check()) {
