@@ -10,10 +10,18 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest and longest `--admin-header-timeout`.
 pub const HEADER_READ_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(60));
 
-/// Open connections at most. At the limit a new connection closes the oldest idle one (no
-/// request in flight), so a probe still gets through a flood of idle or half-sent connections;
-/// when every one has a request in flight, the new connection is closed at once.
+/// Open connections at most, or half the process's open-file limit when that is lower (the other
+/// half is for AWS connections and manifest files), but never under [`MIN_CONNECTIONS`]. At the
+/// limit a new connection closes the oldest idle one (no request in flight), so a probe still
+/// gets through a flood of idle or half-sent connections; when every one has a request in
+/// flight, the new connection is closed at once.
 pub const MAX_CONNECTIONS: usize = 256;
+
+/// The connection limit under a very low open-file limit.
+pub const MIN_CONNECTIONS: usize = 8;
+
+/// How long a new connection waits, at the limit, for the oldest idle one to close.
+pub const EVICTION_WAIT: Duration = Duration::from_secs(1);
 
 /// The largest request head (request line and headers) read, in bytes (hyper's read buffer).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;

@@ -75,6 +75,12 @@ async fn a_cross_site_form_or_a_rebinding_host_cannot_operate_and_the_cli_still_
     eventually("version 2 at 100 %", MINUTE, || async { live(&emu).await == ("2".into(), BTreeMap::new()) }).await;
 }
 
+/// The daemon's last log lines.
+fn tail(daemon: &Daemon) -> String {
+    let logs = daemon.logs.lock().unwrap();
+    logs[logs.len().saturating_sub(20)..].join("\n")
+}
+
 /// Raises this process's soft limit on open files to `n` (within the hard limit) when below.
 fn at_least_open_files(n: u64) {
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
@@ -97,15 +103,15 @@ async fn probes_answer_through_a_thousand_half_sent_connections_which_the_header
     // The daemon under a file limit a flood without a connection limit would exhaust, with a
     // header timeout that leaves the flood in place while the probe is asked (it answers at once).
     let mut prlimit = Command::new("prlimit");
-    prlimit.args(["--nofile=512", "--", env!("CARGO_BIN_EXE_lambda-reconciler")]);
+    prlimit.args(["--nofile=100", "--", env!("CARGO_BIN_EXE_lambda-reconciler")]);
     let extra = ["--admin-header-timeout", "20s"];
     let daemon = Daemon::spawn(Daemon::command(prlimit, &emu, path(&dir), &extra, "AKIDTEST"));
     let port = daemon.port;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let half_sent: Vec<TcpStream> = (0..1000)
         .map(|_| {
-            let mut s =
-                TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("the listener keeps accepting");
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("the listener keeps accepting: {e}\n{}", tail(&daemon)));
             s.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
             s
         })
