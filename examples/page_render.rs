@@ -50,7 +50,7 @@ fn median(mut times: Vec<f64>) -> (f64, f64) {
 /// One `GET path` on a fresh connection; returns the body's length.
 fn get(addr: std::net::SocketAddr, path: &str) -> usize {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).unwrap();
     assert!(resp.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&resp[..80.min(resp.len())]));
@@ -77,8 +77,7 @@ async fn main() {
                 text: format!("drift on app-{i:05} (ap-northeast-1) reservedConcurrency: 9 (git: 3), action: none"),
             });
         }
-        let state =
-            AdminState { status: store.clone(), metrics: Arc::new(Metrics::default()), operator: None, token: None };
+        let state = AdminState::new(store.clone(), Arc::new(Metrics::default()));
         let (addr, _task) = admin::serve("127.0.0.1:0".parse().unwrap(), state, std::future::pending()).await.unwrap();
         let alerts = store.recent_alerts();
         for (label, path) in queries {

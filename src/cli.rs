@@ -156,6 +156,14 @@ pub struct RunArgs {
     /// but /healthz and /readyz. Without it, keep the port private.
     #[arg(long)]
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// A name the admin listener answers to in the Host header (a Service or ingress name),
+    /// besides IP addresses and localhost; repeatable, up to 16. Other names are refused (DNS
+    /// rebinding), on every endpoint but /healthz and /readyz.
+    #[arg(long = "admin-allowed-host", value_parser = host_name)]
+    pub admin_allowed_hosts: Vec<String>,
+    /// How long a connection to the admin listener may take to send a request header (testing).
+    #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+    pub admin_header_timeout: Option<Duration>,
     /// POST every alert as JSON (with a Slack-compatible `text`) to this URL. Never logged.
     #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK", hide_env_values = true)]
     pub alert_webhook: Option<String>,
@@ -166,6 +174,10 @@ pub struct RunArgs {
     /// The signing secret itself (prefer the file). Never logged.
     #[arg(long, env = "LAMBDA_RECONCILER_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
     pub alert_webhook_secret: Option<String>,
+    /// Longest one webhook attempt may take, connection, headers and body included (1s to 60s;
+    /// default 10s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub alert_webhook_timeout: Option<Duration>,
     /// Publish every alert to this SNS topic.
     #[arg(long)]
     pub alert_sns_topic: Option<String>,
@@ -214,6 +226,25 @@ pub struct RunArgs {
     pub propagation_window: Duration,
 }
 
+/// The most `--admin-allowed-host` names.
+pub const MAX_ALLOWED_HOSTS: usize = 16;
+
+/// A DNS name: letters, digits, `-` and `.`, at most 253 characters.
+fn host_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.len() <= 253 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    ok.then(|| s.to_string())
+        .ok_or_else(|| "a host name (letters, digits, - and .; no port), at most 253 characters".into())
+}
+
+/// `Some(d)` within `[min, max]`, `None` (the default) as `default`; else why not.
+pub fn within(d: Option<Duration>, default: Duration, (min, max): (Duration, Duration)) -> Result<Duration, String> {
+    match d {
+        None => Ok(default),
+        Some(d) if d >= min && d <= max => Ok(d),
+        Some(_) => Err(format!("between {} and {}", humantime::format_duration(min), humantime::format_duration(max))),
+    }
+}
+
 impl RunArgs {
     /// The resync interval: as given, else 60 s, or 1 h when events report changes.
     pub fn resync(&self) -> Duration {
@@ -243,5 +274,22 @@ mod tests {
         assert!(duration_flag::<1000, 60_000>("3years").unwrap_err().contains("within 1s and 1m"));
         assert!(duration_flag::<1000, 60_000>("10ms").is_err());
         assert!(duration_flag::<1000, 60_000>("99999999999999999999years").is_err());
+    }
+
+    #[test]
+    fn a_bounded_duration_takes_its_default_or_a_value_in_range_and_refuses_others() {
+        let (s, range) = (Duration::from_secs(1), (Duration::from_secs(1), Duration::from_secs(60)));
+        assert_eq!(within(None, s * 10, range), Ok(s * 10));
+        assert_eq!(within(Some(s * 60), s * 10, range), Ok(s * 60));
+        assert!(within(Some(s * 61), s * 10, range).is_err());
+        assert!(within(Some(Duration::ZERO), s * 10, range).is_err());
+    }
+
+    #[test]
+    fn an_allowed_host_is_a_plain_dns_name() {
+        assert_eq!(host_name("reconciler.ops.svc"), Ok("reconciler.ops.svc".to_string()));
+        for bad in ["", "host:9090", "http://host", "a b", &"x".repeat(254)] {
+            assert!(host_name(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -303,111 +303,6 @@ pub async fn apply(
     }
 }
 
-/// The Authorization header for a controller's admin listener, from `--admin-token-file`.
-fn admin_headers(token_file: Option<&Path>) -> Result<Vec<(&'static str, String)>, String> {
-    let Some(path) = token_file else { return Ok(vec![]) };
-    let token = std::fs::read_to_string(path).map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?;
-    Ok(vec![("authorization", format!("Bearer {}", token.trim()))])
-}
-
-/// `status`: fetches /status from a running controller and prints it like `kubectl get`.
-pub async fn status(server: &str, output: Output, token_file: Option<&Path>) -> i32 {
-    let headers = match admin_headers(token_file) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let client = match crate::alerts::http::HttpClient::new() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
-    let url = format!("{}/status", server.trim_end_matches('/'));
-    let body = match client.send_with("GET", &url, None, &headers).await {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {server}: {e}");
-            return 1;
-        }
-    };
-    if output == Output::Json {
-        println!("{body}");
-        return 0;
-    }
-    let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    let empty = vec![];
-    let rows: Vec<[String; 7]> = doc["manifests"]
-        .as_array()
-        .unwrap_or(&empty)
-        .iter()
-        .map(|m| {
-            let s = |k: &str| m[k].as_str().unwrap_or("-").to_string();
-            let drift = m["driftedFields"].as_array().map(|a| a.len()).unwrap_or(0);
-            [s("manifest"), s("function"), s("region"), s("sync"), drift.to_string(), s("lastApplied"), s("lastError")]
-        })
-        .collect();
-    print!("{}", table(["MANIFEST", "FUNCTION", "REGION", "SYNC", "DRIFTED", "LAST APPLIED", "LAST ERROR"], &rows));
-    let rollouts: Vec<[String; 7]> = doc["manifests"]
-        .as_array()
-        .unwrap_or(&empty)
-        .iter()
-        .flat_map(|m| {
-            let function = m["function"].as_str().unwrap_or("-").to_string();
-            m["rollouts"].as_array().cloned().unwrap_or_default().into_iter().map(move |r| {
-                let s = |k: &str| r[k].as_str().map_or("-".to_string(), str::to_string);
-                let step = format!("{}/{}", r["step"], r["steps"]);
-                let alarms: Vec<String> = r["alarms"]
-                    .as_array()
-                    .unwrap_or(&vec![])
-                    .iter()
-                    .map(|a| format!("{}={}", a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or("")))
-                    .collect();
-                let phase = match r["reason"].as_str() {
-                    Some(reason) => format!("{} ({reason})", s("phase")),
-                    None => s("phase"),
-                };
-                [
-                    format!("{function}/{}", s("alias")),
-                    format!("{} → {}", s("from"), s("to")),
-                    phase,
-                    step,
-                    format!("{}%", r["weight"].as_f64().unwrap_or(0.0)),
-                    s("nextStepAt"),
-                    alarms.join(" "),
-                ]
-            })
-        })
-        .collect();
-    if !rollouts.is_empty() {
-        println!();
-        print!("{}", table(["ROLLOUT", "VERSIONS", "PHASE", "STEP", "WEIGHT", "NEXT STEP", "ALARMS"], &rollouts));
-    }
-    0
-}
-
-/// Left-aligned columns separated by three spaces (the `kubectl get` look).
-fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
-    let mut widths = head.map(str::len);
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        padded.join("   ").trim_end().to_string() + "\n"
-    };
-    let mut out = line(head.to_vec());
-    for r in rows {
-        out += &line(r.iter().map(String::as_str).collect());
-    }
-    out
-}
-
 /// `export`: prints the manifest on stdout, warnings on stderr.
 pub async fn export(opts: &AwsOptions, function: &str, aliases: &[String]) -> i32 {
     let aws = Aws::connect(opts).await;
@@ -436,23 +331,8 @@ pub async fn operate(opts: &AwsOptions, a: &crate::cli::OperatorArgs, op: Operat
     let result = match &a.server {
         Some(server) => {
             let region = Aws::connect(opts).await.default_region().unwrap_or_default();
-            let url = format!("{}/rollouts/{region}/{}/{}/{name}", server.trim_end_matches('/'), a.function, a.alias);
-            let answer = match (crate::alerts::http::HttpClient::new(), admin_headers(a.admin_token_file.as_deref())) {
-                (Ok(client), Ok(h)) => {
-                    client.send_with("POST", &url, Some(String::new()), &h).await.map_err(|e| e.to_string())
-                }
-                (Err(e), _) => Err(e.to_string()),
-                (_, Err(e)) => Err(e),
-            };
-            answer.and_then(|body| {
-                let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                let message = doc["message"].as_str().unwrap_or(&body).to_string();
-                if doc["ok"] == true {
-                    Ok(message)
-                } else {
-                    Err(message)
-                }
-            })
+            let target = (region.as_str(), a.function.as_str(), a.alias.as_str());
+            crate::remote::operate(server, target, name, a.admin_token_file.as_deref()).await
         }
         None => {
             let aws = Aws::connect(opts).await;

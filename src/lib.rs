@@ -17,6 +17,7 @@ pub mod page;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;
+pub mod remote;
 pub mod status;
 pub mod trail;
 pub mod types;

@@ -84,6 +84,29 @@ async fn main() {
                 },
                 (None, s) => s,
             };
+            if args.admin_allowed_hosts.len() > lambda_reconciler::cli::MAX_ALLOWED_HOSTS {
+                eprintln!("error: --admin-allowed-host: at most {} names", lambda_reconciler::cli::MAX_ALLOWED_HOSTS);
+                std::process::exit(2);
+            }
+            use lambda_reconciler::{admin::limits, alerts::http};
+            let webhook_timeout = lambda_reconciler::cli::within(
+                args.alert_webhook_timeout,
+                http::WEBHOOK_TIMEOUT,
+                http::WEBHOOK_TIMEOUT_RANGE,
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("error: --alert-webhook-timeout: {e}");
+                std::process::exit(2);
+            });
+            let header_timeout = lambda_reconciler::cli::within(
+                args.admin_header_timeout,
+                limits::HEADER_READ_TIMEOUT,
+                limits::HEADER_READ_TIMEOUT_RANGE,
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("error: --admin-header-timeout: {e}");
+                std::process::exit(2);
+            });
             if webhook_secret.as_deref() == Some("") {
                 eprintln!("error: the webhook signing secret is empty");
                 std::process::exit(2);
@@ -94,6 +117,7 @@ async fn main() {
                 listen: args.listen,
                 webhook: args.alert_webhook,
                 webhook_secret,
+                webhook_timeout,
                 sns_topic: args.alert_sns_topic,
                 dry_run: args.dry_run,
                 max_concurrent: args.max_concurrent_reconciles,
@@ -102,6 +126,8 @@ async fn main() {
                 waits: Waits { timeout: args.wait_timeout, alarm_poll: args.alarm_poll, ..Waits::default() },
                 lease,
                 admin_token,
+                admin_allowed_hosts: args.admin_allowed_hosts,
+                admin_header_timeout: header_timeout,
                 events_queues: args.events_queue_urls,
                 propagation_window: args.propagation_window,
             };
@@ -122,7 +148,7 @@ async fn main() {
             }
         }
         Command::Status { server, output, admin_token_file } => {
-            commands::status(&server, output, admin_token_file.as_deref()).await
+            lambda_reconciler::remote::status(&server, output, admin_token_file.as_deref()).await
         }
         Command::Promote(a) => commands::operate(&opts_aws, &a, Operator::Promote).await,
         Command::Abort(a) => commands::operate(&opts_aws, &a, Operator::Abort).await,

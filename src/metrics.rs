@@ -37,6 +37,11 @@ pub struct AlertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AliasLabels {
     pub function: String,
     pub region: String,
@@ -69,6 +74,8 @@ pub struct Metrics {
     pub manifests: Family<StateLabel, Gauge>,
     pub aws_calls: Family<CallLabels, Counter>,
     pub alerts: Family<AlertLabels, Counter>,
+    /// Webhook attempts by outcome (ok, http_error, timeout, body_too_large, request_error, invalid_url).
+    pub webhook_deliveries: Family<OutcomeLabel, Counter>,
     pub reloads: Counter,
     pub rollouts: Family<ResultLabel, Counter>,
     pub rollout_weight: Family<AliasLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
@@ -101,6 +108,7 @@ impl Default for Metrics {
             manifests: Family::default(),
             aws_calls: Family::default(),
             alerts: Family::default(),
+            webhook_deliveries: Family::default(),
             reloads: Counter::default(),
             rollouts: Family::default(),
             rollout_weight: Family::default(),
@@ -130,6 +138,11 @@ impl Default for Metrics {
         registry.register("managed_manifests", "Managed manifests by sync state", m.manifests.clone());
         registry.register("aws_api_calls", "AWS API calls by service, operation and outcome", m.aws_calls.clone());
         registry.register("alerts", "Alerts by sink and outcome (sent, failed, dropped)", m.alerts.clone());
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (ok, http_error, timeout, body_too_large, request_error, invalid_url)",
+            m.webhook_deliveries.clone(),
+        );
         registry.register(
             "manifest_reloads",
             "Reloads of the manifest directory (one per burst of file events)",
@@ -200,6 +213,11 @@ impl Metrics {
 
     pub fn alert(&self, sink: &str, outcome: &str) {
         self.alerts.get_or_create(&AlertLabels { sink: sink.into(), outcome: outcome.into() }).inc();
+    }
+
+    /// Counts one webhook attempt's outcome.
+    pub fn webhook_delivery(&self, outcome: &str) {
+        self.webhook_deliveries.get_or_create(&OutcomeLabel { outcome: outcome.into() }).inc();
     }
 
     /// Sets the managed-manifest gauges from `(state, count)` pairs (every state listed).

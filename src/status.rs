@@ -163,8 +163,10 @@ impl StatusStore {
         keys.into_iter().filter_map(|k| map.remove(&k).map(|s| (k, s))).collect()
     }
 
-    pub fn all(&self) -> Vec<ManifestStatus> {
-        self.map.read().unwrap().values().cloned().collect()
+    /// The number of statuses, and a copy of those from `offset` (at most `limit`), in key order.
+    pub fn page(&self, offset: usize, limit: usize) -> (usize, Vec<ManifestStatus>) {
+        let map = self.map.read().unwrap();
+        (map.len(), map.values().skip(offset).take(limit).cloned().collect())
     }
 
     /// Runs `f` over every status under the read lock, without copying them (the status page).

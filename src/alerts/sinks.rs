@@ -1,5 +1,4 @@
-//! Alert sinks: a webhook (JSON POST, Slack-compatible `text`) and an SNS topic, each drained
-//! by its own task with jittered retries.
+//! Alert sinks: a webhook (JSON POST, Slack-compatible `text`) and an SNS topic, each drained by its own task with jittered, bounded retries.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +10,8 @@ use super::Alert;
 use crate::aws::sns::Sns;
 use crate::metrics::Metrics;
 
+/// Attempts per alert and sink; with the webhook's deadline per attempt (10 s by default) and the
+/// backoff between them, one alert holds its sink's queue for about a minute at most.
 const ATTEMPTS: u32 = 5;
 
 /// The header carrying the signing time (Unix seconds).
@@ -56,12 +57,15 @@ impl Sink {
         }
     }
 
-    async fn deliver(&self, alert: &Alert) -> Result<(), String> {
+    /// One attempt; a webhook attempt's outcome is counted.
+    async fn deliver(&self, alert: &Alert, metrics: &Metrics) -> Result<(), String> {
         let body = serde_json::to_string(alert).map_err(|e| e.to_string())?;
         match self {
             Sink::Webhook { client, url, secret } => {
                 let headers = secret.as_ref().map(|k| k.headers(&body, now_secs())).unwrap_or_default();
-                client.send_with("POST", url, Some(body), &headers).await.map(drop).map_err(|e| e.to_string())
+                let result = client.send_with("POST", url, Some(body), &headers).await;
+                metrics.webhook_delivery(result.as_ref().map_or_else(|e| e.outcome(), |_| "ok"));
+                result.map(drop).map_err(|e| e.to_string())
             }
             Sink::Sns { client, topic_arn } => {
                 let subject = format!("lambda-reconciler {:?}", alert.kind);
@@ -88,7 +92,7 @@ pub async fn run(
 async fn deliver(sink: &Sink, alert: &Alert, metrics: &Metrics) {
     let mut delay = Duration::from_millis(200);
     for attempt in 1..=ATTEMPTS {
-        match sink.deliver(alert).await {
+        match sink.deliver(alert, metrics).await {
             Ok(()) => {
                 metrics.alert(sink.name(), "sent");
                 break;

@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub webhook: Option<String>,
     /// Signs each webhook alert (HMAC-SHA256); never printed.
     pub webhook_secret: Option<String>,
+    /// The deadline of one webhook attempt (`--alert-webhook-timeout`).
+    pub webhook_timeout: Duration,
     pub sns_topic: Option<String>,
     pub dry_run: bool,
     pub max_concurrent: usize,
@@ -56,6 +58,10 @@ pub struct RunOptions {
     pub events_queues: Vec<String>,
     /// The admin listener's bearer token (`--admin-token-file`).
     pub admin_token: Option<crate::admin::AdminToken>,
+    /// Host names the admin listener answers to besides IP literals and localhost.
+    pub admin_allowed_hosts: Vec<String>,
+    /// How long an admin connection may take to send a request header.
+    pub admin_header_timeout: Duration,
     /// Leader election among replicas (`--lease-table`); `None`: the only writer.
     pub lease: Option<lease::LeaseOptions>,
 }
@@ -218,7 +224,8 @@ fn deletion_grace(debounce: Duration) -> Duration {
 fn sinks(aws: &Aws, opts: &RunOptions) -> Result<Vec<Sink>, RunError> {
     let mut out = Vec::new();
     if let Some(url) = &opts.webhook {
-        let client = Box::new(HttpClient::new().map_err(RunError::Webhook)?);
+        let limits = crate::alerts::http::Limits { deadline: opts.webhook_timeout, ..crate::alerts::http::WEBHOOK };
+        let client = Box::new(HttpClient::new(limits).map_err(RunError::Webhook)?);
         let secret = opts.webhook_secret.as_deref().map(crate::alerts::sinks::SigningKey::new);
         out.push(Sink::Webhook { client, url: url.clone(), secret });
     }
@@ -268,7 +275,13 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
     let running: rollouts::Running = Arc::default();
     let operator = Some(rollouts::operator_hook(running.clone()));
     let token = opts.admin_token.clone();
-    let admin_state = AdminState { status: status.clone(), metrics: metrics.clone(), operator, token };
+    let admin_state = AdminState {
+        operator,
+        token,
+        allowed_hosts: admin::guard::AllowedHosts::new(&opts.admin_allowed_hosts),
+        header_timeout: opts.admin_header_timeout,
+        ..AdminState::new(status.clone(), metrics.clone())
+    };
     let (bound, admin_task) = admin::serve(opts.listen, admin_state, async move {
         let _ = admin_stop.wait_for(|s| *s).await;
     })

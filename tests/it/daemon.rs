@@ -384,7 +384,7 @@ async fn the_admin_token_guards_status_metrics_and_operations_but_not_the_probes
     // A browser: Basic authentication with the token as the password, asked for by the 401.
     let (code, body) = daemon.get("/");
     assert_eq!(code, 401, "{body}");
-    let raw = http_raw(daemon.port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let raw = http_raw(daemon.port, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     assert!(raw.contains("www-authenticate: Basic realm=\"lambda-reconciler\""), "{raw}");
     let basic = |user_token: &str| {
         let auth = aws_smithy_types::base64::encode(user_token);
@@ -397,12 +397,13 @@ async fn the_admin_token_guards_status_metrics_and_operations_but_not_the_probes
     // site's form.
     let auth = aws_smithy_types::base64::encode("operator:s3cr3t-Adm1n-token");
     let post = "/rollouts/ap-northeast-1/guarded/live/promote";
-    assert_eq!(http_with(daemon.port, "POST", post, "", &format!("Authorization: Basic {auth}\r\n")).0, 401);
-    let bearer = "Authorization: Bearer s3cr3t-Adm1n-token\r\n";
-    assert_eq!(http_with(daemon.port, "POST", post, "", bearer).0, 200, "the bearer token may operate");
+    let json = "Content-Type: application/json\r\n";
+    assert_eq!(http_with(daemon.port, "POST", post, "{}", &format!("{json}Authorization: Basic {auth}\r\n")).0, 401);
+    let bearer = format!("{json}Authorization: Bearer s3cr3t-Adm1n-token\r\n");
+    assert_eq!(http_with(daemon.port, "POST", post, "{}", &bearer).0, 200, "the bearer token may operate");
     let promote = daemon.get("/rollouts/ap-northeast-1/guarded/live/promote");
     assert_eq!(
-        http_with(daemon.port, "POST", "/rollouts/ap-northeast-1/guarded/live/promote", "", "").0,
+        http_with(daemon.port, "POST", "/rollouts/ap-northeast-1/guarded/live/promote", "{}", json).0,
         401,
         "{promote:?}"
     );

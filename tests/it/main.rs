@@ -4,6 +4,7 @@
 mod common;
 
 mod accounts;
+mod admin;
 mod aws_rules;
 mod browser;
 mod container;
@@ -28,3 +29,4 @@ mod secrets_manager;
 mod settings;
 mod snapshot;
 mod swap;
+mod webhooks;

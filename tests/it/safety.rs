@@ -18,7 +18,8 @@ async fn a_panic_in_a_reconcile_is_alerted_and_stops_the_daemon_so_that_it_is_re
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("boom.yaml"), manifest("boom", 2)).unwrap();
     let d = dir.path().to_str().unwrap();
-    let mut cmd = Daemon::command(&emu, d, &["--resync-interval", "1h", "--alert-webhook", &hook.url], "AKIDTEST");
+    let bin = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
+    let mut cmd = Daemon::command(bin, &emu, d, &["--resync-interval", "1h", "--alert-webhook", &hook.url], "AKIDTEST");
     cmd.env("LAMBDA_RECONCILER_TEST_PANIC", "boom");
     let mut daemon = Daemon::spawn(cmd);
     assert_eq!(

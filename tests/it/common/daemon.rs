@@ -34,12 +34,12 @@ impl Daemon {
 
     /// A daemon signing with access key `key` (a second replica: AKIDTESTB, under the same policy).
     pub fn start_as(emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Daemon {
-        Self::spawn(Self::command(emu, dir, extra, key))
+        Self::spawn(Self::command(Command::new(env!("CARGO_BIN_EXE_lambda-reconciler")), emu, dir, extra, key))
     }
 
-    /// The `run` command of [`Daemon::start_as`], to add to before [`Daemon::spawn`].
-    pub fn command(emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
+    /// `cmd` (the binary, or a wrapper such as `prlimit ... --` before it) given the arguments of
+    /// `run` and the environment of a daemon signing with `key`.
+    pub fn command(mut cmd: Command, emu: &Emulator, dir: &str, extra: &[&str], key: &str) -> Command {
         cmd.args(Self::args(emu, dir, extra))
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)

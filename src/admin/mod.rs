@@ -1,9 +1,14 @@
 //! The HTTP endpoints: / (the status page), /healthz, /readyz, /status (JSON), /metrics (Prometheus text) and the
 //! operator's rollout commands (POST /rollouts/REGION/FUNCTION/ALIAS/promote|abort|retry), behind
-//! an optional bearer token (all but the probes).
+//! the Host and origin checks and an optional bearer token (all but the probes).
+
+pub mod guard;
+pub mod limits;
+mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -27,6 +32,24 @@ pub struct AdminState {
     pub operator: Option<OperatorHook>,
     /// `--admin-token-file`: every endpoint but /healthz and /readyz wants `Bearer <token>`.
     pub token: Option<AdminToken>,
+    /// `--admin-allowed-host`: names the Host header may carry besides IP literals and localhost.
+    pub allowed_hosts: guard::AllowedHosts,
+    /// [`limits::HEADER_READ_TIMEOUT`], or `--admin-header-timeout`.
+    pub header_timeout: Duration,
+}
+
+impl AdminState {
+    /// No operator, no token, no allowed name, the default header timeout.
+    pub fn new(status: Arc<StatusStore>, metrics: Arc<Metrics>) -> AdminState {
+        AdminState {
+            status,
+            metrics,
+            operator: None,
+            token: None,
+            allowed_hosts: guard::AllowedHosts::default(),
+            header_timeout: limits::HEADER_READ_TIMEOUT,
+        }
+    }
 }
 
 /// The admin listener's bearer token, kept as its SHA-256: a request's token is compared by
@@ -126,17 +149,41 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-async fn status(State(s): State<AdminState>) -> impl IntoResponse {
+/// `?offset=N&limit=M` of `/status`: `None` when a value is not a number.
+fn page_of(query: &str) -> Option<(usize, usize)> {
+    let (mut offset, mut limit) = (0, limits::STATUS_PAGE_DEFAULT);
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "offset" => offset = v.parse().ok()?,
+            "limit" => limit = v.parse().ok()?,
+            _ => {}
+        }
+    }
+    Some((offset, limit.clamp(1, limits::STATUS_PAGE_MAX)))
+}
+
+/// One page of the statuses (in a stable order), with `total` and, while more remain, `next`
+/// (the offset of the next page).
+async fn status(State(s): State<AdminState>, uri: axum::http::Uri) -> axum::response::Response {
+    let Some((offset, limit)) = page_of(uri.query().unwrap_or("")) else {
+        return (StatusCode::BAD_REQUEST, "offset and limit are numbers\n").into_response();
+    };
     let role = s.status.role();
     let ready = role == "follower" || s.status.is_ready();
+    let (total, manifests) = s.status.page(offset, limit);
     let mut body = serde_json::json!({
-        "ready": ready, "role": role, "manifests": s.status.all(), "alerts": s.status.recent_alerts()
+        "ready": ready, "role": role, "manifests": manifests, "alerts": s.status.recent_alerts(),
+        "total": total, "offset": offset, "limit": limit,
     });
+    let end = offset.saturating_add(limit);
+    if end < total {
+        body["next"] = serde_json::json!(end);
+    }
     let shards = s.status.shards();
     if !shards.is_empty() {
         body["shards"] = serde_json::json!(shards);
     }
-    Json(body)
+    Json(body).into_response()
 }
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
@@ -162,21 +209,17 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics))
         .route("/rollouts/{region}/{function}/{alias}/{action}", axum::routing::post(operate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
 
-/// Binds `addr` (port 0 picks one) and serves until `shutdown` resolves; returns the bound address.
+/// Binds `addr` (port 0 picks one) and serves until `shutdown` resolves; returns the bound address
+/// and the server's task (the limits: [`limits`]).
 pub async fn serve(
     addr: SocketAddr,
     state: AdminState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    let handle = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await {
-            tracing::error!(error = %e, "admin server stopped");
-        }
-    });
-    Ok((bound, handle))
+    let header_timeout = state.header_timeout;
+    server::serve(addr, router(state), header_timeout, shutdown).await
 }
