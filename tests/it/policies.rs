@@ -83,3 +83,35 @@ async fn plan_validate_and_export_need_only_the_read_only_policy_and_apply_the_f
     assert!(export.stdout.contains("provisionedConcurrency") && export.stdout.contains("eventSourceMappings"));
     assert_authorized(&emu.run(&["plan", "-m", path(&dir)]).expect(0));
 }
+
+/// `policy.json` without `action` in any statement, as a temp file.
+fn shipped_without(action: &str) -> tempfile::NamedTempFile {
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(policy("policy.json")).unwrap()).unwrap();
+    for s in p["Statement"].as_array_mut().unwrap() {
+        s["Action"].as_array_mut().unwrap().retain(|a| a != action);
+    }
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), p.to_string()).unwrap();
+    f
+}
+
+#[tokio::test]
+async fn setting_layers_needs_get_layer_version_which_the_shipped_policy_grants() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let layer = emu.seed_layer("app-ro-deps");
+    let text = format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:\n  layers: [\"{layer}\"]\n"
+    );
+    let dir = manifests(&[("f.yaml", &text)]);
+    // AWS (adding-layers): "you must have this permission in your user policy".
+    let bare = shipped_without("lambda:GetLayerVersion");
+    emu.configure(&format!(r#"{{"principals": {{"AKIDTEST": {:?}}}}}"#, bare.path().to_str().unwrap()));
+    let refused = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(refused.all().contains("not authorized to perform: lambda:GetLayerVersion"), "{}", refused.all());
+    under(&emu, "policy.json");
+    assert_authorized(&emu.run(&["apply", "-m", path(&dir)]).expect(0));
+    let c = emu.lambda().await.get_function_configuration().function_name(F).send().await.unwrap();
+    assert_eq!(c.layers().iter().filter_map(|l| l.arn()).collect::<Vec<_>>(), [layer.as_str()]);
+}
