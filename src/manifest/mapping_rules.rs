@@ -63,6 +63,11 @@ pub fn check(s: &Spec, err: &mut dyn FnMut(&str, String)) {
         if let Some(age) = m.maximum_record_age.filter(|a| *a != -1 && !(60..=604_800).contains(a)) {
             err(&f("maximumRecordAge"), format!("{age} is neither -1 (forever) nor 60-604800 seconds"));
         }
+        // services-sqs-parameters, MaximumBatchingWindowInSeconds: "Batching window is not
+        // supported for FIFO queues" (0, the default, sets none).
+        if k == Kind::Fifo && m.maximum_batching_window.is_some_and(|w| w > 0) {
+            err(&f("maximumBatchingWindow"), "FIFO queues do not support a batching window: leave it out".into());
+        }
         // "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
         if k != Kind::Stream && m.batch_size.is_some_and(|b| b > 10) && m.maximum_batching_window.unwrap_or(0) < 1 {
             err(&f("batchSize"), "over 10 for SQS needs maximumBatchingWindow of at least 1 second".into());

@@ -124,7 +124,7 @@ pub struct EventSourceMapping {
     pub enabled: Option<bool>,
     /// SQS 1-10,000 (FIFO 10; over 10 needs maximumBatchingWindow >= 1); streams 1-10,000.
     pub batch_size: Option<i64>,
-    /// Seconds, 0-300.
+    /// Seconds, 0-300; FIFO queues support none (0 or absent).
     pub maximum_batching_window: Option<i64>,
     /// SQS only: 2-1,000 concurrent invocations.
     pub maximum_concurrency: Option<i64>,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{PermissionSpec, Spec};
-use crate::types::{owned_sid, principal, Field, Permission, INVOKE, PERMISSION_SID_PREFIX};
+use crate::types::{owned_sid, Field, Permission, INVOKE, PERMISSION_SID_PREFIX};
 
 /// StatementId: 1-100 of `[a-zA-Z0-9-_]`, the owned prefix included.
 pub const MAX_NAME: usize = 100 - PERMISSION_SID_PREFIX.len();
@@ -71,7 +71,8 @@ pub fn resolve(s: &Spec) -> Option<Permissions> {
         Field::Value(p) => p,
     };
     let grant = |p: &PermissionSpec| Permission {
-        principal: principal(&p.principal),
+        // An account id stays an id here: the plan builds its ARN in the function's partition.
+        principal: p.principal.clone(),
         action: p.action.clone().unwrap_or_else(|| INVOKE.to_string()),
         source_arn: p.source_arn.clone(),
         source_account: p.source_account.as_ref().map(|a| a.as_text()),

@@ -503,6 +503,14 @@ fn event_source_mappings_are_checked_against_their_source_types_rules() {
 }
 
 #[test]
+fn a_fifo_queue_mapping_takes_no_batching_window() {
+    let fifo = "  eventSourceMappings:\n    - source: arn:aws:sqs:ap-northeast-1:123456789012:orders.fifo\n      maximumBatchingWindow: 5\n";
+    one(fifo, "spec.eventSourceMappings[0].maximumBatchingWindow", 8, "FIFO queues do not support a batching window");
+    assert!(errors(&fifo.replace(": 5", ": 0")).is_empty(), "0 is the default: no window");
+    assert!(errors(&fifo.replace(".fifo", "")).is_empty(), "a standard queue takes one");
+}
+
+#[test]
 fn a_role_arn_must_be_an_iam_role_in_the_functions_account() {
     one("  roleArn: arn:aws:iam::123:role/x\n", "spec.roleArn", 6, "is not an IAM role ARN");
     one("  roleArn: arn:aws:iam::111122223333:user/x\n", "spec.roleArn", 6, "is not an IAM role ARN");

@@ -40,6 +40,13 @@ pub(super) fn plan(d: &Desired, live: &Settings) -> Option<(Settings, Vec<Diff>)
                 write.insert(k.to_string(), v.clone());
             }
         }
+        // Log levels need JSON ("To use log-level filtering, your function must be configured to
+        // use the JSON log format", monitoring-cloudwatchlogs-log-level): with Text, the live
+        // JSON levels are not carried over (validate refuses managed ones).
+        if write.get("loggingConfig.format") == Some(&json!("Text")) {
+            write.remove("loggingConfig.applicationLogLevel");
+            write.remove("loggingConfig.systemLogLevel");
+        }
     }
     Some((Settings::from_fields(write), diffs))
 }

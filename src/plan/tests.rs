@@ -92,6 +92,21 @@ fn plan_leaves_absent_fields_unmanaged() {
 }
 
 #[test]
+fn a_switch_to_text_logs_sends_no_levels_where_they_are_unmanaged() {
+    let mut o = observed();
+    let live = &mut o.function.as_mut().unwrap().settings;
+    live.log_format = Some("JSON".into());
+    live.application_log_level = Some("WARN".into());
+    live.system_log_level = Some("INFO".into());
+    live.log_group = Some("/aws/lambda/f".into());
+    let p = plan(&desired("  loggingConfig: {format: Text}\n"), &o);
+    let Action::UpdateConfiguration { settings, .. } = &p.changes[0].action else { panic!("{p:#?}") };
+    assert_eq!(settings.log_format.as_deref(), Some("Text"));
+    assert_eq!((&settings.application_log_level, &settings.system_log_level), (&None, &None));
+    assert_eq!(settings.log_group.as_deref(), Some("/aws/lambda/f"), "the rest of LoggingConfig goes whole");
+}
+
+#[test]
 fn plan_deletes_reserved_concurrency_when_set_to_null() {
     let mut o = observed();
     o.function.as_mut().unwrap().reserved_concurrency = Some(7);

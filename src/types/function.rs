@@ -130,6 +130,14 @@ pub fn is_region(r: &str) -> bool {
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
+/// The partition an ARN names (`arn:aws-cn:lambda:…` → `aws-cn`); `aws` when it names none.
+pub fn partition_of(arn: &str) -> &str {
+    match arn.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", partition, ..] if partition.starts_with("aws") => partition,
+        _ => "aws",
+    }
+}
+
 /// A 12-digit AWS account id.
 pub fn is_account(a: &str) -> bool {
     a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())

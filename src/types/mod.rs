@@ -14,11 +14,11 @@ mod settings;
 
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
-    is_account, is_region, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, Scope,
-    FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
+    is_account, is_region, partition_of, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState,
+    Published, Scope, FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
 };
 pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};
-pub use permission::{owned_sid, principal, Permission, INVOKE, PERMISSION_SID_PREFIX};
+pub use permission::{owned_sid, Permission, INVOKE, PERMISSION_SID_PREFIX};
 pub use rollout::{
     marker_tag, tag_safe, AlarmState, Deployment, HookResult, Marker, Phase, RolloutView, Step, Strategy,
     MARKER_TAG_PREFIX,

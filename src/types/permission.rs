@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-/// One statement's grant. `principal` is in AWS's stored form (a service principal, or an ARN:
-/// an account id becomes `arn:aws:iam::ID:root`).
+/// One statement's grant. Observed, `principal` is in AWS's stored form (a service principal, or
+/// an ARN: an account id becomes `arn:PARTITION:iam::ID:root`); desired, it is as the manifest
+/// names it, since an account's ARN depends on the function's partition ([`Permission::stored`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Permission {
@@ -22,16 +23,37 @@ pub const PERMISSION_SID_PREFIX: &str = "lambda-reconciler-";
 /// The default action of a permission.
 pub const INVOKE: &str = "lambda:InvokeFunction";
 
-/// AWS's stored form of a principal.
-pub fn principal(p: &str) -> String {
-    if p.len() == 12 && p.chars().all(|c| c.is_ascii_digit()) {
-        format!("arn:aws:iam::{p}:root")
-    } else {
-        p.to_string()
+impl Permission {
+    /// The grant as AWS stores it for a function in `partition` (`aws`, `aws-cn`,
+    /// `aws-us-gov`, …): an account id becomes that partition's `arn:PARTITION:iam::ID:root`.
+    pub fn stored(&self, partition: &str) -> Permission {
+        let p = &self.principal;
+        let principal = if crate::types::is_account(p) { format!("arn:{partition}:iam::{p}:root") } else { p.clone() };
+        Permission { principal, ..self.clone() }
     }
 }
 
 /// The statement id the controller writes for the manifest's permission `name`.
 pub fn owned_sid(name: &str) -> String {
     format!("{PERMISSION_SID_PREFIX}{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_principal_is_stored_as_its_root_in_the_functions_partition() {
+        let p = Permission {
+            principal: "111122223333".into(),
+            action: INVOKE.into(),
+            source_arn: None,
+            source_account: None,
+        };
+        for partition in ["aws", "aws-cn", "aws-us-gov"] {
+            assert_eq!(p.stored(partition).principal, format!("arn:{partition}:iam::111122223333:root"));
+        }
+        let service = Permission { principal: "s3.amazonaws.com".into(), ..p };
+        assert_eq!(service.stored("aws-cn"), service, "a service principal is kept");
+    }
 }

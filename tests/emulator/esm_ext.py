@@ -66,6 +66,12 @@ def check(k, body):
     window = body.get("MaximumBatchingWindowInSeconds")
     if window is not None and not 0 <= int(window) <= 300:
         raise invalid("MaximumBatchingWindowInSeconds must be between 0 and 300.")
+    # Lambda developer guide, "Lambda parameters for Amazon SQS event source mappings"
+    # (services-sqs-parameters): MaximumBatchingWindowInSeconds, default 0, "Batching window is
+    # not supported for FIFO queues". Refused on Create and Update alike. The default (0) is
+    # taken, as it sets no window.
+    if k == "sqs-fifo" and window:
+        raise invalid("Batching window is not supported for FIFO queues")
     concurrency = (body.get("ScalingConfig") or {}).get("MaximumConcurrency")
     if concurrency is not None and not 2 <= int(concurrency) <= 1000:
         raise invalid("MaximumConcurrency must be between 2 and 1000.")

@@ -124,6 +124,20 @@ def check(environ, service, raw):
                        f"because no identity-based policy allows the {action} action")
 
 
+def check_layers(environ, layers):
+    """Lambda developer guide, Adding layers to functions: "Make sure that you have permission to
+    call the GetLayerVersion API on the layer version. For functions in your AWS account, you must
+    have this permission in your user policy." A function update that sets layers needs
+    lambda:GetLayerVersion besides lambda:UpdateFunctionConfiguration."""
+    policy = policy_of(environ)
+    if policy is None or not layers or allows(policy, "lambda:GetLayerVersion"):
+        return
+    raise ApiError(403, "AccessDeniedException",
+                   f"User: arn:aws:iam::123456789012:user/{access_key_of(environ)} is not authorized to perform: "
+                   f"lambda:GetLayerVersion on resource: {layers[0]} because no identity-based policy allows "
+                   "the lambda:GetLayerVersion action")
+
+
 def may_list_tags(environ):
     policy = policy_of(environ)
     return policy is None or allows(policy, "lambda:ListTags")

@@ -404,6 +404,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
     if name == "config" and method == "PUT":
         check_environment(body)
         settings_ext.check(body)
+        iam.check_layers(environ, body.get("Layers"))
     if name in ("config", "code") and method == "PUT":
         if busy:
             fn = get_function(region, fn_key[1])

@@ -6,6 +6,8 @@ import json
 import re
 import uuid
 
+from moto.utilities.utils import get_partition
+
 from common import account, STATE, ApiError
 
 SID = re.compile(r"^[a-zA-Z0-9-_]{1,100}$")  # StatementId: pattern ([a-zA-Z0-9-_]+), 1-100
@@ -14,12 +16,13 @@ ACTION = re.compile(r"^(lambda:[*]|lambda:[a-zA-Z]+|[*])$")
 POLICY_LIMIT = 20480
 
 
-def principal(p):
-    """AWS's stored form: a service principal, an account's root, or the ARN given."""
+def principal(p, region):
+    """AWS's stored form: a service principal, an account's root in the region's partition
+    (arn:aws-cn:iam::ID:root in cn-north-1), or the ARN given."""
     if p.endswith(".amazonaws.com"):
         return {"Service": p}
     if re.fullmatch(r"\d{12}", p):
-        return {"AWS": f"arn:aws:iam::{p}:root"}
+        return {"AWS": f"arn:{get_partition(region)}:iam::{p}:root"}
     return {"AWS": p}
 
 
@@ -63,7 +66,7 @@ def handle(method, region, fn, qualifier, sid, body):
         raise ApiError(409, "ResourceConflictException",
                        f"The statement id ({sid}) provided already exists. Please provide a new statement id, "
                        "or remove the existing statement.")
-    statement = {"Sid": sid, "Effect": "Allow", "Principal": principal(body["Principal"]),
+    statement = {"Sid": sid, "Effect": "Allow", "Principal": principal(body["Principal"], region),
                  "Action": body["Action"], "Resource": resource}
     condition = {}
     if body.get("SourceArn"):

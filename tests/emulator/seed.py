@@ -102,7 +102,9 @@ def function(endpoint, region, name, versions=2, through_role=None):
 def queue(endpoint, region, name):
     """Creates SQS queue `name`; returns its ARN."""
     sqs = client("sqs", endpoint, region)
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    # SQS CreateQueue: "FifoQueue – Designates a queue as FIFO"; a FIFO queue's name ends in .fifo.
+    attributes = {"FifoQueue": "true"} if name.endswith(".fifo") else {}
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 

@@ -67,7 +67,12 @@ def check(body):
         if (app is not None and app not in APP_LEVELS) or (system is not None and system not in SYSTEM_LEVELS):
             raise ApiError(400, "ValidationException", "Value at 'loggingConfig' failed to satisfy enum value set")
         # ApplicationLogLevel/SystemLogLevel: "To use this option, your function must use
-        # structured JSON logging format (LogFormat JSON)".
+        # structured JSON logging format (LogFormat JSON)"; Lambda developer guide, Log-level
+        # filtering (monitoring-cloudwatchlogs-log-level): "To use log-level filtering, your
+        # function must be configured to use the JSON log format." The API reference's
+        # LoggingConfig lists the levels without this condition and documents no error for it:
+        # the refusal (code and message) follows the developer guide; so a controller that sends
+        # the live JSON levels with LogFormat Text (a JSON -> Text switch) fails here.
         if (app or system) and fmt != "JSON":
             raise invalid("ApplicationLogLevel and SystemLogLevel can be set only when LogFormat is JSON.")
         group = logging.get("LogGroup")

@@ -178,7 +178,8 @@ fn called_operations() -> BTreeSet<String> {
         for part in text.split('"').skip(1).step_by(2) {
             if let Some((svc, op)) = part.split_once(':') {
                 let known =
-                    ["lambda", "autoscaling", "ssm", "sns", "secretsmanager", "sqs", "sts", "dynamodb"].contains(&svc);
+                    ["lambda", "autoscaling", "ssm", "sns", "secretsmanager", "sqs", "sts", "dynamodb", "cloudwatch"]
+                        .contains(&svc);
                 if known
                     && !op.is_empty()
                     && op.chars().all(|c| c.is_ascii_alphanumeric())
@@ -196,6 +197,14 @@ fn called_operations() -> BTreeSet<String> {
     ops
 }
 
+/// Actions the policy grants that the controller never calls itself: AWS checks them on the
+/// caller of another call. Application Auto Scaling's target tracking creates and deletes its
+/// alarms, and the service-linked role, as the caller; SSM decrypts SecureStrings with KMS; an
+/// update that sets layers needs GetLayerVersion on each ("you must have this permission in your
+/// user policy", adding-layers).
+const DEPENDENT: &[&str] =
+    &["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "iam:CreateServiceLinkedRole", "lambda:GetLayerVersion"];
+
 fn policy_actions(rel: &str) -> BTreeSet<String> {
     let p = json(rel);
     assert_eq!(p["Version"], "2012-10-17");
@@ -207,11 +216,8 @@ fn the_iam_policy_lists_exactly_the_actions_the_controller_calls() {
     let called = called_operations();
     assert!(called.contains("lambda:PutProvisionedConcurrencyConfig") && called.contains("sns:Publish"), "{called:?}");
     let policy = policy_actions("manifests/deploy/iam/policy.json");
-    let aws_api: BTreeSet<String> = policy
-        .iter()
-        .filter(|a| !a.starts_with("cloudwatch:") && !a.starts_with("iam:") && !a.starts_with("kms:"))
-        .cloned()
-        .collect();
+    let aws_api: BTreeSet<String> =
+        policy.iter().filter(|a| !DEPENDENT.contains(&a.as_str()) && !a.starts_with("kms:")).cloned().collect();
     assert_eq!(aws_api, called, "policy.json vs the calls in src/");
     let readonly = policy_actions("manifests/deploy/iam/policy-readonly.json");
     let reads: BTreeSet<String> = called
@@ -233,12 +239,46 @@ fn the_iam_policy_lists_exactly_the_actions_the_controller_calls() {
         // Scoped to functions: by resource ARN, or (event source mappings, whose resource is the
         // mapping) by the lambda:FunctionArn condition; AWS cannot scope ListEventSourceMappings.
         let actions = strings(&s["Action"]);
-        let unscopable = actions.iter().all(|a| a == "lambda:ListEventSourceMappings");
+        let unscopable = actions.iter().all(|a| a == "lambda:ListEventSourceMappings")
+            || (actions.iter().all(|a| a == "lambda:GetLayerVersion")
+                && s["Resource"].as_str().unwrap().contains(":layer:"));
         if actions.iter().any(|a| a.starts_with("lambda:")) && !unscopable {
             let by_condition = s["Condition"]["ArnLike"]["lambda:FunctionArn"].is_array();
             assert!(
                 by_condition || strings(&s["Resource"]).iter().all(|r| r.contains(":function:")),
                 "lambda actions are scoped to functions: {s}"
+            );
+        }
+    }
+}
+
+/// `pattern` (IAM's `*` wildcard) matches all of `text`.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            text.starts_with(head) && (0..=text.len() - head.len()).any(|i| glob(rest, &text[head.len() + i..]))
+        }
+    }
+}
+
+#[test]
+fn the_events_queue_statements_cover_the_queues_of_other_accounts_the_central_controller_reads() {
+    // README "Many accounts": a controller "reads a queue ... with its own credentials (the
+    // template's ReaderPrincipalArn allows that across accounts)": its identity policy must
+    // allow the other accounts' queues too (the queue policy alone is not enough).
+    let t = &yaml_docs("manifests/deploy/cloudformation/events.yaml")[0];
+    let name = t["Resources"]["EventsQueue"]["Properties"]["QueueName"]["Fn::Sub"].as_str().unwrap();
+    let queue =
+        |account: &str| format!("arn:aws:sqs:eu-west-1:{account}:{}", name.replace("${AWS::Region}", "eu-west-1"));
+    for rel in ["manifests/deploy/iam/policy.json", "manifests/deploy/iam/policy-readonly.json"] {
+        let p = json(rel);
+        let s = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "ReadEventsQueues").unwrap();
+        for account in ["123456789012", "444455556666"] {
+            assert!(
+                strings(&s["Resource"]).iter().any(|r| glob(r, &queue(account))),
+                "{rel}: {} in {s}",
+                queue(account)
             );
         }
     }

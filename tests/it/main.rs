@@ -16,6 +16,7 @@ mod ha;
 mod layers;
 mod mappings;
 mod permissions;
+mod policies;
 mod progress;
 mod property;
 mod publish;

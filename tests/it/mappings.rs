@@ -105,6 +105,38 @@ async fn a_mapping_in_transition_is_waited_on_and_the_emulator_refuses_writes_to
 }
 
 #[tokio::test]
+async fn a_batching_window_on_a_fifo_queue_is_refused_by_validate_and_by_the_emulator_as_aws_does() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    emu.configure(r#"{"esm_settle_seconds": 0}"#);
+    let fifo = emu.seed_queue("app-orders.fifo");
+    let body = format!("    - source: {fifo}\n      maximumBatchingWindow: 5\n");
+    let dir = manifests(&[("f.yaml", &manifest("", &body))]);
+    let run = emu.run(&["validate", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("f.yaml:11:7: spec.eventSourceMappings[0].maximumBatchingWindow"), "{}", run.all());
+    assert!(run.all().contains("FIFO queues do not support a batching window"), "{}", run.all());
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert_eq!(emu.write_calls(), Vec::<String>::new(), "refused before any write");
+    // AWS (services-sqs-parameters): "Batching window is not supported for FIFO queues".
+    let lambda = emu.lambda().await;
+    let create = lambda.create_event_source_mapping().function_name(F).event_source_arn(&fifo);
+    let e = create.clone().maximum_batching_window_in_seconds(5).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValueException"), "{e:?}");
+    assert!(e.message().unwrap_or_default().contains("not supported for FIFO queues"), "{e:?}");
+    let uuid = create.send().await.unwrap().uuid().unwrap().to_string();
+    eventually("the mapping settles", std::time::Duration::from_secs(10), || async {
+        mappings(&emu, "").await[0].state() == Some("Enabled")
+    })
+    .await;
+    let update = lambda.update_event_source_mapping().uuid(&uuid).maximum_batching_window_in_seconds(5);
+    assert_eq!(update.send().await.unwrap_err().code(), Some("InvalidParameterValueException"));
+    // Without the window the FIFO mapping is written as usual.
+    let ok = manifests(&[("f.yaml", &manifest("", &format!("    - source: {fifo}\n      batchSize: 5\n")))]);
+    emu.run(&["apply", "-m", path(&ok)]).expect(0);
+}
+
+#[tokio::test]
 async fn export_carries_mappings_and_owned_statements_and_round_trips_through_plan() {
     let emu = Emulator::start();
     emu.seed_function(F, 1);

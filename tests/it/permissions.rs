@@ -90,3 +90,23 @@ async fn the_emulator_keeps_each_qualifiers_policy_apart_and_refuses_a_duplicate
     assert_eq!(e.code(), Some("ResourceNotFoundException"), "the unqualified policy has no s1");
     lambda.remove_permission().function_name(F).qualifier("prod").statement_id("s1").send().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_account_grant_in_the_china_partition_is_stored_there_and_then_in_sync() {
+    let emu = Emulator::start();
+    let (status, body) =
+        emu.admin("POST", "/_ext/seed/function", &format!(r#"{{"region":"cn-north-1","name":"{F}","versions":1}}"#));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("arn:aws-cn:lambda:cn-north-1:"), "{body}");
+    let text = format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:\n  region: cn-north-1\n  permissions:\n    cross:\n      principal: \"111122223333\"\n"
+    );
+    let dir = manifests(&[("f.yaml", &text)]);
+    let plan = emu.run(&["plan", "-m", path(&dir)]).expect(0);
+    assert!(plan.stdout.contains("arn:aws-cn:iam::111122223333:root"), "{}", plan.stdout);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    emu.clear_requests();
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(emu.write_calls(), Vec::<String>::new(), "not removed and re-added at every reconcile");
+}

@@ -85,6 +85,28 @@ async fn the_emulator_refuses_settings_outside_lambdas_limits_as_aws_does() {
 }
 
 #[tokio::test]
+async fn switching_the_log_format_from_json_to_text_sends_no_levels_and_is_then_in_sync() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let json = manifests(&[(
+        "f.yaml",
+        &manifest("  loggingConfig: {format: JSON, applicationLogLevel: WARN, systemLogLevel: INFO}\n"),
+    )]);
+    emu.run(&["apply", "-m", path(&json)]).expect(0);
+    // Text with the levels left unmanaged: the live JSON levels must not go out with it.
+    let text = manifests(&[("f.yaml", &manifest("  loggingConfig: {format: Text}\n"))]);
+    let plan = emu.run(&["plan", "-m", path(&text), "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("loggingConfig.format: JSON → Text"), "{}", plan.stdout);
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&text)]).expect(0);
+    let c = emu.lambda().await.get_function_configuration().function_name(F).send().await.unwrap();
+    let l = c.logging_config().unwrap();
+    assert_eq!(l.log_format().map(|f| f.as_str()), Some("Text"));
+    assert_eq!((l.application_log_level(), l.system_log_level()), (None, None));
+    emu.run(&["plan", "-m", path(&text), "--detailed-exitcode"]).expect(0);
+}
+
+#[tokio::test]
 async fn a_failed_update_is_an_error_with_its_reason_and_other_manifests_still_reconcile() {
     let emu = Emulator::start();
     emu.seed_function(F, 1);

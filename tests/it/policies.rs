@@ -1,0 +1,117 @@
+//! The shipped IAM policies against the emulator's IAM check: `plan`, `validate` and `export` run
+//! under `policy-readonly.json` alone, `apply` under `policy.json`, on a manifest that reaches
+//! every kind (so every read and write the controller makes is checked against a policy).
+
+use crate::common::*;
+
+const F: &str = "app-ro";
+
+fn policy(file: &str) -> String {
+    format!("{}/manifests/deploy/iam/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The controller's key (AKIDTEST) runs under `file` from now on.
+fn under(emu: &Emulator, file: &str) {
+    emu.configure(&format!(r#"{{"principals": {{"AKIDTEST": {:?}}}}}"#, policy(file)));
+}
+
+/// Every kind the controller reads and writes: settings with a layer, SSM and Secrets Manager
+/// values, reserved and provisioned concurrency with autoscaling, an invoke config, a permission,
+/// a mapping, and a rollout that starts with an alarm and a pre-traffic hook.
+fn manifest(layer: &str, queue: &str) -> String {
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:
+  memorySize: 256
+  layers: [\"{layer}\"]
+  environment:
+    variables:
+      DB_HOST: {{fromSsm: /app/ro/host}}
+      DB_PASSWORD: {{fromSecret: {{id: app/ro-db}}}}
+  reservedConcurrency: 3
+  eventInvokeConfig:
+    maximumRetryAttempts: 1
+  permissions:
+    api:
+      principal: apigateway.amazonaws.com
+  eventSourceMappings:
+    - source: {queue}
+  aliases:
+    stable:
+      functionVersion: \"1\"
+      provisionedConcurrency: 2
+      autoscaling: {{minCapacity: 2, maxCapacity: 4, targetUtilization: 0.7}}
+    live:
+      functionVersion: \"2\"
+      deployment: {{steps: [{{weight: 10, pause: 1s}}], alarms: [app-ro-errors], hooks: {{preTraffic: app-ro-pre-hook}}}}
+"
+    )
+}
+
+#[track_caller]
+fn assert_authorized(run: &Run) {
+    let all = run.all();
+    assert!(!all.contains("not authorized") && !all.contains("AccessDenied"), "{all}");
+}
+
+#[tokio::test]
+async fn plan_validate_and_export_need_only_the_read_only_policy_and_apply_the_full_one() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 2);
+    emu.seed_function("app-ro-pre-hook", 1);
+    emu.lambda().await.create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
+    emu.put_alarm("app-ro-errors").await;
+    emu.put_parameter("/app/ro/host", "db.internal", false).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&emu.sdk().await);
+    sm.create_secret().name("app/ro-db").secret_string("ro-pw-secret").send().await.unwrap();
+    let dir = manifests(&[("f.yaml", &manifest(&emu.seed_layer("app-ro-deps"), &emu.seed_queue("app-ro-in")))]);
+
+    under(&emu, "policy-readonly.json");
+    assert_authorized(&emu.run(&["validate", "-m", path(&dir)]).expect(0));
+    // The rollout of `live` would start: the plan reads its alarm and its hook.
+    let plan = emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    assert_authorized(&plan);
+    let paths: Vec<String> = emu.requests().iter().map(|r| r["path"].as_str().unwrap_or("").to_string()).collect();
+    assert!(paths.iter().any(|p| p.ends_with("/DescribeAlarms")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.contains("/functions/app-ro-pre-hook")), "{paths:?}");
+
+    under(&emu, "policy.json");
+    assert_authorized(&emu.run(&["apply", "-m", path(&dir)]).expect(0));
+
+    under(&emu, "policy-readonly.json");
+    let export = emu.run(&["export", "--function", F]).expect(0);
+    assert_authorized(&export);
+    assert!(export.stdout.contains("provisionedConcurrency") && export.stdout.contains("eventSourceMappings"));
+    assert_authorized(&emu.run(&["plan", "-m", path(&dir)]).expect(0));
+}
+
+/// `policy.json` without `action` in any statement, as a temp file.
+fn shipped_without(action: &str) -> tempfile::NamedTempFile {
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(policy("policy.json")).unwrap()).unwrap();
+    for s in p["Statement"].as_array_mut().unwrap() {
+        s["Action"].as_array_mut().unwrap().retain(|a| a != action);
+    }
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), p.to_string()).unwrap();
+    f
+}
+
+#[tokio::test]
+async fn setting_layers_needs_get_layer_version_which_the_shipped_policy_grants() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let layer = emu.seed_layer("app-ro-deps");
+    let text = format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:\n  layers: [\"{layer}\"]\n"
+    );
+    let dir = manifests(&[("f.yaml", &text)]);
+    // AWS (adding-layers): "you must have this permission in your user policy".
+    let bare = shipped_without("lambda:GetLayerVersion");
+    emu.configure(&format!(r#"{{"principals": {{"AKIDTEST": {:?}}}}}"#, bare.path().to_str().unwrap()));
+    let refused = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(refused.all().contains("not authorized to perform: lambda:GetLayerVersion"), "{}", refused.all());
+    under(&emu, "policy.json");
+    assert_authorized(&emu.run(&["apply", "-m", path(&dir)]).expect(0));
+    let c = emu.lambda().await.get_function_configuration().function_name(F).send().await.unwrap();
+    assert_eq!(c.layers().iter().filter_map(|l| l.arn()).collect::<Vec<_>>(), [layer.as_str()]);
+}
