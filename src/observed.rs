@@ -100,7 +100,8 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
-        (function.applied_generation, function.markers, function.published) = c.lambda.list_tags(&function.arn).await?;
+        (function.applied_generation, function.markers, function.published, function.sensitive_env) =
+            c.lambda.list_tags(&function.arn).await?;
     }
     let mut o = Observed {
         function: Some(function),

@@ -10,11 +10,12 @@ use super::call::{AwsError, Caller};
 use super::pages;
 use crate::types::{
     marker_tag, AliasState, AppliedGeneration, HookResult, InvokeConfig, Marker, PcState, PcStatus, Published, Routing,
-    DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX, PUBLISHED_TAG,
+    SensitiveEnv, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX, PUBLISHED_TAG,
+    SENSITIVE_ENV_TAG,
 };
 
 /// What the product keeps in a function's tags: generation, rollout markers, published version.
-pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>);
+pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>, SensitiveEnv);
 
 #[derive(Clone)]
 pub struct Lambda {
@@ -60,6 +61,15 @@ fn markers(tags: Option<&HashMap<String, String>>) -> BTreeMap<String, Marker> {
         .flatten()
         .filter_map(|(k, v)| Some((k.strip_prefix(MARKER_TAG_PREFIX)?.to_string(), Marker::parse(v)?)))
         .collect()
+}
+
+/// The variables recorded as secret; every variable when the tags could not be read (a value is
+/// hidden rather than a secret shown because its record was unreadable).
+fn sensitive_env(tags: Option<&HashMap<String, String>>) -> SensitiveEnv {
+    match tags {
+        Some(t) => SensitiveEnv::parse(t.get(SENSITIVE_ENV_TAG).map(String::as_str)),
+        None => SensitiveEnv::All,
+    }
 }
 
 /// The version lambda-reconciler last published (a value that does not parse reads as none).
@@ -229,12 +239,19 @@ impl Lambda {
         match self.caller.call("lambda:ListTags", || self.client.list_tags().resource(arn).send()).await {
             Ok(out) => {
                 let tags = Some(out.tags().unwrap_or(&HashMap::new())).cloned();
-                Ok((applied_generation(tags.as_ref(), None), markers(tags.as_ref()), published(tags.as_ref())))
+                let sensitive = sensitive_env(tags.as_ref());
+                Ok((
+                    applied_generation(tags.as_ref(), None),
+                    markers(tags.as_ref()),
+                    published(tags.as_ref()),
+                    sensitive,
+                ))
             }
             Err(e) if e.code == "AccessDeniedException" => Ok((
                 AppliedGeneration::Unreadable(format!("ListTags refused: {}: {}", e.code, e.message)),
                 BTreeMap::new(),
                 None,
+                SensitiveEnv::All,
             )),
             Err(e) => Err(e),
         }

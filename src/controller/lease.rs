@@ -357,7 +357,7 @@ impl Elector {
     /// replica takes it at its next read instead of waiting out the duration.
     pub async fn release(&self) {
         self.fence.close();
-        let Some(rvn) = self.held.lock().unwrap().take() else { return };
+        let Some(rvn) = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else { return };
         self.publish("released", false);
         match self.table.release(&self.key, &self.owner, &rvn).await {
             Ok(Cas::Done) => {

@@ -372,13 +372,19 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         r.release().await;
     }
     let _ = stop_tx.send(true);
-    let _ = admin_task.await;
+    // Bounded: a client that never finishes its request must not hold the process open.
+    if tokio::time::timeout(ADMIN_STOP, admin_task).await.is_err() {
+        tracing::warn!(timeout_s = ADMIN_STOP.as_secs(), "the admin listener did not stop in time");
+    }
     tracing::info!("stopped");
     match status.panicked() {
         Some(at) => Err(RunError::Panicked(at.to_string())),
         None => Ok(()),
     }
 }
+
+/// How long the daemon waits for the admin listener to stop (its connections get 5 s).
+const ADMIN_STOP: Duration = Duration::from_secs(10);
 
 /// How long the daemon waits for the alert of a panic to be delivered before it stops.
 const PANIC_ALERT_FLUSH: Duration = Duration::from_secs(10);

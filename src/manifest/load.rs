@@ -1,6 +1,6 @@
 //! Loading manifest files (recursively, multi-document) into a validated snapshot.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -215,12 +215,15 @@ fn scan_into(
     old: &mut ParseCache,
     next: &mut HashMap<PathBuf, (u64, FileResult)>,
 ) -> Result<Vec<(PathBuf, FileResult)>, LoadError> {
+    let refuse =
+        |message: String| LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other(message) };
     let meta = std::fs::metadata(dir).map_err(|source| LoadError::ReadDir { path: dir.to_path_buf(), source })?;
     if !meta.is_dir() {
-        return Err(LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other("not a directory") });
+        return Err(refuse("not a directory".into()));
     }
     let root = std::fs::canonicalize(dir).map_err(|source| LoadError::ReadDir { path: dir.to_path_buf(), source })?;
-    let mut out = Vec::new();
+    let mut walk = Walk { root, seen: HashSet::new(), out: Vec::new() };
+    let mut bytes = 0u64;
     // Hidden entries (`.git`, ConfigMap `..data` copies reached through their symlinks) are skipped.
     let mut walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
@@ -231,42 +234,86 @@ fn scan_into(
     while let Some(entry) = walker.next() {
         entries += 1;
         if entries > MAX_ENTRIES {
-            let message = format!("more than {MAX_ENTRIES} files and directories; refused whole");
-            return Err(LoadError::ReadDir { path: dir.to_path_buf(), source: std::io::Error::other(message) });
+            return Err(refuse(format!("more than {MAX_ENTRIES} files and directories; refused whole")));
         }
+        let Some((entry, target)) = walk.admit(entry, dir) else {
+            continue;
+        };
+        if entry.file_type().is_dir() {
+            if target.is_none() {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if let Some(target) = target {
+            let (result, read) = read_file(entry.path(), &target, old, next);
+            bytes += read;
+            if bytes > MAX_TREE_BYTES {
+                return Err(refuse(format!("more than {MAX_TREE_BYTES} bytes of manifests; refused whole")));
+            }
+            walk.out.push((entry.path().to_path_buf(), result));
+        }
+    }
+    Ok(walk.out)
+}
+
+/// A manifest tree whose files add up to more bytes than this is refused whole, as an
+/// unreadable directory is (64 files at the 1 MiB file limit).
+pub const MAX_TREE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One walk of a manifest tree: its resolved root, every directory and file already read (by
+/// resolved path: one read each, however many links lead to it), and what was found.
+struct Walk {
+    root: PathBuf,
+    seen: HashSet<PathBuf>,
+    out: Vec<(PathBuf, FileResult)>,
+}
+
+impl Walk {
+    /// The entry and, for a directory to walk or a manifest file to read, its resolved path;
+    /// `None` for what is skipped (an error recorded where one is due).
+    fn admit(
+        &mut self,
+        entry: walkdir::Result<walkdir::DirEntry>,
+        dir: &Path,
+    ) -> Option<(walkdir::DirEntry, Option<PathBuf>)> {
         let entry = match entry {
             Ok(e) => e,
             // A dangling symlink (a ConfigMap file whose target left in the last swap) is absent;
             // a symlink loop is an error.
-            Err(e) if e.path().is_some_and(is_dangling) => continue,
+            Err(e) if e.path().is_some_and(is_dangling) => return None,
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
                 let err = error_at(&path, Pos::default(), "", e.to_string());
-                out.push((path, Err(vec![err])));
-                continue;
+                self.out.push((path, Err(vec![err])));
+                return None;
             }
         };
-        let target = match entry.path_is_symlink() && entry.depth() > 0 {
-            true => match confined(&root, entry.path()) {
-                Ok(t) => t,
-                Err(err) => {
-                    if entry.file_type().is_dir() {
-                        walker.skip_current_dir();
-                    }
-                    if entry.file_type().is_dir() || is_manifest(entry.path()) {
-                        out.push((entry.path().to_path_buf(), Err(vec![err])));
-                    }
-                    continue;
-                }
-            },
-            false => entry.path().to_path_buf(),
-        };
-        if !entry.file_type().is_file() || !is_manifest(entry.path()) {
-            continue;
+        let (is_dir, link) = (entry.file_type().is_dir(), entry.path_is_symlink() && entry.depth() > 0);
+        if entry.depth() == 0 || !(is_dir || (entry.file_type().is_file() && is_manifest(entry.path()))) {
+            return Some((entry, is_dir.then(PathBuf::new)));
         }
-        out.push((entry.path().to_path_buf(), read_file(entry.path(), &target, old, next)));
+        let target = match (link, std::fs::canonicalize(entry.path())) {
+            (true, _) => confined(&self.root, entry.path()),
+            (false, Ok(t)) => Ok(t),
+            (false, Err(_)) => Ok(entry.path().to_path_buf()),
+        };
+        let target = match target {
+            Ok(t) if self.seen.insert(t.clone()) => Some(t),
+            Ok(_) if link => {
+                let what = if is_dir { "directory" } else { "file" };
+                let m = format!("symbolic link to a {what} already read through another path; it is not read twice");
+                self.out.push((entry.path().to_path_buf(), Err(vec![error_at(entry.path(), Pos::default(), "", m)])));
+                None
+            }
+            Ok(_) => None, // a directory or file read earlier through a link to it
+            Err(err) => {
+                self.out.push((entry.path().to_path_buf(), Err(vec![err])));
+                None
+            }
+        };
+        Some((entry, target))
     }
-    Ok(out)
 }
 
 /// The resolved target of the link `path`, when it lies inside `root` (the resolved manifest
@@ -294,17 +341,20 @@ fn read_bounded(path: &Path) -> std::io::Result<Result<Vec<u8>, String>> {
 }
 
 /// Reads and parses the manifest file `path` (its resolved, confined target `target`) through
-/// the cache.
+/// the cache; with the number of bytes read.
 fn read_file(
     path: &Path,
     target: &Path,
     old: &mut ParseCache,
     next: &mut HashMap<PathBuf, (u64, FileResult)>,
-) -> FileResult {
+) -> (FileResult, u64) {
     match read_bounded(target) {
-        Err(e) => Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]),
-        Ok(Err(message)) => Err(vec![error_at(path, Pos::default(), "", message)]),
-        Ok(Ok(bytes)) => parse_cached(path, bytes, old, next),
+        Err(e) => (Err(vec![error_at(path, Pos::default(), "", format!("cannot read: {e}"))]), 0),
+        Ok(Err(message)) => (Err(vec![error_at(path, Pos::default(), "", message)]), MAX_FILE_BYTES),
+        Ok(Ok(bytes)) => {
+            let n = bytes.len() as u64;
+            (parse_cached(path, bytes, old, next), n)
+        }
     }
 }
 
@@ -346,7 +396,7 @@ impl ParseCache {
                     Err(e) => return PathNow::Manifest(Err(vec![e])),
                 };
                 let mut next = HashMap::new();
-                let result = read_file(path, &target, self, &mut next);
+                let (result, _) = read_file(path, &target, self, &mut next);
                 self.0.extend(next);
                 PathNow::Manifest(result)
             }
@@ -513,5 +563,23 @@ mod tests {
         }
         let err = scan_dir(dir.path(), &mut ParseCache::default()).expect_err("refused");
         assert!(err.to_string().contains("more than 100000 files and directories"), "{err}");
+    }
+    #[test]
+    fn a_file_reached_through_many_link_paths_is_read_and_parsed_once() {
+        // d0/{a,b} -> ../d1, d1/{a,b} -> ../d2 ...: 2^10 paths to one file in a tree of 33
+        // entries; a 1 MiB file there makes `validate` grow past 7 GB (2^16 paths: far more).
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..=10 {
+            std::fs::create_dir(dir.path().join(format!("d{i}"))).unwrap();
+        }
+        for i in 0..10 {
+            for l in ["a", "b"] {
+                std::os::unix::fs::symlink(format!("../d{}", i + 1), dir.path().join(format!("d{i}/{l}"))).unwrap();
+            }
+        }
+        std::fs::write(dir.path().join("d10/big.yaml"), doc("big", 1)).unwrap();
+        let scan = scan_dir(dir.path(), &mut ParseCache::default()).unwrap();
+        let parsed = scan.iter().filter(|(p, r)| p.ends_with("big.yaml") && r.is_ok()).count();
+        assert_eq!(parsed, 1, "{} paths read and parsed: no bound on the bytes a tree makes us read", scan.len());
     }
 }

@@ -115,10 +115,14 @@ impl Builder {
         self.error.is_none()
     }
 
-    /// Adds `node` (whose own cost `cost` is already spent) to its parent.
+    /// Adds `node` (whose own cost is already spent) to its parent.
     fn push_node(&mut self, node: Node, pos: Pos, anchor: usize) {
         if anchor > 0 {
+            // The anchor keeps a copy: it counts against the budgets like any expansion.
             let s = size(&node);
+            if !self.spend(s, pos) {
+                return;
+            }
             self.anchors.insert(anchor, (node.clone(), s));
         }
         match self.stack.last_mut() {
@@ -190,13 +194,37 @@ pub fn parse(text: &str) -> Result<Vec<SpannedDoc>, YamlError> {
         return Err(e);
     }
     let mut out = Vec::new();
+    // The field paths recorded (each repeats its parents' keys) share the text budget.
+    let mut budget = MAX_EXPANDED_BYTES;
     for (node, pos) in builder.docs {
         let mut spans = HashMap::new();
         spans.insert(String::new(), pos);
-        let value = to_json(&node, "", &mut spans)?;
+        let value = to_json(&node, "", &mut Spans { map: &mut spans, budget: &mut budget })?;
         out.push(SpannedDoc { value, start: pos, spans });
     }
     Ok(out)
+}
+
+/// Where the positions of a document's paths go, and what is left of the bytes they may take.
+struct Spans<'a> {
+    map: &'a mut HashMap<String, Pos>,
+    budget: &'a mut usize,
+}
+
+impl Spans<'_> {
+    fn insert(&mut self, path: String, pos: Pos) -> Result<(), YamlError> {
+        match self.budget.checked_sub(path.len()) {
+            Some(left) => {
+                *self.budget = left;
+                self.map.insert(path, pos);
+                Ok(())
+            }
+            None => Err(YamlError {
+                pos,
+                message: format!("document too large: its field paths are over {MAX_EXPANDED_BYTES} bytes"),
+            }),
+        }
+    }
 }
 
 fn child(path: &str, key: &str) -> String {
@@ -207,14 +235,14 @@ fn child(path: &str, key: &str) -> String {
     }
 }
 
-fn to_json(node: &Node, path: &str, spans: &mut HashMap<String, Pos>) -> Result<Value, YamlError> {
+fn to_json(node: &Node, path: &str, spans: &mut Spans) -> Result<Value, YamlError> {
     Ok(match node {
         Node::Scalar(s, style, tag) => scalar(s, *style, tag.as_deref()),
         Node::Seq(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, (n, p)) in items.iter().enumerate() {
                 let child = format!("{path}[{i}]");
-                spans.insert(child.clone(), *p);
+                spans.insert(child.clone(), *p)?;
                 out.push(to_json(n, &child, spans)?);
             }
             Value::Array(out)
@@ -230,7 +258,7 @@ fn to_json(node: &Node, path: &str, spans: &mut HashMap<String, Pos>) -> Result<
                     return Err(YamlError { pos: *kpos, message: format!("duplicate key `{key}`") });
                 }
                 let child = child(path, &key);
-                spans.insert(child.clone(), *kpos);
+                spans.insert(child.clone(), *kpos)?;
                 let value = to_json(v, &child, spans)?;
                 out.insert(key, value);
             }
@@ -321,5 +349,16 @@ mod tests {
         let text = format!("[&a \"{}\"{}]\n", "x".repeat(600_000), ", *a".repeat(100));
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("bytes of text once its aliases are expanded"), "{err:?}");
+    }
+    #[test]
+    fn parse_bounds_the_field_paths_it_records_by_the_text_budget() {
+        // Each element's span key repeats the long key: 2,000 × 150,000 = 300 MB of paths from a
+        // 302 KB file (a 500 KB key takes a 800 KB file to 75 GB).
+        let text = format!("? {}\n: [{}0]\n", "k".repeat(2_000), "0,".repeat(150_000));
+        assert!(text.len() < 1024 * 1024);
+        if let Ok(docs) = parse(&text) {
+            let paths: usize = docs.iter().flat_map(|d| d.spans.keys()).map(String::len).sum();
+            assert!(paths <= MAX_EXPANDED_BYTES, "{paths} bytes of field paths from a {}-byte file", text.len());
+        }
     }
 }

@@ -125,7 +125,8 @@ pub fn plan(d: &Desired, f: &FunctionState) -> Option<(EnvMap, Vec<Diff>)> {
         let path = format!("environment.variables.{k}");
         match live.get(k) {
             Some(cur) if d.ignored(&path) => {
-                write.insert(k.clone(), EnvValue::plain(cur.clone()));
+                // Kept as it is; still a secret if it was one.
+                write.insert(k.clone(), EnvValue { value: cur.clone(), sensitive: f.sensitive_env.contains(k) });
             }
             Some(cur) if *cur == v.value => {
                 write.insert(k.clone(), v.clone());

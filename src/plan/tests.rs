@@ -494,3 +494,28 @@ fn plan_compares_the_whole_target_tracking_configuration_not_only_the_target() {
     o.scaling.get_mut("live").unwrap().policies[0].tracking = Some(want);
     assert!(plan(&desired(&scaled), &o).changes.is_empty(), "the same configuration is in sync");
 }
+
+#[test]
+fn an_ignored_variable_recorded_as_sensitive_is_written_as_a_secret_also_when_git_still_lists_it() {
+    // DB_PASSWORD held a secret (recorded); git now gives it a literal but ignores it, and
+    // changes another variable: the whole map is written, DB_PASSWORD with its live value.
+    let d = desired(
+        "  ignoreDifferences: [environment.variables.DB_PASSWORD]\n  environment:\n    variables:\n      DB_PASSWORD: x\n      LOG_LEVEL: DEBUG\n",
+    );
+    let mut o = observed();
+    let f = o.function.as_mut().unwrap();
+    f.environment.insert("DB_PASSWORD".into(), "S3CR3T-live-value".into());
+    f.sensitive_env = crate::types::SensitiveEnv::parse(Some("DB_PASSWORD"));
+    let p = plan(&d, &o);
+    let env = p
+        .changes
+        .iter()
+        .find_map(|c| match &c.action {
+            Action::UpdateConfiguration { environment: Some(e), .. } => Some(e.clone()),
+            _ => None,
+        })
+        .expect("an environment update");
+    // Not sensitive: AWS's 4 KB error echoing this request is not withheld (apply/mod.rs
+    // `sent`), and d.secrets() does not know the live value either: it reaches status and alerts.
+    assert!(env["DB_PASSWORD"].sensitive, "the recorded secret is sent as a plain value");
+}

@@ -177,3 +177,27 @@ async fn any_manifest_that_validates_is_planned_applied_and_requeued_by_the_daem
     assert_eq!(daemon.get("/healthz").0, 200);
     assert!(!daemon.log_text().contains("panicked"), "{}", daemon.log_text());
 }
+
+#[tokio::test]
+async fn a_panic_stops_the_daemon_also_while_a_client_holds_a_half_sent_request_to_the_admin_port() {
+    use std::io::Write;
+    let emu = Emulator::start();
+    emu.seed_function("boom", 1);
+    emu.seed_function("fine", 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fine.yaml"), manifest("fine", 1)).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let bin = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-reconciler"));
+    let mut cmd = Daemon::command(bin, &emu, d, &["--resync-interval", "1h"], "AKIDTEST");
+    cmd.env("LAMBDA_RECONCILER_TEST_PANIC", "boom");
+    let mut daemon = Daemon::spawn(cmd);
+    daemon.wait_ready().await;
+    // A slow (or hostile) client: the request head is never finished.
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    slow.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::fs::write(dir.path().join("boom.yaml"), manifest("boom", 2)).unwrap();
+    eventually("the panic", Duration::from_secs(60), || async { daemon.log_text().contains("a task panicked at") })
+        .await;
+    assert_eq!(daemon.wait_exit(Duration::from_secs(60)), 70, "exits, not held open behind a 500 /healthz");
+    drop(slow);
+}

@@ -92,7 +92,11 @@ impl Lambda {
             published: published(out.tags()),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
-            sensitive_env: SensitiveEnv::parse(out.tags().and_then(|t| t.get(SENSITIVE_ENV_TAG)).map(String::as_str)),
+            // Tags refused (TagsError): every variable is taken as secret until they can be read.
+            sensitive_env: match out.tags_error() {
+                Some(_) => SensitiveEnv::All,
+                None => SensitiveEnv::parse(out.tags().and_then(|t| t.get(SENSITIVE_ENV_TAG)).map(String::as_str)),
+            },
         }))
     }
 
