@@ -44,9 +44,14 @@ fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Opt
 
 type Config = (BTreeMap<String, String>, Settings);
 
-/// True when the managed configuration of `a` and `b` differs (ignored paths aside).
+/// True when the managed configuration of `a` and `b` differs (ignored paths aside), in what a
+/// version inherits from `$LATEST`. AWS (PublishVersion, Description): "A description for the
+/// version to override the description in the function configuration": the controller publishes
+/// with its own description, so a version never carries `$LATEST`'s and `description` is left out
+/// (else a managed description would make every resync after a code upload publish again).
 fn differs(d: &Desired, a: &Config, b: &Config) -> bool {
-    env_differs(d, &a.0, &b.0) || super::settings::differ(d, &a.1, &b.1)
+    let inherited = |s: &Settings| Settings { description: None, ..s.clone() };
+    env_differs(d, &a.0, &b.0) || super::settings::differ(d, &inherited(&a.1), &inherited(&b.1))
 }
 
 fn env_differs(d: &Desired, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {

@@ -130,3 +130,56 @@ async fn a_published_version_reaches_an_alias_with_a_deployment_by_its_steps() {
     assert!(steps[0].contains("\"2\": 0.25") || steps[0].contains("\"2\":0.25"), "{steps:?}");
     assert_eq!(alias_version(&emu).await, "2");
 }
+
+/// A valid empty zip whose comment makes its hash unique (a new deployment package).
+fn zip_with_comment(comment: &str) -> Vec<u8> {
+    let mut z = b"PK\x05\x06".to_vec();
+    z.extend([0u8; 16]);
+    z.extend((comment.len() as u16).to_le_bytes());
+    z.extend(comment.as_bytes());
+    z
+}
+
+async fn wait_idle(emu: &Emulator) {
+    eventually("the update completes", std::time::Duration::from_secs(10), || async {
+        let f = emu.lambda().await.get_function().function_name(F).send().await.unwrap();
+        f.configuration().unwrap().last_update_status().map(|s| s.as_str()) == Some("Successful")
+    })
+    .await;
+}
+
+async fn version_count(emu: &Emulator) -> usize {
+    emu.lambda().await.list_versions_by_function().function_name(F).send().await.unwrap().versions().len()
+}
+
+#[tokio::test]
+async fn a_managed_description_publishes_neither_a_code_upload_nor_a_drift_correction() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let spec = manifest("a", "").replace("  publish: onChange\n", "  publish: onChange\n  description: payments\n");
+    let dir = manifests(&[("f.yaml", &spec)]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!((alias_version(&emu).await, version_count(&emu).await), ("2".to_string(), 3), "$LATEST, 1 and 2");
+
+    // CI uploads code outside git: $LATEST's revision moves, its managed configuration does not.
+    let lambda = emu.lambda().await;
+    let zip = aws_smithy_types::Blob::new(zip_with_comment("ci build 2"));
+    lambda.update_function_code().function_name(F).zip_file(zip).send().await.unwrap();
+    wait_idle(&emu).await;
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let writes = emu.write_calls();
+    assert!(!writes.iter().any(|w| w.contains("/versions")), "the unreviewed code was published: {writes:?}");
+    assert_eq!((alias_version(&emu).await, version_count(&emu).await), ("2".to_string(), 3));
+
+    // Drift put right (back to version 2's configuration) publishes nothing either.
+    let env = Environment::builder().variables("MODE", "z").build();
+    lambda.update_function_configuration().function_name(F).environment(env).send().await.unwrap();
+    wait_idle(&emu).await;
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(vars(&emu, "$LATEST").await, mode("a"));
+    let writes = emu.write_calls();
+    assert!(!writes.iter().any(|w| w.contains("/versions")), "a drift correction was published: {writes:?}");
+    assert_eq!((alias_version(&emu).await, version_count(&emu).await), ("2".to_string(), 3));
+}
