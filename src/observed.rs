@@ -97,6 +97,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         when(!n.mappings.is_empty(), || c.lambda.list_mappings(f, &n.mappings)),
     );
     let Some(mut function) = function? else {
+        c.lambda.forget_versions(f);
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
@@ -133,7 +134,9 @@ impl Observed {
 }
 
 /// With `publish: onChange`, the published version's configuration when `$LATEST` changed since
-/// it was published (the tag's revision is not `$LATEST`'s): one read, only then.
+/// it was published (the tag's revision is not `$LATEST`'s). AWS changes `$LATEST`'s RevisionId
+/// when it publishes a version (and on other writes), so that is nearly always: the version is
+/// read once and kept ([`crate::aws::lambda::Lambda::version_config`]), never once per resync.
 async fn read_published_config(
     c: &RegionClients,
     d: &Desired,
@@ -141,7 +144,9 @@ async fn read_published_config(
 ) -> Result<Option<(BTreeMap<String, String>, Settings)>, AwsError> {
     let Some(f) = o.function.as_ref().filter(|_| d.publish == PublishPolicy::OnChange) else { return Ok(None) };
     match &f.published {
-        Some(p) if p.revision != f.revision_id => c.lambda.version_config(&d.function_ref, &p.version).await,
+        Some(p) if p.revision != f.revision_id => {
+            Ok(c.lambda.version_config(&d.function_ref, &p.version).await?.map(|v| (v.environment, v.settings)))
+        }
         _ => Ok(None),
     }
 }

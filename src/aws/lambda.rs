@@ -20,6 +20,9 @@ pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Publish
 pub struct Lambda {
     client: aws_sdk_lambda::Client,
     caller: Caller,
+    /// Published versions' configurations by (function as called, version): read once, as a
+    /// version never changes (at most `MAX_CACHED_VERSIONS`).
+    versions: std::sync::Arc<std::sync::Mutex<HashMap<(String, String), crate::types::VersionConfig>>>,
 }
 
 /// The qualifier of a qualified ARN (`…:function:NAME:QUALIFIER`); `None` for unqualified or $LATEST.
@@ -92,7 +95,7 @@ mod policy;
 impl Lambda {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
         let conf = aws_sdk_lambda::config::Builder::from(config).interceptor(caller.fence.interceptor()).build();
-        Lambda { client: aws_sdk_lambda::Client::from_conf(conf), caller }
+        Lambda { client: aws_sdk_lambda::Client::from_conf(conf), caller, versions: Default::default() }
     }
 
     pub async fn list_aliases(&self, function: &str) -> Result<BTreeMap<String, AliasState>, AwsError> {

@@ -192,6 +192,16 @@ pub struct FunctionState {
     pub sensitive_env: super::SensitiveEnv,
 }
 
+/// What a published version holds that the controller compares: its environment, its settings
+/// and its execution role. A version never changes once published, so it is read once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionConfig {
+    pub environment: std::collections::BTreeMap<String, String>,
+    pub settings: super::Settings,
+    /// The execution role's ARN.
+    pub role: String,
+}
+
 /// The version lambda-reconciler last published and the `$LATEST` revision it was cut from,
 /// kept in the tag [`PUBLISHED_TAG`] as `VERSION@REVISION` (state in AWS, not in memory).
 #[derive(Debug, Clone, PartialEq, Eq)]

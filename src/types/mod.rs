@@ -15,7 +15,7 @@ mod settings;
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
     is_account, is_region, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState, Published, Scope,
-    FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
+    VersionConfig, FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
 };
 pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};
 pub use permission::{owned_sid, principal, Permission, INVOKE, PERMISSION_SID_PREFIX};

@@ -292,7 +292,8 @@ def check_tags(tags):
 def revision(region, name, qualifier=None):
     """AWS (FunctionConfiguration.RevisionId): "The latest updated revision of the function or
     alias." moto keeps none for functions: $LATEST's changes on every code or configuration
-    update (bump_revision); a published version's is fixed when it is published."""
+    update and on every version published (bump_revision); a published version's is fixed when
+    it is published."""
     key = (region, name, qualifier if qualifier not in (None, "$LATEST") else "$LATEST")
     return STATE["revisions"].setdefault(key, str(uuid.uuid4()))
 
@@ -326,9 +327,17 @@ def publish(inner, environ, start_response, region, name, body, busy):
         raise ApiError(400, "InvalidParameterValueException",
                        f"CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({fn.code_sha_256}). "
                        "Please try again with the CodeSHA256 in $LATEST.")
+    before = {str(v.version) for v in backend(region).list_versions_by_function(name)}
     status, headers, out = call_inner(inner, environ)
     if status.startswith("2"):
         version = json.loads(out)["Version"]
+        if version not in before:
+            # AWS changes $LATEST's RevisionId when it publishes a version (LocalStack's test
+            # test_function_revisions_version_and_alias, validated against AWS: "publish_version
+            # changes the revision id of $LATEST"); "AWS Lambda doesn't publish a version if the
+            # function's configuration and code haven't changed since the last version"
+            # (PublishVersion): answering the existing version changes nothing.
+            bump_revision(region, name)
         out = settings_ext.patch(out, backend(region).get_function(name, version), False)
         out = with_revision(out, revision(region, name, version))
     return finish(start_response, status, headers, out)

@@ -183,3 +183,47 @@ async fn a_managed_description_publishes_neither_a_code_upload_nor_a_drift_corre
     assert!(!writes.iter().any(|w| w.contains("/versions")), "a drift correction was published: {writes:?}");
     assert_eq!((alias_version(&emu).await, version_count(&emu).await), ("2".to_string(), 3));
 }
+
+#[tokio::test]
+async fn publishing_a_version_changes_latests_revision_id_as_aws_does() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let lambda = emu.lambda().await;
+    let rev = |f: aws_sdk_lambda::operation::get_function::GetFunctionOutput| {
+        f.configuration().unwrap().revision_id().unwrap().to_string()
+    };
+    let before = rev(lambda.get_function().function_name(F).send().await.unwrap());
+    let env = Environment::builder().variables("MODE", "x").build();
+    lambda.update_function_configuration().function_name(F).environment(env).send().await.unwrap();
+    wait_idle(&emu).await;
+    let updated = rev(lambda.get_function().function_name(F).send().await.unwrap());
+    assert_ne!(updated, before);
+    let v = lambda.publish_version().function_name(F).revision_id(&updated).send().await.unwrap();
+    assert_ne!(v.revision_id(), Some(updated.as_str()), "a version has a revision of its own");
+    let published = rev(lambda.get_function().function_name(F).send().await.unwrap());
+    assert_ne!(published, updated, "PublishVersion changes $LATEST's RevisionId");
+    // Nothing changed since: AWS answers the same version and $LATEST keeps its revision.
+    let again = lambda.publish_version().function_name(F).send().await.unwrap();
+    assert_eq!(again.version(), v.version());
+    assert_eq!(rev(lambda.get_function().function_name(F).send().await.unwrap()), published);
+}
+
+#[tokio::test]
+async fn resyncs_after_a_publish_read_the_published_version_once_and_publish_nothing_more() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let dir = manifests(&[("f.yaml", &manifest("a", ""))]);
+    let daemon = daemon::Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms"]);
+    eventually("version 2 is published", std::time::Duration::from_secs(30), || async {
+        published_tag(&emu).await.starts_with("2@")
+    })
+    .await;
+    daemon.wait_reconciles(4.0).await;
+    let reads = (emu.requests().into_iter())
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().unwrap_or("").ends_with(&format!("/{F}/configuration")))
+        .filter(|r| r["query"].as_str().unwrap_or("").contains("Qualifier=2"))
+        .count();
+    // Version 2 never changes: one read, however often $LATEST's revision moved since.
+    assert_eq!(reads, 1, "GetFunctionConfiguration of version 2 per resync");
+    assert_eq!((alias_version(&emu).await, version_count(&emu).await), ("2".to_string(), 3), "published once");
+}
