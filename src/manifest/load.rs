@@ -511,7 +511,7 @@ mod tests {
         for i in 0..MAX_ENTRIES {
             std::fs::File::create(dir.path().join(format!("n{i}"))).unwrap();
         }
-        let err = scan_dir(dir.path(), &mut ParseCache::default()).err().expect("refused");
+        let err = scan_dir(dir.path(), &mut ParseCache::default()).expect_err("refused");
         assert!(err.to_string().contains("more than 100000 files and directories"), "{err}");
     }
 }
