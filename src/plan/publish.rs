@@ -82,3 +82,40 @@ pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut Func
     };
     p.push(action, diffs);
 }
+
+/// The alias an action names as its qualifier, if any.
+fn alias_of(a: &Action) -> Option<&str> {
+    match a {
+        Action::AddPermission { qualifier, .. }
+        | Action::RemovePermission { qualifier, .. }
+        | Action::PutEventInvokeConfig { qualifier, .. }
+        | Action::DeleteEventInvokeConfig { qualifier, .. } => qualifier.as_deref(),
+        Action::CreateMapping { qualifier, .. } => Some(qualifier.as_str()).filter(|q| !q.is_empty()),
+        Action::PutProvisionedConcurrency { alias, .. }
+        | Action::WaitProvisionedReady { alias }
+        | Action::RegisterScalableTarget { alias, .. }
+        | Action::PutTargetTrackingPolicy { alias, .. }
+        | Action::PutScheduledAction { alias, .. } => Some(alias.as_str()),
+        _ => None,
+    }
+}
+
+/// Aliases on `functionVersion: published` that can only be created once this plan's publish
+/// exists (none published yet, the alias not live): what names one as its qualifier (a
+/// permission, a mapping) would be refused before ("Cannot find alias"), so it waits for the
+/// next pass of the same apply, which creates the alias first; the publish shows it meanwhile.
+pub(super) fn defer_to_new_aliases(manifest: &Desired, d: &Desired, p: &mut FunctionPlan) {
+    let new = |name: &str| {
+        manifest.aliases.get(name).is_some_and(|a| a.follows_published() && !a.delete) && !d.aliases.contains_key(name)
+    };
+    if !p.changes.iter().any(|c| alias_of(&c.action).is_some_and(new)) {
+        return;
+    }
+    let (waiting, kept) =
+        std::mem::take(&mut p.changes).into_iter().partition(|c| alias_of(&c.action).is_some_and(new));
+    p.changes = kept;
+    let waiting: Vec<super::Change> = waiting;
+    if let Some(publish) = p.changes.iter_mut().find(|c| matches!(c.action, Action::PublishVersion { .. })) {
+        publish.diffs.extend(waiting.into_iter().flat_map(|c| c.diffs));
+    }
+}

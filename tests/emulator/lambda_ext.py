@@ -58,6 +58,8 @@ def get_function(region, name):
 
 
 def check_qualifier(region, name, qualifier, allow_latest):
+    """AWS (AddPermission, CreateEventSourceMapping, Put*Config, ResourceNotFoundException): "The
+    resource specified in the request does not exist": a version or alias qualifier must exist."""
     fn = get_function(region, name)
     if qualifier in (None, "", "$LATEST"):
         if not allow_latest:
