@@ -1,6 +1,7 @@
 //! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
 
 mod alias;
+mod compat;
 pub mod environment;
 mod mappings;
 mod permissions;

@@ -62,6 +62,26 @@ fn env_differs(d: &Desired, a: &BTreeMap<String, String>, b: &BTreeMap<String, S
     !a.iter().filter(|(k, _)| kept(k)).eq(b.iter().filter(|(k, _)| kept(k)))
 }
 
+/// Why the version this plan would publish could not share traffic with the live version of an
+/// alias that follows it by weights (execution role or dead-letter target differ; see
+/// [`super::compat::RULE`]), unless the deployment chose `onRoleOrDeadLetterChange: switch`.
+fn cannot_share_traffic(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Option<String> {
+    let written = p.changes.iter().find_map(|c| match &c.action {
+        Action::UpdateConfiguration { settings, .. } => settings.dead_letter_target.clone(),
+        _ => None,
+    });
+    let dlq = written.or_else(|| f.settings.dead_letter_target.clone()).unwrap_or_default();
+    let weighted = |a: &crate::desired::DesiredAlias| {
+        a.deployment.as_ref().is_some_and(|dep| !dep.steps.is_empty() && !dep.switch_if_incompatible)
+    };
+    d.aliases.iter().filter(|(_, a)| a.follows_published() && !a.delete && weighted(a)).find_map(|(name, _)| {
+        let live = &o.aliases.get(name)?.function_version;
+        let from = super::compat::traits(o.versions.get(live)?);
+        let why = super::compat::clash(&format!("version {live}"), from, "the version to publish", (&f.role, &dlq))?;
+        Some(super::compat::blocked(name, &why, "nothing is updated or published"))
+    })
+}
+
 /// Plans a PublishVersion after this plan's `$LATEST` changes, when `d` (the manifest, aliases
 /// not yet resolved) asks for `publish: onChange`.
 pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut FunctionPlan) {
@@ -69,6 +89,12 @@ pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut Func
         return;
     }
     let Some(why) = reason(d, o, f, p) else { return };
+    if let Some(held) = cannot_share_traffic(d, o, f, p) {
+        // Said before anything is written: publishing would leave the rollout unable to move.
+        p.changes.retain(|c| !matches!(c.action, Action::UpdateConfiguration { .. }));
+        p.blocked.push(held);
+        return;
+    }
     let updates = p.changes.iter().any(|c| matches!(c.action, Action::UpdateConfiguration { .. }));
     let last = f.published.as_ref().map_or(Value::Null, |p| json!(p.version));
     let mut diffs = vec![diff("publish", Op::Create, last, json!(format!("a new version of $LATEST ({why})")))];

@@ -181,6 +181,8 @@ pub struct FunctionState {
     pub revision_id: String,
     /// `$LATEST`'s code hash (guards PublishVersion against code changed since it was read).
     pub code_sha256: String,
+    /// `$LATEST`'s execution role (a version published now carries it).
+    pub role: String,
     /// The newest version lambda-reconciler published (from the function's tag).
     pub published: Option<Published>,
     /// `$LATEST`'s settings (every field read, AWS's defaults for what is unset).

@@ -223,6 +223,37 @@ def check_routing(version, routing):
                        "$LATEST is not supported for an alias pointing to more than 1 version")
 
 
+def check_weighted_versions(region, name, version, routing):
+    """AWS (Lambda Developer Guide, configuring-alias-routing): "You can point an alias to a
+    maximum of two Lambda function versions. The versions must meet the following criteria: Both
+    versions must have the same execution role. Both versions must have the same dead-letter queue
+    configuration, or no dead-letter queue configuration." AWS answers the role clash with
+    InvalidParameterValueException "Specified versions must be associated with the same execution
+    role" (as UpdateAlias reports it); the dead-letter message's wording is ours (no reference
+    quotes it)."""
+    weights = (routing or {}).get("AdditionalVersionWeights") or {}
+    if not weights or version in (None, "$LATEST"):
+        return
+
+    def traits(v):
+        try:
+            fn = backend(region).get_function(name, v)
+        except Exception:
+            return None  # a missing version is moto's to answer
+        return fn.role, getattr(fn, "ext_dead_letter", None) or None
+
+    primary = traits(version)
+    for other in map(traits, weights):
+        if primary is None or other is None:
+            continue
+        if primary[0] != other[0]:
+            raise ApiError(400, "InvalidParameterValueException",
+                           "Specified versions must be associated with the same execution role")
+        if primary[1] != other[1]:
+            raise ApiError(400, "InvalidParameterValueException",
+                           "Specified versions must be associated with the same dead letter queue configuration")
+
+
 def check_environment(body):
     """AWS measures the environment as JSON: "Lambda was unable to configure your environment
     variables because the environment variables you have provided exceeded the 4KB limit. String
@@ -399,6 +430,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
     busy = STATE["updating"].get(fn_key, 0) > time.monotonic()
     if name == "aliases" and method == "POST":
         check_routing(body.get("FunctionVersion"), body.get("RoutingConfig"))
+        check_weighted_versions(region, fn_key[1], body.get("FunctionVersion"), body.get("RoutingConfig"))
     if name == "alias" and method == "PUT":
         try:
             current = backend(region).get_alias(unquote(m["alias"]), fn_key[1])
@@ -408,6 +440,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             version = body.get("FunctionVersion") or current.function_version
             routing = body["RoutingConfig"] if "RoutingConfig" in body else current.routing_config
             check_routing(version, routing)
+            check_weighted_versions(region, fn_key[1], version, routing)
             if routing != current.routing_config or version != current.function_version:
                 shift_provisioned(region, fn_key[1], unquote(m["alias"]), routing)
     if name == "versions" and method == "POST":

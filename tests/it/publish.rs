@@ -227,3 +227,63 @@ async fn resyncs_after_a_publish_read_the_published_version_once_and_publish_not
     assert_eq!(reads, 1, "GetFunctionConfiguration of version 2 per resync");
     assert_eq!((alias_version(&emu).await, version_count(&emu).await), ("2".to_string(), 3), "published once");
 }
+
+const DLQ: &str = "arn:aws:sqs:ap-northeast-1:123456789012:app-dlq";
+
+#[tokio::test]
+async fn the_emulator_refuses_weights_between_versions_with_different_dead_letter_targets_as_aws_does() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let lambda = emu.lambda().await;
+    let dlq = aws_sdk_lambda::types::DeadLetterConfig::builder().target_arn(DLQ).build();
+    lambda.update_function_configuration().function_name(F).dead_letter_config(dlq).send().await.unwrap();
+    wait_idle(&emu).await;
+    assert_eq!(lambda.publish_version().function_name(F).send().await.unwrap().version(), Some("2"));
+    let weights = aws_sdk_lambda::types::AliasRoutingConfiguration::builder().additional_version_weights("2", 0.1);
+    let create = lambda.create_alias().function_name(F).name("live").function_version("1");
+    let refused = create.clone().routing_config(weights.clone().build()).send().await.unwrap_err();
+    assert_eq!(refused.code(), Some("InvalidParameterValueException"), "{refused:?}");
+    create.send().await.unwrap();
+    let update = lambda.update_alias().function_name(F).name("live").routing_config(weights.build());
+    let refused = update.send().await.unwrap_err();
+    assert_eq!(refused.code(), Some("InvalidParameterValueException"), "{refused:?}");
+    assert!(refused.message().unwrap_or("").contains("dead letter"), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_dead_letter_change_under_weights_is_blocked_before_any_write_until_the_switch_is_chosen() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    emu.lambda().await.create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
+    let steps = "      deployment: {steps: [{weight: 25, pause: 1s}]}\n";
+    let with_dlq = |deployment: &str| {
+        manifest("a", deployment)
+            .replace("  publish: onChange\n", &format!("  publish: onChange\n  deadLetterTarget: {DLQ}\n"))
+    };
+    let dir = manifests(&[("f.yaml", &with_dlq(steps))]);
+    let plan = emu.run(&["plan", "-m", path(&dir)]).expect(0);
+    let said = "version 1 has execution role";
+    assert!(
+        plan.stdout.contains(said) && plan.stdout.contains(&format!("dead-letter target {DLQ}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("onRoleOrDeadLetterChange: switch"), "{}", plan.stdout);
+    emu.clear_requests();
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.stdout.contains("nothing is updated or published"), "{}", run.stdout);
+    assert_eq!(emu.write_calls(), Vec::<String>::new(), "nothing is written");
+    assert_eq!(version_count(&emu).await, 2, "$LATEST and 1");
+
+    // The operator chooses the switch: all traffic moves at once, without weights.
+    let switch = steps.replace("1s}]}", "1s}], onRoleOrDeadLetterChange: switch}");
+    std::fs::write(dir.path().join("f.yaml"), with_dlq(&switch)).unwrap();
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(alias_version(&emu).await, "2");
+    let weighted = (emu.requests().into_iter())
+        .filter(|r| r["method"] == "PUT" && r["path"].as_str().unwrap_or("").ends_with("/aliases/live"))
+        .any(|r| r["body"].as_str().unwrap_or("").contains("0.25"));
+    assert!(!weighted, "no weights were sent");
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}

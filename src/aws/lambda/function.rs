@@ -90,6 +90,7 @@ impl Lambda {
             markers: markers(out.tags()),
             revision_id: conf.and_then(|c| c.revision_id()).unwrap_or_default().to_string(),
             code_sha256: conf.and_then(|c| c.code_sha256()).unwrap_or_default().to_string(),
+            role: conf.and_then(|c| c.role()).unwrap_or_default().to_string(),
             published: published(out.tags()),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
