@@ -136,16 +136,16 @@ pub struct Show {
 }
 
 /// Runs `work` on every resolvable manifest, `CONCURRENCY` at a time, in manifest order, showing
-/// progress as `verb`.
+/// progress as `verb`; also returns the clients (their call counts).
 async fn for_each<F, Fut>(
     dir: &Path,
     opts: &AwsOptions,
     (verb, show): (&'static str, Show),
     work: F,
-) -> Option<Vec<(FunctionPlan, usize)>>
+) -> Option<(Vec<FunctionPlan>, Arc<Aws>)>
 where
     F: Fn(Arc<Aws>, Box<Desired>) -> Fut,
-    Fut: std::future::Future<Output = (FunctionPlan, usize)>,
+    Fut: std::future::Future<Output = FunctionPlan>,
 {
     let snapshot = load(dir)?;
     let aws = Arc::new(Aws::connect(opts).await);
@@ -156,17 +156,17 @@ where
     }
     let targets = resolve(&aws, &snapshot.manifests).await;
     let progress = crate::progress::Progress::new(verb, targets.len(), show.plain, show.json);
-    let results: Vec<(FunctionPlan, usize)> = stream::iter(targets)
+    let results: Vec<FunctionPlan> = stream::iter(targets)
         .map(|t| match t {
-            Target::Failed(p) => futures::future::Either::Left(async move { (*p, 0) }),
+            Target::Failed(p) => futures::future::Either::Left(async move { *p }),
             Target::Ready(d) => futures::future::Either::Right(work(aws.clone(), d)),
         })
         .buffered(CONCURRENCY)
-        .inspect(|(p, _)| progress.done(&p.function))
+        .inspect(|p| progress.done(&p.function))
         .collect()
         .await;
     progress.finish();
-    for (p, _) in &results {
+    for p in &results {
         if let Some(e) = &p.error {
             if show.json {
                 tracing::error!(function = %p.function, region = %p.region, manifest = %p.manifest, error = %e, "failed");
@@ -175,7 +175,7 @@ where
             }
         }
     }
-    Some(results)
+    Some((results, aws))
 }
 
 fn print_plan(plan: &Plan, output: Output) {
@@ -189,13 +189,13 @@ fn print_plan(plan: &Plan, output: Output) {
 pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output, show: Show) -> i32 {
     let results = for_each(dir, opts, ("plan", show), |aws, d| async move {
         match reconcile::plan_one(&aws.clients(d.key.role.as_deref(), &d.key.region), &d).await {
-            Ok(p) => (p, 0),
-            Err(e) => (FunctionPlan::failed(&d, &e.to_string()), 0),
+            Ok(p) => p,
+            Err(e) => FunctionPlan::failed(&d, &e.to_string()),
         }
     })
     .await;
-    let Some(results) = results else { return 1 };
-    let plan = Plan { functions: results.into_iter().map(|(p, _)| p).collect() };
+    let Some((functions, _)) = results else { return 1 };
+    let plan = Plan { functions };
     print_plan(&plan, output);
     if plan.has_errors() {
         1
@@ -282,15 +282,17 @@ pub async fn apply(
                         format!("aliases.{}: the rollout to version {} rolled back: {reason}", r.alias, r.to)
                     })
                 });
-                (shown, a.writes)
+                shown
             }
-            Err(e) => (FunctionPlan::failed(&d, &e.to_string()), 0),
+            Err(e) => FunctionPlan::failed(&d, &e.to_string()),
         }
     })
     .await;
-    let Some(results) = results else { return 1 };
-    let writes: usize = results.iter().map(|(_, w)| w).sum();
-    let plan = Plan { functions: results.into_iter().map(|(p, _)| p).collect() };
+    let Some((functions, aws)) = results else { return 1 };
+    // Every write call AWS accepted, counted where each is made: also those of a function whose
+    // apply then failed.
+    let writes = aws.caller.stats.writes_made();
+    let plan = Plan { functions };
     print_plan(&plan, output);
     if output == Output::Text {
         println!("Apply complete: {writes} write call(s).");

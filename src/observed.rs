@@ -7,7 +7,7 @@ use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
 use crate::types::{
     AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, MappingState, PcState,
-    Permission, PublishPolicy, ScalingState, Settings, PERMISSION_SID_PREFIX,
+    Permission, PublishPolicy, ScalingState, Settings, VersionConfig, PERMISSION_SID_PREFIX,
 };
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -34,6 +34,9 @@ pub struct Observed {
     /// when `$LATEST` changed since that publish (its revision differs from the tag's); `None`
     /// also when the version no longer exists.
     pub published_config: Option<(BTreeMap<String, String>, Settings)>,
+    /// The published versions a weighted rollout involves (the aliases' live versions, their
+    /// targets, a marker's `from`): their role and dead-letter target must match.
+    pub versions: BTreeMap<String, VersionConfig>,
     /// When the state was read, milliseconds since the epoch (rollout pauses are measured to it).
     pub now_ms: i64,
 }
@@ -97,6 +100,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         when(!n.mappings.is_empty(), || c.lambda.list_mappings(f, &n.mappings)),
     );
     let Some(mut function) = function? else {
+        c.lambda.forget_versions(f);
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
@@ -114,6 +118,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         alarms: Default::default(),
         hooks: Default::default(),
         published_config: None,
+        versions: BTreeMap::new(),
         now_ms: crate::types::now_ms(),
     };
     if n.scaling && d.prune {
@@ -122,8 +127,35 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
     }
     o.published_config = read_published_config(c, d, &o).await?;
     let d = d.resolve_published(o.published_version(), &o.aliases);
+    o.versions = read_versions(c, &d, &o).await?;
     read_rollout_inputs(c, &d, &mut o).await?;
     Ok(o)
+}
+
+/// The configurations of the versions weighted rollouts involve: each alias's live version, its
+/// target and its marker's `from` (each read once per process: a version never changes).
+async fn read_versions(
+    c: &RegionClients,
+    d: &Desired,
+    o: &Observed,
+) -> Result<BTreeMap<String, VersionConfig>, AwsError> {
+    let markers = o.function.as_ref().map(|f| &f.markers);
+    let mut wanted = BTreeSet::new();
+    for (name, a) in d.aliases.iter().filter(|(_, a)| !a.delete) {
+        let (Some(dep), Some(live)) = (&a.deployment, o.aliases.get(name)) else { continue };
+        if dep.steps.is_empty() {
+            continue;
+        }
+        let from = markers.and_then(|m| m.get(name)).map(|m| m.from.clone());
+        wanted.extend([live.function_version.clone(), a.function_version.clone()].into_iter().chain(from));
+    }
+    let mut out = BTreeMap::new();
+    for v in wanted.into_iter().filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit())) {
+        if let Some(config) = c.lambda.version_config(&d.function_ref, &v).await? {
+            out.insert(v, config);
+        }
+    }
+    Ok(out)
 }
 
 impl Observed {
@@ -134,7 +166,9 @@ impl Observed {
 }
 
 /// With `publish: onChange`, the published version's configuration when `$LATEST` changed since
-/// it was published (the tag's revision is not `$LATEST`'s): one read, only then.
+/// it was published (the tag's revision is not `$LATEST`'s). AWS changes `$LATEST`'s RevisionId
+/// when it publishes a version (and on other writes), so that is nearly always: the version is
+/// read once and kept ([`crate::aws::lambda::Lambda::version_config`]), never once per resync.
 async fn read_published_config(
     c: &RegionClients,
     d: &Desired,
@@ -142,7 +176,9 @@ async fn read_published_config(
 ) -> Result<Option<(BTreeMap<String, String>, Settings)>, AwsError> {
     let Some(f) = o.function.as_ref().filter(|_| d.publish == PublishPolicy::OnChange) else { return Ok(None) };
     match &f.published {
-        Some(p) if p.revision != f.revision_id => c.lambda.version_config(&d.function_ref, &p.version).await,
+        Some(p) if p.revision != f.revision_id => {
+            Ok(c.lambda.version_config(&d.function_ref, &p.version).await?.map(|v| (v.environment, v.settings)))
+        }
         _ => Ok(None),
     }
 }

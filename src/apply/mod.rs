@@ -105,6 +105,8 @@ async fn publish(
     let revision = now.revision_id;
     let description = format!("published by lambda-reconciler from $LATEST revision {revision}");
     let (version, arn) = c.lambda.publish_version(f, &revision, code_sha256, &description).await?;
+    // A function deleted and created again numbers its versions anew: nothing kept of it holds.
+    c.lambda.forget_versions(f);
     tracing::info!(function = f, version = %version, "published $LATEST");
     c.lambda.tag_published(&arn, &Published { version, revision }).await?;
     Ok(())

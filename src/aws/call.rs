@@ -228,6 +228,16 @@ impl CallStats {
     pub fn set_hook(&self, hook: CallHook) {
         let _ = self.hook.set(hook);
     }
+    /// The write calls AWS accepted: Lambda's and Application Auto Scaling's operations other
+    /// than reads and Invoke (a hook run changes no configuration).
+    pub fn writes_made(&self) -> u64 {
+        let counts = self.counts.lock().unwrap();
+        let write = |op: &str| {
+            (op.starts_with("lambda:") || op.starts_with("autoscaling:")) && !is_read(op) && op != crate::types::INVOKE
+        };
+        counts.iter().filter(|((outcome, op), _)| outcome == "ok" && write(op)).map(|(_, n)| n).sum()
+    }
+
     /// (operation, outcome) → count.
     pub fn snapshot(&self) -> BTreeMap<(String, &'static str), u64> {
         self.counts.lock().unwrap().clone()

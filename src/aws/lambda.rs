@@ -23,6 +23,9 @@ pub struct Lambda {
     /// The same service on a keepalive HTTP client, for hook invocations that wait for minutes.
     hooks: aws_sdk_lambda::Client,
     caller: Caller,
+    /// Published versions' configurations by (function as called, version): read once, as a
+    /// version never changes (at most `MAX_CACHED_VERSIONS`).
+    versions: std::sync::Arc<std::sync::Mutex<HashMap<(String, String), crate::types::VersionConfig>>>,
 }
 
 /// The qualifier of a qualified ARN (`…:function:NAME:QUALIFIER`); `None` for unqualified or $LATEST.
@@ -113,6 +116,7 @@ impl Lambda {
             client: aws_sdk_lambda::Client::from_conf(conf.build()),
             hooks: aws_sdk_lambda::Client::from_conf(hooks),
             caller,
+            versions: Default::default(),
         }
     }
 

@@ -113,5 +113,6 @@ pub fn resolve(spec: &Spec) -> Deployment {
         pre_traffic: hooks.and_then(|h| h.pre_traffic.clone()),
         post_traffic: hooks.and_then(|h| h.post_traffic.clone()),
         hook_timeout_ms: timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT).as_millis() as u64,
+        switch_if_incompatible: spec.on_role_or_dead_letter_change == Some(super::model::IncompatibleVersions::Switch),
     }
 }

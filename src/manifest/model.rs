@@ -330,6 +330,18 @@ pub struct Deployment {
     pub alarms: Vec<String>,
     /// Lambda functions invoked before traffic moves and after 100 %.
     pub hooks: Option<Hooks>,
+    /// When the two versions differ in execution role or dead-letter target (AWS shares traffic
+    /// only between versions with the same ones): `block` (default) holds the rollout and says
+    /// why; `switch` moves all traffic at once, without weights (the hooks and alarms still run).
+    pub on_role_or_dead_letter_change: Option<IncompatibleVersions>,
+}
+
+/// What a rollout does when its two versions cannot share traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum IncompatibleVersions {
+    Block,
+    Switch,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]

@@ -1,6 +1,7 @@
 //! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
 
 mod alias;
+mod compat;
 pub mod environment;
 mod mappings;
 mod permissions;
@@ -343,6 +344,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
     invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
     permissions::plan(d, o, &mut p);
     mappings::plan(d, o, &mut p);
+    publish::defer_to_new_aliases(manifest, d, &mut p);
     rollout::stale_markers(d, o, &mut p);
     if !d.prune {
         p.unmanaged_aliases = o.aliases.keys().filter(|k| !d.aliases.contains_key(*k)).cloned().collect();

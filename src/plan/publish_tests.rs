@@ -136,6 +136,54 @@ fn a_settings_change_is_published_like_an_environment_change() {
     assert_eq!(ops(&plan(&d, &o)), ["PublishVersion"]);
 }
 
+/// Version 4 as the controller published it: `$LATEST`'s configuration, its own description.
+fn published_with_description(mode: &str) -> (BTreeMap<String, String>, Settings) {
+    let s = Settings {
+        description: Some("published by lambda-reconciler from $LATEST revision r2".into()),
+        ..Settings::default()
+    };
+    (env(&[("MODE", mode)]), s)
+}
+
+#[test]
+fn a_managed_description_does_not_publish_a_code_upload_again() {
+    // CI uploaded code: the revision moved; the managed configuration is version 4's, whose
+    // description PublishVersion set (it never inherits $LATEST's).
+    let d = desired(&format!("{PUBLISHING}  description: payments\n"));
+    let mut o = observed("fast", "r3", Some(("4", "r2")), "4");
+    o.function.as_mut().unwrap().settings.description = Some("payments".into());
+    o.published_config = Some(published_with_description("fast"));
+    assert!(plan(&d, &o).in_sync(), "{:#?}", plan(&d, &o));
+}
+
+#[test]
+fn a_managed_description_does_not_make_a_drift_correction_publish() {
+    let d = desired(&format!("{PUBLISHING}  description: payments\n"));
+    let mut o = observed("slow", "r3", Some(("4", "r2")), "4");
+    o.function.as_mut().unwrap().settings.description = Some("payments".into());
+    o.published_config = Some(published_with_description("fast"));
+    assert_eq!(ops(&plan(&d, &o)), ["UpdateFunctionConfiguration"]);
+}
+
+#[test]
+fn what_names_an_alias_created_after_the_first_publish_waits_for_it_and_the_publish_shows_it() {
+    let spec = format!(
+        "{PUBLISHING}  permissions:\n    api:\n      qualifier: live\n      principal: apigateway.amazonaws.com\n  eventSourceMappings:\n    - source: arn:aws:sqs:ap-northeast-1:123456789012:q\n      qualifier: live\n"
+    );
+    let d = desired(&spec);
+    let mut o = observed("fast", "r1", None, "3");
+    o.aliases.clear();
+    let p = plan(&d, &o);
+    assert_eq!(ops(&p), ["PublishVersion"], "{p:#?}");
+    let shown: Vec<&str> = p.changes[0].diffs.iter().map(|d| d.field.as_str()).collect();
+    assert!(shown.contains(&"permissions.api"), "{shown:?}");
+    // Once version 4 is published, the alias is created before what names it.
+    let mut o = observed("fast", "r2", Some(("4", "r2")), "3");
+    o.aliases.clear();
+    let p = plan(&d, &o);
+    assert_eq!(ops(&p), ["CreateAlias", "AddPermission", "CreateEventSourceMapping"], "{p:#?}");
+}
+
 #[test]
 fn a_changed_statement_is_removed_then_added_and_an_unlisted_owned_one_removed() {
     let d = desired("  permissions:\n    api:\n      principal: apigateway.amazonaws.com\n");

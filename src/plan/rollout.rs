@@ -158,6 +158,16 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
     let now = o.now_ms;
     let marker = o.function.as_ref().and_then(|f| f.markers.get(name));
     let to = &a.function_version;
+    let from = marker.filter(|m| &m.to == to).map_or(&cur.function_version, |m| &m.from);
+    let switched;
+    let (dep, held) = match compatible(o, dep, from, to) {
+        Versions::Share => (dep, None),
+        Versions::Held(why) => (dep, Some(why)),
+        Versions::Switch(without_steps) => {
+            switched = without_steps;
+            (&switched, None)
+        }
+    };
     let alarm_states: Vec<(String, String)> = dep
         .alarms
         .iter()
@@ -190,6 +200,10 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         let from_latest = (cur.function_version == "$LATEST").then(|| {
             "the alias is on $LATEST, which cannot share traffic; point it at a published version".to_string()
         });
+        if let Some(why) = &held {
+            p.blocked.push(super::compat::blocked(name, why, &format!("the rollout to version {to} waits")));
+            return;
+        }
         if let Some(reason) = from_latest.or_else(|| cannot_start(o, dep, firing)) {
             p.blocked.push(format!("aliases.{name}.deployment: {reason}; the rollout to version {to} waits"));
             return;
@@ -210,6 +224,12 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
     let (want, behind) = expected(dep, m);
     if let (true, Some(alarm)) = (m.active(), firing) {
         p.rollouts.push(view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now)));
+        return;
+    }
+    if let (Some(why), Phase::PreTraffic) = (&held, &m.phase) {
+        // Started before the versions were compared: no weight has moved; it waits.
+        p.blocked.push(super::compat::blocked(name, why, &format!("the rollout to version {to} waits")));
+        p.rollouts.push(view(m, Move::Wait { until_ms: None }));
         return;
     }
     if !same(cur, &want.0, &want.1) {
@@ -244,6 +264,25 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         }
     };
     p.rollouts.push(view(m, mv));
+}
+
+/// Whether a rollout's two versions can take weights (the same role and dead-letter target).
+enum Versions {
+    Share,
+    /// They cannot, and the deployment holds the rollout (`block`): why, naming both.
+    Held(String),
+    /// They cannot, and the deployment moves all traffic at once (`switch`): it without steps
+    /// (hooks and alarms kept).
+    Switch(Deployment),
+}
+
+fn compatible(o: &Observed, dep: &Deployment, from: &str, to: &str) -> Versions {
+    let clash = if dep.steps.is_empty() { None } else { super::compat::versions(o, from, to) };
+    match clash {
+        None => Versions::Share,
+        Some(_) if dep.switch_if_incompatible => Versions::Switch(Deployment { steps: vec![], ..dep.clone() }),
+        Some(why) => Versions::Held(why),
+    }
 }
 
 fn hook(dep: &Deployment, m: &Marker, kind: HookKind, then: Move) -> Move {
@@ -345,6 +384,7 @@ pub(super) fn stale_markers(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
                 pre_traffic: None,
                 post_traffic: None,
                 hook_timeout_ms: 0,
+                switch_if_incompatible: false,
             };
             let cur = o.aliases.get(alias).cloned().unwrap_or(AliasState {
                 function_version: m.from.clone(),

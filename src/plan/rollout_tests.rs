@@ -33,6 +33,7 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         markers: marker.into_iter().map(|m| ("live".to_string(), m)).collect(),
         revision_id: "r1".into(),
         code_sha256: "c1".into(),
+        role: String::new(),
         published: None,
         settings: Settings::default(),
         last_update_failed: None,
@@ -248,4 +249,42 @@ fn a_step_weight_prints_as_the_percent_the_manifest_gives() {
         plan(&desired("{steps: [{weight: 55, pause: 1m}, {weight: 70, pause: 1m}]}"), &observed("6", &[], None, T0));
     let text = super::render::text(&super::Plan { functions: vec![p] });
     assert!(text.contains("then 55% on 7"), "{text}");
+}
+
+/// Versions 6 and 7 read, 7 with a dead-letter target 6 lacks.
+fn with_different_dead_letter_targets(mut o: Observed) -> Observed {
+    let role = "arn:aws:iam::123456789012:role/app";
+    o.versions.insert("6".into(), VersionConfig { role: role.into(), ..VersionConfig::default() });
+    let mut seven = VersionConfig { role: role.into(), ..VersionConfig::default() };
+    seven.settings.dead_letter_target = Some("arn:aws:sqs:us-east-1:123456789012:dlq".into());
+    o.versions.insert("7".into(), seven);
+    o
+}
+
+#[test]
+fn weights_between_versions_with_different_dead_letter_targets_hold_the_rollout_naming_both() {
+    let p = plan(&desired(STEPS), &with_different_dead_letter_targets(observed("6", &[], None, T0)));
+    assert!(p.rollouts.is_empty() && p.changes.is_empty(), "{p:#?}");
+    assert_eq!(p.blocked.len(), 1, "{p:#?}");
+    let said = &p.blocked[0];
+    assert!(
+        said.contains(
+            "version 6 has execution role arn:aws:iam::123456789012:role/app, dead-letter target none; version 7 has"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("dead-letter target arn:aws:sqs:us-east-1:123456789012:dlq"), "{said}");
+    // A rollout that wrote its marker before the versions were compared waits, no weight moved.
+    let pre = observed("6", &[], Some(marker(Phase::PreTraffic, T0)), T0);
+    let p = plan(&desired(STEPS), &with_different_dead_letter_targets(pre));
+    assert_eq!((p.blocked.len(), &rollout(&p).mv), (1, &Move::Wait { until_ms: None }), "{p:#?}");
+}
+
+#[test]
+fn with_the_switch_chosen_such_versions_take_all_traffic_at_once() {
+    let spec = STEPS.replace("alarms: [errors]", "alarms: [errors], onRoleOrDeadLetterChange: switch");
+    let p = plan(&desired(&spec), &with_different_dead_letter_targets(observed("6", &[], None, T0)));
+    assert!(p.blocked.is_empty(), "{p:#?}");
+    let (m, alias) = write(&rollout(&p).mv);
+    assert_eq!((m, alias), (&MarkerWrite::Keep, Some(&("7".to_string(), Routing::new()))));
 }

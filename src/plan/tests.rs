@@ -30,6 +30,7 @@ pub(super) fn function() -> FunctionState {
         markers: BTreeMap::new(),
         revision_id: "r1".into(),
         code_sha256: "c1".into(),
+        role: String::new(),
         published: None,
         settings: Settings::default(),
         last_update_failed: None,

@@ -189,6 +189,8 @@ pub struct FunctionState {
     pub revision_id: String,
     /// `$LATEST`'s code hash (guards PublishVersion against code changed since it was read).
     pub code_sha256: String,
+    /// `$LATEST`'s execution role (a version published now carries it).
+    pub role: String,
     /// The newest version lambda-reconciler published (from the function's tag).
     pub published: Option<Published>,
     /// `$LATEST`'s settings (every field read, AWS's defaults for what is unset).
@@ -198,6 +200,16 @@ pub struct FunctionState {
     /// The variables that held a secret when lambda-reconciler last wrote the environment
     /// (from the function's tag): their live values are never printed.
     pub sensitive_env: super::SensitiveEnv,
+}
+
+/// What a published version holds that the controller compares: its environment, its settings
+/// and its execution role. A version never changes once published, so it is read once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionConfig {
+    pub environment: std::collections::BTreeMap<String, String>,
+    pub settings: super::Settings,
+    /// The execution role's ARN.
+    pub role: String,
 }
 
 /// The version lambda-reconciler last published and the `$LATEST` revision it was cut from,

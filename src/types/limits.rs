@@ -13,6 +13,10 @@ pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(24 * 3600);
 /// in milliseconds since the epoch. A marker tag's `at=` is clamped to `0..=now`.
 pub const MAX_EPOCH_MS: i64 = 253_402_300_799_000;
 
+/// Published versions' configurations kept in memory per account-region (a version never
+/// changes): past this many, the cache is emptied and refilled by the reads that follow.
+pub const MAX_CACHED_VERSIONS: usize = 4096;
+
 /// `ms` within `0..=MAX_EPOCH_MS`.
 pub fn clamp_epoch_ms(ms: i64) -> i64 {
     ms.clamp(0, MAX_EPOCH_MS)

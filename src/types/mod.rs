@@ -15,7 +15,7 @@ mod settings;
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
     is_account, is_region, partition_of, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState,
-    Published, Scope, FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
+    Published, Scope, VersionConfig, FOLLOW_PUBLISHED, GENERATION_TAG, PUBLISHED_TAG,
 };
 pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};
 pub use permission::{owned_sid, Permission, INVOKE, PERMISSION_SID_PREFIX};

@@ -61,6 +61,8 @@ pub struct Deployment {
     pub pre_traffic: Option<String>,
     pub post_traffic: Option<String>,
     pub hook_timeout_ms: u64,
+    /// `onRoleOrDeadLetterChange: switch`: versions that cannot share traffic switch at once.
+    pub switch_if_incompatible: bool,
 }
 
 /// Where a rollout is. The alias's expected state follows from it (see `expected`).

@@ -58,6 +58,8 @@ def get_function(region, name):
 
 
 def check_qualifier(region, name, qualifier, allow_latest):
+    """AWS (AddPermission, CreateEventSourceMapping, Put*Config, ResourceNotFoundException): "The
+    resource specified in the request does not exist": a version or alias qualifier must exist."""
     fn = get_function(region, name)
     if qualifier in (None, "", "$LATEST"):
         if not allow_latest:
@@ -221,6 +223,37 @@ def check_routing(version, routing):
                        "$LATEST is not supported for an alias pointing to more than 1 version")
 
 
+def check_weighted_versions(region, name, version, routing):
+    """AWS (Lambda Developer Guide, configuring-alias-routing): "You can point an alias to a
+    maximum of two Lambda function versions. The versions must meet the following criteria: Both
+    versions must have the same execution role. Both versions must have the same dead-letter queue
+    configuration, or no dead-letter queue configuration." AWS answers the role clash with
+    InvalidParameterValueException "Specified versions must be associated with the same execution
+    role" (as UpdateAlias reports it); the dead-letter message's wording is ours (no reference
+    quotes it)."""
+    weights = (routing or {}).get("AdditionalVersionWeights") or {}
+    if not weights or version in (None, "$LATEST"):
+        return
+
+    def traits(v):
+        try:
+            fn = backend(region).get_function(name, v)
+        except Exception:
+            return None  # a missing version is moto's to answer
+        return fn.role, getattr(fn, "ext_dead_letter", None) or None
+
+    primary = traits(version)
+    for other in map(traits, weights):
+        if primary is None or other is None:
+            continue
+        if primary[0] != other[0]:
+            raise ApiError(400, "InvalidParameterValueException",
+                           "Specified versions must be associated with the same execution role")
+        if primary[1] != other[1]:
+            raise ApiError(400, "InvalidParameterValueException",
+                           "Specified versions must be associated with the same dead letter queue configuration")
+
+
 def check_environment(body):
     """AWS measures the environment as JSON: "Lambda was unable to configure your environment
     variables because the environment variables you have provided exceeded the 4KB limit. String
@@ -292,7 +325,8 @@ def check_tags(tags):
 def revision(region, name, qualifier=None):
     """AWS (FunctionConfiguration.RevisionId): "The latest updated revision of the function or
     alias." moto keeps none for functions: $LATEST's changes on every code or configuration
-    update (bump_revision); a published version's is fixed when it is published."""
+    update and on every version published (bump_revision); a published version's is fixed when
+    it is published."""
     key = (region, name, qualifier if qualifier not in (None, "$LATEST") else "$LATEST")
     return STATE["revisions"].setdefault(key, str(uuid.uuid4()))
 
@@ -326,9 +360,17 @@ def publish(inner, environ, start_response, region, name, body, busy):
         raise ApiError(400, "InvalidParameterValueException",
                        f"CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({fn.code_sha_256}). "
                        "Please try again with the CodeSHA256 in $LATEST.")
+    before = {str(v.version) for v in backend(region).list_versions_by_function(name)}
     status, headers, out = call_inner(inner, environ)
     if status.startswith("2"):
         version = json.loads(out)["Version"]
+        if version not in before:
+            # AWS changes $LATEST's RevisionId when it publishes a version (LocalStack's test
+            # test_function_revisions_version_and_alias, validated against AWS: "publish_version
+            # changes the revision id of $LATEST"); "AWS Lambda doesn't publish a version if the
+            # function's configuration and code haven't changed since the last version"
+            # (PublishVersion): answering the existing version changes nothing.
+            bump_revision(region, name)
         out = settings_ext.patch(out, backend(region).get_function(name, version), False)
         out = with_revision(out, revision(region, name, version))
     return finish(start_response, status, headers, out)
@@ -388,6 +430,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
     busy = STATE["updating"].get(fn_key, 0) > time.monotonic()
     if name == "aliases" and method == "POST":
         check_routing(body.get("FunctionVersion"), body.get("RoutingConfig"))
+        check_weighted_versions(region, fn_key[1], body.get("FunctionVersion"), body.get("RoutingConfig"))
     if name == "alias" and method == "PUT":
         try:
             current = backend(region).get_alias(unquote(m["alias"]), fn_key[1])
@@ -397,6 +440,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             version = body.get("FunctionVersion") or current.function_version
             routing = body["RoutingConfig"] if "RoutingConfig" in body else current.routing_config
             check_routing(version, routing)
+            check_weighted_versions(region, fn_key[1], version, routing)
             if routing != current.routing_config or version != current.function_version:
                 shift_provisioned(region, fn_key[1], unquote(m["alias"]), routing)
     if name == "versions" and method == "POST":

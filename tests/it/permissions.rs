@@ -110,3 +110,52 @@ async fn an_account_grant_in_the_china_partition_is_stored_there_and_then_in_syn
     emu.run(&["apply", "-m", path(&dir)]).expect(0);
     assert_eq!(emu.write_calls(), Vec::<String>::new(), "not removed and re-added at every reconcile");
 }
+
+/// A manifest whose alias `live` follows the version it publishes, with a statement and a
+/// mapping on that alias.
+fn publishing(queue: &str) -> String {
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:\n  publish: onChange\n  environment:\n    variables:\n      MODE: a\n  aliases:\n    live:\n      functionVersion: published\n  permissions:\n    api:\n      qualifier: live\n      principal: apigateway.amazonaws.com\n  eventSourceMappings:\n    - source: {queue}\n      qualifier: live\n"
+    )
+}
+
+/// The write calls AWS accepted (injected faults left out).
+fn writes_made(emu: &Emulator) -> usize {
+    let injected = emu.requests().into_iter().filter(|r| r["injected"] == true).count();
+    emu.write_calls().len() - injected
+}
+
+#[tokio::test]
+async fn an_alias_on_the_version_published_in_the_same_apply_gets_its_statement_and_mapping_in_that_apply() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let queue = emu.seed_queue("app-perm-orders");
+    let dir = manifests(&[("f.yaml", &publishing(&queue))]);
+    let plan = emu.run(&["plan", "-m", path(&dir)]).expect(0);
+    assert!(plan.stdout.contains("+ permissions.api"), "{}", plan.stdout);
+    emu.clear_requests();
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert!(statements(&emu, Some("live")).await.contains_key("lambda-reconciler-api"), "{}", run.all());
+    let live = emu.lambda().await.list_event_source_mappings().function_name(format!("{F}:live")).send().await;
+    assert_eq!(live.unwrap().event_source_mappings().len(), 1);
+    let made = writes_made(&emu);
+    assert!(run.stdout.contains(&format!("Apply complete: {made} write call(s).")), "{made}: {}", run.stdout);
+    emu.clear_requests();
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}
+
+#[tokio::test]
+async fn a_failed_apply_still_counts_every_write_it_made() {
+    let emu = Emulator::start();
+    emu.seed_function(F, 1);
+    let queue = emu.seed_queue("app-perm-orders");
+    let dir = manifests(&[("f.yaml", &publishing(&queue))]);
+    emu.configure(
+        r#"{"fail_next": {"count": 1, "operation": "lambda:AddPermission", "status": 403, "code": "AccessDeniedException"}}"#,
+    );
+    emu.clear_requests();
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    let made = writes_made(&emu);
+    assert!(made >= 3, "the update, the publish and its tag were made: {:?}", emu.write_calls());
+    assert!(run.stdout.contains(&format!("Apply complete: {made} write call(s).")), "{made}: {}", run.stdout);
+}

@@ -307,6 +307,7 @@ fn observed() -> impl Strategy<Value = Observed> {
                     markers: BTreeMap::new(),
                     revision_id: "r1".into(),
                     code_sha256: "c1".into(),
+                    role: String::new(),
                     published: None,
                     settings: Settings::default(),
                     last_update_failed: None,

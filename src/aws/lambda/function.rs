@@ -10,7 +10,8 @@ use aws_sdk_lambda::types::{
 
 use super::{applied_generation, markers, published, qualifier_of, Lambda};
 use crate::aws::call::AwsError;
-use crate::types::{FunctionState, Published, SensitiveEnv, Settings, PUBLISHED_TAG, SENSITIVE_ENV_TAG};
+use crate::types::limits::MAX_CACHED_VERSIONS;
+use crate::types::{FunctionState, Published, SensitiveEnv, Settings, VersionConfig, PUBLISHED_TAG, SENSITIVE_ENV_TAG};
 
 /// The state reason codes that mean Lambda cannot decrypt the environment (the variables are then
 /// absent from the answer, not empty).
@@ -89,6 +90,7 @@ impl Lambda {
             markers: markers(out.tags()),
             revision_id: conf.and_then(|c| c.revision_id()).unwrap_or_default().to_string(),
             code_sha256: conf.and_then(|c| c.code_sha256()).unwrap_or_default().to_string(),
+            role: conf.and_then(|c| c.role()).unwrap_or_default().to_string(),
             published: published(out.tags()),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
@@ -143,39 +145,55 @@ impl Lambda {
             .map(drop)
     }
 
-    /// The environment and settings of a published version (GetFunctionConfiguration with a
-    /// qualifier); `None` when the version does not exist.
-    pub async fn version_config(
-        &self,
-        function: &str,
-        version: &str,
-    ) -> Result<Option<(BTreeMap<String, String>, Settings)>, AwsError> {
+    /// The configuration of a published version (GetFunctionConfiguration with a qualifier);
+    /// `None` when the version does not exist. A version never changes, so each is read once and
+    /// kept (a function's are dropped by [`Lambda::forget_versions`]).
+    pub async fn version_config(&self, function: &str, version: &str) -> Result<Option<VersionConfig>, AwsError> {
+        let key = (function.to_string(), version.to_string());
+        if let Some(v) = self.versions.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(Some(v.clone()));
+        }
         let res = self
             .caller
             .call("lambda:GetFunctionConfiguration", || {
                 self.client.get_function_configuration().function_name(function).qualifier(version).send()
             })
             .await;
-        match res {
-            Ok(c) => {
-                let conf = FunctionConfiguration::builder()
-                    .set_environment(c.environment().cloned())
-                    .set_memory_size(c.memory_size())
-                    .set_timeout(c.timeout())
-                    .set_ephemeral_storage(c.ephemeral_storage().cloned())
-                    .set_description(c.description().map(str::to_string))
-                    .set_tracing_config(c.tracing_config().cloned())
-                    .set_layers(Some(c.layers().to_vec()))
-                    .set_dead_letter_config(c.dead_letter_config().cloned())
-                    .set_kms_key_arn(c.kms_key_arn().map(str::to_string))
-                    .set_logging_config(c.logging_config().cloned())
-                    .set_function_name(c.function_name().map(str::to_string))
-                    .build();
-                Ok(Some((variables(Some(&conf)), settings(&conf))))
-            }
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+        let c = match res {
+            Ok(c) => c,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let conf = FunctionConfiguration::builder()
+            .set_environment(c.environment().cloned())
+            .set_memory_size(c.memory_size())
+            .set_timeout(c.timeout())
+            .set_ephemeral_storage(c.ephemeral_storage().cloned())
+            .set_description(c.description().map(str::to_string))
+            .set_tracing_config(c.tracing_config().cloned())
+            .set_layers(Some(c.layers().to_vec()))
+            .set_dead_letter_config(c.dead_letter_config().cloned())
+            .set_kms_key_arn(c.kms_key_arn().map(str::to_string))
+            .set_logging_config(c.logging_config().cloned())
+            .set_function_name(c.function_name().map(str::to_string))
+            .build();
+        let v = VersionConfig {
+            environment: variables(Some(&conf)),
+            settings: settings(&conf),
+            role: c.role().unwrap_or_default().to_string(),
+        };
+        let mut cache = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED_VERSIONS {
+            cache.clear();
         }
+        cache.insert(key, v.clone());
+        Ok(Some(v))
+    }
+
+    /// Drops the versions kept for `function` (it was found missing, or a version of it was
+    /// published: a function deleted and created again numbers its versions anew).
+    pub fn forget_versions(&self, function: &str) {
+        self.versions.lock().unwrap_or_else(|e| e.into_inner()).retain(|(f, _), _| f != function);
     }
 
     /// PublishVersion guarded by the `$LATEST` revision and code hash read in this reconcile.
