@@ -6,7 +6,9 @@ are not checked.
 
 AWS (GetFunction, Tags): "Lambda returns tag data only if you have explicit allow permissions
 for lambda:ListTags." Modelled: Allow/Deny statements by Action (wildcards, case-insensitive).
-Not modelled: Resource ARNs, Condition keys, NotAction, resource policies, SCPs."""
+KMS actions that Lambda and Secrets Manager make with the caller's permissions are checked with
+their kms:ViaService condition (kms_ext). Not modelled: Resource ARNs, every other condition key,
+NotAction, key policies and grants, resource policies, SCPs."""
 
 import fnmatch
 import json
@@ -88,12 +90,34 @@ def _statements(path):
     return _POLICIES[path]
 
 
-def allows(policy_path, action):
-    """Explicit deny wins; otherwise allowed when some Allow statement names the action."""
+def via_service_matches(statement, via):
+    """Whether a statement's kms:ViaService condition (if any) admits a KMS request that `via`
+    (e.g. lambda.us-east-1.amazonaws.com) makes on the caller's behalf; `via` None is a direct
+    call. KMS developer guide, kms:ViaService: "limits use of a KMS key to requests from
+    specified AWS services"; StringEquals / StringLike, one value or a list (any of them).
+    The only condition key the emulator evaluates: it knows which service calls KMS."""
+    for op, keys in (statement.get("Condition") or {}).items():
+        for key, values in keys.items():
+            if key.lower() != "kms:viaservice":
+                continue
+            if op not in ("StringEquals", "StringLike"):
+                raise ValueError(f"kms:ViaService under {op} is not modelled")
+            values = values if isinstance(values, list) else [values]
+            match = (lambda v: v == via) if op == "StringEquals" else (lambda v: fnmatch.fnmatchcase(via, v))
+            if via is None or not any(match(v) for v in values):
+                return False
+    return True
+
+
+def allows(policy_path, action, via=None):
+    """Explicit deny wins; otherwise allowed when some Allow statement names the action (and,
+    for a KMS action, its kms:ViaService condition admits `via`)."""
     allowed = False
     for st in _statements(policy_path):
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions):
+            if action.startswith("kms:") and not via_service_matches(st, via):
+                continue
             if st["Effect"] == "Deny":
                 return False
             allowed = True

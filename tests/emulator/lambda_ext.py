@@ -13,6 +13,7 @@ from moto.awslambda.models import lambda_backends
 
 import esm_ext
 import iam
+import kms_ext
 import policy_ext
 import settings_ext
 from common import account, CONFIG, LOCK, STATE, ApiError, call_inner, finish, now_iso, respond
@@ -449,6 +450,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         check_environment(body)
         settings_ext.check(body)
         iam.check_layers(environ, body.get("Layers"))
+        kms_ext.check_lambda_update(environ, region, get_function(region, fn_key[1]), body)
     if name in ("config", "code") and method == "PUT":
         if busy:
             fn = get_function(region, fn_key[1])
@@ -472,7 +474,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             qualifier = (query.get("Qualifier") or [None])[0]
             latest = qualifier in (None, "$LATEST")
             fn = backend(region).get_function(fn_key[1], None if latest else qualifier)
-            out = settings_ext.patch(out, fn, latest)
+            out = kms_ext.lambda_read(environ, region, fn, settings_ext.patch(out, fn, latest))
             out = with_revision(out, revision(*fn_key, qualifier))
             if name == "function" and not iam.may_list_tags(environ):
                 out = strip_tags(out)

@@ -23,6 +23,7 @@ import cloudtrail_ext
 import cloudwatch_ext
 import faults
 import iam
+import kms_ext
 import lambda_ext
 import ssm_ext
 from common import CONFIG, LOCK, STATE, ApiError, access_key_of, error, finish, region_of, respond, service_of, set_account
@@ -143,6 +144,9 @@ class Extension:
             if len(ids) > 20:
                 raise ApiError(400, "ValidationException", "1 validation error detected: Value at 'secretIdList' "
                                "failed to satisfy constraint: Member must have length less than or equal to 20")
+        if target in ("secretsmanager.GetSecretValue", "secretsmanager.BatchGetSecretValue"):
+            with LOCK:
+                return kms_ext.secrets(self.inner, environ, start_response, region, target, raw)
         if target == "AmazonSSM.GetParameters":
             with LOCK:
                 return respond(start_response, 200, ssm_ext.get_parameters(region, json.loads(raw or b"{}")))

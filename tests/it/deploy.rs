@@ -252,6 +252,45 @@ fn the_iam_policy_lists_exactly_the_actions_the_controller_calls() {
     }
 }
 
+/// The KMS actions of a policy, each with the services it may be used through (`kms:ViaService`).
+fn kms_grants(rel: &str) -> BTreeSet<(String, String)> {
+    let p = json(rel);
+    let mut out = BTreeSet::new();
+    for s in p["Statement"].as_array().unwrap() {
+        let actions = strings(&s["Action"]);
+        if !actions.iter().any(|a| a.starts_with("kms:")) {
+            continue;
+        }
+        // Never a KMS permission usable directly or through any service: scoped to the services
+        // that use a key on the controller's behalf.
+        let via = &s["Condition"]["StringLike"]["kms:ViaService"];
+        assert!(via.is_string(), "{rel}: a KMS statement without kms:ViaService: {s}");
+        assert!(actions.iter().all(|a| a.starts_with("kms:")), "{rel}: KMS actions on their own: {s}");
+        for a in actions {
+            out.insert((a, via.as_str().unwrap().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn kms_is_granted_only_through_lambda_secrets_manager_and_ssm_as_each_needs_it() {
+    let pair = |a: &str, v: &str| (a.to_string(), v.to_string());
+    // Lambda (Securing environment variables): "kms:CreateGrant, kms:Encrypt - To configure a
+    // customer managed key on a function. kms:Decrypt - To view and manage environment
+    // variables that are encrypted with a customer managed key." Secrets Manager
+    // (BatchGetSecretValue) and SSM SecureStrings: kms:Decrypt for customer managed keys.
+    let reads = [
+        pair("kms:Decrypt", "lambda.*.amazonaws.com"),
+        pair("kms:Decrypt", "secretsmanager.*.amazonaws.com"),
+        pair("kms:Decrypt", "ssm.*.amazonaws.com"),
+    ];
+    let writes = [pair("kms:CreateGrant", "lambda.*.amazonaws.com"), pair("kms:Encrypt", "lambda.*.amazonaws.com")];
+    let full: BTreeSet<_> = reads.iter().chain(&writes).cloned().collect();
+    assert_eq!(kms_grants("manifests/deploy/iam/policy.json"), full);
+    assert_eq!(kms_grants("manifests/deploy/iam/policy-readonly.json"), reads.into_iter().collect());
+}
+
 /// `pattern` (IAM's `*` wildcard) matches all of `text`.
 fn glob(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
