@@ -105,8 +105,8 @@ pub fn check(
     Ok(())
 }
 
-/// The middleware: the probes pass; other requests are checked, and a command's body is read
-/// (at most [`MAX_BODY_BYTES`], within [`BODY_READ_TIMEOUT`]) and must be JSON (`{}`) or empty.
+/// The middleware: the probes pass; other requests are checked (Host, and for a command its
+/// origin and content type), before anything else, the token included.
 pub async fn guard(State(s): State<AdminState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if matches!(req.uri().path(), "/healthz" | "/readyz") {
         return next.run(req).await;
@@ -114,9 +114,17 @@ pub async fn guard(State(s): State<AdminState>, req: axum::extract::Request, nex
     if let Err(r) = check(req.method(), req.headers(), req.uri().authority().map(|a| a.as_str()), &s.allowed_hosts) {
         return (StatusCode::FORBIDDEN, r.reason()).into_response();
     }
+    next.run(req).await
+}
+
+/// The innermost middleware, after the token check: a command's body is read (at most
+/// [`MAX_BODY_BYTES`], within [`BODY_READ_TIMEOUT`]) and must be JSON (`{}`) or empty; only then
+/// is its connection busy (kept at the connection limit).
+pub async fn read_body(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
+    let pending = req.extensions().get::<super::server::Pending>().cloned();
     let (parts, body) = req.into_parts();
     let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
         Err(_) => return (StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time\n").into_response(),
@@ -129,6 +137,7 @@ pub async fn guard(State(s): State<AdminState>, req: axum::extract::Request, nex
     if !bytes.is_empty() && serde_json::from_slice::<serde_json::Value>(&bytes).is_err() {
         return (StatusCode::BAD_REQUEST, "the body is not JSON (send {})\n").into_response();
     }
+    let _busy = pending.as_ref().map(super::server::Pending::enter);
     next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
 

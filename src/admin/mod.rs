@@ -208,6 +208,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/rollouts/{region}/{function}/{alias}/{action}", axum::routing::post(operate))
+        // Outermost last: the Host and origin checks, then the token, then a command's body.
+        .layer(axum::middleware::from_fn(guard::read_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)

@@ -83,7 +83,19 @@ impl Conns {
 }
 
 /// Marks a request in flight on its connection while it lives.
-struct Busy(Arc<ConnState>);
+pub(super) struct Busy(Arc<ConnState>);
+
+/// A command's connection, in a request's extensions: it is marked busy (kept at the limit) only
+/// once the command's body has arrived ([`Pending::enter`]), so a client that sends a command's
+/// head and never its body holds an evictable connection, not a slot the probes need.
+#[derive(Clone)]
+pub(super) struct Pending(Arc<ConnState>);
+
+impl Pending {
+    pub(super) fn enter(&self) -> Busy {
+        Busy::enter(&self.0)
+    }
+}
 
 impl Busy {
     fn enter(state: &Arc<ConnState>) -> Busy {
@@ -167,8 +179,15 @@ async fn connection(
 ) {
     let tower = TowerToHyperService::new(app);
     let state = place.state.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let busy = Busy::enter(&state);
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        // A read is busy at once; a command once its body is read (guard::read_body).
+        let busy = match *req.method() {
+            hyper::Method::GET | hyper::Method::HEAD => Some(Busy::enter(&state)),
+            _ => {
+                req.extensions_mut().insert(Pending(state.clone()));
+                None
+            }
+        };
         let answer = hyper::service::Service::call(&tower, req);
         async move {
             let res = answer.await;

@@ -168,3 +168,48 @@ async fn status_is_served_in_pages_and_the_status_command_follows_every_page() {
     let doc: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
     assert_eq!(doc["manifests"].as_array().unwrap().len(), n);
 }
+
+/// A command's head that promises a 4 KiB body and sends none; what the listener answers first.
+fn command_head_without_body(port: u16, headers: &str) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!("POST /rollouts/{REGION}/x/live/promote HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Type: application/json\r\nContent-Length: 4096\r\nExpect: 100-continue\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    (s, String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[tokio::test]
+async fn probes_answer_while_every_connection_holds_a_command_whose_body_never_comes() {
+    let emu = Emulator::start();
+    emu.seed_function("app-trickled", 1);
+    let dir = manifests(&[("f.yaml", &doc("app-trickled", "  reservedConcurrency: 1\n"))]);
+    // Under 100 open files the listener keeps 50 connections; without a token (the default)
+    // anyone may send a command, so its body is read for anyone.
+    let mut prlimit = Command::new("prlimit");
+    prlimit.args(["--nofile=100", "--", env!("CARGO_BIN_EXE_lambda-reconciler")]);
+    let daemon = Daemon::spawn(Daemon::command(prlimit, &emu, path(&dir), &[], "AKIDTEST"));
+    daemon.wait_ready().await;
+    let held: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let (s, first) = command_head_without_body(daemon.port, "");
+            assert!(first.contains("100 Continue"), "the body is being read: {first:?}");
+            s
+        })
+        .collect();
+    let port = daemon.port;
+    let answer = tokio::task::spawn_blocking(move || {
+        http_raw(port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    });
+    let answer = answer.await.unwrap();
+    drop(held);
+    assert!(answer.starts_with("HTTP/1.1 200"), "/healthz answers while command bodies never come: {answer:?}");
+
+    // With a token, a command without it is refused before its body is read.
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), "s3cret-admin-token\n").unwrap();
+    let guarded = Daemon::start(&emu, path(&dir), &["--admin-token-file", token.path().to_str().unwrap()]);
+    let (_s, first) = command_head_without_body(guarded.port, "");
+    assert!(first.starts_with("HTTP/1.1 401"), "refused at once, body unread: {first:?}");
+}
