@@ -10,6 +10,10 @@ use crate::cli::Output;
 /// Pages of /status read at most (with 500 entries a page: half a million manifests), so a server
 /// that never says it is done cannot keep the command running.
 const MAX_PAGES: usize = 1_000;
+/// Bytes of /status read in all pages together: a hostile server cannot grow the command past it.
+const MAX_STATUS_BYTES: usize = 64 * 1024 * 1024;
+/// How long all pages together may take.
+const STATUS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The Authorization header for a controller's admin listener, from `--admin-token-file`.
 fn admin_headers(token_file: Option<&Path>) -> Result<Vec<(&'static str, String)>, String> {
@@ -21,23 +25,41 @@ fn admin_headers(token_file: Option<&Path>) -> Result<Vec<(&'static str, String)
 /// Every page of `server`'s /status, as one document: the first page's fields, with the
 /// manifests of all pages.
 async fn fetch_status(client: &HttpClient, server: &str, headers: &[(&str, String)]) -> Result<Value, String> {
+    let all = tokio::time::timeout(STATUS_DEADLINE, fetch_pages(client, server, headers)).await;
+    all.unwrap_or_else(|_| Err(format!("{server}: /status took longer than {}s", STATUS_DEADLINE.as_secs())))
+}
+
+/// The pages of [`fetch_status`]: each must start where the last ended (`next` = offset + its
+/// entries), and all together stay under [`MAX_STATUS_BYTES`].
+async fn fetch_pages(client: &HttpClient, server: &str, headers: &[(&str, String)]) -> Result<Value, String> {
     let base = server.trim_end_matches('/');
+    let mut bytes = 0usize;
     let limit = crate::admin::limits::STATUS_PAGE_MAX;
     let (mut doc, mut manifests, mut offset) = (Value::Null, Vec::new(), 0usize);
     for _ in 0..MAX_PAGES {
         let url = format!("{base}/status?offset={offset}&limit={limit}");
         let body = client.send_with("GET", &url, None, headers).await.map_err(|e| format!("{server}: {e}"))?;
-        let mut page: Value = serde_json::from_str(&body).map_err(|_| format!("{server}: /status is not JSON"))?;
-        if let Some(Value::Array(m)) = page.get_mut("manifests").map(Value::take) {
-            manifests.extend(m);
+        bytes += body.len();
+        if bytes > MAX_STATUS_BYTES {
+            return Err(format!("{server}: /status is over {MAX_STATUS_BYTES} bytes in all"));
         }
+        let mut page: Value = serde_json::from_str(&body).map_err(|_| format!("{server}: /status is not JSON"))?;
+        let entries = match page.get_mut("manifests").map(Value::take) {
+            Some(Value::Array(m)) => m,
+            _ => vec![],
+        };
+        let count = entries.len();
+        manifests.extend(entries);
         let next = page["next"].as_u64().map(|n| n as usize);
         if doc.is_null() {
             doc = page;
         }
         match next {
-            Some(n) if n > offset => offset = n,
-            _ => break,
+            Some(n) if count > 0 && n == offset + count => offset = n,
+            Some(_) => {
+                return Err(format!("{server}: /status pages do not follow on (offset {offset}, {count} entries)"))
+            }
+            None => break,
         }
     }
     if let Some(o) = doc.as_object_mut() {
@@ -135,6 +157,10 @@ fn rollout_rows(doc: &Value) -> Vec<[String; 7]> {
 
 /// Left-aligned columns separated by three spaces (the `kubectl get` look).
 fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
+    // The server's strings reach a terminal: control characters (escape sequences) are replaced.
+    let clean = |c: &String| c.chars().map(|ch| if ch.is_control() { '?' } else { ch }).collect::<String>();
+    let rows: Vec<[String; N]> = rows.iter().map(|r| r.each_ref().map(clean)).collect();
+    let rows = &rows;
     let mut widths = head.map(str::len);
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {

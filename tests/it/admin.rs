@@ -213,3 +213,56 @@ async fn probes_answer_while_every_connection_holds_a_command_whose_body_never_c
     let (_s, first) = command_head_without_body(guarded.port, "");
     assert!(first.starts_with("HTTP/1.1 401"), "refused at once, body unread: {first:?}");
 }
+
+#[test]
+fn status_against_a_hostile_server_stops_at_its_byte_budget_and_prints_no_control_characters() {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Each page holds one entry of 1 MiB and says the next follows: forever.
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let offset: usize = first
+                .split("offset=")
+                .nth(1)
+                .and_then(|o| o.split('&').next())
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0);
+            let body = format!(
+                r#"{{"ready":true,"role":"single","manifests":[{{"manifest":"m\u001b[31m{}","sync":"Synced"}}],"next":{}}}"#,
+                "x".repeat(1 << 20),
+                offset + 1
+            );
+            let mut s = reader.into_inner();
+            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    let bin = env!("CARGO_BIN_EXE_lambda-reconciler");
+    let out = Command::new(bin).args(["status", "--server", &format!("http://127.0.0.1:{port}")]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("over 67108864 bytes in all"), "{stderr}");
+
+    // A short hostile answer is printed, its escape sequence made harmless.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let body =
+                r#"{"ready":true,"role":"single","manifests":[{"manifest":"m\u001b]0;owned\u0007","sync":"Synced"}]}"#;
+            let mut s = reader.into_inner();
+            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    let out = Command::new(bin).args(["status", "--server", &format!("http://127.0.0.1:{port}")]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("m?]0;owned?") && !stdout.contains('\u{1b}'), "{stdout:?}");
+}
