@@ -34,8 +34,9 @@ pub struct KeyState {
     /// A per-process keyed fingerprint of the values last applied from SSM / Secrets Manager
     /// (never the values): a change of it is a source change, not drift.
     pub sources: Option<u64>,
-    /// Since when every reconcile of the key has been refused as still propagating.
-    pub propagating_since: Option<Instant>,
+    /// Since when the key's reconciles have been refused as still propagating, for which
+    /// manifest generation (a new generation starts a new window).
+    pub propagating_since: Option<(Instant, String)>,
 }
 
 /// How long a refusal that reads as AWS catching up (a role's new permissions, a destination
@@ -90,31 +91,47 @@ pub fn backoff(failures: u32, jitter: f64) -> Duration {
     ceiling.mul_f64(0.5 + jitter.clamp(0.0, 1.0) * 0.5)
 }
 
-/// [`decide_at`] now, with the default propagation window.
+/// [`decide_at`] now, with the default propagation window and no generation.
 pub fn decide(outcome: &Outcome, state: &mut KeyState, jitter: f64) -> Decision {
-    decide_at(outcome, state, jitter, Instant::now(), PROPAGATION_WINDOW)
+    decide_at(outcome, state, jitter, (Instant::now(), ""), PROPAGATION_WINDOW)
 }
 
-/// Decides what follows `outcome` (at `now`) and updates what the key remembers. `jitter` in
-/// [0, 1). A propagating refusal is retried every [`PROPAGATION_RETRY`] until it has lasted
-/// `window`; then it is terminal (one TerminalError alert with AWS's message, the resync goes on).
-pub fn decide_at(outcome: &Outcome, state: &mut KeyState, jitter: f64, now: Instant, window: Duration) -> Decision {
-    let propagating = matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Propagating, .. });
-    if !propagating && !matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Fenced, .. }) {
-        state.propagating_since = None;
-    }
-    if propagating {
-        let since = *state.propagating_since.get_or_insert(now);
-        if now.saturating_duration_since(since) >= window {
-            if let Outcome::Failed { unreachable, message, .. } = outcome {
-                let terminal = Outcome::Failed {
-                    policy: ErrorPolicy::Terminal,
-                    unreachable: *unreachable,
-                    message: message.clone(),
-                };
-                return decide_now(&terminal, state, jitter);
+/// Decides what follows `outcome` (at `now`, for manifest `generation`) and updates what the
+/// key remembers. `jitter` in [0, 1). A propagating refusal is retried every
+/// [`PROPAGATION_RETRY`] until it has lasted `window` for this generation; then it is terminal
+/// (one TerminalError alert with AWS's message, the resync goes on). Throttling, 5xx and a
+/// withheld write in between neither end nor restart the window; a success or another error
+/// ends it, and a new generation of the manifest restarts it.
+pub fn decide_at(
+    outcome: &Outcome,
+    state: &mut KeyState,
+    jitter: f64,
+    (now, generation): (Instant, &str),
+    window: Duration,
+) -> Decision {
+    let policy = match outcome {
+        Outcome::Failed { policy, .. } => Some(*policy),
+        _ => None,
+    };
+    match policy {
+        Some(ErrorPolicy::Propagating) => {
+            if state.propagating_since.as_ref().is_none_or(|(_, g)| g != generation) {
+                state.propagating_since = Some((now, generation.to_string()));
+            }
+            let since = state.propagating_since.as_ref().map_or(now, |(t, _)| *t);
+            if now.saturating_duration_since(since) >= window {
+                if let Outcome::Failed { unreachable, message, .. } = outcome {
+                    let terminal = Outcome::Failed {
+                        policy: ErrorPolicy::Terminal,
+                        unreachable: *unreachable,
+                        message: message.clone(),
+                    };
+                    return decide_now(&terminal, state, jitter);
+                }
             }
         }
+        Some(ErrorPolicy::Transient | ErrorPolicy::Fenced) => {}
+        _ => state.propagating_since = None,
     }
     decide_now(outcome, state, jitter)
 }
@@ -196,20 +213,34 @@ mod tests {
         );
         let t0 = Instant::now();
         let w = Duration::from_secs(300);
-        let first = decide_at(&e, &mut s, 0.5, t0, w);
+        let first = decide_at(&e, &mut s, 0.5, (t0, "g1"), w);
         assert_eq!(first.next, Next::After(PROPAGATION_RETRY));
         assert_eq!(first.alert, AlertChoice::Key(AlertKind::ApplyFailed));
-        let within = decide_at(&e, &mut s, 0.5, t0 + Duration::from_secs(299), w);
+        let within = decide_at(&e, &mut s, 0.5, (t0 + Duration::from_secs(299), "g1"), w);
         assert_eq!((within.next, within.alert), (Next::After(PROPAGATION_RETRY), AlertChoice::None));
-        let past = decide_at(&e, &mut s, 0.5, t0 + w, w);
+        let past = decide_at(&e, &mut s, 0.5, (t0 + w, "g1"), w);
         assert_eq!((past.next, past.result), (Next::Resync, "terminal"));
         assert_eq!(past.alert, AlertChoice::Key(AlertKind::TerminalError));
-        let again = decide_at(&e, &mut s, 0.5, t0 + w * 2, w);
+        let again = decide_at(&e, &mut s, 0.5, (t0 + w * 2, "g1"), w);
         assert_eq!((again.next, again.alert), (Next::Resync, AlertChoice::None), "alerted once");
         // Fixed: the next refusal starts a new window.
-        decide_at(&Outcome::Synced, &mut s, 0.5, t0 + w * 3, w);
-        let fresh = decide_at(&e, &mut s, 0.5, t0 + w * 4, w);
+        decide_at(&Outcome::Synced, &mut s, 0.5, (t0 + w * 3, "g1"), w);
+        let fresh = decide_at(&e, &mut s, 0.5, (t0 + w * 4, "g1"), w);
         assert_eq!(fresh.next, Next::After(PROPAGATION_RETRY));
+    }
+
+    #[test]
+    fn throttling_between_propagating_refusals_does_not_restart_the_window_but_a_new_manifest_does() {
+        let mut s = KeyState::default();
+        let e = failed(ErrorPolicy::Propagating, "The provided execution role does not have permissions");
+        let throttled = failed(ErrorPolicy::Transient, "TooManyRequestsException");
+        let (t0, w) = (Instant::now(), Duration::from_secs(300));
+        decide_at(&e, &mut s, 0.5, (t0, "g1"), w);
+        decide_at(&throttled, &mut s, 0.5, (t0 + Duration::from_secs(100), "g1"), w);
+        let past = decide_at(&e, &mut s, 0.5, (t0 + w, "g1"), w);
+        assert_eq!(past.result, "terminal", "the window ran on through the throttling");
+        let edited = decide_at(&e, &mut s, 0.5, (t0 + w * 2, "g2"), w);
+        assert_eq!(edited.next, Next::After(PROPAGATION_RETRY), "a new generation gets a new window");
     }
 
     #[test]

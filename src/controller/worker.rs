@@ -91,7 +91,8 @@ fn act(ctx: &Ctx, key: &FunctionKey, m: &Manifest, outcome: &Outcome) -> Next {
     let decision = {
         let mut keys = ctx.keys.lock().unwrap();
         let state = keys.entry(key.clone()).or_default();
-        let d = decide_at(outcome, state, fastrand::f64(), std::time::Instant::now(), ctx.opts.propagation_window);
+        let at = (std::time::Instant::now(), m.content_hash());
+        let d = decide_at(outcome, state, fastrand::f64(), (at.0, at.1.as_str()), ctx.opts.propagation_window);
         if d.next == Next::Forget {
             keys.remove(key);
         }

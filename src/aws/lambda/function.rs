@@ -182,6 +182,10 @@ impl Lambda {
             settings: settings(&conf),
             role: c.role().unwrap_or_default().to_string(),
         };
+        // An environment that could not be read (Environment.Error) is not kept: read again.
+        if c.environment().and_then(|e| e.error()).is_some() {
+            return Ok(Some(v));
+        }
         let mut cache = self.versions.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= MAX_CACHED_VERSIONS {
             cache.clear();
