@@ -20,6 +20,7 @@ mod policies;
 mod progress;
 mod property;
 mod publish;
+mod readme;
 mod reconcile;
 mod reliability;
 mod rollout;
