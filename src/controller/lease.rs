@@ -359,7 +359,15 @@ impl Elector {
         self.fence.close();
         let Some(rvn) = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else { return };
         self.publish("released", false);
-        match self.table.release(&self.key, &self.owner, &rvn).await {
+        let mut result = self.table.release(&self.key, &self.owner, &rvn).await;
+        if matches!(result, Ok(Cas::Lost)) {
+            // A renewal whose answer was lost may have written our record under a version not
+            // known here: still ours (the fence is closed), so it is released at that version.
+            if let Ok(Some(r)) = self.table.read(&self.key).await.map(|r| r.filter(|r| r.owner == self.owner)) {
+                result = self.table.release(&self.key, &self.owner, &r.rvn).await;
+            }
+        }
+        match result {
             Ok(Cas::Done) => {
                 tracing::info!(lease = %self.key, shard = self.shard, owner = %self.owner, "lease released")
             }

@@ -374,3 +374,25 @@ async fn a_rollout_in_progress_continues_on_the_new_leader_from_its_step() {
     assert!(alias_writes.iter().all(|w| w.starts_with(B)), "{alias_writes:?}");
     assert!(alias_writes[0].contains("0.9"), "{alias_writes:?}");
 }
+
+#[tokio::test]
+async fn a_replica_stopped_after_a_renewal_whose_answer_was_lost_still_releases_its_lease() {
+    let (emu, dir) = setup().await;
+    let mut a = replica(&emu, path(&dir), A, &LONG, &[]);
+    wait_role(&a, "leader").await;
+    let b = replica(&emu, path(&dir), B, &LONG, &["--dry-run"]);
+    wait_role(&b, "follower").await;
+    // A's next renewal is written but its answer lost; A's later lease writes fail before they
+    // are carried out, so A still knows only the version before it.
+    let put = format!(r#""operation": "dynamodb:PutItem", "key": "{A}", "status": 500, "code": "InternalServerError""#);
+    emu.configure(&format!(r#"{{"fail_next": [{{{put}, "count": 1, "after": true}}, {{{put}, "count": 1000000}}]}}"#));
+    eventually("A's renewal written, answer lost", MINUTE, || async {
+        !lease_writes_of_a(&emu, Some("answer_lost"), true).is_empty()
+    })
+    .await;
+    a.sigterm();
+    assert_eq!(a.wait_exit(MINUTE), 0);
+    let log = a.log_text();
+    assert!(log.contains("lease released") && !log.contains("already taken"), "its own record, released: {log}");
+    wait_role(&b, "leader").await;
+}
