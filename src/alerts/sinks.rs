@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::http::HttpClient;
+use super::http::{HttpClient, HttpError};
 use super::Alert;
 use crate::aws::sns::Sns;
 use crate::metrics::Metrics;
@@ -65,7 +65,12 @@ impl Sink {
                 let headers = secret.as_ref().map(|k| k.headers(&body, now_secs())).unwrap_or_default();
                 let result = client.send_with("POST", url, Some(body), &headers).await;
                 metrics.webhook_delivery(result.as_ref().map_or_else(|e| e.outcome(), |_| "ok"));
-                result.map(drop).map_err(|e| e.to_string())
+                match result {
+                    // A 2xx whose answer is over the cap was received: sent again, it would be
+                    // a duplicate (the answer's excess is not read).
+                    Ok(_) | Err(HttpError::BodyTooLarge(_)) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
             }
             Sink::Sns { client, topic_arn } => {
                 let subject = format!("lambda-reconciler {:?}", alert.kind);

@@ -114,6 +114,7 @@ async fn a_webhook_answering_an_endless_body_is_cut_off_counted_and_later_alerts
     assert!(daemon.counter(cut) >= 1.0, "{}", daemon.get("/metrics").1);
     assert!(daemon.counter(r#"lambda_reconciler_webhook_deliveries_total{outcome="ok"}"#) >= 1.0);
     assert!(!hook.delivered("app-endless"), "the hostile alert is never counted as delivered");
+    assert_eq!(*hook.hostile.lock().unwrap(), 1, "answered 2xx: received, never sent again (no duplicates)");
 }
 
 #[tokio::test]
