@@ -47,6 +47,14 @@ pub fn validate(dir: &Path) -> i32 {
     match load(dir) {
         None => 1,
         Some(s) => {
+            for m in &s.manifests {
+                if m.doc.spec.code.as_ref().is_some_and(|c| c.s3.object_version.is_none()) {
+                    eprintln!(
+                        "warning: {}: spec.code.s3.objectVersion is absent: an object overwritten under the same key is not noticed",
+                        m.file.display()
+                    );
+                }
+            }
             println!("{} manifest(s) valid in {}", s.manifests.len(), dir.display());
             0
         }

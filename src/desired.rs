@@ -81,6 +81,8 @@ pub struct Desired {
     pub sourced: BTreeSet<String>,
     pub reserved_concurrency: Field<i64>,
     pub invoke_config: Field<InvokeConfig>,
+    /// `spec.code` (`None`: unmanaged).
+    pub code: Option<crate::types::CodeSource>,
     pub aliases: IndexMap<String, DesiredAlias>,
 }
 
@@ -247,6 +249,7 @@ impl Desired {
             mappings: None,
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
+            code: None,
             prune: false,
             ignore_differences: vec![],
             aliases,
@@ -389,6 +392,12 @@ pub fn build(
         environment,
         reserved_concurrency: spec.reserved_concurrency.clone(),
         invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),
+        code: spec.code.as_ref().map(|c| crate::types::CodeSource {
+            bucket: c.s3.bucket.clone(),
+            key: c.s3.key.clone(),
+            object_version: c.s3.object_version.clone(),
+            sha256: c.sha256.clone(),
+        }),
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
 }

@@ -34,6 +34,8 @@ pub struct Observed {
     /// when `$LATEST` changed since that publish (its revision differs from the tag's); `None`
     /// also when the version no longer exists.
     pub published_config: Option<(BTreeMap<String, String>, Settings)>,
+    /// That version's CodeSha256 (read with `published_config`).
+    pub published_code: Option<String>,
     /// The published versions a weighted rollout involves (the aliases' live versions, their
     /// targets, a marker's `from`): their role and dead-letter target must match.
     pub versions: BTreeMap<String, VersionConfig>,
@@ -104,7 +106,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
-        (function.applied_generation, function.markers, function.published, function.sensitive_env) =
+        (function.applied_generation, function.markers, function.published, function.sensitive_env, function.code) =
             c.lambda.list_tags(&function.arn).await?;
     }
     let mut o = Observed {
@@ -118,6 +120,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         alarms: Default::default(),
         hooks: Default::default(),
         published_config: None,
+        published_code: None,
         versions: BTreeMap::new(),
         now_ms: crate::types::now_ms(),
     };
@@ -125,7 +128,10 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         // Pruning covers every live alias: their names come from the alias list.
         o.scaling = read_scaling(c, d, o.aliases.keys().cloned().collect()).await?;
     }
-    o.published_config = read_published_config(c, d, &o).await?;
+    if let Some(v) = read_published_config(c, d, &o).await? {
+        o.published_config = Some((v.environment, v.settings));
+        o.published_code = Some(v.code_sha256);
+    }
     let d = d.resolve_published(o.published_version(), &o.aliases);
     o.versions = read_versions(c, &d, &o).await?;
     read_rollout_inputs(c, &d, &mut o).await?;
@@ -173,12 +179,10 @@ async fn read_published_config(
     c: &RegionClients,
     d: &Desired,
     o: &Observed,
-) -> Result<Option<(BTreeMap<String, String>, Settings)>, AwsError> {
+) -> Result<Option<VersionConfig>, AwsError> {
     let Some(f) = o.function.as_ref().filter(|_| d.publish == PublishPolicy::OnChange) else { return Ok(None) };
     match &f.published {
-        Some(p) if p.revision != f.revision_id => {
-            Ok(c.lambda.version_config(&d.function_ref, &p.version).await?.map(|v| (v.environment, v.settings)))
-        }
+        Some(p) if p.revision != f.revision_id => c.lambda.version_config(&d.function_ref, &p.version).await,
         _ => Ok(None),
     }
 }

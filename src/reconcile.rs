@@ -60,7 +60,9 @@ impl ReconcileError {
             }
             ReconcileError::Apply(ApplyError::FunctionGone) => ErrorPolicy::RetryLater(Duration::from_secs(30)),
             ReconcileError::Apply(ApplyError::Changed(_)) => ErrorPolicy::RetryLater(Duration::from_secs(1)),
-            ReconcileError::Apply(ApplyError::ProvisionedFailed { .. } | ApplyError::UpdateFailed(_))
+            ReconcileError::Apply(
+                ApplyError::ProvisionedFailed { .. } | ApplyError::UpdateFailed(_) | ApplyError::CodeMismatch { .. },
+            )
             | ReconcileError::TagsUnreadable(_) => ErrorPolicy::Terminal,
         }
     }

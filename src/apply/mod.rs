@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::plan::{Action, FunctionPlan};
-use crate::types::{FunctionState, PcStatus, Published};
+use crate::types::{CodeRecord, CodeSource, FunctionState, PcStatus, Published};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -27,6 +27,11 @@ pub enum ApplyError {
     /// AWS (LastUpdateStatus): Failed, with its reason (a layer, a KMS key, a role Lambda cannot use).
     #[error("the configuration update failed (LastUpdateStatus Failed): {0}")]
     UpdateFailed(String),
+    /// `spec.code.sha256` is not the CodeSha256 Lambda reports for the code it read.
+    #[error(
+        "the code of {location} has CodeSha256 {got}, not the {want} spec.code.sha256 names; nothing was published"
+    )]
+    CodeMismatch { location: String, want: String, got: String },
 }
 
 pub use rollout::{execute_move, Moved, Target};
@@ -94,21 +99,41 @@ async fn wait_function_idle(c: &RegionClients, function: &str, w: Waits) -> Resu
 async fn publish(
     c: &RegionClients,
     f: &str,
-    code_sha256: &str,
+    code_sha256: Option<&str>,
     revision_id: Option<&str>,
     w: Waits,
 ) -> Result<(), ApplyError> {
     let now = wait_function_idle(c, f, w).await?;
-    if now.code_sha256 != code_sha256 || revision_id.is_some_and(|r| r != now.revision_id) {
+    if code_sha256.is_some_and(|h| h != now.code_sha256) || revision_id.is_some_and(|r| r != now.revision_id) {
         return Err(ApplyError::Changed("$LATEST changed since it was read; nothing was published".into()));
     }
-    let revision = now.revision_id;
+    let code_sha256 = code_sha256.unwrap_or(&now.code_sha256);
+    let revision = now.revision_id.clone();
     let description = format!("published by lambda-reconciler from $LATEST revision {revision}");
     let (version, arn) = c.lambda.publish_version(f, &revision, code_sha256, &description).await?;
     // A function deleted and created again numbers its versions anew: nothing kept of it holds.
     c.lambda.forget_versions(f);
     tracing::info!(function = f, version = %version, "published $LATEST");
     c.lambda.tag_published(&arn, &Published { version, revision }).await?;
+    Ok(())
+}
+
+/// UpdateFunctionCode, then the wait for it to complete; the code tag is written only once
+/// Lambda reports the code `spec.code.sha256` names (when it names one), so a mismatch is tried
+/// again at the next reconcile and publishes nothing meanwhile.
+async fn update_code(c: &RegionClients, f: &str, source: &CodeSource, w: Waits) -> Result<(), ApplyError> {
+    wait_function_idle(c, f, w).await?;
+    c.lambda.update_code(f, source).await?;
+    let after = wait_function_idle(c, f, w).await?;
+    if let Some(reason) = after.last_update_failed {
+        return Err(ApplyError::UpdateFailed(reason));
+    }
+    if let Some(want) = source.sha256.as_ref().filter(|h| **h != after.code_sha256) {
+        let location: String = source.location().chars().take(200).collect();
+        return Err(ApplyError::CodeMismatch { location, want: want.clone(), got: after.code_sha256 });
+    }
+    tracing::info!(function = f, code_sha256 = %after.code_sha256, "updated the code");
+    c.lambda.tag_code(&after.arn, &CodeRecord { source: source.digest(), sha256: after.code_sha256 }).await?;
     Ok(())
 }
 
@@ -154,8 +179,9 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
             }
         }
         Action::PublishVersion { code_sha256, revision_id } => {
-            publish(c, f, code_sha256, revision_id.as_deref(), w).await?
+            publish(c, f, code_sha256.as_deref(), revision_id.as_deref(), w).await?
         }
+        Action::UpdateCode { source } => update_code(c, f, source, w).await?,
         Action::PutReservedConcurrency(n) => l.put_reserved_concurrency(f, *n).await?,
         Action::DeleteReservedConcurrency => l.delete_reserved_concurrency(f).await?,
         Action::CreateAlias { alias, state } => l.create_alias(f, alias, state).await?,
@@ -200,7 +226,7 @@ pub async fn apply(c: &RegionClients, function_ref: &str, plan: &FunctionPlan, w
         execute(c, function_ref, &plan.function, &change.action, w).await?;
         writes += match change.action {
             Action::WaitProvisionedReady { .. } => 0,
-            Action::PublishVersion { .. } => 2,
+            Action::PublishVersion { .. } | Action::UpdateCode { .. } => 2,
             _ => 1,
         };
     }

@@ -9,13 +9,14 @@ use aws_sdk_lambda::types::{
 use super::call::{AwsError, Caller};
 use super::pages;
 use crate::types::{
-    marker_tag, AliasState, AppliedGeneration, HookResult, InvokeConfig, Marker, PcState, PcStatus, Published, Routing,
-    SensitiveEnv, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX, PUBLISHED_TAG,
-    SENSITIVE_ENV_TAG,
+    marker_tag, AliasState, AppliedGeneration, CodeRecord, HookResult, InvokeConfig, Marker, PcState, PcStatus,
+    Published, Routing, SensitiveEnv, CODE_TAG, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX,
+    PUBLISHED_TAG, SENSITIVE_ENV_TAG,
 };
 
-/// What the product keeps in a function's tags: generation, rollout markers, published version.
-pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>, SensitiveEnv);
+/// What the product keeps in a function's tags: generation, rollout markers, published version,
+/// secret variables, deployed code.
+pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>, SensitiveEnv, Option<CodeRecord>);
 
 #[derive(Clone)]
 pub struct Lambda {
@@ -76,6 +77,11 @@ fn sensitive_env(tags: Option<&HashMap<String, String>>) -> SensitiveEnv {
 }
 
 /// The version lambda-reconciler last published (a value that does not parse reads as none).
+/// The code lambda-reconciler deployed (the code tag; `None` when absent or unparsable).
+fn code_record(tags: Option<&HashMap<String, String>>) -> Option<CodeRecord> {
+    tags.and_then(|t| t.get(CODE_TAG)).and_then(|v| CodeRecord::parse(v))
+}
+
 fn published(tags: Option<&HashMap<String, String>>) -> Option<Published> {
     tags.and_then(|t| t.get(PUBLISHED_TAG)).and_then(|v| Published::parse(v))
 }
@@ -249,6 +255,7 @@ impl Lambda {
                     markers(tags.as_ref()),
                     published(tags.as_ref()),
                     sensitive,
+                    code_record(tags.as_ref()),
                 ))
             }
             Err(e) if e.code == "AccessDeniedException" => Ok((
@@ -256,6 +263,7 @@ impl Lambda {
                 BTreeMap::new(),
                 None,
                 SensitiveEnv::All,
+                None,
             )),
             Err(e) => Err(e),
         }

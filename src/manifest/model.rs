@@ -63,6 +63,8 @@ pub struct Spec {
     /// with `functionVersion: published` follow that version. Default `never`.
     #[serde(default)]
     pub publish: PublishPolicy,
+    /// The function's code: a zip in S3 (UpdateFunctionCode). Absent: unmanaged.
+    pub code: Option<Code>,
     /// Memory in MB, 128-10240 (Lambda's quota). Absent: unmanaged.
     #[schemars(range(min = 128, max = 10240))]
     pub memory_size: Option<i64>,
@@ -110,6 +112,33 @@ pub struct Spec {
     /// Aliases by name; listed aliases are created if missing.
     #[serde(default)]
     pub aliases: IndexMap<String, Alias>,
+}
+
+/// `spec.code`: where the zip is and, optionally, the hash Lambda must report for it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Code {
+    /// The zip in S3, in the function's region.
+    pub s3: S3Code,
+    /// Base64 SHA-256 of the zip (Lambda's CodeSha256): the apply fails, publishing nothing, when
+    /// Lambda reports another.
+    #[schemars(length(min = 44, max = 44))]
+    pub sha256: Option<String>,
+}
+
+/// A zip object in S3.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3Code {
+    /// 3-63 lowercase letters, digits, `.`, `-`.
+    #[schemars(length(min = 3, max = 63))]
+    pub bucket: String,
+    /// 1-1024 characters.
+    #[schemars(length(min = 1, max = 1024))]
+    pub key: String,
+    /// The object's version (recommended: without it, an overwritten key goes unnoticed).
+    #[schemars(length(min = 1, max = 1024))]
+    pub object_version: Option<String>,
 }
 
 /// One event source mapping; settings left out are unmanaged (AWS's defaults on create).

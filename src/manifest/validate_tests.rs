@@ -525,3 +525,18 @@ fn a_role_arn_must_be_an_iam_role_in_the_functions_account() {
     let same = "  functionName: arn:aws:lambda:us-east-1:111122223333:function:f\n  roleArn: arn:aws:iam::111122223333:role/lr\n";
     assert!(errors(same).is_empty());
 }
+
+#[test]
+fn code_bucket_key_version_and_sha256_are_checked_where_they_are_written() {
+    let code = |bucket: &str, key: &str, version: &str, sha: &str| {
+        format!("  code:\n    s3:\n      bucket: \"{bucket}\"\n      key: \"{key}\"\n      objectVersion: \"{version}\"\n    sha256: \"{sha}\"\n")
+    };
+    let sha = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    assert!(errors(&code("app-code.v1", "a/b.zip", "v1", sha)).is_empty());
+    one(&code("App_Code", "k", "v", sha), "spec.code.s3.bucket", 8, "not an S3 bucket name");
+    one(&code("ab", "k", "v", sha), "spec.code.s3.bucket", 8, "3-63");
+    one(&code("app", "", "v", sha), "spec.code.s3.key", 9, "1-1024");
+    one(&code("app", &"k".repeat(1025), "v", sha), "spec.code.s3.key", 9, "1-1024");
+    one(&code("app", "k", "", sha), "spec.code.s3.objectVersion", 10, "1-1024");
+    one(&code("app", "k", "v", "e3b0c442"), "spec.code.sha256", 11, "base64 SHA-256");
+}

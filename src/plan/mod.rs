@@ -1,6 +1,9 @@
 //! `plan(desired, observed) -> FunctionPlan`: pure, ordered, printable (text and JSON).
 
 mod alias;
+mod code;
+#[cfg(test)]
+mod code_tests;
 mod compat;
 pub mod environment;
 mod mappings;
@@ -23,13 +26,18 @@ use serde_json::{json, Value};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
-    AliasState, DriftPolicy, EnvMap, Field, InvokeConfig, MappingConfig, Permission, Routing, Scheduled, SensitiveEnv,
-    Settings, TargetTracking,
+    AliasState, CodeSource, DriftPolicy, EnvMap, Field, InvokeConfig, MappingConfig, Permission, Routing, Scheduled,
+    SensitiveEnv, Settings, TargetTracking,
 };
 
 /// One write the apply engine performs, in plan order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// UpdateFunctionCode of `$LATEST` from S3, a wait for it to complete, the `sha256` check,
+    /// then the code tag.
+    UpdateCode {
+        source: CodeSource,
+    },
     /// UpdateFunctionConfiguration of `$LATEST`: the environment (when `Some`, the whole map) and
     /// the set settings, in one call.
     UpdateConfiguration {
@@ -41,8 +49,9 @@ pub enum Action {
     },
     /// PublishVersion of `$LATEST`, then the published-version tag.
     PublishVersion {
-        /// `$LATEST`'s code hash when planned: nothing is published if the code changed since.
-        code_sha256: String,
+        /// `$LATEST`'s code hash when planned: nothing is published if the code changed since;
+        /// `None` when this plan updates the code (the hash is then the one that update left).
+        code_sha256: Option<String>,
         /// `$LATEST`'s revision when planned; `None` when an earlier change of this plan updates
         /// `$LATEST` (the revision is then read once that update has completed).
         revision_id: Option<String>,
@@ -136,6 +145,7 @@ impl Action {
     /// The AWS operation this action performs.
     pub fn operation(&self) -> &'static str {
         match self {
+            Action::UpdateCode { .. } => "lambda:UpdateFunctionCode",
             Action::UpdateConfiguration { .. } => "lambda:UpdateFunctionConfiguration",
             Action::PublishVersion { .. } => "lambda:PublishVersion",
             Action::PutReservedConcurrency(_) => "lambda:PutFunctionConcurrency",
@@ -255,7 +265,7 @@ impl FunctionPlan {
             .iter()
             .map(|c| match c.action {
                 Action::WaitProvisionedReady { .. } => 0,
-                Action::PublishVersion { .. } => 2,
+                Action::PublishVersion { .. } | Action::UpdateCode { .. } => 2,
                 _ => 1,
             })
             .sum()
@@ -306,6 +316,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
         return p;
     }
     alias::removals(d, o, &mut p);
+    code::plan(d, function, &mut p);
     configuration(d, function, &mut p);
     publish::publish(manifest, o, function, &mut p);
     let reserved = reserved(d, function.reserved_concurrency);

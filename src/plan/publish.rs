@@ -12,6 +12,9 @@ use crate::types::{FunctionState, PublishPolicy, Settings};
 /// Why `$LATEST` must be published now, if it must: this plan changes it, no version was
 /// published yet, or it differs (in the managed configuration) from the version last published.
 fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Option<String> {
+    if p.changes.iter().any(|c| matches!(c.action, Action::UpdateCode { .. })) {
+        return Some("this plan changes $LATEST's code".into());
+    }
     let update = p.changes.iter().find_map(|c| match &c.action {
         Action::UpdateConfiguration { environment, settings, .. } => Some((environment, settings)),
         _ => None,
@@ -34,9 +37,13 @@ fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Opt
     }
     let v = &published.version;
     let latest = (f.environment.clone(), f.settings.clone());
+    let code_differs = |pc_code: &str| d.code.is_some() && !d.ignored("code") && pc_code != f.code_sha256;
     match &o.published_config {
         None => Some(format!("version {v} (the last one published) no longer exists")),
         Some(pc) if differs(d, pc, &latest) => Some(format!("$LATEST differs from version {v}")),
+        Some(_) if o.published_code.as_deref().is_some_and(code_differs) => {
+            Some(format!("$LATEST's code differs from version {v}"))
+        }
         // $LATEST changed in what the manifest does not manage (code, unmanaged settings).
         Some(_) => None,
     }
@@ -91,11 +98,12 @@ pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut Func
     let Some(why) = reason(d, o, f, p) else { return };
     if let Some(held) = cannot_share_traffic(d, o, f, p) {
         // Said before anything is written: publishing would leave the rollout unable to move.
-        p.changes.retain(|c| !matches!(c.action, Action::UpdateConfiguration { .. }));
+        p.changes.retain(|c| !matches!(c.action, Action::UpdateConfiguration { .. } | Action::UpdateCode { .. }));
         p.blocked.push(held);
         return;
     }
     let updates = p.changes.iter().any(|c| matches!(c.action, Action::UpdateConfiguration { .. }));
+    let code = p.changes.iter().any(|c| matches!(c.action, Action::UpdateCode { .. }));
     let last = f.published.as_ref().map_or(Value::Null, |p| json!(p.version));
     let mut diffs = vec![diff("publish", Op::Create, last, json!(format!("a new version of $LATEST ({why})")))];
     for (name, _) in d.aliases.iter().filter(|(_, a)| a.follows_published()) {
@@ -103,8 +111,8 @@ pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut Func
         diffs.push(diff(format!("aliases.{name}.functionVersion"), Op::Update, live, json!("(the new version)")));
     }
     let action = Action::PublishVersion {
-        code_sha256: f.code_sha256.clone(),
-        revision_id: (!updates).then(|| f.revision_id.clone()),
+        code_sha256: (!code).then(|| f.code_sha256.clone()),
+        revision_id: (!updates && !code).then(|| f.revision_id.clone()),
     };
     p.push(action, diffs);
 }

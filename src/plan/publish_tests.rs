@@ -30,7 +30,7 @@ fn plan_publishes_after_the_environment_change_it_makes_and_keeps_the_alias_unti
     let p = plan(&d, &observed("slow", "r1", Some(("3", "r1")), "3"));
     assert_eq!(ops(&p), ["UpdateFunctionConfiguration", "PublishVersion"], "{p:#?}");
     // The revision is read after the update completes, so none is planned; the code hash is.
-    assert_eq!(p.changes[1].action, Action::PublishVersion { code_sha256: "c1".into(), revision_id: None });
+    assert_eq!(p.changes[1].action, Action::PublishVersion { code_sha256: Some("c1".into()), revision_id: None });
     let shown: Vec<&str> = p.changes[1].diffs.iter().map(|d| d.field.as_str()).collect();
     assert_eq!(shown, ["publish", "aliases.live.functionVersion"]);
 }
@@ -59,7 +59,7 @@ fn plan_publishes_the_first_version_with_the_revision_it_read_and_creates_no_ali
     assert_eq!(ops(&p), ["PublishVersion"], "{p:#?}");
     assert_eq!(
         p.changes[0].action,
-        Action::PublishVersion { code_sha256: "c1".into(), revision_id: Some("r9".into()) }
+        Action::PublishVersion { code_sha256: Some("c1".into()), revision_id: Some("r9".into()) }
     );
 }
 
@@ -73,7 +73,7 @@ fn plan_publishes_when_latest_changed_since_and_differs_from_the_published_versi
     assert_eq!(ops(&p), ["PublishVersion"], "{p:#?}");
     assert_eq!(
         p.changes[0].action,
-        Action::PublishVersion { code_sha256: "c1".into(), revision_id: Some("r3".into()) }
+        Action::PublishVersion { code_sha256: Some("c1".into()), revision_id: Some("r3".into()) }
     );
 }
 

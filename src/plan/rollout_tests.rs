@@ -38,6 +38,7 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         settings: Settings::default(),
         last_update_failed: None,
         sensitive_env: Default::default(),
+        code: None,
     };
     let alias = AliasState {
         function_version: version.into(),

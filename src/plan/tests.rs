@@ -35,6 +35,7 @@ pub(super) fn function() -> FunctionState {
         settings: Settings::default(),
         last_update_failed: None,
         sensitive_env: Default::default(),
+        code: None,
     }
 }
 

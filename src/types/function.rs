@@ -200,6 +200,8 @@ pub struct FunctionState {
     /// The variables that held a secret when lambda-reconciler last wrote the environment
     /// (from the function's tag): their live values are never printed.
     pub sensitive_env: super::SensitiveEnv,
+    /// The code lambda-reconciler last deployed (from the function's tag [`super::CODE_TAG`]).
+    pub code: Option<super::CodeRecord>,
 }
 
 /// What a published version holds that the controller compares: its environment, its settings
@@ -210,6 +212,8 @@ pub struct VersionConfig {
     pub settings: super::Settings,
     /// The execution role's ARN.
     pub role: String,
+    /// The version's code hash.
+    pub code_sha256: String,
 }
 
 /// The version lambda-reconciler last published and the `$LATEST` revision it was cut from,

@@ -2,6 +2,7 @@
 //! module of the crate): the manifest's field states, which function, and the configuration
 //! values desired state, observed state, the plan and the AWS edge exchange.
 
+mod code;
 mod field;
 mod function;
 pub mod limits;
@@ -12,6 +13,7 @@ mod secret;
 mod sensitive;
 mod settings;
 
+pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
     is_account, is_region, partition_of, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState,

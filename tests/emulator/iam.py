@@ -162,6 +162,23 @@ def check_layers(environ, layers):
                    "the lambda:GetLayerVersion action")
 
 
+def check_code_read(environ, bucket, key, version):
+    """Lambda reads UpdateFunctionCode's S3 object with the caller's permissions (Lambda API
+    permissions reference: s3:GetObject; s3:GetObjectVersion for a versioned read, S3's rule).
+    Observed refusal: "Your access has been denied by S3, please make sure your request
+    credentials have permission to GetObject for BUCKET/KEY. S3 Error Code: AccessDenied."."""
+    policy = policy_of(environ)
+    if policy is None:
+        return
+    for action in ["s3:GetObject"] + (["s3:GetObjectVersion"] if version else []):
+        if not allows(policy, action):
+            verb = action.split(":")[1]
+            raise ApiError(403, "AccessDeniedException",
+                           f"Your access has been denied by S3, please make sure your request credentials have "
+                           f"permission to {verb} for {bucket}/{key[:100]}. S3 Error Code: AccessDenied. "
+                           "S3 Error Message: Access Denied")
+
+
 def may_list_tags(environ):
     policy = policy_of(environ)
     return policy is None or allows(policy, "lambda:ListTags")

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote
 
 from moto.awslambda.models import lambda_backends
 
+import code_ext
 import esm_ext
 import iam
 import kms_ext
@@ -451,6 +452,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         settings_ext.check(body)
         iam.check_layers(environ, body.get("Layers"))
         kms_ext.check_lambda_update(environ, region, get_function(region, fn_key[1]), body)
+    code_key = code_ext.resolve(environ, region, body) if name == "code" and method == "PUT" else None
     if name in ("config", "code") and method == "PUT":
         if busy:
             fn = get_function(region, fn_key[1])
@@ -463,6 +465,8 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             fn = get_function(region, fn_key[1])
             if name == "config":
                 settings_ext.store(fn, body)
+            if code_key is not None:
+                out = code_ext.store(fn, code_key, body, out)
             out = with_revision(patch_status(settings_ext.patch(out, fn, False), True, None), revision(*fn_key))
         return finish(start_response, status, headers, out)
     if name in ("config", "function") and method == "GET":

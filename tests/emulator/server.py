@@ -168,6 +168,12 @@ class Extension:
             port = environ.get("SERVER_PORT")
             arn = seed.queue(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"])
             return respond(start_response, 200, {"QueueArn": arn})
+        if path == "/_ext/seed/object" and method == "POST":
+            import code_ext
+
+            with LOCK:
+                out = code_ext.seed_object(body.get("region", "us-east-1"), body["bucket"], body["key"], body["text"])
+            return respond(start_response, 200, out)
         if path == "/_ext/seed/role" and method == "POST":
             return respond(start_response, 200, {"Arn": cloudtrail_ext.seed_role(body["account"], body["name"])})
         if path == "/_ext/seed/events" and method == "POST":

@@ -201,9 +201,16 @@ fn called_operations() -> BTreeSet<String> {
 /// caller of another call. Application Auto Scaling's target tracking creates and deletes its
 /// alarms, and the service-linked role, as the caller; SSM decrypts SecureStrings with KMS; an
 /// update that sets layers needs GetLayerVersion on each ("you must have this permission in your
-/// user policy", adding-layers).
-const DEPENDENT: &[&str] =
-    &["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "iam:CreateServiceLinkedRole", "lambda:GetLayerVersion"];
+/// user policy", adding-layers); UpdateFunctionCode from S3 reads the object with the caller's
+/// permissions (s3:GetObject, s3:GetObjectVersion for a versioned object).
+const DEPENDENT: &[&str] = &[
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DeleteAlarms",
+    "iam:CreateServiceLinkedRole",
+    "lambda:GetLayerVersion",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+];
 
 fn policy_actions(rel: &str) -> BTreeSet<String> {
     let p = json(rel);

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod aws_rules;
 mod browser;
+mod code;
 mod container;
 mod corpus;
 mod daemon;

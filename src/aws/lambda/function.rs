@@ -8,10 +8,13 @@ use aws_sdk_lambda::types::{
     LogFormat, LoggingConfig, SystemLogLevel, TracingConfig, TracingMode,
 };
 
-use super::{applied_generation, markers, published, qualifier_of, Lambda};
+use super::{applied_generation, code_record, markers, published, qualifier_of, Lambda};
 use crate::aws::call::AwsError;
 use crate::types::limits::MAX_CACHED_VERSIONS;
-use crate::types::{FunctionState, Published, SensitiveEnv, Settings, VersionConfig, PUBLISHED_TAG, SENSITIVE_ENV_TAG};
+use crate::types::{
+    CodeRecord, CodeSource, FunctionState, Published, SensitiveEnv, Settings, VersionConfig, CODE_TAG, PUBLISHED_TAG,
+    SENSITIVE_ENV_TAG,
+};
 
 /// The state reason codes that mean Lambda cannot decrypt the environment (the variables are then
 /// absent from the answer, not empty).
@@ -92,6 +95,7 @@ impl Lambda {
             code_sha256: conf.and_then(|c| c.code_sha256()).unwrap_or_default().to_string(),
             role: conf.and_then(|c| c.role()).unwrap_or_default().to_string(),
             published: published(out.tags()),
+            code: code_record(out.tags()),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
             // Tags refused (TagsError): every variable is taken as secret until they can be read.
@@ -181,6 +185,7 @@ impl Lambda {
             environment: variables(Some(&conf)),
             settings: settings(&conf),
             role: c.role().unwrap_or_default().to_string(),
+            code_sha256: c.code_sha256().unwrap_or_default().to_string(),
         };
         // An environment that could not be read (Environment.Error) is not kept: read again.
         if c.environment().and_then(|e| e.error()).is_some() {
@@ -242,6 +247,33 @@ impl Lambda {
             .call("lambda:TagResource", || {
                 self.client.tag_resource().resource(arn).tags(SENSITIVE_ENV_TAG, &value).send()
             })
+            .await
+            .map(drop)
+    }
+
+    /// UpdateFunctionCode from the S3 object `code` names (at its version when given).
+    /// AWS (UpdateFunctionCode): "S3ObjectVersion: For versioned objects, the version of the
+    /// deployment package object to use." The bucket must be in the function's region.
+    pub async fn update_code(&self, function: &str, code: &CodeSource) -> Result<(), AwsError> {
+        self.caller
+            .call("lambda:UpdateFunctionCode", || {
+                self.client
+                    .update_function_code()
+                    .function_name(function)
+                    .s3_bucket(&code.bucket)
+                    .s3_key(&code.key)
+                    .set_s3_object_version(code.object_version.clone())
+                    .send()
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Records the code deployed (TagResource): the source digest and its CodeSha256.
+    pub async fn tag_code(&self, arn: &str, r: &CodeRecord) -> Result<(), AwsError> {
+        let value = r.encode();
+        self.caller
+            .call("lambda:TagResource", || self.client.tag_resource().resource(arn).tags(CODE_TAG, &value).send())
             .await
             .map(drop)
     }

@@ -83,6 +83,17 @@ impl Emulator {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Puts a zip holding `text` at `bucket/key` (a versioned bucket, created when missing);
+    /// returns the object's version id, the CodeSha256 Lambda reports for it and the zip in base64.
+    pub fn seed_object(&self, bucket: &str, key: &str, text: &str) -> (String, String, String) {
+        let body = serde_json::json!({"region": REGION, "bucket": bucket, "key": key, "text": text}).to_string();
+        let (status, body) = self.admin("POST", "/_ext/seed/object", &body);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let field = |k: &str| v[k].as_str().unwrap().to_string();
+        (field("VersionId"), field("CodeSha256"), field("ZipFile"))
+    }
+
     /// Creates SQS queue `name`; returns its ARN.
     pub fn seed_queue(&self, name: &str) -> String {
         let (status, body) =
