@@ -269,14 +269,18 @@ impl Lambda {
         }
     }
 
-    /// Records the applied manifest generation on the function (TagResource).
-    pub async fn tag_generation(&self, arn: &str, generation: &str) -> Result<(), AwsError> {
+    /// Sets one of the controller's own tags on the function (TagResource): every record the
+    /// controller keeps in AWS goes through here.
+    async fn put_tag(&self, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
         self.caller
-            .call("lambda:TagResource", || {
-                self.client.tag_resource().resource(arn).tags(GENERATION_TAG, generation).send()
-            })
+            .call("lambda:TagResource", || self.client.tag_resource().resource(arn).tags(key, value).send())
             .await
             .map(drop)
+    }
+
+    /// Records the applied manifest generation on the function (TagResource).
+    pub async fn tag_generation(&self, arn: &str, generation: &str) -> Result<(), AwsError> {
+        self.put_tag(arn, GENERATION_TAG, generation).await
     }
 
     /// Invokes a rollout hook synchronously with `payload`. AWS (Invoke): "If there is an error in
@@ -315,13 +319,7 @@ impl Lambda {
 
     /// Writes an alias's rollout marker (TagResource).
     pub async fn tag_marker(&self, arn: &str, alias: &str, marker: &Marker) -> Result<(), AwsError> {
-        let value = marker.encode();
-        self.caller
-            .call("lambda:TagResource", || {
-                self.client.tag_resource().resource(arn).tags(marker_tag(alias), &value).send()
-            })
-            .await
-            .map(drop)
+        self.put_tag(arn, &marker_tag(alias), &marker.encode()).await
     }
 
     /// Removes an alias's rollout marker (UntagResource).

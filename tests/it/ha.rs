@@ -210,24 +210,35 @@ fn lease_writes_of_a(emu: &Emulator, field: Option<&str>, value: bool) -> Vec<f6
         .collect()
 }
 
-#[tokio::test]
-async fn a_renewal_written_but_unanswered_fences_the_holder_from_when_it_was_sent() {
+/// A fault spec that fails A's lease writes (PutItem) with a 500.
+fn a_lease_write_fails() -> String {
+    format!(r#""operation": "dynamodb:PutItem", "key": "{A}", "status": 500, "code": "InternalServerError""#)
+}
+
+/// A leads, B follows in `--dry-run` (every Lambda write in the log is A's); then A's next
+/// renewal is written but its answer lost, and every lease write of A's after it fails before it
+/// is carried out, so A knows only the version before it (its fence from the last answered
+/// renewal stays open for 14 s).
+async fn a_renewal_answer_lost() -> (Emulator, tempfile::TempDir, Daemon, Daemon) {
     let (emu, dir) = setup().await;
     let a = replica(&emu, path(&dir), A, &LONG, &[]);
     wait_role(&a, "leader").await;
     wait_reserved(&emu, "app-ha", 2).await;
-    // The follower plans but never writes: every Lambda write in the log is A's.
     let b = replica(&emu, path(&dir), B, &LONG, &["--dry-run"]);
     wait_role(&b, "follower").await;
-    // A's next renewal is written but its answer lost; every lease write of A's after it fails
-    // before it is carried out (A keeps its lease meanwhile: its fence from the last answered
-    // renewal is open for 14 s).
-    let put = format!(r#""operation": "dynamodb:PutItem", "key": "{A}", "status": 500, "code": "InternalServerError""#);
+    let put = a_lease_write_fails();
     emu.configure(&format!(r#"{{"fail_next": [{{{put}, "count": 1, "after": true}}, {{{put}, "count": 1000000}}]}}"#));
     eventually("A's renewal written, answer lost", MINUTE, || async {
         !lease_writes_of_a(&emu, Some("answer_lost"), true).is_empty()
     })
     .await;
+    (emu, dir, a, b)
+}
+
+#[tokio::test]
+async fn a_renewal_written_but_unanswered_fences_the_holder_from_when_it_was_sent() {
+    let (emu, dir, a, b) = a_renewal_answer_lost().await;
+    let put = a_lease_write_fails();
     let written = lease_writes_of_a(&emu, Some("answer_lost"), true)[0];
     // Seven seconds of A's retries later, one of them is answered: refused, since the record
     // moved on to the version of the lost answer, which A finds and keeps. After it, A's lease
@@ -377,19 +388,7 @@ async fn a_rollout_in_progress_continues_on_the_new_leader_from_its_step() {
 
 #[tokio::test]
 async fn a_replica_stopped_after_a_renewal_whose_answer_was_lost_still_releases_its_lease() {
-    let (emu, dir) = setup().await;
-    let mut a = replica(&emu, path(&dir), A, &LONG, &[]);
-    wait_role(&a, "leader").await;
-    let b = replica(&emu, path(&dir), B, &LONG, &["--dry-run"]);
-    wait_role(&b, "follower").await;
-    // A's next renewal is written but its answer lost; A's later lease writes fail before they
-    // are carried out, so A still knows only the version before it.
-    let put = format!(r#""operation": "dynamodb:PutItem", "key": "{A}", "status": 500, "code": "InternalServerError""#);
-    emu.configure(&format!(r#"{{"fail_next": [{{{put}, "count": 1, "after": true}}, {{{put}, "count": 1000000}}]}}"#));
-    eventually("A's renewal written, answer lost", MINUTE, || async {
-        !lease_writes_of_a(&emu, Some("answer_lost"), true).is_empty()
-    })
-    .await;
+    let (_emu, _dir, mut a, b) = a_renewal_answer_lost().await;
     a.sigterm();
     assert_eq!(a.wait_exit(MINUTE), 0);
     let log = a.log_text();

@@ -239,16 +239,9 @@ impl Lambda {
         })
     }
 
-    /// Records the version lambda-reconciler published (TagResource).
     /// Records which variables hold a secret value (TagResource; an empty value for none).
     pub async fn tag_sensitive_env(&self, arn: &str, names: &SensitiveEnv) -> Result<(), AwsError> {
-        let value = names.encode();
-        self.caller
-            .call("lambda:TagResource", || {
-                self.client.tag_resource().resource(arn).tags(SENSITIVE_ENV_TAG, &value).send()
-            })
-            .await
-            .map(drop)
+        self.put_tag(arn, SENSITIVE_ENV_TAG, &names.encode()).await
     }
 
     /// UpdateFunctionCode from the S3 object `code` names (at its version when given).
@@ -271,18 +264,11 @@ impl Lambda {
 
     /// Records the code deployed (TagResource): the source digest and its CodeSha256.
     pub async fn tag_code(&self, arn: &str, r: &CodeRecord) -> Result<(), AwsError> {
-        let value = r.encode();
-        self.caller
-            .call("lambda:TagResource", || self.client.tag_resource().resource(arn).tags(CODE_TAG, &value).send())
-            .await
-            .map(drop)
+        self.put_tag(arn, CODE_TAG, &r.encode()).await
     }
 
+    /// Records the version lambda-reconciler published (TagResource).
     pub async fn tag_published(&self, arn: &str, p: &Published) -> Result<(), AwsError> {
-        let value = p.encode();
-        self.caller
-            .call("lambda:TagResource", || self.client.tag_resource().resource(arn).tags(PUBLISHED_TAG, &value).send())
-            .await
-            .map(drop)
+        self.put_tag(arn, PUBLISHED_TAG, &p.encode()).await
     }
 }
