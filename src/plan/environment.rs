@@ -1,6 +1,6 @@
 //! The environment's plan and what keeps secrets out of every printed value: redaction, the sensitive-env tag.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
@@ -153,12 +153,4 @@ pub fn plan(d: &Desired, f: &FunctionState) -> Option<(EnvMap, Vec<Diff>)> {
         }
     }
     (!diffs.is_empty()).then_some((write, diffs))
-}
-
-/// Every value of `live` that is a secret, as far as `d` and the tag tell (for redaction).
-pub fn live_secrets(d: &Desired, live: &BTreeMap<String, String>, recorded: &SensitiveEnv) -> BTreeSet<String> {
-    let mut secrets = d.secrets();
-    let sourced = |k: &str| matches!(&d.environment, Field::Value(e) if e.get(k).is_some_and(|v| v.sensitive));
-    secrets.extend(live.iter().filter(|(k, _)| sourced(k) || recorded.contains(k)).map(|(_, v)| v.clone()));
-    secrets
 }
