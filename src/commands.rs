@@ -78,6 +78,7 @@ fn failed(m: &Manifest, region: &str, error: String) -> Target {
         region: region.to_string(),
         drift_policy: m.doc.spec.drift_policy,
         changes: vec![],
+        after_create: vec![],
         blocked: vec![],
         progressing: vec![],
         unmanaged_aliases: vec![],

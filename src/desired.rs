@@ -83,6 +83,11 @@ pub struct Desired {
     pub invoke_config: Field<InvokeConfig>,
     /// `spec.code` (`None`: unmanaged).
     pub code: Option<crate::types::CodeSource>,
+    /// `spec.create`: CreateFunction when the function is missing.
+    pub create: bool,
+    /// The manifest was removed under `deletionPolicy: delete`: a function it created (tag
+    /// `lambda-reconciler.io/created-by` naming it) is deleted whole.
+    pub delete_function: bool,
     pub aliases: IndexMap<String, DesiredAlias>,
 }
 
@@ -250,6 +255,8 @@ impl Desired {
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
             code: None,
+            create: false,
+            delete_function: true,
             prune: false,
             ignore_differences: vec![],
             aliases,
@@ -398,6 +405,8 @@ pub fn build(
             object_version: c.s3.object_version.clone(),
             sha256: c.sha256.clone(),
         }),
+        create: spec.create,
+        delete_function: false,
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
 }

@@ -106,8 +106,9 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
-        (function.applied_generation, function.markers, function.published, function.sensitive_env, function.code) =
-            c.lambda.list_tags(&function.arn).await?;
+        let f = &mut function;
+        (f.applied_generation, f.markers, f.published, f.sensitive_env, f.code, f.created_by) =
+            c.lambda.list_tags(&f.arn).await?;
     }
     let mut o = Observed {
         function: Some(function),

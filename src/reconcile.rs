@@ -61,7 +61,10 @@ impl ReconcileError {
             ReconcileError::Apply(ApplyError::FunctionGone) => ErrorPolicy::RetryLater(Duration::from_secs(30)),
             ReconcileError::Apply(ApplyError::Changed(_)) => ErrorPolicy::RetryLater(Duration::from_secs(1)),
             ReconcileError::Apply(
-                ApplyError::ProvisionedFailed { .. } | ApplyError::UpdateFailed(_) | ApplyError::CodeMismatch { .. },
+                ApplyError::ProvisionedFailed { .. }
+                | ApplyError::UpdateFailed(_)
+                | ApplyError::CodeMismatch { .. }
+                | ApplyError::CreateFailed(_),
             )
             | ReconcileError::TagsUnreadable(_) => ErrorPolicy::Terminal,
         }
@@ -248,6 +251,9 @@ pub async fn converge(
     let mut last = initial.clone();
     let mut writes = 0;
     let mut o = o;
+    // A creation is a pass of its own: the rest is planned once the function exists.
+    let creates = initial.changes.iter().any(|c| matches!(c.action, crate::plan::Action::CreateFunction { .. }));
+    let passes = passes + usize::from(creates);
     for _ in 0..passes {
         if last.error.is_some() || last.changes.is_empty() {
             break;

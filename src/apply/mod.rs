@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::plan::{Action, FunctionPlan};
-use crate::types::{CodeRecord, CodeSource, FunctionState, PcStatus, Published};
+use crate::types::{CodeRecord, CodeSource, Creation, FunctionState, PcStatus, Published};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -32,6 +32,9 @@ pub enum ApplyError {
         "the code of {location} has CodeSha256 {got}, not the {want} spec.code.sha256 names; nothing was published"
     )]
     CodeMismatch { location: String, want: String, got: String },
+    /// AWS (State): Failed after CreateFunction, with its reason.
+    #[error("the function's creation failed (State Failed): {0}; delete it, and the controller creates it again")]
+    CreateFailed(String),
 }
 
 pub use rollout::{execute_move, Moved, Target};
@@ -86,7 +89,7 @@ async fn wait_function_idle(c: &RegionClients, function: &str, w: Waits) -> Resu
     wait_for(w, &format!("the update of {function} to finish (LastUpdateStatus InProgress)"), || async {
         match c.lambda.get_function(function).await? {
             None => Err(ApplyError::FunctionGone),
-            Some(f) => Ok((!f.last_update_in_progress).then_some(f)),
+            Some(f) => Ok((!f.last_update_in_progress && !f.pending).then_some(f)),
         }
     })
     .await
@@ -128,6 +131,38 @@ async fn update_code(c: &RegionClients, f: &str, source: &CodeSource, w: Waits) 
     if let Some(reason) = after.last_update_failed {
         return Err(ApplyError::UpdateFailed(reason));
     }
+    record_code(c, f, source, after).await
+}
+
+/// CreateFunction, then the wait until it is Active, then the code check and tag. A function
+/// that exists already (created meanwhile, or an answer lost) is not created twice: the plan is
+/// made again from what exists.
+async fn create(c: &RegionClients, f: &str, creation: &Creation, w: Waits) -> Result<(), ApplyError> {
+    let sent: Vec<&str> =
+        creation.environment.iter().flatten().filter(|(_, v)| v.sensitive).map(|(_, v)| v.value.as_str()).collect();
+    match c.lambda.create_function(f, creation, &sent).await {
+        Err(e) if e.code == "ResourceConflictException" => {
+            return Err(ApplyError::Changed("the function exists already; nothing was created".into()))
+        }
+        r => r?,
+    };
+    tracing::info!(function = f, "created the function");
+    let after = wait_for(w, &format!("the new function {f} to become Active (State Pending)"), || async {
+        match c.lambda.get_function(f).await? {
+            Some(s) if s.creation_failed.is_some() => {
+                Err(ApplyError::CreateFailed(s.creation_failed.unwrap_or_default()))
+            }
+            Some(s) => Ok((!s.pending && !s.last_update_in_progress).then_some(s)),
+            // Not visible yet (eventual consistency): read again.
+            None => Ok(None),
+        }
+    })
+    .await?;
+    record_code(c, f, &creation.code, after).await
+}
+
+/// The `sha256` check of code Lambda has just read, then the code tag.
+async fn record_code(c: &RegionClients, f: &str, source: &CodeSource, after: FunctionState) -> Result<(), ApplyError> {
     if let Some(want) = source.sha256.as_ref().filter(|h| **h != after.code_sha256) {
         let location: String = source.location().chars().take(200).collect();
         return Err(ApplyError::CodeMismatch { location, want: want.clone(), got: after.code_sha256 });
@@ -182,6 +217,8 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
             publish(c, f, code_sha256.as_deref(), revision_id.as_deref(), w).await?
         }
         Action::UpdateCode { source } => update_code(c, f, source, w).await?,
+        Action::CreateFunction { creation } => create(c, f, creation, w).await?,
+        Action::DeleteFunction => l.delete_function(f).await?,
         Action::PutReservedConcurrency(n) => l.put_reserved_concurrency(f, *n).await?,
         Action::DeleteReservedConcurrency => l.delete_reserved_concurrency(f).await?,
         Action::CreateAlias { alias, state } => l.create_alias(f, alias, state).await?,
@@ -226,7 +263,7 @@ pub async fn apply(c: &RegionClients, function_ref: &str, plan: &FunctionPlan, w
         execute(c, function_ref, &plan.function, &change.action, w).await?;
         writes += match change.action {
             Action::WaitProvisionedReady { .. } => 0,
-            Action::PublishVersion { .. } | Action::UpdateCode { .. } => 2,
+            Action::PublishVersion { .. } | Action::UpdateCode { .. } | Action::CreateFunction { .. } => 2,
             _ => 1,
         };
     }

@@ -10,13 +10,14 @@ use super::call::{AwsError, Caller};
 use super::pages;
 use crate::types::{
     marker_tag, AliasState, AppliedGeneration, CodeRecord, HookResult, InvokeConfig, Marker, PcState, PcStatus,
-    Published, Routing, SensitiveEnv, CODE_TAG, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG, MARKER_TAG_PREFIX,
-    PUBLISHED_TAG, SENSITIVE_ENV_TAG,
+    Published, Routing, SensitiveEnv, CODE_TAG, CREATED_BY_TAG, DEFAULT_EVENT_AGE, DEFAULT_RETRIES, GENERATION_TAG,
+    MARKER_TAG_PREFIX, PUBLISHED_TAG, SENSITIVE_ENV_TAG,
 };
 
 /// What the product keeps in a function's tags: generation, rollout markers, published version,
-/// secret variables, deployed code.
-pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>, SensitiveEnv, Option<CodeRecord>);
+/// secret variables, deployed code, the manifest that created the function.
+pub type TagState =
+    (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>, SensitiveEnv, Option<CodeRecord>, Option<String>);
 
 #[derive(Clone)]
 pub struct Lambda {
@@ -82,6 +83,10 @@ fn code_record(tags: Option<&HashMap<String, String>>) -> Option<CodeRecord> {
     tags.and_then(|t| t.get(CODE_TAG)).and_then(|v| CodeRecord::parse(v))
 }
 
+fn created_by(tags: Option<&HashMap<String, String>>) -> Option<String> {
+    tags.and_then(|t| t.get(CREATED_BY_TAG)).cloned()
+}
+
 fn published(tags: Option<&HashMap<String, String>>) -> Option<Published> {
     tags.and_then(|t| t.get(PUBLISHED_TAG)).and_then(|v| Published::parse(v))
 }
@@ -106,6 +111,8 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
         .unwrap_or_default()
 }
 
+mod create;
+pub use create::Created;
 mod function;
 mod mappings;
 mod policy;
@@ -256,6 +263,7 @@ impl Lambda {
                     published(tags.as_ref()),
                     sensitive,
                     code_record(tags.as_ref()),
+                    created_by(tags.as_ref()),
                 ))
             }
             Err(e) if e.code == "AccessDeniedException" => Ok((
@@ -263,6 +271,7 @@ impl Lambda {
                 BTreeMap::new(),
                 None,
                 SensitiveEnv::All,
+                None,
                 None,
             )),
             Err(e) => Err(e),

@@ -63,6 +63,14 @@ pub struct Spec {
     /// with `functionVersion: published` follow that version. Default `never`.
     #[serde(default)]
     pub publish: PublishPolicy,
+    /// Create the function when it is missing (CreateFunction with its code and whole
+    /// definition: `code`, `executionRole` and, for a zip, `runtime` and `handler` are then
+    /// required), then apply the rest in the same apply. Default `false`: a missing function is
+    /// an error. A function the controller created carries the tag
+    /// `lambda-reconciler.io/created-by`; only such a function is ever deleted (under
+    /// `deletionPolicy: delete`, once its manifest is removed).
+    #[serde(default)]
+    pub create: bool,
     /// The function's code: a zip in S3 (UpdateFunctionCode). Absent: unmanaged.
     pub code: Option<Code>,
     /// Memory in MB, 128-10240 (Lambda's quota). Absent: unmanaged.

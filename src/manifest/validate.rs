@@ -120,6 +120,9 @@ fn spec(c: &mut Ctx, doc: &Document) {
     if let Some(code) = &s.code {
         code_rules(c, code);
     }
+    if s.create && s.code.is_none() {
+        c.err("spec.create", "a function is created from its code: set `code` too");
+    }
     if let Field::Value(env) = &s.environment {
         environment(c, env);
     }

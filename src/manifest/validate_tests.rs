@@ -540,3 +540,8 @@ fn code_bucket_key_version_and_sha256_are_checked_where_they_are_written() {
     one(&code("app", "k", "", sha), "spec.code.s3.objectVersion", 10, "1-1024");
     one(&code("app", "k", "v", "e3b0c442"), "spec.code.sha256", 11, "base64 SHA-256");
 }
+
+#[test]
+fn create_needs_the_code_to_create_the_function_from() {
+    one("  create: true\n  memorySize: 256\n", "spec.create", 6, "set `code` too");
+}

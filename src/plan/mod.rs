@@ -5,6 +5,7 @@ mod code;
 #[cfg(test)]
 mod code_tests;
 mod compat;
+mod create;
 pub mod environment;
 mod mappings;
 mod permissions;
@@ -26,13 +27,21 @@ use serde_json::{json, Value};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
-    AliasState, CodeSource, DriftPolicy, EnvMap, Field, InvokeConfig, MappingConfig, Permission, Routing, Scheduled,
-    SensitiveEnv, Settings, TargetTracking,
+    AliasState, CodeSource, Creation, DriftPolicy, EnvMap, Field, InvokeConfig, MappingConfig, Permission, Routing,
+    Scheduled, SensitiveEnv, Settings, TargetTracking,
 };
 
 /// One write the apply engine performs, in plan order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// CreateFunction with the code and the whole definition, a wait until it is Active (State
+    /// Pending meanwhile), the `sha256` check, then the code tag. The rest of the manifest is
+    /// planned once the function exists.
+    CreateFunction {
+        creation: Creation,
+    },
+    /// DeleteFunction of a function this manifest created (its versions and aliases with it).
+    DeleteFunction,
     /// UpdateFunctionCode of `$LATEST` from S3, a wait for it to complete, the `sha256` check,
     /// then the code tag.
     UpdateCode {
@@ -145,6 +154,8 @@ impl Action {
     /// The AWS operation this action performs.
     pub fn operation(&self) -> &'static str {
         match self {
+            Action::CreateFunction { .. } => "lambda:CreateFunction",
+            Action::DeleteFunction => "lambda:DeleteFunction",
             Action::UpdateCode { .. } => "lambda:UpdateFunctionCode",
             Action::UpdateConfiguration { .. } => "lambda:UpdateFunctionConfiguration",
             Action::PublishVersion { .. } => "lambda:PublishVersion",
@@ -218,6 +229,10 @@ pub struct FunctionPlan {
     pub region: String,
     pub drift_policy: DriftPolicy,
     pub changes: Vec<Change>,
+    /// For a function this plan creates: what follows once it exists (shown, not executed: the
+    /// apply plans again from the function it created).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_create: Vec<Change>,
     /// Reasons some changes cannot be made now (they are withheld, not attempted).
     pub blocked: Vec<String>,
     /// Settings converging on their own (provisioned concurrency IN_PROGRESS).
@@ -240,6 +255,7 @@ impl FunctionPlan {
             region: d.key.region.clone(),
             drift_policy: d.drift_policy,
             changes: vec![],
+            after_create: vec![],
             blocked: vec![],
             progressing: vec![],
             unmanaged_aliases: vec![],
@@ -265,7 +281,7 @@ impl FunctionPlan {
             .iter()
             .map(|c| match c.action {
                 Action::WaitProvisionedReady { .. } => 0,
-                Action::PublishVersion { .. } | Action::UpdateCode { .. } => 2,
+                Action::PublishVersion { .. } | Action::UpdateCode { .. } | Action::CreateFunction { .. } => 2,
                 _ => 1,
             })
             .sum()
@@ -305,9 +321,13 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
     let d = &*resolved;
     let mut p = FunctionPlan::new(d);
     let Some(function) = &o.function else {
-        p.error = Some(format!("function `{}` not found in {}", d.function_ref, d.key.region));
+        create::missing(manifest, d, o.now_ms, &mut p);
         return p;
     };
+    if create::deletes(d, function) {
+        create::delete(d, &mut p);
+        return p;
+    }
     if let (Some(e), false) = (&function.environment_error, d.environment.is_absent()) {
         // The variables are unknown, not empty: never plan to rewrite them from nothing.
         let text =

@@ -27,15 +27,10 @@ pub fn function_text(f: &FunctionPlan, out: &mut String) {
     if let Some(e) = &f.error {
         let _ = writeln!(out, "    error: {e}");
     }
-    for c in &f.changes {
-        for d in &c.diffs {
-            let line = match d.op {
-                super::Op::Create => format!("{}: {}", d.field, show(&d.to)),
-                super::Op::Delete => format!("{}: {}", d.field, show(&d.from)),
-                super::Op::Update => format!("{}: {} → {}", d.field, show(&d.from), show(&d.to)),
-            };
-            let _ = writeln!(out, "    {} {line}", d.op.symbol());
-        }
+    diff_lines(&f.changes, "    ", out);
+    if !f.after_create.is_empty() {
+        let _ = writeln!(out, "    then, once the function exists:");
+        diff_lines(&f.after_create, "      ", out);
     }
     for b in &f.blocked {
         let _ = writeln!(out, "    blocked: {b}");
@@ -51,6 +46,19 @@ pub fn function_text(f: &FunctionPlan, out: &mut String) {
     }
     if f.in_sync() && !moving {
         let _ = writeln!(out, "    in sync");
+    }
+}
+
+fn diff_lines(changes: &[super::Change], indent: &str, out: &mut String) {
+    for c in changes {
+        for d in &c.diffs {
+            let line = match d.op {
+                super::Op::Create => format!("{}: {}", d.field, show(&d.to)),
+                super::Op::Delete => format!("{}: {}", d.field, show(&d.from)),
+                super::Op::Update => format!("{}: {} → {}", d.field, show(&d.from), show(&d.to)),
+            };
+            let _ = writeln!(out, "{indent}{} {line}", d.op.symbol());
+        }
     }
 }
 

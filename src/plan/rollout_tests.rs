@@ -39,6 +39,9 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         last_update_failed: None,
         sensitive_env: Default::default(),
         code: None,
+        created_by: None,
+        pending: false,
+        creation_failed: None,
     };
     let alias = AliasState {
         function_version: version.into(),

@@ -36,6 +36,9 @@ pub(super) fn function() -> FunctionState {
         last_update_failed: None,
         sensitive_env: Default::default(),
         code: None,
+        created_by: None,
+        pending: false,
+        creation_failed: None,
     }
 }
 

@@ -88,7 +88,9 @@ pub enum DeletionPolicy {
     #[default]
     Retain,
     /// Remove provisioned concurrency, scalable targets, event invoke configs and reserved
-    /// concurrency it declared (and its aliases when `prune: true`), then forget it.
+    /// concurrency it declared (and its aliases when `prune: true`), then forget it. A function
+    /// the controller created (`create: true`, tag `lambda-reconciler.io/created-by` naming this
+    /// manifest) is deleted whole, its versions and aliases with it.
     Delete,
 }
 

@@ -202,6 +202,15 @@ pub struct FunctionState {
     pub sensitive_env: super::SensitiveEnv,
     /// The code lambda-reconciler last deployed (from the function's tag [`super::CODE_TAG`]).
     pub code: Option<super::CodeRecord>,
+    /// The manifest that created the function (tag [`super::CREATED_BY_TAG`]); `None` for a
+    /// function the controller adopted.
+    pub created_by: Option<String>,
+    /// State Pending: just created, not yet ready ("During this time, you can't invoke or
+    /// modify the function").
+    pub pending: bool,
+    /// State Failed: the creation failed, with AWS's reason ("you must delete the function, and
+    /// then create it again").
+    pub creation_failed: Option<String>,
 }
 
 /// What a published version holds that the controller compares: its environment, its settings

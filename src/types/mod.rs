@@ -3,6 +3,7 @@
 //! values desired state, observed state, the plan and the AWS edge exchange.
 
 mod code;
+mod creation;
 mod field;
 mod function;
 pub mod limits;
@@ -14,6 +15,7 @@ mod sensitive;
 mod settings;
 
 pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
+pub use creation::{Creation, CREATED_BY_TAG};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
     is_account, is_region, partition_of, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState,

@@ -26,6 +26,8 @@ def set_account(account_id):
 CONFIG = {
     # Seconds a provisioned concurrency config stays IN_PROGRESS before READY.
     "pc_ready_delay": 0.3,
+    # Seconds a new function stays State Pending after CreateFunction (writes get 409 meanwhile).
+    "create_pending_seconds": 0.1,
     # Seconds LastUpdateStatus stays InProgress after UpdateFunctionConfiguration.
     "update_in_progress_seconds": 0.5,
     # "function:qualifier" -> StatusReason: provisioned concurrency goes FAILED.

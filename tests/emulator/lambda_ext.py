@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote
 from moto.awslambda.models import lambda_backends
 
 import code_ext
+import create_ext
 import esm_ext
 import iam
 import kms_ext
@@ -28,6 +29,7 @@ ROUTES = [
     ("config", re.compile(rf"^/2015-03-31/functions/{FN}/configuration/?$")),
     ("code", re.compile(rf"^/2015-03-31/functions/{FN}/code/?$")),
     ("function", re.compile(rf"^/2015-03-31/functions/{FN}/?$")),
+    ("functions", re.compile(r"^/2015-03-31/functions/?$")),
     ("alias", re.compile(rf"^/2015-03-31/functions/{FN}/aliases/(?P<alias>[^/]+)/?$")),
     ("invoke", re.compile(rf"^/2015-03-31/functions/{FN}/invocations/?$")),
     ("tags", re.compile(r"^/2017-03-31/tags/(?P<fn>.+)$")),
@@ -399,6 +401,11 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         if method == "POST":
             check_tags(body.get("Tags"))
         return inner(environ, start_response)
+    if name == "functions":
+        if method == "POST":
+            check_tags(body.get("Tags"))
+            return create_ext.create(inner, environ, start_response, region, body, backend)
+        return inner(environ, start_response)
     if name == "pc":
         return respond(start_response, *handle_pc(method, region, m["fn"], query, body))
     if name in ("eic", "eic_list"):
@@ -445,6 +452,13 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             check_weighted_versions(region, fn_key[1], version, routing)
             if routing != current.routing_config or version != current.function_version:
                 shift_provisioned(region, fn_key[1], unquote(m["alias"]), routing)
+    if (name in ("config", "code") and method == "PUT") or (name == "versions" and method == "POST"):
+        create_ext.check_writable(*fn_key)
+    if name == "function" and method == "DELETE" and not query.get("Qualifier"):
+        status, headers, out = call_inner(inner, environ)
+        if status.startswith("204"):
+            create_ext.forget(*fn_key)
+        return finish(start_response, status, headers, out)
     if name == "versions" and method == "POST":
         return publish(inner, environ, start_response, region, fn_key[1], body, busy)
     if name == "config" and method == "PUT":
@@ -474,6 +488,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         if status.startswith("200"):
             fn = backend(region).get_function(fn_key[1])
             out = patch_status(out, busy, fn.reserved_concurrency if name == "function" else None)
+            out = create_ext.patch_state(out, *fn_key)
             out = environment_error(out, fn_key[1])
             qualifier = (query.get("Qualifier") or [None])[0]
             latest = qualifier in (None, "$LATEST")

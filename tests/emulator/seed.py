@@ -78,10 +78,12 @@ def role_arn(endpoint, region, creds=None):
 
 
 def wait_updated(lam, name):
-    for _ in range(200):
-        if lam.get_function(FunctionName=name)["Configuration"].get("LastUpdateStatus") != "InProgress":
+    """Until the function is Active (a new one is Pending) and its last update is not InProgress."""
+    for _ in range(400):
+        conf = lam.get_function(FunctionName=name)["Configuration"]
+        if conf.get("LastUpdateStatus") != "InProgress" and conf.get("State") != "Pending":
             return
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def function(endpoint, region, name, versions=2, through_role=None):
@@ -91,6 +93,7 @@ def function(endpoint, region, name, versions=2, through_role=None):
     lam = client("lambda", endpoint, region, creds)
     lam.create_function(FunctionName=name, Runtime="python3.12", Handler="lambda-v1.handler",
                         Role=role_arn(endpoint, region, creds), Code={"ZipFile": code(1)}, Timeout=30, MemorySize=256)
+    wait_updated(lam, name)
     for v in range(1, versions + 1):
         if v > 1:
             lam.update_function_code(FunctionName=name, ZipFile=code(v))

@@ -10,6 +10,7 @@ mod browser;
 mod code;
 mod container;
 mod corpus;
+mod create;
 mod daemon;
 mod deploy;
 mod events;

@@ -28,6 +28,7 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
                 f.revision_id.push('+');
             }
             Action::UpdateCode { .. } => f.revision_id.push('+'),
+            Action::CreateFunction { .. } | Action::DeleteFunction => unreachable!("the function exists and is kept"),
             Action::PublishVersion { .. } => {
                 let next = f.published.as_ref().map_or(1, |p| p.version.parse::<u32>().unwrap() + 1);
                 f.published = Some(Published { version: next.to_string(), revision: f.revision_id.clone() });
@@ -314,6 +315,7 @@ fn observed() -> impl Strategy<Value = Observed> {
                     last_update_failed: None,
                     sensitive_env: Default::default(),
                     code: None,
+                    ..FunctionState::default()
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 invoke_configs: eics.into_iter().filter(|(k, _)| k.as_deref().is_none_or(live)).collect(),

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, DeadLetterConfig, Environment, EphemeralStorage, FunctionConfiguration, LastUpdateStatus,
-    LogFormat, LoggingConfig, SystemLogLevel, TracingConfig, TracingMode,
+    LogFormat, LoggingConfig, State, SystemLogLevel, TracingConfig, TracingMode,
 };
 
-use super::{applied_generation, code_record, markers, published, qualifier_of, Lambda};
+use super::{applied_generation, code_record, created_by, markers, published, qualifier_of, Lambda};
 use crate::aws::call::AwsError;
 use crate::types::limits::MAX_CACHED_VERSIONS;
 use crate::types::{
@@ -63,6 +63,15 @@ fn variables(c: Option<&FunctionConfiguration>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// AWS (State): "Failed": "When the function creation fails, Lambda sets the function state to
+/// failed"; the reason says why.
+fn creation_failed(c: &FunctionConfiguration) -> Option<String> {
+    (c.state() == Some(&State::Failed)).then(|| {
+        let code = c.state_reason_code().map_or("", |r| r.as_str());
+        format!("{code}: {}", c.state_reason().unwrap_or_default())
+    })
+}
+
 /// AWS (LastUpdateStatus): "Failed": the update did not apply; the reason says why.
 fn update_failed(c: &FunctionConfiguration) -> Option<String> {
     (c.last_update_status() == Some(&LastUpdateStatus::Failed)).then(|| {
@@ -96,6 +105,9 @@ impl Lambda {
             role: conf.and_then(|c| c.role()).unwrap_or_default().to_string(),
             published: published(out.tags()),
             code: code_record(out.tags()),
+            created_by: created_by(out.tags()),
+            pending: conf.and_then(|c| c.state()) == Some(&State::Pending),
+            creation_failed: conf.and_then(creation_failed),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
             // Tags refused (TagsError): every variable is taken as secret until they can be read.
