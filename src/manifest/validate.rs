@@ -115,6 +115,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
         }
     }
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::definition_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Some(code) = &s.code {
@@ -162,6 +163,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
+        _ if super::definition_rules::PATHS.contains(&p) => true,
         ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,

@@ -11,6 +11,7 @@ mod code;
 mod container;
 mod corpus;
 mod daemon;
+mod definition;
 mod deploy;
 mod events;
 mod ha;
