@@ -393,7 +393,7 @@ pub fn build(
         ignore_differences: spec.ignore_differences.clone(),
         prune: spec.prune,
         publish: spec.publish,
-        settings: crate::manifest::settings_rules::resolve(spec),
+        settings: crate::manifest::definition_rules::resolve(spec, crate::manifest::settings_rules::resolve(spec)),
         permissions: crate::manifest::permission_rules::resolve(spec),
         mappings: crate::manifest::mapping_rules::resolve(spec),
         environment,

@@ -113,6 +113,9 @@ fn settings(s: &Settings, name: &str, spec: &mut Map<String, Value>) {
     s.layers.iter().filter(|l| !l.is_empty()).for_each(|l| put("layers", json!(l)));
     s.dead_letter_target.iter().filter(|d| !d.is_empty()).for_each(|d| put("deadLetterTarget", json!(d)));
     s.kms_key_arn.iter().filter(|k| !k.is_empty()).for_each(|k| put("kmsKeyArn", json!(k)));
+    s.runtime.iter().filter(|r| !r.is_empty()).for_each(|r| put("runtime", json!(r)));
+    s.handler.iter().filter(|h| !h.is_empty()).for_each(|h| put("handler", json!(h)));
+    s.execution_role.iter().filter(|r| !r.is_empty()).for_each(|r| put("executionRole", json!(r)));
     let default_group = format!("/aws/lambda/{name}");
     let json_format = s.log_format.as_deref() == Some("JSON");
     let custom_group = s.log_group.as_ref().filter(|g| **g != default_group);

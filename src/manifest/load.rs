@@ -149,7 +149,9 @@ fn pointer_mut<'a>(v: &'a mut serde_json::Value, path: &str) -> Option<&'a mut s
 }
 
 fn friendly(message: &str) -> String {
-    if message.contains("untagged enum EnvValue") {
+    if let Some(hint) = super::definition_rules::hint(message) {
+        hint
+    } else if message.contains("untagged enum EnvValue") {
         "expected a string value, {fromSsm: PARAMETER_NAME} or {fromSecret: {id: NAME_OR_ARN, key: JSON_KEY, version: STAGE_OR_ID}}".into()
     } else if message.contains("untagged enum Scalar") {
         "expected a string or number".into()

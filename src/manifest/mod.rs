@@ -1,6 +1,8 @@
 //! Manifests: the YAML model, loading a directory into a snapshot, and validation.
 
 pub mod across;
+pub mod definition;
+pub mod definition_rules;
 pub mod deploy_rules;
 pub mod load;
 pub mod mapping_rules;

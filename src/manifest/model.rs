@@ -73,6 +73,17 @@ pub struct Spec {
     pub create: bool,
     /// The function's code: a zip in S3 (UpdateFunctionCode). Absent: unmanaged.
     pub code: Option<Code>,
+    /// The runtime of a zip function, one of Lambda's (e.g. `python3.13`); refused for image
+    /// functions. Absent: unmanaged.
+    #[schemars(extend("enum" = super::definition::RUNTIMES))]
+    pub runtime: Option<String>,
+    /// The handler of a zip function (1-128 characters, no whitespace), e.g. `app.handler`.
+    /// Absent: unmanaged.
+    #[schemars(length(min = 1, max = 128))]
+    pub handler: Option<String>,
+    /// The execution role the function runs as (`arn:aws:iam::ACCOUNT:role/NAME`); not
+    /// `roleArn`, the role the controller assumes. Absent: unmanaged.
+    pub execution_role: Option<String>,
     /// Memory in MB, 128-10240 (Lambda's quota). Absent: unmanaged.
     #[schemars(range(min = 128, max = 10240))]
     pub memory_size: Option<i64>,

@@ -151,5 +151,6 @@ pub fn resolve(s: &Spec) -> Settings {
         application_log_level: l.and_then(|l| l.application_log_level).map(text::<ApplicationLogLevel>),
         system_log_level: l.and_then(|l| l.system_log_level).map(text::<SystemLogLevel>),
         log_group: l.and_then(|l| l.log_group.clone()),
+        ..Settings::default()
     }
 }

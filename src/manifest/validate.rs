@@ -115,13 +115,14 @@ fn spec(c: &mut Ctx, doc: &Document) {
         }
     }
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::definition_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Some(code) = &s.code {
         code_rules(c, code);
     }
-    if s.create && s.code.is_none() {
-        c.err("spec.create", "a function is created from its code: set `code` too");
+    if s.create {
+        create_rules(c, s);
     }
     if let Field::Value(env) = &s.environment {
         environment(c, env);
@@ -165,6 +166,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
+        _ if super::definition_rules::PATHS.contains(&p) => true,
         ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
@@ -182,6 +184,24 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
 
 /// A secret reference: an id (name 1-512 characters or an ARN), an optional JSON key, an optional
 /// version (a staging label of 1-256 characters or a version id of 32-64).
+/// `create: true`: what CreateFunction requires ("Runtime and Handler are mandatory parameters
+/// for functions created with deployment packages"; Role and Code are required members).
+fn create_rules(c: &mut Ctx, s: &Spec) {
+    let missing: Vec<&str> = [
+        ("code", s.code.is_none()),
+        ("executionRole", s.execution_role.is_none()),
+        ("runtime", s.runtime.is_none()),
+        ("handler", s.handler.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(f, absent)| absent.then_some(f))
+    .collect();
+    if !missing.is_empty() {
+        let list = missing.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
+        c.err("spec.create", format!("a function is created from its code and definition: set {list} too"));
+    }
+}
+
 /// `spec.code` (UpdateFunctionCode's S3Bucket, S3Key 1-1024, S3ObjectVersion 1-1024).
 fn code_rules(c: &mut Ctx, code: &Code) {
     let b = &code.s3.bucket;

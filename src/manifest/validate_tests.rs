@@ -542,6 +542,14 @@ fn code_bucket_key_version_and_sha256_are_checked_where_they_are_written() {
 }
 
 #[test]
-fn create_needs_the_code_to_create_the_function_from() {
-    one("  create: true\n  memorySize: 256\n", "spec.create", 6, "set `code` too");
+fn create_needs_the_code_the_role_the_runtime_and_the_handler() {
+    one(
+        "  create: true\n  memorySize: 256\n",
+        "spec.create",
+        6,
+        "set `code`, `executionRole`, `runtime`, `handler` too",
+    );
+    let all = "  create: true\n  runtime: python3.12\n  handler: app.handler\n  executionRole: arn:aws:iam::123456789012:role/app\n  code:\n    s3: {bucket: app-code, key: k.zip, objectVersion: v1}\n";
+    assert!(errors(all).is_empty(), "{:?}", errors(all));
+    one(&all.replace("  handler: app.handler\n", ""), "spec.create", 6, "set `handler` too");
 }

@@ -83,7 +83,7 @@ mod tests {
     use crate::observed::Observed;
     use crate::types::CREATED_BY_TAG;
 
-    const CODE: &str = "  code:\n    s3: {bucket: app-code, key: k.zip, objectVersion: v1}\n";
+    const CODE: &str = "  runtime: python3.12\n  handler: app.handler\n  executionRole: arn:aws:iam::123456789012:role/app\n  code:\n    s3: {bucket: app-code, key: k.zip, objectVersion: v1}\n";
 
     #[test]
     fn a_missing_function_without_create_is_an_error_and_plans_nothing() {

@@ -74,17 +74,20 @@ fn env_differs(d: &Desired, a: &BTreeMap<String, String>, b: &BTreeMap<String, S
 /// [`super::compat::RULE`]), unless the deployment chose `onRoleOrDeadLetterChange: switch`.
 fn cannot_share_traffic(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Option<String> {
     let written = p.changes.iter().find_map(|c| match &c.action {
-        Action::UpdateConfiguration { settings, .. } => settings.dead_letter_target.clone(),
+        Action::UpdateConfiguration { settings, .. } => Some(settings),
         _ => None,
     });
-    let dlq = written.or_else(|| f.settings.dead_letter_target.clone()).unwrap_or_default();
+    let dlq = written.and_then(|s| s.dead_letter_target.clone());
+    let dlq = dlq.or_else(|| f.settings.dead_letter_target.clone()).unwrap_or_default();
+    // `executionRole` written by this plan: the version to publish carries it.
+    let role = written.and_then(|s| s.execution_role.clone()).unwrap_or_else(|| f.role.clone());
     let weighted = |a: &crate::desired::DesiredAlias| {
         a.deployment.as_ref().is_some_and(|dep| !dep.steps.is_empty() && !dep.switch_if_incompatible)
     };
     d.aliases.iter().filter(|(_, a)| a.follows_published() && !a.delete && weighted(a)).find_map(|(name, _)| {
         let live = &o.aliases.get(name)?.function_version;
         let from = super::compat::traits(o.versions.get(live)?);
-        let why = super::compat::clash(&format!("version {live}"), from, "the version to publish", (&f.role, &dlq))?;
+        let why = super::compat::clash(&format!("version {live}"), from, "the version to publish", (&role, &dlq))?;
         Some(super::compat::blocked(name, &why, "nothing is updated or published"))
     })
 }

@@ -63,3 +63,51 @@ pub(super) fn differ(d: &Desired, a: &Settings, b: &Settings) -> bool {
     let (a, b) = (a.fields(), b.fields());
     d.settings.fields().keys().filter(|p| !d.ignored(p)).any(|p| a.get(p) != b.get(p))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{alias, desired, function, ops};
+    use super::super::{plan, Action};
+    use crate::observed::Observed;
+    use crate::types::{Published, VersionConfig};
+
+    const ROLE_A: &str = "arn:aws:iam::123456789012:role/app-a";
+    const ROLE_B: &str = "arn:aws:iam::123456789012:role/app-b";
+
+    /// `$LATEST` and published version 4 (live on alias `live`) both run as role A.
+    fn observed() -> Observed {
+        let mut f = function();
+        f.role = ROLE_A.into();
+        f.settings.execution_role = Some(ROLE_A.into());
+        f.published = Some(Published { version: "4".into(), revision: "r1".into() });
+        let mut o = Observed { function: Some(f), ..Observed::default() };
+        o.aliases.insert("live".into(), alias("4", &[]));
+        o.versions.insert("4".into(), VersionConfig { role: ROLE_A.into(), ..VersionConfig::default() });
+        o
+    }
+
+    fn spec(deployment: &str) -> String {
+        format!("  publish: onChange\n  executionRole: {ROLE_B}\n  aliases:\n    live:\n      functionVersion: published\n{deployment}")
+    }
+
+    #[test]
+    fn an_execution_role_change_is_written_in_the_configuration_update_then_published() {
+        let p = plan(&desired(&spec("")), &observed());
+        assert_eq!(ops(&p), ["UpdateFunctionConfiguration", "PublishVersion"], "{p:#?}");
+        let Action::UpdateConfiguration { settings, .. } = &p.changes[0].action else { panic!("{p:#?}") };
+        assert_eq!(settings.execution_role.as_deref(), Some(ROLE_B));
+        assert_eq!(p.changes[0].diffs[0].field, "executionRole");
+    }
+
+    #[test]
+    fn a_role_change_a_weighted_rollout_could_not_share_holds_the_update_and_the_publish() {
+        let steps = "      deployment: {steps: [{weight: 10, pause: 1m}]}\n";
+        let p = plan(&desired(&spec(steps)), &observed());
+        assert!(p.changes.is_empty(), "{p:#?}");
+        assert_eq!(p.blocked.len(), 1, "{p:#?}");
+        assert!(p.blocked[0].contains(&format!("the version to publish has execution role {ROLE_B}")), "{p:#?}");
+        let switch = "      deployment: {steps: [{weight: 10, pause: 1m}], onRoleOrDeadLetterChange: switch}\n";
+        let p = plan(&desired(&spec(switch)), &observed());
+        assert_eq!(ops(&p), ["UpdateFunctionConfiguration", "PublishVersion"], "{p:#?}");
+    }
+}

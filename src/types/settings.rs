@@ -1,6 +1,6 @@
 //! `$LATEST`'s function settings the product manages beside the environment (memory, timeout,
-//! storage, description, tracing, layers, dead-letter target, KMS key, logging), as one record
-//! keyed by the manifest's field paths.
+//! storage, description, tracing, layers, dead-letter target, KMS key, logging) and its definition
+//! (runtime, handler, execution role), as one record keyed by the manifest's field paths.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -33,6 +33,12 @@ pub struct Settings {
     pub system_log_level: Option<String>,
     #[serde(rename = "loggingConfig.logGroup", skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
+    #[serde(rename = "runtime", skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(rename = "handler", skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
+    #[serde(rename = "executionRole", skip_serializing_if = "Option::is_none")]
+    pub execution_role: Option<String>,
 }
 
 /// The logging fields: AWS takes LoggingConfig whole, so a change to one sends every one managed.

@@ -180,15 +180,15 @@ def check_code_read(environ, bucket, key, version):
 
 
 def check_pass_role(environ, role):
-    """AWS (Lambda API permissions reference): to set a function's execution role "The user must
-    have permissions to pass the role to AWS Lambda" (iam:PassRole on the role)."""
+    """Lambda API permissions reference: UpdateFunctionConfiguration (and CreateFunction) with a
+    Role need iam:PassRole: "The user must have permissions to pass the role to AWS Lambda"."""
     policy = policy_of(environ)
     if policy is None or allows(policy, "iam:PassRole"):
         return
     raise ApiError(403, "AccessDeniedException",
                    f"User: arn:aws:iam::123456789012:user/{access_key_of(environ)} is not authorized to perform: "
-                   f"iam:PassRole on resource: {role[:200]} because no identity-based policy allows the iam:PassRole "
-                   "action")
+                   f"iam:PassRole on resource: {role[:128]} because no identity-based policy allows the "
+                   "iam:PassRole action")
 
 
 def may_list_tags(environ):

@@ -464,6 +464,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
     if name == "config" and method == "PUT":
         check_environment(body)
         settings_ext.check(body)
+        settings_ext.check_definition(environ, get_function(region, fn_key[1]), body)
         iam.check_layers(environ, body.get("Layers"))
         kms_ext.check_lambda_update(environ, region, get_function(region, fn_key[1]), body)
     code_key = code_ext.resolve(environ, region, body) if name == "code" and method == "PUT" else None

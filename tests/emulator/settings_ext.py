@@ -7,7 +7,11 @@ LastUpdateStatus Failed."""
 import json
 import re
 
-from common import CONFIG, STATE, ApiError
+import botocore.session
+from moto.iam.models import iam_backends
+
+import iam
+from common import CONFIG, STATE, ApiError, account
 
 # Lambda quotas ("Memory: 128 MB to 10,240 MB"; "Function timeout: 900 seconds (15 minutes)";
 # "Function /tmp directory storage: between 512 MB and 10,240 MB"; "Layers: five layers").
@@ -20,6 +24,13 @@ KMS_ARN = re.compile(r"^(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)?$")  # KMSKeyArn's
 LOG_GROUP = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
 APP_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
 SYSTEM_LEVELS = {"DEBUG", "INFO", "WARN"}
+
+
+_MODEL = botocore.session.get_session().get_service_model("lambda")
+# The model's Runtime enum, Handler (0-128, `[^\s]+`) and RoleArn pattern.
+RUNTIMES = list(_MODEL.shape_for("Runtime").enum)
+HANDLER = re.compile(r"^[^\s]{1,128}$")
+ROLE_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 
 
 def invalid(message):
@@ -78,6 +89,34 @@ def check(body):
         group = logging.get("LogGroup")
         if group is not None and not LOG_GROUP.match(group):
             raise ApiError(400, "ValidationException", "Value at 'loggingConfig.logGroup' failed to satisfy constraint")
+
+
+def check_definition(environ, fn, body):
+    """AWS's refusals of the definition members (Runtime, Handler, Role) of an update of `fn`."""
+    runtime, handler, role = body.get("Runtime"), body.get("Handler"), body.get("Role")
+    if runtime is not None and runtime not in RUNTIMES:
+        raise ApiError(400, "ValidationException", f"1 validation error detected: Value '{runtime[:64]}' at 'runtime' "
+                       f"failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(RUNTIMES)}]")
+    if handler is not None and not HANDLER.match(handler):
+        raise ApiError(400, "ValidationException", f"1 validation error detected: Value '{handler[:128]}' at 'handler' "
+                       "failed to satisfy constraint: Member must satisfy regular expression pattern: [^\\s]+")
+    if role is not None:
+        if not ROLE_ARN.match(role):
+            raise ApiError(400, "ValidationException", f"1 validation error detected: Value '{role[:128]}' at 'role' "
+                           "failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                           "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+")
+        # Lambda API permissions reference: "The user must have permissions to pass the role to
+        # AWS Lambda" (iam:PassRole, for CreateFunction and UpdateFunctionConfiguration with Role).
+        iam.check_pass_role(environ, role)
+        try:
+            iam_backends[account()]["aws"].get_role_by_arn(role)
+        except Exception:
+            # AWS (and moto's CreateFunction): a role Lambda cannot assume is refused.
+            raise invalid("The role defined for the function cannot be assumed by Lambda.")
+    # Observed (pulumi/pulumi-aws#5439): "Please don't provide Handler or Runtime or Layer when
+    # the intended function PackageType is Image."
+    if fn.package_type == "Image" and (runtime is not None or handler is not None or body.get("Layers")):
+        raise invalid("Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
 
 
 def store(fn, body):

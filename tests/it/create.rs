@@ -86,10 +86,10 @@ async fn the_plan_of_a_missing_function_shows_it_created_with_its_definition_and
     emu.put_parameter("/app/db-password", "hunter2-very-secret", true).await;
     let extra = "  environment:\n    variables:\n      DB_PASSWORD: {fromSsm: /app/db-password}\n";
     let dir = manifests(&[("new.yaml", &manifest("app-new", &version, extra))]);
-    for format in ["text", "json"] {
+    for (format, created) in [("text", "+ function: app-new"), ("json", "\"lambda:CreateFunction\"")] {
         let run = emu.run(&["plan", "-m", path(&dir), "-o", format]);
         let out = run.all();
-        assert!(out.contains("lambda:CreateFunction") || out.contains("CreateFunction"), "{out}");
+        assert!(out.contains(created), "{out}");
         assert!(out.contains(&format!("s3://{BUCKET}/{KEY}@{version}")), "{out}");
         assert!(out.contains("python3.12"), "{out}");
         assert!(!out.contains("hunter2-very-secret"), "{out}");
@@ -130,7 +130,10 @@ async fn a_removed_manifest_under_delete_deletes_the_function_it_created_and_nev
     let created = manifest("app-new", &version, "  deletionPolicy: delete\n");
     let adopted = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-seeded\nspec:\n  create: true\n  deletionPolicy: delete\n  reservedConcurrency: 2\n  code:\n    s3: {bucket: app-code, key: app/new.zip}\n";
     let adopted = adopted.replace("  create: true\n", "  create: true\n  runtime: python3.12\n  handler: handler.handler\n  executionRole: arn:aws:iam::123456789012:role/lambda-handson-role\n");
-    let dir = manifests(&[("new.yaml", &created), ("seeded.yaml", &adopted)]);
+    // A directory left empty is taken as unavailable (nothing is deleted): one manifest stays.
+    emu.seed_function("app-kept", 1);
+    let kept = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-kept\nspec:\n  reservedConcurrency: 1\n";
+    let dir = manifests(&[("new.yaml", &created), ("seeded.yaml", &adopted), ("kept.yaml", kept)]);
     let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
     eventually("both Synced", MINUTE, || async {
         daemon.manifest("app-new")["sync"] == "Synced" && daemon.manifest("app-seeded")["sync"] == "Synced"

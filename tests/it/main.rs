@@ -12,6 +12,7 @@ mod container;
 mod corpus;
 mod create;
 mod daemon;
+mod definition;
 mod deploy;
 mod events;
 mod ha;

@@ -2,7 +2,7 @@
 
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, DeadLetterConfig, Environment, EphemeralStorage, FunctionCode, LogFormat, LoggingConfig,
-    PackageType, SystemLogLevel, TracingConfig, TracingMode,
+    PackageType, Runtime, SystemLogLevel, TracingConfig, TracingMode,
 };
 
 use super::Lambda;
@@ -52,9 +52,9 @@ impl Lambda {
                     .function_name(function)
                     .package_type(PackageType::Zip)
                     .code(code.clone())
-                    // MERGE-B .set_role(s.execution_role.clone())
-                    // MERGE-B .set_runtime(s.runtime.as_deref().map(Runtime::from))
-                    // MERGE-B .set_handler(s.handler.clone())
+                    .set_role(s.execution_role.clone())
+                    .set_runtime(s.runtime.as_deref().map(Runtime::from))
+                    .set_handler(s.handler.clone())
                     .set_environment(env.clone())
                     .set_memory_size(to_i32(s.memory_size))
                     .set_timeout(to_i32(s.timeout))

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, DeadLetterConfig, Environment, EphemeralStorage, FunctionConfiguration, LastUpdateStatus,
-    LogFormat, LoggingConfig, State, SystemLogLevel, TracingConfig, TracingMode,
+    LogFormat, LoggingConfig, Runtime, State, SystemLogLevel, TracingConfig, TracingMode,
 };
 
 use super::{applied_generation, code_record, created_by, markers, published, qualifier_of, Lambda};
@@ -52,6 +52,10 @@ fn settings(c: &FunctionConfiguration) -> Settings {
         application_log_level: logging.and_then(|l| l.application_log_level()).map(|l| l.as_str().to_string()),
         system_log_level: logging.and_then(|l| l.system_log_level()).map(|l| l.as_str().to_string()),
         log_group: Some(logging.and_then(|l| l.log_group()).map_or(format!("/aws/lambda/{name}"), str::to_string)),
+        // Image functions have no runtime or handler: "" (as a manifest's absent one reads).
+        runtime: Some(c.runtime().map_or("", |r| r.as_str()).to_string()),
+        handler: Some(c.handler().unwrap_or_default().to_string()),
+        execution_role: Some(c.role().unwrap_or_default().to_string()),
     }
 }
 
@@ -155,6 +159,9 @@ impl Lambda {
                     )
                     .set_kms_key_arn(s.kms_key_arn.clone())
                     .set_logging_config(logging.clone())
+                    .set_runtime(s.runtime.as_deref().map(Runtime::from))
+                    .set_handler(s.handler.clone())
+                    .set_role(s.execution_role.clone())
                     .send()
             })
             .await
@@ -192,6 +199,9 @@ impl Lambda {
             .set_kms_key_arn(c.kms_key_arn().map(str::to_string))
             .set_logging_config(c.logging_config().cloned())
             .set_function_name(c.function_name().map(str::to_string))
+            .set_runtime(c.runtime().cloned())
+            .set_handler(c.handler().map(str::to_string))
+            .set_role(c.role().map(str::to_string))
             .build();
         let v = VersionConfig {
             environment: variables(Some(&conf)),
