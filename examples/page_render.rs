@@ -26,7 +26,12 @@ fn status(i: usize) -> ManifestStatus {
         sync: [SyncState::Synced, SyncState::OutOfSync, SyncState::Error][i % 3],
         drifted_fields: if i % 3 == 1 { vec!["reservedConcurrency".into()] } else { vec![] },
         drift: if i % 3 == 1 {
-            vec![DriftValue { field: "reservedConcurrency".into(), desired: 3.into(), actual: 9.into() }]
+            vec![DriftValue {
+                field: "reservedConcurrency".into(),
+                desired: 3.into(),
+                actual: 9.into(),
+                changed_by: None,
+            }]
         } else {
             vec![]
         },

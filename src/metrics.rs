@@ -19,6 +19,11 @@ pub struct DriftLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PrincipalLabel {
+    pub principal_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     pub state: String,
 }
@@ -69,6 +74,8 @@ pub struct Metrics {
     pub drift: Family<DriftLabels, Counter>,
     /// Drifted fields written back (driftPolicy correct).
     pub drift_corrected: Family<DriftLabels, Counter>,
+    /// Drift alerts by who made the drift: CloudTrail's principal type (never its name).
+    pub drift_alerts: Family<PrincipalLabel, Counter>,
     /// Variables changed because their SSM / Secrets Manager value changed (not drift).
     pub source_changes: Counter,
     pub manifests: Family<StateLabel, Gauge>,
@@ -104,6 +111,7 @@ impl Default for Metrics {
             queue_depth: Gauge::default(),
             drift: Family::default(),
             drift_corrected: Family::default(),
+            drift_alerts: Family::default(),
             source_changes: Counter::default(),
             manifests: Family::default(),
             aws_calls: Family::default(),
@@ -129,6 +137,11 @@ impl Default for Metrics {
             "drift_corrected",
             "Drifted fields written back to the manifest's value (driftPolicy correct), by function and field",
             m.drift_corrected.clone(),
+        );
+        registry.register(
+            "drift_alerts",
+            "Drift alerts by the type of principal that made the drift (IAMUser, AssumedRole, AWSService, …, Unknown without an event)",
+            m.drift_alerts.clone(),
         );
         registry.register(
             "source_value_changes",
@@ -209,6 +222,13 @@ impl Metrics {
 
     pub fn lease(&self, result: &str) {
         self.lease_transitions.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    /// Counts one drift alert by its principal type (one of `types::PRINCIPAL_TYPES`).
+    pub fn drift_by_principal(&self, principal_type: &str) {
+        let known = crate::types::PRINCIPAL_TYPES.contains(&principal_type);
+        let label = if known { principal_type } else { "Other" };
+        self.drift_alerts.get_or_create(&PrincipalLabel { principal_type: label.into() }).inc();
     }
 
     pub fn alert(&self, sink: &str, outcome: &str) {

@@ -221,11 +221,15 @@ fn value(v: &serde_json::Value) -> String {
 
 fn drift(m: &ManifestStatus) -> String {
     let one = |x: &DriftValue| {
+        let by = x.changed_by.as_ref().map_or("unknown".to_string(), |c| {
+            format!("{} ({}, {} at {})", value(&c.principal.as_str().into()), c.principal_type, c.call, c.at)
+        });
         format!(
-            "<div class=\"drift\"><code>{}</code><br><small>git <b class=\"desired\">{}</b> · AWS <b class=\"actual\">{}</b></small></div>",
+            "<div class=\"drift\"><code>{}</code><br><small>git <b class=\"desired\">{}</b> · AWS <b class=\"actual\">{}</b> · by <span class=\"by\">{}</span></small></div>",
             esc(&x.field),
             esc(&value(&x.desired)),
-            esc(&value(&x.actual))
+            esc(&value(&x.actual)),
+            esc(&by)
         )
     };
     m.drift.iter().map(one).collect()
@@ -389,19 +393,31 @@ mod tests {
     }
 
     #[test]
-    fn drift_shows_each_field_with_its_git_and_aws_values_escaped_and_cut() {
+    fn drift_shows_each_field_with_its_git_and_aws_values_and_who_made_it_escaped_and_cut() {
         let mut m = status("drifty", SyncState::OutOfSync, None);
         m.drift = vec![
-            DriftValue { field: "reservedConcurrency".into(), desired: 3.into(), actual: 9.into() },
+            DriftValue {
+                field: "reservedConcurrency".into(),
+                desired: 3.into(),
+                actual: 9.into(),
+                changed_by: Some(crate::types::ChangedBy::new(
+                    "IAMUser",
+                    "arn:aws:iam::1:user/<al>",
+                    "PutFunctionConcurrency",
+                    "2026-12-04T10:00:00Z",
+                )),
+            },
             DriftValue {
                 field: "environment.variables.DB_PASSWORD".into(),
                 desired: "(sensitive)".into(),
                 actual: "<b>".into(),
+                changed_by: None,
             },
             DriftValue {
                 field: "description".into(),
                 desired: "x".repeat(500).into(),
                 actual: serde_json::Value::Null,
+                changed_by: None,
             },
         ];
         let html = page(&[m], &Query::default());
@@ -409,6 +425,9 @@ mod tests {
         assert!(html.contains("<b class=\"desired\">(sensitive)</b> · AWS <b class=\"actual\">&lt;b&gt;</b>"));
         assert!(html.contains(&format!("{}…", "x".repeat(120))) && !html.contains(&"x".repeat(121)));
         assert!(html.contains("<b class=\"actual\">(none)</b>"));
+        let by = "by <span class=\"by\">arn:aws:iam::1:user/&lt;al&gt; (IAMUser, PutFunctionConcurrency at 2026-12-04T10:00:00Z)</span>";
+        assert!(html.contains(by), "{html}");
+        assert!(html.contains("by <span class=\"by\">unknown</span>"));
     }
 
     #[test]

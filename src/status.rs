@@ -88,6 +88,9 @@ pub struct DriftValue {
     pub field: String,
     pub desired: serde_json::Value,
     pub actual: serde_json::Value,
+    /// Who made the change (the CloudTrail event that reported it); `null`: unknown.
+    #[serde(rename = "changedBy")]
+    pub changed_by: Option<crate::types::ChangedBy>,
 }
 
 /// An alert as /status and the status page list it: its text is already redacted.

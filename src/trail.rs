@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::types::ChangedBy;
+
 /// A successful mutating call on a Lambda function (or its provisioned-concurrency scaling).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touched {
@@ -16,6 +18,8 @@ pub struct Touched {
     pub call: String,
     /// `userIdentity.arn` of the caller, when recorded.
     pub caller: Option<String>,
+    /// Who made the call, how and when (for drift alerts).
+    pub by: ChangedBy,
     /// An Application Auto Scaling call (the function's scaling targets changed).
     pub scaling: bool,
 }
@@ -93,9 +97,20 @@ pub fn parse(body: &str) -> Result<Touched, Ignored> {
     if function.is_empty() || region.is_empty() {
         return Err(Ignored::Malformed(format!("{call}: function {raw:?} in region {region:?}")));
     }
-    let caller = detail.get("userIdentity").and_then(|u| text(u, "arn"));
+    let identity = detail.get("userIdentity").unwrap_or(&Value::Null);
+    let caller = text(identity, "arn");
+    let by = changed_by(identity, &call, text(detail, "eventTime").as_deref().unwrap_or(""));
     let scaling = source == SCALING;
-    Ok(Touched { account: arn_account.unwrap_or(account), region, function, call, caller, scaling })
+    Ok(Touched { account: arn_account.unwrap_or(account), region, function, call, caller, by, scaling })
+}
+
+/// The principal of a `userIdentity`: its ARN; an AWS service (no ARN) by `invokedBy`; else its
+/// principal id or account.
+fn changed_by(identity: &Value, call: &str, at: &str) -> ChangedBy {
+    let text = |k: &str| identity.get(k).and_then(Value::as_str);
+    let kind = text("type").unwrap_or("Other");
+    let who = text("arn").or(text("invokedBy")).or(text("principalId")).or(text("accountId")).unwrap_or("unknown");
+    ChangedBy::new(kind, who, call, at)
 }
 
 /// The API operation of a CloudTrail event name: Lambda's names carry the API version as a
@@ -114,6 +129,41 @@ fn strip_date(name: &str) -> Option<&str> {
     let cut = name.len().checked_sub(8).filter(|&c| c > 0)?;
     let (head, date) = name.split_at_checked(cut)?;
     date.chars().all(|c| c.is_ascii_digit()).then_some(head)
+}
+
+/// Whether `call` (an API operation) can change manifest field `field` (a plan's field path):
+/// how a drift is matched to the change that made it.
+pub fn may_change(call: &str, field: &str) -> bool {
+    let alias_part = |part: &str| {
+        field.strip_prefix("aliases.").and_then(|r| r.split_once('.')).is_some_and(|(_, rest)| rest.starts_with(part))
+    };
+    match call {
+        "UpdateFunctionConfiguration" => !field.starts_with("aliases.") && !field.starts_with("reservedConcurrency"),
+        "UpdateFunctionCode" => field == "code" || field == "architectures",
+        "PutFunctionConcurrency" | "DeleteFunctionConcurrency" => field == "reservedConcurrency",
+        "CreateAlias" | "UpdateAlias" | "DeleteAlias" => {
+            field.starts_with("aliases.")
+                && !alias_part("provisionedConcurrency")
+                && !alias_part("autoscaling")
+                && !alias_part("eventInvokeConfig")
+        }
+        "PutProvisionedConcurrencyConfig" | "DeleteProvisionedConcurrencyConfig" => {
+            alias_part("provisionedConcurrency")
+        }
+        "PutFunctionEventInvokeConfig" | "UpdateFunctionEventInvokeConfig" | "DeleteFunctionEventInvokeConfig" => {
+            field.starts_with("eventInvokeConfig") || alias_part("eventInvokeConfig")
+        }
+        "AddPermission" | "RemovePermission" => field.starts_with("permissions"),
+        "CreateEventSourceMapping" | "UpdateEventSourceMapping" | "DeleteEventSourceMapping" => {
+            field.starts_with("eventSourceMappings")
+        }
+        "TagResource" | "UntagResource" => field.starts_with("tags"),
+        c if c.contains("Scal") => alias_part("autoscaling") || alias_part("provisionedConcurrency"),
+        c => field
+            .split('.')
+            .next()
+            .is_some_and(|head| !head.is_empty() && c.to_lowercase().contains(&head.to_lowercase())),
+    }
 }
 
 fn is_read(call: &str) -> bool {
@@ -173,6 +223,7 @@ mod tests {
                 function: "orders".into(),
                 call: "UpdateAlias".into(),
                 caller: Some("arn:aws:iam::111122223333:user/alice".into()),
+                by: ChangedBy::new("IAMUser", "arn:aws:iam::111122223333:user/alice", "UpdateAlias", ""),
                 scaling: false,
             }
         );
@@ -188,6 +239,46 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(t.function, "orders");
+    }
+
+    #[test]
+    fn the_principal_is_named_for_a_user_an_assumed_role_and_an_aws_service() {
+        let mut v: Value =
+            serde_json::from_str(&event(LAMBDA, "UpdateAlias20150331", serde_json::json!({"functionName": "f"})))
+                .unwrap();
+        v["detail"]["eventTime"] = "2026-12-04T10:00:00Z".into();
+        let by = |v: &Value| parse(&v.to_string()).unwrap().by;
+        assert_eq!(
+            by(&v).describe(),
+            "arn:aws:iam::111122223333:user/alice (IAMUser) with UpdateAlias at 2026-12-04T10:00:00Z"
+        );
+        v["detail"]["userIdentity"] = serde_json::json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/ops/bob",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/ops"}}});
+        assert_eq!(
+            (by(&v).principal_type.as_str(), by(&v).principal.as_str()),
+            ("AssumedRole", "arn:aws:sts::111122223333:assumed-role/ops/bob")
+        );
+        v["detail"]["userIdentity"] =
+            serde_json::json!({"type": "AWSService", "invokedBy": "application-autoscaling.amazonaws.com"});
+        assert_eq!(
+            (by(&v).principal_type.as_str(), by(&v).principal.as_str()),
+            ("AWSService", "application-autoscaling.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn a_drifted_field_is_matched_to_the_call_that_can_change_it() {
+        assert!(may_change("UpdateFunctionConfiguration", "environment.variables.LEVEL"));
+        assert!(may_change("UpdateFunctionConfiguration", "memorySize"));
+        assert!(!may_change("UpdateFunctionConfiguration", "reservedConcurrency"));
+        assert!(may_change("PutFunctionConcurrency", "reservedConcurrency"));
+        assert!(may_change("UpdateAlias", "aliases.live.routing"));
+        assert!(!may_change("UpdateAlias", "aliases.live.provisionedConcurrency"));
+        assert!(may_change("PutProvisionedConcurrencyConfig", "aliases.live.provisionedConcurrency"));
+        assert!(may_change("RegisterScalableTarget", "aliases.live.autoscaling"));
+        assert!(may_change("UpdateFunctionCode", "code"));
+        assert!(!may_change("UpdateFunctionCode", "memorySize"));
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct Alert {
     pub action: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// A drift: who made it (from CloudTrail), `None` when no event named them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<crate::types::ChangedBy>,
     pub time: String,
     /// One-line summary (Slack-compatible incoming webhooks render `text`).
     pub text: String,
@@ -70,6 +73,7 @@ impl Alert {
             actual: None,
             action: None,
             message: None,
+            changed_by: None,
             time: rfc3339(SystemTime::now()),
             text,
         }

@@ -25,6 +25,11 @@ pub const FENCED_RETRY: Duration = Duration::from_secs(1);
 pub struct KeyState {
     /// Drifted (field, live value) pairs already alerted in this episode.
     pub drift: BTreeSet<(String, String)>,
+    /// The latest changes CloudTrail reported on the function (at most [`MAX_CHANGES`], newest
+    /// last), kept until a reconcile finds no drift or corrects it.
+    pub changes: std::collections::VecDeque<crate::types::ChangedBy>,
+    /// Who made each drifted field (by field path), while the drift lasts.
+    pub drift_by: std::collections::BTreeMap<String, crate::types::ChangedBy>,
     /// The error last alerted (`Kind: message`): the episode lasts while the same error repeats.
     pub error: Option<String>,
     /// Consecutive failed reconciles (the transient backoff grows with them).
@@ -38,6 +43,9 @@ pub struct KeyState {
     /// manifest generation (a new generation starts a new window).
     pub propagating_since: Option<(Instant, String)>,
 }
+
+/// The changes kept per function for drift attribution (older ones are dropped).
+pub const MAX_CHANGES: usize = 8;
 
 /// How long a refusal that reads as AWS catching up (a role's new permissions, a destination
 /// just created) is retried before it is terminal, unless `--propagation-window` says otherwise.

@@ -147,6 +147,14 @@ fn enqueue(ctx: &Ctx, queue: &Queue<FunctionKey>, touched: &Touched, key: Functi
         ctx.aws.clients(key.role.as_deref(), &key.region).scaling.changed_elsewhere(&key.name);
     }
     tracing::info!(function = %key, call = %touched.call, caller = touched.caller.as_deref().unwrap_or("unknown"), "change seen through CloudTrail; reconciling ahead of the resync");
+    {
+        let mut keys = ctx.keys.lock().unwrap();
+        let changes = &mut keys.entry(key.clone()).or_default().changes;
+        changes.push_back(touched.by.clone());
+        while changes.len() > super::decide::MAX_CHANGES {
+            changes.pop_front();
+        }
+    }
     queue.add_first(key.clone());
     Routed::Enqueued(key)
 }

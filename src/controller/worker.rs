@@ -19,7 +19,7 @@ use crate::plan::rollout::Move;
 use crate::plan::{Action, Diff, FunctionPlan};
 use crate::reconcile::{self, ErrorPolicy, ReconcileError};
 use crate::status::{rfc3339, DriftValue, ManifestStatus, SyncState};
-use crate::types::{AppliedGeneration, DriftPolicy, Field, FunctionKey};
+use crate::types::{AppliedGeneration, ChangedBy, DriftPolicy, Field, FunctionKey, UNKNOWN_PRINCIPAL};
 
 #[derive(Debug, thiserror::Error)]
 enum WorkError {
@@ -309,17 +309,29 @@ fn remember_sources(ctx: &Ctx, key: &FunctionKey, fingerprint: u64) {
     ctx.keys.lock().unwrap().entry(key.clone()).or_default().sources = Some(fingerprint);
 }
 
-/// One alert per drifted field and episode; metrics for every detection.
+/// One alert per drifted field and episode, naming who made it when CloudTrail said; metrics
+/// for every detection.
 fn report_drift(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, drift: bool, corrected: bool) {
     let diffs: Vec<&Diff> = if drift { plan.changes.iter().flat_map(|c| &c.diffs).collect() } else { vec![] };
     let now: BTreeSet<(String, String)> = diffs.iter().map(|x| (x.field.clone(), x.from.to_string())).collect();
-    let fresh: Vec<&&Diff> = {
+    let (fresh, by) = {
         let mut keys = ctx.keys.lock().unwrap();
         let entry = keys.entry(key.clone()).or_default();
-        let fresh = diffs.iter().filter(|x| !entry.drift.contains(&(x.field.clone(), x.from.to_string()))).collect();
+        let fresh: Vec<&&Diff> =
+            diffs.iter().filter(|x| !entry.drift.contains(&(x.field.clone(), x.from.to_string()))).collect();
+        for x in &fresh {
+            if let Some(c) = entry.changes.iter().rev().find(|c| crate::trail::may_change(&c.call, &x.field)) {
+                entry.drift_by.insert(x.field.clone(), c.clone());
+            }
+        }
+        entry.drift_by.retain(|f, _| diffs.iter().any(|x| x.field == *f));
+        let by = entry.drift_by.clone();
         // After a correction the episode ends; under alert it lasts while the drift persists.
         entry.drift = if corrected { BTreeSet::new() } else { now };
-        fresh
+        if !drift || corrected {
+            entry.changes.clear();
+        }
+        (fresh, by)
     };
     let action = if corrected { "corrected" } else { "none" };
     for x in fresh {
@@ -328,10 +340,16 @@ fn report_drift(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, 
         if corrected {
             ctx.metrics.drift_corrected.get_or_create(&labels).inc();
         }
+        let changed_by = by.get(&x.field).cloned();
+        ctx.metrics.drift_by_principal(changed_by.as_ref().map_or("Unknown", |c| c.principal_type.as_str()));
+        let who = changed_by.as_ref().map_or(UNKNOWN_PRINCIPAL.to_string(), ChangedBy::describe);
         let qualifier = x.field.strip_prefix("aliases.").and_then(|r| r.split('.').next()).map(str::to_string);
         let mut a = Alert::new(
             AlertKind::Drift,
-            format!("drift on {} ({}) {}: {} (git: {}), action: {action}", key.name, key.region, x.field, x.from, x.to),
+            format!(
+                "drift on {} ({}) {}: {} (git: {}), action: {action}, made by {who}",
+                key.name, key.region, x.field, x.from, x.to
+            ),
         );
         a.manifest = Some(d.manifest.clone());
         a.function = Some(key.name.clone());
@@ -341,6 +359,7 @@ fn report_drift(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan, 
         a.desired = Some(x.to.clone());
         a.actual = Some(x.from.clone());
         a.action = Some(action.into());
+        a.changed_by = changed_by;
         ctx.alerts.send(a);
     }
 }
@@ -355,11 +374,17 @@ struct Seen {
 fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen: &Seen) {
     let now = rfc3339(SystemTime::now());
     let generation = m.content_hash();
+    let by = ctx.keys.lock().unwrap().get(key).map(|k| k.drift_by.clone()).unwrap_or_default();
     let drift: Vec<DriftValue> = if seen.drift {
         plan.changes
             .iter()
             .flat_map(|c| &c.diffs)
-            .map(|x| DriftValue { field: x.field.clone(), desired: x.to.clone(), actual: x.from.clone() })
+            .map(|x| DriftValue {
+                field: x.field.clone(),
+                desired: x.to.clone(),
+                actual: x.from.clone(),
+                changed_by: by.get(&x.field).cloned(),
+            })
             .collect()
     } else {
         vec![]

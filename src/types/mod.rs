@@ -2,6 +2,7 @@
 //! module of the crate): the manifest's field states, which function, and the configuration
 //! values desired state, observed state, the plan and the AWS edge exchange.
 
+mod attribution;
 mod code;
 mod creation;
 mod field;
@@ -14,6 +15,7 @@ mod secret;
 mod sensitive;
 mod settings;
 
+pub use attribution::{ChangedBy, PRINCIPAL_TYPES, UNKNOWN_PRINCIPAL};
 pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
 pub use creation::{Creation, CREATED_BY_TAG};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};

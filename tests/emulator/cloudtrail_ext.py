@@ -12,7 +12,11 @@ as the caller sent them (functionName is a name or an ARN, as in the path) with 
 keys, environment variables hidden, responseElements.functionArn for event source mappings.
 
 Identities: a key that moto's STS issued (AssumeRole) is that assumed role; a key listed in
-CONFIG["identities"] has that ARN; any other key is arn:aws:iam::ACCOUNT:user/KEY. STS
+CONFIG["identities"] has that ARN ("service:NAME" makes it the AWS service NAME, as when Application
+Auto Scaling changes provisioned concurrency); any other key is arn:aws:iam::ACCOUNT:user/KEY.
+userIdentity has CloudTrail's shape for each type: IAMUser (principalId, arn, accountId,
+accessKeyId, userName), AssumedRole (the same, and sessionContext.sessionIssuer naming the role),
+AWSService (invokedBy only). STS
 GetCallerIdentity answers the same ARN, so the controller learns what its events carry."""
 
 import json
@@ -58,8 +62,34 @@ def identity_of(key):
             return role.arn, "AssumedRole"
     if key in CONFIG["identities"]:
         arn = CONFIG["identities"][key]
+        if arn.startswith("service:"):
+            return arn, "AWSService"
         return arn, "AssumedRole" if ":assumed-role/" in arn else "IAMUser"
     return f"arn:aws:iam::{account}:user/{key}", "IAMUser"
+
+
+def user_identity(key, account):
+    """CloudTrail's userIdentity element for the principal that signed with `key`
+    (CloudTrail userIdentity element reference: fields per identity type)."""
+    arn, kind = identity_of(key)
+    if kind == "AWSService":
+        return {"type": "AWSService", "invokedBy": arn.split(":", 1)[1]}
+    name = arn.rsplit("/", 1)[-1]
+    out = {"type": kind, "principalId": f"AIDA{key[:12].upper()}", "arn": arn, "accountId": account,
+           "accessKeyId": key}
+    if kind == "IAMUser":
+        out["userName"] = name
+        return out
+    # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+    role = arn.split(":assumed-role/", 1)[-1].split("/")[0]
+    out["principalId"] = f"AROA{key[:12].upper()}:{name}"
+    out["sessionContext"] = {
+        "sessionIssuer": {"type": "Role", "principalId": f"AROA{key[:12].upper()}",
+                          "arn": f"arn:aws:iam::{account}:role/{role}", "accountId": account, "userName": role},
+        "attributes": {"creationDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "mfaAuthenticated": "false"},
+    }
+    return out
 
 
 def caller_identity_override(environ, raw, status, headers, body):
@@ -153,10 +183,10 @@ def record(environ, service, raw, status, response_body):
     backend = events_backends[account][region]
     if not any(b.rules for b in backend.event_buses.values()):
         return
-    arn, kind = identity_of(key)
+    arn, _ = identity_of(key)
     detail = {
         "eventVersion": "1.09",
-        "userIdentity": {"type": kind, "arn": arn, "accountId": account, "accessKeyId": key},
+        "userIdentity": user_identity(key, account),
         "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "eventSource": f"{source}.amazonaws.com",
         "eventName": name,

@@ -167,3 +167,110 @@ async fn poisoned_duplicate_and_reordered_events_are_deleted_and_change_nothing(
     })
     .await;
 }
+
+/// A Lambda client signing with access key `key` (the emulator maps keys to principals).
+async fn lambda_as(emu: &Emulator, key: &str) -> aws_sdk_lambda::Client {
+    let creds = aws_sdk_lambda::config::Credentials::new(key, "secret", None, None, "test");
+    let cfg = emu
+        .sdk()
+        .await
+        .to_builder()
+        .credentials_provider(aws_sdk_lambda::config::SharedCredentialsProvider::new(creds))
+        .build();
+    aws_sdk_lambda::Client::new(&cfg)
+}
+
+fn changed_by(hook: &Webhook, f: &str) -> serde_json::Value {
+    hook.alerts().into_iter().find(|a| a["kind"] == "Drift" && a["function"] == f).unwrap()["changedBy"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drift_alert_names_the_user_the_assumed_role_or_the_aws_service_that_made_it() {
+    let emu = Emulator::start();
+    emu.configure(
+        r#"{"identities": {"AKIDTEST": "arn:aws:sts::123456789012:assumed-role/lambda-reconciler/controller",
+            "AKIDADMIN": "arn:aws:iam::123456789012:user/admin",
+            "AKIDSERVICE": "service:application-autoscaling.amazonaws.com"}}"#,
+    );
+    for f in ["by-user", "by-role", "by-service"] {
+        emu.seed_function(f, 1);
+    }
+    let ops = emu.seed_role("123456789012", "ops");
+    let url = emu.seed_events("lambda-reconciler-events-by");
+    let hook = Webhook::start("T0KEN-by");
+    let body = "  driftPolicy: alert\n  reservedConcurrency: 3\n";
+    let dir = manifests(&[
+        ("user.yaml", &doc("by-user", body)),
+        ("role.yaml", &doc("by-role", body)),
+        ("service.yaml", &doc("by-service", body)),
+    ]);
+    let args = ["--resync-interval", "10h", "--events-queue-url", &url, "--alert-webhook", &hook.url];
+    let daemon = Daemon::start(&emu, path(&dir), &args);
+    daemon.wait_ready().await;
+    eventually("own events seen", MINUTE, || async { events(&daemon, "own") >= 3.0 }).await;
+    let put = |c: aws_sdk_lambda::Client, f: &'static str| async move {
+        c.put_function_concurrency().function_name(f).reserved_concurrent_executions(9).send().await.unwrap();
+    };
+    put(emu.lambda().await, "by-user").await;
+    put(emu.lambda_through(&ops).await, "by-role").await;
+    put(lambda_as(&emu, "AKIDSERVICE").await, "by-service").await;
+    for f in ["by-user", "by-role", "by-service"] {
+        eventually(&format!("drift alert for {f}"), MINUTE, || async { hook.count("Drift", f) == 1 }).await;
+    }
+    let user = changed_by(&hook, "by-user");
+    assert_eq!(
+        (user["principalType"].as_str(), user["principal"].as_str()),
+        (Some("IAMUser"), Some("arn:aws:iam::123456789012:user/admin"))
+    );
+    assert_eq!(user["call"], "PutFunctionConcurrency");
+    let role = changed_by(&hook, "by-role");
+    assert_eq!(role["principalType"], "AssumedRole");
+    assert!(role["principal"].as_str().unwrap().starts_with("arn:aws:sts::123456789012:assumed-role/ops/"), "{role}");
+    let service = changed_by(&hook, "by-service");
+    assert_eq!(
+        (service["principalType"].as_str(), service["principal"].as_str()),
+        (Some("AWSService"), Some("application-autoscaling.amazonaws.com"))
+    );
+    let text = hook.alerts().into_iter().find(|a| a["function"] == "by-user").unwrap()["text"].clone();
+    assert!(
+        text.as_str()
+            .unwrap()
+            .contains("made by arn:aws:iam::123456789012:user/admin (IAMUser) with PutFunctionConcurrency at "),
+        "{text}"
+    );
+    for kind in ["IAMUser", "AssumedRole", "AWSService"] {
+        assert_eq!(
+            daemon.counter(&format!("lambda_reconciler_drift_alerts_total{{principal_type=\"{kind}\"}}")),
+            1.0,
+            "{kind}"
+        );
+    }
+    let status = daemon.manifest("by-role");
+    assert_eq!(status["drift"][0]["changedBy"]["principalType"], "AssumedRole", "{status}");
+    let page = daemon.get("/").1;
+    assert!(page.contains("application-autoscaling.amazonaws.com (AWSService, PutFunctionConcurrency at "), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_events_a_drift_alert_says_its_principal_is_unknown() {
+    let emu = Emulator::start();
+    emu.seed_function("by-nobody", 1);
+    let hook = Webhook::start("T0KEN-nobody");
+    let dir = manifests(&[("n.yaml", &doc("by-nobody", "  driftPolicy: alert\n  reservedConcurrency: 3\n"))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--alert-webhook", &hook.url]);
+    daemon.wait_ready().await;
+    emu.lambda()
+        .await
+        .put_function_concurrency()
+        .function_name("by-nobody")
+        .reserved_concurrent_executions(9)
+        .send()
+        .await
+        .unwrap();
+    eventually("drift alert", MINUTE, || async { hook.count("Drift", "by-nobody") == 1 }).await;
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "Drift").unwrap();
+    assert!(alert["text"].as_str().unwrap().contains("made by an unknown principal"), "{alert}");
+    assert!(alert.get("changedBy").is_none(), "{alert}");
+    assert_eq!(daemon.manifest("by-nobody")["drift"][0]["changedBy"], serde_json::Value::Null);
+    assert_eq!(daemon.counter("lambda_reconciler_drift_alerts_total{principal_type=\"Unknown\"}"), 1.0);
+}
