@@ -83,6 +83,8 @@ pub struct Desired {
     pub invoke_config: Field<InvokeConfig>,
     /// `spec.code` (`None`: unmanaged).
     pub code: Option<crate::types::CodeSource>,
+    /// User tags, recursion, runtime management, code signing.
+    pub configs: crate::types::DesiredConfigs,
     pub aliases: IndexMap<String, DesiredAlias>,
 }
 
@@ -250,6 +252,7 @@ impl Desired {
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
             code: None,
+            configs: Default::default(),
             prune: false,
             ignore_differences: vec![],
             aliases,
@@ -398,6 +401,7 @@ pub fn build(
             object_version: c.s3.object_version.clone(),
             sha256: c.sha256.clone(),
         }),
+        configs: crate::manifest::function_rules::resolve(spec),
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
 }

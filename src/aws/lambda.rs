@@ -15,8 +15,15 @@ use crate::types::{
 };
 
 /// What the product keeps in a function's tags: generation, rollout markers, published version,
-/// secret variables, deployed code.
-pub type TagState = (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>, SensitiveEnv, Option<CodeRecord>);
+/// secret variables, deployed code; and the user tags (`None`: unreadable).
+pub type TagState = (
+    AppliedGeneration,
+    BTreeMap<String, Marker>,
+    Option<Published>,
+    SensitiveEnv,
+    Option<CodeRecord>,
+    Option<BTreeMap<String, String>>,
+);
 
 #[derive(Clone)]
 pub struct Lambda {
@@ -106,6 +113,7 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
         .unwrap_or_default()
 }
 
+mod configs;
 mod function;
 mod mappings;
 mod policy;
@@ -256,6 +264,7 @@ impl Lambda {
                     published(tags.as_ref()),
                     sensitive,
                     code_record(tags.as_ref()),
+                    tags.as_ref().map(crate::types::user_tags),
                 ))
             }
             Err(e) if e.code == "AccessDeniedException" => Ok((
@@ -263,6 +272,7 @@ impl Lambda {
                 BTreeMap::new(),
                 None,
                 SensitiveEnv::All,
+                None,
                 None,
             )),
             Err(e) => Err(e),

@@ -117,6 +117,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::function_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Some(code) = &s.code {
         code_rules(c, code);
     }
@@ -162,6 +163,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
+        _ if super::function_rules::is_ignore_path(p) => true,
         ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
@@ -170,8 +172,9 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, aliases.NAME[.{}])",
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, tags.KEY, {}, aliases.NAME[.{}])",
             super::settings_rules::PATHS.join(", "),
+            super::function_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
         ))
     }

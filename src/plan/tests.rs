@@ -36,6 +36,8 @@ pub(super) fn function() -> FunctionState {
         last_update_failed: None,
         sensitive_env: Default::default(),
         code: None,
+        user_tags: Some(Default::default()),
+        package_type: "Zip".into(),
     }
 }
 

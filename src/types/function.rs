@@ -202,6 +202,11 @@ pub struct FunctionState {
     pub sensitive_env: super::SensitiveEnv,
     /// The code lambda-reconciler last deployed (from the function's tag [`super::CODE_TAG`]).
     pub code: Option<super::CodeRecord>,
+    /// The user tags (keys outside `aws:` and `lambda-reconciler.io/`); `None` when the tags
+    /// could not be read.
+    pub user_tags: Option<BTreeMap<String, String>>,
+    /// `Zip` or `Image` (GetFunction's PackageType; empty when not returned).
+    pub package_type: String,
 }
 
 /// What a published version holds that the controller compares: its environment, its settings

@@ -3,6 +3,7 @@
 //! values desired state, observed state, the plan and the AWS edge exchange.
 
 mod code;
+mod configs;
 mod field;
 mod function;
 pub mod limits;
@@ -12,8 +13,10 @@ mod rollout;
 mod secret;
 mod sensitive;
 mod settings;
+mod tags;
 
 pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
+pub use configs::{DesiredConfigs, LiveConfigs, RuntimeManagement, DEFAULT_RECURSIVE_LOOP, DEFAULT_UPDATE_RUNTIME_ON};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
     is_account, is_region, partition_of, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState,
@@ -28,6 +31,9 @@ pub use rollout::{
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
 pub use settings::{Settings, LOGGING_FIELDS};
+pub use tags::{
+    is_aws_tag, is_controller_tag, is_tag_text, is_user_tag, max_user_tags, user_tags, MAX_TAG_KEY, MAX_TAG_VALUE,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -96,6 +96,8 @@ impl Lambda {
             role: conf.and_then(|c| c.role()).unwrap_or_default().to_string(),
             published: published(out.tags()),
             code: code_record(out.tags()),
+            user_tags: out.tags().map(crate::types::user_tags),
+            package_type: conf.and_then(|c| c.package_type()).map_or("", |p| p.as_str()).to_string(),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
             // Tags refused (TagsError): every variable is taken as secret until they can be read.
