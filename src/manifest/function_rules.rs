@@ -102,7 +102,8 @@ fn check_tags(tags: &BTreeMap<String, super::model::Scalar>, deployments: usize,
         );
     }
     for (k, v) in tags {
-        let field = format!("tags.{}", short(k));
+        // A key too long to be one is reported at `tags`, quoting its start only.
+        let field = if k.chars().count() <= MAX_TAG_KEY { format!("tags.{k}") } else { "tags".into() };
         if is_aws_tag(k) {
             // AWS: "Don't use aws: … as a prefix … You can't edit or delete tag keys or values
             // with this prefix."
@@ -111,7 +112,7 @@ fn check_tags(tags: &BTreeMap<String, super::model::Scalar>, deployments: usize,
             err(&field, "keys beginning with `lambda-reconciler.io/` are the controller's own records".into());
         }
         if !(1..=MAX_TAG_KEY).contains(&k.chars().count()) || !is_tag_text(k) {
-            err(&field, format!("a tag key is 1-{MAX_TAG_KEY} letters, digits, spaces and `_.:/=+-@`"));
+            err(&field, format!("`{}`: a tag key is 1-{MAX_TAG_KEY} letters, digits, spaces and `_.:/=+-@`", short(k)));
         }
         let v = v.as_text();
         if v.chars().count() > MAX_TAG_VALUE || !is_tag_text(&v) {
@@ -136,6 +137,103 @@ pub fn resolve(spec: &Spec) -> DesiredConfigs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The errors of a manifest whose spec is `body` (spec lines start at line 6), as
+    /// (field, line, message).
+    fn errors(body: &str) -> Vec<(String, usize, String)> {
+        let head = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: fn\nspec:\n";
+        let errs = super::super::load::load_file(std::path::Path::new("m.yaml"), &format!("{head}{body}"));
+        errs.err().unwrap_or_default().into_iter().map(|e| (e.field, e.line, e.message)).collect()
+    }
+
+    #[track_caller]
+    fn refused(body: &str, field: &str, line: usize, needle: &str) {
+        let errs = errors(body);
+        let e = errs.iter().find(|e| e.0 == field).unwrap_or_else(|| panic!("no error on {field}: {errs:#?}"));
+        assert_eq!(e.1, line, "{e:?}");
+        assert!(e.2.contains(needle), "{e:?}");
+    }
+
+    #[test]
+    fn tag_keys_of_aws_or_of_the_controller_are_refused_at_validate() {
+        refused("  tags:\n    team: a\n    AWS:owner: b\n", "spec.tags.AWS:owner", 8, "reserved by AWS");
+        refused(
+            "  tags:\n    lambda-reconciler.io/code: x\n",
+            "spec.tags.lambda-reconciler.io/code",
+            7,
+            "controller's own",
+        );
+    }
+
+    #[test]
+    fn tag_keys_and_values_follow_aws_lengths_and_characters() {
+        let long = "k".repeat(129);
+        refused(&format!("  tags:\n    {long}: a\n"), "spec.tags", 6, "1-128");
+        refused("  tags:\n    \"a#b\": a\n", "spec.tags.a#b", 7, "letters, digits");
+        refused(&format!("  tags:\n    k: {}\n", "v".repeat(257)), "spec.tags.k", 7, "at most 256");
+        assert!(errors("  tags:\n    team: payments\n    cost-center: 42\n    \"x:y/z=w+v-u@t s\": \"\"\n").is_empty());
+    }
+
+    #[test]
+    fn more_user_tags_than_the_budget_left_by_the_controllers_tags_are_refused() {
+        let tags = |n: usize| (0..n).map(|i| format!("    k{i}: v\n")).collect::<String>();
+        assert!(errors(&format!("  tags:\n{}", tags(45))).is_empty());
+        refused(&format!("  tags:\n{}", tags(46)), "spec.tags", 6, "over the 45");
+        // Each alias with a deployment keeps a rollout marker in a tag.
+        let alias = "  publish: onChange\n  aliases:\n    live:\n      functionVersion: published\n      deployment: {strategy: AllAtOnce}\n";
+        refused(&format!("{alias}  tags:\n{}", tags(45)), "spec.tags", 11, "over the 44");
+    }
+
+    #[test]
+    fn manual_runtime_management_needs_a_runtime_version_and_only_manual_takes_one() {
+        refused(
+            "  runtimeManagement: {updateRuntimeOn: Manual}\n",
+            "spec.runtimeManagement.runtimeVersionArn",
+            6,
+            "required",
+        );
+        let arn = "arn:aws:lambda:eu-west-1::runtime:0cdcfbdefbc5e7d3343f73c2e2dd3cba";
+        refused(
+            &format!("  runtimeManagement: {{updateRuntimeOn: Auto, runtimeVersionArn: \"{arn}\"}}\n"),
+            "spec.runtimeManagement.runtimeVersionArn",
+            6,
+            "only with updateRuntimeOn: Manual",
+        );
+        refused(
+            "  runtimeManagement: {updateRuntimeOn: Manual, runtimeVersionArn: \"arn:aws:lambda:eu-west-1:1:function:f\"}\n",
+            "spec.runtimeManagement.runtimeVersionArn",
+            6,
+            "not a runtime version ARN",
+        );
+        refused(
+            "  runtimeManagement: {updateRuntimeOn: Sometimes}\n",
+            "spec.runtimeManagement.updateRuntimeOn",
+            6,
+            "unknown variant",
+        );
+        assert!(errors(&format!("  runtimeManagement: {{updateRuntimeOn: Manual, runtimeVersionArn: \"{arn}\"}}\n"))
+            .is_empty());
+        assert!(errors("  runtimeManagement: null\n  recursiveLoop: Allow\n  codeSigningConfigArn: null\n").is_empty());
+    }
+
+    #[test]
+    fn recursive_loop_and_code_signing_take_only_what_aws_accepts() {
+        refused("  recursiveLoop: Block\n", "spec.recursiveLoop", 6, "unknown variant");
+        refused(
+            "  codeSigningConfigArn: csc-1\n",
+            "spec.codeSigningConfigArn",
+            6,
+            "not a code signing configuration ARN",
+        );
+    }
+
+    #[test]
+    fn ignore_differences_accepts_these_fields_and_single_tags() {
+        assert!(errors(
+            "  ignoreDifferences: [tags.team, tags, recursiveLoop, runtimeManagement, codeSigningConfigArn]\n"
+        )
+        .is_empty());
+    }
 
     #[test]
     fn arns_are_checked_against_the_api_models_patterns() {

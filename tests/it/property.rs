@@ -121,6 +121,8 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
                 m.config = MappingConfig::from_fields(all);
             }
             Action::DeleteMapping { uuid } => o.mappings.retain(|m| &m.uuid != uuid),
+            // The generated manifests manage no tags or function-level configurations.
+            Action::Config(a) => panic!("unexpected {a:?}"),
         }
     }
     o

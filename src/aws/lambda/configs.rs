@@ -7,9 +7,38 @@ use aws_sdk_lambda::types::{RecursiveLoop, UpdateRuntimeOn};
 
 use super::{ignore_not_found, Lambda};
 use crate::aws::call::AwsError;
-use crate::types::{DesiredConfigs, LiveConfigs, RuntimeManagement};
+use crate::types::{DesiredConfigs, FunctionState, LiveConfigs, RuntimeManagement};
 
 impl Lambda {
+    /// The manifest fields `export` writes for these configurations: the user tags, and each
+    /// configuration that is not AWS's default (defaults are left out: unmanaged).
+    pub async fn export_configs(
+        &self,
+        function: &str,
+        f: &FunctionState,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, AwsError> {
+        use serde_json::json;
+        let mut spec = serde_json::Map::new();
+        if let Some(tags) = f.user_tags.as_ref().filter(|t| !t.is_empty()) {
+            spec.insert("tags".into(), json!(tags));
+        }
+        let recursion = self.get_recursion(function).await?;
+        if recursion != crate::types::DEFAULT_RECURSIVE_LOOP {
+            spec.insert("recursiveLoop".into(), json!(recursion));
+        }
+        if f.package_type == "Image" {
+            return Ok(spec);
+        }
+        let runtime = self.get_runtime_management(function, None).await?;
+        if runtime != RuntimeManagement::default_mode() {
+            spec.insert("runtimeManagement".into(), json!(runtime));
+        }
+        if let Some(arn) = self.get_code_signing(function).await? {
+            spec.insert("codeSigningConfigArn".into(), json!(arn));
+        }
+        Ok(spec)
+    }
+
     /// The live configurations `want` manages (no call for the others).
     pub async fn read_configs(&self, function: &str, want: &DesiredConfigs) -> Result<LiveConfigs, AwsError> {
         let mut live = LiveConfigs::default();
