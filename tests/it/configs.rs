@@ -223,11 +223,10 @@ async fn configurations_and_tags_changed_outside_git_are_alerted_under_alert_and
     emu.seed_function("app-fixme", 1);
     emu.seed_function("app-watchme", 1);
     let hook = Webhook::start("T0KEN-configs");
-    let body = format!(
-        "  recursiveLoop: Allow\n  runtimeManagement: {{updateRuntimeOn: FunctionUpdate}}\n  tags: {{team: payments}}\n"
-    );
+    let body =
+        "  recursiveLoop: Allow\n  runtimeManagement: {updateRuntimeOn: FunctionUpdate}\n  tags: {team: payments}\n";
     let dir = manifests(&[
-        ("fixme.yaml", &manifest("app-fixme", &body)),
+        ("fixme.yaml", &manifest("app-fixme", body)),
         ("watchme.yaml", &manifest("app-watchme", &format!("  driftPolicy: alert\n{body}"))),
     ]);
     let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--alert-webhook", &hook.url]);
