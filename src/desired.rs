@@ -88,6 +88,8 @@ pub struct Desired {
     /// The manifest was removed under `deletionPolicy: delete`: a function it created (tag
     /// `lambda-reconciler.io/created-by` naming it) is deleted whole.
     pub delete_function: bool,
+    /// User tags, recursion, runtime management, code signing.
+    pub configs: crate::types::DesiredConfigs,
     pub aliases: IndexMap<String, DesiredAlias>,
 }
 
@@ -257,6 +259,7 @@ impl Desired {
             code: None,
             create: false,
             delete_function: true,
+            configs: Default::default(),
             prune: false,
             ignore_differences: vec![],
             aliases,
@@ -407,6 +410,7 @@ pub fn build(
         }),
         create: spec.create,
         delete_function: false,
+        configs: crate::manifest::function_rules::resolve(spec),
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
 }

@@ -251,6 +251,7 @@ pub async fn export(
     if let Some(e) = eics.get(&None) {
         spec.insert("eventInvokeConfig".into(), invoke_config(e));
     }
+    spec.extend(c.lambda.export_configs(function, &f).await?);
     let mut out_aliases = Map::new();
     for (a, state) in &live_aliases {
         // Empty description and routing are AWS's defaults: left out (unmanaged), not written

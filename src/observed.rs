@@ -41,6 +41,8 @@ pub struct Observed {
     pub versions: BTreeMap<String, VersionConfig>,
     /// When the state was read, milliseconds since the epoch (rollout pauses are measured to it).
     pub now_ms: i64,
+    /// Recursion, runtime management and code signing, each read only when managed.
+    pub configs: crate::types::LiveConfigs,
 }
 
 /// Which kinds a desired state manages (and so which reads are needed).
@@ -92,7 +94,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
     let f = &d.function_ref;
     let n = needs(d);
     let own_scaling = n.scaling && !d.prune;
-    let (function, aliases, provisioned, invoke_configs, scaling, policies, mappings) = tokio::join!(
+    let (function, aliases, provisioned, invoke_configs, scaling, policies, mappings, configs) = tokio::join!(
         c.lambda.get_function(f),
         when(n.aliases, || c.lambda.list_aliases(f)),
         when(n.provisioned, || c.lambda.list_provisioned_concurrency(f)),
@@ -100,15 +102,18 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         when(own_scaling, || read_scaling(c, d, declared_scaling(d))),
         read_policies(c, f, &n.policies),
         when(!n.mappings.is_empty(), || c.lambda.list_mappings(f, &n.mappings)),
+        when(d.configs.manages_any(), || c.lambda.read_configs(f, &d.configs)),
     );
     let Some(mut function) = function? else {
         c.lambda.forget_versions(f);
         return Ok(Observed::default());
     };
     if function.applied_generation == AppliedGeneration::NotReturned {
+        let t = c.lambda.list_tags(&function.arn).await?;
         let f = &mut function;
-        (f.applied_generation, f.markers, f.published, f.sensitive_env, f.code, f.created_by) =
-            c.lambda.list_tags(&f.arn).await?;
+        (f.applied_generation, f.markers, f.published, f.sensitive_env) =
+            (t.generation, t.markers, t.published, t.sensitive_env);
+        (f.code, f.user_tags, f.created_by) = (t.code, t.user_tags, t.created_by);
     }
     let mut o = Observed {
         function: Some(function),
@@ -124,6 +129,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         published_code: None,
         versions: BTreeMap::new(),
         now_ms: crate::types::now_ms(),
+        configs: configs?,
     };
     if n.scaling && d.prune {
         // Pruning covers every live alias: their names come from the alias list.

@@ -1,6 +1,7 @@
 //! Executing a function's plan in order: waits on InProgress updates and on provisioned
 //! concurrency, one write at a time per function.
 
+mod configs;
 pub mod operator;
 mod rollout;
 
@@ -250,6 +251,7 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
         }
         Action::UpdateMapping { uuid, config } => l.update_mapping(uuid, config).await?,
         Action::DeleteMapping { uuid } => l.delete_mapping(uuid).await?,
+        Action::Config(a) => configs::execute(c, f, a, w).await?,
     }
     Ok(())
 }

@@ -69,7 +69,7 @@ pub async fn operate(
     op: Operator,
 ) -> Result<(String, Marker), OperateError> {
     let f = c.lambda.get_function(function).await?.ok_or_else(|| OperateError::NoFunction(function.to_string()))?;
-    let (_, markers, _, _, _, _) = c.lambda.list_tags(&f.arn).await?;
+    let markers = c.lambda.list_tags(&f.arn).await?.markers;
     let m = markers.get(alias).ok_or_else(|| OperateError::NoRollout(alias.to_string()))?;
     let mv = operator_move(op, m, now_ms()).map_err(|why| OperateError::Refused { alias: alias.to_string(), why })?;
     let secrets = BTreeSet::new();

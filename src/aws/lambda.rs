@@ -14,10 +14,19 @@ use crate::types::{
     MARKER_TAG_PREFIX, PUBLISHED_TAG, SENSITIVE_ENV_TAG,
 };
 
-/// What the product keeps in a function's tags: generation, rollout markers, published version,
-/// secret variables, deployed code, the manifest that created the function.
-pub type TagState =
-    (AppliedGeneration, BTreeMap<String, Marker>, Option<Published>, SensitiveEnv, Option<CodeRecord>, Option<String>);
+/// What the product keeps in a function's tags, as ListTags read them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagState {
+    pub generation: AppliedGeneration,
+    pub markers: BTreeMap<String, Marker>,
+    pub published: Option<Published>,
+    pub sensitive_env: SensitiveEnv,
+    pub code: Option<CodeRecord>,
+    /// The user tags (`None`: unreadable).
+    pub user_tags: Option<BTreeMap<String, String>>,
+    /// The manifest that created the function.
+    pub created_by: Option<String>,
+}
 
 #[derive(Clone)]
 pub struct Lambda {
@@ -113,6 +122,7 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
 
 mod create;
 pub use create::Created;
+mod configs;
 mod function;
 mod mappings;
 mod policy;
@@ -257,23 +267,25 @@ impl Lambda {
             Ok(out) => {
                 let tags = Some(out.tags().unwrap_or(&HashMap::new())).cloned();
                 let sensitive = sensitive_env(tags.as_ref());
-                Ok((
-                    applied_generation(tags.as_ref(), None),
-                    markers(tags.as_ref()),
-                    published(tags.as_ref()),
-                    sensitive,
-                    code_record(tags.as_ref()),
-                    created_by(tags.as_ref()),
-                ))
+                Ok(TagState {
+                    generation: applied_generation(tags.as_ref(), None),
+                    markers: markers(tags.as_ref()),
+                    published: published(tags.as_ref()),
+                    sensitive_env: sensitive,
+                    code: code_record(tags.as_ref()),
+                    user_tags: tags.as_ref().map(crate::types::user_tags),
+                    created_by: created_by(tags.as_ref()),
+                })
             }
-            Err(e) if e.code == "AccessDeniedException" => Ok((
-                AppliedGeneration::Unreadable(format!("ListTags refused: {}: {}", e.code, e.message)),
-                BTreeMap::new(),
-                None,
-                SensitiveEnv::All,
-                None,
-                None,
-            )),
+            Err(e) if e.code == "AccessDeniedException" => Ok(TagState {
+                generation: AppliedGeneration::Unreadable(format!("ListTags refused: {}: {}", e.code, e.message)),
+                markers: BTreeMap::new(),
+                published: None,
+                sensitive_env: SensitiveEnv::All,
+                code: None,
+                user_tags: None,
+                created_by: None,
+            }),
             Err(e) => Err(e),
         }
     }

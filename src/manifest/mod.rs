@@ -1,9 +1,11 @@
 //! Manifests: the YAML model, loading a directory into a snapshot, and validation.
 
 pub mod across;
+pub mod configs_model;
 pub mod definition;
 pub mod definition_rules;
 pub mod deploy_rules;
+pub mod function_rules;
 pub mod load;
 pub mod mapping_rules;
 pub mod model;

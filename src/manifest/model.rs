@@ -128,6 +128,20 @@ pub struct Spec {
     /// Asynchronous invocation config of the unqualified function; `null` deletes it.
     #[serde(default)]
     pub event_invoke_config: Field<EventInvokeConfig>,
+    /// User tags, the whole set (keys outside `aws:` and `lambda-reconciler.io/`); `null` or `{}`
+    /// removes every user tag (never the controller's or AWS's). Absent: unmanaged.
+    #[serde(default)]
+    pub tags: Field<BTreeMap<String, Scalar>>,
+    /// Recursive loop detection, `Allow` or `Terminate`; `null`: Terminate (AWS's default).
+    #[serde(default)]
+    pub recursive_loop: Field<super::configs_model::RecursiveLoop>,
+    /// Runtime management of `$LATEST` (zip functions); `null`: `Auto` (AWS's default).
+    #[serde(default)]
+    pub runtime_management: Field<super::configs_model::RuntimeManagementSpec>,
+    /// Code signing configuration ARN (zip functions); `null` removes it.
+    #[serde(default)]
+    #[schemars(length(max = 200))]
+    pub code_signing_config_arn: Field<String>,
     /// Aliases by name; listed aliases are created if missing.
     #[serde(default)]
     pub aliases: IndexMap<String, Alias>,

@@ -118,6 +118,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     super::definition_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::function_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Some(code) = &s.code {
         code_rules(c, code);
     }
@@ -167,6 +168,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
         _ if super::definition_rules::PATHS.contains(&p) => true,
+        _ if super::function_rules::is_ignore_path(p) => true,
         ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
@@ -175,8 +177,9 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, aliases.NAME[.{}])",
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, tags.KEY, {}, aliases.NAME[.{}])",
             super::settings_rules::PATHS.join(", "),
+            super::function_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
         ))
     }

@@ -37,14 +37,18 @@ pub(super) fn missing(manifest: &Desired, d: &Desired, now_ms: i64, p: &mut Func
     ];
     diffs.extend(d.settings.fields().into_iter().map(|(k, v)| diff(k, Op::Create, Value::Null, v)));
     diffs.extend(env_diffs);
-    let mut tags = std::collections::BTreeMap::from([(CREATED_BY_TAG.to_string(), d.manifest.clone())]);
+    // The user tags and the code signing configuration are set at creation (code deployed
+    // unsigned, or a function untagged for a moment, is what the manifest forbids).
+    let mut tags = d.configs.tags.value().cloned().unwrap_or_default();
+    tags.insert(CREATED_BY_TAG.to_string(), d.manifest.clone());
+    let code_signing = d.configs.code_signing_config_arn.value().cloned();
     let secret_names = environment.iter().flatten().filter(|(_, v)| v.sensitive).map(|(k, _)| k.clone());
     let sensitive = SensitiveEnv::of(secret_names.collect()).encode();
     if !sensitive.is_empty() {
         // Recorded at creation, so no plan ever prints these values, whatever happens next.
         tags.insert(SENSITIVE_ENV_TAG.to_string(), sensitive);
     }
-    let creation = Creation { code: code.clone(), settings: d.settings.clone(), environment, tags };
+    let creation = Creation { code: code.clone(), settings: d.settings.clone(), environment, tags, code_signing };
     let then = Observed { function: Some(as_created(d, &creation)), now_ms, ..Observed::default() };
     p.after_create = super::plan(manifest, &then).changes;
     p.push(Action::CreateFunction { creation }, diffs);

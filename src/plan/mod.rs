@@ -5,6 +5,9 @@ mod code;
 #[cfg(test)]
 mod code_tests;
 mod compat;
+pub mod configs;
+#[cfg(test)]
+mod configs_tests;
 mod create;
 pub mod environment;
 mod mappings;
@@ -17,6 +20,7 @@ pub mod rollout;
 #[cfg(test)]
 mod rollout_tests;
 mod settings;
+mod tags;
 #[cfg(test)]
 mod tests;
 
@@ -148,6 +152,8 @@ pub enum Action {
         qualifier: Option<String>,
         sid: String,
     },
+    /// Code signing, runtime management, recursion, user tags.
+    Config(configs::ConfigAction),
 }
 
 impl Action {
@@ -180,6 +186,7 @@ impl Action {
             Action::UpdateMapping { .. } => "lambda:UpdateEventSourceMapping",
             Action::DeleteMapping { .. } => "lambda:DeleteEventSourceMapping",
             Action::RemovePermission { .. } => "lambda:RemovePermission",
+            Action::Config(a) => a.operation(),
         }
     }
 }
@@ -336,9 +343,13 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
         return p;
     }
     alias::removals(d, o, &mut p);
+    configs::code_signing(d, function, o, &mut p);
     code::plan(d, function, &mut p);
     configuration(d, function, &mut p);
+    configs::runtime_management(d, function, o, &mut p);
     publish::publish(manifest, o, function, &mut p);
+    configs::recursion(d, o, &mut p);
+    tags::plan(d, function, &mut p);
     let reserved = reserved(d, function.reserved_concurrency);
     let raise_first =
         matches!(

@@ -15,6 +15,9 @@ fn reason(d: &Desired, o: &Observed, f: &FunctionState, p: &FunctionPlan) -> Opt
     if p.changes.iter().any(|c| matches!(c.action, Action::UpdateCode { .. })) {
         return Some("this plan changes $LATEST's code".into());
     }
+    if p.changes.iter().any(|c| super::configs::changes_latest(&c.action)) {
+        return Some("this plan changes $LATEST's runtime management".into());
+    }
     let update = p.changes.iter().find_map(|c| match &c.action {
         Action::UpdateConfiguration { environment, settings, .. } => Some((environment, settings)),
         _ => None,
@@ -105,7 +108,10 @@ pub(super) fn publish(d: &Desired, o: &Observed, f: &FunctionState, p: &mut Func
         p.blocked.push(held);
         return;
     }
-    let updates = p.changes.iter().any(|c| matches!(c.action, Action::UpdateConfiguration { .. }));
+    let updates = p
+        .changes
+        .iter()
+        .any(|c| matches!(c.action, Action::UpdateConfiguration { .. }) || super::configs::changes_latest(&c.action));
     let code = p.changes.iter().any(|c| matches!(c.action, Action::UpdateCode { .. }));
     let last = f.published.as_ref().map_or(Value::Null, |p| json!(p.version));
     let mut diffs = vec![diff("publish", Op::Create, last, json!(format!("a new version of $LATEST ({why})")))];

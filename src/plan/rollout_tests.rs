@@ -42,6 +42,8 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         created_by: None,
         pending: false,
         creation_failed: None,
+        user_tags: Some(Default::default()),
+        package_type: "Zip".into(),
     };
     let alias = AliasState {
         function_version: version.into(),

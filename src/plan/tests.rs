@@ -39,6 +39,8 @@ pub(super) fn function() -> FunctionState {
         created_by: None,
         pending: false,
         creation_failed: None,
+        user_tags: Some(Default::default()),
+        package_type: "Zip".into(),
     }
 }
 

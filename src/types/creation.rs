@@ -21,4 +21,7 @@ pub struct Creation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<EnvMap>,
     pub tags: BTreeMap<String, String>,
+    /// CodeSigningConfigArn, when the manifest names one (set before any code is deployed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_signing: Option<String>,
 }

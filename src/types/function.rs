@@ -211,6 +211,11 @@ pub struct FunctionState {
     /// State Failed: the creation failed, with AWS's reason ("you must delete the function, and
     /// then create it again").
     pub creation_failed: Option<String>,
+    /// The user tags (keys outside `aws:` and `lambda-reconciler.io/`); `None` when the tags
+    /// could not be read.
+    pub user_tags: Option<BTreeMap<String, String>>,
+    /// `Zip` or `Image` (GetFunction's PackageType; empty when not returned).
+    pub package_type: String,
 }
 
 /// What a published version holds that the controller compares: its environment, its settings

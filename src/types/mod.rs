@@ -4,6 +4,7 @@
 
 mod attribution;
 mod code;
+mod configs;
 mod creation;
 mod field;
 mod function;
@@ -14,9 +15,11 @@ mod rollout;
 mod secret;
 mod sensitive;
 mod settings;
+mod tags;
 
 pub use attribution::{ChangedBy, PRINCIPAL_TYPES, UNKNOWN_PRINCIPAL};
 pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
+pub use configs::{DesiredConfigs, LiveConfigs, RuntimeManagement, DEFAULT_RECURSIVE_LOOP, DEFAULT_UPDATE_RUNTIME_ON};
 pub use creation::{Creation, CREATED_BY_TAG};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
@@ -32,6 +35,9 @@ pub use rollout::{
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
 pub use settings::{Settings, LOGGING_FIELDS};
+pub use tags::{
+    is_aws_tag, is_controller_tag, is_tag_text, is_user_tag, max_user_tags, user_tags, MAX_TAG_KEY, MAX_TAG_VALUE,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;

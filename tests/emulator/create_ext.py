@@ -39,6 +39,11 @@ def create(inner, environ, start_response, region, body, backend):
                        "Runtime and Handler are mandatory parameters for functions created with deployment packages.")
     iam.check_pass_role(environ, body.get("Role") or "")
     settings_ext.check(body)
+    csc = body.get("CodeSigningConfigArn")
+    if csc and csc not in CONFIG.get("code_signing_configs", []):
+        # AWS (CreateFunction errors): CodeSigningConfigNotFoundException.
+        raise ApiError(404, "CodeSigningConfigNotFoundException",
+                       f"The specified code signing configuration does not exist: {csc[:200]}")
     key = code_ext.resolve(environ, region, code)
     status, headers, out = call_inner(inner, environ)
     if not status.startswith("201"):
@@ -49,6 +54,8 @@ def create(inner, environ, start_response, region, body, backend):
     if key is not None:
         out = code_ext.store(fn, key, code, out)
     STATE.setdefault("pending", {})[(region, name)] = time.monotonic()
+    if csc:
+        STATE.setdefault("signing", {})[(region, name)] = csc
     doc = json.loads(out)
     # AWS (CreateFunction): "the function's State is Pending" until its resources are ready.
     doc["State"], doc["StateReasonCode"] = "Pending", "Creating"
@@ -68,7 +75,7 @@ def patch_state(out, region, name):
 def forget(region, name):
     """AWS (DeleteFunction): "deletes the function and all its versions" - and what hangs on them:
     provisioned concurrency, event invoke configs, the resource policy, the update windows."""
-    for store in ("pc", "eic", "policy"):
+    for store in ("pc", "eic", "policy", "recursion", "runtime", "signing"):
         for k in [k for k in STATE.get(store, {}) if k[0] == region and k[1] == name]:
             STATE[store].pop(k, None)
     for store in ("revisions",):

@@ -13,6 +13,7 @@ from moto.awslambda.models import lambda_backends
 
 import code_ext
 import create_ext
+import configs_ext
 import esm_ext
 import iam
 import kms_ext
@@ -375,6 +376,7 @@ def publish(inner, environ, start_response, region, name, body, busy):
             # function's configuration and code haven't changed since the last version"
             # (PublishVersion): answering the existing version changes nothing.
             bump_revision(region, name)
+            configs_ext.on_publish(region, name, version)
         out = settings_ext.patch(out, backend(region).get_function(name, version), False)
         out = with_revision(out, revision(region, name, version))
     return finish(start_response, status, headers, out)
@@ -400,6 +402,9 @@ def route(inner, name, m, environ, start_response, method, region, raw):
     if name == "tags":
         if method == "POST":
             check_tags(body.get("Tags"))
+            configs_ext.check_tag_resource(region, m["fn"], body.get("Tags"))
+        if method == "DELETE":
+            configs_ext.check_untag(query)
         return inner(environ, start_response)
     if name == "functions":
         if method == "POST":

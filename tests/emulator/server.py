@@ -21,6 +21,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 import aas
 import cloudtrail_ext
 import cloudwatch_ext
+import configs_ext
 import faults
 import iam
 import kms_ext
@@ -124,6 +125,11 @@ class Extension:
     def route(self, environ, start_response, path, method, region, target, raw):
         if service_of(environ) == "sts":
             cloudtrail_ext.check_assume_role(environ, raw)
+        for name, rx in configs_ext.ROUTES:
+            m = rx.match(path)
+            if m:
+                with LOCK:
+                    return configs_ext.route(name, m, environ, start_response, method, region, raw)
         for name, rx in lambda_ext.ROUTES:
             m = rx.match(path)
             if m and name == "invoke":
@@ -183,6 +189,10 @@ class Extension:
             url = seed.events(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"), body["name"],
                               body.get("role_arn"))
             return respond(start_response, 200, {"QueueUrl": url})
+        if path == "/_ext/seed/tags" and method == "POST":
+            with LOCK:
+                configs_ext.seed_tags(body.get("region", "us-east-1"), body["name"], body["tags"])
+            return respond(start_response, 200, {})
         if path == "/_ext/seed/layer" and method == "POST":
             import seed
 

@@ -49,7 +49,7 @@ fn setup() -> (Emulator, String, String) {
 #[tokio::test]
 async fn create_true_makes_the_function_from_its_code_then_publishes_and_creates_its_alias_in_one_apply() {
     let (emu, version, sha) = setup();
-    let extra = "  reservedConcurrency: 3\n  environment:\n    variables:\n      LEVEL: info\n";
+    let extra = "  reservedConcurrency: 3\n  tags: {team: orders}\n  recursiveLoop: Allow\n  environment:\n    variables:\n      LEVEL: info\n";
     let dir = manifests(&[("new.yaml", &manifest("app-new", &version, extra))]);
     emu.clear_requests();
     emu.run(&["apply", "-m", path(&dir)]).expect(0);
@@ -63,6 +63,9 @@ async fn create_true_makes_the_function_from_its_code_then_publishes_and_creates
     assert_eq!(conf.environment().unwrap().variables().unwrap()["LEVEL"], "info");
     assert_eq!(f.concurrency().unwrap().reserved_concurrent_executions(), Some(3));
     assert_eq!(tag(&emu, "app-new", "lambda-reconciler.io/created-by").await.as_deref(), Some("app-new"));
+    assert_eq!(tag(&emu, "app-new", "team").await.as_deref(), Some("orders"), "user tags set at creation");
+    let recursion = lambda.get_function_recursion_config().function_name("app-new").send().await.unwrap();
+    assert_eq!(recursion.recursive_loop().map(|r| r.as_str()), Some("Allow"), "applied once it exists");
     assert_eq!(alias_version(&emu, "app-new").await.as_deref(), Some("1"));
     assert_eq!(creations(&emu), 1);
     emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);

@@ -8,6 +8,7 @@ mod admin;
 mod aws_rules;
 mod browser;
 mod code;
+mod configs;
 mod container;
 mod corpus;
 mod create;

@@ -15,9 +15,12 @@ fn under(emu: &Emulator, file: &str) {
     emu.configure(&format!(r#"{{"principals": {{"AKIDTEST": {:?}}}}}"#, policy(file)));
 }
 
+const CSC: &str = "arn:aws:lambda:ap-northeast-1:123456789012:code-signing-config:csc-0123456789abcdef0";
+
 /// Every kind the controller reads and writes: settings with a layer, SSM and Secrets Manager
-/// values, reserved and provisioned concurrency with autoscaling, an invoke config, a permission,
-/// a mapping, and a rollout that starts with an alarm and a pre-traffic hook.
+/// values, reserved and provisioned concurrency with autoscaling, an invoke config, user tags,
+/// recursion, runtime management and code signing, a permission, a mapping, and a rollout that
+/// starts with an alarm and a pre-traffic hook.
 fn manifest(layer: &str, queue: &str) -> String {
     format!(
         "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:
@@ -30,6 +33,10 @@ fn manifest(layer: &str, queue: &str) -> String {
   reservedConcurrency: 3
   eventInvokeConfig:
     maximumRetryAttempts: 1
+  tags: {{team: ro}}
+  recursiveLoop: Allow
+  runtimeManagement: {{updateRuntimeOn: FunctionUpdate}}
+  codeSigningConfigArn: {CSC}
   permissions:
     api:
       principal: apigateway.amazonaws.com
@@ -58,6 +65,7 @@ async fn plan_validate_and_export_need_only_the_read_only_policy_and_apply_the_f
     let emu = Emulator::start();
     emu.seed_function(F, 2);
     emu.seed_function("app-ro-pre-hook", 1);
+    emu.configure(&format!(r#"{{"code_signing_configs": ["{CSC}"]}}"#));
     emu.lambda().await.create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
     emu.put_alarm("app-ro-errors").await;
     emu.put_parameter("/app/ro/host", "db.internal", false).await;
@@ -81,6 +89,7 @@ async fn plan_validate_and_export_need_only_the_read_only_policy_and_apply_the_f
     let export = emu.run(&["export", "--function", F]).expect(0);
     assert_authorized(&export);
     assert!(export.stdout.contains("provisionedConcurrency") && export.stdout.contains("eventSourceMappings"));
+    assert!(export.stdout.contains("recursiveLoop") && export.stdout.contains(CSC), "{}", export.stdout);
     assert_authorized(&emu.run(&["plan", "-m", path(&dir)]).expect(0));
 }
 

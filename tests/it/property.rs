@@ -8,10 +8,24 @@ use std::path::Path;
 use lambda_reconciler::desired::build;
 use lambda_reconciler::manifest::load_file;
 use lambda_reconciler::observed::Observed;
+use lambda_reconciler::plan::configs::ConfigAction;
 use lambda_reconciler::plan::{plan, Action, FunctionPlan};
 use lambda_reconciler::types::*;
 use proptest::prelude::*;
 use proptest::strategy::Strategy;
+
+/// What AWS does for a write to user tags or a function-level configuration.
+fn config(f: &mut FunctionState, live: &mut LiveConfigs, a: &ConfigAction) {
+    let tags = f.user_tags.as_mut();
+    match a {
+        ConfigAction::TagUser(t) => tags.into_iter().for_each(|l| l.extend(t.clone())),
+        ConfigAction::UntagUser(keys) => tags.into_iter().for_each(|l| l.retain(|k, _| !keys.contains(k))),
+        ConfigAction::PutRecursion(r) => live.recursive_loop = Some(r.clone()),
+        ConfigAction::PutRuntimeManagement(r) => live.runtime_management = Some(r.clone()),
+        ConfigAction::PutCodeSigning { arn } => live.code_signing_config_arn = Some(Some(arn.clone())),
+        ConfigAction::DeleteCodeSigning => live.code_signing_config_arn = Some(None),
+    }
+}
 
 /// What AWS does for each action, applied to the observed model.
 fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
@@ -122,6 +136,7 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
                 m.config = MappingConfig::from_fields(all);
             }
             Action::DeleteMapping { uuid } => o.mappings.retain(|m| &m.uuid != uuid),
+            Action::Config(a) => config(f, &mut o.configs, a),
         }
     }
     o
@@ -315,6 +330,8 @@ fn observed() -> impl Strategy<Value = Observed> {
                     last_update_failed: None,
                     sensitive_env: Default::default(),
                     code: None,
+                    user_tags: Some(Default::default()),
+                    package_type: "Zip".into(),
                     ..FunctionState::default()
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),

@@ -73,6 +73,7 @@ impl Lambda {
                     .set_kms_key_arn(s.kms_key_arn.clone().filter(|k| !k.is_empty()))
                     .set_logging_config(logging.clone())
                     .set_tags(Some(c.tags.clone().into_iter().collect()))
+                    .set_code_signing_config_arn(c.code_signing.clone())
                     .publish(false)
                     .send()
             })

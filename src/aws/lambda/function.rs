@@ -112,6 +112,8 @@ impl Lambda {
             created_by: created_by(out.tags()),
             pending: conf.and_then(|c| c.state()) == Some(&State::Pending),
             creation_failed: conf.and_then(creation_failed),
+            user_tags: out.tags().map(crate::types::user_tags),
+            package_type: conf.and_then(|c| c.package_type()).map_or("", |p| p.as_str()).to_string(),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
             // Tags refused (TagsError): every variable is taken as secret until they can be read.
