@@ -239,7 +239,10 @@ fn rollout(m: &ManifestStatus) -> String {
     let mut out = String::new();
     for r in &m.rollouts {
         let mut notes: Vec<String> = r.alarms.iter().map(|(a, s)| format!("alarm {} {}", esc(a), esc(s))).collect();
-        notes.extend(r.next_step_at.iter().map(|t| format!("next step {}", esc(t))));
+        match &r.waiting_for_approval {
+            Some(w) => notes.push(format!("<b class=\"approval\">{}</b>", esc(w))),
+            None => notes.extend(r.next_step_at.iter().map(|t| format!("next step {}", esc(t)))),
+        }
         notes.extend(r.reason.iter().map(|why| esc(why)));
         let _ = write!(
             out,

@@ -8,7 +8,7 @@ use super::rollout::{execute_move, Target};
 use super::{ApplyError, Waits};
 use crate::aws::{AwsError, RegionClients};
 use crate::plan::rollout::{roll_back, MarkerWrite, Move};
-use crate::types::{now_ms, Marker, Phase, Routing};
+use crate::types::{now_ms, Gate, Marker, Phase, Routing};
 
 /// What the operator asks of a rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,13 @@ pub enum OperateError {
 /// The move `op` makes on marker `m`, or why it cannot.
 pub fn operator_move(op: Operator, m: &Marker, now: i64) -> Result<Move, String> {
     match (op, &m.phase) {
+        // A manual step: approve it (the next step follows, at the next reconcile).
+        (Operator::Promote, Phase::Shifting { .. }) if m.gate == Gate::Waiting => {
+            Ok(Move::Write { marker: MarkerWrite::Set(Marker { gate: Gate::Approved, ..m.clone() }), alias: None })
+        }
+        (Operator::Promote, Phase::Shifting { .. }) if m.gate == Gate::Approved => {
+            Err("this step is approved already; the next step follows".into())
+        }
         (Operator::Promote, Phase::PreTraffic | Phase::Shifting { .. }) => Ok(Move::Write {
             marker: MarkerWrite::Set(Marker { phase: Phase::PostTraffic, since_ms: now, ..m.clone() }),
             alias: Some((m.to.clone(), Routing::new())),
@@ -76,6 +83,9 @@ pub async fn operate(
     let t = Target { function, arn: &f.arn, alias, secrets: &secrets };
     execute_move(c, &t, &mv, Waits::default()).await?;
     let done = match op {
+        Operator::Promote if m.gate == Gate::Waiting => {
+            format!("alias {alias}: step approved; the rollout to version {} goes on with its next step", m.to)
+        }
         Operator::Promote => format!("alias {alias}: promoted, version {} at 100 %", m.to),
         Operator::Abort => format!("alias {alias}: aborted, back on version {}", m.from),
         Operator::Retry => format!("alias {alias}: the rollout to version {} will start again", m.to),
@@ -88,7 +98,17 @@ mod tests {
     use super::*;
 
     fn m(phase: Phase) -> Marker {
-        Marker { id: "r".into(), from: "6".into(), to: "7".into(), phase, since_ms: 0 }
+        Marker { id: "r".into(), from: "6".into(), to: "7".into(), phase, since_ms: 0, gate: Gate::None }
+    }
+
+    #[test]
+    fn promote_at_a_manual_step_approves_it_and_moves_no_traffic_itself() {
+        let waiting = Marker { gate: Gate::Waiting, ..m(Phase::Shifting { step: 0 }) };
+        let mv = operator_move(Operator::Promote, &waiting, 5).unwrap();
+        let approved = Marker { gate: Gate::Approved, ..waiting.clone() };
+        assert_eq!(mv, Move::Write { marker: MarkerWrite::Set(approved.clone()), alias: None });
+        assert!(operator_move(Operator::Promote, &approved, 5).unwrap_err().contains("approved already"));
+        assert!(matches!(operator_move(Operator::Abort, &waiting, 5), Ok(Move::Write { alias: Some(_), .. })));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::model::{Alias, Deployment as Spec};
 use crate::types::limits::MAX_STEP_PAUSE;
-use crate::types::{Deployment, Step};
+use crate::types::{Approval, Deployment, OnTimeout, Step};
 
 /// CodeDeploy's (and our) limit on alarms per deployment.
 pub const MAX_ALARMS: usize = 10;
@@ -78,31 +78,48 @@ fn check_steps(steps: &[super::model::DeploymentStep], err: &mut dyn FnMut(&str,
             err(&format!("{field}.weight"), format!("{} is not above the previous step's {}", s.weight, last.unwrap()));
         }
         last = Some(s.weight);
-        match duration(&s.pause) {
-            Err(m) => err(&format!("{field}.pause"), m),
-            Ok(d) if d > MAX_STEP_PAUSE => {
-                err(&format!("{field}.pause"), "at most 7d (the longest pause a step holds)".into())
-            }
+        let manual = s.pause == MANUAL;
+        let bounded = |f: &str, text: &str, err: &mut dyn FnMut(&str, String)| match duration(text) {
+            Err(m) => err(&format!("{field}.{f}"), m),
+            Ok(d) if d > MAX_STEP_PAUSE => err(&format!("{field}.{f}"), "at most 7d (the longest a step holds)".into()),
             Ok(_) => {}
+        };
+        if !manual {
+            bounded("pause", &s.pause, err);
+        }
+        match (&s.timeout, manual) {
+            (Some(t), true) => bounded("timeout", t, err),
+            (Some(_), false) => {
+                err(&format!("{field}.timeout"), "only a step with `pause: manual` has a timeout".into())
+            }
+            _ => {}
+        }
+        if s.on_timeout.is_some() && s.timeout.is_none() {
+            err(&format!("{field}.onTimeout"), "needs a `timeout` (and `pause: manual`)".into());
         }
     }
+}
+
+/// `pause: manual`: the step waits for a person's approval.
+pub const MANUAL: &str = "manual";
+
+fn step(s: &super::model::DeploymentStep) -> Step {
+    let ms = |t: &str| duration(t).map_or(0, |d| d.min(MAX_STEP_PAUSE).as_millis() as u64);
+    if s.pause == MANUAL {
+        let approval = Approval {
+            timeout_ms: s.timeout.as_deref().map(ms),
+            on_timeout: s.on_timeout.unwrap_or(OnTimeout::Rollback),
+        };
+        return Step { percent: s.weight, pause_ms: 0, approval: Some(approval) };
+    }
+    Step { percent: s.weight, pause_ms: ms(&s.pause), approval: None }
 }
 
 /// The domain deployment of a valid `spec`.
 pub fn resolve(spec: &Spec) -> Deployment {
     let (strategy, steps) = match (&spec.strategy, &spec.steps) {
         (Some(s), _) => (format!("{s:?}"), s.steps()),
-        (None, steps) => (
-            "custom".to_string(),
-            steps
-                .iter()
-                .flatten()
-                .map(|s| Step {
-                    percent: s.weight,
-                    pause_ms: duration(&s.pause).map_or(0, |d| d.min(MAX_STEP_PAUSE).as_millis() as u64),
-                })
-                .collect(),
-        ),
+        (None, steps) => ("custom".to_string(), steps.iter().flatten().map(step).collect()),
     };
     let hooks = spec.hooks.as_ref();
     let timeout = hooks.and_then(|h| h.timeout.as_deref()).and_then(|t| duration(t).ok());

@@ -412,8 +412,13 @@ pub struct DeploymentStep {
     /// Percent of traffic on the new version, 0-100.
     #[schemars(range(min = 0, max = 100))]
     pub weight: f64,
-    /// How long the step holds before the next one: `30s`, `5m`, `1h`.
+    /// How long the step holds before the next one: `30s`, `5m`, `1h` (at most `7d`); or
+    /// `manual`: it holds until a person approves it (`promote`), or `timeout` passes.
     pub pause: String,
+    /// With `pause: manual`: the longest wait for approval (at most `7d`); absent: no limit.
+    pub timeout: Option<String>,
+    /// With `pause: manual` and a `timeout`: `rollback` (default) or `promote` when it passes.
+    pub on_timeout: Option<crate::types::OnTimeout>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]

@@ -553,3 +553,33 @@ fn create_needs_the_code_the_role_the_runtime_and_the_handler() {
     assert!(errors(all).is_empty(), "{:?}", errors(all));
     one(&all.replace("  handler: app.handler\n", ""), "spec.create", 6, "set `handler` too");
 }
+
+#[test]
+fn a_manual_step_takes_a_bounded_timeout_and_only_it_does() {
+    let step = |s: &str| {
+        format!(
+            "  aliases:\n    live:\n      functionVersion: \"2\"\n      deployment:\n        steps:\n          - {s}\n"
+        )
+    };
+    assert!(errors(&step("{weight: 10, pause: manual}")).is_empty());
+    assert!(errors(&step("{weight: 10, pause: manual, timeout: 2h, onTimeout: promote}")).is_empty());
+    one(
+        &step("{weight: 10, pause: manual, timeout: 8d}"),
+        "spec.aliases.live.deployment.steps[0].timeout",
+        11,
+        "at most 7d",
+    );
+    one(
+        &step("{weight: 10, pause: 5m, timeout: 1h}"),
+        "spec.aliases.live.deployment.steps[0].timeout",
+        11,
+        "only a step with `pause: manual`",
+    );
+    one(
+        &step("{weight: 10, pause: manual, onTimeout: rollback}"),
+        "spec.aliases.live.deployment.steps[0].onTimeout",
+        11,
+        "needs a `timeout`",
+    );
+    one(&step("{weight: 10, pause: later}"), "spec.aliases.live.deployment.steps[0].pause", 11, "not a duration");
+}

@@ -73,6 +73,9 @@ pub fn rollout_line(r: &super::rollout::Rollout) -> String {
         other => format!("{other} at {}%", r.weight),
     };
     let next = match &r.mv {
+        Move::Wait { .. } if r.waiting_for_approval.is_some() => {
+            format!(", {}", r.waiting_for_approval.as_deref().unwrap_or(""))
+        }
         Move::Wait { until_ms: Some(_) } => format!(", next step at {}", r.next_step_at.as_deref().unwrap_or("?")),
         Move::Wait { until_ms: None } => String::new(),
         Move::Hook { kind, function, .. } => format!(", runs the {kind:?} hook {function}"),

@@ -8,7 +8,9 @@ use serde_json::json;
 use super::{diff, Action, FunctionPlan, Op};
 use crate::desired::{Desired, DesiredAlias};
 use crate::observed::Observed;
-use crate::types::{format_time, AlarmState, AliasState, Deployment, Marker, Phase, RolloutView, Routing};
+use crate::types::{
+    format_time, AlarmState, AliasState, Deployment, Gate, Marker, OnTimeout, Phase, RolloutView, Routing,
+};
 
 /// Which hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -114,13 +116,34 @@ fn own_earlier_state(m: &Marker, cur: &AliasState) -> bool {
 
 /// The move that follows phase `from_step` (None: the pre-traffic hook) at time `now`.
 fn advance(dep: &Deployment, m: &Marker, next_step: usize, now: i64) -> Move {
-    let marker = |phase| MarkerWrite::Set(Marker { phase, since_ms: now, ..m.clone() });
+    let marker = |phase, gate| MarkerWrite::Set(Marker { phase, since_ms: now, gate, ..m.clone() });
     match dep.steps.get(next_step) {
         Some(s) => Move::Write {
-            marker: marker(Phase::Shifting { step: next_step }),
+            marker: marker(
+                Phase::Shifting { step: next_step },
+                if s.approval.is_some() { Gate::Waiting } else { Gate::None },
+            ),
             alias: Some((m.from.clone(), weights(&m.to, s.percent))),
         },
-        None => Move::Write { marker: marker(Phase::PostTraffic), alias: Some((m.to.clone(), Routing::new())) },
+        None => {
+            Move::Write { marker: marker(Phase::PostTraffic, Gate::None), alias: Some((m.to.clone(), Routing::new())) }
+        }
+    }
+}
+
+/// A manual step: approved (`promote` marked it) → the next step; timed out → its `onTimeout`;
+/// else wait (until the timeout, or for a person).
+fn approval(dep: &Deployment, m: &Marker, step: usize, now: i64) -> Move {
+    if m.gate == Gate::Approved {
+        return advance(dep, m, step + 1, now);
+    }
+    let Some(a) = dep.steps.get(step).and_then(|s| s.approval) else { return advance(dep, m, step + 1, now) };
+    let Some(timeout) = a.timeout_ms else { return Move::Wait { until_ms: None } };
+    let due = m.since_ms.min(now).saturating_add(timeout.min(i64::MAX as u64) as i64);
+    match (now >= due, a.on_timeout) {
+        (false, _) => Move::Wait { until_ms: Some(due) },
+        (true, OnTimeout::Promote) => advance(dep, m, step + 1, now),
+        (true, OnTimeout::Rollback) => roll_back(m, format!("step {} was not approved in time", step + 1), now),
     }
 }
 
@@ -141,6 +164,7 @@ fn start(dep: &Deployment, cur: &AliasState, to: &str, now: i64) -> Move {
         to: to.to_string(),
         phase: Phase::PreTraffic,
         since_ms: now,
+        gate: Gate::None,
     };
     if dep.pre_traffic.is_some() {
         return Move::Write { marker: MarkerWrite::Set(m), alias: None };
@@ -215,6 +239,7 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             to: to.clone(),
             phase: Phase::PreTraffic,
             since_ms: now,
+            gate: Gate::None,
         };
         let mut v = view(&m, mv);
         v.phase = "Starting".into();
@@ -248,6 +273,9 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
     let mv = match &m.phase {
         Phase::RolledBack { .. } => Move::Wait { until_ms: None },
         Phase::PreTraffic => hook(dep, m, HookKind::PreTraffic, advance(dep, m, 0, now)),
+        Phase::Shifting { step } if dep.steps.get(*step).is_some_and(|s| s.approval.is_some()) => {
+            approval(dep, m, *step, now)
+        }
         Phase::Shifting { step } => {
             // A marker's `at` comes from a tag: never later than now (a phase cannot start in
             // the future), so a forged one cannot hold a step beyond its pause.
@@ -355,7 +383,15 @@ fn view(
         Move::Wait { until_ms: Some(t) } => Some(format_time(t / 1000)),
         _ => None,
     };
+    let waiting_for_approval = match (&m.phase, m.gate, &mv) {
+        (Phase::Shifting { .. }, Gate::Waiting, Move::Wait { until_ms }) => Some(match until_ms {
+            Some(t) => format!("waiting for approval (promote) until {}", format_time(t / 1000)),
+            None => "waiting for approval (promote)".to_string(),
+        }),
+        _ => None,
+    };
     let view = RolloutView {
+        waiting_for_approval,
         alias: name.to_string(),
         from: m.from.clone(),
         to: m.to.clone(),

@@ -60,7 +60,7 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
 }
 
 fn marker(phase: Phase, since: i64) -> Marker {
-    Marker { id: "r1".into(), from: "6".into(), to: "7".into(), phase, since_ms: since }
+    Marker { id: "r1".into(), from: "6".into(), to: "7".into(), phase, since_ms: since, gate: Gate::None }
 }
 
 fn rollout(p: &FunctionPlan) -> &Rollout {
@@ -293,4 +293,47 @@ fn with_the_switch_chosen_such_versions_take_all_traffic_at_once() {
     assert!(p.blocked.is_empty(), "{p:#?}");
     let (m, alias) = write(&rollout(&p).mv);
     assert_eq!((m, alias), (&MarkerWrite::Keep, Some(&("7".to_string(), Routing::new()))));
+}
+
+const GATED: &str = "{steps: [{weight: 10, pause: manual}, {weight: 50, pause: 1m}]}";
+const GATED_TIMEOUT: &str = "{steps: [{weight: 10, pause: manual, timeout: 1h}, {weight: 50, pause: 1m}]}";
+const GATED_PROMOTE: &str = "{steps: [{weight: 10, pause: manual, timeout: 1h, onTimeout: promote}]}";
+
+fn gated(gate: Gate) -> Marker {
+    Marker { gate, ..marker(Phase::Shifting { step: 0 }, T0) }
+}
+
+#[test]
+fn a_manual_step_is_entered_waiting_and_holds_its_weight_until_approved() {
+    let start = plan(&desired(GATED), &observed("6", &[], None, T0));
+    let (MarkerWrite::Set(m), _) = write(&rollout(&start).mv) else { panic!() };
+    assert_eq!((&m.phase, m.gate), (&Phase::Shifting { step: 0 }, Gate::Waiting));
+    let days_later = T0 + 30 * 86_400_000;
+    let waiting = plan(&desired(GATED), &observed("6", &[("7", 0.1)], Some(gated(Gate::Waiting)), days_later));
+    assert_eq!(rollout(&waiting).mv, Move::Wait { until_ms: None }, "no timeout: it waits for a person");
+    assert_eq!(rollout(&waiting).waiting_for_approval.as_deref(), Some("waiting for approval (promote)"));
+    let approved = plan(&desired(GATED), &observed("6", &[("7", 0.1)], Some(gated(Gate::Approved)), T0 + 1));
+    let (MarkerWrite::Set(next), alias) = write(&rollout(&approved).mv) else { panic!() };
+    assert_eq!((&next.phase, next.gate), (&Phase::Shifting { step: 1 }, Gate::None));
+    assert_eq!(alias, Some(&("6".to_string(), to7(0.5))));
+}
+
+#[test]
+fn a_manual_step_that_times_out_rolls_back_or_goes_on_as_its_manifest_says() {
+    let o = |now| observed("6", &[("7", 0.1)], Some(gated(Gate::Waiting)), now);
+    let early = plan(&desired(GATED_TIMEOUT), &o(T0 + 3_599_999));
+    assert_eq!(rollout(&early).mv, Move::Wait { until_ms: Some(T0 + 3_600_000) });
+    assert!(rollout(&early)
+        .waiting_for_approval
+        .as_deref()
+        .unwrap()
+        .starts_with("waiting for approval (promote) until "));
+    let late = plan(&desired(GATED_TIMEOUT), &o(T0 + 3_600_000));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&late).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::RolledBack { reason: "step 1 was not approved in time".into() });
+    assert_eq!(alias, Some(&("6".to_string(), Routing::new())));
+    let promoted = plan(&desired(GATED_PROMOTE), &o(T0 + 3_600_000));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&promoted).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::PostTraffic);
+    assert_eq!(alias, Some(&("7".to_string(), Routing::new())));
 }

@@ -29,8 +29,8 @@ pub use function::{
 pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};
 pub use permission::{owned_sid, Permission, INVOKE, PERMISSION_SID_PREFIX};
 pub use rollout::{
-    marker_tag, tag_safe, AlarmState, Deployment, HookResult, Marker, Phase, RolloutView, Step, Strategy,
-    MARKER_TAG_PREFIX,
+    marker_tag, tag_safe, AlarmState, Approval, Deployment, Gate, HookResult, Marker, OnTimeout, Phase, RolloutView,
+    Step, Strategy, MARKER_TAG_PREFIX,
 };
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};

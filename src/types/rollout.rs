@@ -24,9 +24,11 @@ pub enum Strategy {
 impl Strategy {
     /// The steps before 100 %: (weight in percent, pause in seconds).
     pub fn steps(self) -> Vec<Step> {
-        let canary = |minutes: u64| vec![Step { percent: 10.0, pause_ms: minutes * 60_000 }];
+        let canary = |minutes: u64| vec![Step { percent: 10.0, pause_ms: minutes * 60_000, approval: None }];
         let linear = |minutes: u64| {
-            (1..=9).map(|i| Step { percent: f64::from(i * 10), pause_ms: minutes * 60_000 }).collect::<Vec<_>>()
+            (1..=9)
+                .map(|i| Step { percent: f64::from(i * 10), pause_ms: minutes * 60_000, approval: None })
+                .collect::<Vec<_>>()
         };
         match self {
             Strategy::Canary10Percent5Minutes => canary(5),
@@ -42,12 +44,48 @@ impl Strategy {
     }
 }
 
-/// One traffic step: the new version's share, held for `pause_ms` before the next step.
+/// One traffic step: the new version's share, held for `pause_ms` before the next step, or,
+/// with `approval`, until a person approves it (`promote`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     pub percent: f64,
     pub pause_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// A manual step (`pause: manual`): how long it waits for approval, and what then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// `None`: it waits until approved (or the manifest changes).
+    pub timeout_ms: Option<u64>,
+    pub on_timeout: OnTimeout,
+}
+
+/// What a manual step does when nobody approved it in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnTimeout {
+    /// Roll back to the old version (the default: nobody said yes).
+    Rollback,
+    /// Go on as if approved.
+    Promote,
+}
+
+/// Where a rollout stands with its step's approval (kept in the marker, so it survives a
+/// restart and a failover).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Gate {
+    /// The step is not manual.
+    #[default]
+    None,
+    /// A manual step waits for `promote`.
+    Waiting,
+    /// `promote` approved it: the next step follows.
+    Approved,
 }
 
 /// A deployment, resolved: the steps before 100 %, the alarms, the hooks.
@@ -90,6 +128,13 @@ pub struct Marker {
     pub phase: Phase,
     /// When the phase began, milliseconds since the epoch.
     pub since_ms: i64,
+    /// A manual step's approval.
+    #[serde(skip_serializing_if = "is_no_gate")]
+    pub gate: Gate,
+}
+
+fn is_no_gate(g: &Gate) -> bool {
+    *g == Gate::None
 }
 
 /// The prefix of the tag that holds an alias's rollout marker (`…/rollout/live`). AWS tag keys
@@ -115,7 +160,11 @@ impl Marker {
         let head = format!("to={} from={} id={} at={}", self.to, self.from, self.id, self.since_ms);
         let out = match &self.phase {
             Phase::PreTraffic => format!("{head} phase=pre"),
-            Phase::Shifting { step } => format!("{head} phase=shift step={step}"),
+            Phase::Shifting { step } => match self.gate {
+                Gate::None => format!("{head} phase=shift step={step}"),
+                Gate::Waiting => format!("{head} phase=shift step={step} gate=wait"),
+                Gate::Approved => format!("{head} phase=shift step={step} gate=ok"),
+            },
             Phase::PostTraffic => format!("{head} phase=post"),
             Phase::RolledBack { reason } => format!("{head} phase=rolledback reason={reason}"),
         };
@@ -141,6 +190,11 @@ impl Marker {
             to: fields.get("to")?.to_string(),
             phase,
             since_ms: super::limits::clamp_epoch_ms(fields.get("at")?.parse().ok()?),
+            gate: match fields.get("gate") {
+                Some(&"wait") => Gate::Waiting,
+                Some(&"ok") => Gate::Approved,
+                _ => Gate::None,
+            },
         })
     }
 
@@ -160,6 +214,9 @@ pub struct RolloutView {
     pub strategy: String,
     /// `Starting`, `PreTraffic`, `Shifting`, `PostTraffic`, `RolledBack`.
     pub phase: String,
+    /// A manual step waiting for `promote` (and, when it times out, when and what then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for_approval: Option<String>,
     /// 1-based step and the number of steps before 100 %.
     pub step: usize,
     pub steps: usize,
@@ -212,7 +269,25 @@ mod tests {
             Phase::PostTraffic,
             Phase::RolledBack { reason: "alarm payments-errors in ALARM".into() },
         ] {
-            let m = Marker { id: "r1".into(), from: "6".into(), to: "7".into(), phase, since_ms: 1_700_000_000_123 };
+            let m = Marker {
+                id: "r1".into(),
+                from: "6".into(),
+                to: "7".into(),
+                phase,
+                since_ms: 1_700_000_000_123,
+                gate: Gate::None,
+            };
+            assert_eq!(Marker::parse(&m.encode()), Some(m));
+        }
+        for gate in [Gate::Waiting, Gate::Approved] {
+            let m = Marker {
+                id: "r1".into(),
+                from: "6".into(),
+                to: "7".into(),
+                phase: Phase::Shifting { step: 0 },
+                since_ms: 5,
+                gate,
+            };
             assert_eq!(Marker::parse(&m.encode()), Some(m));
         }
     }
@@ -225,6 +300,7 @@ mod tests {
             to: "2".into(),
             phase: Phase::RolledBack { reason: "hook said {\"status\": \"Failed\"}!".repeat(20) },
             since_ms: 0,
+            gate: Gate::None,
         };
         let v = m.encode();
         assert!(v.len() <= 256);
@@ -236,7 +312,10 @@ mod tests {
         let l = Strategy::Linear10PercentEvery3Minutes.steps();
         assert_eq!(l.len(), 9);
         assert_eq!((l[0].percent, l[8].percent, l[0].pause_ms), (10.0, 90.0, 180_000));
-        assert_eq!(Strategy::Canary10Percent15Minutes.steps(), vec![Step { percent: 10.0, pause_ms: 900_000 }]);
+        assert_eq!(
+            Strategy::Canary10Percent15Minutes.steps(),
+            vec![Step { percent: 10.0, pause_ms: 900_000, approval: None }]
+        );
         assert!(Strategy::AllAtOnce.steps().is_empty());
     }
 }

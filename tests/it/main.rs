@@ -16,6 +16,7 @@ mod daemon;
 mod definition;
 mod deploy;
 mod events;
+mod gates;
 mod ha;
 mod layers;
 mod mappings;
