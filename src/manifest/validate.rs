@@ -8,8 +8,7 @@ use super::model::*;
 use super::snapshot::{error_at, ManifestError};
 use super::yaml::SpannedDoc;
 use crate::types::{
-    environment_size, is_account, is_bucket_name, is_region, is_sha256_base64, Field, FunctionRef, PublishPolicy,
-    ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
+    environment_size, is_account, is_region, Field, FunctionRef, PublishPolicy, ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
 };
 
 /// Environment variable names Lambda reserves (cannot be set on a function).
@@ -117,9 +116,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
-    if let Some(code) = &s.code {
-        code_rules(c, code);
-    }
+    super::code::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Field::Value(env) = &s.environment {
         environment(c, env);
     }
@@ -160,7 +157,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
     let parts: Vec<&str> = p.split('.').collect();
     let ok = match parts.as_slice() {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
-        ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["aliases", _] => true,
+        ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["architectures"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
         ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
@@ -170,7 +167,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, aliases.NAME[.{}])",
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, architectures, {}, aliases.NAME[.{}])",
             super::settings_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
         ))
@@ -179,30 +176,6 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
 
 /// A secret reference: an id (name 1-512 characters or an ARN), an optional JSON key, an optional
 /// version (a staging label of 1-256 characters or a version id of 32-64).
-/// `spec.code` (UpdateFunctionCode's S3Bucket, S3Key 1-1024, S3ObjectVersion 1-1024).
-fn code_rules(c: &mut Ctx, code: &Code) {
-    let b = &code.s3.bucket;
-    if !is_bucket_name(b) {
-        let shown: String = b.chars().take(64).collect();
-        c.err(
-            "spec.code.s3.bucket",
-            format!("`{shown}` is not an S3 bucket name (3-63 lowercase letters, digits, `.`, `-`)"),
-        );
-    }
-    if !(1..=1024).contains(&code.s3.key.len()) {
-        c.err("spec.code.s3.key", "must be 1-1024 characters");
-    }
-    if code.s3.object_version.as_ref().is_some_and(|v| !(1..=1024).contains(&v.len())) {
-        c.err("spec.code.s3.objectVersion", "must be 1-1024 characters");
-    }
-    if code.sha256.as_ref().is_some_and(|h| !is_sha256_base64(h)) {
-        c.err(
-            "spec.code.sha256",
-            "must be the base64 SHA-256 of the zip (44 characters), as Lambda reports CodeSha256",
-        );
-    }
-}
-
 fn secret_ref(c: &mut Ctx, field: &str, r: &SecretSpec) {
     match r.id.as_deref() {
         None | Some("") => c.err(&format!("{field}.id"), "required: the secret's name or ARN"),

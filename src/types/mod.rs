@@ -13,7 +13,10 @@ mod secret;
 mod sensitive;
 mod settings;
 
-pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
+pub use code::{
+    is_bucket_name, is_sha256_base64, parse_image_uri, CodeLocation, CodeRecord, CodeSource, ImageRef, Package,
+    PackageType, CODE_TAG, DEFAULT_ARCHITECTURE, MAX_IMAGE_URI_CHARS,
+};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{
     is_account, is_region, partition_of, shard_of, AppliedGeneration, FunctionKey, FunctionRef, FunctionState,
