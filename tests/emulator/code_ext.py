@@ -168,8 +168,10 @@ def seed_image(region, repository, tag, text):
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(text),
                                       "digest": "sha256:" + hashlib.sha256(text.encode()).hexdigest()},
-                           "layers": []})
-    img = backend.put_image(repository, manifest, tag)
+                           "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                                       "size": len(text), "digest": "sha256:" + hashlib.sha256(text.encode()).hexdigest()}]})
+    # ECR: an image's digest is the SHA-256 of its manifest (moto hashes the layer digests only).
+    img = backend.put_image(repository, manifest, tag, digest="sha256:" + hashlib.sha256(manifest.encode()).hexdigest())
     hexdigest = img.image_digest.replace("sha256:", "")
     host = f"{account()}.dkr.ecr.{region}.amazonaws.com"
     return {"ImageUri": f"{host}/{repository}@{img.image_digest}", "TagUri": f"{host}/{repository}:{tag}",

@@ -442,6 +442,7 @@ async fn the_emulator_takes_an_images_digest_as_its_code_sha256_and_refuses_an_i
     let (first, _, first_sha) = emu.seed_image("app", "v1", "image one", Some("rules-image"));
     let (second, by_tag, second_sha) = emu.seed_image("app", "v2", "image two", None);
     assert_eq!(first.rsplit_once("@sha256:").unwrap().1, first_sha);
+    assert_ne!(first_sha, second_sha, "two images, two digests");
     let lambda = emu.lambda().await;
     let conf = lambda.get_function_configuration().function_name("rules-image").send().await.unwrap();
     assert_eq!(
