@@ -551,7 +551,8 @@ fn code_needs_exactly_one_of_s3_and_an_ecr_image_uri() {
     one("  code:\n    imageUri: docker.io/app:v1\n", "spec.code.imageUri", 7, "not an ECR image URI");
     let no_image = "  code:\n    imageUri: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app\n";
     one(no_image, "spec.code.imageUri", 7, "add @sha256:DIGEST");
-    let sha = format!("  code:\n    imageUri: {digest}\n    sha256: \"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"\n");
+    let sha =
+        format!("  code:\n    imageUri: {digest}\n    sha256: \"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"\n");
     one(&sha, "spec.code.sha256", 8, "applies to a zip");
 }
 

@@ -217,6 +217,20 @@ pub fn parse_image_uri(uri: &str) -> Result<ImageRef, String> {
     Ok(image)
 }
 
+/// An image function's code as a manifest names it: the live image's repository at the digest
+/// Lambda runs (`REPO@sha256:CODESHA256`), whatever tag it was deployed from; `None` when the
+/// hash is not a digest.
+pub fn pinned_image_uri(image_uri: &str, code_sha256: &str) -> Option<String> {
+    let digest = code_sha256.len() == 64 && code_sha256.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+    let (host, path) = image_uri.split_once('/')?;
+    let repo = match path.split_once('@') {
+        Some((repo, _)) => repo,
+        None => path.rsplit_once(':').map_or(path, |(repo, _)| repo),
+    };
+    let uri = format!("{host}/{repo}@sha256:{code_sha256}");
+    (digest && parse_image_uri(&uri) == Ok(ImageRef::Digest)).then_some(uri)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +267,15 @@ mod image_tests {
         assert_eq!(parse_image_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1.2"), Ok(ImageRef::Tag));
         let source = CodeSource { location: CodeLocation::Image { uri: digest }, sha256: None };
         assert_eq!(source.image_digest(), Some(HEX));
+    }
+
+    #[test]
+    fn an_exported_image_is_pinned_to_the_digest_lambda_runs() {
+        let host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+        let want = Some(format!("{host}/team/app@sha256:{HEX}"));
+        assert_eq!(pinned_image_uri(&format!("{host}/team/app:latest"), HEX), want);
+        assert_eq!(pinned_image_uri(&format!("{host}/team/app@sha256:{}", "f".repeat(64)), HEX), want);
+        assert_eq!(pinned_image_uri(&format!("{host}/team/app:latest"), "not-a-digest"), None);
     }
 
     #[test]

@@ -14,8 +14,8 @@ mod sensitive;
 mod settings;
 
 pub use code::{
-    is_bucket_name, is_sha256_base64, parse_image_uri, CodeLocation, CodeRecord, CodeSource, ImageRef, Package,
-    PackageType, CODE_TAG, DEFAULT_ARCHITECTURE, MAX_IMAGE_URI_CHARS,
+    is_bucket_name, is_sha256_base64, parse_image_uri, pinned_image_uri, CodeLocation, CodeRecord, CodeSource,
+    ImageRef, Package, PackageType, CODE_TAG, DEFAULT_ARCHITECTURE, MAX_IMAGE_URI_CHARS,
 };
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
 pub use function::{

@@ -61,7 +61,7 @@ def _invalid(message):
     return ApiError(400, "InvalidParameterValueException", message)
 
 
-def check(fn, body, current_revision):
+def check(environ, fn, body, current_revision):
     """UpdateFunctionCode's refusals moto lacks, before anything changes; answers the ECR image an
     ImageUri names (None without one)."""
     want = body.get("RevisionId")
@@ -90,10 +90,10 @@ def check(fn, body, current_revision):
         raise ApiError(400, "ValidationException",
                        f"1 validation error detected: Value '{str(arch)[:100]}' at 'architectures' failed to satisfy "
                        "constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]")
-    return image(body["ImageUri"]) if body.get("ImageUri") else None
+    return image(environ, body["ImageUri"]) if body.get("ImageUri") else None
 
 
-def image(uri):
+def image(environ, uri):
     """The ECR image `uri` names (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:HEX` or
     `…/REPO:TAG`). AWS refuses one that does not exist (observed, ministryofjustice/
     modernisation-platform#2419): "Source image URI is not valid. Provide a valid source image."."""
@@ -104,6 +104,7 @@ def image(uri):
         repo, at, digest = path.partition("@")
         if not at:
             repo, _, tag = path.rpartition(":")
+        iam.check_image_read(environ, labels[0], account())
         backend = ecr_backends[labels[0]][labels[3]]
         repository = backend.repositories.get(repo)
         for img in (repository.images if repository else []):
@@ -159,10 +160,12 @@ def seed_object(region, bucket, key, text):
     return {"VersionId": str(obj.version_id), "CodeSha256": sha, "ZipFile": base64.b64encode(data).decode()}
 
 
-def seed_image(region, repository, tag, text):
+def seed_image(region, repository, tag, text, owner=None):
     """Pushes an image (a manifest holding `text`) to ECR `repository` (created when missing) in
-    `region`; answers its URI by digest and the CodeSha256 Lambda reports for it."""
-    backend = ecr_backends[account()][region]
+    `region`, of account `owner` (default: the emulator's); answers its URI by digest and the
+    CodeSha256 Lambda reports for it."""
+    owner = owner or account()
+    backend = ecr_backends[owner][region]
     if repository not in backend.repositories:
         backend.create_repository(repository, None, None, None, None, None, None)
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -173,7 +176,7 @@ def seed_image(region, repository, tag, text):
     # ECR: an image's digest is the SHA-256 of its manifest (moto hashes the layer digests only).
     img = backend.put_image(repository, manifest, tag, digest="sha256:" + hashlib.sha256(manifest.encode()).hexdigest())
     hexdigest = img.image_digest.replace("sha256:", "")
-    host = f"{account()}.dkr.ecr.{region}.amazonaws.com"
+    host = f"{owner}.dkr.ecr.{region}.amazonaws.com"
     return {"ImageUri": f"{host}/{repository}@{img.image_digest}", "TagUri": f"{host}/{repository}:{tag}",
             "CodeSha256": hexdigest}
 

@@ -454,7 +454,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         kms_ext.check_lambda_update(environ, region, get_function(region, fn_key[1]), body)
     code_key = code_image = None
     if name == "code" and method == "PUT":
-        code_image = code_ext.check(get_function(region, fn_key[1]), body, revision(*fn_key))
+        code_image = code_ext.check(environ, get_function(region, fn_key[1]), body, revision(*fn_key))
         code_key = code_ext.resolve(environ, region, body)
     if name in ("config", "code") and method == "PUT":
         if busy:

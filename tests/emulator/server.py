@@ -180,7 +180,8 @@ class Extension:
 
             region = body.get("region", "us-east-1")
             with LOCK:
-                out = code_ext.seed_image(region, body["repository"], body.get("tag", "latest"), body["text"])
+                out = code_ext.seed_image(region, body["repository"], body.get("tag", "latest"), body["text"],
+                                         body.get("account"))
             if body.get("function"):
                 seed.image_function(f"http://127.0.0.1:{environ.get('SERVER_PORT')}", region, body["function"],
                                     out["ImageUri"])

@@ -490,3 +490,25 @@ async fn the_emulator_keeps_the_architecture_a_code_update_sets_and_refuses_a_st
     let conf = lambda.get_function_configuration().function_name("rules").send().await.unwrap();
     assert_eq!(conf.architectures(), [Architecture::Arm64]);
 }
+
+#[tokio::test]
+async fn an_image_of_another_account_needs_the_callers_ecr_reads_which_the_shipped_policy_grants() {
+    let emu = Emulator::start();
+    emu.seed_image("app", "v1", "image one", Some("app-image"));
+    let body = serde_json::json!({"region": REGION, "repository": "shared/app", "tag": "v2", "text": "image two",
+                                  "account": "210987654321"});
+    let (status, out) = emu.admin("POST", "/_ext/seed/image", &body.to_string());
+    assert_eq!(status, 200, "{out}");
+    let uri = serde_json::from_str::<serde_json::Value>(&out).unwrap()["ImageUri"].as_str().unwrap().to_string();
+    assert!(uri.starts_with("210987654321.dkr.ecr."), "{uri}");
+    let manifest = format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-image\nspec:\n  code:\n    imageUri: {uri}\n");
+    let dir = manifests(&[("f.yaml", &manifest)]);
+    let without = policy_without("ecr:BatchGetImage");
+    run_controller_under(&emu, &without);
+    let refused = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(refused.all().contains("Lambda does not have permission to access the ECR image"), "{}", refused.all());
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/deploy/iam/policy.json");
+    emu.configure(&format!(r#"{{"principals": {{"AKIDTEST": {shipped:?}}}}}"#));
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}

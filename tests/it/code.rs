@@ -261,3 +261,23 @@ async fn validate_and_plan_warn_about_an_image_tag_at_its_line_and_keep_their_ex
     let plan = emu.run(&["plan", "-m", path(&dir)]).expect(0);
     assert!(plan.stderr.contains(warning), "{}", plan.stderr);
 }
+
+#[tokio::test]
+async fn an_image_function_exports_its_digest_and_architecture_and_round_trips_through_plan() {
+    let emu = Emulator::start();
+    let f = "app-exported";
+    let (_, by_tag, sha) = emu.seed_image("app", "v1", "image one", Some(f));
+    let lambda = emu.lambda().await;
+    let update = lambda.update_function_code().function_name(f).image_uri(&by_tag);
+    update.architectures(aws_sdk_lambda::types::Architecture::Arm64).send().await.unwrap();
+    eventually("the update completes", MINUTE, || async { !in_progress(&emu, f).await }).await;
+    let export = emu.run(&["export", "--function", f]).expect(0);
+    assert!(export.stdout.contains(&format!("app@sha256:{sha}")), "{}", export.stdout);
+    assert!(export.stdout.contains("- arm64"), "{}", export.stdout);
+    let adopted = manifests(&[("f.yaml", &export.stdout)]);
+    emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&adopted)]).expect(0);
+    let writes = emu.write_calls();
+    assert!(writes.iter().all(|w| w.contains("/tags/")), "applying an export changes nothing: {writes:?}");
+}
