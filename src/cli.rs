@@ -111,12 +111,37 @@ pub enum Command {
         #[arg(long, env = "LAMBDA_RECONCILER_ADMIN_TOKEN_FILE")]
         admin_token_file: Option<std::path::PathBuf>,
     },
+    /// Set one manifest's spec.code to a new S3 object version or image (for CI): the file is
+    /// edited in place (comments and layout kept), re-validated, then written atomically.
+    SetCode(SetCodeArgs),
     /// Finish an alias's rollout at once: 100 % on the new version (the postTraffic hook still runs).
     Promote(OperatorArgs),
     /// Roll an alias's rollout back now; the target is then held like any rolled-back target.
     Abort(OperatorArgs),
     /// Start a rolled-back target's rollout again.
     Retry(OperatorArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["s3", "image_uri"])))]
+pub struct SetCodeArgs {
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    /// The function: its manifest's metadata.name, or spec.functionName (name or ARN).
+    #[arg(long)]
+    pub function: String,
+    /// The zip, s3://BUCKET/KEY (with --object-version).
+    #[arg(long, requires = "object_version")]
+    pub s3: Option<String>,
+    /// The S3 object's version id.
+    #[arg(long, requires = "s3")]
+    pub object_version: Option<String>,
+    /// The zip's base64 SHA-256, as Lambda reports CodeSha256 (optional, with --s3).
+    #[arg(long, requires = "s3")]
+    pub sha256: Option<String>,
+    /// The container image, ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:DIGEST.
+    #[arg(long)]
+    pub image_uri: Option<String>,
 }
 
 #[derive(Debug, Args)]

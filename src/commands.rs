@@ -39,7 +39,13 @@ fn load(dir: &Path) -> Option<Snapshot> {
             eprintln!("{} error(s); no manifest was applied", s.errors.len());
             None
         }
-        Ok(s) => Some(s),
+        Ok(s) => {
+            // Valid, but likely a mistake: said on stderr, the exit code unchanged.
+            for w in s.manifests.iter().flat_map(|m| &m.warnings) {
+                eprintln!("warning: {w}");
+            }
+            Some(s)
+        }
     }
 }
 
@@ -47,14 +53,6 @@ pub fn validate(dir: &Path) -> i32 {
     match load(dir) {
         None => 1,
         Some(s) => {
-            for m in &s.manifests {
-                if m.doc.spec.code.as_ref().is_some_and(|c| c.s3.object_version.is_none()) {
-                    eprintln!(
-                        "warning: {}: spec.code.s3.objectVersion is absent: an object overwritten under the same key is not noticed",
-                        m.file.display()
-                    );
-                }
-            }
             println!("{} manifest(s) valid in {}", s.manifests.len(), dir.display());
             0
         }

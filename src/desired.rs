@@ -90,6 +90,8 @@ pub struct Desired {
     pub delete_function: bool,
     /// User tags, recursion, runtime management, code signing.
     pub configs: crate::types::DesiredConfigs,
+    /// `spec.architectures`' one item (`null`: x86_64; `None`: unmanaged).
+    pub architecture: Option<String>,
     pub aliases: IndexMap<String, DesiredAlias>,
 }
 
@@ -260,6 +262,7 @@ impl Desired {
             create: false,
             delete_function: true,
             configs: Default::default(),
+            architecture: None,
             prune: false,
             ignore_differences: vec![],
             aliases,
@@ -402,15 +405,29 @@ pub fn build(
         environment,
         reserved_concurrency: spec.reserved_concurrency.clone(),
         invoke_config: spec.event_invoke_config.as_ref().map(invoke_config),
-        code: spec.code.as_ref().map(|c| crate::types::CodeSource {
-            bucket: c.s3.bucket.clone(),
-            key: c.s3.key.clone(),
-            object_version: c.s3.object_version.clone(),
-            sha256: c.sha256.clone(),
-        }),
+        code: spec.code.as_ref().map(code_source),
+        architecture: match &spec.architectures {
+            Field::Absent => None,
+            Field::Null => Some(crate::types::DEFAULT_ARCHITECTURE.to_string()),
+            Field::Value(a) => a.first().map(|a| a.as_str().to_string()),
+        },
         create: spec.create,
         delete_function: false,
         configs: crate::manifest::function_rules::resolve(spec),
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
+}
+
+/// `spec.code` as the domain's source (validation made it exactly one of `s3` and `imageUri`).
+fn code_source(c: &crate::manifest::Code) -> crate::types::CodeSource {
+    use crate::types::CodeLocation;
+    let location = match (&c.s3, &c.image_uri) {
+        (Some(s3), _) => CodeLocation::S3 {
+            bucket: s3.bucket.clone(),
+            key: s3.key.clone(),
+            object_version: s3.object_version.clone(),
+        },
+        (None, uri) => CodeLocation::Image { uri: uri.clone().unwrap_or_default() },
+    };
+    crate::types::CodeSource { location, sha256: c.sha256.clone() }
 }

@@ -131,6 +131,25 @@ fn settings(s: &Settings, name: &str, spec: &mut Map<String, Value>) {
     }
 }
 
+/// An image function's code, pinned to the digest it runs, and its architecture (which needs
+/// `code`). A zip's S3 location cannot be read back: neither is exported then.
+fn code(f: &crate::types::FunctionState, spec: &mut Map<String, Value>, warnings: &mut Vec<String>) {
+    let pinned = f.package.image_uri.as_deref().and_then(|u| crate::types::pinned_image_uri(u, &f.code_sha256));
+    match pinned {
+        Some(uri) => {
+            spec.insert("code".into(), json!({"imageUri": uri}));
+            spec.insert("architectures".into(), json!(f.package.architectures));
+        }
+        None if f.package.architectures.iter().any(|a| a != crate::types::DEFAULT_ARCHITECTURE) => {
+            warnings.push(format!(
+                "architectures {:?} left out: it is managed with `code`, whose S3 location Lambda does not report",
+                f.package.architectures
+            ))
+        }
+        None => {}
+    }
+}
+
 /// The owned policy statements (others are reported, never adopted: that would duplicate them)
 /// and the event source mappings of the function and its exported aliases.
 async fn policies_and_mappings(
@@ -219,6 +238,7 @@ pub async fn export(
     spec.insert("functionName".into(), json!(name));
     spec.insert("region".into(), json!(region));
     settings(&f.settings, &name, &mut spec);
+    code(&f, &mut spec, &mut warnings);
     if !f.environment.is_empty() {
         let (secure, unreadable) = c.ssm.secure_strings().await?;
         if unreadable > 0 {

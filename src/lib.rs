@@ -18,6 +18,7 @@ pub mod plan;
 pub mod progress;
 pub mod reconcile;
 pub mod remote;
+pub mod set_code;
 pub mod status;
 pub mod trail;
 pub mod types;

@@ -154,6 +154,17 @@ async fn main() {
         Command::Abort(a) => commands::operate(&opts_aws, &a, Operator::Abort).await,
         Command::Retry(a) => commands::operate(&opts_aws, &a, Operator::Retry).await,
         Command::Export { function, aliases } => commands::export(&opts_aws, &function, &aliases).await,
+        Command::SetCode(a) => {
+            use lambda_reconciler::set_code::{command, NewCode};
+            let flags = (a.s3.as_deref(), a.object_version.as_deref(), a.sha256.as_deref(), a.image_uri.as_deref());
+            match NewCode::from_flags(flags.0, flags.1, flags.2, flags.3) {
+                Ok(code) => command(&a.manifests.dir, &a.function, &code),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
+        }
         Command::Schema => {
             print!("{}", lambda_reconciler::manifest::schema::json());
             0

@@ -122,12 +122,21 @@ async fn publish(
     Ok(())
 }
 
-/// UpdateFunctionCode, then the wait for it to complete; the code tag is written only once
-/// Lambda reports the code `spec.code.sha256` names (when it names one), so a mismatch is tried
-/// again at the next reconcile and publishes nothing meanwhile.
-async fn update_code(c: &RegionClients, f: &str, source: &CodeSource, w: Waits) -> Result<(), ApplyError> {
-    wait_function_idle(c, f, w).await?;
-    c.lambda.update_code(f, source).await?;
+/// UpdateFunctionCode (guarded by the revision read in this reconcile), then the wait for it to
+/// complete; the code tag is written only once Lambda reports the code `spec.code.sha256` names
+/// (when it names one), so a mismatch is tried again at the next reconcile and publishes nothing
+/// meanwhile.
+async fn update_code(
+    c: &RegionClients,
+    f: &str,
+    (source, architecture, revision_id): (&CodeSource, Option<&str>, Option<&str>),
+    w: Waits,
+) -> Result<(), ApplyError> {
+    let now = wait_function_idle(c, f, w).await?;
+    if revision_id.is_some_and(|r| r != now.revision_id) {
+        return Err(ApplyError::Changed("$LATEST changed since it was read; its code was not updated".into()));
+    }
+    c.lambda.update_code(f, source, architecture, Some(&now.revision_id)).await?;
     let after = wait_function_idle(c, f, w).await?;
     if let Some(reason) = after.last_update_failed {
         return Err(ApplyError::UpdateFailed(reason));
@@ -217,7 +226,9 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
         Action::PublishVersion { code_sha256, revision_id } => {
             publish(c, f, code_sha256.as_deref(), revision_id.as_deref(), w).await?
         }
-        Action::UpdateCode { source } => update_code(c, f, source, w).await?,
+        Action::UpdateCode { source, architecture, revision_id } => {
+            update_code(c, f, (source, architecture.as_deref(), revision_id.as_deref()), w).await?
+        }
         Action::CreateFunction { creation } => create(c, f, creation, w).await?,
         Action::DeleteFunction => l.delete_function(f).await?,
         Action::PutReservedConcurrency(n) => l.put_reserved_concurrency(f, *n).await?,

@@ -48,7 +48,8 @@ pub fn load_file(file: &Path, text: &str) -> Result<Vec<Manifest>, Vec<ManifestE
                 let before = errors.len();
                 validate::document(file, &doc, &spanned, &mut errors);
                 if errors.len() == before {
-                    manifests.push(Manifest::new(file, doc, &spanned));
+                    let warnings = super::warnings::document(file, &doc, &spanned);
+                    manifests.push(Manifest::new(file, doc, &spanned).with_warnings(warnings));
                 }
             }
             Err(e) => errors.extend(e),

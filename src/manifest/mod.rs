@@ -1,6 +1,7 @@
 //! Manifests: the YAML model, loading a directory into a snapshot, and validation.
 
 pub mod across;
+pub mod code;
 pub mod configs_model;
 pub mod definition;
 pub mod definition_rules;
@@ -14,6 +15,7 @@ pub mod schema;
 pub mod settings_rules;
 pub mod snapshot;
 pub mod validate;
+pub mod warnings;
 pub mod yaml;
 
 pub use load::{load_dir, load_file, scan_dir, scan_snapshot, FileResult, LoadError, ParseCache, PathNow};

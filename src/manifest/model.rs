@@ -71,8 +71,6 @@ pub struct Spec {
     /// `deletionPolicy: delete`, once its manifest is removed).
     #[serde(default)]
     pub create: bool,
-    /// The function's code: a zip in S3 (UpdateFunctionCode). Absent: unmanaged.
-    pub code: Option<Code>,
     /// The runtime of a zip function, one of Lambda's (e.g. `python3.13`); refused for image
     /// functions. Absent: unmanaged.
     #[schemars(extend("enum" = super::definition::RUNTIMES))]
@@ -84,6 +82,13 @@ pub struct Spec {
     /// The execution role the function runs as (`arn:aws:iam::ACCOUNT:role/NAME`); not
     /// `roleArn`, the role the controller assumes. Absent: unmanaged.
     pub execution_role: Option<String>,
+    /// The function's code: a zip in S3 or an ECR image (UpdateFunctionCode). Absent: unmanaged.
+    pub code: Option<Code>,
+    /// The instruction set: exactly one of `x86_64`, `arm64`; `null`: `x86_64` (Lambda's
+    /// default). Sent with the code (UpdateFunctionCode), so it needs `code`. Absent: unmanaged.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 1))]
+    pub architectures: Field<Vec<super::code::Architecture>>,
     /// Memory in MB, 128-10240 (Lambda's quota). Absent: unmanaged.
     #[schemars(range(min = 128, max = 10240))]
     pub memory_size: Option<i64>,
@@ -147,12 +152,17 @@ pub struct Spec {
     pub aliases: IndexMap<String, Alias>,
 }
 
-/// `spec.code`: where the zip is and, optionally, the hash Lambda must report for it.
+/// `spec.code`: exactly one of `s3` (a zip) and `imageUri`; for a zip, optionally the hash
+/// Lambda must report for it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Code {
-    /// The zip in S3, in the function's region.
-    pub s3: S3Code,
+    /// The zip in S3, in the function's region (a `Zip` function).
+    pub s3: Option<S3Code>,
+    /// An ECR image, `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:HEX` (an `Image`
+    /// function); a `:TAG` is accepted with a warning (Lambda resolves it once).
+    #[schemars(length(min = 1, max = 512))]
+    pub image_uri: Option<String>,
     /// Base64 SHA-256 of the zip (Lambda's CodeSha256): the apply fails, publishing nothing, when
     /// Lambda reports another.
     #[schemars(length(min = 44, max = 44))]

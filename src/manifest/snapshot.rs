@@ -120,6 +120,8 @@ pub struct Loaded {
     pub function: FunctionRef,
     generation: String,
     positions: Positions,
+    /// What validation warns about (valid, but likely a mistake): printed, never fatal.
+    pub warnings: Vec<ManifestError>,
 }
 
 impl std::ops::Deref for Manifest {
@@ -160,7 +162,16 @@ impl Manifest {
                 name: spanned.pos_of("metadata.name"),
                 spec: spanned.pos_of("spec"),
             },
+            warnings: Vec::new(),
         }))
+    }
+
+    /// The manifest with the warnings validation found in it.
+    pub fn with_warnings(mut self, warnings: Vec<ManifestError>) -> Self {
+        if !warnings.is_empty() {
+            self.warnings = warnings;
+        }
+        self
     }
 
     /// Position of `metadata.name` or `spec` (the fields checks across files point at), else

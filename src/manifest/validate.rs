@@ -8,8 +8,7 @@ use super::model::*;
 use super::snapshot::{error_at, ManifestError};
 use super::yaml::SpannedDoc;
 use crate::types::{
-    environment_size, is_account, is_bucket_name, is_region, is_sha256_base64, Field, FunctionRef, PublishPolicy,
-    ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
+    environment_size, is_account, is_region, Field, FunctionRef, PublishPolicy, ENV_LIMIT_BYTES, FOLLOW_PUBLISHED,
 };
 
 /// Environment variable names Lambda reserves (cannot be set on a function).
@@ -119,9 +118,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::function_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
-    if let Some(code) = &s.code {
-        code_rules(c, code);
-    }
+    super::code::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if s.create {
         create_rules(c, s);
     }
@@ -165,7 +162,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
     let parts: Vec<&str> = p.split('.').collect();
     let ok = match parts.as_slice() {
         ["environment"] | ["environment", "variables"] | ["environment", "variables", _] => true,
-        ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["aliases", _] => true,
+        ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["architectures"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
         _ if super::definition_rules::PATHS.contains(&p) => true,
         _ if super::function_rules::is_ignore_path(p) => true,
@@ -177,7 +174,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, tags.KEY, {}, aliases.NAME[.{}])",
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, architectures, {}, tags.KEY, {}, aliases.NAME[.{}])",
             super::settings_rules::PATHS.join(", "),
             super::function_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
@@ -190,11 +187,12 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
 /// `create: true`: what CreateFunction requires ("Runtime and Handler are mandatory parameters
 /// for functions created with deployment packages"; Role and Code are required members).
 fn create_rules(c: &mut Ctx, s: &Spec) {
+    let zip = s.code.as_ref().is_none_or(|code| code.image_uri.is_none());
     let missing: Vec<&str> = [
         ("code", s.code.is_none()),
         ("executionRole", s.execution_role.is_none()),
-        ("runtime", s.runtime.is_none()),
-        ("handler", s.handler.is_none()),
+        ("runtime", zip && s.runtime.is_none()),
+        ("handler", zip && s.handler.is_none()),
     ]
     .into_iter()
     .filter_map(|(f, absent)| absent.then_some(f))
@@ -202,30 +200,6 @@ fn create_rules(c: &mut Ctx, s: &Spec) {
     if !missing.is_empty() {
         let list = missing.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
         c.err("spec.create", format!("a function is created from its code and definition: set {list} too"));
-    }
-}
-
-/// `spec.code` (UpdateFunctionCode's S3Bucket, S3Key 1-1024, S3ObjectVersion 1-1024).
-fn code_rules(c: &mut Ctx, code: &Code) {
-    let b = &code.s3.bucket;
-    if !is_bucket_name(b) {
-        let shown: String = b.chars().take(64).collect();
-        c.err(
-            "spec.code.s3.bucket",
-            format!("`{shown}` is not an S3 bucket name (3-63 lowercase letters, digits, `.`, `-`)"),
-        );
-    }
-    if !(1..=1024).contains(&code.s3.key.len()) {
-        c.err("spec.code.s3.key", "must be 1-1024 characters");
-    }
-    if code.s3.object_version.as_ref().is_some_and(|v| !(1..=1024).contains(&v.len())) {
-        c.err("spec.code.s3.objectVersion", "must be 1-1024 characters");
-    }
-    if code.sha256.as_ref().is_some_and(|h| !is_sha256_base64(h)) {
-        c.err(
-            "spec.code.sha256",
-            "must be the base64 SHA-256 of the zip (44 characters), as Lambda reports CodeSha256",
-        );
     }
 }
 

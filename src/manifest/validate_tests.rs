@@ -583,3 +583,29 @@ fn a_manual_step_takes_a_bounded_timeout_and_only_it_does() {
     );
     one(&step("{weight: 10, pause: later}"), "spec.aliases.live.deployment.steps[0].pause", 11, "not a duration");
 }
+
+#[test]
+fn code_needs_exactly_one_of_s3_and_an_ecr_image_uri() {
+    let digest = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{}", "0".repeat(64));
+    assert!(errors(&format!("  code:\n    imageUri: {digest}\n")).is_empty());
+    let both = format!("  code:\n    s3: {{bucket: app, key: k, objectVersion: v}}\n    imageUri: {digest}\n");
+    one(&both, "spec.code", 6, "exactly one of `s3` (a zip) and `imageUri`");
+    one("  code: {}\n", "spec.code", 6, "exactly one of");
+    one("  code:\n    imageUri: docker.io/app:v1\n", "spec.code.imageUri", 7, "not an ECR image URI");
+    let no_image = "  code:\n    imageUri: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app\n";
+    one(no_image, "spec.code.imageUri", 7, "add @sha256:DIGEST");
+    let sha =
+        format!("  code:\n    imageUri: {digest}\n    sha256: \"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"\n");
+    one(&sha, "spec.code.sha256", 8, "applies to a zip");
+}
+
+#[test]
+fn architectures_hold_exactly_one_known_value_and_need_code() {
+    let code = "  code:\n    s3: {bucket: app, key: k, objectVersion: v}\n";
+    assert!(errors(&format!("{code}  architectures: [arm64]\n")).is_empty());
+    assert!(errors(&format!("{code}  architectures: null\n")).is_empty());
+    one(&format!("{code}  architectures: [arm64, x86_64]\n"), "spec.architectures", 8, "exactly one");
+    one(&format!("{code}  architectures: []\n"), "spec.architectures", 8, "exactly one");
+    one(&format!("{code}  architectures: [arm]\n"), "spec.architectures[0]", 8, "unknown variant");
+    one("  architectures: [arm64]\n", "spec.architectures", 6, "needs `code`");
+}

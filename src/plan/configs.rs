@@ -40,9 +40,11 @@ impl ConfigAction {
 /// True when the function is a container image, where code signing and runtime management do
 /// not apply (AWS: "You can use code signing if your deployment package is a .zip file archive";
 /// "To update runtime versions for container-based functions, you must create a new container
-/// image"). The one place that decides it: the live PackageType.
-pub(super) fn is_image(_d: &Desired, f: &FunctionState) -> bool {
-    f.package_type == "Image"
+/// image"). The one place that decides it: the manifest's code when it names one (the package
+/// type never changes), else the live PackageType.
+pub(super) fn is_image(d: &Desired, f: &FunctionState) -> bool {
+    let kind = d.code.as_ref().map_or(f.package.kind, |c| c.package_type());
+    kind == crate::types::PackageType::Image
 }
 
 /// True for an action that changes `$LATEST` in what a published version carries.

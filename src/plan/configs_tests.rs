@@ -134,7 +134,7 @@ fn code_signing_and_runtime_management_are_blocked_on_a_container_image() {
     let d =
         desired(&format!("  codeSigningConfigArn: {CSC}\n  runtimeManagement: {{updateRuntimeOn: FunctionUpdate}}\n"));
     let mut o = tagged(&[]);
-    o.function.as_mut().unwrap().package_type = "Image".into();
+    o.function.as_mut().unwrap().package.kind = PackageType::Image;
     o.configs = configs("Terminate", "Auto", None);
     let p = plan(&d, &o);
     assert!(p.changes.is_empty(), "{p:#?}");

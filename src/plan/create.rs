@@ -6,7 +6,8 @@ use super::{diff, environment, Action, FunctionPlan, Op};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
-    AppliedGeneration, CodeRecord, Creation, FunctionState, SensitiveEnv, CREATED_BY_TAG, SENSITIVE_ENV_TAG,
+    AppliedGeneration, CodeLocation, CodeRecord, Creation, FunctionState, Package, SensitiveEnv, CREATED_BY_TAG,
+    DEFAULT_ARCHITECTURE, SENSITIVE_ENV_TAG,
 };
 
 /// The plan for a function that does not exist: CreateFunction with its whole definition when
@@ -48,7 +49,9 @@ pub(super) fn missing(manifest: &Desired, d: &Desired, now_ms: i64, p: &mut Func
         // Recorded at creation, so no plan ever prints these values, whatever happens next.
         tags.insert(SENSITIVE_ENV_TAG.to_string(), sensitive);
     }
-    let creation = Creation { code: code.clone(), settings: d.settings.clone(), environment, tags, code_signing };
+    let architecture = d.architecture.clone();
+    let creation =
+        Creation { code: code.clone(), architecture, settings: d.settings.clone(), environment, tags, code_signing };
     let then = Observed { function: Some(as_created(d, &creation)), now_ms, ..Observed::default() };
     p.after_create = super::plan(manifest, &then).changes;
     p.push(Action::CreateFunction { creation }, diffs);
@@ -63,6 +66,14 @@ fn as_created(d: &Desired, c: &Creation) -> FunctionState {
         code_sha256: sha256.clone(),
         code: Some(CodeRecord { source: c.code.digest(), sha256 }),
         created_by: Some(d.manifest.clone()),
+        package: Package {
+            kind: c.code.package_type(),
+            image_uri: match &c.code.location {
+                CodeLocation::Image { uri } => Some(uri.clone()),
+                CodeLocation::S3 { .. } => None,
+            },
+            architectures: vec![c.architecture.clone().unwrap_or_else(|| DEFAULT_ARCHITECTURE.to_string())],
+        },
         sensitive_env: SensitiveEnv::parse(c.tags.get(SENSITIVE_ENV_TAG).map(String::as_str)),
         applied_generation: AppliedGeneration::Untagged,
         ..FunctionState::default()

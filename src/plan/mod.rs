@@ -46,10 +46,14 @@ pub enum Action {
     },
     /// DeleteFunction of a function this manifest created (its versions and aliases with it).
     DeleteFunction,
-    /// UpdateFunctionCode of `$LATEST` from S3, a wait for it to complete, the `sha256` check,
-    /// then the code tag.
+    /// UpdateFunctionCode of `$LATEST` from S3 or ECR, a wait for it to complete, the `sha256`
+    /// check, then the code tag.
     UpdateCode {
         source: CodeSource,
+        /// The one architecture to send (`None`: unmanaged, not sent).
+        architecture: Option<String>,
+        /// `$LATEST`'s revision when planned: AWS refuses the update (412) if it changed since.
+        revision_id: Option<String>,
     },
     /// UpdateFunctionConfiguration of `$LATEST`: the environment (when `Some`, the whole map) and
     /// the set settings, in one call.

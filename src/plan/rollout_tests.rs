@@ -43,7 +43,7 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         pending: false,
         creation_failed: None,
         user_tags: Some(Default::default()),
-        package_type: "Zip".into(),
+        package: Default::default(),
     };
     let alias = AliasState {
         function_version: version.into(),

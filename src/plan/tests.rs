@@ -40,7 +40,7 @@ pub(super) fn function() -> FunctionState {
         pending: false,
         creation_failed: None,
         user_tags: Some(Default::default()),
-        package_type: "Zip".into(),
+        package: Default::default(),
     }
 }
 

@@ -17,6 +17,9 @@ pub const CREATED_BY_TAG: &str = "lambda-reconciler.io/created-by";
 #[serde(rename_all = "camelCase")]
 pub struct Creation {
     pub code: CodeSource,
+    /// `spec.architectures`' one value (`None`: Lambda's default, x86_64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
     pub settings: Settings,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<EnvMap>,

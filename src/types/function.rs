@@ -214,8 +214,8 @@ pub struct FunctionState {
     /// The user tags (keys outside `aws:` and `lambda-reconciler.io/`); `None` when the tags
     /// could not be read.
     pub user_tags: Option<BTreeMap<String, String>>,
-    /// `Zip` or `Image` (GetFunction's PackageType; empty when not returned).
-    pub package_type: String,
+    /// `$LATEST`'s package type, image URI and architectures.
+    pub package: super::Package,
 }
 
 /// What a published version holds that the controller compares: its environment, its settings

@@ -18,7 +18,10 @@ mod settings;
 mod tags;
 
 pub use attribution::{ChangedBy, PRINCIPAL_TYPES, UNKNOWN_PRINCIPAL};
-pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
+pub use code::{
+    is_bucket_name, is_sha256_base64, parse_image_uri, pinned_image_uri, CodeLocation, CodeRecord, CodeSource,
+    ImageRef, Package, PackageType, CODE_TAG, DEFAULT_ARCHITECTURE, MAX_IMAGE_URI_CHARS,
+};
 pub use configs::{DesiredConfigs, LiveConfigs, RuntimeManagement, DEFAULT_RECURSIVE_LOOP, DEFAULT_UPDATE_RUNTIME_ON};
 pub use creation::{Creation, CREATED_BY_TAG};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};

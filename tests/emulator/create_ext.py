@@ -45,14 +45,16 @@ def create(inner, environ, start_response, region, body, backend):
         raise ApiError(404, "CodeSigningConfigNotFoundException",
                        f"The specified code signing configuration does not exist: {csc[:200]}")
     key = code_ext.resolve(environ, region, code)
+    # An image must exist in ECR (its digest is then the CodeSha256), as UpdateFunctionCode's.
+    img = code_ext.image(environ, code["ImageUri"]) if code.get("ImageUri") else None
     status, headers, out = call_inner(inner, environ)
     if not status.startswith("201"):
         return finish(start_response, status, headers, out)
     name = body["FunctionName"].rsplit(":", 1)[-1]
     fn = backend(region).get_function(name)
     settings_ext.store(fn, body)
-    if key is not None:
-        out = code_ext.store(fn, key, code, out)
+    if key is not None or img is not None or body.get("Architectures"):
+        out = code_ext.store(fn, key, {**code, "Architectures": body.get("Architectures")}, out, img)
     STATE.setdefault("pending", {})[(region, name)] = time.monotonic()
     if csc:
         STATE.setdefault("signing", {})[(region, name)] = csc

@@ -191,6 +191,22 @@ def check_pass_role(environ, role):
                    "iam:PassRole action")
 
 
+def check_image_read(environ, image_account, caller_account):
+    """Lambda reads an image of another account with the caller's permissions: "the caller must
+    have ecr:BatchGetImage and ecr:GetDownloadUrlForLayer" (repost lambda-ecr-image; observed in
+    aws-controllers-k8s/community#1641: "is not authorized to perform: ecr:BatchGetImage on
+    resource: arn:aws:ecr:…:repository/…"). Lambda's answer (observed, aws-samples/
+    bedrock-access-gateway#127, 403): "Lambda does not have permission to access the ECR image.
+    Check the ECR permissions." Same-account images are governed by the repository's policy,
+    which the emulator does not model."""
+    policy = policy_of(environ)
+    if policy is None or image_account == caller_account:
+        return
+    if not all(allows(policy, a) for a in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")):
+        raise ApiError(403, "AccessDeniedException",
+                       "Lambda does not have permission to access the ECR image. Check the ECR permissions.")
+
+
 def may_list_tags(environ):
     policy = policy_of(environ)
     return policy is None or allows(policy, "lambda:ListTags")

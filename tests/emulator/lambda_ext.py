@@ -472,7 +472,10 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         settings_ext.check_definition(environ, get_function(region, fn_key[1]), body)
         iam.check_layers(environ, body.get("Layers"))
         kms_ext.check_lambda_update(environ, region, get_function(region, fn_key[1]), body)
-    code_key = code_ext.resolve(environ, region, body) if name == "code" and method == "PUT" else None
+    code_key = code_image = None
+    if name == "code" and method == "PUT":
+        code_image = code_ext.check(environ, get_function(region, fn_key[1]), body, revision(*fn_key))
+        code_key = code_ext.resolve(environ, region, body)
     if name in ("config", "code") and method == "PUT":
         if busy:
             fn = get_function(region, fn_key[1])
@@ -485,8 +488,8 @@ def route(inner, name, m, environ, start_response, method, region, raw):
             fn = get_function(region, fn_key[1])
             if name == "config":
                 settings_ext.store(fn, body)
-            if code_key is not None:
-                out = code_ext.store(fn, code_key, body, out)
+            if name == "code":
+                out = code_ext.store(fn, code_key, body, out, code_image)
             out = with_revision(patch_status(settings_ext.patch(out, fn, False), True, None), revision(*fn_key))
         return finish(start_response, status, headers, out)
     if name in ("config", "function") and method == "GET":

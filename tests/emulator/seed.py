@@ -102,6 +102,15 @@ def function(endpoint, region, name, versions=2, through_role=None):
     return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
 
 
+def image_function(endpoint, region, name, image_uri):
+    """Creates `name` as a container-image function (PackageType Image) from `image_uri`."""
+    lam = client("lambda", endpoint, region)
+    lam.create_function(FunctionName=name, Role=role_arn(endpoint, region), Code={"ImageUri": image_uri},
+                        PackageType="Image", Timeout=30, MemorySize=256)
+    wait_updated(lam, name)
+    return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
 def queue(endpoint, region, name):
     """Creates SQS queue `name`; returns its ARN."""
     sqs = client("sqs", endpoint, region)

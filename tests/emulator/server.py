@@ -180,6 +180,20 @@ class Extension:
             with LOCK:
                 out = code_ext.seed_object(body.get("region", "us-east-1"), body["bucket"], body["key"], body["text"])
             return respond(start_response, 200, out)
+        if path == "/_ext/seed/image" and method == "POST":
+            import code_ext
+            import seed
+
+            region = body.get("region", "us-east-1")
+            with LOCK:
+                out = code_ext.seed_image(region, body["repository"], body.get("tag", "latest"), body["text"],
+                                         body.get("account"))
+            if body.get("function"):
+                seed.image_function(f"http://127.0.0.1:{environ.get('SERVER_PORT')}", region, body["function"],
+                                    out["ImageUri"])
+                with LOCK:
+                    code_ext.created(region, body["function"], out["CodeSha256"])
+            return respond(start_response, 200, out)
         if path == "/_ext/seed/role" and method == "POST":
             return respond(start_response, 200, {"Arn": cloudtrail_ext.seed_role(body["account"], body["name"])})
         if path == "/_ext/seed/events" and method == "POST":

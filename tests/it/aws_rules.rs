@@ -406,3 +406,109 @@ async fn a_scheduled_action_is_written_whole_with_time_zone_start_and_end_and_ke
     emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
     assert_ne!(read().await.unwrap().scheduled_actions()[0].timezone(), Some("Asia/Tokyo"));
 }
+
+#[tokio::test]
+async fn the_emulator_refuses_s3_code_on_an_image_function_and_an_image_on_a_zip_function_as_aws_does() {
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    let (uri, _, _) = emu.seed_image("app", "v1", "image one", Some("rules-image"));
+    let (version, _, _) = emu.seed_object("app-code", "fn.zip", "v1");
+    let lambda = emu.lambda().await;
+    let zip_on_image = lambda
+        .update_function_code()
+        .function_name("rules-image")
+        .s3_bucket("app-code")
+        .s3_key("fn.zip")
+        .s3_object_version(&version)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(zip_on_image.code(), Some("InvalidParameterValueException"), "{zip_on_image:?}");
+    assert_eq!(
+        zip_on_image.message(),
+        Some("Please provide ImageUri when updating a function with packageType Image.")
+    );
+    let image_on_zip = lambda.update_function_code().function_name("rules").image_uri(&uri).send().await.unwrap_err();
+    assert_eq!(image_on_zip.code(), Some("InvalidParameterValueException"), "{image_on_zip:?}");
+    assert_eq!(
+        image_on_zip.message(),
+        Some("Please don't provide ImageUri when updating a function with packageType Zip.")
+    );
+}
+
+#[tokio::test]
+async fn the_emulator_takes_an_images_digest_as_its_code_sha256_and_refuses_an_image_ecr_does_not_hold() {
+    let emu = Emulator::start();
+    let (first, _, first_sha) = emu.seed_image("app", "v1", "image one", Some("rules-image"));
+    let (second, by_tag, second_sha) = emu.seed_image("app", "v2", "image two", None);
+    assert_eq!(first.rsplit_once("@sha256:").unwrap().1, first_sha);
+    assert_ne!(first_sha, second_sha, "two images, two digests");
+    let lambda = emu.lambda().await;
+    let conf = lambda.get_function_configuration().function_name("rules-image").send().await.unwrap();
+    assert_eq!(
+        (conf.code_sha256(), conf.package_type().map(|p| p.as_str())),
+        (Some(first_sha.as_str()), Some("Image"))
+    );
+    let out = lambda.update_function_code().function_name("rules-image").image_uri(&second).send().await.unwrap();
+    assert_eq!(out.code_sha256(), Some(second_sha.as_str()));
+    eventually("the update completes", std::time::Duration::from_secs(60), || async {
+        let f = lambda.get_function().function_name("rules-image").send().await.unwrap();
+        f.configuration().unwrap().last_update_status().map(|s| s.as_str()) != Some("InProgress")
+    })
+    .await;
+    let f = lambda.get_function().function_name("rules-image").send().await.unwrap();
+    assert_eq!(f.code().and_then(|c| c.image_uri()), Some(second.as_str()));
+    // A tag is resolved to its image's digest, once.
+    let tagged = lambda.update_function_code().function_name("rules-image").image_uri(&by_tag).send().await.unwrap();
+    assert_eq!(tagged.code_sha256(), Some(second_sha.as_str()));
+    let missing = first.replace(&first_sha, &"0".repeat(64));
+    let e = lambda.update_function_code().function_name("rules-image").image_uri(&missing).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValueException"), "{e:?}");
+    assert!(e.message().unwrap().ends_with("is not valid. Provide a valid source image."), "{e:?}");
+}
+
+#[tokio::test]
+async fn the_emulator_keeps_the_architecture_a_code_update_sets_and_refuses_a_stale_revision() {
+    use aws_sdk_lambda::types::Architecture;
+    let emu = Emulator::start();
+    emu.seed_function("rules", 1);
+    let (version, _, _) = emu.seed_object("app-code", "fn.zip", "v1");
+    let lambda = emu.lambda().await;
+    let update = || lambda.update_function_code().function_name("rules").s3_bucket("app-code").s3_key("fn.zip");
+    let stale = update().s3_object_version(&version).revision_id("not-the-revision").send().await.unwrap_err();
+    assert_eq!(stale.code(), Some("PreconditionFailedException"), "{stale:?}");
+    let revision = lambda.get_function().function_name("rules").send().await.unwrap();
+    let revision = revision.configuration().unwrap().revision_id().unwrap().to_string();
+    let out = update()
+        .s3_object_version(&version)
+        .architectures(Architecture::Arm64)
+        .revision_id(revision)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.architectures(), [Architecture::Arm64]);
+    let conf = lambda.get_function_configuration().function_name("rules").send().await.unwrap();
+    assert_eq!(conf.architectures(), [Architecture::Arm64]);
+}
+
+#[tokio::test]
+async fn an_image_of_another_account_needs_the_callers_ecr_reads_which_the_shipped_policy_grants() {
+    let emu = Emulator::start();
+    emu.seed_image("app", "v1", "image one", Some("app-image"));
+    let body = serde_json::json!({"region": REGION, "repository": "shared/app", "tag": "v2", "text": "image two",
+                                  "account": "210987654321"});
+    let (status, out) = emu.admin("POST", "/_ext/seed/image", &body.to_string());
+    assert_eq!(status, 200, "{out}");
+    let uri = serde_json::from_str::<serde_json::Value>(&out).unwrap()["ImageUri"].as_str().unwrap().to_string();
+    assert!(uri.starts_with("210987654321.dkr.ecr."), "{uri}");
+    let manifest = format!("apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-image\nspec:\n  code:\n    imageUri: {uri}\n");
+    let dir = manifests(&[("f.yaml", &manifest)]);
+    let without = policy_without("ecr:BatchGetImage");
+    run_controller_under(&emu, &without);
+    let refused = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(refused.all().contains("Lambda does not have permission to access the ECR image"), "{}", refused.all());
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/deploy/iam/policy.json");
+    emu.configure(&format!(r#"{{"principals": {{"AKIDTEST": {shipped:?}}}}}"#));
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}

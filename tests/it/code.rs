@@ -1,6 +1,7 @@
-//! Code from git: `spec.code` names a zip in a versioned S3 bucket; a change of it updates the
-//! code, publishes and moves the following alias; a wrong `sha256` publishes nothing; code
-//! uploaded outside git is drift.
+//! Code from git: `spec.code` names a zip in a versioned S3 bucket or an ECR image; a change of
+//! it updates the code, publishes and moves the following alias; a wrong `sha256` publishes
+//! nothing; code uploaded outside git is drift; `architectures` travels with the code; a change of
+//! package type is blocked.
 
 use std::time::Duration;
 
@@ -121,8 +122,8 @@ async fn code_uploaded_outside_git_is_alerted_under_alert_and_put_back_under_cor
     let (_, _, zip) = emu.seed_object(BUCKET, "outside.zip", "outside");
     let hook = Webhook::start("T0KEN-code");
     let dir = manifests(&[
-        ("fixme.yaml", &manifest("app-fixme", &v1, None, "")),
-        ("watchme.yaml", &manifest("app-watchme", &v1, None, "  driftPolicy: alert\n")),
+        ("fixme.yaml", &manifest("app-fixme", &v1, None, "  architectures: [x86_64]\n")),
+        ("watchme.yaml", &manifest("app-watchme", &v1, None, "  driftPolicy: alert\n  architectures: [x86_64]\n")),
     ]);
     let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--alert-webhook", &hook.url]);
     daemon.wait_ready().await;
@@ -133,22 +134,28 @@ async fn code_uploaded_outside_git_is_alerted_under_alert_and_put_back_under_cor
     let bytes = Blob::new(base64_decode(&zip));
     let lambda = emu.lambda().await;
     for f in ["app-fixme", "app-watchme"] {
-        lambda.update_function_code().function_name(f).zip_file(bytes.clone()).send().await.unwrap();
+        let update = lambda.update_function_code().function_name(f).zip_file(bytes.clone());
+        update.architectures(aws_sdk_lambda::types::Architecture::Arm64).send().await.unwrap();
     }
     let code_alert = || {
         hook.alerts()
             .into_iter()
             .find(|a| a["kind"] == "Drift" && a["function"] == "app-watchme" && a["field"] == "code")
     };
-    eventually("alert for watchme", MINUTE, || async { code_alert().is_some() }).await;
+    let arch_alert =
+        || hook.alerts().into_iter().any(|a| a["function"] == "app-watchme" && a["field"] == "architectures");
+    eventually("alert for watchme", MINUTE, || async { code_alert().is_some() && arch_alert() }).await;
     eventually("fixme's code put back", MINUTE, || async {
-        !in_progress(&emu, "app-fixme").await && code_sha(&emu, "app-fixme", "$LATEST").await == sha1
+        !in_progress(&emu, "app-fixme").await
+            && code_sha(&emu, "app-fixme", "$LATEST").await == sha1
+            && architectures(&emu, "app-fixme").await == ["x86_64"]
     })
     .await;
     let alert = code_alert().unwrap();
     assert_eq!(alert["action"], "none", "{alert}");
     assert!(alert["actual"].as_str().unwrap().contains("changed outside git"), "{alert}");
     assert_ne!(code_sha(&emu, "app-watchme", "$LATEST").await, sha1, "alert leaves the drift in place");
+    assert_eq!(architectures(&emu, "app-watchme").await, ["arm64"]);
 }
 
 /// Standard base64 (the emulator's answer), decoded.
@@ -167,4 +174,110 @@ fn base64_decode(s: &str) -> Vec<u8> {
         out.extend(n.to_be_bytes()[1..chunk.len()].iter().copied());
     }
     out
+}
+
+fn image_manifest(name: &str, uri: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {name}\nspec:\n{extra}  publish: onChange\n  code:\n    imageUri: {uri}\n  aliases:\n    live:\n      functionVersion: published\n"
+    )
+}
+
+#[tokio::test]
+async fn a_new_image_digest_in_git_updates_the_code_publishes_it_and_the_alias_follows() {
+    let emu = Emulator::start();
+    let f = "app-image";
+    let (_, _, first) = emu.seed_image("app", "v1", "image one", Some(f));
+    let (uri, _, second) = emu.seed_image("app", "v2", "image two", None);
+    let dir = manifests(&[("f.yaml", &image_manifest(f, &uri, ""))]);
+    let plan = emu.run(&["plan", "-m", path(&dir)]).expect(0);
+    assert!(plan.stdout.contains(&uri) && plan.stdout.contains(&first), "{}", plan.stdout);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let live = alias_version(&emu, f).await.unwrap();
+    assert_eq!((code_sha(&emu, f, "$LATEST").await, code_sha(&emu, f, &live).await), (second.clone(), second));
+    emu.clear_requests();
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(emu.write_calls(), Vec::<String>::new(), "nothing differs: nothing written");
+}
+
+#[tokio::test]
+async fn a_zip_manifest_for_an_image_function_is_blocked_and_nothing_is_written() {
+    let emu = Emulator::start();
+    let f = "app-kind";
+    emu.seed_image("app", "v1", "image one", Some(f));
+    let (v1, _, _) = emu.seed_object(BUCKET, KEY, "v1");
+    let dir = manifests(&[("f.yaml", &manifest(f, &v1, None, ""))]);
+    let plan = emu.run(&["plan", "-m", path(&dir)]);
+    assert!(
+        plan.all().contains("the package type cannot change (Image → Zip); recreate the function"),
+        "{}",
+        plan.all()
+    );
+    emu.clear_requests();
+    let run = emu.run(&["apply", "-m", path(&dir)]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(!emu.write_calls().iter().any(|w| w.contains("/code")), "{:?}", emu.write_calls());
+}
+
+async fn architectures(emu: &Emulator, f: &str) -> Vec<String> {
+    let c = emu.lambda().await.get_function_configuration().function_name(f).send().await.unwrap();
+    c.architectures().iter().map(|a| a.as_str().to_string()).collect()
+}
+
+#[tokio::test]
+async fn an_architecture_change_alone_sends_the_code_again_and_one_made_outside_git_is_put_back() {
+    let emu = Emulator::start();
+    let f = "app-arch";
+    emu.seed_function(f, 1);
+    let (v1, sha1, _) = emu.seed_object(BUCKET, KEY, "v1");
+    let dir = manifests(&[("f.yaml", &manifest(f, &v1, None, ""))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(architectures(&emu, f).await, ["x86_64"]);
+    std::fs::write(dir.path().join("f.yaml"), manifest(f, &v1, None, "  architectures: [arm64]\n")).unwrap();
+    let plan = emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("architectures") && !plan.stdout.contains("~ code"), "{}", plan.stdout);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!((architectures(&emu, f).await, code_sha(&emu, f, "$LATEST").await), (vec!["arm64".to_string()], sha1));
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+    // Changed outside git: the same code sent back on x86_64.
+    let lambda = emu.lambda().await;
+    let update = lambda.update_function_code().function_name(f).s3_bucket(BUCKET).s3_key(KEY).s3_object_version(&v1);
+    update.architectures(aws_sdk_lambda::types::Architecture::X8664).send().await.unwrap();
+    eventually("the update completes", MINUTE, || async { !in_progress(&emu, f).await }).await;
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    assert_eq!(architectures(&emu, f).await, ["arm64"]);
+}
+
+#[tokio::test]
+async fn validate_and_plan_warn_about_an_image_tag_at_its_line_and_keep_their_exit_code() {
+    let emu = Emulator::start();
+    let f = "app-tagged";
+    let (_, by_tag, _) = emu.seed_image("app", "v1", "image one", Some(f));
+    let dir = manifests(&[("f.yaml", &image_manifest(f, &by_tag, ""))]);
+    let warning = "f.yaml:8:5: spec.code.imageUri: a tag is mutable";
+    let validate = emu.run(&["validate", "-m", path(&dir)]).expect(0);
+    assert!(validate.stderr.contains("warning: ") && validate.stderr.contains(warning), "{}", validate.stderr);
+    let plan = emu.run(&["plan", "-m", path(&dir)]).expect(0);
+    assert!(plan.stderr.contains(warning), "{}", plan.stderr);
+}
+
+#[tokio::test]
+async fn an_image_function_exports_its_digest_and_architecture_and_round_trips_through_plan() {
+    let emu = Emulator::start();
+    let f = "app-exported";
+    let (_, by_tag, sha) = emu.seed_image("app", "v1", "image one", Some(f));
+    let lambda = emu.lambda().await;
+    let update = lambda.update_function_code().function_name(f).image_uri(&by_tag);
+    update.architectures(aws_sdk_lambda::types::Architecture::Arm64).send().await.unwrap();
+    eventually("the update completes", MINUTE, || async { !in_progress(&emu, f).await }).await;
+    let export = emu.run(&["export", "--function", f]).expect(0);
+    assert!(export.stdout.contains(&format!("app@sha256:{sha}")), "{}", export.stdout);
+    assert!(export.stdout.contains("- arm64"), "{}", export.stdout);
+    let adopted = manifests(&[("f.yaml", &export.stdout)]);
+    emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
+    emu.clear_requests();
+    emu.run(&["apply", "-m", path(&adopted)]).expect(0);
+    let writes = emu.write_calls();
+    assert!(writes.iter().all(|w| w.contains("/tags/")), "applying an export changes nothing: {writes:?}");
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_lambda::types::{FunctionCode, PackageType, RecursiveLoop, UpdateRuntimeOn};
+use aws_sdk_lambda::types::{RecursiveLoop, UpdateRuntimeOn};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::common::daemon::{Daemon, Webhook};
@@ -33,12 +33,9 @@ async fn tags(emu: &Emulator, f: &str) -> HashMap<String, String> {
     out.tags().cloned().unwrap_or_default()
 }
 
-/// An image function (moto stubs ECR: any repository URI is accepted).
+/// An image function, from an image pushed to the emulator's ECR.
 async fn seed_image_function(emu: &Emulator, f: &str) {
-    let role = emu.seed_role("123456789012", "image-role");
-    let code = FunctionCode::builder().image_uri("123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/app:v1").build();
-    let create = emu.lambda().await.create_function().function_name(f).role(role).package_type(PackageType::Image);
-    create.code(code).send().await.unwrap();
+    emu.seed_image("app", "v1", &format!("image of {f}"), Some(f));
 }
 
 async fn recursion(emu: &Emulator, f: &str) -> String {

@@ -191,3 +191,19 @@ async fn the_emulator_keeps_a_new_function_pending_and_refuses_writes_meanwhile_
     assert_eq!(e.code(), Some("ResourceConflictException"));
     assert!(e.message().unwrap_or("").contains("Pending"), "{e:?}");
 }
+
+#[tokio::test]
+async fn create_true_makes_an_image_function_on_arm64_without_a_runtime_or_handler() {
+    let (emu, _, _) = setup();
+    let (uri, _, digest) = emu.seed_image("app-img", "v1", "image one", None);
+    let text = format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-img\nspec:\n  create: true\n  executionRole: {ROLE}\n  architectures: [arm64]\n  code:\n    imageUri: {uri}\n"
+    );
+    let dir = manifests(&[("img.yaml", &text)]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let conf = emu.lambda().await.get_function_configuration().function_name("app-img").send().await.unwrap();
+    assert_eq!(conf.package_type().map(|p| p.as_str()), Some("Image"));
+    assert_eq!(conf.code_sha256(), Some(digest.as_str()));
+    assert_eq!(conf.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(), ["arm64"]);
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}

@@ -202,8 +202,11 @@ fn called_operations() -> BTreeSet<String> {
 /// alarms, and the service-linked role, as the caller; SSM decrypts SecureStrings with KMS; an
 /// update that sets layers needs GetLayerVersion on each ("you must have this permission in your
 /// user policy", adding-layers); UpdateFunctionCode from S3 reads the object with the caller's
-/// permissions (s3:GetObject, s3:GetObjectVersion for a versioned object).
+/// permissions (s3:GetObject, s3:GetObjectVersion for a versioned object), and an image of
+/// another account with ecr:BatchGetImage and ecr:GetDownloadUrlForLayer.
 const DEPENDENT: &[&str] = &[
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
     "cloudwatch:PutMetricAlarm",
     "cloudwatch:DeleteAlarms",
     "iam:CreateServiceLinkedRole",

@@ -39,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "types",
         ],
     ),
+    ("set_code", &["manifest"]),
     ("cli", &[]),
     ("progress", &[]),
 ];

@@ -33,6 +33,7 @@ mod safety;
 mod schema;
 mod secrets;
 mod secrets_manager;
+mod set_code;
 mod settings;
 mod snapshot;
 mod swap;

@@ -331,7 +331,7 @@ fn observed() -> impl Strategy<Value = Observed> {
                     sensitive_env: Default::default(),
                     code: None,
                     user_tags: Some(Default::default()),
-                    package_type: "Zip".into(),
+                    package: Default::default(),
                     ..FunctionState::default()
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),

@@ -26,7 +26,7 @@ impl Lambda {
         if recursion != crate::types::DEFAULT_RECURSIVE_LOOP {
             spec.insert("recursiveLoop".into(), json!(recursion));
         }
-        if f.package_type == "Image" {
+        if f.package.kind == crate::types::PackageType::Image {
             return Ok(spec);
         }
         let runtime = self.get_runtime_management(function, None).await?;

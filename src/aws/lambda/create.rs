@@ -1,13 +1,13 @@
 //! CreateFunction (opt-in creation) and DeleteFunction (of a function the controller created).
 
 use aws_sdk_lambda::types::{
-    ApplicationLogLevel, DeadLetterConfig, Environment, EphemeralStorage, FunctionCode, LogFormat, LoggingConfig,
-    PackageType, Runtime, SystemLogLevel, TracingConfig, TracingMode,
+    ApplicationLogLevel, Architecture, DeadLetterConfig, Environment, EphemeralStorage, FunctionCode, LogFormat,
+    LoggingConfig, PackageType, Runtime, SystemLogLevel, TracingConfig, TracingMode,
 };
 
 use super::Lambda;
 use crate::aws::call::AwsError;
-use crate::types::Creation;
+use crate::types::{CodeLocation, Creation};
 
 /// What CreateFunction answered: the function's ARN and the hash of the code Lambda read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +24,16 @@ impl Lambda {
     /// twice.
     pub async fn create_function(&self, function: &str, c: &Creation, sent: &[&str]) -> Result<Created, AwsError> {
         let s = &c.settings;
-        let code = FunctionCode::builder()
-            .s3_bucket(&c.code.bucket)
-            .s3_key(&c.code.key)
-            .set_s3_object_version(c.code.object_version.clone())
-            .build();
+        let (package, code) = match &c.code.location {
+            CodeLocation::S3 { bucket, key, object_version } => (
+                PackageType::Zip,
+                FunctionCode::builder().s3_bucket(bucket).s3_key(key).set_s3_object_version(object_version.clone()),
+            ),
+            // AWS: "Set to Image for container image" (a zip's Runtime and Handler are then refused).
+            CodeLocation::Image { uri } => (PackageType::Image, FunctionCode::builder().image_uri(uri)),
+        };
+        let code = code.build();
+        let architectures = c.architecture.as_deref().map(|a| vec![Architecture::from(a)]);
         let env = c.environment.as_ref().map(|e| {
             Environment::builder()
                 .set_variables(Some(e.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()))
@@ -50,8 +55,9 @@ impl Lambda {
                 self.client
                     .create_function()
                     .function_name(function)
-                    .package_type(PackageType::Zip)
+                    .package_type(package.clone())
                     .code(code.clone())
+                    .set_architectures(architectures.clone())
                     .set_role(s.execution_role.clone())
                     .set_runtime(s.runtime.as_deref().map(Runtime::from))
                     .set_handler(s.handler.clone())

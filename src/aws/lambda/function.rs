@@ -4,16 +4,16 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_lambda::types::{
-    ApplicationLogLevel, DeadLetterConfig, Environment, EphemeralStorage, FunctionConfiguration, LastUpdateStatus,
-    LogFormat, LoggingConfig, Runtime, State, SystemLogLevel, TracingConfig, TracingMode,
+    ApplicationLogLevel, Architecture, DeadLetterConfig, Environment, EphemeralStorage, FunctionConfiguration,
+    LastUpdateStatus, LogFormat, LoggingConfig, Runtime, State, SystemLogLevel, TracingConfig, TracingMode,
 };
 
 use super::{applied_generation, code_record, created_by, markers, published, qualifier_of, Lambda};
 use crate::aws::call::AwsError;
 use crate::types::limits::MAX_CACHED_VERSIONS;
 use crate::types::{
-    CodeRecord, CodeSource, FunctionState, Published, SensitiveEnv, Settings, VersionConfig, CODE_TAG, PUBLISHED_TAG,
-    SENSITIVE_ENV_TAG,
+    CodeLocation, CodeRecord, CodeSource, FunctionState, Package, PackageType, Published, SensitiveEnv, Settings,
+    VersionConfig, CODE_TAG, PUBLISHED_TAG, SENSITIVE_ENV_TAG,
 };
 
 /// The state reason codes that mean Lambda cannot decrypt the environment (the variables are then
@@ -113,7 +113,13 @@ impl Lambda {
             pending: conf.and_then(|c| c.state()) == Some(&State::Pending),
             creation_failed: conf.and_then(creation_failed),
             user_tags: out.tags().map(crate::types::user_tags),
-            package_type: conf.and_then(|c| c.package_type()).map_or("", |p| p.as_str()).to_string(),
+            package: Package {
+                kind: PackageType::parse(conf.and_then(|c| c.package_type()).map(|p| p.as_str())),
+                image_uri: out.code().and_then(|c| c.image_uri()).map(str::to_string),
+                architectures: conf
+                    .map(|c| c.architectures().iter().map(|a| a.as_str().to_string()).collect())
+                    .unwrap_or_default(),
+            },
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
             // Tags refused (TagsError): every variable is taken as secret until they can be read.
@@ -268,19 +274,36 @@ impl Lambda {
         self.put_tag(arn, SENSITIVE_ENV_TAG, &names.encode()).await
     }
 
-    /// UpdateFunctionCode from the S3 object `code` names (at its version when given).
+    /// UpdateFunctionCode from the S3 object or the ECR image `code` names, with the
+    /// architecture when managed, guarded by `revision_id`.
     /// AWS (UpdateFunctionCode): "S3ObjectVersion: For versioned objects, the version of the
-    /// deployment package object to use." The bucket must be in the function's region.
-    pub async fn update_code(&self, function: &str, code: &CodeSource) -> Result<(), AwsError> {
+    /// deployment package object to use." The bucket must be in the function's region. "ImageUri:
+    /// URI of a container image in the Amazon ECR registry. Do not use for a function defined
+    /// with a .zip file archive." "RevisionId: Update the function only if the revision ID matches
+    /// the ID that's specified."
+    pub async fn update_code(
+        &self,
+        function: &str,
+        code: &CodeSource,
+        architecture: Option<&str>,
+        revision_id: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let architectures = architecture.map(|a| vec![Architecture::from(a)]);
         self.caller
             .call("lambda:UpdateFunctionCode", || {
-                self.client
+                let r = self
+                    .client
                     .update_function_code()
                     .function_name(function)
-                    .s3_bucket(&code.bucket)
-                    .s3_key(&code.key)
-                    .set_s3_object_version(code.object_version.clone())
-                    .send()
+                    .set_architectures(architectures.clone())
+                    .set_revision_id(revision_id.map(str::to_string));
+                match &code.location {
+                    CodeLocation::S3 { bucket, key, object_version } => {
+                        r.s3_bucket(bucket).s3_key(key).set_s3_object_version(object_version.clone())
+                    }
+                    CodeLocation::Image { uri } => r.image_uri(uri),
+                }
+                .send()
             })
             .await
             .map(drop)

@@ -94,6 +94,24 @@ impl Emulator {
         (field("VersionId"), field("CodeSha256"), field("ZipFile"))
     }
 
+    /// Pushes an image holding `text` to ECR `repository` under `tag`; with `function`, also
+    /// creates that container-image function from it. Returns the URI by digest, the URI by tag
+    /// and the CodeSha256 Lambda reports for it (the digest's hex).
+    pub fn seed_image(
+        &self,
+        repository: &str,
+        tag: &str,
+        text: &str,
+        function: Option<&str>,
+    ) -> (String, String, String) {
+        let body = serde_json::json!({"region": REGION, "repository": repository, "tag": tag, "text": text, "function": function});
+        let (status, body) = self.admin("POST", "/_ext/seed/image", &body.to_string());
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let field = |k: &str| v[k].as_str().unwrap().to_string();
+        (field("ImageUri"), field("TagUri"), field("CodeSha256"))
+    }
+
     /// Creates SQS queue `name`; returns its ARN.
     pub fn seed_queue(&self, name: &str) -> String {
         let (status, body) =
