@@ -106,6 +106,7 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
         .unwrap_or_default()
 }
 
+mod definition;
 mod function;
 mod mappings;
 mod policy;

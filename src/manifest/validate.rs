@@ -173,7 +173,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, aliases.NAME[.{}])",
-            super::settings_rules::PATHS.join(", "),
+            [super::settings_rules::PATHS, super::definition_rules::PATHS].concat().join(", "),
             ALIAS_FIELDS.join("|")
         ))
     }

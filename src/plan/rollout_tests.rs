@@ -39,6 +39,7 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
         last_update_failed: None,
         sensitive_env: Default::default(),
         code: None,
+        package_type: "Zip".into(),
     };
     let alias = AliasState {
         function_version: version.into(),

@@ -36,6 +36,7 @@ pub(super) fn function() -> FunctionState {
         last_update_failed: None,
         sensitive_env: Default::default(),
         code: None,
+        package_type: "Zip".into(),
     }
 }
 

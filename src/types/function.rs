@@ -202,6 +202,8 @@ pub struct FunctionState {
     pub sensitive_env: super::SensitiveEnv,
     /// The code lambda-reconciler last deployed (from the function's tag [`super::CODE_TAG`]).
     pub code: Option<super::CodeRecord>,
+    /// `Zip` or `Image` (GetFunction's PackageType; empty when not returned).
+    pub package_type: String,
 }
 
 /// What a published version holds that the controller compares: its environment, its settings

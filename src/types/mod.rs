@@ -27,7 +27,7 @@ pub use rollout::{
 };
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
-pub use settings::{Settings, LOGGING_FIELDS};
+pub use settings::{FileSystem, Image, Settings, Vpc, LOGGING_FIELDS};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -314,6 +314,7 @@ fn observed() -> impl Strategy<Value = Observed> {
                     last_update_failed: None,
                     sensitive_env: Default::default(),
                     code: None,
+                    package_type: "Zip".into(),
                 }),
                 provisioned: pcs.into_iter().filter(|(k, _)| live(k)).map(|(k, v)| (k.to_string(), v)).collect(),
                 invoke_configs: eics.into_iter().filter(|(k, _)| k.as_deref().is_none_or(live)).collect(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, DeadLetterConfig, Environment, EphemeralStorage, FunctionConfiguration, LastUpdateStatus,
-    LogFormat, LoggingConfig, Runtime, SystemLogLevel, TracingConfig, TracingMode,
+    LogFormat, LoggingConfig, SystemLogLevel, TracingConfig, TracingMode,
 };
 
 use super::{applied_generation, code_record, markers, published, qualifier_of, Lambda};
@@ -52,10 +52,7 @@ fn settings(c: &FunctionConfiguration) -> Settings {
         application_log_level: logging.and_then(|l| l.application_log_level()).map(|l| l.as_str().to_string()),
         system_log_level: logging.and_then(|l| l.system_log_level()).map(|l| l.as_str().to_string()),
         log_group: Some(logging.and_then(|l| l.log_group()).map_or(format!("/aws/lambda/{name}"), str::to_string)),
-        // Image functions have no runtime or handler: "" (as a manifest's absent one reads).
-        runtime: Some(c.runtime().map_or("", |r| r.as_str()).to_string()),
-        handler: Some(c.handler().unwrap_or_default().to_string()),
-        execution_role: Some(c.role().unwrap_or_default().to_string()),
+        ..super::definition::read(c, Settings::default())
     }
 }
 
@@ -100,6 +97,7 @@ impl Lambda {
             role: conf.and_then(|c| c.role()).unwrap_or_default().to_string(),
             published: published(out.tags()),
             code: code_record(out.tags()),
+            package_type: conf.and_then(|c| c.package_type()).map_or("", |p| p.as_str()).to_string(),
             settings: conf.map(settings).unwrap_or_default(),
             last_update_failed: conf.and_then(update_failed),
             // Tags refused (TagsError): every variable is taken as secret until they can be read.
@@ -130,8 +128,8 @@ impl Lambda {
         });
         self.caller
             .call("lambda:UpdateFunctionConfiguration", || {
-                self.client
-                    .update_function_configuration()
+                let update = self.client.update_function_configuration();
+                super::definition::write(update, s)
                     .function_name(function)
                     .set_environment(env.clone())
                     .set_memory_size(to_i32(s.memory_size))
@@ -147,9 +145,6 @@ impl Lambda {
                     )
                     .set_kms_key_arn(s.kms_key_arn.clone())
                     .set_logging_config(logging.clone())
-                    .set_runtime(s.runtime.as_deref().map(Runtime::from))
-                    .set_handler(s.handler.clone())
-                    .set_role(s.execution_role.clone())
                     .send()
             })
             .await
@@ -175,7 +170,7 @@ impl Lambda {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let conf = FunctionConfiguration::builder()
+        let conf = super::definition::copy(&c, FunctionConfiguration::builder())
             .set_environment(c.environment().cloned())
             .set_memory_size(c.memory_size())
             .set_timeout(c.timeout())
@@ -187,9 +182,6 @@ impl Lambda {
             .set_kms_key_arn(c.kms_key_arn().map(str::to_string))
             .set_logging_config(c.logging_config().cloned())
             .set_function_name(c.function_name().map(str::to_string))
-            .set_runtime(c.runtime().cloned())
-            .set_handler(c.handler().map(str::to_string))
-            .set_role(c.role().map(str::to_string))
             .build();
         let v = VersionConfig {
             environment: variables(Some(&conf)),
