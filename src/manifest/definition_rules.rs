@@ -2,7 +2,7 @@
 
 use super::definition::{FileSystemConfig, ImageConfig, SnapStart, VpcConfig, RUNTIMES};
 use super::model::Spec;
-use crate::types::{Field, FileSystem, Image, Settings, Vpc};
+use crate::types::{snap_start_runtime, Field, FileSystem, Image, Settings, Vpc, SNAP_START_MAX_EPHEMERAL};
 
 /// The definition paths `ignoreDifferences` may name.
 pub const PATHS: &[&str] =
@@ -19,9 +19,6 @@ pub const MAX_MOUNT_PATH: usize = 160;
 pub const MAX_IMAGE_ITEMS: usize = 1500;
 pub const MAX_IMAGE_ITEM: usize = 1024;
 pub const MAX_WORKING_DIRECTORY: usize = 1000;
-/// Ephemeral storage SnapStart allows: "SnapStart does not support … ephemeral storage greater
-/// than 512 MB" (snapstart.html).
-pub const SNAP_START_MAX_EPHEMERAL: i64 = 512;
 
 /// Handler: the model's 0-128 characters, pattern `[^\s]+` (so at least one).
 pub const MAX_HANDLER: usize = 128;
@@ -83,19 +80,6 @@ pub fn check(s: &Spec, err: &mut dyn FnMut(&str, String)) {
     }
     snap_start(s, err);
     package_and_network(s, err);
-}
-
-/// AWS (snapstart.html): SnapStart supports Java 11 and later, Python 3.12 and later, .NET 8 and
-/// later managed runtimes ("nodejs22.x is not supported for SnapStart enabled functions").
-pub fn snap_start_runtime(runtime: &str) -> bool {
-    let major = |rest: &str| rest.split('.').next().and_then(|n| n.parse::<u32>().ok());
-    if let Some(rest) = runtime.strip_prefix("python3.") {
-        return major(rest).is_some_and(|n| n >= 12);
-    }
-    if let Some(rest) = runtime.strip_prefix("java") {
-        return major(rest).is_some_and(|n| n >= 11);
-    }
-    runtime.strip_prefix("dotnet").and_then(major).is_some_and(|n| n >= 8)
 }
 
 /// Whether the manifest's code makes this an image function: `None` without `spec.code` (the

@@ -5,8 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::{diff, Diff, Op};
 use crate::desired::Desired;
-use crate::manifest::definition_rules::{snap_start_runtime, SNAP_START_MAX_EPHEMERAL};
-use crate::types::{FunctionState, Settings, LOGGING_FIELDS};
+use crate::types::{snap_start_runtime, FunctionState, Settings, LOGGING_FIELDS, SNAP_START_MAX_EPHEMERAL};
 
 /// True for a value that means "none": null, "", [], SnapStart `None`, or an object holding only
 /// such values or `false` (no VPC, no image overrides).

@@ -27,7 +27,7 @@ pub use rollout::{
 };
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
-pub use settings::{FileSystem, Image, Settings, Vpc, LOGGING_FIELDS};
+pub use settings::{snap_start_runtime, FileSystem, Image, Settings, Vpc, LOGGING_FIELDS, SNAP_START_MAX_EPHEMERAL};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -91,6 +91,23 @@ pub struct Image {
     pub working_directory: String,
 }
 
+/// Ephemeral storage SnapStart allows: "SnapStart does not support … ephemeral storage greater
+/// than 512 MB" (snapstart.html).
+pub const SNAP_START_MAX_EPHEMERAL: i64 = 512;
+
+/// AWS (snapstart.html): SnapStart supports Java 11 and later, Python 3.12 and later, .NET 8 and
+/// later managed runtimes ("nodejs22.x is not supported for SnapStart enabled functions").
+pub fn snap_start_runtime(runtime: &str) -> bool {
+    let major = |rest: &str| rest.split('.').next().and_then(|n| n.parse::<u32>().ok());
+    if let Some(rest) = runtime.strip_prefix("python3.") {
+        return major(rest).is_some_and(|n| n >= 12);
+    }
+    if let Some(rest) = runtime.strip_prefix("java") {
+        return major(rest).is_some_and(|n| n >= 11);
+    }
+    runtime.strip_prefix("dotnet").and_then(major).is_some_and(|n| n >= 8)
+}
+
 /// The logging fields: AWS takes LoggingConfig whole, so a change to one sends every one managed.
 pub const LOGGING_FIELDS: &[&str] = &[
     "loggingConfig.format",

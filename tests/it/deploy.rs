@@ -202,7 +202,9 @@ fn called_operations() -> BTreeSet<String> {
 /// alarms, and the service-linked role, as the caller; SSM decrypts SecureStrings with KMS; an
 /// update that sets layers needs GetLayerVersion on each ("you must have this permission in your
 /// user policy", adding-layers); UpdateFunctionCode from S3 reads the object with the caller's
-/// permissions (s3:GetObject, s3:GetObjectVersion for a versioned object).
+/// permissions (s3:GetObject, s3:GetObjectVersion for a versioned object); an update with a Role
+/// needs iam:PassRole, one with a VpcConfig the ec2:Describe* reads, one with FileSystemConfigs
+/// elasticfilesystem:DescribeMountTargets (Lambda API permissions reference).
 const DEPENDENT: &[&str] = &[
     "cloudwatch:PutMetricAlarm",
     "cloudwatch:DeleteAlarms",
@@ -210,6 +212,11 @@ const DEPENDENT: &[&str] = &[
     "lambda:GetLayerVersion",
     "s3:GetObject",
     "s3:GetObjectVersion",
+    "iam:PassRole",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "elasticfilesystem:DescribeMountTargets",
 ];
 
 fn policy_actions(rel: &str) -> BTreeSet<String> {
