@@ -116,6 +116,11 @@ fn settings(s: &Settings, name: &str, spec: &mut Map<String, Value>) {
     s.runtime.iter().filter(|r| !r.is_empty()).for_each(|r| put("runtime", json!(r)));
     s.handler.iter().filter(|h| !h.is_empty()).for_each(|h| put("handler", json!(h)));
     s.execution_role.iter().filter(|r| !r.is_empty()).for_each(|r| put("executionRole", json!(r)));
+    let vpc = s.vpc_config.iter().filter(|v| v.is_connected());
+    vpc.for_each(|v| put("vpcConfig", json!(v)));
+    s.file_system_configs.iter().filter(|f| !f.is_empty()).for_each(|f| put("fileSystemConfigs", json!(f)));
+    s.snap_start.iter().filter(|a| *a == "PublishedVersions").for_each(|a| put("snapStart", json!(a)));
+    s.image_config.iter().filter(|i| **i != Default::default()).for_each(|i| put("imageConfig", json!(i)));
     let default_group = format!("/aws/lambda/{name}");
     let json_format = s.log_format.as_deref() == Some("JSON");
     let custom_group = s.log_group.as_ref().filter(|g| **g != default_group);

@@ -123,6 +123,7 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
 mod create;
 pub use create::Created;
 mod configs;
+mod definition;
 mod function;
 mod mappings;
 mod policy;

@@ -1,4 +1,7 @@
-//! Manifest values of the function's definition: its runtime, handler and execution role.
+//! Manifest values of the function's definition: runtime, handler, execution role, VPC, file systems, SnapStart, image config.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// The `Runtime` enum of Lambda's API model (botocore 1.44.8, lambda 2015-03-31). Deprecated
 /// runtimes are listed too: AWS refuses them ("Lambda blocks creating new functions and updating
@@ -57,3 +60,57 @@ pub const RUNTIMES: &[&str] = &[
     "java17.al2023",
     "custom",
 ];
+
+/// `spec.vpcConfig`: the subnets and security groups the function connects through (sets).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VpcConfig {
+    /// Subnet ids (`subnet-…`), at most 16.
+    #[serde(default)]
+    #[schemars(length(max = 16))]
+    pub subnet_ids: Vec<String>,
+    /// Security group ids (`sg-…`), at most 5.
+    #[serde(default)]
+    #[schemars(length(max = 5))]
+    pub security_group_ids: Vec<String>,
+    /// Outbound IPv6 on dual-stack subnets (default false).
+    #[serde(default)]
+    pub ipv6_allowed_for_dual_stack: bool,
+}
+
+/// One entry of `spec.fileSystemConfigs`: an EFS access point and where it is mounted.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSystemConfig {
+    /// The access point's ARN (`arn:aws:elasticfilesystem:REGION:ACCOUNT:access-point/fsap-…`).
+    #[schemars(length(max = 256))]
+    pub arn: String,
+    /// `/mnt/NAME`, at most 160 characters.
+    #[schemars(length(max = 160))]
+    pub local_mount_path: String,
+}
+
+/// SnapStart's `ApplyOn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum SnapStart {
+    PublishedVersions,
+    None,
+}
+
+/// `spec.imageConfig` (image functions): overrides of the image's ENTRYPOINT, CMD and WORKDIR;
+/// a field left out is the image's own.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageConfig {
+    /// At most 1,500 items.
+    #[serde(default)]
+    #[schemars(length(max = 1500))]
+    pub entry_point: Vec<String>,
+    /// At most 1,500 items.
+    #[serde(default)]
+    #[schemars(length(max = 1500))]
+    pub command: Vec<String>,
+    /// At most 1,000 characters.
+    #[schemars(length(max = 1000))]
+    pub working_directory: Option<String>,
+}

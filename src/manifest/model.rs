@@ -89,6 +89,20 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(length(min = 1, max = 1))]
     pub architectures: Field<Vec<super::code::Architecture>>,
+    /// The VPC: `subnetIds` (at most 16), `securityGroupIds` (at most 5), compared as sets, and
+    /// `ipv6AllowedForDualStack`; `null` disconnects the function. Absent: unmanaged.
+    #[serde(default)]
+    pub vpc_config: Field<super::definition::VpcConfig>,
+    /// At most one EFS access point mount (needs a VPC); `null` or `[]` removes it.
+    #[serde(default)]
+    #[schemars(length(max = 1))]
+    pub file_system_configs: Field<Vec<super::definition::FileSystemConfig>>,
+    /// `PublishedVersions` or `None` (Java 11+, Python 3.12+, .NET 8+ zip functions); `null`: None.
+    #[serde(default)]
+    pub snap_start: Field<super::definition::SnapStart>,
+    /// An image function's ENTRYPOINT, CMD and WORKDIR overrides; `null`: the image's own.
+    #[serde(default)]
+    pub image_config: Field<super::definition::ImageConfig>,
     /// Memory in MB, 128-10240 (Lambda's quota). Absent: unmanaged.
     #[schemars(range(min = 128, max = 10240))]
     pub memory_size: Option<i64>,

@@ -175,7 +175,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, architectures, {}, tags.KEY, {}, aliases.NAME[.{}])",
-            super::settings_rules::PATHS.join(", "),
+            [super::settings_rules::PATHS, super::definition_rules::PATHS].concat().join(", "),
             super::function_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
         ))

@@ -43,8 +43,7 @@ impl ConfigAction {
 /// image"). The one place that decides it: the manifest's code when it names one (the package
 /// type never changes), else the live PackageType.
 pub(super) fn is_image(d: &Desired, f: &FunctionState) -> bool {
-    let kind = d.code.as_ref().map_or(f.package.kind, |c| c.package_type());
-    kind == crate::types::PackageType::Image
+    super::settings::is_image(d, f)
 }
 
 /// True for an action that changes `$LATEST` in what a published version carries.

@@ -59,7 +59,7 @@ pub enum Action {
     /// the set settings, in one call.
     UpdateConfiguration {
         environment: Option<EnvMap>,
-        settings: Settings,
+        settings: Box<Settings>,
         /// Written first (the sensitive-env tag) when the new environment puts a secret under a
         /// name the tag does not list yet: the tag never lags behind a secret in AWS.
         record_first: Option<SensitiveEnv>,
@@ -411,6 +411,11 @@ fn reserved(d: &Desired, current: Option<i64>) -> Option<Action> {
 
 /// One UpdateFunctionConfiguration for whatever differs in the environment and the settings.
 fn configuration(d: &Desired, f: &crate::types::FunctionState, p: &mut FunctionPlan) {
+    let refused = settings::refusals(d, f);
+    if !refused.is_empty() {
+        p.blocked.extend(refused);
+        return;
+    }
     let env = environment::plan(d, f);
     let set = settings::plan(d, &f.settings);
     if env.is_none() && set.is_none() {
@@ -420,7 +425,7 @@ fn configuration(d: &Desired, f: &crate::types::FunctionState, p: &mut FunctionP
     let (settings, more) = set.unwrap_or_default();
     diffs.extend(more);
     let record_first = environment.as_ref().and_then(|e| environment::record_first(e, &f.sensitive_env));
-    p.push(Action::UpdateConfiguration { environment, settings, record_first }, diffs);
+    p.push(Action::UpdateConfiguration { environment, settings: Box::new(settings), record_first }, diffs);
 }
 
 /// Plans an event invoke config (function-level when `qualifier` is `None`).

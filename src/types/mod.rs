@@ -37,7 +37,7 @@ pub use rollout::{
 };
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
-pub use settings::{Settings, LOGGING_FIELDS};
+pub use settings::{snap_start_runtime, FileSystem, Image, Settings, Vpc, LOGGING_FIELDS, SNAP_START_MAX_EPHEMERAL};
 pub use tags::{
     is_aws_tag, is_controller_tag, is_tag_text, is_user_tag, max_user_tags, user_tags, MAX_TAG_KEY, MAX_TAG_VALUE,
 };

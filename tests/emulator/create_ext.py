@@ -52,6 +52,13 @@ def create(inner, environ, start_response, region, body, backend):
         return finish(start_response, status, headers, out)
     name = body["FunctionName"].rsplit(":", 1)[-1]
     fn = backend(region).get_function(name)
+    try:
+        # The definition's refusals (runtime, handler, role, VPC, file systems, SnapStart, image
+        # config), as for an update: checked on the new function, which is removed if refused.
+        settings_ext.check_definition(environ, fn, body)
+    except ApiError:
+        backend(region).delete_function(name)
+        raise
     settings_ext.store(fn, body)
     if key is not None or img is not None or body.get("Architectures"):
         out = code_ext.store(fn, key, {**code, "Architectures": body.get("Architectures")}, out, img)

@@ -207,6 +207,17 @@ def check_image_read(environ, image_account, caller_account):
                        "Lambda does not have permission to access the ECR image. Check the ECR permissions.")
 
 
+def check_action(environ, action):
+    """An action Lambda's API makes with the caller's permissions besides its own (e.g.
+    ec2:DescribeSubnets for a VPC): AccessDeniedException when the policy does not allow it."""
+    policy = policy_of(environ)
+    if policy is None or allows(policy, action):
+        return
+    raise ApiError(403, "AccessDeniedException",
+                   f"User: arn:aws:iam::123456789012:user/{access_key_of(environ)} is not authorized to perform: "
+                   f"{action} because no identity-based policy allows the {action} action")
+
+
 def may_list_tags(environ):
     policy = policy_of(environ)
     return policy is None or allows(policy, "lambda:ListTags")

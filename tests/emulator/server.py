@@ -194,6 +194,12 @@ class Extension:
                 with LOCK:
                     code_ext.created(region, body["function"], out["CodeSha256"])
             return respond(start_response, 200, out)
+        if path == "/_ext/seed/vpc" and method == "POST":
+            import settings_ext
+
+            port = environ.get("SERVER_PORT")
+            return respond(start_response, 200, settings_ext.seed_vpc(f"http://127.0.0.1:{port}", body.get("region", "us-east-1"),
+                                                                      int(body.get("subnets", 2))))
         if path == "/_ext/seed/role" and method == "POST":
             return respond(start_response, 200, {"Arn": cloudtrail_ext.seed_role(body["account"], body["name"])})
         if path == "/_ext/seed/events" and method == "POST":

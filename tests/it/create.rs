@@ -49,8 +49,13 @@ fn setup() -> (Emulator, String, String) {
 #[tokio::test]
 async fn create_true_makes_the_function_from_its_code_then_publishes_and_creates_its_alias_in_one_apply() {
     let (emu, version, sha) = setup();
-    let extra = "  reservedConcurrency: 3\n  tags: {team: orders}\n  recursiveLoop: Allow\n  environment:\n    variables:\n      LEVEL: info\n";
-    let dir = manifests(&[("new.yaml", &manifest("app-new", &version, extra))]);
+    let (subnets, group) = emu.seed_vpc(2);
+    let vpc = format!(
+        "  vpcConfig: {{subnetIds: [{}], securityGroupIds: [{group}]}}\n  snapStart: PublishedVersions\n",
+        subnets.join(", ")
+    );
+    let extra = format!("{vpc}  reservedConcurrency: 3\n  tags: {{team: orders}}\n  recursiveLoop: Allow\n  environment:\n    variables:\n      LEVEL: info\n");
+    let dir = manifests(&[("new.yaml", &manifest("app-new", &version, &extra))]);
     emu.clear_requests();
     emu.run(&["apply", "-m", path(&dir)]).expect(0);
     let lambda = emu.lambda().await;
@@ -61,6 +66,12 @@ async fn create_true_makes_the_function_from_its_code_then_publishes_and_creates
     assert_eq!(conf.handler(), Some("handler.handler"));
     assert_eq!(conf.role(), Some(ROLE));
     assert_eq!(conf.environment().unwrap().variables().unwrap()["LEVEL"], "info");
+    let mut live_subnets = conf.vpc_config().unwrap().subnet_ids().to_vec();
+    live_subnets.sort();
+    let mut want = subnets.clone();
+    want.sort();
+    assert_eq!(live_subnets, want, "the VPC is part of the creation");
+    assert_eq!(conf.snap_start().and_then(|s| s.apply_on()).map(|a| a.as_str()), Some("PublishedVersions"));
     assert_eq!(f.concurrency().unwrap().reserved_concurrent_executions(), Some(3));
     assert_eq!(tag(&emu, "app-new", "lambda-reconciler.io/created-by").await.as_deref(), Some("app-new"));
     assert_eq!(tag(&emu, "app-new", "team").await.as_deref(), Some("orders"), "user tags set at creation");

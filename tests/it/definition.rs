@@ -159,3 +159,203 @@ async fn changing_the_execution_role_needs_pass_role_in_the_policy() {
     let c = emu.lambda().await.get_function_configuration().function_name(f).send().await.unwrap();
     assert_eq!(c.role(), Some(role.as_str()));
 }
+
+fn seed_vpc(emu: &Emulator, subnets: usize) -> (Vec<String>, String) {
+    emu.seed_vpc(subnets)
+}
+
+const ACCESS_POINT: &str = "arn:aws:elasticfilesystem:ap-northeast-1:123456789012:access-point/fsap-0123456789abcdef0";
+
+#[test]
+fn snap_start_vpc_and_file_system_rules_are_each_reported_at_validate() {
+    let subnets: Vec<String> = (0..17).map(|i| format!("subnet-{i:02}")).collect();
+    let snap = format!(
+        "  runtime: nodejs22.x\n  snapStart: PublishedVersions\n  ephemeralStorage: 1024\n  vpcConfig: {{subnetIds: [subnet-a], securityGroupIds: [sg-a]}}\n  fileSystemConfigs: [{{arn: {ACCESS_POINT}, localMountPath: /mnt/data}}]\n  aliases:\n    live: {{functionVersion: \"1\", provisionedConcurrency: 2}}\n"
+    );
+    let vpc = format!(
+        "  vpcConfig: {{subnetIds: [{}], securityGroupIds: [sg-a, sg-b, sg-c, sg-d, sg-e, sg-f, Sg-x]}}\n",
+        subnets.join(", ")
+    );
+    let efs = "  vpcConfig: null\n  fileSystemConfigs: [{arn: arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-system/fs-1, localMountPath: /data}]\n  imageConfig: {command: [app.handler]}\n  code: {s3: {bucket: app-code, key: fn.zip, objectVersion: \"1\"}}\n";
+    let dir = manifests(&[
+        ("snap.yaml", &manifest("app-snap", &snap)),
+        ("vpc.yaml", &manifest("app-vpc", &vpc)),
+        ("efs.yaml", &manifest("app-efs", efs)),
+        ("half.yaml", &manifest("app-half", "  vpcConfig: {subnetIds: [subnet-a]}\n")),
+    ]);
+    let run = Emulator::unstarted(1).run(&["validate", "-m", path(&dir)]).expect(1);
+    for needle in [
+        "snap.yaml:7:3: spec.snapStart: nodejs22.x is not supported for SnapStart",
+        "spec.snapStart: SnapStart does not support ephemeral storage greater than 512 MB",
+        "spec.snapStart: SnapStart does not support Amazon EFS",
+        "spec.snapStart: SnapStart does not support provisioned concurrency (aliases.live.provisionedConcurrency)",
+        "vpc.yaml:6:15: spec.vpcConfig.subnetIds: 17 subnets, over Lambda's 16",
+        "spec.vpcConfig.securityGroupIds: 7 security groups, over Lambda's 5",
+        "spec.vpcConfig.securityGroupIds[6]: `Sg-x` is not a security group id",
+        "efs.yaml:7:3: spec.fileSystemConfigs: an EFS file system needs a VPC",
+        "spec.fileSystemConfigs[0].arn: `arn:aws:elasticfilesystem:ap-northeast-1:123456789012:file-s…` is not an EFS access point ARN",
+        "spec.fileSystemConfigs[0].localMountPath: `/data` is not /mnt/NAME",
+        "spec.imageConfig: only for image functions",
+        "half.yaml:6:3: spec.vpcConfig: subnetIds and securityGroupIds go together",
+    ] {
+        assert!(run.all().contains(needle), "{needle} in {}", run.all());
+    }
+}
+
+#[tokio::test]
+async fn a_vpc_change_waits_out_in_progress_then_publishes_and_null_disconnects() {
+    let emu = Emulator::start();
+    let f = "app-net";
+    emu.seed_function(f, 1);
+    let (subnets, sg) = seed_vpc(&emu, 2);
+    emu.configure(r#"{"vpc_update_seconds": 1.5}"#);
+    let body = format!(
+        "  publish: onChange\n  runtime: python3.12\n  snapStart: PublishedVersions\n  vpcConfig: {{subnetIds: [{}, {}], securityGroupIds: [{sg}]}}\n  aliases:\n    live:\n      functionVersion: published\n",
+        subnets[1], subnets[0]
+    );
+    let dir = manifests(&[("f.yaml", &manifest(f, &body))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let lambda = emu.lambda().await;
+    let alias = lambda.get_alias().function_name(f).name("live").send().await.unwrap();
+    let version = alias.function_version().unwrap().to_string();
+    let v = lambda.get_function_configuration().function_name(f).qualifier(&version).send().await.unwrap();
+    let vpc = v.vpc_config().unwrap();
+    let mut live = vpc.subnet_ids().to_vec();
+    live.sort();
+    let mut want = subnets.clone();
+    want.sort();
+    assert_eq!((live, vpc.security_group_ids()), (want, [sg.clone()].as_slice()));
+    assert!(vpc.vpc_id().is_some_and(|id| id.starts_with("vpc-")), "{vpc:?}");
+    let snap = v.snap_start().unwrap();
+    assert_eq!(
+        (snap.apply_on().map(|a| a.as_str()), snap.optimization_status().map(|o| o.as_str())),
+        (Some("PublishedVersions"), Some("On"))
+    );
+    let latest = lambda.get_function_configuration().function_name(f).send().await.unwrap();
+    assert_eq!(latest.snap_start().unwrap().optimization_status().map(|o| o.as_str()), Some("Off"));
+    // The lists are sets: their order in git is not a difference.
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+
+    let export = emu.run(&["export", "--function", f]).expect(0);
+    assert!(
+        export.stdout.contains("vpcConfig:") && export.stdout.contains("snapStart: PublishedVersions"),
+        "{}",
+        export.stdout
+    );
+    let adopted = manifests(&[("f.yaml", &export.stdout)]);
+    emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
+
+    let off = body.replace(
+        &format!("vpcConfig: {{subnetIds: [{}, {}], securityGroupIds: [{sg}]}}", subnets[1], subnets[0]),
+        "vpcConfig: null",
+    );
+    let dir = manifests(&[("f.yaml", &manifest(f, &off))]);
+    let plan = emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("- vpcConfig"), "{}", plan.stdout);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let latest = lambda.get_function_configuration().function_name(f).send().await.unwrap();
+    assert!(latest.vpc_config().is_none_or(|v| v.subnet_ids().is_empty()), "{latest:?}");
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+}
+
+async fn image_function(emu: &Emulator, f: &str) {
+    emu.seed_image("app", "v1", &format!("image of {f}"), Some(f));
+}
+
+#[tokio::test]
+async fn an_image_function_takes_image_config_and_its_handler_is_refused_before_any_write() {
+    let emu = Emulator::start();
+    let f = "app-image";
+    image_function(&emu, f).await;
+    let dir =
+        manifests(&[("f.yaml", &manifest(f, "  imageConfig: {command: [app.handler], workingDirectory: /app}\n"))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let lambda = emu.lambda().await;
+    let c = lambda.get_function_configuration().function_name(f).send().await.unwrap();
+    let image = c.image_config_response().and_then(|r| r.image_config()).unwrap();
+    assert_eq!((image.command(), image.working_directory()), (["app.handler".to_string()].as_slice(), Some("/app")));
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+
+    let dir = manifests(&[("f.yaml", &manifest(f, "  handler: app.main\n  memorySize: 512\n"))]);
+    emu.clear_requests();
+    let plan = emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("spec.handler: not for an image function"), "{}", plan.stdout);
+    emu.run(&["apply", "-m", path(&dir)]);
+    assert_eq!(config_writes(&emu), 0, "{:?}", emu.write_calls());
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_vpc_file_system_snap_start_and_image_config_as_aws_does() {
+    let emu = Emulator::start();
+    let f = "app-layout";
+    emu.seed_function(f, 1);
+    let (subnets, sg) = seed_vpc(&emu, 1);
+    let lambda = emu.lambda().await;
+    let update = || lambda.update_function_configuration().function_name(f);
+    let vpc = |s: Vec<String>, g: Vec<String>| {
+        aws_sdk_lambda::types::VpcConfig::builder().set_subnet_ids(Some(s)).set_security_group_ids(Some(g)).build()
+    };
+    let seventeen: Vec<String> = (0..17).map(|i| format!("subnet-{i}")).collect();
+    let e = update().vpc_config(vpc(seventeen, vec![sg.clone()])).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ValidationException"), "{e:?}");
+    let e = update().vpc_config(vpc(subnets.clone(), vec![])).send().await.unwrap_err();
+    assert_eq!(e.message(), Some("SubnetIds and SecurityIds must coexist or be both empty list."), "{e:?}");
+    let e = update().vpc_config(vpc(vec!["subnet-0nothere".into()], vec![sg.clone()])).send().await.unwrap_err();
+    assert!(e.message().unwrap_or_default().contains("InvalidSubnetID.NotFound"), "{e:?}");
+    let fs = aws_sdk_lambda::types::FileSystemConfig::builder()
+        .arn(ACCESS_POINT)
+        .local_mount_path("/mnt/data")
+        .build()
+        .unwrap();
+    let e = update().file_system_configs(fs.clone()).send().await.unwrap_err();
+    assert!(e.message().unwrap_or_default().starts_with("Function must be configured to execute in a VPC"), "{e:?}");
+    let snap = aws_sdk_lambda::types::SnapStart::builder()
+        .apply_on(aws_sdk_lambda::types::SnapStartApplyOn::PublishedVersions)
+        .build();
+    let e = update().runtime("nodejs22.x".into()).snap_start(snap.clone()).send().await.unwrap_err();
+    assert_eq!(e.message(), Some("nodejs22.x is not supported for SnapStart enabled functions."), "{e:?}");
+    let big = aws_sdk_lambda::types::EphemeralStorage::builder().size(1024).build().unwrap();
+    let e = update().ephemeral_storage(big).snap_start(snap).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValueException"), "{e:?}");
+    let image = aws_sdk_lambda::types::ImageConfig::builder().command("app.handler").build();
+    let e = update().image_config(image).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValueException"), "{e:?}");
+    image_function(&emu, "app-layout-image").await;
+    let e = lambda.update_function_configuration().function_name("app-layout-image").handler("app.main").send().await;
+    let e = e.unwrap_err();
+    assert!(e.message().unwrap_or_default().starts_with("Please don't provide Handler or Runtime or Layer"), "{e:?}");
+
+    // A VPC change keeps the function InProgress: a write meanwhile is refused (409).
+    emu.configure(r#"{"vpc_update_seconds": 30}"#);
+    update().vpc_config(vpc(subnets, vec![sg])).send().await.unwrap();
+    let c = lambda.get_function_configuration().function_name(f).send().await.unwrap();
+    assert_eq!(c.last_update_status().map(|s| s.as_str()), Some("InProgress"));
+    let e = update().memory_size(512).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ResourceConflictException"), "{e:?}");
+}
+
+#[tokio::test]
+async fn an_efs_mount_goes_out_with_its_vpc_and_removing_the_vpc_under_it_is_blocked() {
+    let emu = Emulator::start();
+    let f = "app-efs";
+    emu.seed_function(f, 1);
+    let (subnets, sg) = seed_vpc(&emu, 1);
+    let body = format!(
+        "  vpcConfig: {{subnetIds: [{}], securityGroupIds: [{sg}]}}\n  fileSystemConfigs: [{{arn: {ACCESS_POINT}, localMountPath: /mnt/data}}]\n",
+        subnets[0]
+    );
+    let dir = manifests(&[("f.yaml", &manifest(f, &body))]);
+    emu.run(&["apply", "-m", path(&dir)]).expect(0);
+    let c = emu.lambda().await.get_function_configuration().function_name(f).send().await.unwrap();
+    let fs: Vec<(&str, &str)> = c.file_system_configs().iter().map(|f| (f.arn(), f.local_mount_path())).collect();
+    assert_eq!(fs, [(ACCESS_POINT, "/mnt/data")]);
+    emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
+    let export = emu.run(&["export", "--function", f]).expect(0);
+    let adopted = manifests(&[("f.yaml", &export.stdout)]);
+    emu.run(&["plan", "-m", path(&adopted), "--detailed-exitcode"]).expect(0);
+
+    // The mount is unmanaged here, but live: AWS refuses to remove the VPC under it.
+    let dir = manifests(&[("f.yaml", &manifest(f, "  vpcConfig: null\n"))]);
+    let plan = emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("spec.fileSystemConfigs: an EFS file system needs a VPC"), "{}", plan.stdout);
+}

@@ -202,8 +202,10 @@ fn called_operations() -> BTreeSet<String> {
 /// alarms, and the service-linked role, as the caller; SSM decrypts SecureStrings with KMS; an
 /// update that sets layers needs GetLayerVersion on each ("you must have this permission in your
 /// user policy", adding-layers); UpdateFunctionCode from S3 reads the object with the caller's
-/// permissions (s3:GetObject, s3:GetObjectVersion for a versioned object), and an image of
-/// another account with ecr:BatchGetImage and ecr:GetDownloadUrlForLayer.
+/// permissions (s3:GetObject, s3:GetObjectVersion for a versioned object), an image of another
+/// account with ecr:BatchGetImage and ecr:GetDownloadUrlForLayer; an update with a Role needs
+/// iam:PassRole, one with a VpcConfig the ec2:Describe* reads, one with FileSystemConfigs
+/// elasticfilesystem:DescribeMountTargets (Lambda API permissions reference).
 const DEPENDENT: &[&str] = &[
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
@@ -213,6 +215,11 @@ const DEPENDENT: &[&str] = &[
     "lambda:GetLayerVersion",
     "s3:GetObject",
     "s3:GetObjectVersion",
+    "iam:PassRole",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "elasticfilesystem:DescribeMountTargets",
 ];
 
 fn policy_actions(rel: &str) -> BTreeSet<String> {

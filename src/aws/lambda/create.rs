@@ -1,10 +1,8 @@
 //! CreateFunction (opt-in creation) and DeleteFunction (of a function the controller created).
 
-use aws_sdk_lambda::types::{
-    ApplicationLogLevel, Architecture, DeadLetterConfig, Environment, EphemeralStorage, FunctionCode, LogFormat,
-    LoggingConfig, PackageType, Runtime, SystemLogLevel, TracingConfig, TracingMode,
-};
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, PackageType};
 
+use super::definition::{with_parts, Parts};
 use super::Lambda;
 use crate::aws::call::AwsError;
 use crate::types::{CodeLocation, Creation};
@@ -23,7 +21,6 @@ impl Lambda {
     /// function exists (a lost answer, another writer): the caller re-reads and adopts nothing
     /// twice.
     pub async fn create_function(&self, function: &str, c: &Creation, sent: &[&str]) -> Result<Created, AwsError> {
-        let s = &c.settings;
         let (package, code) = match &c.code.location {
             CodeLocation::S3 { bucket, key, object_version } => (
                 PackageType::Zip,
@@ -39,45 +36,16 @@ impl Lambda {
                 .set_variables(Some(e.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()))
                 .build()
         });
-        let to_i32 = |n: Option<i64>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
-        let storage = to_i32(s.ephemeral_storage).and_then(|n| EphemeralStorage::builder().size(n).build().ok());
-        let logging = s.has_logging().then(|| {
-            LoggingConfig::builder()
-                .set_log_format(s.log_format.as_deref().map(LogFormat::from))
-                .set_application_log_level(s.application_log_level.as_deref().map(ApplicationLogLevel::from))
-                .set_system_log_level(s.system_log_level.as_deref().map(SystemLogLevel::from))
-                .set_log_group(s.log_group.clone())
-                .build()
-        });
+        let parts = Parts::of(&c.settings).for_creation();
         let out = self
             .caller
             .call("lambda:CreateFunction", || {
-                self.client
-                    .create_function()
-                    .function_name(function)
+                let create = self.client.create_function().function_name(function);
+                with_parts!(create, parts.clone())
                     .package_type(package.clone())
                     .code(code.clone())
                     .set_architectures(architectures.clone())
-                    .set_role(s.execution_role.clone())
-                    .set_runtime(s.runtime.as_deref().map(Runtime::from))
-                    .set_handler(s.handler.clone())
                     .set_environment(env.clone())
-                    .set_memory_size(to_i32(s.memory_size))
-                    .set_timeout(to_i32(s.timeout))
-                    .set_ephemeral_storage(storage.clone())
-                    .set_description(s.description.clone().filter(|d| !d.is_empty()))
-                    .set_tracing_config(
-                        s.tracing.as_deref().map(|m| TracingConfig::builder().mode(TracingMode::from(m)).build()),
-                    )
-                    .set_layers(s.layers.clone().filter(|l| !l.is_empty()))
-                    .set_dead_letter_config(
-                        s.dead_letter_target
-                            .as_ref()
-                            .filter(|t| !t.is_empty())
-                            .map(|t| DeadLetterConfig::builder().target_arn(t).build()),
-                    )
-                    .set_kms_key_arn(s.kms_key_arn.clone().filter(|k| !k.is_empty()))
-                    .set_logging_config(logging.clone())
                     .set_tags(Some(c.tags.clone().into_iter().collect()))
                     .set_code_signing_config_arn(c.code_signing.clone())
                     .publish(false)

@@ -3,11 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_lambda::types::{
-    ApplicationLogLevel, Architecture, DeadLetterConfig, Environment, EphemeralStorage, FunctionConfiguration,
-    LastUpdateStatus, LogFormat, LoggingConfig, Runtime, State, SystemLogLevel, TracingConfig, TracingMode,
-};
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionConfiguration, LastUpdateStatus, State};
 
+use super::definition::{with_parts, Parts};
 use super::{applied_generation, code_record, created_by, markers, published, qualifier_of, Lambda};
 use crate::aws::call::AwsError;
 use crate::types::limits::MAX_CACHED_VERSIONS;
@@ -52,10 +50,7 @@ fn settings(c: &FunctionConfiguration) -> Settings {
         application_log_level: logging.and_then(|l| l.application_log_level()).map(|l| l.as_str().to_string()),
         system_log_level: logging.and_then(|l| l.system_log_level()).map(|l| l.as_str().to_string()),
         log_group: Some(logging.and_then(|l| l.log_group()).map_or(format!("/aws/lambda/{name}"), str::to_string)),
-        // Image functions have no runtime or handler: "" (as a manifest's absent one reads).
-        runtime: Some(c.runtime().map_or("", |r| r.as_str()).to_string()),
-        handler: Some(c.handler().unwrap_or_default().to_string()),
-        execution_role: Some(c.role().unwrap_or_default().to_string()),
+        ..super::definition::read(c, Settings::default())
     }
 }
 
@@ -138,39 +133,11 @@ impl Lambda {
         s: &Settings,
     ) -> Result<(), AwsError> {
         let env = vars.map(|v| Environment::builder().set_variables(Some(v.clone().into_iter().collect())).build());
-        let to_i32 = |n: Option<i64>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
-        let storage = to_i32(s.ephemeral_storage).and_then(|n| EphemeralStorage::builder().size(n).build().ok());
-        let logging = s.has_logging().then(|| {
-            LoggingConfig::builder()
-                .set_log_format(s.log_format.as_deref().map(LogFormat::from))
-                .set_application_log_level(s.application_log_level.as_deref().map(ApplicationLogLevel::from))
-                .set_system_log_level(s.system_log_level.as_deref().map(SystemLogLevel::from))
-                .set_log_group(s.log_group.clone())
-                .build()
-        });
+        let parts = Parts::of(s);
         self.caller
             .call("lambda:UpdateFunctionConfiguration", || {
-                self.client
-                    .update_function_configuration()
-                    .function_name(function)
-                    .set_environment(env.clone())
-                    .set_memory_size(to_i32(s.memory_size))
-                    .set_timeout(to_i32(s.timeout))
-                    .set_ephemeral_storage(storage.clone())
-                    .set_description(s.description.clone())
-                    .set_tracing_config(
-                        s.tracing.as_deref().map(|m| TracingConfig::builder().mode(TracingMode::from(m)).build()),
-                    )
-                    .set_layers(s.layers.clone())
-                    .set_dead_letter_config(
-                        s.dead_letter_target.as_ref().map(|t| DeadLetterConfig::builder().target_arn(t).build()),
-                    )
-                    .set_kms_key_arn(s.kms_key_arn.clone())
-                    .set_logging_config(logging.clone())
-                    .set_runtime(s.runtime.as_deref().map(Runtime::from))
-                    .set_handler(s.handler.clone())
-                    .set_role(s.execution_role.clone())
-                    .send()
+                let update = self.client.update_function_configuration().function_name(function);
+                with_parts!(update, parts.clone()).set_environment(env.clone()).send()
             })
             .await
             .map(drop)
@@ -195,7 +162,7 @@ impl Lambda {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let conf = FunctionConfiguration::builder()
+        let conf = super::definition::copy(&c, FunctionConfiguration::builder())
             .set_environment(c.environment().cloned())
             .set_memory_size(c.memory_size())
             .set_timeout(c.timeout())
@@ -207,9 +174,6 @@ impl Lambda {
             .set_kms_key_arn(c.kms_key_arn().map(str::to_string))
             .set_logging_config(c.logging_config().cloned())
             .set_function_name(c.function_name().map(str::to_string))
-            .set_runtime(c.runtime().cloned())
-            .set_handler(c.handler().map(str::to_string))
-            .set_role(c.role().map(str::to_string))
             .build();
         let v = VersionConfig {
             environment: variables(Some(&conf)),

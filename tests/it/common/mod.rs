@@ -121,6 +121,16 @@ impl Emulator {
         v["QueueArn"].as_str().unwrap().to_string()
     }
 
+    /// A VPC with `subnets` subnets and a security group, made through EC2's API: (subnets, group).
+    pub fn seed_vpc(&self, subnets: usize) -> (Vec<String>, String) {
+        let body = format!(r#"{{"region":"{REGION}","subnets":{subnets}}}"#);
+        let (status, body) = self.admin("POST", "/_ext/seed/vpc", &body);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let ids = v["SubnetIds"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+        (ids, v["SecurityGroupId"].as_str().unwrap().to_string())
+    }
+
     /// Creates IAM role `name` in `account`; returns its ARN.
     pub fn seed_role(&self, account: &str, name: &str) -> String {
         let (status, body) =
