@@ -54,7 +54,7 @@ pub(super) fn missing(manifest: &Desired, d: &Desired, now_ms: i64, p: &mut Func
         Creation { code: code.clone(), architecture, settings: d.settings.clone(), environment, tags, code_signing };
     let then = Observed { function: Some(as_created(d, &creation)), now_ms, ..Observed::default() };
     p.after_create = super::plan(manifest, &then).changes;
-    p.push(Action::CreateFunction { creation }, diffs);
+    p.push(Action::CreateFunction { creation: Box::new(creation) }, diffs);
 }
 
 /// The function as CreateFunction leaves it (what the rest of the plan is shown against).

@@ -42,7 +42,7 @@ pub enum Action {
     /// Pending meanwhile), the `sha256` check, then the code tag. The rest of the manifest is
     /// planned once the function exists.
     CreateFunction {
-        creation: Creation,
+        creation: Box<Creation>,
     },
     /// DeleteFunction of a function this manifest created (its versions and aliases with it).
     DeleteFunction,
