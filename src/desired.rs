@@ -83,6 +83,8 @@ pub struct Desired {
     pub invoke_config: Field<InvokeConfig>,
     /// `spec.code` (`None`: unmanaged).
     pub code: Option<crate::types::CodeSource>,
+    /// Function URLs by qualifier (`None`: unmanaged; an empty map deletes every URL).
+    pub function_urls: Option<crate::manifest::url_rules::FunctionUrls>,
     pub aliases: IndexMap<String, DesiredAlias>,
 }
 
@@ -250,6 +252,8 @@ impl Desired {
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
             code: None,
+            // The URLs it listed are deleted (an empty map, `null`, stays: every URL).
+            function_urls: self.function_urls.as_ref().map(|u| u.keys().map(|q| (q.clone(), None)).collect()),
             prune: false,
             ignore_differences: vec![],
             aliases,
@@ -398,6 +402,7 @@ pub fn build(
             object_version: c.s3.object_version.clone(),
             sha256: c.sha256.clone(),
         }),
+        function_urls: crate::manifest::url_rules::resolve(spec),
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
 }

@@ -109,6 +109,7 @@ fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
 mod function;
 mod mappings;
 mod policy;
+mod urls;
 
 impl Lambda {
     pub fn new(

@@ -116,6 +116,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     }
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::url_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     if let Some(code) = &s.code {
         code_rules(c, code);
@@ -163,6 +164,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         ["reservedConcurrency"] | ["eventInvokeConfig"] | ["code"] | ["aliases", _] => true,
         _ if super::settings_rules::PATHS.contains(&p) => true,
         ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
+        ["functionUrls"] | ["functionUrls", _] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
     };
@@ -170,7 +172,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, {}, aliases.NAME[.{}])",
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, functionUrls[.QUALIFIER], {}, aliases.NAME[.{}])",
             super::settings_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")
         ))

@@ -18,6 +18,7 @@ mod rollout_tests;
 mod settings;
 #[cfg(test)]
 mod tests;
+mod urls;
 
 pub use environment::redact;
 use serde::Serialize;
@@ -27,7 +28,7 @@ use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
     AliasState, CodeSource, DriftPolicy, EnvMap, Field, InvokeConfig, MappingConfig, Permission, Routing, Scheduled,
-    SensitiveEnv, Settings, TargetTracking,
+    SensitiveEnv, Settings, TargetTracking, UrlConfig,
 };
 
 /// One write the apply engine performs, in plan order.
@@ -139,6 +140,19 @@ pub enum Action {
         qualifier: Option<String>,
         sid: String,
     },
+    /// CreateFunctionUrlConfig on `qualifier` ("" = the unqualified function).
+    CreateUrl {
+        qualifier: String,
+        config: UrlConfig,
+    },
+    /// UpdateFunctionUrlConfig: the whole configuration.
+    UpdateUrl {
+        qualifier: String,
+        config: UrlConfig,
+    },
+    DeleteUrl {
+        qualifier: String,
+    },
 }
 
 impl Action {
@@ -169,6 +183,9 @@ impl Action {
             Action::UpdateMapping { .. } => "lambda:UpdateEventSourceMapping",
             Action::DeleteMapping { .. } => "lambda:DeleteEventSourceMapping",
             Action::RemovePermission { .. } => "lambda:RemovePermission",
+            Action::CreateUrl { .. } => "lambda:CreateFunctionUrlConfig",
+            Action::UpdateUrl { .. } => "lambda:UpdateFunctionUrlConfig",
+            Action::DeleteUrl { .. } => "lambda:DeleteFunctionUrlConfig",
         }
     }
 }
@@ -354,6 +371,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
     }
     invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
     permissions::plan(d, o, &mut p);
+    urls::plan(manifest, d, o, &mut p);
     mappings::plan(d, o, &mut p);
     publish::defer_to_new_aliases(manifest, d, &mut p);
     rollout::stale_markers(d, o, &mut p);

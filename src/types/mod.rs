@@ -12,6 +12,7 @@ mod rollout;
 mod secret;
 mod sensitive;
 mod settings;
+mod url;
 
 pub use code::{is_bucket_name, is_sha256_base64, CodeRecord, CodeSource, CODE_TAG};
 pub use field::{DeletionPolicy, DriftPolicy, Field, PublishPolicy};
@@ -28,6 +29,10 @@ pub use rollout::{
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
 pub use settings::{Settings, LOGGING_FIELDS};
+pub use url::{
+    is_url_sid, url_key, UrlAuthType, UrlConfig, UrlCors, UrlInvokeMode, UrlState, INVOKE_URL, LATEST_QUALIFIER,
+    URL_INVOKE_SID, URL_SID,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;
