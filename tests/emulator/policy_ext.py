@@ -17,8 +17,10 @@ POLICY_LIMIT = 20480
 
 
 def principal(p, region):
-    """AWS's stored form: a service principal, an account's root in the region's partition
+    """AWS's stored form: everyone (`*`), a service principal, an account's root in the region's partition
     (arn:aws-cn:iam::ID:root in cn-north-1), or the ARN given."""
+    if p == "*":
+        return "*"  # stored as given, the public grant of a function URL ("Principal": "*")
     if p.endswith(".amazonaws.com"):
         return {"Service": p}
     if re.fullmatch(r"\d{12}", p):

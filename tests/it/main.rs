@@ -32,4 +32,5 @@ mod secrets_manager;
 mod settings;
 mod snapshot;
 mod swap;
+mod urls;
 mod webhooks;

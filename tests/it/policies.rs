@@ -17,7 +17,7 @@ fn under(emu: &Emulator, file: &str) {
 
 /// Every kind the controller reads and writes: settings with a layer, SSM and Secrets Manager
 /// values, reserved and provisioned concurrency with autoscaling, an invoke config, a permission,
-/// a mapping, and a rollout that starts with an alarm and a pre-traffic hook.
+/// a mapping, a public function URL, and a rollout that starts with an alarm and a pre-traffic hook.
 fn manifest(layer: &str, queue: &str) -> String {
     format!(
         "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:
@@ -35,6 +35,8 @@ fn manifest(layer: &str, queue: &str) -> String {
       principal: apigateway.amazonaws.com
   eventSourceMappings:
     - source: {queue}
+  functionUrls:
+    stable: {{authType: NONE}}
   aliases:
     stable:
       functionVersion: \"1\"
