@@ -30,8 +30,11 @@ fn short(s: &str) -> String {
     }
 }
 
-/// (field, most items, item length range) of the CORS lists, as AWS's model bounds them.
-fn cors_lists(c: &CorsSpec) -> [(&'static str, &Option<Vec<String>>, usize, usize, usize); 4] {
+/// One CORS list: its field, its items, the most items, and each item's length range.
+type CorsList<'a> = (&'static str, &'a Option<Vec<String>>, usize, usize, usize);
+
+/// The CORS lists, as AWS's model bounds them.
+fn cors_lists(c: &CorsSpec) -> [CorsList<'_>; 4] {
     [
         ("allowHeaders", &c.allow_headers, 100, 0, 1024),
         ("allowMethods", &c.allow_methods, 6, 0, 6),
