@@ -178,6 +178,21 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_manifest_under_delete_deletes_the_urls_it_listed() {
+        let d = desired(&format!("{PUBLIC}  deletionPolicy: delete\n")).for_deletion();
+        let p = plan(&d, &observed(&[("prod", Some(public()))]));
+        assert_eq!(ops(&p), ["lambda:RemovePermission", "lambda:RemovePermission", "lambda:DeleteFunctionUrlConfig"]);
+    }
+
+    #[test]
+    fn a_url_on_an_alias_waiting_for_the_first_publish_waits_with_it() {
+        let spec = "  publish: onChange\n  aliases:\n    live: {functionVersion: published}\n  functionUrls:\n    live: {authType: NONE}\n";
+        let p = plan(&desired(spec), &observed(&[("live", None)]));
+        assert_eq!(ops(&p), ["lambda:PublishVersion"], "{p:#?}");
+        assert!(p.changes[0].diffs.iter().any(|d| d.field == "functionUrls.live"), "shown under the publish");
+    }
+
+    #[test]
     fn an_ignored_url_is_not_planned() {
         let d = desired(&format!("{PUBLIC}  ignoreDifferences: [functionUrls.prod]\n"));
         assert!(plan(&d, &observed(&[("prod", None)])).in_sync());

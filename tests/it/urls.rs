@@ -43,6 +43,10 @@ async fn a_public_url_is_created_its_invoke_mode_updated_and_its_deletion_remove
     let foreign = lambda.add_permission().function_name(f).qualifier("prod").statement_id("manual");
     // The alias is created by the first apply; the foreign statement goes on once it exists.
     let public = "    prod: {authType: NONE, cors: {allowOrigins: [\"https://x.example\"], maxAge: 300}}\n";
+    let unmanaged = manifests(&[("f.yaml", &manifest(f, "", "").replace("  functionUrls:\n", ""))]);
+    emu.run(&["plan", "-m", path(&unmanaged)]).expect(0);
+    let url_reads = emu.requests().into_iter().filter(|r| r["path"].as_str().unwrap_or("").contains("/url")).count();
+    assert_eq!(url_reads, 0, "no URL read while functionUrls is unmanaged");
     let dir = manifests(&[("f.yaml", &manifest(f, "", public))]);
     emu.run(&["apply", "-m", path(&dir)]).expect(0);
     foreign.action("lambda:InvokeFunction").principal("s3.amazonaws.com").send().await.unwrap();
