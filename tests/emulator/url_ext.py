@@ -89,8 +89,10 @@ def view(fn, qualifier, cfg):
 def listing(region, name, query):
     fn = lambda_ext.get_function(region, name)
     items = [view(fn, k[2], c) for k, c in sorted(store().items()) if k[:2] == (region, name)]
-    start = int((query.get("Marker") or ["0"])[0] or 0)
-    size = min(int((query.get("MaxItems") or [PAGE])[0]), PAGE)
+    marker, size = (query.get("Marker") or ["0"])[0] or "0", (query.get("MaxItems") or [str(PAGE)])[0]
+    if not marker.isdigit() or not size.isdigit() or int(size) < 1:
+        raise invalid("Value at 'marker' or 'maxItems' failed to satisfy constraint")
+    start, size = int(marker), min(int(size), PAGE)
     page = items[start:start + size]
     out = {"FunctionUrlConfigs": page}
     if start + size < len(items):
