@@ -92,6 +92,8 @@ pub struct Desired {
     pub configs: crate::types::DesiredConfigs,
     /// `spec.architectures`' one item (`null`: x86_64; `None`: unmanaged).
     pub architecture: Option<String>,
+    /// Function URLs by qualifier (`None`: unmanaged; an empty map deletes every URL).
+    pub function_urls: Option<crate::manifest::url_rules::FunctionUrls>,
     pub aliases: IndexMap<String, DesiredAlias>,
 }
 
@@ -263,6 +265,8 @@ impl Desired {
             delete_function: true,
             configs: Default::default(),
             architecture: None,
+            // The URLs it listed are deleted (an empty map, `null`, stays: every URL).
+            function_urls: self.function_urls.as_ref().map(|u| u.keys().map(|q| (q.clone(), None)).collect()),
             prune: false,
             ignore_differences: vec![],
             aliases,
@@ -414,6 +418,7 @@ pub fn build(
         create: spec.create,
         delete_function: false,
         configs: crate::manifest::function_rules::resolve(spec),
+        function_urls: crate::manifest::url_rules::resolve(spec),
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
     })
 }

@@ -168,6 +168,9 @@ async fn policies_and_mappings(
     let mut foreign = 0;
     for q in qualifiers {
         for (sid, p) in c.lambda.get_policy(function, Some(q.as_str()).filter(|q| !q.is_empty())).await? {
+            if crate::types::is_url_sid(&sid) {
+                continue; // functionUrls' own (function_urls)
+            }
             let Some(name) = sid.strip_prefix(PERMISSION_SID_PREFIX) else {
                 foreign += 1;
                 continue;
@@ -208,6 +211,31 @@ async fn policies_and_mappings(
     }
     if !mappings.is_empty() {
         spec.insert("eventSourceMappings".into(), Value::Array(mappings));
+    }
+    Ok(())
+}
+
+/// The URLs of the function and its exported aliases as `functionUrls` (keyed `$LATEST` for the
+/// unqualified function); a public URL without the controller's statements is said to gain them.
+async fn function_urls(
+    c: &crate::aws::RegionClients,
+    function: &str,
+    qualifiers: &[String],
+    spec: &mut Map<String, Value>,
+    warnings: &mut Vec<String>,
+) -> Result<(), ExportError> {
+    let mut urls = Map::new();
+    for (q, config) in c.lambda.list_urls(function).await?.into_iter().filter(|(q, _)| qualifiers.contains(q)) {
+        let key = crate::types::url_key(&q).to_string();
+        let needed = config.statements();
+        let held = c.lambda.get_policy(function, Some(q.as_str()).filter(|q| !q.is_empty())).await?;
+        if needed.iter().any(|(sid, p)| held.get(sid) != Some(p)) {
+            warnings.push(format!("functionUrls.{key}: a public (authType NONE) URL: apply adds the statements lambda-reconciler-url and lambda-reconciler-url-invoke; remove your own equivalent statements afterwards"));
+        }
+        urls.insert(key, json!(config));
+    }
+    if !urls.is_empty() {
+        spec.insert("functionUrls".into(), Value::Object(urls));
     }
     Ok(())
 }
@@ -304,6 +332,7 @@ pub async fn export(
     }
     let qualifiers: Vec<String> = std::iter::once(String::new()).chain(live_aliases.keys().cloned()).collect();
     policies_and_mappings(&c, function, &qualifiers, &mut spec, &mut warnings).await?;
+    function_urls(&c, function, &qualifiers, &mut spec, &mut warnings).await?;
     let doc = json!({
         "apiVersion": API_VERSION,
         "kind": KIND,

@@ -43,6 +43,10 @@ pub struct Observed {
     pub now_ms: i64,
     /// Recursion, runtime management and code signing, each read only when managed.
     pub configs: crate::types::LiveConfigs,
+    /// Function URLs and their owned statements by qualifier ("" = the unqualified function);
+    /// read only when `functionUrls` is managed: the listed qualifiers (with `null`/`{}`, every
+    /// URL's and the unqualified function's).
+    pub urls: BTreeMap<String, crate::types::UrlState>,
 }
 
 /// Which kinds a desired state manages (and so which reads are needed).
@@ -80,7 +84,10 @@ pub fn needs(d: &Desired) -> Needs {
     Needs {
         mappings: mappings.into_iter().collect(),
         policies: policies.into_iter().collect(),
-        aliases: !d.aliases.is_empty() || d.prune,
+        // A URL on an alias needs to know whether the alias is live (or created by this plan).
+        aliases: !d.aliases.is_empty()
+            || d.prune
+            || d.function_urls.as_ref().is_some_and(|u| u.keys().any(|q| !q.is_empty())),
         provisioned: any(&|a| !a.provisioned_concurrency.is_absent() || !a.autoscaling.is_absent()),
         invoke_configs: !d.invoke_config.is_absent() || any(&|a| !a.invoke_config.is_absent()),
         scaling: d.prune || any(&|a| !a.autoscaling.is_absent() || a.delete),
@@ -130,7 +137,12 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         versions: BTreeMap::new(),
         now_ms: crate::types::now_ms(),
         configs: configs?,
+        urls: BTreeMap::new(),
     };
+    if let Some(urls) = &d.function_urls {
+        let qualifiers: Vec<String> = urls.keys().cloned().collect();
+        o.urls = c.lambda.read_urls(f, &qualifiers, urls.is_empty()).await?;
+    }
     if n.scaling && d.prune {
         // Pruning covers every live alias: their names come from the alias list.
         o.scaling = read_scaling(c, d, o.aliases.keys().cloned().collect()).await?;

@@ -263,6 +263,19 @@ async fn execute(c: &RegionClients, f: &str, name: &str, action: &Action, w: Wai
         Action::UpdateMapping { uuid, config } => l.update_mapping(uuid, config).await?,
         Action::DeleteMapping { uuid } => l.delete_mapping(uuid).await?,
         Action::Config(a) => configs::execute(c, f, a, w).await?,
+        // AWS answers 409 to a URL write while the function's update is in progress.
+        Action::CreateUrl { qualifier, config } => {
+            wait_function_idle(c, f, w).await?;
+            l.create_url(f, qualifier, config).await?
+        }
+        Action::UpdateUrl { qualifier, config } => {
+            wait_function_idle(c, f, w).await?;
+            l.update_url(f, qualifier, config).await?
+        }
+        Action::DeleteUrl { qualifier } => {
+            wait_function_idle(c, f, w).await?;
+            l.delete_url(f, qualifier).await?
+        }
     }
     Ok(())
 }

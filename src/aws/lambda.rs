@@ -127,6 +127,7 @@ mod definition;
 mod function;
 mod mappings;
 mod policy;
+mod urls;
 
 impl Lambda {
     pub fn new(

@@ -14,6 +14,8 @@ pub mod permission_rules;
 pub mod schema;
 pub mod settings_rules;
 pub mod snapshot;
+pub mod url_model;
+pub mod url_rules;
 pub mod validate;
 pub mod warnings;
 pub mod yaml;

@@ -137,6 +137,12 @@ pub struct Spec {
     /// owns, on the qualifiers listed here; `{}` or `null` removes them all. Absent: unmanaged.
     #[serde(default)]
     pub permissions: Field<IndexMap<String, PermissionSpec>>,
+    /// Function URLs by qualifier: an alias name, or `$LATEST` for the unqualified function.
+    /// An entry `null` deletes that URL (and the controller's statements for it); `null` or
+    /// `{}` deletes every URL of the function; qualifiers not listed are left alone. Absent:
+    /// unmanaged.
+    #[serde(default)]
+    pub function_urls: Field<IndexMap<String, Field<super::url_model::FunctionUrlSpec>>>,
     /// Environment variables (the whole map); `null` removes them all. Absent: unmanaged.
     #[serde(default)]
     pub environment: Field<Environment>,

@@ -27,6 +27,9 @@ pub fn check(s: &Spec, err: &mut dyn FnMut(&str, String)) {
         if !name_ok {
             err(&field, format!("`{name}` is not a statement name (1-{MAX_NAME} of letters, digits, `-`, `_`)"));
         }
+        if crate::types::is_url_sid(&owned_sid(name)) {
+            err(&field, format!("`{name}` is reserved: statement id `{}` belongs to functionUrls", owned_sid(name)));
+        }
         let q = qualifier(p);
         let alias_or_version =
             !q.is_empty() && q.len() <= 128 && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -76,6 +79,8 @@ pub fn resolve(s: &Spec) -> Option<Permissions> {
         action: p.action.clone().unwrap_or_else(|| INVOKE.to_string()),
         source_arn: p.source_arn.clone(),
         source_account: p.source_account.as_ref().map(|a| a.as_text()),
+        function_url_auth_type: None,
+        invoked_via_function_url: None,
     };
     Some(perms.iter().map(|(name, p)| ((qualifier(p), owned_sid(name)), grant(p))).collect())
 }

@@ -116,6 +116,7 @@ fn spec(c: &mut Ctx, doc: &Document) {
     super::settings_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::definition_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::permission_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
+    super::url_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::mapping_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::function_rules::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
     super::code::check(s, &mut |f, m| c.err(&format!("spec.{f}"), m));
@@ -167,6 +168,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         _ if super::definition_rules::PATHS.contains(&p) => true,
         _ if super::function_rules::is_ignore_path(p) => true,
         ["permissions"] | ["permissions", _] | ["eventSourceMappings"] => true,
+        ["functionUrls"] | ["functionUrls", _] => true,
         ["aliases", _, f] => ALIAS_FIELDS.contains(f),
         _ => false,
     };
@@ -174,7 +176,7 @@ fn check_ignore_path(p: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, architectures, {}, tags.KEY, {}, aliases.NAME[.{}])",
+            "`{p}` is not a managed field path (environment[.variables[.NAME]], reservedConcurrency, eventInvokeConfig, code, architectures, functionUrls[.QUALIFIER], {}, tags.KEY, {}, aliases.NAME[.{}])",
             [super::settings_rules::PATHS, super::definition_rules::PATHS].concat().join(", "),
             super::function_rules::PATHS.join(", "),
             ALIAS_FIELDS.join("|")

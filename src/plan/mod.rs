@@ -23,6 +23,7 @@ mod settings;
 mod tags;
 #[cfg(test)]
 mod tests;
+mod urls;
 
 pub use environment::redact;
 use serde::Serialize;
@@ -32,7 +33,7 @@ use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::{
     AliasState, CodeSource, Creation, DriftPolicy, EnvMap, Field, InvokeConfig, MappingConfig, Permission, Routing,
-    Scheduled, SensitiveEnv, Settings, TargetTracking,
+    Scheduled, SensitiveEnv, Settings, TargetTracking, UrlConfig,
 };
 
 /// One write the apply engine performs, in plan order.
@@ -158,6 +159,19 @@ pub enum Action {
     },
     /// Code signing, runtime management, recursion, user tags.
     Config(configs::ConfigAction),
+    /// CreateFunctionUrlConfig on `qualifier` ("" = the unqualified function).
+    CreateUrl {
+        qualifier: String,
+        config: UrlConfig,
+    },
+    /// UpdateFunctionUrlConfig: the whole configuration.
+    UpdateUrl {
+        qualifier: String,
+        config: UrlConfig,
+    },
+    DeleteUrl {
+        qualifier: String,
+    },
 }
 
 impl Action {
@@ -191,6 +205,9 @@ impl Action {
             Action::DeleteMapping { .. } => "lambda:DeleteEventSourceMapping",
             Action::RemovePermission { .. } => "lambda:RemovePermission",
             Action::Config(a) => a.operation(),
+            Action::CreateUrl { .. } => "lambda:CreateFunctionUrlConfig",
+            Action::UpdateUrl { .. } => "lambda:UpdateFunctionUrlConfig",
+            Action::DeleteUrl { .. } => "lambda:DeleteFunctionUrlConfig",
         }
     }
 }
@@ -389,6 +406,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
     }
     invoke_config(d, None, "eventInvokeConfig", &d.invoke_config, o, &mut p);
     permissions::plan(d, o, &mut p);
+    urls::plan(manifest, d, o, &mut p);
     mappings::plan(d, o, &mut p);
     publish::defer_to_new_aliases(manifest, d, &mut p);
     rollout::stale_markers(d, o, &mut p);

@@ -39,7 +39,8 @@ pub(super) fn plan(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
     }
     for (q, owned) in &o.policies {
         for (sid, h) in owned.iter().filter(|(sid, _)| !want.contains_key(&(q.clone(), (*sid).clone()))) {
-            if d.ignored(&path(sid)) {
+            // The URL statements belong to `functionUrls` (plan/urls.rs).
+            if d.ignored(&path(sid)) || crate::types::is_url_sid(sid) {
                 continue;
             }
             let remove = Action::RemovePermission { qualifier: qualifier(q), sid: sid.clone() };
@@ -66,6 +67,8 @@ mod tests {
             action: INVOKE.into(),
             source_arn: None,
             source_account: None,
+            function_url_auth_type: None,
+            invoked_via_function_url: None,
         };
         let policy = BTreeMap::from([(owned_sid("cross"), stored)]);
         Observed { function: Some(f), policies: BTreeMap::from([(String::new(), policy)]), ..Observed::default() }

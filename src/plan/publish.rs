@@ -133,7 +133,10 @@ fn alias_of(a: &Action) -> Option<&str> {
         | Action::RemovePermission { qualifier, .. }
         | Action::PutEventInvokeConfig { qualifier, .. }
         | Action::DeleteEventInvokeConfig { qualifier, .. } => qualifier.as_deref(),
-        Action::CreateMapping { qualifier, .. } => Some(qualifier.as_str()).filter(|q| !q.is_empty()),
+        Action::CreateMapping { qualifier, .. }
+        | Action::CreateUrl { qualifier, .. }
+        | Action::UpdateUrl { qualifier, .. }
+        | Action::DeleteUrl { qualifier } => Some(qualifier.as_str()).filter(|q| !q.is_empty()),
         Action::PutProvisionedConcurrency { alias, .. }
         | Action::WaitProvisionedReady { alias }
         | Action::RegisterScalableTarget { alias, .. }

@@ -193,6 +193,8 @@ fn a_changed_statement_is_removed_then_added_and_an_unlisted_owned_one_removed()
         action: INVOKE.into(),
         source_arn: None,
         source_account: None,
+        function_url_auth_type: None,
+        invoked_via_function_url: None,
     };
     let owned = BTreeMap::from([
         ("lambda-reconciler-api".to_string(), old.clone()),

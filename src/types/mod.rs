@@ -16,6 +16,7 @@ mod secret;
 mod sensitive;
 mod settings;
 mod tags;
+mod url;
 
 pub use attribution::{ChangedBy, PRINCIPAL_TYPES, UNKNOWN_PRINCIPAL};
 pub use code::{
@@ -40,6 +41,10 @@ pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};
 pub use settings::{snap_start_runtime, FileSystem, Image, Settings, Vpc, LOGGING_FIELDS, SNAP_START_MAX_EPHEMERAL};
 pub use tags::{
     is_aws_tag, is_controller_tag, is_tag_text, is_user_tag, max_user_tags, user_tags, MAX_TAG_KEY, MAX_TAG_VALUE,
+};
+pub use url::{
+    is_url_sid, url_key, UrlAuthType, UrlConfig, UrlCors, UrlInvokeMode, UrlState, INVOKE_URL, LATEST_QUALIFIER,
+    URL_INVOKE_SID, URL_SID,
 };
 
 use std::collections::BTreeMap;

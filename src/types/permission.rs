@@ -15,6 +15,14 @@ pub struct Permission {
     pub source_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_account: Option<String>,
+    /// AddPermission's `FunctionUrlAuthType` (`NONE`, `AWS_IAM`): the statement applies only to
+    /// function URLs of that auth type (condition `lambda:FunctionUrlAuthType`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_url_auth_type: Option<String>,
+    /// AddPermission's `InvokedViaFunctionUrl`: the statement applies only to invocations through
+    /// a function URL (condition `lambda:InvokedViaFunctionUrl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_via_function_url: Option<bool>,
 }
 
 /// Statement ids the controller owns start with this; no other statement is ever removed.
@@ -49,6 +57,8 @@ mod tests {
             action: INVOKE.into(),
             source_arn: None,
             source_account: None,
+            function_url_auth_type: None,
+            invoked_via_function_url: None,
         };
         for partition in ["aws", "aws-cn", "aws-us-gov"] {
             assert_eq!(p.stored(partition).principal, format!("arn:{partition}:iam::111122223333:root"));

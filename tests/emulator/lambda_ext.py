@@ -19,6 +19,7 @@ import iam
 import kms_ext
 import policy_ext
 import settings_ext
+import url_ext
 from common import account, CONFIG, LOCK, STATE, ApiError, call_inner, finish, now_iso, respond
 
 FN = r"(?P<fn>[^/]+)"
@@ -512,6 +513,7 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         for store in (STATE["pc"], STATE["eic"]):
             store.pop((region, fn_key[1], unquote(m["alias"])), None)
         policy_ext.drop(region, fn_key[1], unquote(m["alias"]))
+        url_ext.drop(region, fn_key[1], unquote(m["alias"]))
         start_response(status, headers)
         return [out]
     return inner(environ, start_response)

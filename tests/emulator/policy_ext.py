@@ -17,8 +17,10 @@ POLICY_LIMIT = 20480
 
 
 def principal(p, region):
-    """AWS's stored form: a service principal, an account's root in the region's partition
+    """AWS's stored form: everyone (`*`), a service principal, an account's root in the region's partition
     (arn:aws-cn:iam::ID:root in cn-north-1), or the ARN given."""
+    if p == "*":
+        return "*"  # stored as given, the public grant of a function URL ("Principal": "*")
     if p.endswith(".amazonaws.com"):
         return {"Service": p}
     if re.fullmatch(r"\d{12}", p):
@@ -75,6 +77,22 @@ def handle(method, region, fn, qualifier, sid, body):
         if not re.fullmatch(r"\d{12}", body["SourceAccount"]):
             raise ApiError(400, "ValidationException", "Value at 'sourceAccount' failed to satisfy constraint")
         condition["StringEquals"] = {"AWS:SourceAccount": body["SourceAccount"]}
+    # AddPermission: FunctionUrlAuthType ("NONE" | "AWS_IAM") "Only Lambda function URLs with this
+    # type of authentication are allowed"; InvokedViaFunctionUrl "Restricts the
+    # lambda:InvokeFunction action to function URL calls" (so only with that action).
+    auth = body.get("FunctionUrlAuthType")
+    if auth is not None:
+        if auth not in ("NONE", "AWS_IAM"):
+            raise ApiError(400, "ValidationException", f"1 validation error detected: Value '{auth}' at "
+                           "'functionUrlAuthType' failed to satisfy constraint: Member must satisfy enum value set: "
+                           "[AWS_IAM, NONE]")
+        condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth
+    if body.get("InvokedViaFunctionUrl") is not None:
+        if body["Action"] != "lambda:InvokeFunction":
+            raise ApiError(400, "InvalidParameterValueException",
+                           "InvokedViaFunctionUrl is only supported with the lambda:InvokeFunction action.")
+        if body["InvokedViaFunctionUrl"]:
+            condition["Bool"] = {"lambda:InvokedViaFunctionUrl": "true"}
     if condition:
         statement["Condition"] = condition
     size = len(document(p["statements"] + [statement]))

@@ -27,6 +27,7 @@ import iam
 import kms_ext
 import lambda_ext
 import ssm_ext
+import url_ext
 from common import CONFIG, LOCK, STATE, ApiError, access_key_of, error, finish, region_of, respond, service_of, set_account
 
 
@@ -130,6 +131,12 @@ class Extension:
             if m:
                 with LOCK:
                     return configs_ext.route(name, m, environ, start_response, method, region, raw)
+        for name, rx in url_ext.ROUTES:
+            m = rx.match(path)
+            if m:
+                with LOCK:
+                    return respond(start_response, *url_ext.handle(name, m, environ, method, region,
+                                                                   json.loads(raw) if raw else {}))
         for name, rx in lambda_ext.ROUTES:
             m = rx.match(path)
             if m and name == "invoke":

@@ -124,7 +124,8 @@ def check_definition(environ, fn, body):
         # AWS Lambda" (iam:PassRole, for CreateFunction and UpdateFunctionConfiguration with Role).
         iam.check_pass_role(environ, role)
         try:
-            iam_backends[account()]["aws"].get_role_by_arn(role)
+            # The role's partition (aws, aws-cn, aws-us-gov) holds it.
+            iam_backends[account()][role.split(":")[1] or "aws"].get_role_by_arn(role)
         except Exception:
             # AWS (and moto's CreateFunction): a role Lambda cannot assume is refused.
             raise invalid("The role defined for the function cannot be assumed by Lambda.")

@@ -187,7 +187,7 @@ fn called_operations() -> BTreeSet<String> {
                 {
                     let svc = if svc == "autoscaling" { "application-autoscaling" } else { svc };
                     // STS API reference, GetCallerIdentity: "No permissions are required".
-                    if op != "GetCallerIdentity" {
+                    if op != "GetCallerIdentity" && !NOT_CALLED.contains(&part) {
                         ops.insert(format!("{svc}:{op}"));
                     }
                 }
@@ -196,6 +196,11 @@ fn called_operations() -> BTreeSet<String> {
     }
     ops
 }
+
+/// Strings in src/ shaped like actions that are not calls: what a public function URL's
+/// resource-policy statements grant everyone (`lambda:InvokeFunctionUrl`) and their condition
+/// keys (AddPermission's `FunctionUrlAuthType` and `InvokedViaFunctionUrl`).
+const NOT_CALLED: &[&str] = &["lambda:InvokeFunctionUrl", "lambda:FunctionUrlAuthType", "lambda:InvokedViaFunctionUrl"];
 
 /// Actions the policy grants that the controller never calls itself: AWS checks them on the
 /// caller of another call. Application Auto Scaling's target tracking creates and deletes its

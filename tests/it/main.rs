@@ -37,4 +37,5 @@ mod set_code;
 mod settings;
 mod snapshot;
 mod swap;
+mod urls;
 mod webhooks;

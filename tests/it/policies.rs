@@ -19,8 +19,8 @@ const CSC: &str = "arn:aws:lambda:ap-northeast-1:123456789012:code-signing-confi
 
 /// Every kind the controller reads and writes: settings with a layer, SSM and Secrets Manager
 /// values, reserved and provisioned concurrency with autoscaling, an invoke config, user tags,
-/// recursion, runtime management and code signing, a permission, a mapping, and a rollout that
-/// starts with an alarm and a pre-traffic hook.
+/// recursion, runtime management and code signing, a permission, a mapping, a public function
+/// URL, and a rollout that starts with an alarm and a pre-traffic hook.
 fn manifest(layer: &str, queue: &str) -> String {
     format!(
         "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:
@@ -42,6 +42,8 @@ fn manifest(layer: &str, queue: &str) -> String {
       principal: apigateway.amazonaws.com
   eventSourceMappings:
     - source: {queue}
+  functionUrls:
+    stable: {{authType: NONE}}
   aliases:
     stable:
       functionVersion: \"1\"

@@ -116,10 +116,14 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
             }
             Action::AddPermission { qualifier, sid, permission } => {
                 let q = qualifier.clone().unwrap_or_default();
+                if lambda_reconciler::types::is_url_sid(sid) {
+                    o.urls.entry(q.clone()).or_default().statements.insert(sid.clone(), permission.clone());
+                }
                 o.policies.entry(q).or_default().insert(sid.clone(), permission.clone());
             }
             Action::RemovePermission { qualifier, sid } => {
                 let q = qualifier.clone().unwrap_or_default();
+                o.urls.entry(q.clone()).or_default().statements.remove(sid);
                 o.policies.entry(q).or_default().remove(sid);
             }
             Action::CreateMapping { qualifier, source, config, .. } => o.mappings.push(MappingState {
@@ -137,6 +141,10 @@ fn simulate(mut o: Observed, p: &FunctionPlan) -> Observed {
             }
             Action::DeleteMapping { uuid } => o.mappings.retain(|m| &m.uuid != uuid),
             Action::Config(a) => config(f, &mut o.configs, a),
+            Action::CreateUrl { qualifier, config } | Action::UpdateUrl { qualifier, config } => {
+                o.urls.entry(qualifier.clone()).or_default().config = Some(config.clone())
+            }
+            Action::DeleteUrl { qualifier } => o.urls.entry(qualifier.clone()).or_default().config = None,
         }
     }
     o

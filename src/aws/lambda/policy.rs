@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde_json::Value;
 
 use super::Lambda;
@@ -21,6 +22,8 @@ fn grant(s: &Value) -> Permission {
         action: s["Action"].as_str().unwrap_or_default().to_string(),
         source_arn: condition("ArnLike", "AWS:SourceArn"),
         source_account: condition("StringEquals", "AWS:SourceAccount"),
+        function_url_auth_type: condition("StringEquals", "lambda:FunctionUrlAuthType"),
+        invoked_via_function_url: condition("Bool", "lambda:InvokedViaFunctionUrl").map(|b| b == "true"),
     }
 }
 
@@ -71,6 +74,8 @@ impl Lambda {
                     .principal(&p.principal)
                     .set_source_arn(p.source_arn.clone())
                     .set_source_account(p.source_account.clone())
+                    .set_function_url_auth_type(p.function_url_auth_type.as_deref().map(FunctionUrlAuthType::from))
+                    .set_invoked_via_function_url(p.invoked_via_function_url)
                     .send()
             })
             .await
