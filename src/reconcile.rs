@@ -113,8 +113,22 @@ fn milestones(r: &Rollout) -> Vec<RolloutEvent> {
         Some(e @ RolloutEvent::Started { .. }) if plain_switch => {
             vec![e, RolloutEvent::Succeeded { alias: r.alias.clone(), to: r.to.clone() }]
         }
+        // A start without a preTraffic hook puts the first step's weight in the same move.
+        Some(e @ RolloutEvent::Started { .. }) => match &r.mv {
+            Move::Write { alias: Some((_, routing)), .. } if !routing.is_empty() => {
+                let step =
+                    RolloutEvent::Stepped { alias: r.alias.clone(), to: r.to.clone(), weight: percent(routing, &r.to) };
+                vec![e, step]
+            }
+            _ => vec![e],
+        },
         e => e.into_iter().collect(),
     }
+}
+
+/// The new version's share of `routing`, in percent as text (`10`, `55`, `100`).
+fn percent(routing: &crate::types::Routing, to: &str) -> String {
+    routing.get(to).map_or("100".to_string(), |w| format!("{}", (w * 1e4).round() / 100.0))
 }
 
 fn milestone(r: &Rollout) -> Option<RolloutEvent> {
@@ -133,8 +147,7 @@ fn milestone(r: &Rollout) -> Option<RolloutEvent> {
             Some(RolloutEvent::Succeeded { alias, to })
         }
         Move::Write { alias: Some((_, routing)), .. } => {
-            let weight = routing.get(&to).map_or("100".to_string(), |w| format!("{}", (w * 1e4).round() / 100.0));
-            Some(RolloutEvent::Stepped { alias, to, weight })
+            Some(RolloutEvent::Stepped { weight: percent(routing, &to), alias, to })
         }
         _ => None,
     }

@@ -61,7 +61,12 @@ async fn a_canary_shifts_its_step_then_ends_on_the_new_version_without_a_marker(
     let emu = seeded(2).await;
     let dir = manifests(&[("f.yaml", &manifest("2", "{steps: [{weight: 10, pause: 1s}]}"))]);
     let run = emu.run(&["apply", "-m", path(&dir)]).expect(0);
-    assert!(run.stderr.contains("rollout to 2 succeeded"), "{}", run.stderr);
+    let progress: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("rollout ")).collect();
+    let said = ["rollout 1 → 2 started", "10% of traffic on 2", "100% of traffic on 2", "rollout to 2 succeeded"];
+    assert_eq!(progress.len(), said.len(), "{}", run.stderr);
+    for (line, what) in progress.iter().zip(said) {
+        assert!(line.ends_with(what), "{line} vs {what}\n{}", run.stderr);
+    }
     assert_eq!(live(&emu).await, ("2".to_string(), BTreeMap::new()));
     assert_eq!(alias_writes(&emu), [v("1", Some(0.1)), v("2", None)]);
     assert_eq!(marker(&emu).await, None, "the marker goes when the rollout ends");
