@@ -87,3 +87,25 @@ async fn a_manual_step_nobody_approved_in_time_rolls_back() {
     let reason = daemon.manifest(F)["rollouts"][0]["reason"].clone();
     assert_eq!(reason, "step 1 was not approved in time");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manual_step_still_waits_after_a_failover_and_the_new_leader_takes_the_approval() {
+    let emu = seeded().await;
+    crate::ha::lease_table(&emu).await;
+    let dir = manifests(&[("f.yaml", &manifest("[{weight: 10, pause: manual}]"))]);
+    let lease =
+        ["--lease-table", "lease", "--lease-duration", "3s", "--lease-heartbeat", "1s", "--lease-poll", "200ms"];
+    let args: Vec<&str> = lease.iter().copied().chain(["--resync-interval", "300ms"]).collect();
+    let mut first = Daemon::start_as(&emu, path(&dir), &args, "AKIDTEST");
+    eventually("the first replica leads", MINUTE, || async { first.status()["role"] == "leader" }).await;
+    let second = Daemon::start_as(&emu, path(&dir), &args, "AKIDTESTB");
+    eventually("waiting for approval at 10 %", MINUTE, || async { waiting(&first).is_some() }).await;
+    first.kill9();
+    first.wait_exit(Duration::from_secs(10));
+    eventually("the second replica leads", MINUTE, || async { second.status()["role"] == "leader" }).await;
+    eventually("it waits too", MINUTE, || async { waiting(&second).is_some() }).await;
+    assert_eq!(live(&emu).await, ("1".into(), Some(0.1)));
+    let server = format!("http://127.0.0.1:{}", second.port);
+    emu.run(&["promote", "--function", F, "--alias", "live", "--server", &server]).expect(0);
+    eventually("the rollout ends on version 2", MINUTE, || async { live(&emu).await == ("2".into(), None) }).await;
+}

@@ -23,7 +23,7 @@ fn doc(name: &str, reserved: i32) -> String {
     )
 }
 
-async fn lease_table(emu: &Emulator) {
+pub(crate) async fn lease_table(emu: &Emulator) {
     let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk().await);
     ddb.create_table()
         .table_name("lease")
