@@ -46,6 +46,14 @@ pub enum Output {
     Json,
 }
 
+/// `plan -o`: also `markdown`, for a pull request comment.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanOutput {
+    Text,
+    Json,
+    Markdown,
+}
+
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
     /// Directory of manifests (searched recursively for *.yaml / *.yml).
@@ -67,8 +75,10 @@ pub enum Command {
         /// Exit 0 when nothing differs, 2 when changes are pending, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
-        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
-        output: Output,
+        /// `markdown`: a summary table with what the merge will do (flags), then each function's
+        /// diff in a collapsible block (for a pull request comment).
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanOutput::Text)]
+        output: PlanOutput,
     },
     /// Plan, execute and wait until converged (one shot).
     Apply {

@@ -11,7 +11,7 @@ use futures::stream::{self, StreamExt};
 use crate::apply::operator::Operator;
 use crate::apply::Waits;
 use crate::aws::{Aws, AwsOptions};
-use crate::cli::Output;
+use crate::cli::{Output, PlanOutput};
 use crate::desired::{self, Desired};
 use crate::manifest::{load_dir, Manifest, Snapshot};
 use crate::plan::rollout::Move;
@@ -74,6 +74,8 @@ fn failed(m: &Manifest, region: &str, error: String) -> Target {
         manifest: m.name.clone(),
         function,
         region: region.to_string(),
+        account: None,
+        runtime: None,
         drift_policy: m.doc.spec.drift_policy,
         changes: vec![],
         after_create: vec![],
@@ -186,14 +188,19 @@ where
 }
 
 fn print_plan(plan: &Plan, output: Output) {
+    print_plan_as(plan, if output == Output::Json { PlanOutput::Json } else { PlanOutput::Text });
+}
+
+fn print_plan_as(plan: &Plan, output: PlanOutput) {
     let text = match output {
-        Output::Text => render::text(plan),
-        Output::Json => render::json(plan) + "\n",
+        PlanOutput::Text => render::text(plan),
+        PlanOutput::Json => render::json(plan) + "\n",
+        PlanOutput::Markdown => crate::plan::markdown::markdown(plan, crate::types::now_ms()),
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
-pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output, show: Show) -> i32 {
+pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: PlanOutput, show: Show) -> i32 {
     let results = for_each(dir, opts, ("plan", show), |aws, d| async move {
         match reconcile::plan_one(&aws.clients(d.key.role.as_deref(), &d.key.region), &d).await {
             Ok(p) => p,
@@ -203,7 +210,7 @@ pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: Output,
     .await;
     let Some((functions, _)) = results else { return 1 };
     let plan = Plan { functions };
-    print_plan(&plan, output);
+    print_plan_as(&plan, output);
     if plan.has_errors() {
         1
     } else if detailed && plan.has_changes() {

@@ -11,6 +11,7 @@ mod configs_tests;
 mod create;
 pub mod environment;
 mod mappings;
+pub mod markdown;
 mod permissions;
 mod publish;
 #[cfg(test)]
@@ -255,6 +256,12 @@ pub struct FunctionPlan {
     pub manifest: String,
     pub function: String,
     pub region: String,
+    /// The account of the role the function is reached through (`None`: the controller's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The runtime the manifest manages (for the deprecated-runtime flag of `-o markdown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     pub drift_policy: DriftPolicy,
     pub changes: Vec<Change>,
     /// For a function this plan creates: what follows once it exists (shown, not executed: the
@@ -281,6 +288,8 @@ impl FunctionPlan {
             manifest: d.manifest.clone(),
             function: d.key.name.clone(),
             region: d.key.region.clone(),
+            account: d.key.account().map(str::to_string),
+            runtime: d.settings.runtime.clone(),
             drift_policy: d.drift_policy,
             changes: vec![],
             after_create: vec![],

@@ -399,6 +399,8 @@ fn view(
         phase: phase.to_string(),
         step,
         steps: dep.steps.len(),
+        pause_ms: dep.steps.iter().map(|s| s.pause_ms).sum(),
+        manual_steps: dep.steps.iter().filter(|s| s.approval.is_some()).count(),
         weight,
         next_step_at,
         alarms,

@@ -220,6 +220,10 @@ pub struct RolloutView {
     /// 1-based step and the number of steps before 100 %.
     pub step: usize,
     pub steps: usize,
+    /// The steps' pauses in all (manual steps not counted), milliseconds.
+    pub pause_ms: u64,
+    /// Steps that wait for a person's approval.
+    pub manual_steps: usize,
     /// Percent of traffic on `to` now.
     pub weight: f64,
     #[serde(skip_serializing_if = "Option::is_none")]

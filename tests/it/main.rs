@@ -20,6 +20,7 @@ mod gates;
 mod ha;
 mod layers;
 mod mappings;
+mod markdown;
 mod permissions;
 mod policies;
 mod progress;
