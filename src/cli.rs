@@ -54,6 +54,18 @@ pub enum PlanOutput {
     Markdown,
 }
 
+/// Which git commit the manifests are (shown in `/status`, the page, alerts and the generation
+/// tag). Default: git-sync's worktree name, else the checkout's HEAD above the manifest directory.
+#[derive(Debug, Args)]
+pub struct RevisionArgs {
+    /// The commit (or any name of it, at most 64 characters) the manifests are.
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// A file holding the revision (read again at each reload; at most 4 KiB).
+    #[arg(long, conflicts_with = "revision")]
+    pub revision_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
     /// Directory of manifests (searched recursively for *.yaml / *.yml).
@@ -84,6 +96,8 @@ pub enum Command {
     Apply {
         #[command(flatten)]
         manifests: ManifestArgs,
+        #[command(flatten)]
+        revision: RevisionArgs,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
         output: Output,
         /// Longest wait for one function update or provisioned concurrency to become READY.
@@ -175,6 +189,8 @@ pub struct OperatorArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub manifests: ManifestArgs,
+    #[command(flatten)]
+    pub revision: RevisionArgs,
     /// Every manifest is re-checked this often (±10 % jitter) to catch drift. Default: 60s; 1h
     /// with --events-queue-url, where the resync is the safety net behind the events.
     #[arg(long, value_parser = duration_flag::<100, 86400000>)]

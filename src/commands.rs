@@ -274,9 +274,11 @@ pub async fn apply(
     opts: &AwsOptions,
     output: Output,
     (waits, wait_rollouts): (Waits, bool),
-    show: Show,
+    (show, revision): (Show, Option<String>),
 ) -> i32 {
+    let revision = &revision;
     let results = for_each(dir, opts, ("apply", show), |aws, d| async move {
+        let d = Box::new(Desired { revision: revision.clone(), ..*d });
         let c = aws.clients(d.key.role.as_deref(), &d.key.region);
         let applied = match reconcile::apply_one(&c, &d, waits, 3).await {
             Ok(a) if wait_rollouts => follow(&c, &d, a, (waits, show)).await,

@@ -83,6 +83,8 @@ pub struct Desired {
     pub invoke_config: Field<InvokeConfig>,
     /// `spec.code` (`None`: unmanaged).
     pub code: Option<crate::types::CodeSource>,
+    /// The git revision the manifests are (recorded in the generation tag as `HASH@REVISION`).
+    pub revision: Option<String>,
     /// `spec.create`: CreateFunction when the function is missing.
     pub create: bool,
     /// The manifest was removed under `deletionPolicy: delete`: a function it created (tag
@@ -98,6 +100,15 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// The generation tag's value: the manifest's generation, and `@REVISION` when the git
+    /// revision is known (what the status page shows as "synced to").
+    pub fn generation_tag(&self) -> String {
+        match &self.revision {
+            Some(r) => format!("{}@{}", self.generation, crate::types::tag_safe(r, 64)),
+            None => self.generation.clone(),
+        }
+    }
+
     /// True when `path` (e.g. `aliases.prod.routing`) is covered by `ignoreDifferences`.
     pub fn ignored(&self, path: &str) -> bool {
         self.ignore_differences
@@ -415,6 +426,7 @@ pub fn build(
             Field::Null => Some(crate::types::DEFAULT_ARCHITECTURE.to_string()),
             Field::Value(a) => a.first().map(|a| a.as_str().to_string()),
         },
+        revision: None,
         create: spec.create,
         delete_function: false,
         configs: crate::manifest::function_rules::resolve(spec),

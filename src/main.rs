@@ -7,6 +7,7 @@ use lambda_reconciler::apply::Waits;
 use lambda_reconciler::aws::AwsOptions;
 use lambda_reconciler::cli::{Cli, Command, LogFormat};
 use lambda_reconciler::commands;
+use lambda_reconciler::manifest::revision::RevisionSource;
 
 fn init_logging(format: LogFormat) {
     let filter =
@@ -45,9 +46,11 @@ async fn main() {
         Command::Plan { manifests, detailed_exitcode, output } => {
             commands::plan(&manifests.dir, &opts_aws, detailed_exitcode, output, show).await
         }
-        Command::Apply { manifests, output, wait_timeout, no_wait, alarm_poll } => {
+        Command::Apply { manifests, revision, output, wait_timeout, no_wait, alarm_poll } => {
             let waits = Waits { timeout: wait_timeout, alarm_poll, ..Waits::default() };
-            commands::apply(&manifests.dir, &opts_aws, output, (waits, !no_wait), show).await
+            let source = RevisionSource { flag: revision.revision, file: revision.revision_file };
+            let rev = lambda_reconciler::manifest::revision::revision(&manifests.dir, &source);
+            commands::apply(&manifests.dir, &opts_aws, output, (waits, !no_wait), (show, rev)).await
         }
         Command::Run(args) => {
             let args = *args;
@@ -112,6 +115,7 @@ async fn main() {
                 std::process::exit(2);
             }
             let opts = lambda_reconciler::controller::RunOptions {
+                revision: RevisionSource { flag: args.revision.revision, file: args.revision.revision_file },
                 dir: args.manifests.dir,
                 resync,
                 listen: args.listen,

@@ -64,6 +64,8 @@ pub struct Header<'a> {
     pub role: &'a str,
     pub ready: bool,
     pub shards: &'a [usize],
+    /// The git revision of the manifests loaded now.
+    pub revision: Option<&'a str>,
 }
 
 fn esc(s: &str) -> String {
@@ -171,10 +173,11 @@ fn head(out: &mut String, total: usize, h: &Header<'_>) {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta http-equiv=\"refresh\" content=\"10\"><title>lambda-reconciler</title><style>{STYLE}</style></head>\
-         <body><header><h1>lambda-reconciler</h1><p id=\"replica\">role {}{} · {} · {total} manifest(s) · refreshed every 10 s</p>{}</header>",
+         <body><header><h1>lambda-reconciler</h1><p id=\"replica\">role {}{} · {} · {} · {total} manifest(s) · refreshed every 10 s</p>{}</header>",
         esc(h.role),
         esc(&shards),
         if h.ready { "ready" } else { "not ready" },
+        h.revision.map_or("revision unknown".to_string(), |r| format!("synced to <code id=\"revision\">{}</code>", esc(&crate::types::short_revision(r)))),
         match (h.role, h.shards.is_empty()) {
             ("follower", _) => "<p id=\"note\">This replica is a follower: it reconciles nothing and shows no manifest. \
                 The leader's page has them (the replica whose <code>/readyz</code> says <code>ready</code>).</p>",
@@ -281,7 +284,12 @@ fn row(out: &mut String, m: &ManifestStatus) {
         esc(&m.region),
         drift(m),
         rollout(m),
-        esc(m.last_applied.as_deref().unwrap_or("-")),
+        esc(&match (&m.last_applied, &m.revision) {
+            (Some(t), Some(r)) => format!("{t} from {}", crate::types::short_revision(r)),
+            (Some(t), None) => t.clone(),
+            (None, Some(r)) => format!("from {}", crate::types::short_revision(r)),
+            (None, None) => "-".into(),
+        }),
         esc(m.last_error.as_deref().unwrap_or("")),
     );
 }
@@ -329,11 +337,12 @@ mod tests {
             last_error: error.map(str::to_string),
             generation: "g".into(),
             observed_generation: None,
+            revision: None,
         }
     }
 
     fn header() -> Header<'static> {
-        Header { role: "single", ready: true, shards: &[] }
+        Header { role: "single", ready: true, shards: &[], revision: None }
     }
 
     fn page(all: &[ManifestStatus], q: &Query) -> String {
@@ -458,7 +467,8 @@ mod tests {
 
     #[test]
     fn a_follower_says_where_the_manifests_are_shown() {
-        let html = render(&[], &[], &Query::default(), &Header { role: "follower", ready: true, shards: &[] });
+        let html =
+            render(&[], &[], &Query::default(), &Header { role: "follower", ready: true, shards: &[], revision: None });
         assert!(html.contains("id=\"note\">This replica is a follower"), "{html}");
         assert!(!page(&[], &Query::default()).contains("id=\"note\""), "a single replica needs no note");
     }

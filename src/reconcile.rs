@@ -281,7 +281,7 @@ pub async fn converge(
         if let AppliedGeneration::Unreadable(reason) = &f.applied_generation {
             return Err(ReconcileError::TagsUnreadable(reason.clone()));
         }
-        c.lambda.tag_generation(&f.arn, &d.generation).await.map_err(|e| ReconcileError::Apply(e.into()))?;
+        c.lambda.tag_generation(&f.arn, &d.generation_tag()).await.map_err(|e| ReconcileError::Apply(e.into()))?;
         writes += 1;
     }
     // The environment matches git: the tag lists just the secrets it now holds.

@@ -80,6 +80,9 @@ pub struct ManifestStatus {
     pub generation: String,
     /// Content hash of the manifest version last applied successfully.
     pub observed_generation: Option<String>,
+    /// The git revision that applied it (from the function's generation tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 /// One drifted field: its value in git (`desired`) and in AWS (`actual`), already redacted.
@@ -122,9 +125,20 @@ pub struct StatusStore {
     alerts: Mutex<VecDeque<AlertView>>,
     /// Where the first panic of any task happened: the process is unhealthy from then on.
     panicked: std::sync::OnceLock<String>,
+    /// The git revision of the manifests loaded now.
+    revision: Mutex<Option<String>>,
 }
 
 impl StatusStore {
+    /// Records the git revision of the manifests just loaded.
+    pub fn set_revision(&self, revision: Option<String>) {
+        *self.revision.lock().unwrap() = revision;
+    }
+
+    pub fn revision(&self) -> Option<String> {
+        self.revision.lock().unwrap().clone()
+    }
+
     /// Records a panic at `location` (the first one is kept): /healthz answers 500 from now on.
     /// Lock-free, for the panic hook.
     pub fn set_panicked(&self, location: String) {

@@ -172,7 +172,7 @@ async fn status(State(s): State<AdminState>, uri: axum::http::Uri) -> axum::resp
     let ready = role == "follower" || s.status.is_ready();
     let (total, manifests) = s.status.page(offset, limit);
     let mut body = serde_json::json!({
-        "ready": ready, "role": role, "manifests": manifests, "alerts": s.status.recent_alerts(),
+        "ready": ready, "role": role, "revision": s.status.revision(), "manifests": manifests, "alerts": s.status.recent_alerts(),
         "total": total, "offset": offset, "limit": limit,
     });
     let end = offset.saturating_add(limit);
@@ -195,7 +195,13 @@ async fn page(State(s): State<AdminState>, uri: axum::http::Uri) -> impl IntoRes
     let q = crate::page::Query::parse(uri.query().unwrap_or(""));
     let role = s.status.role();
     let shards = s.status.shards();
-    let header = crate::page::Header { role, ready: role == "follower" || s.status.is_ready(), shards: &shards };
+    let revision = s.status.revision();
+    let header = crate::page::Header {
+        role,
+        ready: role == "follower" || s.status.is_ready(),
+        shards: &shards,
+        revision: revision.as_deref(),
+    };
     let alerts = s.status.recent_alerts();
     axum::response::Html(s.status.with_all(|all| crate::page::render(all, &alerts, &q, &header)))
 }

@@ -52,6 +52,9 @@ pub struct Alert {
     pub action: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The git revision of the manifests loaded when it was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
     /// A drift: who made it (from CloudTrail), `None` when no event named them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_by: Option<crate::types::ChangedBy>,
@@ -74,6 +77,7 @@ impl Alert {
             action: None,
             message: None,
             changed_by: None,
+            revision: None,
             time: rfc3339(SystemTime::now()),
             text,
         }
@@ -116,7 +120,10 @@ impl Alerts {
         }
     }
 
-    pub fn send(&self, alert: Alert) {
+    pub fn send(&self, mut alert: Alert) {
+        if alert.revision.is_none() {
+            alert.revision = self.status.revision();
+        }
         tracing::warn!(
             alert = ?alert.kind,
             manifest = alert.manifest.as_deref().unwrap_or(""),

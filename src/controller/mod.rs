@@ -39,6 +39,8 @@ use term::Term;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub dir: PathBuf,
+    /// Where the manifests' git revision comes from (re-read at each reload).
+    pub revision: crate::manifest::revision::RevisionSource,
     /// How long a propagating refusal is retried before it is terminal.
     pub propagation_window: Duration,
     pub resync: Duration,
@@ -163,6 +165,7 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
         return;
     }
     *ctx.unavailable.lock().unwrap() = None;
+    ctx.status.set_revision(crate::manifest::revision::revision(&ctx.opts.dir, &ctx.opts.revision));
     for ((role, region), interest) in ctx.store.read().unwrap().interest() {
         ctx.aws.set_interest(role.as_deref(), &region, interest);
     }

@@ -169,7 +169,9 @@ async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, 
         let values = Box::pin(clients.secrets.resolve_shared(&key.name, &refs)).await;
         params.extend(values.map_err(WorkError::Secrets)?);
     }
-    Ok(desired::build(m, Some(&key.region), &params)?)
+    let mut d = desired::build(m, Some(&key.region), &params)?;
+    d.revision = ctx.status.revision();
+    Ok(d)
 }
 
 fn sync_state(plan: &FunctionPlan, applied: bool) -> SyncState {
@@ -235,7 +237,12 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     let write = !ctx.opts.dry_run && (!drift || d.drift_policy == DriftPolicy::Correct);
     let retag = function.is_some_and(|f| !applied.is(&d.generation) || record_after(d, f).is_some());
     report_drift(ctx, key, d, &plan, drift, write);
-    let seen = Seen { drift, applied: false, recorded: applied.recorded().map(str::to_string) };
+    let seen = Seen {
+        drift,
+        applied: false,
+        recorded: applied.recorded().map(str::to_string),
+        revision: applied.revision().map(str::to_string),
+    };
     if plan.error.is_some() {
         record(ctx, key, m, &plan, &seen);
         return Ok(plan);
@@ -252,7 +259,8 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
             ctx.metrics.source_changes.inc();
         }
         rollouts::report(ctx, key, &d.manifest, &applied.events);
-        let seen = Seen { drift: false, applied: true, recorded: Some(d.generation.clone()) };
+        let seen =
+            Seen { drift: false, applied: true, recorded: Some(d.generation.clone()), revision: d.revision.clone() };
         record(ctx, key, m, &applied.last, &seen);
         return Ok(applied.last);
     }
@@ -369,6 +377,8 @@ struct Seen {
     drift: bool,
     applied: bool,
     recorded: Option<String>,
+    /// The git revision the recorded generation was applied from.
+    revision: Option<String>,
 }
 
 fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen: &Seen) {
@@ -406,6 +416,7 @@ fn record(ctx: &Ctx, key: &FunctionKey, m: &Manifest, plan: &FunctionPlan, seen:
                 progressing: plan.progressing.clone(),
                 last_applied: if seen.applied { Some(now.clone()) } else { old.last_applied },
                 observed_generation: seen.recorded.clone().or(old.observed_generation),
+                revision: seen.revision.clone().or(old.revision),
                 last_reconciled: Some(now),
                 last_error: plan.error.clone(),
                 generation,
@@ -442,6 +453,7 @@ pub fn blank(key: &FunctionKey, m: &Manifest) -> ManifestStatus {
         last_error: None,
         generation: m.content_hash(),
         observed_generation: None,
+        revision: None,
     }
 }
 

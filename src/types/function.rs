@@ -161,11 +161,19 @@ pub enum AppliedGeneration {
 impl AppliedGeneration {
     /// True when the recorded generation is `generation`.
     pub fn is(&self, generation: &str) -> bool {
-        matches!(self, AppliedGeneration::Recorded(g) if g == generation)
+        self.recorded() == Some(generation)
     }
+    /// The generation recorded (the tag's value up to `@`, which starts the revision).
     pub fn recorded(&self) -> Option<&str> {
         match self {
-            AppliedGeneration::Recorded(g) => Some(g),
+            AppliedGeneration::Recorded(g) => Some(g.split_once('@').map_or(g.as_str(), |(h, _)| h)),
+            _ => None,
+        }
+    }
+    /// The git revision that applied the recorded generation (the tag's value after `@`).
+    pub fn revision(&self) -> Option<&str> {
+        match self {
+            AppliedGeneration::Recorded(g) => g.split_once('@').map(|(_, r)| r).filter(|r| !r.is_empty()),
             _ => None,
         }
     }

@@ -267,3 +267,18 @@ pub struct Interest {
 
 /// The name of the target-tracking policy the controller owns on each scalable target.
 pub const POLICY_NAME: &str = "lambda-reconciler-target-tracking";
+
+/// A git object name: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
+pub fn is_commit(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+/// A revision as people name it: the first 7 hex digits of a commit, anything else as given
+/// (cut at 64 characters, control characters dropped).
+pub fn short_revision(rev: &str) -> String {
+    if is_commit(rev) {
+        rev[..7].to_string()
+    } else {
+        rev.chars().filter(|c| !c.is_control()).take(64).collect()
+    }
+}

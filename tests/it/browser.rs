@@ -104,7 +104,10 @@ async fn a_headless_browser_shows_synced_drifted_failed_and_rolling_manifests() 
         ("missing.yaml", &doc("ui-missing", "", "  reservedConcurrency: 1\n")),
         ("rollout.yaml", &doc("ui-rollout", "", rollout)),
     ]);
-    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms"]);
+    // The revision a CI job or git-sync names: "synced to" it in the header, and in each row
+    // the revision that applied the function's configuration.
+    let rev = "3f2a9c1d0e5b4a6978877665544332211000aabb";
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "300ms", "--revision", rev]);
     eventually("the drifted function configured first", MINUTE, || async {
         daemon.manifest("ui-drift")["sync"] == "Synced"
     })
@@ -131,7 +134,9 @@ async fn a_headless_browser_shows_synced_drifted_failed_and_rolling_manifests() 
     let url = format!("http://127.0.0.1:{}/", daemon.port);
     let dom = browse(&browser, profile.path(), &["--dump-dom"], &url);
     assert!(dom.contains("<h1>lambda-reconciler</h1>") && !dom.contains("<script"), "{dom}");
+    assert!(dom.contains("synced to <code id=\"revision\">3f2a9c1</code>"), "{dom}");
     assert!(row(&dom, "ui-synced").contains("class=\"sync Synced\""));
+    assert!(row(&dom, "ui-synced").contains(" from 3f2a9c1"), "{}", row(&dom, "ui-synced"));
     let drift = row(&dom, "ui-drift");
     assert!(
         drift.contains("class=\"sync OutOfSync\"") && drift.contains("<code>reservedConcurrency</code>"),

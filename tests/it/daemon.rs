@@ -452,3 +452,42 @@ async fn the_status_page_shows_each_manifest_with_its_state_and_filters_by_state
     assert!(row("paged-missing", &errors).is_some() && row("paged-ok", &errors).is_none());
     assert!(!html.contains("<script"), "no JavaScript");
 }
+
+#[tokio::test]
+async fn the_revision_of_the_manifests_is_in_status_alerts_and_the_generation_tag() {
+    let emu = Emulator::start();
+    emu.seed_function("rev-fn", 1);
+    let hook = Webhook::start("T0KEN-rev");
+    // A checkout: the revision is HEAD's branch, read from the .git above the manifests.
+    let repo = tempfile::tempdir().unwrap();
+    let rev = "0123456789abcdef0123456789abcdef01234567";
+    std::fs::create_dir_all(repo.path().join(".git/refs/heads")).unwrap();
+    std::fs::write(repo.path().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(repo.path().join(".git/refs/heads/main"), format!("{rev}\n")).unwrap();
+    let dir = repo.path().join("manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f.yaml"), doc("rev-fn", "  driftPolicy: alert\n  reservedConcurrency: 3\n")).unwrap();
+    let daemon =
+        Daemon::start(&emu, dir.to_str().unwrap(), &["--resync-interval", "300ms", "--alert-webhook", &hook.url]);
+    daemon.wait_ready().await;
+    eventually("applied", MINUTE, || async { daemon.manifest("rev-fn")["revision"] == rev }).await;
+    assert_eq!(daemon.status()["revision"], rev);
+    let tags = emu.lambda().await.get_function().function_name("rev-fn").send().await.unwrap();
+    let generation = tags.tags().unwrap()["lambda-reconciler.io/generation"].clone();
+    assert!(generation.ends_with(&format!("@{rev}")), "{generation}");
+    emu.lambda()
+        .await
+        .put_function_concurrency()
+        .function_name("rev-fn")
+        .reserved_concurrent_executions(9)
+        .send()
+        .await
+        .unwrap();
+    eventually("drift alert", MINUTE, || async { hook.count("Drift", "rev-fn") == 1 }).await;
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "Drift").unwrap();
+    assert_eq!(alert["revision"], rev);
+    // A restart reads "which commit applied it" back from the tag.
+    drop(daemon);
+    let again = Daemon::start(&emu, dir.to_str().unwrap(), &["--resync-interval", "300ms", "--revision", "other"]);
+    eventually("read back", MINUTE, || async { again.manifest("rev-fn")["revision"] == rev }).await;
+}
