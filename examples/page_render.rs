@@ -44,6 +44,7 @@ fn status(i: usize) -> ManifestStatus {
         last_error: (i % 3 == 2).then(|| "lambda:GetFunction: ResourceNotFoundException: Function not found".into()),
         generation: "8cec3abe1d3e5285".into(),
         observed_generation: Some("8cec3abe1d3e5285".into()),
+        revision: None,
     }
 }
 
@@ -64,7 +65,8 @@ fn get(addr: std::net::SocketAddr, path: &str) -> usize {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let header = Header { role: "leader", ready: true, shards: &[] };
+    let header =
+        Header { role: "leader", ready: true, shards: &[], revision: Some("3f2a9c1d0e5b4a6978877665544332211000aabb") };
     let queries =
         [("all, page 1", "/"), ("?sync=Error", "/?sync=Error"), ("?label=team%3Dteam-3", "/?label=team%3Dteam-3")];
     println!("| manifests | query | page function, median / max | whole GET /, median / max | bytes |");
