@@ -218,3 +218,29 @@ async fn create_true_makes_an_image_function_on_arm64_without_a_runtime_or_handl
     assert_eq!(conf.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(), ["arm64"]);
     emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_that_switches_to_a_role_reaching_the_same_function_never_deletes_the_function_it_created() {
+    let (emu, version, _) = setup();
+    let role = emu.seed_role("123456789012", "lambda-reconciler-target");
+    let created = manifest("app-new", &version, "  deletionPolicy: delete\n");
+    let dir = manifests(&[("new.yaml", &created)]);
+    emu.clear_requests();
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("created and Synced", MINUTE, || async { daemon.manifest("app-new")["sync"] == "Synced" }).await;
+    // The same function, now reached through a role of its own account: a new key, not a removal.
+    let moved = manifest("app-new", &version, &format!("  deletionPolicy: delete\n  roleArn: {role}\n"));
+    std::fs::write(dir.path().join("new.yaml"), moved).unwrap();
+    eventually("the old key is done with", MINUTE, || async {
+        daemon.log_text().contains("removed manifest's configuration deleted")
+    })
+    .await;
+    let deletes = emu
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "DELETE" && r["path"].as_str().unwrap_or("").ends_with("/functions/app-new"))
+        .count();
+    assert_eq!(deletes, 0, "the function is still managed: never deleted");
+    assert_eq!(creations(&emu), 1, "nor created twice");
+    assert_eq!(alias_version(&emu, "app-new").await.as_deref(), Some("1"), "its alias and versions are kept");
+}
