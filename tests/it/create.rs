@@ -244,3 +244,29 @@ async fn a_manifest_that_switches_to_a_role_reaching_the_same_function_never_del
     assert_eq!(creations(&emu), 1, "nor created twice");
     assert_eq!(alias_version(&emu, "app-new").await.as_deref(), Some("1"), "its alias and versions are kept");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_created_function_also_deletes_the_event_source_mappings_its_manifest_made() {
+    let (emu, version, _) = setup();
+    emu.configure(r#"{"esm_settle_seconds": 0}"#);
+    let queue = emu.seed_queue("app-orders");
+    let extra =
+        format!("  deletionPolicy: delete\n  eventSourceMappings:\n    - source: {queue}\n      qualifier: live\n");
+    emu.seed_function("app-kept", 1);
+    let kept = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-kept\nspec:\n  reservedConcurrency: 1\n";
+    let dir = manifests(&[("new.yaml", &manifest("app-new", &version, &extra)), ("kept.yaml", kept)]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("created and Synced", MINUTE, || async { daemon.manifest("app-new")["sync"] == "Synced" }).await;
+    let lambda = emu.lambda().await;
+    let esms = || async {
+        let out = lambda.list_event_source_mappings().event_source_arn(&queue).send().await.unwrap();
+        out.event_source_mappings().len()
+    };
+    assert_eq!(esms().await, 1);
+    std::fs::remove_file(dir.path().join("new.yaml")).unwrap();
+    eventually("the created function is deleted", MINUTE, || async {
+        lambda.get_function().function_name("app-new").send().await.is_err()
+    })
+    .await;
+    assert_eq!(esms().await, 0, "AWS's DeleteFunction leaves event source mappings behind");
+}
