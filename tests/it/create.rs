@@ -270,3 +270,28 @@ async fn deleting_a_created_function_also_deletes_the_event_source_mappings_its_
     .await;
     assert_eq!(esms().await, 0, "AWS's DeleteFunction leaves event source mappings behind");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_created_function_deregisters_its_aliases_scalable_targets_first() {
+    let (emu, version, _) = setup();
+    emu.seed_function("app-kept", 1);
+    let kept = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-kept\nspec:\n  reservedConcurrency: 1\n";
+    let scaled = manifest("app-new", &version, "  deletionPolicy: delete\n")
+        + "      provisionedConcurrency: 1\n      autoscaling: {minCapacity: 1, maxCapacity: 4, targetUtilization: 0.5}\n";
+    let dir = manifests(&[("new.yaml", &scaled), ("kept.yaml", kept)]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("created and Synced", MINUTE, || async { daemon.manifest("app-new")["sync"] == "Synced" }).await;
+    let scaling = emu.scaling().await;
+    let targets = || async {
+        let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Lambda;
+        scaling.describe_scalable_targets().service_namespace(ns).send().await.unwrap().scalable_targets().len()
+    };
+    assert_eq!(targets().await, 1);
+    std::fs::remove_file(dir.path().join("new.yaml")).unwrap();
+    let lambda = emu.lambda().await;
+    eventually("the created function is deleted", MINUTE, || async {
+        lambda.get_function().function_name("app-new").send().await.is_err()
+    })
+    .await;
+    assert_eq!(targets().await, 0, "a scalable target outlives the function it scaled");
+}
