@@ -268,7 +268,9 @@ impl Desired {
             sourced: BTreeSet::new(),
             settings: Settings::default(),
             permissions: self.permissions.as_ref().map(|_| Default::default()),
-            mappings: None,
+            // Read, to delete with a function it created (AWS's DeleteFunction leaves them);
+            // otherwise left as they are (the mappings' plan skips a deletion).
+            mappings: self.mappings.clone(),
             reserved_concurrency: absent(&self.reserved_concurrency),
             invoke_config: absent(&self.invoke_config),
             code: None,

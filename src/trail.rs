@@ -131,15 +131,38 @@ fn strip_date(name: &str) -> Option<&str> {
     date.chars().all(|c| c.is_ascii_digit()).then_some(head)
 }
 
+/// The fields other calls than UpdateFunctionConfiguration write (their own API each).
+const OTHER_CALLS_FIELDS: &[&str] = &[
+    "aliases.",
+    "reservedConcurrency",
+    "tags",
+    "code",
+    "architectures",
+    "functionUrls",
+    "permissions",
+    "eventSourceMappings",
+    "eventInvokeConfig",
+    "recursiveLoop",
+    "runtimeManagement",
+];
+
 /// Whether `call` (an API operation) can change manifest field `field` (a plan's field path):
 /// how a drift is matched to the change that made it.
 pub fn may_change(call: &str, field: &str) -> bool {
     let alias_part = |part: &str| {
         field.strip_prefix("aliases.").and_then(|r| r.split_once('.')).is_some_and(|(_, rest)| rest.starts_with(part))
     };
+    // A function URL's owned resource-policy statements (`functionUrls.Q.statement.SID`).
+    let url_statement = field.starts_with("functionUrls.") && field.contains(".statement.");
     match call {
-        "UpdateFunctionConfiguration" => !field.starts_with("aliases.") && !field.starts_with("reservedConcurrency"),
+        "UpdateFunctionConfiguration" => !OTHER_CALLS_FIELDS.iter().any(|p| field.starts_with(p)),
         "UpdateFunctionCode" => field == "code" || field == "architectures",
+        "PutFunctionRecursionConfig" => field == "recursiveLoop",
+        "PutRuntimeManagementConfig" => field.starts_with("runtimeManagement"),
+        "PutFunctionCodeSigningConfig" | "DeleteFunctionCodeSigningConfig" => field == "codeSigningConfigArn",
+        "CreateFunctionUrlConfig" | "UpdateFunctionUrlConfig" | "DeleteFunctionUrlConfig" => {
+            field.starts_with("functionUrls") && !url_statement
+        }
         "PutFunctionConcurrency" | "DeleteFunctionConcurrency" => field == "reservedConcurrency",
         "CreateAlias" | "UpdateAlias" | "DeleteAlias" => {
             field.starts_with("aliases.")
@@ -153,7 +176,7 @@ pub fn may_change(call: &str, field: &str) -> bool {
         "PutFunctionEventInvokeConfig" | "UpdateFunctionEventInvokeConfig" | "DeleteFunctionEventInvokeConfig" => {
             field.starts_with("eventInvokeConfig") || alias_part("eventInvokeConfig")
         }
-        "AddPermission" | "RemovePermission" => field.starts_with("permissions"),
+        "AddPermission" | "RemovePermission" => field.starts_with("permissions") || url_statement,
         "CreateEventSourceMapping" | "UpdateEventSourceMapping" | "DeleteEventSourceMapping" => {
             field.starts_with("eventSourceMappings")
         }
@@ -279,6 +302,44 @@ mod tests {
         assert!(may_change("RegisterScalableTarget", "aliases.live.autoscaling"));
         assert!(may_change("UpdateFunctionCode", "code"));
         assert!(!may_change("UpdateFunctionCode", "memorySize"));
+    }
+
+    #[test]
+    fn a_drift_of_the_fields_issue_28_added_is_matched_to_its_own_call_and_never_to_a_configuration_update() {
+        for (call, field) in [
+            ("PutFunctionRecursionConfig", "recursiveLoop"),
+            ("PutRuntimeManagementConfig", "runtimeManagement"),
+            ("PutFunctionCodeSigningConfig", "codeSigningConfigArn"),
+            ("DeleteFunctionCodeSigningConfig", "codeSigningConfigArn"),
+            ("CreateFunctionUrlConfig", "functionUrls.prod"),
+            ("UpdateFunctionUrlConfig", "functionUrls.$LATEST"),
+            ("DeleteFunctionUrlConfig", "functionUrls.prod"),
+            ("RemovePermission", "functionUrls.prod.statement.lambda-reconciler-url"),
+            ("AddPermission", "functionUrls.prod.statement.lambda-reconciler-url-invoke"),
+            ("UpdateFunctionConfiguration", "runtime"),
+            ("UpdateFunctionConfiguration", "vpcConfig"),
+        ] {
+            assert!(may_change(call, field), "{call} changes {field}");
+        }
+        for field in [
+            "tags.team",
+            "code",
+            "architectures",
+            "functionUrls.prod",
+            "functionUrls.prod.statement.lambda-reconciler-url",
+            "eventInvokeConfig.maximumRetryAttempts",
+            "eventSourceMappings[arn:aws:sqs:us-east-1:1:q@live]",
+            "permissions.ci",
+            "recursiveLoop",
+            "runtimeManagement",
+            "codeSigningConfigArn",
+        ] {
+            assert!(
+                !may_change("UpdateFunctionConfiguration", field),
+                "UpdateFunctionConfiguration cannot change {field}"
+            );
+        }
+        assert!(!may_change("CreateFunctionUrlConfig", "functionUrls.prod.statement.lambda-reconciler-url"));
     }
 
     #[test]

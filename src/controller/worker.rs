@@ -459,6 +459,12 @@ pub fn blank(key: &FunctionKey, m: &Manifest) -> ManifestStatus {
 
 /// A removed manifest with `deletionPolicy: delete`: remove what it owned, then forget it.
 async fn delete(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Outcome {
+    // The function is still managed, under another key (the manifest now names a role reaching
+    // it): its removal under the old key deletes nothing, the function least of all.
+    if !ctx.store.read().unwrap().find(&key.region, &key.name).is_empty() {
+        tracing::info!("the function is managed under another key; nothing deleted");
+        return Outcome::Deleted;
+    }
     let mut stripped = m.clone();
     std::sync::Arc::make_mut(&mut stripped.doc).spec.environment = Field::Absent;
     let result = async {

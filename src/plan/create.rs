@@ -86,8 +86,27 @@ pub(super) fn deletes(d: &Desired, f: &FunctionState) -> bool {
     d.delete_function && f.created_by.as_deref() == Some(d.manifest.as_str())
 }
 
-/// DeleteFunction: every version and alias goes with it.
-pub(super) fn delete(d: &Desired, p: &mut FunctionPlan) {
+/// DeleteFunction: every version and alias goes with it. The event source mappings the manifest
+/// listed are deleted first: AWS's DeleteFunction leaves them ("To delete Lambda event source
+/// mappings that invoke a function, use DeleteEventSourceMapping"); so are the aliases' scalable
+/// targets (Application Auto Scaling's, with their policies and alarms), as before an alias's
+/// own deletion.
+pub(super) fn delete(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
+    for (alias, s) in &o.scaling {
+        let field = format!("aliases.{alias}.autoscaling");
+        p.push(
+            Action::DeregisterScalableTarget { alias: alias.clone() },
+            vec![diff(field, Op::Delete, json!(s), Value::Null)],
+        );
+    }
+    let listed = |m: &&crate::types::MappingState| {
+        d.mappings.as_ref().is_some_and(|w| w.contains_key(&(m.source.clone(), m.qualifier.clone())))
+    };
+    for m in o.mappings.iter().filter(listed).filter(|m| m.state != "Deleting") {
+        let field = super::mappings::path(&m.source, &m.qualifier);
+        let action = Action::DeleteMapping { uuid: m.uuid.clone() };
+        p.push(action, vec![diff(field, Op::Delete, json!(m.config), Value::Null)]);
+    }
     p.push(Action::DeleteFunction, vec![diff("function", Op::Delete, json!(d.key.name), Value::Null)]);
 }
 

@@ -9,7 +9,7 @@ use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::types::MappingConfig;
 
-fn path(source: &str, qualifier: &str) -> String {
+pub(super) fn path(source: &str, qualifier: &str) -> String {
     if qualifier.is_empty() {
         format!("eventSourceMappings[{source}]")
     } else {
@@ -28,6 +28,9 @@ fn live_value(live: &Map<String, Value>, key: &str) -> Value {
 
 pub(super) fn plan(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
     let Some(want) = &d.mappings else { return };
+    if d.delete_function {
+        return; // a removed manifest leaves its mappings (see create::delete for a created function)
+    }
     if d.ignored("eventSourceMappings") {
         return;
     }

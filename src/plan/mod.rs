@@ -362,7 +362,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
         return p;
     };
     if create::deletes(d, function) {
-        create::delete(d, &mut p);
+        create::delete(d, o, &mut p);
         return p;
     }
     if let (Some(e), false) = (&function.environment_error, d.environment.is_absent()) {

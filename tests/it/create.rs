@@ -218,3 +218,80 @@ async fn create_true_makes_an_image_function_on_arm64_without_a_runtime_or_handl
     assert_eq!(conf.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(), ["arm64"]);
     emu.run(&["plan", "-m", path(&dir), "--detailed-exitcode"]).expect(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_that_switches_to_a_role_reaching_the_same_function_never_deletes_the_function_it_created() {
+    let (emu, version, _) = setup();
+    let role = emu.seed_role("123456789012", "lambda-reconciler-target");
+    let created = manifest("app-new", &version, "  deletionPolicy: delete\n");
+    let dir = manifests(&[("new.yaml", &created)]);
+    emu.clear_requests();
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("created and Synced", MINUTE, || async { daemon.manifest("app-new")["sync"] == "Synced" }).await;
+    // The same function, now reached through a role of its own account: a new key, not a removal.
+    let moved = manifest("app-new", &version, &format!("  deletionPolicy: delete\n  roleArn: {role}\n"));
+    std::fs::write(dir.path().join("new.yaml"), moved).unwrap();
+    eventually("the old key is done with", MINUTE, || async {
+        daemon.log_text().contains("removed manifest's configuration deleted")
+    })
+    .await;
+    let deletes = emu
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "DELETE" && r["path"].as_str().unwrap_or("").ends_with("/functions/app-new"))
+        .count();
+    assert_eq!(deletes, 0, "the function is still managed: never deleted");
+    assert_eq!(creations(&emu), 1, "nor created twice");
+    assert_eq!(alias_version(&emu, "app-new").await.as_deref(), Some("1"), "its alias and versions are kept");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_created_function_also_deletes_the_event_source_mappings_its_manifest_made() {
+    let (emu, version, _) = setup();
+    emu.configure(r#"{"esm_settle_seconds": 0}"#);
+    let queue = emu.seed_queue("app-orders");
+    let extra =
+        format!("  deletionPolicy: delete\n  eventSourceMappings:\n    - source: {queue}\n      qualifier: live\n");
+    emu.seed_function("app-kept", 1);
+    let kept = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-kept\nspec:\n  reservedConcurrency: 1\n";
+    let dir = manifests(&[("new.yaml", &manifest("app-new", &version, &extra)), ("kept.yaml", kept)]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("created and Synced", MINUTE, || async { daemon.manifest("app-new")["sync"] == "Synced" }).await;
+    let lambda = emu.lambda().await;
+    let esms = || async {
+        let out = lambda.list_event_source_mappings().event_source_arn(&queue).send().await.unwrap();
+        out.event_source_mappings().len()
+    };
+    assert_eq!(esms().await, 1);
+    std::fs::remove_file(dir.path().join("new.yaml")).unwrap();
+    eventually("the created function is deleted", MINUTE, || async {
+        lambda.get_function().function_name("app-new").send().await.is_err()
+    })
+    .await;
+    assert_eq!(esms().await, 0, "AWS's DeleteFunction leaves event source mappings behind");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_created_function_deregisters_its_aliases_scalable_targets_first() {
+    let (emu, version, _) = setup();
+    emu.seed_function("app-kept", 1);
+    let kept = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-kept\nspec:\n  reservedConcurrency: 1\n";
+    let scaled = manifest("app-new", &version, "  deletionPolicy: delete\n")
+        + "      provisionedConcurrency: 1\n      autoscaling: {minCapacity: 1, maxCapacity: 4, targetUtilization: 0.5}\n";
+    let dir = manifests(&[("new.yaml", &scaled), ("kept.yaml", kept)]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("created and Synced", MINUTE, || async { daemon.manifest("app-new")["sync"] == "Synced" }).await;
+    let scaling = emu.scaling().await;
+    let targets = || async {
+        let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Lambda;
+        scaling.describe_scalable_targets().service_namespace(ns).send().await.unwrap().scalable_targets().len()
+    };
+    assert_eq!(targets().await, 1);
+    std::fs::remove_file(dir.path().join("new.yaml")).unwrap();
+    let lambda = emu.lambda().await;
+    eventually("the created function is deleted", MINUTE, || async {
+        lambda.get_function().function_name("app-new").send().await.is_err()
+    })
+    .await;
+    assert_eq!(targets().await, 0, "a scalable target outlives the function it scaled");
+}
