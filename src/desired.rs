@@ -275,7 +275,8 @@ impl Desired {
             invoke_config: absent(&self.invoke_config),
             code: None,
             create: false,
-            delete_function: true,
+            // Only a manifest that says `create: true` ever deletes (with the created-by tag).
+            delete_function: self.create,
             configs: Default::default(),
             architecture: None,
             // The URLs it listed are deleted (an empty map, `null`, stays: every URL).

@@ -22,6 +22,10 @@ pub enum SensitiveEnv {
     All,
 }
 
+/// The tag value for "every variable": `@all` (variable names never hold `@`; `*` is outside
+/// AWS's tag value pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`).
+pub const ALL: &str = "@all";
+
 impl SensitiveEnv {
     pub fn of(names: BTreeSet<String>) -> SensitiveEnv {
         if names.is_empty() {
@@ -54,7 +58,7 @@ impl SensitiveEnv {
     pub fn encode(&self) -> String {
         match self {
             SensitiveEnv::None => String::new(),
-            SensitiveEnv::All => "*".into(),
+            SensitiveEnv::All => ALL.into(),
             SensitiveEnv::Names(n) => {
                 let joined = n.iter().cloned().collect::<Vec<_>>().join(" ");
                 let plain = joined.len() <= MAX_TAG_VALUE
@@ -62,7 +66,7 @@ impl SensitiveEnv {
                 if plain {
                     joined
                 } else {
-                    "*".into()
+                    ALL.into()
                 }
             }
         }
@@ -73,7 +77,8 @@ impl SensitiveEnv {
     pub fn parse(value: Option<&str>) -> SensitiveEnv {
         match value.map(str::trim) {
             None | Some("") => SensitiveEnv::None,
-            Some("*") => SensitiveEnv::All,
+            // `*` was written before AWS's tag value pattern was checked ("*" is not in it).
+            Some("*") | Some(ALL) => SensitiveEnv::All,
             Some(v)
                 if v.split(' ').all(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) =>
             {
@@ -101,8 +106,11 @@ mod tests {
         assert_eq!(SensitiveEnv::parse(Some(&names(&[]).encode())), SensitiveEnv::None);
         let many: Vec<String> = (0..40).map(|i| format!("SECRET_NUMBER_{i}")).collect();
         let many = SensitiveEnv::of(many.into_iter().collect());
-        assert_eq!(many.encode(), "*", "over 256 characters");
-        assert!(SensitiveEnv::parse(Some("*")).contains("ANYTHING"));
+        assert_eq!(many.encode(), ALL, "over 256 characters");
+        assert!(SensitiveEnv::parse(Some(ALL)).contains("ANYTHING"));
+        assert!(SensitiveEnv::parse(Some("*")).contains("ANYTHING"), "as written before");
+        // AWS's tag value pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*
+        assert!(ALL.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)));
         assert!(SensitiveEnv::parse(Some("A, B")).contains("C"), "an unreadable list hides everything");
         assert_eq!(names(&["A"]).union(&names(&["B"])), names(&["A", "B"]));
     }

@@ -295,3 +295,34 @@ async fn deleting_a_created_function_deregisters_its_aliases_scalable_targets_fi
     .await;
     assert_eq!(targets().await, 0, "a scalable target outlives the function it scaled");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_by_tag_forged_on_a_function_whose_manifest_never_said_create_does_not_make_its_removal_delete_it() {
+    let (emu, _, _) = setup();
+    emu.seed_function("app-kept", 1);
+    let kept = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-kept\nspec:\n  reservedConcurrency: 1\n";
+    let adopted = "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-seeded\nspec:\n  deletionPolicy: delete\n  reservedConcurrency: 2\n";
+    let lambda = emu.lambda().await;
+    let arn = lambda
+        .get_function()
+        .function_name("app-seeded")
+        .send()
+        .await
+        .unwrap()
+        .configuration()
+        .unwrap()
+        .function_arn()
+        .unwrap()
+        .to_string();
+    // Anyone allowed lambda:TagResource on the function.
+    lambda.tag_resource().resource(&arn).tags("lambda-reconciler.io/created-by", "app-seeded").send().await.unwrap();
+    let dir = manifests(&[("seeded.yaml", adopted), ("kept.yaml", kept)]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    eventually("Synced", MINUTE, || async { daemon.manifest("app-seeded")["sync"] == "Synced" }).await;
+    std::fs::remove_file(dir.path().join("seeded.yaml")).unwrap();
+    eventually("the removal handled", MINUTE, || async {
+        daemon.log_text().contains("removed manifest's configuration deleted")
+    })
+    .await;
+    assert!(lambda.get_function().function_name("app-seeded").send().await.is_ok(), "never created by the controller");
+}
