@@ -16,6 +16,7 @@ pub mod sns;
 pub mod sqs;
 pub mod ssm;
 pub mod sts;
+pub mod values;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -4,30 +4,21 @@
 //! per resync (a snapshot, as SSM's), and a function's new references on their own.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::call::{AwsError, Caller, ErrorClass};
-use super::snapshot::{Decision, Freshness};
+use super::values::Values;
 use crate::types::{Parameter, SecretRef};
 
 /// BatchGetSecretValue: "SecretIdList ... Maximum number of 20 items."
 pub const BATCH: usize = 20;
 
-struct Cache {
-    fresh: Freshness,
-    /// The references read into `values` (as [`SecretRef::key`]).
-    read: HashSet<String>,
-    values: BTreeMap<String, Parameter>,
-}
-
 #[derive(Clone)]
 pub struct Secrets {
     client: aws_sdk_secretsmanager::Client,
     caller: Caller,
-    cache: Arc<tokio::sync::Mutex<Cache>>,
-    /// Every secret the region's manifests use (read together on a refresh).
-    wanted: Arc<Mutex<Vec<SecretRef>>>,
+    /// The region's snapshot of the secrets the manifests use.
+    values: Values<SecretRef>,
 }
 
 /// A version id is a UUID (32-64 characters); anything else names a staging label.
@@ -37,18 +28,13 @@ fn is_version_id(v: &str) -> bool {
 
 impl Secrets {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller, stale_after: Duration) -> Self {
-        let cache = Cache { fresh: Freshness::new(stale_after), read: HashSet::new(), values: BTreeMap::new() };
-        Secrets {
-            client: aws_sdk_secretsmanager::Client::new(config),
-            caller,
-            cache: Arc::new(tokio::sync::Mutex::new(cache)),
-            wanted: Arc::default(),
-        }
+        let values = Values::new(stale_after, SecretRef::key);
+        Secrets { client: aws_sdk_secretsmanager::Client::new(config), caller, values }
     }
 
     /// Every secret the region's manifests use.
     pub fn set_wanted(&self, refs: Vec<SecretRef>) {
-        *self.wanted.lock().unwrap() = refs;
+        self.values.set_wanted(refs);
     }
 
     /// The entries of `refs` for `consumer` (a function), from the region's snapshot: a refresh
@@ -58,29 +44,14 @@ impl Secrets {
         consumer: &str,
         refs: &[SecretRef],
     ) -> Result<BTreeMap<String, Parameter>, AwsError> {
-        if refs.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let mut cache = self.cache.lock().await;
-        if cache.fresh.decide(consumer, None) == Decision::Refresh {
-            let started = Instant::now();
-            let mut all: Vec<SecretRef> = self.wanted.lock().unwrap().clone();
-            all.extend(refs.iter().cloned());
-            all.sort();
-            all.dedup();
-            // Shared work, as the SSM snapshot: every function of the region waits on it.
-            cache.values = self.caller.shared(self.resolve(&all)).await?;
-            cache.read = all.iter().map(SecretRef::key).collect();
-            cache.fresh.refreshed(started, consumer);
-        }
-        let missing: Vec<SecretRef> = refs.iter().filter(|r| !cache.read.contains(&r.key())).cloned().collect();
-        if !missing.is_empty() {
-            let found = self.resolve(&missing).await?;
-            cache.values.extend(found);
-            cache.read.extend(missing.iter().map(SecretRef::key));
-        }
-        let keys: HashSet<String> = refs.iter().flat_map(|r| [r.key(), r.error_key()]).collect();
-        Ok(cache.values.iter().filter(|(k, _)| keys.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        let out: HashSet<String> = refs.iter().flat_map(|r| [r.key(), r.error_key()]).collect();
+        // Every reference is read (a secret that cannot be read is an error entry of its own).
+        let all = |every: Vec<SecretRef>| async move {
+            let read = every.iter().map(SecretRef::key).collect();
+            Ok((self.resolve(&every).await?, read))
+        };
+        let some = |missing: Vec<SecretRef>| async move { self.resolve(&missing).await };
+        self.values.resolve((&self.caller, consumer), refs, &out, all, some).await
     }
 
     /// Resolves `refs` into entries keyed by [`SecretRef::key`] (the value, sensitive) or, for a

@@ -2,77 +2,44 @@
 //! region's snapshot of every parameter the manifests use, read once per resync.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 
 use super::call::{AwsError, Caller, ErrorClass};
 use super::pages;
-use super::snapshot::{Decision, Freshness};
+use super::values::Values;
 use crate::types::Parameter;
 
 /// GetParameters accepts at most 10 names per call.
 pub const BATCH: usize = 10;
 
-struct Cache {
-    fresh: Freshness,
-    /// Names (or ARNs) read into `values`; a name read but absent does not exist.
-    read: HashSet<String>,
-    values: BTreeMap<String, Parameter>,
-}
-
 #[derive(Clone)]
 pub struct Ssm {
     client: aws_sdk_ssm::Client,
     caller: Caller,
-    cache: Arc<tokio::sync::Mutex<Cache>>,
-    /// Every name the region's manifests use (read together on a refresh).
-    wanted: Arc<Mutex<Vec<String>>>,
+    /// The region's snapshot of the parameters the manifests use.
+    values: Values<String>,
 }
 
 impl Ssm {
     pub fn new(config: &aws_config::SdkConfig, caller: Caller, stale_after: Duration) -> Self {
-        let cache = Cache { fresh: Freshness::new(stale_after), read: HashSet::new(), values: BTreeMap::new() };
-        Ssm {
-            client: aws_sdk_ssm::Client::new(config),
-            caller,
-            cache: Arc::new(tokio::sync::Mutex::new(cache)),
-            wanted: Arc::default(),
-        }
+        Ssm { client: aws_sdk_ssm::Client::new(config), caller, values: Values::new(stale_after, String::clone) }
     }
 
     /// Every parameter name the region's manifests use.
     pub fn set_wanted(&self, names: Vec<String>) {
-        *self.wanted.lock().unwrap() = names;
+        self.values.set_wanted(names);
     }
 
     /// The values of `names` for `consumer` (a function), from the region snapshot: a refresh
     /// reads every wanted name in batches of 10; names new since are read on their own.
     pub async fn resolve(&self, consumer: &str, names: &[String]) -> Result<BTreeMap<String, Parameter>, AwsError> {
-        if names.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let mut cache = self.cache.lock().await;
-        if cache.fresh.decide(consumer, None) == Decision::Refresh {
-            let started = Instant::now();
-            let mut all: Vec<String> = self.wanted.lock().unwrap().clone();
-            all.extend(names.iter().cloned());
-            all.sort();
-            all.dedup();
-            // Shared work, as the autoscaling snapshot: every function waits on it.
-            let (values, read) = self.caller.shared(self.read_leniently(&all)).await?;
-            (cache.values, cache.read) = (values, read);
-            cache.fresh.refreshed(started, consumer);
-        }
-        let missing: Vec<String> = names.iter().filter(|n| !cache.read.contains(*n)).cloned().collect();
-        if !missing.is_empty() {
-            // New names, or a batch refused as a whole: read this function's own (its error only).
-            let (found, _) = self.get_parameters(&missing).await?;
-            cache.values.extend(found);
-            cache.read.extend(missing);
-        }
-        Ok(names.iter().filter_map(|n| cache.values.get(n).map(|p| (n.clone(), p.clone()))).collect())
+        let out: HashSet<String> = names.iter().cloned().collect();
+        let all = |every: Vec<String>| async move { self.read_leniently(&every).await };
+        // New names, or a batch refused as a whole: this function's own (its error only).
+        let some = |missing: Vec<String>| async move { Ok(self.get_parameters(&missing).await?.0) };
+        self.values.resolve((&self.caller, consumer), names, &out, all, some).await
     }
 
     /// Reads `names` batch by batch; a batch refused for good (access denied, invalid) is left out
