@@ -10,6 +10,7 @@ pub mod configs;
 mod configs_tests;
 mod create;
 pub mod environment;
+pub mod judge;
 mod mappings;
 mod permissions;
 mod publish;

@@ -5,11 +5,12 @@
 use serde::Serialize;
 use serde_json::json;
 
+use super::judge::AfterPause;
 use super::{diff, Action, FunctionPlan, Op};
 use crate::desired::{Desired, DesiredAlias};
 use crate::observed::Observed;
 use crate::types::{
-    format_time, AlarmState, AliasState, Deployment, Gate, Marker, OnTimeout, Phase, RolloutView, Routing,
+    format_time, AlarmState, AliasState, Analysis, Deployment, Gate, Marker, OnTimeout, Phase, RolloutView, Routing,
 };
 
 /// Which hook.
@@ -246,9 +247,19 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         p.rollouts.push(v);
         return;
     };
+    let judged = super::judge::judged(o, name, dep, m);
+    let view = |m: &Marker, mv: Move| {
+        let mut r = view(m, mv);
+        r.view.judge = judged.as_ref().map(|j| j.1.clone());
+        r
+    };
     let (want, behind) = expected(dep, m);
     if let (true, Some(alarm)) = (m.active(), firing) {
         p.rollouts.push(view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now)));
+        return;
+    }
+    if let (true, Some(reason)) = (m.active(), judged.as_ref().and_then(|(a, j)| super::judge::failed(a, j))) {
+        p.rollouts.push(view(m, roll_back(m, reason, now)));
         return;
     }
     if let (Some(why), Phase::PreTraffic) = (&held, &m.phase) {
@@ -282,7 +293,7 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             let pause = dep.steps.get(*step).map_or(0, |s| s.pause_ms.min(i64::MAX as u64) as i64);
             let due = m.since_ms.min(now).saturating_add(pause);
             if now >= due {
-                advance(dep, m, step + 1, now)
+                judged_advance(dep, m, *step, judged.as_ref().map(|(a, j)| (a, &j.verdict)), now, name, p)
             } else {
                 Move::Wait { until_ms: Some(due) }
             }
@@ -292,6 +303,28 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         }
     };
     p.rollouts.push(view(m, mv));
+}
+
+/// The move once a step's pause ended: the judge's (when the deployment has one) or the next step.
+fn judged_advance(
+    dep: &Deployment,
+    m: &Marker,
+    step: usize,
+    judged: Option<(&Analysis, &crate::types::Verdict)>,
+    now: i64,
+    name: &str,
+    p: &mut FunctionPlan,
+) -> Move {
+    let Some((a, v)) = judged else { return advance(dep, m, step + 1, now) };
+    match super::judge::after_pause(a, v, m.since_ms, now) {
+        AfterPause::Advance => advance(dep, m, step + 1, now),
+        AfterPause::Wait(t) => Move::Wait { until_ms: Some(t) },
+        AfterPause::RollBack(reason) => roll_back(m, reason, now),
+        AfterPause::Hold(why) => {
+            p.blocked.push(format!("aliases.{name}.deployment.analysis: {why}"));
+            Move::Wait { until_ms: None }
+        }
+    }
 }
 
 /// Whether a rollout's two versions can take weights (the same role and dead-letter target).
@@ -403,6 +436,7 @@ fn view(
         next_step_at,
         alarms,
         reason,
+        judge: None,
     };
     Rollout { view, mv }
 }
@@ -421,6 +455,7 @@ pub(super) fn stale_markers(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
                 post_traffic: None,
                 hook_timeout_ms: 0,
                 switch_if_incompatible: false,
+                analysis: None,
             };
             let cur = o.aliases.get(alias).cloned().unwrap_or(AliasState {
                 function_version: m.from.clone(),
