@@ -225,14 +225,14 @@ fn moving<'a>(d: &'a Desired, o: &'a Observed) -> impl Iterator<Item = (&'a Stri
 }
 
 /// The metric subjects of the aliases in a step of a rollout with `analysis` (alias, subject).
-pub fn judged_subjects(d: &Desired, o: &Observed) -> Vec<(String, crate::aws::metrics::Subject)> {
+pub fn judged_subjects(d: &Desired, o: &Observed) -> Vec<(String, crate::types::Subject)> {
     let Some(f) = &o.function else { return vec![] };
     let mut out = vec![];
     for (name, dep) in moving(d, o) {
         let (Some(a), Some(m)) = (&dep.analysis, f.markers.get(name)) else { continue };
         if matches!(m.phase, crate::types::Phase::Shifting { .. }) && m.to == d.aliases[name.as_str()].function_version
         {
-            out.push((name.clone(), crate::aws::metrics::Subject::new(&d.key.name, name, m, a)));
+            out.push((name.clone(), crate::plan::judge::subject(&d.key.name, name, m, a)));
         }
     }
     out

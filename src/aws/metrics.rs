@@ -10,7 +10,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 
 use super::call::{AwsError, Caller};
 use super::pages;
-use crate::types::{Analysis, Marker, Reading, Sample};
+use crate::types::{Reading, Sample, Subject};
 
 /// GetMetricData: "You can include up to 500 MetricDataQuery structures in each request".
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -22,32 +22,12 @@ pub const MAX_WINDOW_S: i64 = 3 * 3600;
 const OP: &str = "cloudwatch:GetMetricData";
 const METRICS: [&str; 4] = ["Invocations", "Errors", "Throttles", "Duration"];
 
-/// One rollout step to judge: which function, alias and versions, how, and since when.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Subject {
-    pub function: String,
-    pub alias: String,
-    pub from: String,
-    pub to: String,
-    pub percentile: String,
-    pub period_s: i32,
-    /// The step's start, seconds since the epoch.
-    pub start_s: i64,
+/// The 8 queries' builder of a subject.
+trait Queries {
+    fn query(&self, id: String, version: &str, metric: &str) -> MetricDataQuery;
 }
 
-impl Subject {
-    pub fn new(function: &str, alias: &str, m: &Marker, a: &Analysis) -> Subject {
-        Subject {
-            function: function.to_string(),
-            alias: alias.to_string(),
-            from: m.from.clone(),
-            to: m.to.clone(),
-            percentile: a.percentile.clone(),
-            period_s: a.period_s,
-            start_s: m.since_ms.div_euclid(1000),
-        }
-    }
-
+impl Queries for Subject {
     fn query(&self, id: String, version: &str, metric: &str) -> MetricDataQuery {
         let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
         let m = Metric::builder()

@@ -2,7 +2,9 @@
 //! metric, both values and the limit) or Waiting; and what a step does with that verdict. Pure.
 
 use crate::observed::Observed;
-use crate::types::{Analysis, Deployment, JudgeView, Marker, NoData, Phase, Reading, Sample, Verdict};
+use crate::types::{
+    Analysis, Deployment, JudgeView, Judging, Marker, NoData, Phase, Reading, Sample, Subject, Verdict,
+};
 
 /// The judge of alias `alias`'s rollout `m` in a step (the deployment has an analysis and its
 /// numbers were read): the analysis and the verdict with its numbers.
@@ -14,6 +16,29 @@ pub(super) fn judged(o: &Observed, alias: &str, dep: &Deployment, m: &Marker) ->
     let r = o.judged.get(alias)?;
     let view = JudgeView { verdict: verdict(a, &m.from, &m.to, r), dry_run: a.dry_run, numbers: Some(*r) };
     Some((a.clone(), view))
+}
+
+/// What the subject of alias `alias`'s step is (the function is named as CloudWatch names it).
+pub fn subject(function: &str, alias: &str, m: &Marker, a: &Analysis) -> Subject {
+    Subject {
+        function: function.to_string(),
+        alias: alias.to_string(),
+        from: m.from.clone(),
+        to: m.to.clone(),
+        percentile: a.percentile.clone(),
+        period_s: a.period_s,
+        start_s: m.since_ms.div_euclid(1000),
+    }
+}
+
+/// The step the daemon's poller watches for alias `alias` (in a step of a judged deployment).
+pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker) -> Option<Judging> {
+    let a = dep.analysis.as_ref()?;
+    let Phase::Shifting { step } = m.phase else { return None };
+    let s = dep.steps.get(step)?;
+    let pause_ends_ms =
+        if s.approval.is_some() { i64::MAX } else { m.since_ms.saturating_add(s.pause_ms.min(i64::MAX as u64) as i64) };
+    Some(Judging { subject: subject(function, alias, m, a), analysis: a.clone(), pause_ends_ms })
 }
 
 /// The reason to roll back now: a Fail outside a dry run.

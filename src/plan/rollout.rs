@@ -53,6 +53,9 @@ pub struct Rollout {
     pub view: RolloutView,
     #[serde(rename = "next")]
     pub mv: Move,
+    /// The step the canary judge watches (for the daemon's poller).
+    #[serde(skip)]
+    pub judging: Option<crate::types::Judging>,
 }
 
 impl std::ops::Deref for Rollout {
@@ -248,9 +251,11 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         return;
     };
     let judged = super::judge::judged(o, name, dep, m);
+    let function = p.function.clone();
     let view = |m: &Marker, mv: Move| {
         let mut r = view(m, mv);
         r.view.judge = judged.as_ref().map(|j| j.1.clone());
+        r.judging = super::judge::judging(&function, name, dep, m).filter(|_| m.active());
         r
     };
     let (want, behind) = expected(dep, m);
@@ -438,7 +443,7 @@ fn view(
         reason,
         judge: None,
     };
-    Rollout { view, mv }
+    Rollout { view, mv, judging: None }
 }
 
 /// Markers of aliases that no longer have a deployment (or are gone): removed.

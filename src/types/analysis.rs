@@ -73,6 +73,30 @@ pub enum NoData {
     Hold,
 }
 
+/// One rollout step to judge: which function, alias and versions, how, and since when (the key
+/// of one reading in a region's batched GetMetricData).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subject {
+    pub function: String,
+    pub alias: String,
+    pub from: String,
+    pub to: String,
+    pub percentile: String,
+    pub period_s: i32,
+    /// The step's start, seconds since the epoch.
+    pub start_s: i64,
+}
+
+/// A judged rollout step as the daemon's poller watches it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judging {
+    pub subject: Subject,
+    pub analysis: Analysis,
+    /// When the step's pause ends (a Pass read after it moves the rollout on); `i64::MAX` for a
+    /// manual step.
+    pub pause_ends_ms: i64,
+}
+
 /// A deployment's analysis, resolved (defaults filled in).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -20,8 +20,8 @@ mod tags;
 mod url;
 
 pub use analysis::{
-    Analysis, AnalysisSpec, DurationSpec, ErrorRateSpec, JudgeView, NoData, NoDataSpec, Reading, Sample, ThrottlesSpec,
-    Verdict,
+    Analysis, AnalysisSpec, DurationSpec, ErrorRateSpec, JudgeView, Judging, NoData, NoDataSpec, Reading, Sample,
+    Subject, ThrottlesSpec, Verdict,
 };
 pub use attribution::{ChangedBy, PRINCIPAL_TYPES, UNKNOWN_PRINCIPAL};
 pub use code::{
