@@ -50,7 +50,8 @@ type Points = Vec<(i64, f64)>;
 fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
     let within =
         |p: &Points| -> Points { p.iter().copied().filter(|(t, _)| t + i64::from(period_s) > start_s).collect() };
-    let sum = |p: &Points| within(p).iter().map(|(_, v)| v).sum::<f64>();
+    // `+ 0.0`: the sum of nothing is -0.0, shown as such.
+    let sum = |p: &Points| within(p).iter().map(|(_, v)| v).sum::<f64>() + 0.0;
     let invocations = within(points[0]);
     // The percentile over the window: each period's, weighted by its invocations.
     let (mut weighted, mut weights) = (0.0, 0.0);
@@ -147,14 +148,13 @@ impl Metrics {
         Ok(out)
     }
 
-    /// [`Metrics::fetch`] of every judged rollout of the region, kept for `fresh_for` so that
-    /// their reconciles read this answer instead of calling again.
-    pub async fn poll(
-        &self,
-        subjects: &[Subject],
-        fresh_for: Duration,
-    ) -> Result<BTreeMap<Subject, Reading>, AwsError> {
+    /// [`Metrics::fetch`] of every judged rollout of the region, polled `every`: kept until two
+    /// more polls could have answered (each as slow as this one), so that the reconciles of the
+    /// rollouts read this answer instead of calling again.
+    pub async fn poll(&self, subjects: &[Subject], every: Duration) -> Result<BTreeMap<Subject, Reading>, AwsError> {
+        let began = Instant::now();
         let readings = self.fetch(subjects).await?;
+        let fresh_for = (every + began.elapsed()) * 2;
         *self.polled.lock().unwrap() = Some((Instant::now(), fresh_for, readings.clone()));
         Ok(readings)
     }

@@ -51,8 +51,13 @@ pub fn track(ctx: &Ctx, key: &FunctionKey, manifest: &str, plan: &FunctionPlan) 
 }
 
 /// Whether a step's verdict should move its rollout now: a Fail (outside a dry run, and a dry
-/// run's not yet alerted), or a Pass after the step's pause.
+/// run's not yet alerted), or a Pass after the step's pause; or (to show it) a verdict of
+/// another kind than the one the last plan showed.
 fn moves(ctx: &Ctx, key: &FunctionKey, j: &Judging, v: &Verdict, now: i64) -> bool {
+    let kind = |v: &Verdict| std::mem::discriminant(v);
+    if j.shown.as_ref().map(kind) != Some(kind(v)) {
+        return true;
+    }
     match v {
         Verdict::Fail { .. } if j.analysis.dry_run => {
             !ctx.judge_alerted.lock().unwrap().contains(&(key.clone(), j.subject.clone()))
@@ -78,7 +83,7 @@ pub async fn poll(ctx: &Ctx, queue: &Queue<FunctionKey>, scope: &Scope, every: D
         return;
     }
     let subjects: Vec<Subject> = watched.values().flatten().map(|j| j.subject.clone()).collect();
-    let readings = match ctx.aws.clients(scope.0.as_deref(), &scope.1).metrics.poll(&subjects, every * 2).await {
+    let readings = match ctx.aws.clients(scope.0.as_deref(), &scope.1).metrics.poll(&subjects, every).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(region = %scope.1, role = scope.0.as_deref().unwrap_or("own"), error = %e, "reading the judged rollouts' metrics failed");

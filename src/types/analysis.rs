@@ -95,6 +95,9 @@ pub struct Judging {
     /// When the step's pause ends (a Pass read after it moves the rollout on); `i64::MAX` for a
     /// manual step.
     pub pause_ends_ms: i64,
+    /// The verdict the last plan showed (`None`: none read yet): a poll whose verdict differs
+    /// queues the function, so `/status` and the page follow the judge.
+    pub shown: Option<Verdict>,
 }
 
 /// A deployment's analysis, resolved (defaults filled in).
@@ -137,7 +140,7 @@ pub struct Reading {
 
 /// What the judge says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "verdict")]
+#[serde(tag = "verdict")]
 pub enum Verdict {
     Pass,
     Fail { reason: String },

@@ -149,3 +149,134 @@ async fn the_emulator_refuses_get_metric_data_beyond_awss_limits() {
     let e = call(vec![query("q", "Invocations", "Sum", 60)], end, end).await.unwrap_err().into_service_error();
     assert!(format!("{e:?}").contains("StartTime must not equal"), "{e:?}");
 }
+
+/// A daemon polling every 200 ms (alarms and the judge), with alerts to `hook`.
+fn daemon(emu: &Emulator, dir: &str, hook: &Webhook) -> Daemon {
+    Daemon::start(emu, dir, &["--alarm-poll", "200ms", "--resync-interval", "1s", "--alert-webhook", &hook.url])
+}
+
+async fn first_step(emu: &Emulator) {
+    eventually("the first step", Duration::from_secs(30), || async { live(emu).await.1.get("2") == Some(&0.1) }).await;
+}
+
+#[tokio::test]
+async fn a_new_version_whose_error_rate_jumps_is_rolled_back_with_no_alarm_defined() {
+    let emu = seeded(&[F]).await;
+    let hook = Webhook::start("t");
+    let dep = "{steps: [{weight: 10, pause: 10m}], analysis: {minInvocations: 10}}";
+    let dir = manifests(&[("f.yaml", &manifest(F, "2", dep))]);
+    let daemon = daemon(&emu, path(&dir), &hook);
+    first_step(&emu).await;
+    publish(&emu, F, "1", 1000, 5, 100.0).await;
+    publish(&emu, F, "2", 100, 20, 100.0).await;
+    eventually("the roll back", Duration::from_secs(30), || async {
+        live(&emu).await == ("1".into(), BTreeMap::new())
+    })
+    .await;
+    let reason = "judge: error rate 20.0% on version 2 vs 0.5% on 1 (limit +1 point)";
+    eventually("one RolledBack alert", Duration::from_secs(10), || async { hook.count("RolledBack", F) == 1 }).await;
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "RolledBack").unwrap();
+    assert_eq!(alert["message"], reason, "{alert}");
+    eventually("RolledBack in status", Duration::from_secs(10), || async {
+        daemon.manifest(F)["rollouts"][0]["phase"] == "RolledBack"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_healthy_new_version_waits_for_its_invocations_then_is_promoted() {
+    let emu = seeded(&[F]).await;
+    let hook = Webhook::start("t");
+    let dep = "{steps: [{weight: 10, pause: 1s}], analysis: {minInvocations: 50, noData: {wait: 10m}}}";
+    let dir = manifests(&[("f.yaml", &manifest(F, "2", dep))]);
+    let daemon = daemon(&emu, path(&dir), &hook);
+    first_step(&emu).await;
+    eventually("waiting for invocations after the pause", Duration::from_secs(30), || async {
+        let r = &daemon.manifest(F)["rollouts"][0];
+        // The pause (1 s) is over: the next step waits on the judge (noData.wait, 10 m).
+        r["judge"]["verdict"] == "Waiting" && r["judge"]["why"] == "0 of 50 invocations of version 2"
+    })
+    .await;
+    // Ten more polls (2 s at 200 ms): the 1 s pause is long over.
+    let polls = get_metric_data(&emu).len();
+    eventually("ten more polls", Duration::from_secs(30), || async { get_metric_data(&emu).len() >= polls + 10 }).await;
+    assert_eq!(live(&emu).await.1.get("2"), Some(&0.1), "held at the step while the judge waits");
+    publish(&emu, F, "1", 1000, 1, 100.0).await;
+    publish(&emu, F, "2", 100, 0, 105.0).await;
+    eventually("promoted", Duration::from_secs(30), || async { live(&emu).await == ("2".into(), BTreeMap::new()) })
+        .await;
+    assert_eq!(hook.count("RolledBack", F), 0);
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_a_failing_judge_once_and_the_rollout_goes_on() {
+    let emu = seeded(&[F]).await;
+    let hook = Webhook::start("t");
+    let dep = "{steps: [{weight: 10, pause: 4s}], analysis: {minInvocations: 10, dryRun: true}}";
+    let dir = manifests(&[("f.yaml", &manifest(F, "2", dep))]);
+    let _daemon = daemon(&emu, path(&dir), &hook);
+    first_step(&emu).await;
+    publish(&emu, F, "1", 1000, 5, 100.0).await;
+    publish(&emu, F, "2", 100, 20, 100.0).await;
+    eventually("the dry-run alert", Duration::from_secs(30), || async { hook.count("JudgeFailedDryRun", F) == 1 })
+        .await;
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "JudgeFailedDryRun").unwrap();
+    assert_eq!(alert["message"], "error rate 20.0% on version 2 vs 0.5% on 1 (limit +1 point)", "{alert}");
+    eventually("promoted anyway", Duration::from_secs(30), || async {
+        live(&emu).await == ("2".into(), BTreeMap::new())
+    })
+    .await;
+    assert_eq!(hook.count("JudgeFailedDryRun", F), 1, "alerted once: {:?}", hook.alerts());
+    assert_eq!(hook.count("RolledBack", F), 0);
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_an_analysis_continues_from_cloudwatch() {
+    let emu = seeded(&[F]).await;
+    let hook = Webhook::start("t");
+    let dep = "{steps: [{weight: 10, pause: 10m}], analysis: {minInvocations: 10}}";
+    let dir = manifests(&[("f.yaml", &manifest(F, "2", dep))]);
+    let first = daemon(&emu, path(&dir), &hook);
+    first_step(&emu).await;
+    publish(&emu, F, "2", 5, 0, 100.0).await;
+    eventually("judging", Duration::from_secs(30), || async {
+        first.manifest(F)["rollouts"][0]["judge"]["verdict"] == "Waiting"
+    })
+    .await;
+    first.kill9();
+    drop(first);
+    publish(&emu, F, "1", 1000, 5, 100.0).await;
+    publish(&emu, F, "2", 95, 20, 100.0).await;
+    let _second = daemon(&emu, path(&dir), &hook);
+    eventually("the roll back", Duration::from_secs(30), || async {
+        live(&emu).await == ("1".into(), BTreeMap::new())
+    })
+    .await;
+    eventually("its reason", Duration::from_secs(10), || async { hook.count("RolledBack", F) == 1 }).await;
+    let alert = hook.alerts().into_iter().find(|a| a["kind"] == "RolledBack").unwrap();
+    assert_eq!(alert["message"], "judge: error rate 20.0% on version 2 vs 0.5% on 1 (limit +1 point)", "{alert}");
+}
+
+#[tokio::test]
+async fn twenty_judged_rollouts_in_a_region_cost_one_get_metric_data_per_poll() {
+    let names: Vec<String> = (0..20).map(|i| format!("app-{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let emu = seeded(&refs).await;
+    let dep = "{steps: [{weight: 10, pause: 10m}], analysis: {minInvocations: 10}}";
+    let files: Vec<(String, String)> = names.iter().map(|n| (format!("{n}.yaml"), manifest(n, "2", dep))).collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let dir = manifests(&files);
+    let _daemon = Daemon::start(&emu, path(&dir), &["--alarm-poll", "1s", "--resync-interval", "500ms"]);
+    let all = |bodies: &[serde_json::Value]| {
+        bodies.iter().any(|b| b["MetricDataQueries"].as_array().map_or(0, Vec::len) == 20 * 8)
+    };
+    eventually("a poll of all 20", Duration::from_secs(60), || async { all(&get_metric_data(&emu)) }).await;
+    emu.clear_requests();
+    eventually("three more polls", Duration::from_secs(30), || async { get_metric_data(&emu).len() >= 3 }).await;
+    let sizes: Vec<usize> =
+        get_metric_data(&emu).iter().map(|b| b["MetricDataQueries"].as_array().map_or(0, Vec::len)).collect();
+    assert!(sizes.iter().all(|n| *n == 160), "every call answers all 20 rollouts, none reads its own: {sizes:?}");
+    let reconciles =
+        emu.requests().iter().filter(|r| r["path"].as_str().unwrap_or("").contains("/functions/app-")).count();
+    assert!(reconciles > 0, "the functions were reconciled meanwhile (from the poll's answer)");
+}
