@@ -68,12 +68,15 @@ fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
     }
 }
 
+/// A poll's readings: when, how long they stand in for a read, and the readings.
+type Polled = (Instant, Duration, BTreeMap<Subject, Reading>);
+
 #[derive(Clone)]
 pub struct Metrics {
     client: aws_sdk_cloudwatch::Client,
     caller: Caller,
     /// The readings of the region's last poll, when, and how long they stand in for a read.
-    polled: Arc<Mutex<Option<(Instant, Duration, BTreeMap<Subject, Reading>)>>>,
+    polled: Arc<Mutex<Option<Polled>>>,
 }
 
 impl Metrics {

@@ -192,7 +192,7 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         Versions::Share => (dep, None),
         Versions::Held(why) => (dep, Some(why)),
         Versions::Switch(without_steps) => {
-            switched = without_steps;
+            switched = *without_steps;
             (&switched, None)
         }
     };
@@ -342,14 +342,16 @@ enum Versions {
     Held(String),
     /// They cannot, and the deployment moves all traffic at once (`switch`): it without steps
     /// (hooks and alarms kept).
-    Switch(Deployment),
+    Switch(Box<Deployment>),
 }
 
 fn compatible(o: &Observed, dep: &Deployment, from: &str, to: &str) -> Versions {
     let clash = if dep.steps.is_empty() { None } else { super::compat::versions(o, from, to) };
     match clash {
         None => Versions::Share,
-        Some(_) if dep.switch_if_incompatible => Versions::Switch(Deployment { steps: vec![], ..dep.clone() }),
+        Some(_) if dep.switch_if_incompatible => {
+            Versions::Switch(Box::new(Deployment { steps: vec![], ..dep.clone() }))
+        }
         Some(why) => Versions::Held(why),
     }
 }
