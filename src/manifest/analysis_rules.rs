@@ -10,9 +10,9 @@ pub const MAX_MIN_INVOCATIONS: u64 = 1_000_000;
 pub const DEFAULT_PERIOD_S: i32 = 60;
 /// The longest period: the judge reads at most the last 3 h of a step (see `aws::metrics`).
 pub const MAX_PERIOD_S: i32 = 3600;
-/// CloudWatch: "Valid values are 1, 5, 10, 20, 30, 60, and any multiple of 60" for high-resolution
-/// metrics; the judge takes 1, 5, 10 and 30 below a minute.
-pub const HIGH_RESOLUTION_PERIODS: [i32; 4] = [1, 5, 10, 30];
+/// CloudWatch's MetricStat.Period: "For high-resolution metrics ... the period can be 1, 5, 10,
+/// 20, 30, 60, or any multiple of 60" (a regular metric's "must be a multiple of 60").
+pub const HIGH_RESOLUTION_PERIODS: [i32; 5] = [1, 5, 10, 20, 30];
 pub const DEFAULT_NO_DATA_WAIT: Duration = Duration::from_secs(600);
 pub const MAX_NO_DATA_WAIT: Duration = Duration::from_secs(24 * 3600);
 /// Lambda's own limit on an invocation, the largest useful absolute Duration limit.
@@ -30,7 +30,7 @@ fn period(text: &str) -> Result<i32, String> {
     let fits = d.subsec_nanos() == 0 && (HIGH_RESOLUTION_PERIODS.contains(&s) || (s > 0 && s % 60 == 0));
     if !fits {
         return Err(format!(
-            "`{text}`: CloudWatch's period is 60s or a multiple of 60s (1s, 5s, 10s, 30s for high-resolution metrics)"
+            "`{text}`: CloudWatch's period is 60s or a multiple of 60s (1s, 5s, 10s, 20s, 30s for high-resolution metrics)"
         ));
     }
     if s > MAX_PERIOD_S {
@@ -139,7 +139,7 @@ mod tests {
             one(&format!("          period: {bad}\n"), "period", 12, "");
         }
         one("          period: 90s\n", "period", 12, "multiple of 60s");
-        for good in ["1s", "5s", "10s", "30s", "60s", "5m", "1h"] {
+        for good in ["1s", "5s", "10s", "20s", "30s", "60s", "5m", "1h"] {
             assert_eq!(errors(&format!("          period: {good}\n")), vec![], "{good}");
         }
     }

@@ -18,7 +18,7 @@ pub struct AnalysisSpec {
     #[schemars(range(min = 1, max = 1_000_000))]
     pub min_invocations: Option<u64>,
     /// The metrics' period: `60s` (default) or a multiple of 60 s up to `1h`; `1s`, `5s`, `10s`,
-    /// `30s` only for high-resolution metrics.
+    /// `20s`, `30s` only for high-resolution metrics.
     pub period: Option<String>,
     /// What a step does with too few invocations.
     pub no_data: Option<NoDataSpec>,
