@@ -24,8 +24,10 @@ fn percentile_ok(p: &str) -> bool {
     n.len() <= 4 && decimals <= 1 && n.parse::<f64>().is_ok_and(|v| (50.0..=99.9).contains(&v))
 }
 
-fn period(text: &str) -> Result<i32, String> {
-    let d = humantime::parse_duration(text).map_err(|_| format!("`{text}` is not a duration like `60s` or `5m`"))?;
+fn period(full: &str) -> Result<i32, String> {
+    let text: String = full.chars().take(32).collect(); // errors quote a short excerpt
+    let text = text.as_str();
+    let d = humantime::parse_duration(full).map_err(|_| format!("`{text}` is not a duration like `60s` or `5m`"))?;
     let s = i32::try_from(d.as_secs()).unwrap_or(i32::MAX);
     let fits = d.subsec_nanos() == 0 && (HIGH_RESOLUTION_PERIODS.contains(&s) || (s > 0 && s % 60 == 0));
     if !fits {
