@@ -28,6 +28,7 @@ pub fn track(ctx: &Ctx, key: &FunctionKey, manifest: &str, plan: &FunctionPlan) 
                 continue;
             }
             tracing::warn!(function = %key, alias = %r.alias, reason = %reason, "judge failed a dry run");
+            ctx.metrics.judge_failure("dry_run");
             let text = format!(
                 "dry run: the judge would roll back {} ({}) alias {} to version {}: {reason}",
                 key.name, key.region, r.alias, r.to

@@ -36,6 +36,9 @@ pub fn report(ctx: &Ctx, key: &FunctionKey, manifest: &str, events: &[RolloutEve
             RolloutEvent::RolledBack { alias, to, reason } => {
                 tracing::warn!(alias = %alias, to = %to, reason = %reason, "rollout rolled back");
                 ctx.metrics.rollout("rolled_back");
+                if reason.starts_with(crate::plan::judge::REASON_PREFIX) {
+                    ctx.metrics.judge_failure("rolled_back");
+                }
                 let text = format!(
                     "rollout of {} ({}) alias {alias} to version {to} rolled back: {reason}",
                     key.name, key.region

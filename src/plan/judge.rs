@@ -44,10 +44,13 @@ pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker)
     Some(Judging { subject: subject(function, alias, m, a), analysis: a.clone(), pause_ends_ms, shown: None })
 }
 
+/// How the reason of a roll back by the judge begins.
+pub const REASON_PREFIX: &str = "judge: ";
+
 /// The reason to roll back now: a Fail outside a dry run.
 pub(super) fn failed(a: &Analysis, j: &JudgeView) -> Option<String> {
     match &j.verdict {
-        Verdict::Fail { reason } if !a.dry_run => Some(format!("judge: {reason}")),
+        Verdict::Fail { reason } if !a.dry_run => Some(format!("{REASON_PREFIX}{reason}")),
         _ => None,
     }
 }
@@ -137,7 +140,7 @@ pub fn after_pause(a: &Analysis, v: &Verdict, since_ms: i64, now: i64) -> AfterP
     let waited = humantime::format_duration(std::time::Duration::from_millis(a.no_data_wait_ms));
     match a.no_data {
         NoData::Pass => AfterPause::Advance,
-        NoData::Fail => AfterPause::RollBack(format!("too few invocations after {waited}: {why}")),
+        NoData::Fail => AfterPause::RollBack(format!("{REASON_PREFIX}too few invocations after {waited}: {why}")),
         NoData::Hold => AfterPause::Hold(format!("too few invocations after {waited}: {why}; holding the weight")),
     }
 }
@@ -228,7 +231,7 @@ mod tests {
         let at_end =
             |policy| after_pause(&Analysis { no_data: policy, ..analysis() }, &waiting, since, since + 600_000);
         let why = "too few invocations after 10m: 3 of 100 invocations of version 7";
-        assert_eq!(at_end(NoData::Fail), AfterPause::RollBack(why.into()));
+        assert_eq!(at_end(NoData::Fail), AfterPause::RollBack(format!("judge: {why}")));
         assert_eq!(at_end(NoData::Pass), AfterPause::Advance);
         assert_eq!(at_end(NoData::Hold), AfterPause::Hold(format!("{why}; holding the weight")));
         assert_eq!(after_pause(&analysis(), &Verdict::Pass, since, since), AfterPause::Advance);

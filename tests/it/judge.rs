@@ -181,6 +181,7 @@ async fn a_new_version_whose_error_rate_jumps_is_rolled_back_with_no_alarm_defin
         daemon.manifest(F)["rollouts"][0]["phase"] == "RolledBack"
     })
     .await;
+    assert_eq!(daemon.counter("lambda_reconciler_judge_failures_total{result=\"rolled_back\"}"), 1.0);
 }
 
 #[tokio::test]
@@ -214,7 +215,7 @@ async fn a_dry_run_reports_a_failing_judge_once_and_the_rollout_goes_on() {
     let hook = Webhook::start("t");
     let dep = "{steps: [{weight: 10, pause: 4s}], analysis: {minInvocations: 10, dryRun: true}}";
     let dir = manifests(&[("f.yaml", &manifest(F, "2", dep))]);
-    let _daemon = daemon(&emu, path(&dir), &hook);
+    let daemon = daemon(&emu, path(&dir), &hook);
     first_step(&emu).await;
     publish(&emu, F, "1", 1000, 5, 100.0).await;
     publish(&emu, F, "2", 100, 20, 100.0).await;
@@ -227,6 +228,7 @@ async fn a_dry_run_reports_a_failing_judge_once_and_the_rollout_goes_on() {
     })
     .await;
     assert_eq!(hook.count("JudgeFailedDryRun", F), 1, "alerted once: {:?}", hook.alerts());
+    assert_eq!(daemon.counter("lambda_reconciler_judge_failures_total{result=\"dry_run\"}"), 1.0);
     assert_eq!(hook.count("RolledBack", F), 0);
 }
 
