@@ -85,6 +85,8 @@ pub struct Metrics {
     pub webhook_deliveries: Family<OutcomeLabel, Counter>,
     pub reloads: Counter,
     pub rollouts: Family<ResultLabel, Counter>,
+    /// The canary judge's Fails, by what followed (`rolled_back`, `dry_run`: reported only).
+    pub judge_failures: Family<ResultLabel, Counter>,
     pub rollout_weight: Family<AliasLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// CloudTrail events read from the events queues, by what became of them.
     pub events: Family<ResultLabel, Counter>,
@@ -119,6 +121,7 @@ impl Default for Metrics {
             webhook_deliveries: Family::default(),
             reloads: Counter::default(),
             rollouts: Family::default(),
+            judge_failures: Family::default(),
             rollout_weight: Family::default(),
             events: Family::default(),
             leader: Gauge::default(),
@@ -162,6 +165,11 @@ impl Default for Metrics {
             m.reloads.clone(),
         );
         registry.register("rollouts", "Rollouts by result (started, succeeded, rolled_back)", m.rollouts.clone());
+        registry.register(
+            "judge_failures",
+            "Canary judge Fails by what followed (rolled_back, dry_run)",
+            m.judge_failures.clone(),
+        );
         registry.register(
             "rollout_weight_percent",
             "Percent of an alias's traffic on the version a rollout shifts to",
@@ -214,6 +222,10 @@ impl Metrics {
 
     pub fn rollout(&self, result: &str) {
         self.rollouts.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn judge_failure(&self, result: &str) {
+        self.judge_failures.get_or_create(&ResultLabel { result: result.into() }).inc();
     }
 
     pub fn event(&self, result: &str) {

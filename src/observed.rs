@@ -28,6 +28,8 @@ pub struct Observed {
     pub policies: BTreeMap<String, BTreeMap<String, Permission>>,
     /// The deployments' alarms that exist, with their state (read only while a rollout may move).
     pub alarms: BTreeMap<String, AlarmState>,
+    /// The canary judge's numbers of each alias in a step of a rollout with `analysis`.
+    pub judged: BTreeMap<String, crate::types::Reading>,
     /// Whether each hook function exists (read only when a rollout is about to start).
     pub hooks: BTreeMap<String, bool>,
     /// The environment and settings of the newest version the controller published, read only
@@ -131,6 +133,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         policies: policies?,
         mappings: mappings?,
         alarms: Default::default(),
+        judged: Default::default(),
         hooks: Default::default(),
         published_config: None,
         published_code: None,
@@ -221,6 +224,20 @@ fn moving<'a>(d: &'a Desired, o: &'a Observed) -> impl Iterator<Item = (&'a Stri
     })
 }
 
+/// The metric subjects of the aliases in a step of a rollout with `analysis` (alias, subject).
+pub fn judged_subjects(d: &Desired, o: &Observed) -> Vec<(String, crate::types::Subject)> {
+    let Some(f) = &o.function else { return vec![] };
+    let mut out = vec![];
+    for (name, dep) in moving(d, o) {
+        let (Some(a), Some(m)) = (&dep.analysis, f.markers.get(name)) else { continue };
+        if matches!(m.phase, crate::types::Phase::Shifting { .. }) && m.to == d.aliases[name.as_str()].function_version
+        {
+            out.push((name.clone(), crate::plan::judge::subject(&d.key.name, name, m, a)));
+        }
+    }
+    out
+}
+
 /// Alarm states (one DescribeAlarms for all of the function's rollouts) and, for a rollout about
 /// to start, whether its hook functions exist: read only while a rollout may move.
 async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -> Result<(), AwsError> {
@@ -237,6 +254,11 @@ async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -
         }
     }
     let alarms: Vec<String> = alarms.into_iter().collect();
+    let subjects = judged_subjects(d, o);
+    if !subjects.is_empty() {
+        let readings = c.metrics.readings(&subjects.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()).await?;
+        o.judged = subjects.into_iter().filter_map(|(alias, s)| Some((alias, *readings.get(&s)?))).collect();
+    }
     if any_starting {
         // A start checks that every alarm exists: read them by name.
         o.alarms = c.alarms.states(&alarms).await?;

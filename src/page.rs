@@ -247,6 +247,7 @@ fn rollout(m: &ManifestStatus) -> String {
             None => notes.extend(r.next_step_at.iter().map(|t| format!("next step {}", esc(t)))),
         }
         notes.extend(r.reason.iter().map(|why| esc(why)));
+        notes.extend(r.judge.iter().map(|j| format!("<span class=\"judge\">{}</span>", esc(&j.line()))));
         let _ = write!(
             out,
             "<div class=\"rollout\">{} {} → {}: {} step {}/{}, {}%<div class=\"bar\"><i style=\"width:{:.0}%\"></i></div><small>{}</small></div>",

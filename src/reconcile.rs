@@ -204,9 +204,11 @@ pub async fn drive(
             (moved, _) => {
                 match (moved, &r.mv) {
                     // The hook passed and its follow-up move was made.
-                    (Moved::Done, Move::Hook { then, .. }) => {
-                        events.extend(milestones(&Rollout { view: r.view.clone(), mv: (**then).clone() }))
-                    }
+                    (Moved::Done, Move::Hook { then, .. }) => events.extend(milestones(&Rollout {
+                        view: r.view.clone(),
+                        mv: (**then).clone(),
+                        judging: None,
+                    })),
                     (Moved::Done, _) => {}
                     (Moved::RolledBack(reason), _) => {
                         events.push(RolloutEvent::RolledBack { alias: r.alias.clone(), to: r.to.clone(), reason })

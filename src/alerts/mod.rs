@@ -25,6 +25,8 @@ pub enum AlertKind {
     AwsUnreachable,
     /// A rollout rolled back (an alarm, a hook, an operator's abort); the message says which.
     RolledBack,
+    /// The canary judge of a `dryRun` analysis failed a step (once per step): the rollout goes on.
+    JudgeFailedDryRun,
     /// A task of the daemon panicked: it stops so that its orchestrator restarts it.
     Panicked,
 }

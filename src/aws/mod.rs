@@ -6,6 +6,7 @@ pub mod cloudwatch;
 pub mod fence;
 pub mod lambda;
 pub mod lease;
+pub mod metrics;
 pub mod pages;
 pub mod priority;
 pub mod roles;
@@ -62,6 +63,7 @@ pub struct RegionClients {
     pub caller: Caller,
     pub lambda: lambda::Lambda,
     pub alarms: cloudwatch::Alarms,
+    pub metrics: metrics::Metrics,
     pub scaling: scaling::Scaling,
     pub ssm: ssm::Ssm,
     pub secrets: secrets::Secrets,
@@ -244,6 +246,7 @@ impl Aws {
         let made = RegionClients {
             lambda: lambda::Lambda::new(&cfg, caller.clone(), &self.hook_http),
             alarms: cloudwatch::Alarms::new(&cfg, caller.clone()),
+            metrics: metrics::Metrics::new(&cfg, caller.clone()),
             scaling: scaling::Scaling::new(&cfg, caller.clone(), self.stale_after),
             ssm: ssm::Ssm::new(&cfg, caller.clone(), self.stale_after),
             secrets: secrets::Secrets::new(&cfg, caller.clone(), self.stale_after),

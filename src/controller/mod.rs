@@ -4,6 +4,7 @@
 pub mod balance;
 pub mod decide;
 pub mod events;
+mod judge;
 pub mod lease;
 mod panics;
 pub mod queue;
@@ -83,6 +84,10 @@ pub struct Ctx {
     pub requests: Mutex<HashMap<FunctionKey, Vec<rollouts::Request>>>,
     /// The alarms of each function's rollouts in flight (read by the alarm poller).
     pub rollout_alarms: Mutex<std::collections::BTreeMap<FunctionKey, std::collections::BTreeSet<String>>>,
+    /// The judged steps of each function's rollouts in flight (read by the poller).
+    pub rollout_judged: judge::Watched,
+    /// The dry-run Fails already alerted (function, step), for their step's life.
+    pub judge_alerted: judge::Alerted,
     /// The shards whose functions this replica works on.
     pub shards: Shards,
 }
@@ -312,6 +317,8 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         unavailable: Mutex::default(),
         requests: Mutex::default(),
         rollout_alarms: Mutex::default(),
+        rollout_judged: Mutex::default(),
+        judge_alerted: Mutex::default(),
         shards: Shards::new(shards),
     });
     let first = ctx.store.write().unwrap().reload();

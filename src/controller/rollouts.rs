@@ -36,6 +36,9 @@ pub fn report(ctx: &Ctx, key: &FunctionKey, manifest: &str, events: &[RolloutEve
             RolloutEvent::RolledBack { alias, to, reason } => {
                 tracing::warn!(alias = %alias, to = %to, reason = %reason, "rollout rolled back");
                 ctx.metrics.rollout("rolled_back");
+                if reason.starts_with(crate::plan::judge::REASON_PREFIX) {
+                    ctx.metrics.judge_failure("rolled_back");
+                }
                 let text = format!(
                     "rollout of {} ({}) alias {alias} to version {to} rolled back: {reason}",
                     key.name, key.region
@@ -95,12 +98,16 @@ pub fn wake(plan: &FunctionPlan, dry_run: bool) -> Option<Duration> {
 }
 
 /// Every `every`, reads each account-region's alarms in ALARM once and queues, first, every
-/// function whose rollout watches one of them.
+/// function whose rollout watches one of them; and polls the judged steps (`judge::poll`).
 pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         let watched: BTreeMap<FunctionKey, BTreeSet<String>> = ctx.rollout_alarms.lock().unwrap().clone();
         let scopes: BTreeSet<crate::types::Scope> = watched.keys().map(FunctionKey::scope).collect();
+        // The judged steps: one GetMetricData per region (with their own scopes).
+        for scope in super::judge::scopes(&ctx) {
+            super::judge::poll(&ctx, &queue, &scope, every).await;
+        }
         for scope in scopes {
             // Fresh for two polls: one late poll does not send every rollout to read its own.
             let firing = match ctx.aws.clients(scope.0.as_deref(), &scope.1).alarms.poll(every * 2).await {

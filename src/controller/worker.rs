@@ -198,6 +198,9 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
     match sync(ctx, key, m, &d).await {
         Ok(last) => {
             rollouts::track(ctx, key, &d, &last);
+            if ctx.shards.owns(key) {
+                super::judge::track(ctx, key, &d.manifest, &last);
+            }
             let wake = rollouts::wake(&last, ctx.opts.dry_run);
             match (last.error, wake) {
                 (Some(error), _) => Outcome::PlanError(error),

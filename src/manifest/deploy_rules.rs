@@ -45,6 +45,12 @@ pub fn check(name: &str, a: &Alias, err: &mut dyn FnMut(&str, String)) {
             err(&format!("deployment.alarms[{i}]"), "an alarm name is 1-255 characters".into());
         }
     }
+    if let Some(spec) = &d.analysis {
+        if d.steps.as_ref().is_some_and(Vec::is_empty) || d.strategy == Some(crate::types::Strategy::AllAtOnce) {
+            err("deployment.analysis", "needs at least one step (the judge watches a step's traffic)".into());
+        }
+        super::analysis_rules::check(spec, &mut |f, m| err(&format!("deployment.analysis.{f}"), m));
+    }
     if let Some(h) = &d.hooks {
         for (f, v) in [("preTraffic", &h.pre_traffic), ("postTraffic", &h.post_traffic)] {
             if let Some(fun) = v {
@@ -131,5 +137,6 @@ pub fn resolve(spec: &Spec) -> Deployment {
         post_traffic: hooks.and_then(|h| h.post_traffic.clone()),
         hook_timeout_ms: timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT).as_millis() as u64,
         switch_if_incompatible: spec.on_role_or_dead_letter_change == Some(super::model::IncompatibleVersions::Switch),
+        analysis: spec.analysis.as_ref().map(super::analysis_rules::resolve),
     }
 }

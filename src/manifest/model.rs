@@ -426,6 +426,9 @@ pub struct Deployment {
     /// only between versions with the same ones): `block` (default) holds the rollout and says
     /// why; `switch` moves all traffic at once, without weights (the hooks and alarms still run).
     pub on_role_or_dead_letter_change: Option<IncompatibleVersions>,
+    /// The canary judge: the new version's error rate, Duration percentile and throttles
+    /// against the old version's on the same alias; a failure rolls back like an alarm.
+    pub analysis: Option<crate::types::AnalysisSpec>,
 }
 
 /// What a rollout does when its two versions cannot share traffic.

@@ -10,6 +10,7 @@ pub mod configs;
 mod configs_tests;
 mod create;
 pub mod environment;
+pub mod judge;
 mod mappings;
 pub mod markdown;
 mod permissions;

@@ -87,7 +87,8 @@ pub fn rollout_line(r: &super::rollout::Rollout) -> String {
         }
         Move::Write { alias: None, .. } => String::new(),
     };
-    format!("{head}: {at}{next}")
+    let judge = r.judge.as_ref().map_or(String::new(), |j| format!("; {}", j.line()));
+    format!("{head}: {at}{next}{judge}")
 }
 
 pub fn text(plan: &Plan) -> String {

@@ -5,11 +5,12 @@
 use serde::Serialize;
 use serde_json::json;
 
+use super::judge::AfterPause;
 use super::{diff, Action, FunctionPlan, Op};
 use crate::desired::{Desired, DesiredAlias};
 use crate::observed::Observed;
 use crate::types::{
-    format_time, AlarmState, AliasState, Deployment, Gate, Marker, OnTimeout, Phase, RolloutView, Routing,
+    format_time, AlarmState, AliasState, Analysis, Deployment, Gate, Marker, OnTimeout, Phase, RolloutView, Routing,
 };
 
 /// Which hook.
@@ -52,6 +53,9 @@ pub struct Rollout {
     pub view: RolloutView,
     #[serde(rename = "next")]
     pub mv: Move,
+    /// The step the canary judge watches (for the daemon's poller).
+    #[serde(skip)]
+    pub judging: Option<crate::types::Judging>,
 }
 
 impl std::ops::Deref for Rollout {
@@ -188,7 +192,7 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         Versions::Share => (dep, None),
         Versions::Held(why) => (dep, Some(why)),
         Versions::Switch(without_steps) => {
-            switched = without_steps;
+            switched = *without_steps;
             (&switched, None)
         }
     };
@@ -246,9 +250,24 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         p.rollouts.push(v);
         return;
     };
+    let judged = super::judge::judged(o, name, dep, m);
+    let function = p.function.clone();
+    let view = |m: &Marker, mv: Move| {
+        let mut r = view(m, mv);
+        r.view.judge = judged.as_ref().map(|j| j.1.clone());
+        r.judging = super::judge::judging(&function, name, dep, m).filter(|_| m.active()).map(|mut j| {
+            j.shown = r.view.judge.as_ref().map(|v| v.verdict.clone());
+            j
+        });
+        r
+    };
     let (want, behind) = expected(dep, m);
     if let (true, Some(alarm)) = (m.active(), firing) {
         p.rollouts.push(view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now)));
+        return;
+    }
+    if let (true, Some(reason)) = (m.active(), judged.as_ref().and_then(|(a, j)| super::judge::failed(a, j))) {
+        p.rollouts.push(view(m, roll_back(m, reason, now)));
         return;
     }
     if let (Some(why), Phase::PreTraffic) = (&held, &m.phase) {
@@ -282,7 +301,7 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             let pause = dep.steps.get(*step).map_or(0, |s| s.pause_ms.min(i64::MAX as u64) as i64);
             let due = m.since_ms.min(now).saturating_add(pause);
             if now >= due {
-                advance(dep, m, step + 1, now)
+                judged_advance(dep, m, *step, judged.as_ref().map(|(a, j)| (a, &j.verdict)), now, name, p)
             } else {
                 Move::Wait { until_ms: Some(due) }
             }
@@ -294,6 +313,28 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
     p.rollouts.push(view(m, mv));
 }
 
+/// The move once a step's pause ended: the judge's (when the deployment has one) or the next step.
+fn judged_advance(
+    dep: &Deployment,
+    m: &Marker,
+    step: usize,
+    judged: Option<(&Analysis, &crate::types::Verdict)>,
+    now: i64,
+    name: &str,
+    p: &mut FunctionPlan,
+) -> Move {
+    let Some((a, v)) = judged else { return advance(dep, m, step + 1, now) };
+    match super::judge::after_pause(a, v, m.since_ms, now) {
+        AfterPause::Advance => advance(dep, m, step + 1, now),
+        AfterPause::Wait(t) => Move::Wait { until_ms: Some(t) },
+        AfterPause::RollBack(reason) => roll_back(m, reason, now),
+        AfterPause::Hold(why) => {
+            p.blocked.push(format!("aliases.{name}.deployment.analysis: {why}"));
+            Move::Wait { until_ms: None }
+        }
+    }
+}
+
 /// Whether a rollout's two versions can take weights (the same role and dead-letter target).
 enum Versions {
     Share,
@@ -301,14 +342,16 @@ enum Versions {
     Held(String),
     /// They cannot, and the deployment moves all traffic at once (`switch`): it without steps
     /// (hooks and alarms kept).
-    Switch(Deployment),
+    Switch(Box<Deployment>),
 }
 
 fn compatible(o: &Observed, dep: &Deployment, from: &str, to: &str) -> Versions {
     let clash = if dep.steps.is_empty() { None } else { super::compat::versions(o, from, to) };
     match clash {
         None => Versions::Share,
-        Some(_) if dep.switch_if_incompatible => Versions::Switch(Deployment { steps: vec![], ..dep.clone() }),
+        Some(_) if dep.switch_if_incompatible => {
+            Versions::Switch(Box::new(Deployment { steps: vec![], ..dep.clone() }))
+        }
         Some(why) => Versions::Held(why),
     }
 }
@@ -405,8 +448,9 @@ fn view(
         next_step_at,
         alarms,
         reason,
+        judge: None,
     };
-    Rollout { view, mv }
+    Rollout { view, mv, judging: None }
 }
 
 /// Markers of aliases that no longer have a deployment (or are gone): removed.
@@ -423,6 +467,7 @@ pub(super) fn stale_markers(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
                 post_traffic: None,
                 hook_timeout_ms: 0,
                 switch_if_incompatible: false,
+                analysis: None,
             };
             let cur = o.aliases.get(alias).cloned().unwrap_or(AliasState {
                 function_version: m.from.clone(),

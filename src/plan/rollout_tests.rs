@@ -337,3 +337,54 @@ fn a_manual_step_that_times_out_rolls_back_or_goes_on_as_its_manifest_says() {
     assert_eq!(m.phase, Phase::PostTraffic);
     assert_eq!(alias, Some(&("7".to_string(), Routing::new())));
 }
+
+const JUDGED: &str =
+    "{steps: [{weight: 10, pause: 1m}], analysis: {minInvocations: 100, noData: {wait: 5m, then: hold}}}";
+
+fn judged(reading: Reading, now: i64, analysis: &str) -> FunctionPlan {
+    let mut o = observed("6", &[("7", 0.1)], Some(marker(Phase::Shifting { step: 0 }, T0)), now);
+    o.judged.insert("live".into(), reading);
+    plan(&desired(&JUDGED.replace("noData: {wait: 5m, then: hold}", analysis)), &o)
+}
+
+fn reading(old: (f64, f64), new: (f64, f64)) -> Reading {
+    let s = |(invocations, errors)| Sample { invocations, errors, throttles: 0.0, duration_ms: Some(100.0) };
+    Reading { old: s(old), new: s(new) }
+}
+
+#[test]
+fn a_judge_fail_mid_step_rolls_back_before_the_pause_ends_and_shows_its_numbers() {
+    let p = judged(reading((1000.0, 5.0), (200.0, 14.0)), T0 + 1000, "noData: {wait: 5m}");
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!() };
+    let reason = "judge: error rate 7.0% on version 7 vs 0.5% on 6 (limit +1 point)";
+    assert_eq!(m.phase, Phase::RolledBack { reason: reason.into() });
+    assert_eq!(alias, Some(&("6".to_string(), Routing::new())));
+    let j = rollout(&p).judge.clone().unwrap();
+    assert_eq!(j.numbers.unwrap().new.errors, 14.0);
+    assert!(
+        super::render::rollout_line(rollout(&p)).contains("error rate 7.0%"),
+        "{}",
+        super::render::rollout_line(rollout(&p))
+    );
+}
+
+#[test]
+fn a_judge_in_dry_run_reports_a_fail_and_the_step_goes_on() {
+    let p = judged(reading((1000.0, 5.0), (200.0, 14.0)), T0 + 60_000, "dryRun: true");
+    let (MarkerWrite::Set(m), _) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::PostTraffic);
+    assert!(matches!(rollout(&p).judge.as_ref().unwrap().verdict, Verdict::Fail { .. }));
+}
+
+#[test]
+fn a_step_with_too_few_invocations_waits_then_holds_blocked_under_no_data_hold() {
+    let few = reading((1000.0, 0.0), (3.0, 0.0));
+    let p = judged(few, T0 + 60_000, "noData: {wait: 5m, then: hold}");
+    assert_eq!(rollout(&p).mv, Move::Wait { until_ms: Some(T0 + 300_000) });
+    let p = judged(few, T0 + 300_000, "noData: {wait: 5m, then: hold}");
+    assert_eq!(rollout(&p).mv, Move::Wait { until_ms: None });
+    assert!(p.blocked.iter().any(|b| b.contains("3 of 100 invocations of version 7")), "{:?}", p.blocked);
+    let healthy = judged(reading((1000.0, 0.0), (100.0, 0.0)), T0 + 300_000, "noData: {wait: 5m, then: hold}");
+    let (MarkerWrite::Set(m), _) = write(&rollout(&healthy).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::PostTraffic, "a pass after the hold goes on");
+}

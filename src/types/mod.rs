@@ -2,6 +2,7 @@
 //! module of the crate): the manifest's field states, which function, and the configuration
 //! values desired state, observed state, the plan and the AWS edge exchange.
 
+mod analysis;
 mod attribution;
 mod code;
 mod configs;
@@ -18,6 +19,10 @@ mod settings;
 mod tags;
 mod url;
 
+pub use analysis::{
+    Analysis, AnalysisSpec, DurationSpec, ErrorRateSpec, JudgeView, Judging, NoData, NoDataSpec, Reading, Sample,
+    Subject, ThrottlesSpec, Verdict,
+};
 pub use attribution::{ChangedBy, PRINCIPAL_TYPES, UNKNOWN_PRINCIPAL};
 pub use code::{
     is_bucket_name, is_sha256_base64, parse_image_uri, pinned_image_uri, CodeLocation, CodeRecord, CodeSource,

@@ -101,6 +101,9 @@ pub struct Deployment {
     pub hook_timeout_ms: u64,
     /// `onRoleOrDeadLetterChange: switch`: versions that cannot share traffic switch at once.
     pub switch_if_incompatible: bool,
+    /// The canary judge (`analysis`): the new version's own metrics against the old one's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<super::Analysis>,
 }
 
 /// Where a rollout is. The alias's expected state follows from it (see `expected`).
@@ -232,6 +235,9 @@ pub struct RolloutView {
     pub alarms: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The canary judge's verdict and its numbers (a step of a deployment with `analysis`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<super::JudgeView>,
 }
 
 /// A CloudWatch alarm's state as read.

@@ -15,6 +15,7 @@ import botocore.session
 import cbor2
 
 from common import call_inner
+import metrics_ext
 
 PATH = re.compile(r"^/service/GraniteServiceVersion20100801/operation/(?P<op>[A-Za-z]+)$")
 _MODEL = None
@@ -100,6 +101,8 @@ def handle(inner, environ, start_response, raw):
     op = operation_of(environ.get("PATH_INFO", ""))
     request = _to_json(cbor2.loads(raw)) if raw else {}
     refused = check_describe_alarms(request) if op == "DescribeAlarms" else None
+    if op == "GetMetricData":
+        refused = metrics_ext.check_get_metric_data(request)
     if refused:
         return cbor_error(start_response, 400, "ValidationError", refused)
     body = json.dumps(request).encode()

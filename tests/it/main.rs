@@ -18,6 +18,7 @@ mod deploy;
 mod events;
 mod gates;
 mod ha;
+mod judge;
 mod layers;
 mod mappings;
 mod markdown;

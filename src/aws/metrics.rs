@@ -1,0 +1,193 @@
+//! Lambda's own metrics per version for the canary judge: one GetMetricData (up to 500 queries,
+//! every page) answers every judged rollout of a region, and its answer is kept for the poll.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+
+use super::call::{AwsError, Caller};
+use super::pages;
+use crate::types::{Reading, Sample, Subject};
+
+/// GetMetricData: "You can include up to 500 MetricDataQuery structures in each request".
+pub const MAX_QUERIES_PER_CALL: usize = 500;
+/// Each subject asks 8 queries (4 metrics × 2 versions): 62 subjects a call.
+const QUERIES_PER_SUBJECT: usize = 8;
+/// The judge reads at most the last 3 hours of a step (at a 60 s period, 180 points a query:
+/// a full call stays under GetMetricData's 100,800 data points).
+pub const MAX_WINDOW_S: i64 = 3 * 3600;
+const OP: &str = "cloudwatch:GetMetricData";
+const METRICS: [&str; 4] = ["Invocations", "Errors", "Throttles", "Duration"];
+
+/// The 8 queries' builder of a subject.
+trait Queries {
+    fn query(&self, id: String, version: &str, metric: &str) -> MetricDataQuery;
+}
+
+impl Queries for Subject {
+    fn query(&self, id: String, version: &str, metric: &str) -> MetricDataQuery {
+        let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
+        let m = Metric::builder()
+            .namespace("AWS/Lambda")
+            .metric_name(metric)
+            .dimensions(dim("FunctionName", &self.function))
+            .dimensions(dim("Resource", &format!("{}:{}", self.function, self.alias)))
+            .dimensions(dim("ExecutedVersion", version))
+            .build();
+        let stat = if metric == "Duration" { self.percentile.as_str() } else { "Sum" };
+        let stat = MetricStat::builder().metric(m).period(self.period_s).stat(stat).build();
+        MetricDataQuery::builder().id(id).metric_stat(stat).return_data(true).build()
+    }
+}
+
+/// Datapoints of one query: (timestamp in seconds, value).
+type Points = Vec<(i64, f64)>;
+
+/// One version's sample from its 4 queries' points, counting the periods that overlap the step.
+fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
+    let within =
+        |p: &Points| -> Points { p.iter().copied().filter(|(t, _)| t + i64::from(period_s) > start_s).collect() };
+    // `+ 0.0`: the sum of nothing is -0.0, shown as such.
+    let sum = |p: &Points| within(p).iter().map(|(_, v)| v).sum::<f64>() + 0.0;
+    let invocations = within(points[0]);
+    // The percentile over the window: each period's, weighted by its invocations.
+    let (mut weighted, mut weights) = (0.0, 0.0);
+    for (t, d) in within(points[3]) {
+        let w = invocations.iter().find(|(ti, _)| *ti == t).map_or(1.0, |(_, n)| n.max(1.0));
+        weighted += d * w;
+        weights += w;
+    }
+    Sample {
+        invocations: sum(points[0]),
+        errors: sum(points[1]),
+        throttles: sum(points[2]),
+        duration_ms: (weights > 0.0).then(|| weighted / weights),
+    }
+}
+
+/// A poll's readings: when, how long they stand in for a read, and the readings.
+type Polled = (Instant, Duration, BTreeMap<Subject, Reading>);
+
+#[derive(Clone)]
+pub struct Metrics {
+    client: aws_sdk_cloudwatch::Client,
+    caller: Caller,
+    /// The readings of the region's last poll, when, and how long they stand in for a read.
+    polled: Arc<Mutex<Option<Polled>>>,
+}
+
+impl Metrics {
+    pub fn new(config: &aws_config::SdkConfig, caller: Caller) -> Self {
+        Metrics { client: aws_sdk_cloudwatch::Client::new(config), caller, polled: Arc::default() }
+    }
+
+    /// One GetMetricData (every page) for up to 62 subjects.
+    async fn call(&self, subjects: &[Subject]) -> Result<BTreeMap<Subject, Reading>, AwsError> {
+        let now = crate::types::now_ms().div_euclid(1000);
+        let earliest = subjects.iter().map(|s| s.start_s).min().unwrap_or(now);
+        let start = (earliest.max(now - MAX_WINDOW_S)).div_euclid(60) * 60;
+        let end = now.div_euclid(60) * 60 + 120;
+        let mut queries = vec![];
+        for (i, s) in subjects.iter().enumerate() {
+            for (v, version) in [("o", &s.from), ("n", &s.to)] {
+                for (k, metric) in METRICS.iter().enumerate() {
+                    queries.push(s.query(format!("s{i}{v}{k}"), version, metric));
+                }
+            }
+        }
+        let items = pages::all(OP, |token| {
+            let queries = queries.clone();
+            async move {
+                let page = self
+                    .caller
+                    .call(OP, || {
+                        self.client
+                            .get_metric_data()
+                            .set_metric_data_queries(Some(queries.clone()))
+                            .start_time(DateTime::from_secs(start))
+                            .end_time(DateTime::from_secs(end))
+                            .set_next_token(token.clone())
+                            .send()
+                    })
+                    .await?;
+                let items: Vec<(String, Points)> = page
+                    .metric_data_results()
+                    .iter()
+                    .map(|r| {
+                        let ts = r.timestamps().iter().map(DateTime::secs);
+                        (r.id().unwrap_or_default().to_string(), ts.zip(r.values().iter().copied()).collect())
+                    })
+                    .collect();
+                Ok((items, page.next_token().map(str::to_string)))
+            }
+        })
+        .await?;
+        let mut by_id: BTreeMap<String, Points> = BTreeMap::new();
+        for (id, points) in items {
+            by_id.entry(id).or_default().extend(points);
+        }
+        let none = Points::new();
+        let mut out = BTreeMap::new();
+        for (i, s) in subjects.iter().enumerate() {
+            let of = |v: &str| -> Vec<&Points> {
+                (0..4).map(|k| by_id.get(&format!("s{i}{v}{k}")).unwrap_or(&none)).collect()
+            };
+            let reading =
+                Reading { old: sample(&of("o"), s.period_s, s.start_s), new: sample(&of("n"), s.period_s, s.start_s) };
+            out.insert(s.clone(), reading);
+        }
+        Ok(out)
+    }
+
+    /// The readings of `subjects`: one call per 62 of them.
+    pub async fn fetch(&self, subjects: &[Subject]) -> Result<BTreeMap<Subject, Reading>, AwsError> {
+        let mut out = BTreeMap::new();
+        for chunk in subjects.chunks(MAX_QUERIES_PER_CALL / QUERIES_PER_SUBJECT) {
+            out.extend(self.call(chunk).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`Metrics::fetch`] of every judged rollout of the region, polled `every`: kept until two
+    /// more polls could have answered (each as slow as this one), so that the reconciles of the
+    /// rollouts read this answer instead of calling again.
+    pub async fn poll(&self, subjects: &[Subject], every: Duration) -> Result<BTreeMap<Subject, Reading>, AwsError> {
+        let began = Instant::now();
+        let readings = self.fetch(subjects).await?;
+        let fresh_for = (every + began.elapsed()) * 2;
+        *self.polled.lock().unwrap() = Some((Instant::now(), fresh_for, readings.clone()));
+        Ok(readings)
+    }
+
+    /// The readings of `subjects`: from a fresh poll when it has them all, else one read.
+    pub async fn readings(&self, subjects: &[Subject]) -> Result<BTreeMap<Subject, Reading>, AwsError> {
+        let cached = {
+            let guard = self.polled.lock().unwrap();
+            guard.as_ref().filter(|(at, fresh, _)| at.elapsed() <= *fresh).and_then(|(_, _, r)| {
+                subjects.iter().map(|s| Some((s.clone(), *r.get(s)?))).collect::<Option<BTreeMap<_, _>>>()
+            })
+        };
+        match cached {
+            Some(r) => Ok(r),
+            None => self.fetch(subjects).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_counts_the_periods_of_the_step_and_weights_the_percentile_by_invocations() {
+        let inv: Points = vec![(0, 1000.0), (60, 100.0), (120, 300.0)];
+        let err: Points = vec![(0, 500.0), (60, 1.0), (120, 2.0)];
+        let dur: Points = vec![(0, 9999.0), (60, 100.0), (120, 200.0)];
+        let s = sample(&[&inv, &err, &Points::new(), &dur], 60, 90);
+        assert_eq!((s.invocations, s.errors, s.throttles), (400.0, 3.0, 0.0));
+        assert_eq!(s.duration_ms, Some(175.0));
+    }
+}
