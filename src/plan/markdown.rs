@@ -113,11 +113,12 @@ pub fn flags(f: &FunctionPlan, now_ms: i64) -> Vec<String> {
         }
     }
     for r in f.rollouts.iter().filter(|r| r.phase == "Starting") {
-        let judged = match r.alarms.len() {
-            0 => "no alarms".to_string(),
-            _ => {
-                format!("judged by alarms {}", r.alarms.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", "))
-            }
+        let alarms = r.alarms.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", ");
+        let judged = match (r.alarms.is_empty(), r.analysed) {
+            (true, false) => "no alarms, no canary analysis".to_string(),
+            (true, true) => "judged by the canary analysis".to_string(),
+            (false, false) => format!("judged by alarms {alarms}"),
+            (false, true) => format!("judged by the canary analysis and alarms {alarms}"),
         };
         let manual = match r.manual_steps {
             0 => String::new(),

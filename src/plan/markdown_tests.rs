@@ -49,7 +49,9 @@ fn a_rollout_start_is_flagged_with_its_strategy_steps_pauses_and_alarms() {
     let f = flags_of(spec, &o);
     assert!(has(&f, "starts a rollout of `live` 6 → 7 (custom, 2 step(s), 5m of pauses, 1 approval gate(s), judged by alarms errors)"), "{f:?}");
     let unjudged = spec.replace(", alarms: [errors]", "");
-    assert!(has(&flags_of(&unjudged, &o), "no alarms"));
+    assert!(has(&flags_of(&unjudged, &o), "no alarms, no canary analysis"));
+    let analysed = unjudged.replace("]}", "], analysis: {errorRate: {maxIncrease: 1}}}");
+    assert!(has(&flags_of(&analysed, &o), "judged by the canary analysis)"), "{:?}", flags_of(&analysed, &o));
 }
 
 #[test]

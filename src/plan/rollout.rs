@@ -444,6 +444,7 @@ fn view(
         steps: dep.steps.len(),
         pause_ms: dep.steps.iter().map(|s| s.pause_ms).sum(),
         manual_steps: dep.steps.iter().filter(|s| s.approval.is_some()).count(),
+        analysed: dep.analysis.is_some(),
         weight,
         next_step_at,
         alarms,

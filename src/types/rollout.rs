@@ -227,6 +227,9 @@ pub struct RolloutView {
     pub pause_ms: u64,
     /// Steps that wait for a person's approval.
     pub manual_steps: usize,
+    /// The deployment has a canary judge (`analysis`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub analysed: bool,
     /// Percent of traffic on `to` now.
     pub weight: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
