@@ -89,26 +89,32 @@ pub fn verdict(a: &Analysis, from: &str, to: &str, r: &Reading) -> Verdict {
     let (eo, en) = (error_rate(old), error_rate(new));
     if en > eo + a.error_increase {
         let limit = points(a.error_increase);
-        return fail(format!("error rate {en:.1}% on version {to} vs {eo:.1}% on {from} (limit {limit})"));
+        return fail(format!(
+            "error rate {en:.1} percent on version {to} vs {eo:.1} percent on {from} - limit {limit}"
+        ));
     }
     if let Some(max) = a.error_max.filter(|m| en > *m) {
-        return fail(format!("error rate {en:.1}% on version {to} (limit {max}%)"));
+        return fail(format!("error rate {en:.1} percent on version {to} - limit {max} percent"));
     }
     if let Some(dn) = new.duration_ms {
         let p = &a.percentile;
         if let Some(d0) = old.duration_ms.filter(|d0| dn > d0 * a.duration_ratio) {
             let ratio = a.duration_ratio;
-            return fail(format!("{p} duration {dn:.0} ms on version {to} vs {d0:.0} ms on {from} (limit ×{ratio})"));
+            return fail(format!(
+                "{p} duration {dn:.0} ms on version {to} vs {d0:.0} ms on {from} - limit {ratio} times"
+            ));
         }
         if let Some(max) = a.duration_max_ms.filter(|m| dn > *m) {
-            return fail(format!("{p} duration {dn:.0} ms on version {to} (limit {max} ms)"));
+            return fail(format!("{p} duration {dn:.0} ms on version {to} - limit {max} ms"));
         }
     }
     if let Some(inc) = a.throttle_increase {
         let (to_, tn) = (throttle_rate(old), throttle_rate(new));
         if tn > to_ + inc {
             let limit = points(inc);
-            return fail(format!("throttle rate {tn:.1}% on version {to} vs {to_:.1}% on {from} (limit {limit})"));
+            return fail(format!(
+                "throttle rate {tn:.1} percent on version {to} vs {to_:.1} percent on {from} - limit {limit}"
+            ));
         }
     }
     Verdict::Pass
@@ -181,7 +187,7 @@ mod tests {
     #[test]
     fn an_error_rate_more_than_a_point_above_the_old_one_fails_naming_both_rates_and_the_limit() {
         let v = judge(sample(1000.0, 5.0, 200.0), sample(200.0, 14.0, 200.0));
-        let reason = "error rate 7.0% on version 7 vs 0.5% on 6 (limit +1 point)".to_string();
+        let reason = "error rate 7.0 percent on version 7 vs 0.5 percent on 6 - limit +1 point".to_string();
         assert_eq!(v, Verdict::Fail { reason });
     }
 
@@ -189,18 +195,18 @@ mod tests {
     fn an_absolute_error_rate_limit_fails_even_when_the_old_version_is_as_bad() {
         let a = Analysis { error_max: Some(5.0), ..analysis() };
         let v = verdict(&a, "6", "7", &Reading { old: sample(100.0, 6.0, 1.0), new: sample(100.0, 6.0, 1.0) });
-        assert_eq!(v, Verdict::Fail { reason: "error rate 6.0% on version 7 (limit 5%)".into() });
+        assert_eq!(v, Verdict::Fail { reason: "error rate 6.0 percent on version 7 - limit 5 percent".into() });
     }
 
     #[test]
     fn a_p99_more_than_the_ratio_above_the_old_one_fails() {
         let v = judge(sample(1000.0, 0.0, 200.0), sample(200.0, 0.0, 480.0));
-        let reason = "p99 duration 480 ms on version 7 vs 200 ms on 6 (limit ×1.2)".to_string();
+        let reason = "p99 duration 480 ms on version 7 vs 200 ms on 6 - limit 1.2 times".to_string();
         assert_eq!(v, Verdict::Fail { reason });
         let a = Analysis { duration_max_ms: Some(300.0), ..analysis() };
         let r = Reading { old: sample(0.0, 0.0, 0.0), new: sample(200.0, 0.0, 301.0) };
         let v = verdict(&a, "6", "7", &Reading { old: Sample { duration_ms: None, ..r.old }, ..r });
-        assert_eq!(v, Verdict::Fail { reason: "p99 duration 301 ms on version 7 (limit 300 ms)".into() });
+        assert_eq!(v, Verdict::Fail { reason: "p99 duration 301 ms on version 7 - limit 300 ms".into() });
     }
 
     #[test]
@@ -210,7 +216,9 @@ mod tests {
         let v = verdict(&a, "6", "7", &Reading { old: sample(100.0, 0.0, 1.0), new });
         assert_eq!(
             v,
-            Verdict::Fail { reason: "throttle rate 25.0% on version 7 vs 0.0% on 6 (limit +2 points)".into() }
+            Verdict::Fail {
+                reason: "throttle rate 25.0 percent on version 7 vs 0.0 percent on 6 - limit +2 points".into()
+            }
         );
     }
 

@@ -356,13 +356,15 @@ fn reading(old: (f64, f64), new: (f64, f64)) -> Reading {
 fn a_judge_fail_mid_step_rolls_back_before_the_pause_ends_and_shows_its_numbers() {
     let p = judged(reading((1000.0, 5.0), (200.0, 14.0)), T0 + 1000, "noData: {wait: 5m}");
     let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!() };
-    let reason = "judge: error rate 7.0% on version 7 vs 0.5% on 6 (limit +1 point)";
+    let reason = "judge: error rate 7.0 percent on version 7 vs 0.5 percent on 6 - limit +1 point";
     assert_eq!(m.phase, Phase::RolledBack { reason: reason.into() });
+    // The marker tag keeps the reason as it is: a restart shows the same text.
+    assert_eq!(Marker::parse(&m.encode()).map(|m| m.phase), Some(Phase::RolledBack { reason: reason.into() }));
     assert_eq!(alias, Some(&("6".to_string(), Routing::new())));
     let j = rollout(&p).judge.clone().unwrap();
     assert_eq!(j.numbers.unwrap().new.errors, 14.0);
     assert!(
-        super::render::rollout_line(rollout(&p)).contains("error rate 7.0%"),
+        super::render::rollout_line(rollout(&p)).contains("error rate 7.0 percent"),
         "{}",
         super::render::rollout_line(rollout(&p))
     );

@@ -173,7 +173,7 @@ async fn a_new_version_whose_error_rate_jumps_is_rolled_back_with_no_alarm_defin
         live(&emu).await == ("1".into(), BTreeMap::new())
     })
     .await;
-    let reason = "judge: error rate 20.0% on version 2 vs 0.5% on 1 (limit +1 point)";
+    let reason = "judge: error rate 20.0 percent on version 2 vs 0.5 percent on 1 - limit +1 point";
     eventually("one RolledBack alert", Duration::from_secs(10), || async { hook.count("RolledBack", F) == 1 }).await;
     let alert = hook.alerts().into_iter().find(|a| a["kind"] == "RolledBack").unwrap();
     assert_eq!(alert["message"], reason, "{alert}");
@@ -222,7 +222,10 @@ async fn a_dry_run_reports_a_failing_judge_once_and_the_rollout_goes_on() {
     eventually("the dry-run alert", Duration::from_secs(30), || async { hook.count("JudgeFailedDryRun", F) == 1 })
         .await;
     let alert = hook.alerts().into_iter().find(|a| a["kind"] == "JudgeFailedDryRun").unwrap();
-    assert_eq!(alert["message"], "error rate 20.0% on version 2 vs 0.5% on 1 (limit +1 point)", "{alert}");
+    assert_eq!(
+        alert["message"], "error rate 20.0 percent on version 2 vs 0.5 percent on 1 - limit +1 point",
+        "{alert}"
+    );
     eventually("promoted anyway", Duration::from_secs(30), || async {
         live(&emu).await == ("2".into(), BTreeMap::new())
     })
@@ -256,7 +259,10 @@ async fn a_restart_in_the_middle_of_an_analysis_continues_from_cloudwatch() {
     .await;
     eventually("its reason", Duration::from_secs(10), || async { hook.count("RolledBack", F) == 1 }).await;
     let alert = hook.alerts().into_iter().find(|a| a["kind"] == "RolledBack").unwrap();
-    assert_eq!(alert["message"], "judge: error rate 20.0% on version 2 vs 0.5% on 1 (limit +1 point)", "{alert}");
+    assert_eq!(
+        alert["message"], "judge: error rate 20.0 percent on version 2 vs 0.5 percent on 1 - limit +1 point",
+        "{alert}"
+    );
 }
 
 #[tokio::test]
