@@ -18,22 +18,6 @@ pub(super) fn judged(o: &Observed, alias: &str, dep: &Deployment, m: &Marker) ->
     Some((a.clone(), view))
 }
 
-/// The subject of alias `alias`'s step (the function named as CloudWatch names it).
-pub fn subject(function: &str, alias: &str, m: &Marker, a: &Analysis) -> Subject {
-    Subject {
-        function: function.to_string(),
-        alias: alias.to_string(),
-        from: m.from.clone(),
-        to: m.to.clone(),
-        percentile: a.percentile.clone(),
-        period_s: a.period_s,
-        // The period the step began in: CloudWatch's datapoints are per period, so this reads the
-        // same, and the marker the daemon wrote (its time of writing) and the one it planned (a few
-        // ms before) name the same subject, which the region's poll then answers.
-        start_s: m.since_ms.div_euclid(1000).div_euclid(i64::from(a.period_s.max(1))) * i64::from(a.period_s.max(1)),
-    }
-}
-
 /// The step the daemon's poller watches for alias `alias` (in a step of a judged deployment).
 pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker) -> Option<Judging> {
     let a = dep.analysis.as_ref()?;
@@ -41,7 +25,7 @@ pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker)
     let s = dep.steps.get(step)?;
     let pause_ends_ms =
         if s.approval.is_some() { i64::MAX } else { m.since_ms.saturating_add(s.pause_ms.min(i64::MAX as u64) as i64) };
-    Some(Judging { subject: subject(function, alias, m, a), analysis: a.clone(), pause_ends_ms, shown: None })
+    Some(Judging { subject: Subject::of(function, alias, m, a), analysis: a.clone(), pause_ends_ms, shown: None })
 }
 
 /// How the reason of a roll back by the judge begins.

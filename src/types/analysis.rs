@@ -87,6 +87,25 @@ pub struct Subject {
     pub start_s: i64,
 }
 
+impl Subject {
+    /// The subject of alias `alias`'s step (the function named as CloudWatch names it).
+    pub fn of(function: &str, alias: &str, m: &super::Marker, a: &Analysis) -> Subject {
+        let period = i64::from(a.period_s.max(1));
+        Subject {
+            function: function.to_string(),
+            alias: alias.to_string(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            percentile: a.percentile.clone(),
+            period_s: a.period_s,
+            // The period the step began in: CloudWatch's datapoints are per period, so this reads
+            // the same, and the marker the daemon wrote (its time of writing) and the one it
+            // planned (a few ms before) name the same subject, which the region's poll answers.
+            start_s: m.since_ms.div_euclid(1000).div_euclid(period) * period,
+        }
+    }
+}
+
 /// A judged rollout step as the daemon's poller watches it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judging {
