@@ -48,8 +48,13 @@ type Points = Vec<(i64, f64)>;
 
 /// One version's sample from its 4 queries' points, counting the periods that overlap the step.
 fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
-    let within =
-        |p: &Points| -> Points { p.iter().copied().filter(|(t, _)| t + i64::from(period_s) > start_s).collect() };
+    // A point that is not a finite count (NaN, infinite, negative) is no datapoint at all.
+    let within = |p: &Points| -> Points {
+        p.iter()
+            .copied()
+            .filter(|(t, v)| t.saturating_add(i64::from(period_s)) > start_s && v.is_finite() && *v >= 0.0)
+            .collect()
+    };
     // `+ 0.0`: the sum of nothing is -0.0, shown as such.
     let sum = |p: &Points| within(p).iter().map(|(_, v)| v).sum::<f64>() + 0.0;
     let invocations = within(points[0]);
@@ -189,5 +194,14 @@ mod tests {
         let s = sample(&[&inv, &err, &Points::new(), &dur], 60, 90);
         assert_eq!((s.invocations, s.errors, s.throttles), (400.0, 3.0, 0.0));
         assert_eq!(s.duration_ms, Some(175.0));
+    }
+
+    #[test]
+    fn a_point_that_is_not_a_finite_count_is_left_out_of_the_sample() {
+        let inv: Points = vec![(0, 100.0), (60, f64::NAN), (120, -50.0)];
+        let err: Points = vec![(0, 10.0), (60, f64::INFINITY), (120, f64::NAN)];
+        let dur: Points = vec![(0, 100.0), (60, f64::NAN)];
+        let s = sample(&[&inv, &err, &Points::new(), &dur], 60, 0);
+        assert_eq!((s.invocations, s.errors, s.throttles, s.duration_ms), (100.0, 10.0, 0.0, Some(100.0)));
     }
 }

@@ -81,6 +81,13 @@ fn throttle_rate(s: &Sample) -> f64 {
 /// unknown, limits nothing: only `maxMs` applies).
 pub fn verdict(a: &Analysis, from: &str, to: &str, r: &Reading) -> Verdict {
     let (old, new) = (&r.old, &r.new);
+    // A NaN, an infinity or a negative count compares false with every limit: it would pass.
+    let readable = |s: &Sample| {
+        [s.invocations, s.errors, s.throttles, s.duration_ms.unwrap_or(0.0)].iter().all(|v| v.is_finite() && *v >= 0.0)
+    };
+    if !readable(old) || !readable(new) {
+        return Verdict::Waiting { why: format!("the metrics of version {from} or {to} are not counts") };
+    }
     if new.invocations < a.min_invocations as f64 {
         let why = format!("{} of {} invocations of version {to}", new.invocations, a.min_invocations);
         return Verdict::Waiting { why };
@@ -243,6 +250,23 @@ mod tests {
         assert_eq!(at_end(NoData::Pass), AfterPause::Advance);
         assert_eq!(at_end(NoData::Hold), AfterPause::Hold(format!("{why}; holding the weight")));
         assert_eq!(after_pause(&analysis(), &Verdict::Pass, since, since), AfterPause::Advance);
+    }
+
+    #[test]
+    fn a_metric_answer_that_is_not_a_count_never_passes_a_version() {
+        let bad = sample(200.0, 100.0, 200.0);
+        for new in [
+            Sample { errors: f64::NAN, ..bad },
+            Sample { invocations: f64::NAN, ..bad },
+            Sample { errors: -1.0, ..bad },
+            Sample { duration_ms: Some(f64::NAN), errors: 0.0, ..bad },
+            Sample { invocations: f64::INFINITY, ..bad },
+        ] {
+            let v = judge(sample(1000.0, 0.0, 200.0), new);
+            assert_eq!(v, Verdict::Waiting { why: "the metrics of version 6 or 7 are not counts".into() }, "{new:?}");
+        }
+        let v = judge(Sample { errors: f64::NAN, ..sample(1000.0, 0.0, 200.0) }, sample(200.0, 0.0, 200.0));
+        assert!(matches!(v, Verdict::Waiting { .. }), "{v:?}");
     }
 
     #[test]
