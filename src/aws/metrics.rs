@@ -73,6 +73,14 @@ fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
     }
 }
 
+/// The call's StartTime and EndTime for steps that began at `earliest` at the latest: at most
+/// [`MAX_WINDOW_S`] back, and never after now (a marker's start from a tag, or a replica's clock
+/// ahead, must not make StartTime pass EndTime: AWS refuses the whole region's call then).
+fn window(earliest: i64, now: i64) -> (i64, i64) {
+    let start = earliest.clamp(now.saturating_sub(MAX_WINDOW_S), now).div_euclid(60) * 60;
+    (start, now.div_euclid(60) * 60 + 120)
+}
+
 /// A poll's readings: when, how long they stand in for a read, and the readings.
 type Polled = (Instant, Duration, BTreeMap<Subject, Reading>);
 
@@ -92,9 +100,7 @@ impl Metrics {
     /// One GetMetricData (every page) for up to 62 subjects.
     async fn call(&self, subjects: &[Subject]) -> Result<BTreeMap<Subject, Reading>, AwsError> {
         let now = crate::types::now_ms().div_euclid(1000);
-        let earliest = subjects.iter().map(|s| s.start_s).min().unwrap_or(now);
-        let start = (earliest.max(now - MAX_WINDOW_S)).div_euclid(60) * 60;
-        let end = now.div_euclid(60) * 60 + 120;
+        let (start, end) = window(subjects.iter().map(|s| s.start_s).min().unwrap_or(now), now);
         let mut queries = vec![];
         for (i, s) in subjects.iter().enumerate() {
             for (v, version) in [("o", &s.from), ("n", &s.to)] {
@@ -194,6 +200,16 @@ mod tests {
         let s = sample(&[&inv, &err, &Points::new(), &dur], 60, 90);
         assert_eq!((s.invocations, s.errors, s.throttles), (400.0, 3.0, 0.0));
         assert_eq!(s.duration_ms, Some(175.0));
+    }
+
+    #[test]
+    fn a_step_that_begins_in_the_future_still_asks_a_window_that_starts_before_it_ends() {
+        let now = 1_796_342_400;
+        for earliest in [now + 10 * 86_400, i64::MAX, now, now - 600, i64::MIN] {
+            let (start, end) = window(earliest, now);
+            assert!(start < end && start <= now && end - start <= MAX_WINDOW_S + 180, "{earliest}: {start}..{end}");
+        }
+        assert_eq!(window(now - 600, now), (now - 600, now + 120));
     }
 
     #[test]

@@ -18,8 +18,11 @@ pub(super) fn judged(o: &Observed, alias: &str, dep: &Deployment, m: &Marker) ->
     Some((a.clone(), view))
 }
 
-/// The subject of alias `alias`'s step (the function named as CloudWatch names it).
-pub fn subject(function: &str, alias: &str, m: &Marker, a: &Analysis) -> Subject {
+/// The subject of alias `alias`'s step (the function named as CloudWatch names it) at `now`.
+pub fn subject(function: &str, alias: &str, m: &Marker, a: &Analysis, now: i64) -> Subject {
+    // A marker's start comes from a tag: never later than now (as for the pause), so a forged or
+    // clock-skewed one cannot hide the step's invocations and fail it on noData.
+    let since_s = m.since_ms.min(now).div_euclid(1000);
     Subject {
         function: function.to_string(),
         alias: alias.to_string(),
@@ -30,18 +33,21 @@ pub fn subject(function: &str, alias: &str, m: &Marker, a: &Analysis) -> Subject
         // The period the step began in: CloudWatch's datapoints are per period, so this reads the
         // same, and the marker the daemon wrote (its time of writing) and the one it planned (a few
         // ms before) name the same subject, which the region's poll then answers.
-        start_s: m.since_ms.div_euclid(1000).div_euclid(i64::from(a.period_s.max(1))) * i64::from(a.period_s.max(1)),
+        start_s: since_s.div_euclid(i64::from(a.period_s.max(1))) * i64::from(a.period_s.max(1)),
     }
 }
 
 /// The step the daemon's poller watches for alias `alias` (in a step of a judged deployment).
-pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker) -> Option<Judging> {
+pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker, now: i64) -> Option<Judging> {
     let a = dep.analysis.as_ref()?;
     let Phase::Shifting { step } = m.phase else { return None };
     let s = dep.steps.get(step)?;
-    let pause_ends_ms =
-        if s.approval.is_some() { i64::MAX } else { m.since_ms.saturating_add(s.pause_ms.min(i64::MAX as u64) as i64) };
-    Some(Judging { subject: subject(function, alias, m, a), analysis: a.clone(), pause_ends_ms, shown: None })
+    let pause_ends_ms = if s.approval.is_some() {
+        i64::MAX
+    } else {
+        m.since_ms.min(now).saturating_add(s.pause_ms.min(i64::MAX as u64) as i64)
+    };
+    Some(Judging { subject: subject(function, alias, m, a, now), analysis: a.clone(), pause_ends_ms, shown: None })
 }
 
 /// How the reason of a roll back by the judge begins.
@@ -250,6 +256,23 @@ mod tests {
         assert_eq!(at_end(NoData::Pass), AfterPause::Advance);
         assert_eq!(at_end(NoData::Hold), AfterPause::Hold(format!("{why}; holding the weight")));
         assert_eq!(after_pause(&analysis(), &Verdict::Pass, since, since), AfterPause::Advance);
+    }
+
+    #[test]
+    fn a_marker_that_begins_in_the_future_is_judged_from_now() {
+        let now = 1_796_342_400_000;
+        let m = |since_ms| Marker {
+            id: "r".into(),
+            from: "6".into(),
+            to: "7".into(),
+            phase: Phase::Shifting { step: 0 },
+            since_ms,
+            gate: crate::types::Gate::None,
+        };
+        let s = subject("f", "live", &m(now + 86_400_000), &analysis(), now);
+        assert_eq!(s.start_s, now / 1000, "the step's invocations since now are counted");
+        assert_eq!(s, subject("f", "live", &m(now), &analysis(), now));
+        assert_eq!(subject("f", "live", &m(now - 90_000), &analysis(), now).start_s, now / 1000 - 120);
     }
 
     #[test]
