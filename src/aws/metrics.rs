@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, StatusCode};
 
-use super::call::{AwsError, Caller};
+use super::call::{AwsError, Caller, ErrorClass};
 use super::pages;
 use crate::types::{Reading, Sample, Subject};
 
@@ -45,6 +45,24 @@ impl Queries for Subject {
 
 /// Datapoints of one query: (timestamp in seconds, value).
 type Points = Vec<(i64, f64)>;
+
+/// A query's id and points. A result AWS could not answer (`InternalError`, `Forbidden`) fails
+/// the read: its empty points are not "no invocations" (which `noData` would roll back on).
+fn points_of(r: &MetricDataResult) -> Result<(String, Points), AwsError> {
+    match r.status_code() {
+        None | Some(StatusCode::Complete | StatusCode::PartialData) => {
+            let ts = r.timestamps().iter().map(DateTime::secs);
+            Ok((r.id().unwrap_or_default().to_string(), ts.zip(r.values().iter().copied()).collect()))
+        }
+        Some(code) => Err(AwsError {
+            operation: OP,
+            code: format!("Result{}", code.as_str()),
+            message: format!("query {} was not answered", crate::types::tag_safe(r.id().unwrap_or_default(), 16)),
+            status: None,
+            class: ErrorClass::Transient,
+        }),
+    }
+}
 
 /// One version's sample from its 4 queries' points, counting the periods that overlap the step.
 fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
@@ -124,14 +142,7 @@ impl Metrics {
                             .send()
                     })
                     .await?;
-                let items: Vec<(String, Points)> = page
-                    .metric_data_results()
-                    .iter()
-                    .map(|r| {
-                        let ts = r.timestamps().iter().map(DateTime::secs);
-                        (r.id().unwrap_or_default().to_string(), ts.zip(r.values().iter().copied()).collect())
-                    })
-                    .collect();
+                let items = page.metric_data_results().iter().map(points_of).collect::<Result<Vec<_>, _>>()?;
                 Ok((items, page.next_token().map(str::to_string)))
             }
         })
@@ -210,6 +221,25 @@ mod tests {
             assert!(start < end && start <= now && end - start <= MAX_WINDOW_S + 180, "{earliest}: {start}..{end}");
         }
         assert_eq!(window(now - 600, now), (now - 600, now + 120));
+    }
+
+    #[test]
+    fn a_result_aws_could_not_answer_fails_the_read_instead_of_counting_no_invocations() {
+        let result = |code: StatusCode| {
+            MetricDataResult::builder()
+                .id("s0n0")
+                .status_code(code)
+                .timestamps(DateTime::from_secs(60))
+                .values(5.0)
+                .build()
+        };
+        for code in [StatusCode::InternalError, StatusCode::Forbidden] {
+            let e = points_of(&result(code.clone())).unwrap_err();
+            assert_eq!(e.code, format!("Result{}", code.as_str()));
+        }
+        for code in [StatusCode::Complete, StatusCode::PartialData] {
+            assert_eq!(points_of(&result(code)).unwrap(), ("s0n0".to_string(), vec![(60, 5.0)]));
+        }
     }
 
     #[test]
