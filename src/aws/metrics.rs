@@ -64,6 +64,18 @@ fn points_of(r: &MetricDataResult) -> Result<(String, Points), AwsError> {
     }
 }
 
+/// Each query's points over every page: one value per period (a period a page repeats counts once).
+fn merged(items: Vec<(String, Points)>) -> BTreeMap<String, Points> {
+    let mut by_id: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+    for (id, points) in items {
+        let periods = by_id.entry(id).or_default();
+        for (t, v) in points {
+            periods.entry(t).or_insert(v);
+        }
+    }
+    by_id.into_iter().map(|(id, p)| (id, p.into_iter().collect())).collect()
+}
+
 /// One version's sample from its 4 queries' points, counting the periods that overlap the step.
 fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
     // A point that is not a finite count (NaN, infinite, negative) is no datapoint at all.
@@ -147,10 +159,7 @@ impl Metrics {
             }
         })
         .await?;
-        let mut by_id: BTreeMap<String, Points> = BTreeMap::new();
-        for (id, points) in items {
-            by_id.entry(id).or_default().extend(points);
-        }
+        let by_id = merged(items);
         let none = Points::new();
         let mut out = BTreeMap::new();
         for (i, s) in subjects.iter().enumerate() {
@@ -240,6 +249,13 @@ mod tests {
         for code in [StatusCode::Complete, StatusCode::PartialData] {
             assert_eq!(points_of(&result(code)).unwrap(), ("s0n0".to_string(), vec![(60, 5.0)]));
         }
+    }
+
+    #[test]
+    fn a_period_two_pages_repeat_counts_once() {
+        let page = |v: f64| ("s0n1".to_string(), vec![(0, v), (60, v)]);
+        let by_id = merged(vec![page(5.0), page(5.0), ("s0n1".to_string(), vec![(120, 1.0)])]);
+        assert_eq!(by_id["s0n1"], vec![(0, 5.0), (60, 5.0), (120, 1.0)]);
     }
 
     #[test]
