@@ -232,7 +232,7 @@ pub fn judged_subjects(d: &Desired, o: &Observed) -> Vec<(String, crate::types::
         let (Some(a), Some(m)) = (&dep.analysis, f.markers.get(name)) else { continue };
         if matches!(m.phase, crate::types::Phase::Shifting { .. }) && m.to == d.aliases[name.as_str()].function_version
         {
-            out.push((name.clone(), crate::types::Subject::of(&d.key.name, name, m, a)));
+            out.push((name.clone(), crate::types::Subject::of(&d.key.name, name, m, a, o.now_ms)));
         }
     }
     out

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, StatusCode};
 
-use super::call::{AwsError, Caller};
+use super::call::{AwsError, Caller, ErrorClass};
 use super::pages;
 use crate::types::{Reading, Sample, Subject};
 
@@ -46,10 +46,45 @@ impl Queries for Subject {
 /// Datapoints of one query: (timestamp in seconds, value).
 type Points = Vec<(i64, f64)>;
 
+/// A query's id and points. A result AWS could not answer (`InternalError`, `Forbidden`) fails
+/// the read: its empty points are not "no invocations" (which `noData` would roll back on).
+fn points_of(r: &MetricDataResult) -> Result<(String, Points), AwsError> {
+    match r.status_code() {
+        None | Some(StatusCode::Complete | StatusCode::PartialData) => {
+            let ts = r.timestamps().iter().map(DateTime::secs);
+            Ok((r.id().unwrap_or_default().to_string(), ts.zip(r.values().iter().copied()).collect()))
+        }
+        Some(code) => Err(AwsError {
+            operation: OP,
+            code: format!("Result{}", code.as_str()),
+            message: format!("query {} was not answered", crate::types::tag_safe(r.id().unwrap_or_default(), 16)),
+            status: None,
+            class: ErrorClass::Transient,
+        }),
+    }
+}
+
+/// Each query's points over every page: one value per period (a period a page repeats counts once).
+fn merged(items: Vec<(String, Points)>) -> BTreeMap<String, Points> {
+    let mut by_id: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+    for (id, points) in items {
+        let periods = by_id.entry(id).or_default();
+        for (t, v) in points {
+            periods.entry(t).or_insert(v);
+        }
+    }
+    by_id.into_iter().map(|(id, p)| (id, p.into_iter().collect())).collect()
+}
+
 /// One version's sample from its 4 queries' points, counting the periods that overlap the step.
 fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
-    let within =
-        |p: &Points| -> Points { p.iter().copied().filter(|(t, _)| t + i64::from(period_s) > start_s).collect() };
+    // A point that is not a finite count (NaN, infinite, negative) is no datapoint at all.
+    let within = |p: &Points| -> Points {
+        p.iter()
+            .copied()
+            .filter(|(t, v)| t.saturating_add(i64::from(period_s)) > start_s && v.is_finite() && *v >= 0.0)
+            .collect()
+    };
     // `+ 0.0`: the sum of nothing is -0.0, shown as such.
     let sum = |p: &Points| within(p).iter().map(|(_, v)| v).sum::<f64>() + 0.0;
     let invocations = within(points[0]);
@@ -66,6 +101,14 @@ fn sample(points: &[&Points], period_s: i32, start_s: i64) -> Sample {
         throttles: sum(points[2]),
         duration_ms: (weights > 0.0).then(|| weighted / weights),
     }
+}
+
+/// The call's StartTime and EndTime for steps that began at `earliest` at the latest: at most
+/// [`MAX_WINDOW_S`] back, and never after now (a marker's start from a tag, or a replica's clock
+/// ahead, must not make StartTime pass EndTime: AWS refuses the whole region's call then).
+fn window(earliest: i64, now: i64) -> (i64, i64) {
+    let start = earliest.clamp(now.saturating_sub(MAX_WINDOW_S), now).div_euclid(60) * 60;
+    (start, now.div_euclid(60) * 60 + 120)
 }
 
 /// A poll's readings: when, how long they stand in for a read, and the readings.
@@ -87,9 +130,7 @@ impl Metrics {
     /// One GetMetricData (every page) for up to 62 subjects.
     async fn call(&self, subjects: &[Subject]) -> Result<BTreeMap<Subject, Reading>, AwsError> {
         let now = crate::types::now_ms().div_euclid(1000);
-        let earliest = subjects.iter().map(|s| s.start_s).min().unwrap_or(now);
-        let start = (earliest.max(now - MAX_WINDOW_S)).div_euclid(60) * 60;
-        let end = now.div_euclid(60) * 60 + 120;
+        let (start, end) = window(subjects.iter().map(|s| s.start_s).min().unwrap_or(now), now);
         let mut queries = vec![];
         for (i, s) in subjects.iter().enumerate() {
             for (v, version) in [("o", &s.from), ("n", &s.to)] {
@@ -113,22 +154,12 @@ impl Metrics {
                             .send()
                     })
                     .await?;
-                let items: Vec<(String, Points)> = page
-                    .metric_data_results()
-                    .iter()
-                    .map(|r| {
-                        let ts = r.timestamps().iter().map(DateTime::secs);
-                        (r.id().unwrap_or_default().to_string(), ts.zip(r.values().iter().copied()).collect())
-                    })
-                    .collect();
+                let items = page.metric_data_results().iter().map(points_of).collect::<Result<Vec<_>, _>>()?;
                 Ok((items, page.next_token().map(str::to_string)))
             }
         })
         .await?;
-        let mut by_id: BTreeMap<String, Points> = BTreeMap::new();
-        for (id, points) in items {
-            by_id.entry(id).or_default().extend(points);
-        }
+        let by_id = merged(items);
         let none = Points::new();
         let mut out = BTreeMap::new();
         for (i, s) in subjects.iter().enumerate() {
@@ -189,5 +220,50 @@ mod tests {
         let s = sample(&[&inv, &err, &Points::new(), &dur], 60, 90);
         assert_eq!((s.invocations, s.errors, s.throttles), (400.0, 3.0, 0.0));
         assert_eq!(s.duration_ms, Some(175.0));
+    }
+
+    #[test]
+    fn a_step_that_begins_in_the_future_still_asks_a_window_that_starts_before_it_ends() {
+        let now = 1_796_342_400;
+        for earliest in [now + 10 * 86_400, i64::MAX, now, now - 600, i64::MIN] {
+            let (start, end) = window(earliest, now);
+            assert!(start < end && start <= now && end - start <= MAX_WINDOW_S + 180, "{earliest}: {start}..{end}");
+        }
+        assert_eq!(window(now - 600, now), (now - 600, now + 120));
+    }
+
+    #[test]
+    fn a_result_aws_could_not_answer_fails_the_read_instead_of_counting_no_invocations() {
+        let result = |code: StatusCode| {
+            MetricDataResult::builder()
+                .id("s0n0")
+                .status_code(code)
+                .timestamps(DateTime::from_secs(60))
+                .values(5.0)
+                .build()
+        };
+        for code in [StatusCode::InternalError, StatusCode::Forbidden] {
+            let e = points_of(&result(code.clone())).unwrap_err();
+            assert_eq!(e.code, format!("Result{}", code.as_str()));
+        }
+        for code in [StatusCode::Complete, StatusCode::PartialData] {
+            assert_eq!(points_of(&result(code)).unwrap(), ("s0n0".to_string(), vec![(60, 5.0)]));
+        }
+    }
+
+    #[test]
+    fn a_period_two_pages_repeat_counts_once() {
+        let page = |v: f64| ("s0n1".to_string(), vec![(0, v), (60, v)]);
+        let by_id = merged(vec![page(5.0), page(5.0), ("s0n1".to_string(), vec![(120, 1.0)])]);
+        assert_eq!(by_id["s0n1"], vec![(0, 5.0), (60, 5.0), (120, 1.0)]);
+    }
+
+    #[test]
+    fn a_point_that_is_not_a_finite_count_is_left_out_of_the_sample() {
+        let inv: Points = vec![(0, 100.0), (60, f64::NAN), (120, -50.0)];
+        let err: Points = vec![(0, 10.0), (60, f64::INFINITY), (120, f64::NAN)];
+        let dur: Points = vec![(0, 100.0), (60, f64::NAN)];
+        let s = sample(&[&inv, &err, &Points::new(), &dur], 60, 0);
+        assert_eq!((s.invocations, s.errors, s.throttles, s.duration_ms), (100.0, 10.0, 0.0, Some(100.0)));
     }
 }

@@ -220,6 +220,16 @@ impl Aws {
         c.secrets.set_wanted(interest.secret_refs);
     }
 
+    /// Forgets what the manifests needed of every scope outside `keep` (its last manifest is
+    /// gone): its snapshots keep no value (a secret) for manifests that no longer exist.
+    pub fn keep_interest(&self, keep: &std::collections::BTreeSet<crate::types::Scope>) {
+        let gone: Vec<crate::types::Scope> =
+            self.scopes.lock().unwrap().keys().filter(|s| !keep.contains(*s)).cloned().collect();
+        for (role, region) in gone {
+            self.set_interest(role.as_deref(), &region, crate::types::Interest::default());
+        }
+    }
+
     /// Clients for `region` with the controller's own credentials.
     pub fn region(&self, region: &str) -> RegionClients {
         self.clients(None, region)

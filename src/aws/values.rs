@@ -37,9 +37,18 @@ impl<R: Clone + Ord + Send + Sync> Values<R> {
         Values { cache: Arc::new(tokio::sync::Mutex::new(cache)), wanted: Arc::default(), key }
     }
 
-    /// Every reference the region's manifests use.
+    /// Every reference the region's manifests use. When one the snapshot read is no longer
+    /// among them, the snapshot is dropped (its values, secrets among them, are not kept for a
+    /// manifest that no longer names them); a resolve under way drops it at its next refresh.
     pub fn set_wanted(&self, refs: Vec<R>) {
+        let keep: HashSet<String> = refs.iter().map(self.key).collect();
         *self.wanted.lock().unwrap() = refs;
+        if let Ok(mut cache) = self.cache.try_lock() {
+            if cache.read.iter().any(|k| !keep.contains(k)) {
+                cache.values.clear();
+                cache.read.clear();
+            }
+        }
     }
 
     /// The entries whose key is in `out` for `consumer` (a function), from the snapshot. A
@@ -82,5 +91,34 @@ impl<R: Clone + Ord + Send + Sync> Values<R> {
             cache.read.extend(keys);
         }
         Ok(cache.values.iter().filter(|(k, _)| out.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parameter(value: &str) -> Parameter {
+        Parameter { value: value.into(), secure: true }
+    }
+
+    #[tokio::test]
+    async fn a_value_no_manifest_names_any_more_leaves_the_snapshot() {
+        let values: Values<String> = Values::new(Duration::from_secs(3600), String::clone);
+        let caller = Caller::new(0, Default::default());
+        let refs = vec!["/app/a".to_string(), "/app/b".to_string()];
+        values.set_wanted(refs.clone());
+        let out: HashSet<String> = refs.iter().cloned().collect();
+        let all = |every: Vec<String>| async move {
+            let read: HashSet<String> = every.iter().cloned().collect();
+            Ok((every.iter().map(|k| (k.clone(), parameter(&format!("secret of {k}")))).collect(), read))
+        };
+        let none = |_: Vec<String>| async { Ok(BTreeMap::new()) };
+        let got = values.resolve((&caller, "f"), &refs, &out, all, none).await.unwrap();
+        assert_eq!(got.len(), 2);
+        values.set_wanted(vec!["/app/a".to_string()]);
+        let cache = values.cache.lock().await;
+        assert!(!cache.values.contains_key("/app/b"), "the secret of a reference no manifest names is dropped");
+        assert!(!cache.read.contains("/app/b"));
     }
 }

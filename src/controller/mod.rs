@@ -171,7 +171,9 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
     }
     *ctx.unavailable.lock().unwrap() = None;
     ctx.status.set_revision(crate::manifest::revision::revision(&ctx.opts.dir, &ctx.opts.revision));
-    for ((role, region), interest) in ctx.store.read().unwrap().interest() {
+    let interest = ctx.store.read().unwrap().interest();
+    ctx.aws.keep_interest(&interest.keys().cloned().collect());
+    for ((role, region), interest) in interest {
         ctx.aws.set_interest(role.as_deref(), &region, interest);
     }
     for (file, errors) in r.rejected {

@@ -18,10 +18,15 @@ pub const MAX_NO_DATA_WAIT: Duration = Duration::from_secs(24 * 3600);
 /// Lambda's own limit on an invocation, the largest useful absolute Duration limit.
 pub const MAX_DURATION_MS: f64 = 900_000.0;
 
+/// `pNN` or `pNN.N` as CloudWatch spells an extended statistic: what `f64` parses beyond that
+/// (`p5e1`, `p+99`, `p99.`) CloudWatch refuses, failing the region's whole GetMetricData.
 fn percentile_ok(p: &str) -> bool {
     let Some(n) = p.strip_prefix('p') else { return false };
-    let decimals = n.split_once('.').map_or(0, |(_, d)| d.len());
-    n.len() <= 4 && decimals <= 1 && n.parse::<f64>().is_ok_and(|v| (50.0..=99.9).contains(&v))
+    let (int, decimals) = n.split_once('.').map_or((n, None), |(i, d)| (i, Some(d)));
+    let digits = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
+    digits(int, 2)
+        && decimals.is_none_or(|d| digits(d, 1))
+        && n.parse::<f64>().is_ok_and(|v| (50.0..=99.9).contains(&v))
 }
 
 fn period(full: &str) -> Result<i32, String> {
@@ -128,6 +133,12 @@ mod tests {
     fn an_analysis_out_of_its_bounds_is_refused_at_each_fields_line() {
         one("          errorRate: {maxIncrease: 101}\n", "errorRate.maxIncrease", 12, "outside 0-100");
         one("          duration: {percentile: p100}\n", "duration.percentile", 12, "p50 to p99.9");
+        for odd in ["p5e1", "p+99", "p99.", "p099", "p9.9e1"] {
+            one(&format!("          duration: {{percentile: \"{odd}\"}}\n"), "duration.percentile", 12, "p50 to p99.9");
+        }
+        for good in ["p50", "p95", "p99", "p99.9"] {
+            assert_eq!(errors(&format!("          duration: {{percentile: {good}}}\n")), vec![], "{good}");
+        }
         one("          duration: {maxRatio: 0.5}\n", "duration.maxRatio", 12, "outside 1-100");
         one("          duration: {maxMs: 1000000}\n", "duration.maxMs", 12, "outside 1-900000");
         one("          throttles: {maxIncrease: -1}\n", "throttles.maxIncrease", 12, "outside 0-100");

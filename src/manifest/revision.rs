@@ -89,8 +89,12 @@ fn head_of(dir: &Path) -> Option<String> {
     })
 }
 
-/// A file's text, when it is at most `max` bytes (never more is read).
+/// A regular file's text, when it is at most `max` bytes (never more is read). Anything else
+/// (a FIFO, whose open blocks until a writer comes; a device) is no revision.
 fn read_small(path: &Path, max: u64) -> Option<String> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let mut text = String::new();
     std::fs::File::open(path).ok()?.take(max + 1).read_to_string(&mut text).ok()?;
     (text.len() as u64 <= max).then_some(text)
@@ -112,6 +116,26 @@ mod tests {
         let from_file = RevisionSource { flag: None, file: Some(file) };
         assert_eq!(revision(dir.path(), &from_file).as_deref(), Some(C1));
         assert_eq!(short(C1), "3f2a9c1");
+    }
+
+    #[test]
+    fn a_revision_file_or_head_that_is_not_a_regular_file_is_no_revision_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("REVISION");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let git = dir.path().join(".git");
+        std::fs::create_dir(&git).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(git.join("HEAD")).status().unwrap().success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let root = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let source = RevisionSource { flag: None, file: Some(fifo) };
+            let _ = tx.send((revision(&root, &source), detect(&root)));
+        });
+        // A hang guard, not a timing threshold: the reads either return or never do.
+        let read = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a FIFO blocked the read");
+        assert_eq!(read, (None, None));
+        assert_eq!(read_small(Path::new("/dev/zero"), MAX_SMALL_FILE), None);
     }
 
     #[test]

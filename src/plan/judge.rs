@@ -19,13 +19,16 @@ pub(super) fn judged(o: &Observed, alias: &str, dep: &Deployment, m: &Marker) ->
 }
 
 /// The step the daemon's poller watches for alias `alias` (in a step of a judged deployment).
-pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker) -> Option<Judging> {
+pub(super) fn judging(function: &str, alias: &str, dep: &Deployment, m: &Marker, now: i64) -> Option<Judging> {
     let a = dep.analysis.as_ref()?;
     let Phase::Shifting { step } = m.phase else { return None };
     let s = dep.steps.get(step)?;
-    let pause_ends_ms =
-        if s.approval.is_some() { i64::MAX } else { m.since_ms.saturating_add(s.pause_ms.min(i64::MAX as u64) as i64) };
-    Some(Judging { subject: Subject::of(function, alias, m, a), analysis: a.clone(), pause_ends_ms, shown: None })
+    let pause_ends_ms = if s.approval.is_some() {
+        i64::MAX
+    } else {
+        m.since_ms.min(now).saturating_add(s.pause_ms.min(i64::MAX as u64) as i64)
+    };
+    Some(Judging { subject: Subject::of(function, alias, m, a, now), analysis: a.clone(), pause_ends_ms, shown: None })
 }
 
 /// How the reason of a roll back by the judge begins.
@@ -65,6 +68,13 @@ fn throttle_rate(s: &Sample) -> f64 {
 /// unknown, limits nothing: only `maxMs` applies).
 pub fn verdict(a: &Analysis, from: &str, to: &str, r: &Reading) -> Verdict {
     let (old, new) = (&r.old, &r.new);
+    // A NaN, an infinity or a negative count compares false with every limit: it would pass.
+    let readable = |s: &Sample| {
+        [s.invocations, s.errors, s.throttles, s.duration_ms.unwrap_or(0.0)].iter().all(|v| v.is_finite() && *v >= 0.0)
+    };
+    if !readable(old) || !readable(new) {
+        return Verdict::Waiting { why: format!("the metrics of version {from} or {to} are not counts") };
+    }
     if new.invocations < a.min_invocations as f64 {
         let why = format!("{} of {} invocations of version {to}", new.invocations, a.min_invocations);
         return Verdict::Waiting { why };
@@ -227,6 +237,40 @@ mod tests {
         assert_eq!(at_end(NoData::Pass), AfterPause::Advance);
         assert_eq!(at_end(NoData::Hold), AfterPause::Hold(format!("{why}; holding the weight")));
         assert_eq!(after_pause(&analysis(), &Verdict::Pass, since, since), AfterPause::Advance);
+    }
+
+    #[test]
+    fn a_marker_that_begins_in_the_future_is_judged_from_now() {
+        let now = 1_796_342_400_000;
+        let m = |since_ms| Marker {
+            id: "r".into(),
+            from: "6".into(),
+            to: "7".into(),
+            phase: Phase::Shifting { step: 0 },
+            since_ms,
+            gate: crate::types::Gate::None,
+        };
+        let s = Subject::of("f", "live", &m(now + 86_400_000), &analysis(), now);
+        assert_eq!(s.start_s, now / 1000, "the step's invocations since now are counted");
+        assert_eq!(s, Subject::of("f", "live", &m(now), &analysis(), now));
+        assert_eq!(Subject::of("f", "live", &m(now - 90_000), &analysis(), now).start_s, now / 1000 - 120);
+    }
+
+    #[test]
+    fn a_metric_answer_that_is_not_a_count_never_passes_a_version() {
+        let bad = sample(200.0, 100.0, 200.0);
+        for new in [
+            Sample { errors: f64::NAN, ..bad },
+            Sample { invocations: f64::NAN, ..bad },
+            Sample { errors: -1.0, ..bad },
+            Sample { duration_ms: Some(f64::NAN), errors: 0.0, ..bad },
+            Sample { invocations: f64::INFINITY, ..bad },
+        ] {
+            let v = judge(sample(1000.0, 0.0, 200.0), new);
+            assert_eq!(v, Verdict::Waiting { why: "the metrics of version 6 or 7 are not counts".into() }, "{new:?}");
+        }
+        let v = judge(Sample { errors: f64::NAN, ..sample(1000.0, 0.0, 200.0) }, sample(200.0, 0.0, 200.0));
+        assert!(matches!(v, Verdict::Waiting { .. }), "{v:?}");
     }
 
     #[test]

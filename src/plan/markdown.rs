@@ -245,8 +245,9 @@ fn html(s: &str) -> String {
 }
 
 /// Text for a table cell: HTML escaped, no column break, no line break, no code span break-out.
+/// A backslash is escaped first: GitHub's table reads `\\` as one escape, so `\\|` would split.
 fn cell(s: &str) -> String {
-    html(s).replace('|', "\\|").replace(['\n', '\r'], " ")
+    html(s).replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// A code fence longer than any backtick run in `text`, so no value can close it.

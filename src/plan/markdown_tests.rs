@@ -139,6 +139,36 @@ fn no_secret_and_no_markup_from_a_value_reaches_the_comment() {
     assert!(md.contains("`````diff\n"), "{md}");
 }
 
+#[test]
+fn a_backslash_before_a_pipe_cannot_split_a_table_cell() {
+    let d = desired("  memorySize: 256\n");
+    let failed = crate::plan::FunctionPlan::failed(&d, r"bad value a\|b\\|c");
+    let md = markdown(&crate::plan::Plan { functions: vec![failed] }, NOW);
+    let row = md.lines().find(|l| l.starts_with("| `f`")).unwrap();
+    assert_eq!(gfm_cells(row), 4, "{row}");
+}
+
+/// The cells of a table row as GitHub splits it: a backslash escapes the character after it
+/// (itself included), any other `|` ends a cell.
+fn gfm_cells(row: &str) -> usize {
+    let (mut cells, mut chars) = (0, row.trim().trim_start_matches('|').chars());
+    let mut open = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+                open = true;
+            }
+            '|' => {
+                cells += 1;
+                open = false;
+            }
+            _ => open = true,
+        }
+    }
+    cells + usize::from(open)
+}
+
 /// The comment without its fenced code blocks (a fence closes only with as many backticks as opened it).
 fn outside_code(md: &str) -> String {
     let mut open: Option<usize> = None;

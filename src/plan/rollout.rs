@@ -255,7 +255,7 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
     let view = |m: &Marker, mv: Move| {
         let mut r = view(m, mv);
         r.view.judge = judged.as_ref().map(|j| j.1.clone());
-        r.judging = super::judge::judging(&function, name, dep, m).filter(|_| m.active()).map(|mut j| {
+        r.judging = super::judge::judging(&function, name, dep, m, now).filter(|_| m.active()).map(|mut j| {
             j.shown = r.view.judge.as_ref().map(|v| v.verdict.clone());
             j
         });

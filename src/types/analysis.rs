@@ -89,8 +89,11 @@ pub struct Subject {
 
 impl Subject {
     /// The subject of alias `alias`'s step (the function named as CloudWatch names it).
-    pub fn of(function: &str, alias: &str, m: &super::Marker, a: &Analysis) -> Subject {
+    /// A marker's start comes from a tag: never later than `now` (as for the pause), so a
+    /// forged or clock-skewed one cannot hide the step's invocations and fail it on noData.
+    pub fn of(function: &str, alias: &str, m: &super::Marker, a: &Analysis, now: i64) -> Subject {
         let period = i64::from(a.period_s.max(1));
+        let since_s = m.since_ms.min(now).div_euclid(1000);
         Subject {
             function: function.to_string(),
             alias: alias.to_string(),
@@ -101,7 +104,7 @@ impl Subject {
             // The period the step began in: CloudWatch's datapoints are per period, so this reads
             // the same, and the marker the daemon wrote (its time of writing) and the one it
             // planned (a few ms before) name the same subject, which the region's poll answers.
-            start_s: m.since_ms.div_euclid(1000).div_euclid(period) * period,
+            start_s: since_s.div_euclid(period) * period,
         }
     }
 }

@@ -163,6 +163,9 @@ fn the_ci_example_validates_and_plans_with_real_flags() {
         }
     }
     assert_eq!(seen, BTreeSet::from(["apply".to_string(), "plan".into(), "validate".into()]));
+    // A pull request can edit the workflow: only an environment's protection rules (and a trust
+    // policy naming that environment) keep its branch from assuming the apply role.
+    assert_eq!(w["jobs"]["apply"]["environment"].as_str(), Some("production"), "the apply job runs in an environment");
     assert!(std::fs::read_to_string(root().join("manifests/deploy/ci/github-actions.yaml"))
         .unwrap()
         .contains("--detailed-exitcode"));
