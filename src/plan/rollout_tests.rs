@@ -25,25 +25,8 @@ const STEPS: &str = "{steps: [{weight: 10, pause: 1m}, {weight: 50, pause: 2m}],
 fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now: i64) -> Observed {
     let f = FunctionState {
         arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
-        environment: BTreeMap::new(),
-        reserved_concurrency: None,
-        last_update_in_progress: false,
-        applied_generation: AppliedGeneration::Untagged,
-        environment_error: None,
         markers: marker.into_iter().map(|m| ("live".to_string(), m)).collect(),
-        revision_id: "r1".into(),
-        code_sha256: "c1".into(),
-        role: String::new(),
-        published: None,
-        settings: Settings::default(),
-        last_update_failed: None,
-        sensitive_env: Default::default(),
-        code: None,
-        created_by: None,
-        pending: false,
-        creation_failed: None,
-        user_tags: Some(Default::default()),
-        package: Default::default(),
+        ..super::tests::function()
     };
     let alias = AliasState {
         function_version: version.into(),

@@ -22,25 +22,11 @@ pub(super) fn desired(spec: &str) -> Desired {
 pub(super) fn function() -> FunctionState {
     FunctionState {
         arn: "arn:aws:lambda:ap-northeast-1:123456789012:function:f".into(),
-        environment: BTreeMap::new(),
-        reserved_concurrency: None,
-        last_update_in_progress: false,
         applied_generation: AppliedGeneration::Untagged,
-        environment_error: None,
-        markers: BTreeMap::new(),
         revision_id: "r1".into(),
         code_sha256: "c1".into(),
-        role: String::new(),
-        published: None,
-        settings: Settings::default(),
-        last_update_failed: None,
-        sensitive_env: Default::default(),
-        code: None,
-        created_by: None,
-        pending: false,
-        creation_failed: None,
         user_tags: Some(Default::default()),
-        package: Default::default(),
+        ..FunctionState::default()
     }
 }
 
