@@ -57,10 +57,16 @@ impl Ignored {
 const LAMBDA: &str = "lambda.amazonaws.com";
 const SCALING: &str = "application-autoscaling.amazonaws.com";
 
+/// The longest string taken from an event (an ARN with a qualifier fits): longer ones are cut,
+/// so no log line or reason carries more of a hostile event than this.
+pub const MAX_EVENT_TEXT: usize = 256;
+
 /// Parses one message body (the EventBridge envelope around a CloudTrail record).
 pub fn parse(body: &str) -> Result<Touched, Ignored> {
     let v: Value = serde_json::from_str(body).map_err(|e| Ignored::Malformed(e.to_string()))?;
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let text = |v: &Value, k: &str| {
+        v.get(k).and_then(Value::as_str).map(|s| s.chars().take(MAX_EVENT_TEXT).collect::<String>())
+    };
     let kind = text(&v, "detail-type").ok_or_else(|| Ignored::Malformed("no detail-type".into()))?;
     if kind != "AWS API Call via CloudTrail" {
         return Err(Ignored::NotApiCall(kind));
@@ -340,6 +346,14 @@ mod tests {
             );
         }
         assert!(!may_change("CreateFunctionUrlConfig", "functionUrls.prod.statement.lambda-reconciler-url"));
+    }
+
+    #[test]
+    fn a_huge_field_of_a_hostile_event_is_cut_in_the_reason() {
+        let mut v: Value = serde_json::from_str(&event(LAMBDA, "UpdateAlias20150331", Value::Null)).unwrap();
+        v["detail-type"] = "x".repeat(100_000).into();
+        let why = parse(&v.to_string()).unwrap_err().to_string();
+        assert!(why.len() < MAX_EVENT_TEXT + 64, "{} characters", why.len());
     }
 
     #[test]
