@@ -135,6 +135,13 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
     out
 }
 
+/// Reads the other members of `d`'s releases (before planning).
+async fn read_releases(aws: &Aws, d: &mut Desired) {
+    for r in d.releases.values_mut() {
+        aws.read_release(r).await;
+    }
+}
+
 /// How `plan` and `apply` show their progress.
 #[derive(Debug, Clone, Copy)]
 pub struct Show {
@@ -163,7 +170,21 @@ where
     for ((role, region), interest) in desired::interest(keyed) {
         aws.set_interest(role.as_deref(), &region, interest);
     }
-    let targets = resolve(&aws, &snapshot.manifests).await;
+    let mut targets = resolve(&aws, &snapshot.manifests).await;
+    // Release members join their releases; earlier waves first, so a member waiting for an
+    // earlier wave never holds a slot that wave needs.
+    let all: Vec<&Manifest> = snapshot.manifests.iter().collect();
+    for t in &mut targets {
+        if let Target::Ready(d) = t {
+            if let Some(m) = all.iter().find(|m| m.name == d.manifest) {
+                d.releases = desired::releases(m, &all, default.as_deref());
+            }
+        }
+    }
+    targets.sort_by_key(|t| match t {
+        Target::Ready(d) => d.releases.values().map(|r| r.member().wave).min().unwrap_or(0),
+        Target::Failed(_) => 0,
+    });
     let progress = crate::progress::Progress::new(verb, targets.len(), show.plain, show.json);
     let results: Vec<FunctionPlan> = stream::iter(targets)
         .map(|t| match t {
@@ -202,6 +223,8 @@ fn print_plan_as(plan: &Plan, output: PlanOutput) {
 
 pub async fn plan(dir: &Path, opts: &AwsOptions, detailed: bool, output: PlanOutput, show: Show) -> i32 {
     let results = for_each(dir, opts, ("plan", show), |aws, d| async move {
+        let mut d = d;
+        read_releases(&aws, &mut d).await;
         match reconcile::plan_one(&aws.clients(d.key.role.as_deref(), &d.key.region), &d).await {
             Ok(p) => p,
             Err(e) => FunctionPlan::failed(&d, &e.to_string()),
@@ -240,15 +263,17 @@ fn progress(function: &str, e: &RolloutEvent, json: bool) {
 /// slices of the alarm poll, and every wake reads the world again (an alarm rolls back at once).
 /// Each pause is said once, with when it ends.
 async fn follow(
-    c: &crate::aws::RegionClients,
-    d: &Desired,
+    aws: &Aws,
+    d: &mut Desired,
     mut a: reconcile::Applied,
     (waits, show): (Waits, Show),
 ) -> Result<reconcile::Applied, reconcile::ReconcileError> {
+    let c = &aws.clients(d.key.role.as_deref(), &d.key.region);
     a.events.iter().for_each(|e| progress(&d.key.name, e, show.json));
     let mut said = None;
     loop {
-        let due = a.last.rollouts.iter().filter_map(|r| match r.mv {
+        // A release member done with its own rollout is not followed while others move.
+        let due = a.last.rollouts.iter().filter(|r| r.phase != "Done").filter_map(|r| match r.mv {
             Move::Wait { until_ms } => until_ms,
             _ => Some(0),
         });
@@ -260,6 +285,7 @@ async fn follow(
         }
         let left = Duration::from_millis((due - crate::types::now_ms()).max(0) as u64);
         tokio::time::sleep(left.min(waits.alarm_poll)).await;
+        read_releases(aws, d).await;
         let (plan, o) = reconcile::observe_and_plan(c, d).await?;
         let (last, events, moved) = reconcile::drive(c, d, plan, o, waits, reconcile::MOVES_PER_RECONCILE).await?;
         events.iter().for_each(|e| progress(&d.key.name, e, show.json));
@@ -278,10 +304,11 @@ pub async fn apply(
 ) -> i32 {
     let revision = &revision;
     let results = for_each(dir, opts, ("apply", show), |aws, d| async move {
-        let d = Box::new(Desired { revision: revision.clone(), ..*d });
+        let mut d = Box::new(Desired { revision: revision.clone(), ..*d });
+        read_releases(&aws, &mut d).await;
         let c = aws.clients(d.key.role.as_deref(), &d.key.region);
         let applied = match reconcile::apply_one(&c, &d, waits, 3).await {
-            Ok(a) if wait_rollouts => follow(&c, &d, a, (waits, show)).await,
+            Ok(a) if wait_rollouts => follow(&aws, &mut d, a, (waits, show)).await,
             other => other,
         };
         match applied {

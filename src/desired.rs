@@ -97,6 +97,9 @@ pub struct Desired {
     /// Function URLs by qualifier (`None`: unmanaged; an empty map deletes every URL).
     pub function_urls: Option<crate::manifest::url_rules::FunctionUrls>,
     pub aliases: IndexMap<String, DesiredAlias>,
+    /// The releases (release waves) of the aliases in one, by alias, with the other members'
+    /// states as the caller read them before planning (`set_releases`).
+    pub releases: BTreeMap<String, crate::types::Release>,
 }
 
 impl Desired {
@@ -384,6 +387,17 @@ pub fn interest<'a>(manifests: impl IntoIterator<Item = (Scope, &'a Manifest)>) 
         .collect()
 }
 
+/// The releases of `m`'s aliases (by alias) among `all` manifests, their members' states unread.
+pub fn releases(
+    m: &Manifest,
+    all: &[&Manifest],
+    default_region: Option<&str>,
+) -> BTreeMap<String, crate::types::Release> {
+    (m.doc.spec.aliases.keys())
+        .filter_map(|alias| Some((alias.clone(), m::release_rules::release_of(m, alias, all, default_region)?)))
+        .collect()
+}
+
 /// Builds the desired state of one manifest. `params` holds every resolved SSM parameter.
 pub fn build(
     man: &Manifest,
@@ -435,6 +449,7 @@ pub fn build(
         configs: crate::manifest::function_rules::resolve(spec),
         function_urls: crate::manifest::url_rules::resolve(spec),
         aliases: spec.aliases.iter().map(|(k, a)| (k.clone(), alias(a))).collect(),
+        releases: BTreeMap::new(),
     })
 }
 

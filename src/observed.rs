@@ -7,7 +7,7 @@ use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
 use crate::types::{
     AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, MappingState, PcState,
-    Permission, PublishPolicy, ScalingState, Settings, VersionConfig, PERMISSION_SID_PREFIX,
+    Permission, Phase, PublishPolicy, ScalingState, Settings, VersionConfig, PERMISSION_SID_PREFIX,
 };
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -217,6 +217,11 @@ fn moving<'a>(d: &'a Desired, o: &'a Observed) -> impl Iterator<Item = (&'a Stri
         let dep = a.deployment.as_ref()?;
         let live = o.aliases.get(name)?;
         let moving = match markers.and_then(|m| m.get(name)).filter(|m| m.to == a.function_version) {
+            // A queued release member may start; a done one watches its alarms while its wave bakes.
+            Some(m) if m.phase == Phase::Queued => true,
+            Some(m) if m.phase == Phase::Done => {
+                d.releases.get(name).is_some_and(|r| crate::types::now_ms() < r.bake_end(m, crate::types::now_ms()))
+            }
             Some(m) => m.active(),
             None => live.function_version != a.function_version,
         };
@@ -247,7 +252,10 @@ async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -
     for (name, dep) in moving(d, o) {
         alarms.extend(dep.alarms.iter().cloned());
         let target = &d.aliases[name.as_str()].function_version;
-        let starting = o.function.as_ref().is_none_or(|f| f.markers.get(name).is_none_or(|m| &m.to != target));
+        let starting = o
+            .function
+            .as_ref()
+            .is_none_or(|f| f.markers.get(name).is_none_or(|m| &m.to != target || m.phase == Phase::Queued));
         if starting {
             any_starting = true;
             hooks.extend(dep.pre_traffic.iter().chain(&dep.post_traffic).cloned());

@@ -108,7 +108,11 @@ pub enum RolloutEvent {
 
 /// The milestones a move marks (before it is made; a failed hook is reported by the driver).
 fn milestones(r: &Rollout) -> Vec<RolloutEvent> {
-    let plain_switch = matches!(&r.mv, Move::Write { marker: MarkerWrite::Keep, alias: Some((v, _)) } if *v == r.to);
+    let plain_switch = match &r.mv {
+        Move::Write { marker: MarkerWrite::Keep, alias: Some((v, _)) } => *v == r.to,
+        Move::Write { marker: MarkerWrite::Set(m), alias: Some((v, _)) } => *v == r.to && m.phase == Phase::Done,
+        _ => false,
+    };
     match milestone(r) {
         Some(e @ RolloutEvent::Started { .. }) if plain_switch => {
             vec![e, RolloutEvent::Succeeded { alias: r.alias.clone(), to: r.to.clone() }]
@@ -135,15 +139,16 @@ fn milestone(r: &Rollout) -> Option<RolloutEvent> {
     let alias = r.alias.clone();
     let to = r.to.clone();
     match &r.mv {
-        Move::Write { marker: MarkerWrite::Set(m), .. } if !m.active() => {
-            let reason = match &m.phase {
-                Phase::RolledBack { reason } => reason.clone(),
-                _ => String::new(),
-            };
-            Some(RolloutEvent::RolledBack { alias, to, reason })
+        Move::Write { marker: MarkerWrite::Set(Marker { phase: Phase::RolledBack { reason }, .. }), .. } => {
+            Some(RolloutEvent::RolledBack { alias, to, reason: reason.clone() })
         }
+        Move::Write { marker: MarkerWrite::Set(Marker { phase: Phase::Queued, .. }), .. } => None,
         _ if r.phase == "Starting" => Some(RolloutEvent::Started { alias, from: r.from.clone(), to }),
         Move::Write { marker: MarkerWrite::Remove, alias: None } if r.phase == "PostTraffic" => {
+            Some(RolloutEvent::Succeeded { alias, to })
+        }
+        // A release member's finish keeps its marker, done.
+        Move::Write { marker: MarkerWrite::Set(Marker { phase: Phase::Done, .. }), alias: None } => {
             Some(RolloutEvent::Succeeded { alias, to })
         }
         Move::Write { alias: Some((_, routing)), .. } => {
@@ -279,20 +284,26 @@ pub async fn converge(
     if !last.changes.is_empty() && last.error.is_none() {
         return Err(ReconcileError::NotConverged(passes));
     }
-    if let Some(f) = o.function.as_ref().filter(|f| last.in_sync() && !f.applied_generation.is(&d.generation)) {
-        if let AppliedGeneration::Unreadable(reason) = &f.applied_generation {
-            return Err(ReconcileError::TagsUnreadable(reason.clone()));
-        }
+    let in_sync = last.in_sync();
+    let function = o.function.clone();
+    if let Some(AppliedGeneration::Unreadable(reason)) =
+        function.as_ref().filter(|_| in_sync).map(|f| &f.applied_generation)
+    {
+        return Err(ReconcileError::TagsUnreadable(reason.clone()));
+    }
+    // The rollouts move first: a release member's marker (queued) is on the function before its
+    // generation tag says it applied its manifest, so no other member reads it as idle.
+    let (last, events, moved) = drive(c, d, last, o, w, MOVES_PER_RECONCILE).await?;
+    if let Some(f) = function.as_ref().filter(|f| in_sync && !f.applied_generation.is(&d.generation)) {
         c.lambda.tag_generation(&f.arn, &d.generation_tag()).await.map_err(|e| ReconcileError::Apply(e.into()))?;
         writes += 1;
     }
     // The environment matches git: the tag lists just the secrets it now holds.
-    let record = o.function.as_ref().filter(|_| last.in_sync()).and_then(|f| Some((f, record_after(d, f)?)));
+    let record = function.as_ref().filter(|_| in_sync).and_then(|f| Some((f, record_after(d, f)?)));
     if let Some((f, names)) = record {
         c.lambda.tag_sensitive_env(&f.arn, &names).await.map_err(|e| ReconcileError::Apply(e.into()))?;
         writes += 1;
     }
-    let (last, events, moved) = drive(c, d, last, o, w, MOVES_PER_RECONCILE).await?;
     Ok(Applied { initial, last, writes: writes + moved, events })
 }
 

@@ -59,11 +59,19 @@ pub fn operator_move(op: Operator, m: &Marker, now: i64) -> Result<Move, String>
             alias: Some((m.to.clone(), Routing::new())),
         }),
         (Operator::Promote, Phase::PostTraffic) => Err("already at 100 %; the postTraffic hook runs".into()),
-        (Operator::Abort, _) if m.active() => Ok(roll_back(m, "aborted by the operator".into(), now)),
+        (Operator::Promote, Phase::Queued) => {
+            Err("the rollout waits for its wave of the release; promote does not skip a wave (abort halts the release)"
+                .into())
+        }
+        (Operator::Promote, Phase::Done) => Err("the rollout is done; nothing to promote".into()),
+        // A queued or done release member too: its roll back fails the release (halting later waves).
+        (
+            Operator::Abort,
+            Phase::PreTraffic | Phase::Shifting { .. } | Phase::PostTraffic | Phase::Queued | Phase::Done,
+        ) => Ok(roll_back(m, "aborted by the operator".into(), now)),
         (Operator::Retry, Phase::RolledBack { .. }) => Ok(Move::Write { marker: MarkerWrite::Remove, alias: None }),
         (Operator::Retry, _) => Err("the rollout has not rolled back; nothing to retry".into()),
         (_, Phase::RolledBack { .. }) => Err("the rollout already rolled back (use retry)".into()),
-        (Operator::Abort, _) => Err("nothing to abort".into()),
     }
 }
 
@@ -98,7 +106,7 @@ mod tests {
     use super::*;
 
     fn m(phase: Phase) -> Marker {
-        Marker { id: "r".into(), from: "6".into(), to: "7".into(), phase, since_ms: 0, gate: Gate::None }
+        Marker { id: "r".into(), from: "6".into(), to: "7".into(), phase, since_ms: 0, gate: Gate::None, release: None }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod lease;
 pub mod metrics;
 pub mod pages;
+pub mod peers;
 pub mod priority;
 pub mod roles;
 pub mod scaling;
@@ -84,6 +85,8 @@ pub struct Aws {
     /// before they expire by the SDK's identity cache).
     roles: Mutex<HashMap<String, aws_config::SdkConfig>>,
     fences: fence::Fences,
+    /// The reads of release members (`read_release`).
+    pub peers: peers::PeerReads,
     /// The HTTP client of rollout hook invocations: TCP keepalive on its sockets.
     hook_http: aws_smithy_runtime_api::client::http::SharedHttpClient,
 }
@@ -141,6 +144,7 @@ impl Aws {
             roles: Mutex::default(),
             fences: opts.fences.clone(),
             hook_http,
+            peers: peers::PeerReads::default(),
         }
     }
 

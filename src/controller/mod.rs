@@ -90,6 +90,9 @@ pub struct Ctx {
     pub judge_alerted: judge::Alerted,
     /// The shards whose functions this replica works on.
     pub shards: Shards,
+    /// Release members to reconcile at once: another member of their release finished or
+    /// rolled back (bounded by the members of the releases).
+    pub release_kicks: Mutex<BTreeSet<FunctionKey>>,
 }
 
 /// The shards (`--shards`, by account-region) this replica holds the lease of: it reconciles
@@ -322,6 +325,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         rollout_judged: Mutex::default(),
         judge_alerted: Mutex::default(),
         shards: Shards::new(shards),
+        release_kicks: Mutex::default(),
     });
     let first = ctx.store.write().unwrap().reload();
     if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() && replicas.is_none() {

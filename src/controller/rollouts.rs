@@ -56,6 +56,26 @@ pub fn report(ctx: &Ctx, key: &FunctionKey, manifest: &str, events: &[RolloutEve
     }
 }
 
+/// A release member finished or rolled back: its read is forgotten, and the other members this
+/// replica holds are reconciled at once (a replica holding none learns at its next poll).
+pub fn kick_release(ctx: &Ctx, key: &FunctionKey, d: &Desired, events: &[RolloutEvent]) {
+    let ends = events.iter().any(|e| matches!(e, RolloutEvent::Succeeded { .. } | RolloutEvent::RolledBack { .. }));
+    if d.releases.is_empty() || !ends {
+        return;
+    }
+    ctx.aws.peers.forget(key);
+    let mut kicks = ctx.release_kicks.lock().unwrap();
+    kicks.extend(d.releases.values().flat_map(|r| &r.members).filter(|m| &m.key != key).map(|m| m.key.clone()));
+}
+
+/// Queues, first, the release members kicked since the last call that this replica holds.
+pub fn take_kicks(ctx: &Ctx, queue: &Queue<FunctionKey>) {
+    let kicks = std::mem::take(&mut *ctx.release_kicks.lock().unwrap());
+    for key in kicks.into_iter().filter(|k| ctx.shards.owns(k)) {
+        queue.add_first(key);
+    }
+}
+
 /// Records the rollouts in flight after a reconcile: their weights (metric) and their alarms
 /// (watched by the poller).
 pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {

@@ -83,6 +83,12 @@ impl Store {
         crate::desired::interest(self.current.iter().map(|(k, m)| (k.scope(), m)))
     }
 
+    /// The releases of `m`'s aliases, with their members among the manifests in force.
+    pub fn releases(&self, m: &Manifest) -> BTreeMap<String, crate::types::Release> {
+        let all: Vec<&Manifest> = self.current.values().collect();
+        crate::desired::releases(m, &all, self.default_region.as_deref())
+    }
+
     pub fn keys(&self) -> Vec<FunctionKey> {
         self.current.keys().cloned().collect()
     }

@@ -186,6 +186,7 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
             worker::run(&ctx, &key).await
         };
         queue.done(&key);
+        rollouts::take_kicks(&ctx, &queue);
         match next {
             Next::Resync => queue.add_after(key, jittered(ctx.opts.resync)),
             Next::After(d) => queue.add_after(key, d),

@@ -171,6 +171,10 @@ async fn resolve(ctx: &Ctx, key: &FunctionKey, m: &Manifest) -> Result<Desired, 
     }
     let mut d = desired::build(m, Some(&key.region), &params)?;
     d.revision = ctx.status.revision();
+    d.releases = ctx.store.read().unwrap().releases(m);
+    for r in d.releases.values_mut() {
+        ctx.aws.read_release(r).await;
+    }
     Ok(d)
 }
 
@@ -262,6 +266,7 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
             ctx.metrics.source_changes.inc();
         }
         rollouts::report(ctx, key, &d.manifest, &applied.events);
+        rollouts::kick_release(ctx, key, d, &applied.events);
         let seen =
             Seen { drift: false, applied: true, recorded: Some(d.generation.clone()), revision: d.revision.clone() };
         record(ctx, key, m, &applied.last, &seen);
@@ -274,6 +279,7 @@ async fn sync(ctx: &Ctx, key: &FunctionKey, m: &Manifest, d: &Desired) -> Result
     let moves = reconcile::MOVES_PER_RECONCILE;
     let (last, events, _) = reconcile::drive(&clients, d, plan, o, ctx.opts.waits, moves).await?;
     rollouts::report(ctx, key, &d.manifest, &events);
+    rollouts::kick_release(ctx, key, d, &events);
     record(ctx, key, m, &last, &seen);
     Ok(last)
 }

@@ -1,4 +1,4 @@
-//! The rules across manifests: one manifest per name and per function.
+//! The rules across manifests: one manifest per name and per function, and each release's rules.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -52,6 +52,11 @@ pub fn conflicts(manifests: &[&Manifest], default_region: Option<&str>) -> (Vec<
             continue;
         }
         targets.insert((region, function), m);
+    }
+    let kept: Vec<&Manifest> = manifests.iter().copied().filter(|m| !rejected_files.contains(&m.file)).collect();
+    for e in super::release_rules::across(&kept) {
+        rejected_files.insert(e.file.clone());
+        errors.push(e);
     }
     (errors, rejected_files)
 }

@@ -45,6 +45,9 @@ pub fn check(name: &str, a: &Alias, err: &mut dyn FnMut(&str, String)) {
             err(&format!("deployment.alarms[{i}]"), "an alarm name is 1-255 characters".into());
         }
     }
+    if let Some(r) = &d.release {
+        super::release_rules::check(r, &mut |f, m| err(&format!("deployment.release.{f}"), m));
+    }
     if let Some(spec) = &d.analysis {
         if d.steps.as_ref().is_some_and(Vec::is_empty) || d.strategy == Some(crate::types::Strategy::AllAtOnce) {
             err("deployment.analysis", "needs at least one step (the judge watches a step's traffic)".into());

@@ -12,6 +12,7 @@ pub mod load;
 pub mod mapping_rules;
 pub mod model;
 pub mod permission_rules;
+pub mod release_rules;
 pub mod revision;
 pub mod schema;
 pub mod settings_rules;

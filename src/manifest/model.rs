@@ -429,6 +429,9 @@ pub struct Deployment {
     /// The canary judge: the new version's error rate, Duration percentile and throttles
     /// against the old version's on the same alias; a failure rolls back like an alarm.
     pub analysis: Option<crate::types::AnalysisSpec>,
+    /// Release waves: this alias rolls out in a wave of a release shared with other manifests
+    /// (one function in several regions and accounts, or several functions).
+    pub release: Option<super::release_rules::ReleaseSpec>,
 }
 
 /// What a rollout does when its two versions cannot share traffic.

@@ -148,7 +148,7 @@ pub(super) fn plan_alias(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias
     }
     invoke_config(d, Some(name), &format!("{base}.eventInvokeConfig"), &a.invoke_config, o, p);
     if let Some(cur) = cur {
-        super::rollout::plan(o, name, a, cur, p);
+        super::rollout::plan(o, name, a, cur, d.releases.get(name), p);
     }
 }
 

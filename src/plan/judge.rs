@@ -249,6 +249,7 @@ mod tests {
             phase: Phase::Shifting { step: 0 },
             since_ms,
             gate: crate::types::Gate::None,
+            release: None,
         };
         let s = Subject::of("f", "live", &m(now + 86_400_000), &analysis(), now);
         assert_eq!(s.start_s, now / 1000, "the step's invocations since now are counted");

@@ -17,6 +17,7 @@ mod permissions;
 mod publish;
 #[cfg(test)]
 mod publish_tests;
+pub mod release;
 pub mod render;
 pub mod rollout;
 #[cfg(test)]

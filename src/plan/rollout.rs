@@ -6,11 +6,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::judge::AfterPause;
+use super::release::{self as waves, Turn};
 use super::{diff, Action, FunctionPlan, Op};
 use crate::desired::{Desired, DesiredAlias};
 use crate::observed::Observed;
 use crate::types::{
-    format_time, AlarmState, AliasState, Analysis, Deployment, Gate, Marker, OnTimeout, Phase, RolloutView, Routing,
+    format_time, AlarmState, AliasState, Analysis, Deployment, Gate, Marker, OnTimeout, PeerState, Phase, Release,
+    RolloutView, Routing,
 };
 
 /// Which hook.
@@ -72,9 +74,10 @@ impl std::ops::DerefMut for Rollout {
 }
 
 impl Rollout {
-    /// True when the rollout is in flight (not rolled back, not waiting to start).
+    /// True when the rollout is in flight or its wave bakes (its alarms watched, its weight
+    /// reported): not rolled back, not queued for its wave, not done.
     pub fn active(&self) -> bool {
-        !matches!(self.phase.as_str(), "RolledBack")
+        !matches!(self.phase.as_str(), "RolledBack" | "Queued" | "Done")
     }
 }
 
@@ -102,6 +105,8 @@ fn expected(dep: &Deployment, m: &Marker) -> ((String, Routing), (String, Routin
         Phase::Shifting { step: k } => ((m.from.clone(), step(*k)), (m.from.clone(), step(k - 1))),
         Phase::PostTraffic => ((m.to.clone(), Routing::new()), last_shift),
         Phase::RolledBack { .. } => (start, last_shift),
+        Phase::Queued => (start.clone(), start),
+        Phase::Done => ((m.to.clone(), Routing::new()), (m.to.clone(), Routing::new())),
     }
 }
 
@@ -160,8 +165,8 @@ pub fn roll_back(m: &Marker, reason: String, now: i64) -> Move {
 }
 
 /// How a rollout begins from the alias's live version: hook first, else the first step, else
-/// (nothing to watch or run) the plain switch.
-fn start(dep: &Deployment, cur: &AliasState, to: &str, now: i64) -> Move {
+/// (nothing to watch or run) the plain switch (a release member's marks it done).
+fn start(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, now: i64) -> Move {
     let m = Marker {
         id: format!("r{now:x}"),
         from: cur.function_version.clone(),
@@ -169,19 +174,94 @@ fn start(dep: &Deployment, cur: &AliasState, to: &str, now: i64) -> Move {
         phase: Phase::PreTraffic,
         since_ms: now,
         gate: Gate::None,
+        release: rel.map(|r| r.id.clone()),
     };
     if dep.pre_traffic.is_some() {
         return Move::Write { marker: MarkerWrite::Set(m), alias: None };
     }
     if dep.steps.is_empty() && dep.post_traffic.is_none() {
-        return Move::Write { marker: MarkerWrite::Keep, alias: Some((to.to_string(), Routing::new())) };
+        let marker = match rel {
+            Some(_) => MarkerWrite::Set(Marker { phase: Phase::Done, ..m }),
+            None => MarkerWrite::Keep,
+        };
+        return Move::Write { marker, alias: Some((to.to_string(), Routing::new())) };
     }
     advance(dep, &m, 0, now)
 }
 
+/// A release member's marker: queued for its wave, or rolled back (`reason`) without moving.
+fn member_marker(cur: &AliasState, to: &str, rel: &Release, phase: Phase, now: i64) -> Marker {
+    Marker {
+        id: format!("r{now:x}"),
+        from: cur.function_version.clone(),
+        to: to.to_string(),
+        phase,
+        since_ms: now,
+        gate: Gate::None,
+        release: Some(rel.id.clone()),
+    }
+}
+
+/// The move of a release member whose rollout would start now: start, queue, or hold (halted).
+fn member_turn(dep: &Deployment, cur: &AliasState, to: &str, rel: &Release, queued: bool, now: i64) -> Move {
+    match waves::turn(rel, now) {
+        Turn::Go => start(dep, cur, to, Some(rel), now),
+        Turn::Wait { until_ms, .. } if queued => Move::Wait { until_ms: Some(until_ms) },
+        Turn::Wait { .. } => {
+            Move::Write { marker: MarkerWrite::Set(member_marker(cur, to, rel, Phase::Queued, now)), alias: None }
+        }
+        Turn::Halt(reason) => Move::Write {
+            marker: MarkerWrite::Set(member_marker(cur, to, rel, Phase::RolledBack { reason }, now)),
+            alias: None,
+        },
+    }
+}
+
+/// A queued or done release member (its alias where the marker says): start a queued one whose
+/// turn came; a done one watches its alarms while its wave bakes, then reads the release while
+/// another member still moves. The label is the phase shown; `None`: nothing left to show.
+fn member_move(
+    rel: Option<&Release>,
+    dep: &Deployment,
+    m: &Marker,
+    cur: &AliasState,
+    firing: Option<&String>,
+    now: i64,
+) -> (Move, Option<&'static str>) {
+    let Some(rel) = rel else {
+        // No longer in a release: a queued rollout starts, a done marker goes.
+        return match m.phase {
+            Phase::Queued => (start(dep, cur, &m.to, None, now), Some("Starting")),
+            _ => (Move::Write { marker: MarkerWrite::Remove, alias: None }, Some("Done")),
+        };
+    };
+    match &m.phase {
+        Phase::Queued => match member_turn(dep, cur, &m.to, rel, true, now) {
+            mv @ Move::Wait { .. } => (mv, Some("Queued")),
+            mv @ Move::Write { marker: MarkerWrite::Set(Marker { phase: Phase::RolledBack { .. }, .. }), .. } => {
+                (mv, Some("Queued"))
+            }
+            mv => (mv, Some("Starting")),
+        },
+        _ if now < rel.bake_end(m, now) => match firing {
+            Some(alarm) => (roll_back(m, format!("alarm {alarm} in ALARM while its wave baked"), now), Some("Baking")),
+            None => (Move::Wait { until_ms: Some(rel.bake_end(m, now).min(waves::poll(now))) }, Some("Baking")),
+        },
+        _ if waves::in_flight(rel) => (Move::Wait { until_ms: Some(waves::poll(now)) }, Some("Done")),
+        _ => (Move::Wait { until_ms: None }, None),
+    }
+}
+
 /// Plans the rollout of alias `name` (it exists and has a deployment); drift from the state the
 /// rollout expects goes on `p` as an ordinary change, so the drift policy applies to it.
-pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState, p: &mut FunctionPlan) {
+pub(super) fn plan(
+    o: &Observed,
+    name: &str,
+    a: &DesiredAlias,
+    cur: &AliasState,
+    rel: Option<&Release>,
+    p: &mut FunctionPlan,
+) {
     let Some(dep) = &a.deployment else { return };
     let now = o.now_ms;
     let marker = o.function.as_ref().and_then(|f| f.markers.get(name));
@@ -236,7 +316,10 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             p.blocked.push(format!("aliases.{name}.deployment: {reason}; the rollout to version {to} waits"));
             return;
         }
-        let mv = start(dep, cur, to, now);
+        let mv = match rel {
+            Some(rel) => member_turn(dep, cur, to, rel, false, now),
+            None => start(dep, cur, to, None, now),
+        };
         let m = Marker {
             id: String::new(),
             from: cur.function_version.clone(),
@@ -244,9 +327,19 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             phase: Phase::PreTraffic,
             since_ms: now,
             gate: Gate::None,
+            release: None,
         };
         let mut v = view(&m, mv);
-        v.phase = "Starting".into();
+        v.phase = match &v.mv {
+            Move::Write { marker: MarkerWrite::Set(q), .. } if q.phase == Phase::Queued => "Queued",
+            Move::Write { marker: MarkerWrite::Set(q), .. } if !q.active() && q.phase != Phase::Done => "RolledBack",
+            _ => "Starting",
+        }
+        .into();
+        let v = match rel {
+            Some(_) => member_view(rel, &m, v),
+            None => v,
+        };
         p.rollouts.push(v);
         return;
     };
@@ -262,6 +355,10 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         r
     };
     let (want, behind) = expected(dep, m);
+    if let Some(reason) = rel.and_then(|r| waves::must_roll_back(r, m)) {
+        p.rollouts.push(member_view(rel, m, view(m, roll_back(m, reason, now))));
+        return;
+    }
     if let (true, Some(alarm)) = (m.active(), firing) {
         p.rollouts.push(view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now)));
         return;
@@ -290,7 +387,18 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
         return;
     }
     let mv = match &m.phase {
+        Phase::RolledBack { .. } if rel.is_some_and(|r| waves::lifted(r, m)) => {
+            Move::Write { marker: MarkerWrite::Remove, alias: None }
+        }
         Phase::RolledBack { .. } => Move::Wait { until_ms: None },
+        Phase::Queued | Phase::Done => {
+            let (mv, label) = member_move(rel, dep, m, cur, firing, now);
+            let Some(label) = label else { return };
+            let mut r = member_view(rel, m, view(m, mv));
+            r.view.phase = label.into();
+            p.rollouts.push(r);
+            return;
+        }
         Phase::PreTraffic => hook(dep, m, HookKind::PreTraffic, advance(dep, m, 0, now)),
         Phase::Shifting { step } if dep.steps.get(*step).is_some_and(|s| s.approval.is_some()) => {
             approval(dep, m, *step, now)
@@ -307,10 +415,33 @@ pub(super) fn plan(o: &Observed, name: &str, a: &DesiredAlias, cur: &AliasState,
             }
         }
         Phase::PostTraffic => {
-            hook(dep, m, HookKind::PostTraffic, Move::Write { marker: MarkerWrite::Remove, alias: None })
+            // A release member's finish is kept (done, with its time): its wave bakes from it.
+            let marker = match rel {
+                Some(r) => MarkerWrite::Set(Marker {
+                    phase: Phase::Done,
+                    since_ms: now,
+                    gate: Gate::None,
+                    release: Some(r.id.clone()),
+                    ..m.clone()
+                }),
+                None => MarkerWrite::Remove,
+            };
+            hook(dep, m, HookKind::PostTraffic, Move::Write { marker, alias: None })
         }
     };
-    p.rollouts.push(view(m, mv));
+    p.rollouts.push(member_view(rel, m, view(m, mv)));
+}
+
+/// A release member's rollout shows its release as a whole.
+fn member_view(rel: Option<&Release>, m: &Marker, mut r: Rollout) -> Rollout {
+    if let Some(rel) = rel {
+        let own = match &r.mv {
+            Move::Write { marker: MarkerWrite::Set(next), .. } => PeerState::of(true, Some(next)),
+            _ => PeerState::of(true, Some(m)),
+        };
+        r.view.release = Some(waves::view(rel, &own));
+    }
+    r
 }
 
 /// The move once a step's pause ended: the judge's (when the deployment has one) or the next step.
@@ -421,6 +552,8 @@ fn view(
         Phase::Shifting { step } => ("Shifting", step + 1, None),
         Phase::PostTraffic => ("PostTraffic", dep.steps.len(), None),
         Phase::RolledBack { reason } => ("RolledBack", 0, Some(reason.clone())),
+        Phase::Queued => ("Queued", 0, None),
+        Phase::Done => ("Done", dep.steps.len(), None),
     };
     let next_step_at = match &mv {
         Move::Wait { until_ms: Some(t) } => Some(format_time(t / 1000)),
@@ -450,6 +583,7 @@ fn view(
         alarms,
         reason,
         judge: None,
+        release: None,
     };
     Rollout { view, mv, judging: None }
 }

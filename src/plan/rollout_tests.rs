@@ -43,7 +43,15 @@ fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now:
 }
 
 fn marker(phase: Phase, since: i64) -> Marker {
-    Marker { id: "r1".into(), from: "6".into(), to: "7".into(), phase, since_ms: since, gate: Gate::None }
+    Marker {
+        id: "r1".into(),
+        from: "6".into(),
+        to: "7".into(),
+        phase,
+        since_ms: since,
+        gate: Gate::None,
+        release: None,
+    }
 }
 
 fn rollout(p: &FunctionPlan) -> &Rollout {

@@ -12,6 +12,7 @@ mod function;
 pub mod limits;
 mod mapping;
 mod permission;
+mod release;
 mod rollout;
 mod secret;
 mod sensitive;
@@ -37,6 +38,10 @@ pub use function::{
 };
 pub use mapping::{normalize_pattern, DesiredMapping, MappingConfig, MappingState};
 pub use permission::{owned_sid, Permission, INVOKE, PERMISSION_SID_PREFIX};
+pub use release::{
+    OnFailure, PeerState, Release, ReleaseMember, ReleaseMemberView, ReleaseView, MAX_BAKE_MS, MAX_RELEASE_MEMBERS,
+    MAX_WAVE, RELEASE_POLL_MS, RELEASE_REASON_PREFIX,
+};
 pub use rollout::{
     marker_tag, tag_safe, AlarmState, Approval, Deployment, Gate, HookResult, Marker, OnTimeout, Phase, RolloutView,
     Step, Strategy, MARKER_TAG_PREFIX,

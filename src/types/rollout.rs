@@ -118,6 +118,10 @@ pub enum Phase {
     PostTraffic,
     /// Rolled back to `from`; the target is held until the manifest changes it or `retry`.
     RolledBack { reason: String },
+    /// A release member waits for its wave; no traffic has moved.
+    Queued,
+    /// A release member's rollout finished (100 % on `to`): its wave's bake counts from `since`.
+    Done,
 }
 
 /// The rollout marker: which rollout, from and to which version, in which phase since when.
@@ -134,6 +138,9 @@ pub struct Marker {
     /// A manual step's approval.
     #[serde(skip_serializing_if = "is_no_gate")]
     pub gate: Gate,
+    /// The release (its id) a release member's marker was written in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
 }
 
 fn is_no_gate(g: &Gate) -> bool {
@@ -160,7 +167,10 @@ pub fn tag_safe(text: &str, max: usize) -> String {
 impl Marker {
     /// The tag value: `to=7 from=6 id=… at=… phase=shift step=2` (reason last: it may hold spaces).
     pub fn encode(&self) -> String {
-        let head = format!("to={} from={} id={} at={}", self.to, self.from, self.id, self.since_ms);
+        let mut head = format!("to={} from={} id={} at={}", self.to, self.from, self.id, self.since_ms);
+        if let Some(r) = &self.release {
+            head.push_str(&format!(" rel={r}"));
+        }
         let out = match &self.phase {
             Phase::PreTraffic => format!("{head} phase=pre"),
             Phase::Shifting { step } => match self.gate {
@@ -169,6 +179,8 @@ impl Marker {
                 Gate::Approved => format!("{head} phase=shift step={step} gate=ok"),
             },
             Phase::PostTraffic => format!("{head} phase=post"),
+            Phase::Queued => format!("{head} phase=queued"),
+            Phase::Done => format!("{head} phase=done"),
             Phase::RolledBack { reason } => format!("{head} phase=rolledback reason={reason}"),
         };
         tag_safe(&out, 256)
@@ -184,6 +196,8 @@ impl Marker {
             "pre" => Phase::PreTraffic,
             "shift" => Phase::Shifting { step: fields.get("step")?.parse().ok()? },
             "post" => Phase::PostTraffic,
+            "queued" => Phase::Queued,
+            "done" => Phase::Done,
             "rolledback" => Phase::RolledBack { reason: reason.unwrap_or_default().to_string() },
             _ => return None,
         };
@@ -198,12 +212,13 @@ impl Marker {
                 Some(&"ok") => Gate::Approved,
                 _ => Gate::None,
             },
+            release: fields.get("rel").map(|r| r.to_string()),
         })
     }
 
-    /// True while traffic may be moving (not rolled back).
+    /// True while traffic may be moving (a hook, a step, 100 % before its post hook).
     pub fn active(&self) -> bool {
-        !matches!(self.phase, Phase::RolledBack { .. })
+        matches!(self.phase, Phase::PreTraffic | Phase::Shifting { .. } | Phase::PostTraffic)
     }
 }
 
@@ -241,6 +256,9 @@ pub struct RolloutView {
     /// The canary judge's verdict and its numbers (a step of a deployment with `analysis`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge: Option<super::JudgeView>,
+    /// The release (release waves) the alias belongs to, as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<super::ReleaseView>,
 }
 
 /// A CloudWatch alarm's state as read.
@@ -280,6 +298,8 @@ mod tests {
             Phase::PreTraffic,
             Phase::Shifting { step: 3 },
             Phase::PostTraffic,
+            Phase::Queued,
+            Phase::Done,
             Phase::RolledBack { reason: "alarm payments-errors in ALARM".into() },
         ] {
             let m = Marker {
@@ -289,6 +309,7 @@ mod tests {
                 phase,
                 since_ms: 1_700_000_000_123,
                 gate: Gate::None,
+                release: None,
             };
             assert_eq!(Marker::parse(&m.encode()), Some(m));
         }
@@ -300,6 +321,7 @@ mod tests {
                 phase: Phase::Shifting { step: 0 },
                 since_ms: 5,
                 gate,
+                release: Some("a1b2".into()),
             };
             assert_eq!(Marker::parse(&m.encode()), Some(m));
         }
@@ -314,6 +336,7 @@ mod tests {
             phase: Phase::RolledBack { reason: "hook said {\"status\": \"Failed\"}!".repeat(20) },
             since_ms: 0,
             gate: Gate::None,
+            release: None,
         };
         let v = m.encode();
         assert!(v.len() <= 256);

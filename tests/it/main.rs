@@ -29,6 +29,7 @@ mod property;
 mod publish;
 mod readme;
 mod reconcile;
+mod releases;
 mod reliability;
 mod rollout;
 mod safety;
