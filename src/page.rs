@@ -248,6 +248,7 @@ fn rollout(m: &ManifestStatus) -> String {
         }
         notes.extend(r.reason.iter().map(|why| esc(why)));
         notes.extend(r.judge.iter().map(|j| format!("<span class=\"judge\">{}</span>", esc(&j.line()))));
+        notes.extend(r.release.iter().map(|v| format!("<span class=\"release\">{}</span>", esc(&v.line()))));
         let _ = write!(
             out,
             "<div class=\"rollout\">{} {} → {}: {} step {}/{}, {}%<div class=\"bar\"><i style=\"width:{:.0}%\"></i></div><small>{}</small></div>",

@@ -134,6 +134,12 @@ pub fn flags(f: &FunctionPlan, now_ms: i64) -> Vec<String> {
             human(r.pause_ms)
         ));
     }
+    // A release member queued for its wave: the merge starts it once the earlier waves baked.
+    for r in f.rollouts.iter().filter(|r| r.phase == "Queued" || r.phase == "Starting") {
+        if let Some(v) = &r.release {
+            out.push(format!("🌊 `{}` is in wave {} of {} of release `{}`", r.alias, v.wave, v.waves, v.name));
+        }
+    }
     if let Some(flag) = f.runtime.as_deref().and_then(|rt| deprecated(rt, now_ms)) {
         out.push(flag);
     }

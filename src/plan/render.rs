@@ -70,6 +70,9 @@ pub fn rollout_line(r: &super::rollout::Rollout) -> String {
         "Starting" => "starts".to_string(),
         "Shifting" => format!("step {}/{} at {}%", r.step, r.steps, r.weight),
         "RolledBack" => format!("rolled back: {}", r.reason.as_deref().unwrap_or("")),
+        "Queued" => "queued for its wave".to_string(),
+        "Baking" => "at 100%, its wave bakes".to_string(),
+        "Done" => "done".to_string(),
         other => format!("{other} at {}%", r.weight),
     };
     let next = match &r.mv {
@@ -88,7 +91,8 @@ pub fn rollout_line(r: &super::rollout::Rollout) -> String {
         Move::Write { alias: None, .. } => String::new(),
     };
     let judge = r.judge.as_ref().map_or(String::new(), |j| format!("; {}", j.line()));
-    format!("{head}: {at}{next}{judge}")
+    let release = r.release.as_ref().map_or(String::new(), |v| format!("; {}", v.line()));
+    format!("{head}: {at}{next}{judge}{release}")
 }
 
 pub fn text(plan: &Plan) -> String {

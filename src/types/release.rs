@@ -164,6 +164,26 @@ pub struct ReleaseView {
     pub members: Vec<ReleaseMemberView>,
 }
 
+impl ReleaseView {
+    /// One line: `release shop wave 2 of 3 in progress (wave 1: shop-eu eu-west-1 done; …)`.
+    pub fn line(&self) -> String {
+        let mut waves: Vec<String> = vec![];
+        let mut last = None;
+        for m in &self.members {
+            let member = format!("{} {} {}", m.manifest, m.region, m.state);
+            if last == Some(m.wave) {
+                if let Some(w) = waves.last_mut() {
+                    w.push_str(&format!(", {member}"));
+                }
+            } else {
+                waves.push(format!("wave {}: {member}", m.wave));
+                last = Some(m.wave);
+            }
+        }
+        format!("release {} {} ({})", self.name, self.state, waves.join("; "))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseMemberView {

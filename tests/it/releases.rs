@@ -139,6 +139,15 @@ fn times(m: &HashMap<String, String>) -> (i64, i64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_rolls_out_wave_by_wave_across_regions_and_accounts_each_after_the_last_baked() {
     let r = release("1s", "halt", false).await;
+    let plan = r.emu.run(&["plan", "-m", path(&r.dir)]).expect(0);
+    assert!(plan.stdout.contains("aliases.live 1 → 2 (custom): queued for its wave"), "{}", plan.all());
+    assert!(
+        plan.stdout.contains("release shop-2 wave 1 of 3 in progress (wave 1: shop-eu eu-west-1"),
+        "{}",
+        plan.all()
+    );
+    let md = r.emu.run(&["plan", "-m", path(&r.dir), "-o", "markdown"]).expect(0);
+    assert!(md.stdout.contains("🌊 `live` is in wave 3 of 3 of release `shop-2`"), "{}", md.all());
     let daemon = Daemon::start(&r.emu, path(&r.dir), &["--resync-interval", "30s"]);
     eventually("every member on version 2", MINUTE, || async { at_version(&aliases(&r).await, "2") }).await;
     let m = markers(&r).await;
@@ -186,6 +195,8 @@ async fn a_failure_in_the_middle_wave_rolls_that_wave_back_halts_the_last_and_ke
     assert!(!m["shop-acct"].contains_key("from") || m["shop-acct"]["from"] == "1");
     let view = &daemon.manifest("shop-usw")["rollouts"][0]["release"];
     assert!(view["state"].as_str().unwrap().starts_with("halted: shop-ap"), "{view}");
+    let page = daemon.get("/").1;
+    assert!(page.contains("release shop-2 halted: shop-ap (ap-northeast-1) in wave 2 rolled back"), "{page}");
     eventually("each roll back alerted", MINUTE, || async {
         hook.count("RolledBack", F) >= 2 && hook.count("RolledBack", G) >= 1
     })
