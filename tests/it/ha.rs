@@ -395,3 +395,78 @@ async fn a_replica_stopped_after_a_renewal_whose_answer_was_lost_still_releases_
     assert!(log.contains("lease released") && !log.contains("already taken"), "its own record, released: {log}");
     wait_role(&b, "leader").await;
 }
+
+/// A release member: `app-r` in `region`, on `version`, in wave `wave` (one 1 s step, 1 s bake).
+fn release_member(i: usize, region: &str, wave: u32, version: u32) -> String {
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: app-r{i}\nspec:\n  functionName: app-r\n  region: {region}\n  aliases:\n    live:\n      functionVersion: \"{version}\"\n      deployment: {{steps: [{{weight: 10, pause: 1s}}], release: {{name: r, wave: {wave}, bake: 1s}}}}\n"
+    )
+}
+
+#[tokio::test]
+async fn with_two_shards_each_replica_rolls_its_members_of_a_release_and_the_waves_keep_their_order() {
+    let emu = Emulator::start();
+    lease_table(&emu).await;
+    let candidates = ["ap-northeast-1", "us-west-2", "eu-west-1", "us-east-1", "eu-central-1", "ap-southeast-2"];
+    let region_of =
+        |shard| *candidates.iter().find(|r| lambda_reconciler::types::shard_of(None, r, 2) == shard).unwrap();
+    // Wave 1 in shard 1, wave 2 in shard 0: whichever replica holds shard 0 waits for the other.
+    let regions = [region_of(1), region_of(0)];
+    let sdk = emu.sdk().await;
+    let client = |r: &str| {
+        let conf =
+            aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(r.to_string()));
+        aws_sdk_lambda::Client::from_conf(conf.build())
+    };
+    for region in regions {
+        let body = format!(r#"{{"region":"{region}","name":"app-r","versions":2}}"#);
+        assert_eq!(emu.admin("POST", "/_ext/seed/function", &body).0, 200);
+        client(region).create_alias().function_name("app-r").name("live").function_version("1").send().await.unwrap();
+    }
+    let files = |v: u32| [release_member(0, regions[0], 1, v), release_member(1, regions[1], 2, v)];
+    let [w1, w2] = files(1);
+    let dir = manifests(&[("r0.yaml", &w1), ("r1.yaml", &w2)]);
+    let two = ["--shards", "2"];
+    let a = replica(&emu, path(&dir), A, &FAST, &two);
+    eventually("A holds both shards alone", MINUTE, || async { shards_of(&a) == [0, 1] }).await;
+    let b = replica(&emu, path(&dir), B, &FAST, &two);
+    eventually("one shard each", MINUTE, || async { shards_of(&a).len() == 1 && shards_of(&b).len() == 1 }).await;
+    let from = emu.requests().len();
+    for (i, text) in files(2).iter().enumerate() {
+        std::fs::write(dir.path().join(format!("r{i}.yaml")), text).unwrap();
+    }
+    let marker = |region: &'static str| {
+        let c = client(region);
+        async move {
+            let arn = format!("arn:aws:lambda:{region}:123456789012:function:app-r");
+            let tags = c.list_tags().resource(arn).send().await.unwrap();
+            tags.tags().and_then(|t| t.get("lambda-reconciler.io/rollout/live")).cloned().unwrap_or_default()
+        }
+    };
+    for region in regions {
+        eventually(&format!("{region} done"), MINUTE, || async { marker(region).await.contains("phase=done") }).await;
+    }
+    let field = |m: &str, k: &str| -> i64 {
+        let v = m.split(' ').find_map(|kv| kv.strip_prefix(&format!("{k}="))).unwrap().trim_start_matches('r');
+        if k == "id" {
+            i64::from_str_radix(v, 16).unwrap()
+        } else {
+            v.parse().unwrap()
+        }
+    };
+    let (first, second) = (marker(regions[0]).await, marker(regions[1]).await);
+    assert!(
+        field(&second, "id") >= field(&first, "at") + 1000,
+        "wave 2 started before wave 1 baked: {first} / {second}"
+    );
+    let holder = |shard: u64| if shards_of(&a) == [shard] { A } else { B };
+    let writes: Vec<(String, String)> = (emu.requests().into_iter().skip(from))
+        .filter(|r| r["service"] == "lambda" && r["method"] != "GET" && (r["key"] == A || r["key"] == B))
+        .map(|r| (r["key"].as_str().unwrap_or("").to_string(), r["region"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(!writes.is_empty());
+    for (key, region) in writes {
+        let shard = if region == regions[0] { 1 } else { 0 };
+        assert_eq!(key, holder(shard), "a write in {region} made by the holder of shard {shard}");
+    }
+}
