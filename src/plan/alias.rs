@@ -125,7 +125,8 @@ pub(super) fn plan_alias(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias
     }
     // Weights go on after provisioned concurrency is in place.
     let defer_routing = pc.is_some() && !routing_after.is_empty();
-    alias_write(d, name, a, cur, want_routing.as_ref().filter(|_| !defer_routing), p);
+    let marker = o.function.as_ref().and_then(|f| f.markers.get(name));
+    alias_write(d, name, a, (cur, marker), want_routing.as_ref().filter(|_| !defer_routing), p);
     if let Some((value, df)) = pc {
         p.push(Action::PutProvisionedConcurrency { alias: name.to_string(), value }, vec![df]);
         p.push(Action::WaitProvisionedReady { alias: name.to_string() }, vec![]);
@@ -157,7 +158,7 @@ fn alias_write(
     d: &Desired,
     name: &str,
     a: &DesiredAlias,
-    cur: Option<&AliasState>,
+    (cur, marker): (Option<&AliasState>, Option<&crate::types::Marker>),
     routing: Option<&Routing>,
     p: &mut FunctionPlan,
 ) {
@@ -191,7 +192,8 @@ fn alias_write(
         a.description.as_ref().filter(|w| **w != cur.description && !d.ignored(&format!("{base}.description"))).map(
             |w| {
                 diffs.push(diff(format!("{base}.description"), Op::Update, json!(cur.description), json!(w)));
-                w.clone()
+                // The rollout marker rides after the user's text: it is written back with it.
+                crate::types::join_description(w, marker)
             },
         );
     let routing = routing.filter(|r| !same_routing(r, &cur.routing)).map(|r| {

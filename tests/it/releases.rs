@@ -98,23 +98,12 @@ async fn aliases(r: &Release) -> HashMap<&'static str, (String, Option<f64>)> {
     out
 }
 
-/// Each member's rollout marker tag (fields by name).
+/// Each member's rollout marker (fields by name), from its alias description.
 async fn markers(r: &Release) -> HashMap<&'static str, HashMap<String, String>> {
     let mut out = HashMap::new();
     for (name, c) in clients(&r.emu, &r.role).await {
-        let arn = c
-            .get_function()
-            .function_name(function(name))
-            .send()
-            .await
-            .unwrap()
-            .configuration()
-            .unwrap()
-            .function_arn()
-            .unwrap()
-            .to_string();
-        let tags = c.list_tags().resource(arn).send().await.unwrap();
-        let value = tags.tags().and_then(|t| t.get("lambda-reconciler.io/rollout/live")).cloned().unwrap_or_default();
+        let a = c.get_alias().function_name(function(name)).name("live").send().await.unwrap();
+        let value = marker_of(a.description().unwrap_or_default()).unwrap_or_default();
         let (head, reason) = value.split_once(" reason=").unwrap_or((&value, ""));
         let mut fields: HashMap<String, String> =
             head.split(' ').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect();
