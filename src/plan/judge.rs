@@ -14,7 +14,12 @@ pub(super) fn judged(o: &Observed, alias: &str, dep: &Deployment, m: &Marker) ->
         return None;
     }
     let r = o.judged.get(alias)?;
-    let view = JudgeView { verdict: verdict(a, &m.from, &m.to, r), dry_run: a.dry_run, numbers: Some(r.clone()) };
+    let view = JudgeView {
+        verdict: verdict(a, &m.from, &m.to, r),
+        dry_run: a.dry_run,
+        numbers: Some(r.clone()),
+        measures: a.measures.iter().map(|m| m.name.clone()).collect(),
+    };
     Some((a.clone(), view))
 }
 

@@ -197,6 +197,9 @@ pub struct JudgeView {
     /// The numbers it was made from (absent when they could not be read).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub numbers: Option<Reading>,
+    /// The names of the extra measures, in the order of `numbers.extra`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
 }
 
 impl JudgeView {

@@ -105,9 +105,13 @@ async fn a_user_query_over_its_limit_rolls_a_new_version_back_reading_each_versi
     let app = |v: &str| vec![dim("Service", F), dim("Version", v)];
     put(&emu, "App", "PaymentFailures", app("1"), 10.0).await;
     eventually("passing with the new version's no failures", Duration::from_secs(30), || async {
-        daemon.manifest(F)["rollouts"][0]["judge"]["verdict"] == "Pass"
+        let judge = &daemon.manifest(F)["rollouts"][0]["judge"];
+        judge["verdict"] == "Pass" && judge["numbers"]["extra"][0]["old"] == 10.0
     })
     .await;
+    let judge = daemon.manifest(F)["rollouts"][0]["judge"].clone();
+    assert_eq!(judge["measures"], serde_json::json!(["payment failures"]), "{judge}");
+    assert_eq!(judge["numbers"]["extra"][0]["new"], serde_json::Value::Null, "{judge}");
     put(&emu, "App", "PaymentFailures", app("2"), 50.0).await;
     eventually("the roll back", Duration::from_secs(30), || async {
         live(&emu).await == ("1".into(), BTreeMap::new())
