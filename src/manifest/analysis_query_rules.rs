@@ -263,6 +263,10 @@ mod tests {
         );
         let long = format!("            max: 1\n            dimensions: {{A: \"{}{{alias}}\"}}\n", "a".repeat(900));
         one(&q(&long), "queries[0].dimensions.A", 17, "once filled in; CloudWatch allows 1024");
+        let long_name = format!("            max: 1\n            dimensions: {{{}: v}}\n", "n".repeat(256));
+        one(&q(&long_name), &format!("queries[0].dimensions.{}", "n".repeat(32)), 17, "1-255");
+        one(&q("            max: 1\n            dimensions: {A: \"\"}\n"), "queries[0].dimensions.A", 17, "at least 1");
+        one(&q("            max: 1e16\n"), "queries[0].max", 16, "outside");
         let many: String = (0..31).map(|i| format!("D{i}: v, ")).collect();
         one(
             &q(&format!("            max: 1\n            dimensions: {{{many}}}\n")),
