@@ -4,10 +4,13 @@
     to the UpdateAlias that sets the next weight;
   * alarm to restore: from SetAlarmState(ALARM) returning to the UpdateAlias that puts the alias
     back on its old version;
-  * alarm polling: DescribeAlarms calls per poll and region while N rollouts are in flight.
+  * alarm polling: DescribeAlarms calls per poll and region while N rollouts are in flight;
+  * the canary judge (bench/rollout_judge.py): GetMetricData per poll with N judged rollouts, and
+    an error-rate jump to the roll back, with no alarm defined.
 
 Run through scripts/bench-rollout (builds the release binary and the venv first):
-    scripts/bench-rollout [--functions 20] [--out bench/rollout-results.json]
+    scripts/bench-rollout [--functions 20] [--judge-only] [--out bench/rollout-results.json]
+The results are merged into --out (keys this run did not measure are kept).
 """
 
 import argparse
@@ -24,6 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import seed  # noqa: E402
 from bench import REGION, Emulator, free_port, http  # noqa: E402
+import rollout_judge  # noqa: E402
 
 PAUSE_S = 3  # the first steps' pause
 HOLD = "10m"  # the last step holds until the alarms fire
@@ -83,17 +87,9 @@ def markers(reqs, fn):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--functions", type=int, default=20)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "lambda-reconciler"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "rollout-results.json"))
-    a = ap.parse_args()
-    n = a.functions
-    em = Emulator()
+def alarms(em, binary, env, n):
+    """The alarm figures with `n` rollouts held by alarms."""
     d = tempfile.mkdtemp(prefix="lr-bench-rollout-")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="x", AWS_REGION=REGION,
-               NO_PROXY="127.0.0.1,localhost")
     daemon = None
     try:
         lam = seed.client("lambda", em.url, REGION)
@@ -108,7 +104,7 @@ def main():
                 f.write(manifest(i, "2"))
         em.clear()
         listen = f"127.0.0.1:{free_port()}"
-        daemon = subprocess.Popen([a.binary, "--endpoint-url", em.url, "run", "-m", d, "--listen", listen,
+        daemon = subprocess.Popen([binary, "--endpoint-url", em.url, "run", "-m", d, "--listen", listen,
                                    "--resync-interval", "1h", "--alarm-poll", POLL],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Every rollout reaches its last step (30 %, held for 10 minutes).
@@ -154,7 +150,7 @@ def main():
         named = [r for r in reqs if r["path"].endswith("/operation/DescribeAlarms")
                  and window_start <= r["t"] < window_end and "AlarmNames" in (r["body"] or "")]
         window = window_end - window_start
-        results = {
+        return {
             "rollouts_in_flight": n,
             "step_pause_s": PAUSE_S,
             "alarm_poll": POLL,
@@ -164,14 +160,35 @@ def main():
             "describe_alarms_state_alarm_calls_in_window": len(polls),
             "describe_alarms_named_calls_in_window": len(named),
             "describe_alarms_calls_per_poll": round(len(polls) / (window / 2.0), 2),
-            "machine": {"cpus": os.cpu_count(), "emulator": "moto 5.2.5 + tests/emulator extension"},
         }
     finally:
         if daemon is not None:
             daemon.terminate()
             daemon.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--functions", type=int, default=20)
+    ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "lambda-reconciler"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "rollout-results.json"))
+    ap.add_argument("--judge-only", action="store_true", help="only the canary judge's figures")
+    a = ap.parse_args()
+    em = Emulator()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="x", AWS_REGION=REGION,
+               NO_PROXY="127.0.0.1,localhost")
+    try:
+        results = rollout_judge.run(em, a.binary, env, a.functions, POLL, summary)
+        if not a.judge_only:
+            em.clear()
+            results |= alarms(em, a.binary, env, a.functions)
+    finally:
         em.stop()
+    results["machine"] = {"cpus": os.cpu_count(), "emulator": "moto 5.2.5 + tests/emulator extension"}
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    if os.path.exists(a.out):
+        with open(a.out) as f:
+            results = json.load(f) | results
     with open(a.out, "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
         f.write("\n")

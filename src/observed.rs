@@ -284,7 +284,7 @@ async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -
     let subjects = judged_subjects(d, o);
     if !subjects.is_empty() {
         let readings = c.metrics.readings(&subjects.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()).await?;
-        o.judged = subjects.into_iter().filter_map(|(alias, s)| Some((alias, *readings.get(&s)?))).collect();
+        o.judged = subjects.into_iter().filter_map(|(alias, s)| Some((alias, readings.get(&s)?.clone()))).collect();
     }
     if any_starting {
         // A start checks that every alarm exists: read them by name.

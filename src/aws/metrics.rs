@@ -10,12 +10,10 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDataRe
 
 use super::call::{AwsError, Caller, ErrorClass};
 use super::pages;
-use crate::types::{Reading, Sample, Subject};
+use crate::types::{Pair, Reading, Sample, Subject};
 
 /// GetMetricData: "You can include up to 500 MetricDataQuery structures in each request".
 pub const MAX_QUERIES_PER_CALL: usize = 500;
-/// Each subject asks 8 queries (4 metrics × 2 versions): 62 subjects a call.
-const QUERIES_PER_SUBJECT: usize = 8;
 /// The judge reads at most the last 3 hours of a step (at a 60 s period, 180 points a query:
 /// a full call stays under GetMetricData's 100,800 data points).
 pub const MAX_WINDOW_S: i64 = 3 * 3600;
@@ -127,7 +125,7 @@ impl Metrics {
         Metrics { client: aws_sdk_cloudwatch::Client::new(config), caller, polled: Arc::default() }
     }
 
-    /// One GetMetricData (every page) for up to 62 subjects.
+    /// One GetMetricData (every page) for subjects of at most 500 queries.
     async fn call(&self, subjects: &[Subject]) -> Result<BTreeMap<Subject, Reading>, AwsError> {
         let now = crate::types::now_ms().div_euclid(1000);
         let (start, end) = window(subjects.iter().map(|s| s.start_s).min().unwrap_or(now), now);
@@ -136,6 +134,9 @@ impl Metrics {
             for (v, version) in [("o", &s.from), ("n", &s.to)] {
                 for (k, metric) in METRICS.iter().enumerate() {
                     queries.push(s.query(format!("s{i}{v}{k}"), version, metric));
+                }
+                for (j, q) in s.extra.iter().enumerate() {
+                    queries.push(super::metrics_extra::query(s, q, format!("s{i}{v}x{j}"), version));
                 }
             }
         }
@@ -166,17 +167,25 @@ impl Metrics {
             let of = |v: &str| -> Vec<&Points> {
                 (0..4).map(|k| by_id.get(&format!("s{i}{v}{k}")).unwrap_or(&none)).collect()
             };
-            let reading =
-                Reading { old: sample(&of("o"), s.period_s, s.start_s), new: sample(&of("n"), s.period_s, s.start_s) };
+            let extra = |v: &str, j: usize| {
+                let points = by_id.get(&format!("s{i}{v}x{j}")).unwrap_or(&none);
+                super::metrics_extra::fold(points, s.extra[j].fold, s.period_s, s.start_s)
+            };
+            let reading = Reading {
+                old: sample(&of("o"), s.period_s, s.start_s),
+                new: sample(&of("n"), s.period_s, s.start_s),
+                extra: (0..s.extra.len()).map(|j| Pair { old: extra("o", j), new: extra("n", j) }).collect(),
+            };
             out.insert(s.clone(), reading);
         }
         Ok(out)
     }
 
-    /// The readings of `subjects`: one call per 62 of them.
+    /// The readings of `subjects`: one call per 500 of their queries (62 subjects without extra
+    /// measures).
     pub async fn fetch(&self, subjects: &[Subject]) -> Result<BTreeMap<Subject, Reading>, AwsError> {
         let mut out = BTreeMap::new();
-        for chunk in subjects.chunks(MAX_QUERIES_PER_CALL / QUERIES_PER_SUBJECT) {
+        for chunk in super::metrics_extra::batches(subjects, MAX_QUERIES_PER_CALL) {
             out.extend(self.call(chunk).await?);
         }
         Ok(out)
@@ -198,7 +207,7 @@ impl Metrics {
         let cached = {
             let guard = self.polled.lock().unwrap();
             guard.as_ref().filter(|(at, fresh, _)| at.elapsed() <= *fresh).and_then(|(_, _, r)| {
-                subjects.iter().map(|s| Some((s.clone(), *r.get(s)?))).collect::<Option<BTreeMap<_, _>>>()
+                subjects.iter().map(|s| Some((s.clone(), r.get(s)?.clone()))).collect::<Option<BTreeMap<_, _>>>()
             })
         };
         match cached {

@@ -7,6 +7,7 @@ pub mod fence;
 pub mod lambda;
 pub mod lease;
 pub mod metrics;
+mod metrics_extra;
 pub mod pages;
 pub mod peers;
 pub mod priority;

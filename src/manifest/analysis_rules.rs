@@ -84,6 +84,7 @@ pub fn check(a: &AnalysisSpec, err: &mut dyn FnMut(&str, String)) {
             Ok(_) => {}
         }
     }
+    super::analysis_query_rules::check(a, err, percentile_ok);
 }
 
 /// The analysis of a valid `spec`, defaults filled in.
@@ -103,6 +104,7 @@ pub fn resolve(spec: &AnalysisSpec) -> Analysis {
         no_data_wait_ms: wait.unwrap_or(DEFAULT_NO_DATA_WAIT).min(MAX_NO_DATA_WAIT).as_millis() as u64,
         no_data: spec.no_data.as_ref().and_then(|n| n.then).unwrap_or(NoData::Fail),
         dry_run: spec.dry_run,
+        measures: super::analysis_query_rules::resolve(spec),
     }
 }
 

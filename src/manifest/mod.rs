@@ -1,6 +1,7 @@
 //! Manifests: the YAML model, loading a directory into a snapshot, and validation.
 
 pub mod across;
+mod analysis_query_rules;
 mod analysis_rules;
 pub mod code;
 pub mod configs_model;

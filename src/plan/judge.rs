@@ -14,7 +14,12 @@ pub(super) fn judged(o: &Observed, alias: &str, dep: &Deployment, m: &Marker) ->
         return None;
     }
     let r = o.judged.get(alias)?;
-    let view = JudgeView { verdict: verdict(a, &m.from, &m.to, r), dry_run: a.dry_run, numbers: Some(*r) };
+    let view = JudgeView {
+        verdict: verdict(a, &m.from, &m.to, r),
+        dry_run: a.dry_run,
+        numbers: Some(r.clone()),
+        measures: a.measures.iter().map(|m| m.name.clone()).collect(),
+    };
     Some((a.clone(), view))
 }
 
@@ -111,7 +116,10 @@ pub fn verdict(a: &Analysis, from: &str, to: &str, r: &Reading) -> Verdict {
             ));
         }
     }
-    Verdict::Pass
+    match super::judge_extra::first_failed(&a.measures, &r.extra, old, new, from, to) {
+        Some(reason) => fail(reason),
+        None => Verdict::Pass,
+    }
 }
 
 /// What a step whose pause has ended does with the verdict.
@@ -162,6 +170,7 @@ mod tests {
             no_data_wait_ms: 600_000,
             no_data: NoData::Fail,
             dry_run: false,
+            measures: vec![],
         }
     }
 
@@ -170,7 +179,7 @@ mod tests {
     }
 
     fn judge(old: Sample, new: Sample) -> Verdict {
-        verdict(&analysis(), "6", "7", &Reading { old, new })
+        verdict(&analysis(), "6", "7", &Reading { old, new, ..Default::default() })
     }
 
     #[test]
@@ -188,7 +197,12 @@ mod tests {
     #[test]
     fn an_absolute_error_rate_limit_fails_even_when_the_old_version_is_as_bad() {
         let a = Analysis { error_max: Some(5.0), ..analysis() };
-        let v = verdict(&a, "6", "7", &Reading { old: sample(100.0, 6.0, 1.0), new: sample(100.0, 6.0, 1.0) });
+        let v = verdict(
+            &a,
+            "6",
+            "7",
+            &Reading { old: sample(100.0, 6.0, 1.0), new: sample(100.0, 6.0, 1.0), ..Default::default() },
+        );
         assert_eq!(v, Verdict::Fail { reason: "error rate 6.0 percent on version 7 - limit 5 percent".into() });
     }
 
@@ -198,7 +212,7 @@ mod tests {
         let reason = "p99 duration 480 ms on version 7 vs 200 ms on 6 - limit 1.2 times".to_string();
         assert_eq!(v, Verdict::Fail { reason });
         let a = Analysis { duration_max_ms: Some(300.0), ..analysis() };
-        let r = Reading { old: sample(0.0, 0.0, 0.0), new: sample(200.0, 0.0, 301.0) };
+        let r = Reading { old: sample(0.0, 0.0, 0.0), new: sample(200.0, 0.0, 301.0), ..Default::default() };
         let v = verdict(&a, "6", "7", &Reading { old: Sample { duration_ms: None, ..r.old }, ..r });
         assert_eq!(v, Verdict::Fail { reason: "p99 duration 301 ms on version 7 - limit 300 ms".into() });
     }
@@ -207,7 +221,7 @@ mod tests {
     fn a_throttle_rate_above_its_limit_fails() {
         let a = Analysis { throttle_increase: Some(2.0), ..analysis() };
         let new = Sample { throttles: 50.0, ..sample(150.0, 0.0, 1.0) };
-        let v = verdict(&a, "6", "7", &Reading { old: sample(100.0, 0.0, 1.0), new });
+        let v = verdict(&a, "6", "7", &Reading { old: sample(100.0, 0.0, 1.0), new, ..Default::default() });
         assert_eq!(
             v,
             Verdict::Fail {
@@ -272,6 +286,27 @@ mod tests {
         }
         let v = judge(Sample { errors: f64::NAN, ..sample(1000.0, 0.0, 200.0) }, sample(200.0, 0.0, 200.0));
         assert!(matches!(v, Verdict::Waiting { .. }), "{v:?}");
+    }
+
+    #[test]
+    fn an_extra_measure_over_its_limit_fails_a_version_the_built_in_limits_pass() {
+        let query = crate::types::MetricQuery::lambda("DeadLetterErrors", "Sum", crate::types::Fold::Sum);
+        let m = crate::types::Measure {
+            name: "DeadLetterErrors".into(),
+            query,
+            max_increase: None,
+            max_ratio: None,
+            max: Some(5.0),
+            unit: "",
+        };
+        let a = Analysis { measures: vec![m], ..analysis() };
+        let (old, new) = (sample(1000.0, 5.0, 200.0), sample(200.0, 1.0, 200.0));
+        let pair = |new| crate::types::Pair { old: Some(0.0), new: Some(new) };
+        let v = verdict(&a, "6", "7", &Reading { old, new, extra: vec![pair(9.0)] });
+        assert_eq!(v, Verdict::Fail { reason: "DeadLetterErrors 9 on version 7 - limit 5".into() });
+        assert_eq!(verdict(&a, "6", "7", &Reading { old, new, extra: vec![pair(5.0)] }), Verdict::Pass);
+        let few = Reading { old, new: sample(99.0, 0.0, 200.0), extra: vec![pair(9.0)] };
+        assert!(matches!(verdict(&a, "6", "7", &few), Verdict::Waiting { .. }), "minInvocations first");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod configs_tests;
 mod create;
 pub mod environment;
 pub mod judge;
+mod judge_extra;
 mod mappings;
 pub mod markdown;
 mod permissions;

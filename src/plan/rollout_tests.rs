@@ -342,7 +342,7 @@ fn judged(reading: Reading, now: i64, analysis: &str) -> FunctionPlan {
 
 fn reading(old: (f64, f64), new: (f64, f64)) -> Reading {
     let s = |(invocations, errors)| Sample { invocations, errors, throttles: 0.0, duration_ms: Some(100.0) };
-    Reading { old: s(old), new: s(new) }
+    Reading { old: s(old), new: s(new), ..Default::default() }
 }
 
 #[test]
@@ -373,7 +373,7 @@ fn a_judge_in_dry_run_reports_a_fail_and_the_step_goes_on() {
 #[test]
 fn a_step_with_too_few_invocations_waits_then_holds_blocked_under_no_data_hold() {
     let few = reading((1000.0, 0.0), (3.0, 0.0));
-    let p = judged(few, T0 + 60_000, "noData: {wait: 5m, then: hold}");
+    let p = judged(few.clone(), T0 + 60_000, "noData: {wait: 5m, then: hold}");
     assert_eq!(rollout(&p).mv, Move::Wait { until_ms: Some(T0 + 300_000) });
     let p = judged(few, T0 + 300_000, "noData: {wait: 5m, then: hold}");
     assert_eq!(rollout(&p).mv, Move::Wait { until_ms: None });

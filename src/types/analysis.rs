@@ -25,6 +25,15 @@ pub struct AnalysisSpec {
     /// Compute and report the verdict, never roll back or hold on it.
     #[serde(default)]
     pub dry_run: bool,
+    /// Lambda's `DeadLetterErrors` of the new version against the old one.
+    pub dead_letter_errors: Option<super::DeliverySpec>,
+    /// Lambda's `DestinationDeliveryFailures` of the new version against the old one.
+    pub destination_delivery_failures: Option<super::DeliverySpec>,
+    /// An event source mapping's `IteratorAge` (Maximum) of the new version.
+    pub iterator_age: Option<super::IteratorAgeSpec>,
+    /// User metric queries, read for each version (at most 10).
+    #[serde(default)]
+    pub queries: Vec<super::UserQuerySpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -85,6 +94,8 @@ pub struct Subject {
     pub period_s: i32,
     /// The step's start, seconds since the epoch.
     pub start_s: i64,
+    /// The extra measures' queries (`Analysis::measures`, in order).
+    pub extra: Vec<super::MetricQuery>,
 }
 
 impl Subject {
@@ -105,6 +116,7 @@ impl Subject {
             // the same, and the marker the daemon wrote (its time of writing) and the one it
             // planned (a few ms before) name the same subject, which the region's poll answers.
             start_s: since_s.div_euclid(period) * period,
+            extra: a.measures.iter().map(|m| m.query.clone()).collect(),
         }
     }
 }
@@ -140,6 +152,9 @@ pub struct Analysis {
     pub no_data_wait_ms: u64,
     pub no_data: NoData,
     pub dry_run: bool,
+    /// The extra measures (Lambda's delivery failures and iterator age, user queries).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<super::Measure>,
 }
 
 /// One version's numbers over the analysed window (sums, and the Duration percentile in ms).
@@ -154,10 +169,13 @@ pub struct Sample {
 }
 
 /// The two versions' numbers since the step began.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Reading {
     pub old: Sample,
     pub new: Sample,
+    /// The extra measures' values (`Analysis::measures`, in order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<super::Pair>,
 }
 
 /// What the judge says.
@@ -179,6 +197,9 @@ pub struct JudgeView {
     /// The numbers it was made from (absent when they could not be read).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub numbers: Option<Reading>,
+    /// The names of the extra measures, in the order of `numbers.extra`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
 }
 
 impl JudgeView {

@@ -3,6 +3,7 @@
 //! values desired state, observed state, the plan and the AWS edge exchange.
 
 mod analysis;
+mod analysis_extra;
 mod attribution;
 mod code;
 mod configs;
@@ -24,6 +25,7 @@ pub use analysis::{
     Analysis, AnalysisSpec, DurationSpec, ErrorRateSpec, JudgeView, Judging, NoData, NoDataSpec, Reading, Sample,
     Subject, ThrottlesSpec, Verdict,
 };
+pub use analysis_extra::{DeliverySpec, Fold, IteratorAgeSpec, Measure, MetricQuery, Pair, UserQuerySpec};
 pub use attribution::{ChangedBy, PRINCIPAL_TYPES, UNKNOWN_PRINCIPAL};
 pub use code::{
     is_bucket_name, is_sha256_base64, parse_image_uri, pinned_image_uri, CodeLocation, CodeRecord, CodeSource,

@@ -11,16 +11,16 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum,
 use crate::common::daemon::{Daemon, Webhook};
 use crate::common::*;
 
-const F: &str = "app-pay";
+pub(crate) const F: &str = "app-pay";
 
-fn manifest(function: &str, version: &str, deployment: &str) -> String {
+pub(crate) fn manifest(function: &str, version: &str, deployment: &str) -> String {
     format!(
         "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {function}\nspec:\n  aliases:\n    live:\n      functionVersion: \"{version}\"\n      deployment: {deployment}\n"
     )
 }
 
 /// Functions with two published versions and alias `live` on version 1.
-async fn seeded(functions: &[&str]) -> Emulator {
+pub(crate) async fn seeded(functions: &[&str]) -> Emulator {
     let emu = Emulator::start();
     for f in functions {
         emu.seed_function(f, 2);
@@ -29,19 +29,26 @@ async fn seeded(functions: &[&str]) -> Emulator {
     emu
 }
 
-async fn live(emu: &Emulator) -> (String, BTreeMap<String, f64>) {
+pub(crate) async fn live(emu: &Emulator) -> (String, BTreeMap<String, f64>) {
     let a = emu.lambda().await.get_alias().function_name(F).name("live").send().await.unwrap();
     let w = a.routing_config().and_then(|r| r.additional_version_weights()).cloned().unwrap_or_default();
     (a.function_version().unwrap_or_default().to_string(), w.into_iter().collect())
 }
 
-fn dims(function: &str, version: &str) -> Vec<Dimension> {
+pub(crate) fn dims(function: &str, version: &str) -> Vec<Dimension> {
     let d = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
     vec![d("FunctionName", function), d("Resource", &format!("{function}:live")), d("ExecutedVersion", version)]
 }
 
 /// Lambda's metrics of `version` now: invocations, errors and one Duration value per invocation.
-async fn publish(emu: &Emulator, function: &str, version: &str, invocations: u32, errors: u32, duration_ms: f64) {
+pub(crate) async fn publish(
+    emu: &Emulator,
+    function: &str,
+    version: &str,
+    invocations: u32,
+    errors: u32,
+    duration_ms: f64,
+) {
     let now = DateTime::from_secs(now_s());
     let datum = |name: &str, value: f64| {
         MetricDatum::builder()
@@ -70,7 +77,7 @@ async fn publish(emu: &Emulator, function: &str, version: &str, invocations: u32
         .unwrap();
 }
 
-fn now_s() -> i64 {
+pub(crate) fn now_s() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
@@ -81,7 +88,7 @@ fn query(id: &str, metric: &str, stat: &str, period: i32) -> MetricDataQuery {
 }
 
 /// The GetMetricData requests the emulator saw, as their JSON bodies.
-fn get_metric_data(emu: &Emulator) -> Vec<serde_json::Value> {
+pub(crate) fn get_metric_data(emu: &Emulator) -> Vec<serde_json::Value> {
     emu.requests()
         .into_iter()
         .filter(|r| r["path"].as_str().unwrap_or("").ends_with("/operation/GetMetricData"))
@@ -151,11 +158,11 @@ async fn the_emulator_refuses_get_metric_data_beyond_awss_limits() {
 }
 
 /// A daemon polling every 200 ms (alarms and the judge), with alerts to `hook`.
-fn daemon(emu: &Emulator, dir: &str, hook: &Webhook) -> Daemon {
+pub(crate) fn daemon(emu: &Emulator, dir: &str, hook: &Webhook) -> Daemon {
     Daemon::start(emu, dir, &["--alarm-poll", "200ms", "--resync-interval", "1s", "--alert-webhook", &hook.url])
 }
 
-async fn first_step(emu: &Emulator) {
+pub(crate) async fn first_step(emu: &Emulator) {
     eventually("the first step", Duration::from_secs(30), || async { live(emu).await.1.get("2") == Some(&0.1) }).await;
 }
 

@@ -19,6 +19,7 @@ mod events;
 mod gates;
 mod ha;
 mod judge;
+mod judge_extra;
 mod layers;
 mod mappings;
 mod markdown;
