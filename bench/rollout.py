@@ -76,14 +76,20 @@ def alias_writes(reqs, fn):
 
 
 def markers(reqs, fn):
-    """(phase step, since seconds) of each rollout marker written on fn."""
+    """(phase, step, since seconds) of each rollout marker written on fn: at the end of the alias
+    description in an UpdateAlias (or, as before, a function tag)."""
     out = []
     for r in reqs:
-        if r["method"] == "POST" and "/tags/" in r["path"] and r["path"].endswith(f"function:{fn}"):
+        value = None
+        if r["method"] == "PUT" and r["path"].endswith(f"/functions/{fn}/aliases/live"):
+            d = json.loads(r["body"] or "{}").get("Description") or ""
+            if "[rollout " in d and d.endswith("]"):
+                value = d[d.rindex("[rollout ") + len("[rollout "):-1]
+        elif r["method"] == "POST" and "/tags/" in r["path"] and r["path"].endswith(f"function:{fn}"):
             value = (json.loads(r["body"] or "{}").get("Tags") or {}).get(TAG)
-            if value:
-                fields = dict(kv.split("=", 1) for kv in value.split(" ") if "=" in kv)
-                out.append((fields.get("phase"), int(fields.get("step", -1)), int(fields["at"]) / 1000))
+        if value:
+            fields = dict(kv.split("=", 1) for kv in value.split(" ") if "=" in kv)
+            out.append((fields.get("phase"), int(fields.get("step", -1)), int(fields["at"]) / 1000))
     return out
 
 
