@@ -135,6 +135,9 @@ async fn resolve(aws: &Aws, manifests: &[Manifest]) -> Vec<Target> {
     out
 }
 
+/// How long `apply` follows a release member queued behind a wave that does not move.
+const QUEUED_FOLLOW: Duration = Duration::from_secs(60);
+
 /// Reads the other members of `d`'s releases (before planning).
 async fn read_releases(aws: &Aws, d: &mut Desired) {
     for r in d.releases.values_mut() {
@@ -271,7 +274,28 @@ async fn follow(
     let c = &aws.clients(d.key.role.as_deref(), &d.key.region);
     a.events.iter().for_each(|e| progress(&d.key.name, e, show.json));
     let mut said = None;
+    let mut stalled_since: Option<std::time::Instant> = None;
     loop {
+        // A release member queued behind a wave that does not move (blocked, failed, not applied)
+        // is left queued after a minute: `apply` never waits forever for another member.
+        let moving = |r: &&crate::plan::rollout::Rollout| {
+            r.phase != "Queued"
+                || r.reason.as_deref().is_some_and(|w| w.contains(" is rolling") || w.contains(" bakes until"))
+        };
+        let stalled = a.last.rollouts.iter().any(|r| r.phase == "Queued")
+            && !a.last.rollouts.iter().filter(|r| r.phase != "Done").any(|r| moving(&r));
+        match (stalled, stalled_since) {
+            (false, _) => stalled_since = None,
+            (true, None) => stalled_since = Some(std::time::Instant::now()),
+            (true, Some(t)) if t.elapsed() > QUEUED_FOLLOW => {
+                for r in a.last.rollouts.iter().filter(|r| r.phase == "Queued") {
+                    let why = r.reason.as_deref().unwrap_or("an earlier wave does not move");
+                    crate::progress::say(&format!("rollout {}: aliases.{}: left queued ({why})", d.key.name, r.alias));
+                }
+                return Ok(a);
+            }
+            (true, Some(_)) => {}
+        }
         // A release member done with its own rollout is not followed while others move.
         let due = a.last.rollouts.iter().filter(|r| r.phase != "Done").filter_map(|r| match r.mv {
             Move::Wait { until_ms } => until_ms,

@@ -314,20 +314,40 @@ pub async fn converge(
     {
         return Err(ReconcileError::TagsUnreadable(reason.clone()));
     }
-    // The rollouts move first: a release member's marker (queued) is on the function before its
-    // generation tag says it applied its manifest, so no other member reads it as idle.
+    let member = !d.releases.is_empty();
+    if !member {
+        writes += record_applied(c, d, function.as_ref().filter(|_| in_sync)).await?;
+    }
     let (last, events, moved) = drive(c, d, last, o, w, MOVES_PER_RECONCILE).await?;
-    if let Some(f) = function.as_ref().filter(|f| in_sync && !f.applied_generation.is(&d.generation)) {
+    if member {
+        // A release member records its generation after its rollout moved (its marker says
+        // queued or where it is) and only while nothing blocks it: no other member may read it
+        // as applied and idle while it is held.
+        let settled = in_sync && last.blocked.is_empty() && last.error.is_none();
+        writes += record_applied(c, d, function.as_ref().filter(|_| settled)).await?;
+    }
+    Ok(Applied { initial, last, writes: writes + moved, events })
+}
+
+/// Once the function matches git: its generation tag (when it changes) and the list of secrets
+/// its environment holds. Returns the writes made.
+async fn record_applied(
+    c: &RegionClients,
+    d: &Desired,
+    function: Option<&crate::types::FunctionState>,
+) -> Result<usize, ReconcileError> {
+    let Some(f) = function else { return Ok(0) };
+    let mut writes = 0;
+    if !f.applied_generation.is(&d.generation) {
         c.lambda.tag_generation(&f.arn, &d.generation_tag()).await.map_err(|e| ReconcileError::Apply(e.into()))?;
         writes += 1;
     }
     // The environment matches git: the tag lists just the secrets it now holds.
-    let record = function.as_ref().filter(|_| in_sync).and_then(|f| Some((f, record_after(d, f)?)));
-    if let Some((f, names)) = record {
+    if let Some(names) = record_after(d, f) {
         c.lambda.tag_sensitive_env(&f.arn, &names).await.map_err(|e| ReconcileError::Apply(e.into()))?;
         writes += 1;
     }
-    Ok(Applied { initial, last, writes: writes + moved, events })
+    Ok(writes)
 }
 
 /// At most this many rollout moves per reconcile (a start, its hook and first step, a finish

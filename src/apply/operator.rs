@@ -64,11 +64,15 @@ pub fn operator_move(op: Operator, m: &Marker, now: i64) -> Result<Move, String>
                 .into())
         }
         (Operator::Promote, Phase::Done) => Err("the rollout is done; nothing to promote".into()),
-        // A queued or done release member too: its roll back fails the release (halting later waves).
-        (
-            Operator::Abort,
-            Phase::PreTraffic | Phase::Shifting { .. } | Phase::PostTraffic | Phase::Queued | Phase::Done,
-        ) => Ok(roll_back(m, "aborted by the operator".into(), now)),
+        // A queued release member too: its roll back fails the release (halting later waves).
+        (Operator::Abort, Phase::PreTraffic | Phase::Shifting { .. } | Phase::PostTraffic | Phase::Queued) => {
+            Ok(roll_back(m, "aborted by the operator".into(), now))
+        }
+        // Going back from a finished rollout is a commit of the old version, not an abort.
+        (Operator::Abort, Phase::Done) => Err(
+            "the rollout is done; to go back, commit the old version (abort a member still in flight to halt the release)"
+                .into(),
+        ),
         (Operator::Retry, Phase::RolledBack { .. }) => Ok(Move::Write { marker: MarkerWrite::Remove, alias: None }),
         (Operator::Retry, _) => Err("the rollout has not rolled back; nothing to retry".into()),
         (_, Phase::RolledBack { .. }) => Err("the rollout already rolled back (use retry)".into()),
@@ -149,5 +153,7 @@ mod tests {
         );
         assert!(operator_move(Operator::Retry, &m(Phase::PostTraffic), 5).is_err());
         assert!(operator_move(Operator::Abort, &back, 5).unwrap_err().contains("already rolled back"));
+        assert!(operator_move(Operator::Abort, &m(Phase::Done), 5).unwrap_err().contains("commit the old version"));
+        assert!(matches!(operator_move(Operator::Abort, &m(Phase::Queued), 5), Ok(Move::Write { .. })));
     }
 }

@@ -1,5 +1,5 @@
 //! Reading the other members of a release: each one's generation tag and rollout marker, with
-//! one read of each (GetFunction for the tags, ListAliases for the markers) per member per second
+//! one read of each (GetFunction for the tags, ListAliases for the markers) per member per poll
 //! in the process however many members ask.
 
 use std::collections::HashMap;
@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use super::Aws;
 use crate::types::{AppliedGeneration, FunctionKey, Marker, PeerState, Release};
 
-/// A read of a member is reused this long by the other members of the process.
-pub const PEER_READ_TTL: Duration = Duration::from_secs(1);
+/// A read of a member is reused this long by the other members of the process (a release's
+/// poll; a member that moves is read again at once: its reconcile forgets its read). A stale read
+/// shows less progress, never more.
+pub const PEER_READ_TTL: Duration = Duration::from_millis(crate::types::RELEASE_POLL_MS as u64);
 
 /// What a member's function says: missing, or its generation and markers.
 type Read = Result<Option<(AppliedGeneration, std::collections::BTreeMap<String, Marker>)>, String>;
@@ -28,16 +30,39 @@ impl PeerReads {
     }
 }
 
+/// How many members are read at once, and how long one read may take.
+const PEER_READS_AT_ONCE: usize = 8;
+const PEER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Aws {
-    /// Fills `r.peers` with every other member's state (this member's own entry is left alone).
+    /// Fills `r.peers` with the states this member needs: the members of its wave and the earlier
+    /// ones (with `rollbackAll`, every member), at most 8 at once, each within 10 s. The others,
+    /// and this member's own entry, are left `Unknown`.
     pub async fn read_release(&self, r: &mut Release) {
-        for i in (0..r.members.len()).filter(|i| *i != r.me) {
-            let m = &r.members[i];
-            let state = match self.read_member(&m.key, &m.function_ref).await {
-                Ok(None) => PeerState::Behind,
-                Ok(Some((generation, markers))) => PeerState::of(generation.is(&m.generation), markers.get(&m.alias)),
-                Err(why) => PeerState::Unknown { why },
-            };
+        use futures::StreamExt;
+        let me = r.member().wave;
+        let all = r.on_failure == crate::types::OnFailure::RollbackAll;
+        let wanted: Vec<usize> =
+            (0..r.members.len()).filter(|i| *i != r.me && (all || r.members[*i].wave <= me)).collect();
+        let members = &r.members;
+        let states: Vec<(usize, PeerState)> = futures::stream::iter(wanted)
+            .map(|i| async move {
+                let m = &members[i];
+                let read = tokio::time::timeout(PEER_READ_TIMEOUT, self.read_member(&m.key, &m.function_ref)).await;
+                let state = match read {
+                    Err(_) => PeerState::Unknown { why: "the read timed out".into() },
+                    Ok(Ok(None)) => PeerState::Behind,
+                    Ok(Ok(Some((generation, markers)))) => {
+                        PeerState::of(generation.is(&m.generation), markers.get(&m.alias))
+                    }
+                    Ok(Err(why)) => PeerState::Unknown { why },
+                };
+                (i, state)
+            })
+            .buffer_unordered(PEER_READS_AT_ONCE)
+            .collect()
+            .await;
+        for (i, state) in states {
             r.peers[i] = state;
         }
     }

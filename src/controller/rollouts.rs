@@ -60,12 +60,18 @@ pub fn report(ctx: &Ctx, key: &FunctionKey, manifest: &str, events: &[RolloutEve
 /// replica holds are reconciled at once (a replica holding none learns at its next poll).
 pub fn kick_release(ctx: &Ctx, key: &FunctionKey, d: &Desired, events: &[RolloutEvent]) {
     let ends = events.iter().any(|e| matches!(e, RolloutEvent::Succeeded { .. } | RolloutEvent::RolledBack { .. }));
-    if d.releases.is_empty() || !ends {
+    if ends {
+        kick(ctx, key, &d.releases);
+    }
+}
+
+fn kick(ctx: &Ctx, key: &FunctionKey, releases: &BTreeMap<String, crate::types::Release>) {
+    if releases.is_empty() {
         return;
     }
     ctx.aws.peers.forget(key);
     let mut kicks = ctx.release_kicks.lock().unwrap();
-    kicks.extend(d.releases.values().flat_map(|r| &r.members).filter(|m| &m.key != key).map(|m| m.key.clone()));
+    kicks.extend(releases.values().flat_map(|r| &r.members).filter(|m| &m.key != key).map(|m| m.key.clone()));
 }
 
 /// Queues, first, the release members kicked since the last call that this replica holds.
@@ -203,6 +209,11 @@ pub async fn take_requests(ctx: &Ctx, key: &FunctionKey, manifest: &str, functio
         tracing::info!(alias = %r.alias, op = ?r.op, result = ?result, "operator request");
         if let (Ok((_, m)), Operator::Abort) = (&result, r.op) {
             let reason = "aborted by the operator".to_string();
+            // The other members of its release learn of it at once.
+            let store = ctx.store.read().unwrap();
+            let releases = store.get(key).map(|m| store.releases(m)).unwrap_or_default();
+            drop(store);
+            kick(ctx, key, &releases);
             report(
                 ctx,
                 key,

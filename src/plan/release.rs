@@ -26,7 +26,7 @@ fn excerpt(text: &str) -> String {
 /// Why the release failed: its first member that failed on its own (the reason of a roll back
 /// the release makes, starting with [`RELEASE_REASON_PREFIX`]).
 fn failure(r: &Release) -> Option<String> {
-    let (m, reason) = r.origin_failure()?;
+    let (m, reason, _) = r.origin_failure()?;
     Some(format!(
         "{RELEASE_REASON_PREFIX}{} failed in wave {}: {} ({}) rolled back: {}",
         r.name,
@@ -37,18 +37,19 @@ fn failure(r: &Release) -> Option<String> {
     ))
 }
 
-/// The member's turn: halted by a failure anywhere in the release; waiting while a member of an
-/// earlier wave has not finished (or cannot be read), then for that wave's bake; else go.
+/// The member's turn: halted by a failure in its wave or an earlier one; waiting while a member
+/// of an earlier wave has not finished, or one of its wave or an earlier one cannot be read (it
+/// may have failed), then for the earlier waves' bake; else go. Later waves never hold it.
 pub fn turn(r: &Release, now: i64) -> Turn {
-    if let Some(reason) = failure(r) {
+    if let Some(reason) = failure(r).filter(|_| r.origin_failure().is_some_and(|(m, _, _)| m.wave <= r.member().wave)) {
         return Turn::Halt(reason);
     }
     let me = r.member();
     let poll = now + RELEASE_POLL_MS;
     let mut bake_until = now;
-    for (m, s) in r.others() {
+    for (m, s) in r.others().filter(|(m, _)| m.wave <= me.wave) {
         let unknown = matches!(s, PeerState::Unknown { .. });
-        if m.wave >= me.wave && !unknown {
+        if m.wave == me.wave && !unknown {
             continue;
         }
         match s {
@@ -78,11 +79,13 @@ pub fn turn(r: &Release, now: i64) -> Turn {
 /// Why a member in flight or done rolls back because another member failed: one of its wave or
 /// an earlier one (in flight), one of its own wave (done in this release), or any (`rollbackAll`).
 pub fn must_roll_back(r: &Release, m: &Marker) -> Option<String> {
-    let (peer, _) = r.origin_failure()?;
+    let (peer, _, failed_in) = r.origin_failure()?;
     let me = r.member();
     let all = r.on_failure == OnFailure::RollbackAll;
+    // A done member rolls back only for a failure of the release it finished in.
+    let this_release = m.release.as_deref() == Some(r.id.as_str()) && failed_in == Some(r.id.as_str());
     let hit = match m.phase {
-        Phase::Done => m.release.as_deref() == Some(r.id.as_str()) && (all || peer.wave == me.wave),
+        Phase::Done => this_release && (all || peer.wave == me.wave),
         Phase::PreTraffic | Phase::Shifting { .. } | Phase::PostTraffic => all || peer.wave <= me.wave,
         Phase::Queued | Phase::RolledBack { .. } => false,
     };
@@ -93,7 +96,9 @@ pub fn must_roll_back(r: &Release, m: &Marker) -> Option<String> {
 /// on its own any more (retried, or given a new target).
 pub fn lifted(r: &Release, m: &Marker) -> bool {
     let by_release = matches!(&m.phase, Phase::RolledBack { reason } if reason.starts_with(RELEASE_REASON_PREFIX));
-    by_release && r.origin_failure().is_none() && !r.others().any(|(_, s)| matches!(s, PeerState::Unknown { .. }))
+    let (me, all) = (r.member().wave, r.on_failure == OnFailure::RollbackAll);
+    let unknown = r.others().any(|(p, s)| (all || p.wave <= me) && matches!(s, PeerState::Unknown { .. }));
+    by_release && r.origin_failure().is_none() && !unknown
 }
 
 /// Whether another member still moves (so a done member keeps reading the release): with
@@ -129,7 +134,9 @@ pub fn view(r: &Release, own: &PeerState) -> ReleaseView {
         w
     };
     let failed = (0..r.members.len()).find(|&i| matches!(state_of(i), PeerState::Failed { by_release: false, .. }));
-    let open = (0..r.members.len()).find(|&i| !matches!(state_of(i), PeerState::Idle | PeerState::Done { .. }));
+    // A member not read (a later wave than this one's) decides nothing here.
+    let open = (0..r.members.len())
+        .find(|&i| !matches!(state_of(i), PeerState::Idle | PeerState::Done { .. } | PeerState::Unknown { .. }));
     let state = match (failed, open) {
         (Some(i), _) => format!(
             "halted: {} ({}) in wave {} rolled back",

@@ -138,9 +138,12 @@ fn a_later_wave_queues_until_every_earlier_member_is_done_and_its_bake_passed() 
 
 #[test]
 fn a_member_that_cannot_be_read_or_has_not_applied_its_manifest_holds_the_later_waves() {
-    for s in
-        [unknown(), PeerState::Behind, PeerState::Queued, PeerState::Failed { reason: "x".into(), by_release: true }]
-    {
+    for s in [
+        unknown(),
+        PeerState::Behind,
+        PeerState::Queued,
+        PeerState::Failed { reason: "x".into(), by_release: true, release: None },
+    ] {
         let d = member(2, [done(T0), s.clone(), unknown()], "");
         let p = plan(&d, &observed("6", &[], None, T0 + 10 * MIN));
         assert_eq!(set(&rollout(&p).mv).0.phase, Phase::Queued, "{s:?}");
@@ -149,9 +152,12 @@ fn a_member_that_cannot_be_read_or_has_not_applied_its_manifest_holds_the_later_
 
 #[test]
 fn a_failure_in_the_middle_wave_rolls_that_wave_back_halts_the_later_ones_and_keeps_the_done_ones() {
-    let failed = PeerState::Failed { reason: "alarm errors in ALARM".into(), by_release: false };
+    let failed = |extra: &str| {
+        let id = member(0, [unknown(), PeerState::Queued, PeerState::Queued], extra).releases["live"].id.clone();
+        PeerState::Failed { reason: "alarm errors in ALARM".into(), by_release: false, release: Some(id) }
+    };
     // A later wave never starts: its target is held, no traffic moved.
-    let d = member(2, [done(T0), failed.clone(), unknown()], "");
+    let d = member(2, [done(T0), failed(""), unknown()], "");
     let p = plan(&d, &observed("6", &[], None, T0 + 10 * MIN));
     let (m, alias) = set(&rollout(&p).mv);
     let Phase::RolledBack { reason } = &m.phase else { panic!("{m:?}") };
@@ -161,11 +167,12 @@ fn a_failure_in_the_middle_wave_rolls_that_wave_back_halts_the_later_ones_and_ke
     let p = plan(&d, &observed("6", &[], Some(marker(&d, Phase::Queued, T0)), T0 + 10 * MIN));
     assert!(matches!(set(&rollout(&p).mv).0.phase, Phase::RolledBack { .. }));
     // The done first wave keeps its version under `halt`.
-    let d = member(0, [unknown(), failed.clone(), PeerState::Queued], "");
+    let d = member(0, [unknown(), failed(""), PeerState::Queued], "");
     let p = plan(&d, &observed("7", &[], Some(marker(&d, Phase::Done, T0)), T0 + 10 * MIN));
     assert!(p.changes.is_empty() && p.rollouts.iter().all(|r| matches!(r.mv, Move::Wait { .. })), "{p:#?}");
     // Under `rollbackAll` it goes back to its old version.
-    let d = member(0, [unknown(), failed, PeerState::Queued], ", onFailure: rollbackAll");
+    let all = ", onFailure: rollbackAll";
+    let d = member(0, [unknown(), failed(all), PeerState::Queued], all);
     let p = plan(&d, &observed("7", &[], Some(marker(&d, Phase::Done, T0)), T0 + 10 * MIN));
     let (m, alias) = set(&rollout(&p).mv);
     assert!(matches!(&m.phase, Phase::RolledBack { reason } if reason.starts_with(RELEASE_REASON_PREFIX)));
@@ -179,7 +186,7 @@ fn a_member_in_flight_rolls_back_when_another_member_of_its_wave_fails() {
     let mut d = build(&ms[0], None, &BTreeMap::new()).unwrap();
     d.releases = releases(&ms[0], &all, None);
     d.releases.get_mut("live").unwrap().peers =
-        vec![unknown(), PeerState::Failed { reason: "judge: error rate".into(), by_release: false }];
+        vec![unknown(), PeerState::Failed { reason: "judge: error rate".into(), by_release: false, release: None }];
     let m = marker(&d, Phase::Shifting { step: 0 }, T0);
     let p = plan(&d, &observed("6", &[("7", 0.1)], Some(m), T0 + 1000));
     let (m, alias) = set(&rollout(&p).mv);
@@ -189,8 +196,10 @@ fn a_member_in_flight_rolls_back_when_another_member_of_its_wave_fails() {
 
 #[test]
 fn a_done_member_done_in_an_earlier_release_is_not_rolled_back_by_this_one() {
-    let failed = PeerState::Failed { reason: "alarm".into(), by_release: false };
-    let d = member(0, [unknown(), failed, PeerState::Queued], ", onFailure: rollbackAll");
+    let all = ", onFailure: rollbackAll";
+    let id = member(0, [unknown(), PeerState::Queued, PeerState::Queued], all).releases["live"].id.clone();
+    let failed = PeerState::Failed { reason: "alarm".into(), by_release: false, release: Some(id) };
+    let d = member(0, [unknown(), failed, PeerState::Queued], all);
     let old = Marker { release: Some("000000000000".into()), ..marker(&d, Phase::Done, T0) };
     let p = plan(&d, &observed("7", &[], Some(old), T0 + 10 * MIN));
     assert!(p.rollouts.iter().all(|r| matches!(r.mv, Move::Wait { .. })), "{p:#?}");
@@ -226,7 +235,7 @@ fn a_member_the_release_rolled_back_starts_again_once_no_member_failed_on_its_ow
     let p = plan(&d, &observed("6", &[], Some(marker(&d, by_release.clone(), T0)), T0 + MIN));
     assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Remove, alias: None });
     // Not while a member's own failure stands, nor while one cannot be read.
-    for s in [PeerState::Failed { reason: "alarm".into(), by_release: false }, unknown()] {
+    for s in [PeerState::Failed { reason: "alarm".into(), by_release: false, release: None }, unknown()] {
         let d = member(2, [done(T0), s, unknown()], "");
         let p = plan(&d, &observed("6", &[], Some(marker(&d, by_release.clone(), T0)), T0 + MIN));
         assert!(matches!(rollout(&p).mv, Move::Wait { until_ms: None }), "{p:#?}");
@@ -246,4 +255,32 @@ fn a_future_done_time_from_a_forged_tag_cannot_hold_the_next_wave_past_its_bake(
     let q = marker(&d, Phase::Queued, T0);
     let p = plan(&d, &observed("6", &[], Some(q), T0));
     assert_eq!(rollout(&p).mv, Move::Wait { until_ms: Some(T0 + 5 * MIN) });
+}
+
+#[test]
+fn a_member_given_a_new_target_is_queued_for_it_in_the_write_that_ends_its_done_marker() {
+    let d = member(1, [PeerState::Rolling, unknown(), PeerState::Queued], "");
+    let old = Marker { to: "5".into(), from: "4".into(), ..marker(&d, Phase::Done, T0) };
+    let p = plan(&d, &observed("6", &[], Some(old), T0 + MIN));
+    let (m, alias) = set(&rollout(&p).mv);
+    assert_eq!((&m.phase, m.to.as_str(), m.from.as_str(), alias), (&Phase::Queued, "7", "6", None));
+}
+
+#[test]
+fn a_queued_member_whose_turn_came_still_waits_while_its_alarm_is_in_alarm() {
+    let d = member(1, [done(T0), unknown(), PeerState::Queued], "");
+    let mut o = observed("6", &[], Some(marker(&d, Phase::Queued, T0)), T0 + 10 * MIN);
+    o.alarms.insert("errors".into(), AlarmState::Alarm);
+    let p = plan(&d, &o);
+    assert!(p.rollouts.is_empty() && p.blocked.iter().any(|b| b.contains("is in ALARM")), "{p:#?}");
+}
+
+#[test]
+fn a_later_wave_that_cannot_be_read_or_failed_in_an_earlier_release_never_holds_an_earlier_wave() {
+    let old_failure = PeerState::Failed { reason: "alarm".into(), by_release: false, release: Some("old".into()) };
+    for s in [unknown(), old_failure] {
+        let d = member(0, [unknown(), PeerState::Idle, s.clone()], "");
+        let p = plan(&d, &observed("6", &[], None, T0));
+        assert_eq!(set(&rollout(&p).mv).0.phase, Phase::Shifting { step: 0 }, "{s:?}");
+    }
 }

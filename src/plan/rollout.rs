@@ -196,10 +196,10 @@ fn start(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, no
 }
 
 /// A release member's marker: queued for its wave, or rolled back (`reason`) without moving.
-fn member_marker(cur: &AliasState, to: &str, rel: &Release, phase: Phase, now: i64) -> Marker {
+fn member_marker(from: &str, to: &str, rel: &Release, phase: Phase, now: i64) -> Marker {
     Marker {
         id: format!("r{now:x}"),
-        from: cur.function_version.clone(),
+        from: from.to_string(),
         to: to.to_string(),
         phase,
         since_ms: now,
@@ -208,54 +208,46 @@ fn member_marker(cur: &AliasState, to: &str, rel: &Release, phase: Phase, now: i
     }
 }
 
-/// The move of a release member whose rollout would start now: start, queue, or hold (halted).
-fn member_turn(dep: &Deployment, cur: &AliasState, to: &str, rel: &Release, queued: bool, now: i64) -> Move {
+/// The move of a release member whose rollout would start now: start, queue, or hold (halted),
+/// and why it waits.
+fn member_turn(
+    dep: &Deployment,
+    cur: &AliasState,
+    to: &str,
+    rel: &Release,
+    queued: bool,
+    now: i64,
+) -> (Move, Option<String>) {
+    let from = cur.function_version.as_str();
     match waves::turn(rel, now) {
-        Turn::Go => start(dep, cur, to, Some(rel), now),
-        Turn::Wait { until_ms, .. } if queued => Move::Wait { until_ms: Some(until_ms) },
-        Turn::Wait { .. } => {
-            Move::Write { marker: MarkerWrite::Set(member_marker(cur, to, rel, Phase::Queued, now)), alias: None }
+        Turn::Go => (start(dep, cur, to, Some(rel), now), None),
+        Turn::Wait { until_ms, why } if queued => (Move::Wait { until_ms: Some(until_ms) }, Some(why)),
+        Turn::Wait { why, .. } => {
+            let marker = MarkerWrite::Set(member_marker(from, to, rel, Phase::Queued, now));
+            (Move::Write { marker, alias: None }, Some(why))
         }
-        Turn::Halt(reason) => Move::Write {
-            marker: MarkerWrite::Set(member_marker(cur, to, rel, Phase::RolledBack { reason }, now)),
-            alias: None,
-        },
+        Turn::Halt(reason) => {
+            let marker = MarkerWrite::Set(member_marker(from, to, rel, Phase::RolledBack { reason }, now));
+            (Move::Write { marker, alias: None }, None)
+        }
     }
 }
 
-/// A queued or done release member (its alias where the marker says): start a queued one whose
-/// turn came; a done one watches its alarms while its wave bakes, then reads the release while
-/// another member still moves. The label is the phase shown; `None`: nothing left to show.
-fn member_move(
-    rel: Option<&Release>,
-    dep: &Deployment,
-    m: &Marker,
-    cur: &AliasState,
-    firing: Option<&String>,
-    now: i64,
-) -> (Move, Option<&'static str>) {
-    let Some(rel) = rel else {
-        // No longer in a release: a queued rollout starts, a done marker goes.
-        return match m.phase {
-            Phase::Queued => (start(dep, cur, &m.to, None, now), Some("Starting")),
-            _ => (Move::Write { marker: MarkerWrite::Remove, alias: None }, Some("Done")),
-        };
-    };
-    match &m.phase {
-        Phase::Queued => match member_turn(dep, cur, &m.to, rel, true, now) {
-            mv @ Move::Wait { .. } => (mv, Some("Queued")),
-            mv @ Move::Write { marker: MarkerWrite::Set(Marker { phase: Phase::RolledBack { .. }, .. }), .. } => {
-                (mv, Some("Queued"))
-            }
-            mv => (mv, Some("Starting")),
-        },
-        _ if now < rel.bake_end(m, now) => match firing {
+/// A done release member: it watches its alarms while its wave bakes, then reads the release
+/// while another member still moves. The label is the phase shown; `None`: nothing to show. No
+/// longer in a release, its marker goes.
+fn member_move(rel: Option<&Release>, m: &Marker, firing: Option<&String>, now: i64) -> (Move, Option<&'static str>) {
+    let Some(rel) = rel else { return (Move::Write { marker: MarkerWrite::Remove, alias: None }, Some("Done")) };
+    if now < rel.bake_end(m, now) {
+        return match firing {
             Some(alarm) => (roll_back(m, format!("alarm {alarm} in ALARM while its wave baked"), now), Some("Baking")),
             None => (Move::Wait { until_ms: Some(rel.bake_end(m, now).min(waves::poll(now))) }, Some("Baking")),
-        },
-        _ if waves::in_flight(rel) => (Move::Wait { until_ms: Some(waves::poll(now)) }, Some("Done")),
-        _ => (Move::Wait { until_ms: None }, None),
+        };
     }
+    if waves::in_flight(rel) {
+        return (Move::Wait { until_ms: Some(waves::poll(now)) }, Some("Done"));
+    }
+    (Move::Wait { until_ms: None }, None)
 }
 
 /// Plans the rollout of alias `name` (it exists and has a deployment); drift from the state the
@@ -289,19 +281,27 @@ pub(super) fn plan(
         .collect();
     let firing = dep.alarms.iter().find(|n| o.alarms.get(*n) == Some(&AlarmState::Alarm));
     let view = |m: &Marker, mv: Move| view(name, dep, m, cur, alarm_states.clone(), mv);
-    let Some(m) = marker.filter(|m| &m.to == to) else {
-        if let Some(m) = marker {
-            // The target changed: end the old rollout at its stable version, then start anew.
-            let mv = Move::Write {
-                marker: MarkerWrite::Remove,
-                alias: m.active().then(|| (m.from.clone(), Routing::new())),
+    // A release member queued for its wave starts as any rollout does (the same checks first).
+    let queued = marker.filter(|m| &m.to == to && m.phase == Phase::Queued);
+    let Some(m) = marker.filter(|m| &m.to == to && m.phase != Phase::Queued) else {
+        if let Some(m) = marker.filter(|m| &m.to != to) {
+            // The target changed: end the old rollout at its stable version, then start anew (a
+            // release member is queued for the new target in the same write: never seen idle).
+            let from = if m.active() { m.from.clone() } else { cur.function_version.clone() };
+            let marker = match rel {
+                Some(r) => MarkerWrite::Set(member_marker(&from, to, r, Phase::Queued, now)),
+                None => MarkerWrite::Remove,
             };
+            let mv = Move::Write { marker, alias: m.active().then(|| (from, Routing::new())) };
             p.rollouts.push(view(m, mv));
             return;
         }
         if &cur.function_version == to {
             if !cur.routing.is_empty() {
                 restore(name, cur, to, &Routing::new(), p);
+            } else if let Some(q) = queued {
+                // At its target already (moved by hand): nothing to roll out.
+                p.rollouts.push(view(q, Move::Write { marker: MarkerWrite::Remove, alias: None }));
             }
             return;
         }
@@ -322,9 +322,9 @@ pub(super) fn plan(
             p.blocked.push(format!("aliases.{name}.deployment: {reason}; the rollout to version {to} waits"));
             return;
         }
-        let mv = match rel {
-            Some(rel) => member_turn(dep, cur, to, rel, false, now),
-            None => start(dep, cur, to, None, now),
+        let (mv, waiting) = match rel {
+            Some(rel) => member_turn(dep, cur, to, rel, queued.is_some(), now),
+            None => (start(dep, cur, to, None, now), None),
         };
         let m = Marker {
             id: String::new(),
@@ -336,14 +336,16 @@ pub(super) fn plan(
             release: None,
         };
         let mut v = view(&m, mv);
+        v.view.reason = waiting;
         v.phase = match &v.mv {
+            Move::Wait { .. } => "Queued",
             Move::Write { marker: MarkerWrite::Set(q), .. } if q.phase == Phase::Queued => "Queued",
             Move::Write { marker: MarkerWrite::Set(q), .. } if !q.active() && q.phase != Phase::Done => "RolledBack",
             _ => "Starting",
         }
         .into();
         let v = match rel {
-            Some(_) => member_view(rel, &m, v),
+            Some(_) => member_view(rel, queued.unwrap_or(&m), v),
             None => v,
         };
         p.rollouts.push(v);
@@ -398,7 +400,7 @@ pub(super) fn plan(
         }
         Phase::RolledBack { .. } => Move::Wait { until_ms: None },
         Phase::Queued | Phase::Done => {
-            let (mv, label) = member_move(rel, dep, m, cur, firing, now);
+            let (mv, label) = member_move(rel, m, firing, now);
             let Some(label) = label else { return };
             let mut r = member_view(rel, m, view(m, mv));
             r.view.phase = label.into();

@@ -69,7 +69,12 @@ pub enum PeerState {
     },
     /// Rolled back: on its own (`by_release` false: an alarm, the judge, a hook, an operator)
     /// or because the release failed elsewhere.
-    Failed { reason: String, by_release: bool },
+    Failed {
+        reason: String,
+        by_release: bool,
+        #[serde(skip)]
+        release: Option<String>,
+    },
 }
 
 impl PeerState {
@@ -83,15 +88,17 @@ impl PeerState {
             Phase::Queued => PeerState::Queued,
             Phase::PreTraffic | Phase::Shifting { .. } | Phase::PostTraffic => PeerState::Rolling,
             Phase::Done => PeerState::Done { at_ms: m.since_ms, release: m.release.clone() },
-            Phase::RolledBack { reason } => {
-                PeerState::Failed { reason: reason.clone(), by_release: reason.starts_with(RELEASE_REASON_PREFIX) }
-            }
+            Phase::RolledBack { reason } => PeerState::Failed {
+                reason: reason.clone(),
+                by_release: reason.starts_with(RELEASE_REASON_PREFIX),
+                release: m.release.clone(),
+            },
         }
     }
 
     pub fn label(&self) -> &'static str {
         match self {
-            PeerState::Unknown { .. } => "unknown",
+            PeerState::Unknown { .. } => "not read",
             PeerState::Behind => "applying",
             PeerState::Idle => "idle",
             PeerState::Queued => "queued",
@@ -142,10 +149,11 @@ impl Release {
         self.members.iter().zip(&self.peers).enumerate().filter(|(i, _)| *i != self.me).map(|(_, p)| p)
     }
 
-    /// The first member that failed on its own (not by the release), with its reason.
-    pub fn origin_failure(&self) -> Option<(&ReleaseMember, &str)> {
+    /// The first member that failed on its own (not by the release), with its reason and the
+    /// release its marker was written in.
+    pub fn origin_failure(&self) -> Option<(&ReleaseMember, &str, Option<&str>)> {
         self.others().find_map(|(m, s)| match s {
-            PeerState::Failed { reason, by_release: false } => Some((m, reason.as_str())),
+            PeerState::Failed { reason, by_release: false, release } => Some((m, reason.as_str(), release.as_deref())),
             _ => None,
         })
     }

@@ -207,24 +207,88 @@ async fn under_rollback_all_a_failure_in_the_middle_wave_also_rolls_back_the_don
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_kill_9_between_waves_resumes_from_the_markers_and_keeps_the_bake() {
+async fn a_kill_9_between_waves_resumes_from_the_markers_and_counts_the_bake_from_the_done_time_in_aws() {
     let r = release("1s", "halt", false).await;
-    let mut daemon = Daemon::start(&r.emu, path(&r.dir), &["--resync-interval", "30s"]);
+    // Wave 1 bakes 30 minutes: only the done time in AWS can let wave 2 start within the test.
+    let eu = std::fs::read_to_string(r.dir.path().join("eu.yaml")).unwrap().replace("bake: 1s", "bake: 30m");
+    std::fs::write(r.dir.path().join("eu.yaml"), eu).unwrap();
+    let mut daemon = Daemon::start(&r.emu, path(&r.dir), &["--resync-interval", "1s"]);
     eventually("wave 1 done", MINUTE, || async {
         markers(&r).await["shop-eu"].get("phase").map(String::as_str) == Some("done")
     })
     .await;
+    let before = daemon.counter("lambda_reconciler_reconciles_total");
+    daemon.wait_reconciles(before + 6.0).await;
+    assert_eq!(aliases(&r).await["shop-usw"], ("1".into(), None), "wave 2 waits for wave 1's bake");
     daemon.kill9();
     daemon.wait_exit(Duration::from_secs(10));
-    let done_at = times(&markers(&r).await["shop-eu"]).1;
-    let a = aliases(&r).await;
-    assert_eq!(a["shop-acct"], ("1".into(), None), "the last wave has not started");
-    let daemon = Daemon::start(&r.emu, path(&r.dir), &["--resync-interval", "30s"]);
+    // Wave 1 finished 31 minutes ago, as its marker in AWS now says.
+    let c = &clients(&r.emu, &r.role).await["shop-eu"];
+    let a = c.get_alias().function_name(F).name("live").send().await.unwrap();
+    let d = a.description().unwrap_or_default().to_string();
+    let at = markers(&r).await["shop-eu"]["at"].clone();
+    let earlier = (at.parse::<i64>().unwrap() - 31 * 60_000).to_string();
+    let d = d.replace(&format!("at={at}"), &format!("at={earlier}"));
+    c.update_alias().function_name(F).name("live").description(d).send().await.unwrap();
+    let daemon = Daemon::start(&r.emu, path(&r.dir), &["--resync-interval", "1s"]);
     eventually("every member on version 2", MINUTE, || async { at_version(&aliases(&r).await, "2") }).await;
     let m = markers(&r).await;
+    assert_eq!(m["shop-eu"]["at"], earlier, "wave 1 was not rolled out again");
     let (usw, ap, acct) = (times(&m["shop-usw"]), times(&m["shop-ap"]), times(&m["shop-acct"]));
-    assert!(usw.0 >= done_at + 1000 && ap.0 >= done_at + 1000, "wave 2 kept wave 1's bake: {m:?}");
     assert!(acct.0 >= usw.1.max(ap.1) + 1000, "{m:?}");
-    assert_eq!(times(&m["shop-eu"]).1, done_at, "wave 1 was not rolled out again");
+    daemon.sigterm();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_second_release_a_blocked_first_wave_still_holds_the_second() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let in_region = |r: &str| {
+        let conf =
+            aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(r.to_string()));
+        aws_sdk_lambda::Client::from_conf(conf.build())
+    };
+    for region in [REGION, WAVE2] {
+        let body = format!(r#"{{"region":"{region}","name":"{F}","versions":3}}"#);
+        assert_eq!(emu.admin("POST", "/_ext/seed/function", &body).0, 200);
+        in_region(region).create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
+    }
+    emu.put_alarm("first-errors").await;
+    emu.set_alarm("first-errors", "OK").await;
+    let write = |dir: &std::path::Path, v: &str| {
+        let one = member("shop-first", REGION, None, 1, "steps: [{weight: 10, pause: 1s}], alarms: [first-errors]");
+        let two = member("shop-second", WAVE2, None, 2, "steps: [{weight: 10, pause: 1s}]");
+        for (n, t) in [("first.yaml", one), ("second.yaml", two)] {
+            let t =
+                t.replace("ONFAILURE", "halt").replace("functionVersion: \"2\"", &format!("functionVersion: \"{v}\""));
+            std::fs::write(dir.join(n), t).unwrap();
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "2");
+    let daemon = Daemon::start(&emu, dir.path().to_str().unwrap(), &["--resync-interval", "1s"]);
+    let version = |r: &'static str| {
+        let c = in_region(r);
+        async move {
+            let a = c.get_alias().function_name(F).name("live").send().await.unwrap();
+            let w = a
+                .routing_config()
+                .and_then(|r| r.additional_version_weights())
+                .and_then(|w| w.values().next().copied());
+            (a.function_version().unwrap_or_default().to_string(), w)
+        }
+    };
+    eventually("the first release done", MINUTE, || async { version(WAVE2).await == ("2".into(), None) }).await;
+    // The second release: the first wave's alarm fires before it starts, so its rollout is held.
+    emu.set_alarm("first-errors", "ALARM").await;
+    write(dir.path(), "3");
+    eventually("the first wave blocked", MINUTE, || async { daemon.manifest("shop-first")["sync"] == "Blocked" }).await;
+    let before = daemon.counter("lambda_reconciler_reconciles_total");
+    daemon.wait_reconciles(before + 6.0).await;
+    assert_eq!(version(REGION).await, ("2".into(), None), "the first wave is held by its alarm");
+    assert_eq!(version(WAVE2).await, ("2".into(), None), "the second wave waits for the first");
+    let a = in_region(WAVE2).get_alias().function_name(F).name("live").send().await.unwrap();
+    let m = marker_of(a.description().unwrap_or_default());
+    assert!(m.is_some_and(|m| m.contains("phase=queued") && m.contains("to=3")), "queued for version 3");
     daemon.sigterm();
 }
