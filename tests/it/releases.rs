@@ -292,3 +292,32 @@ async fn in_a_second_release_a_blocked_first_wave_still_holds_the_second() {
     assert!(m.is_some_and(|m| m.contains("phase=queued") && m.contains("to=3")), "queued for version 3");
     daemon.sigterm();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_leaves_a_later_wave_queued_behind_a_first_wave_that_cannot_start_instead_of_waiting_forever() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let in_region = |r: &str| {
+        let conf =
+            aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(r.to_string()));
+        aws_sdk_lambda::Client::from_conf(conf.build())
+    };
+    for region in [REGION, WAVE2] {
+        let body = format!(r#"{{"region":"{region}","name":"{F}","versions":2}}"#);
+        assert_eq!(emu.admin("POST", "/_ext/seed/function", &body).0, 200);
+        in_region(region).create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
+    }
+    // The first wave names an alarm that does not exist: its rollout cannot start.
+    let one = member("shop-first", REGION, None, 1, "steps: [{weight: 10, pause: 1s}], alarms: [missing-alarm]");
+    let two = member("shop-second", WAVE2, None, 2, "steps: [{weight: 10, pause: 1s}]");
+    let dir = manifests(&[
+        ("first.yaml", &one.replace("ONFAILURE", "halt")),
+        ("second.yaml", &two.replace("ONFAILURE", "halt")),
+    ]);
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    assert!(run.all().contains("alarm `missing-alarm` not found"), "{}", run.all());
+    assert!(run.all().contains("left queued (wave 1: shop-first (ap-northeast-1) is applying)"), "{}", run.all());
+    let a = in_region(WAVE2).get_alias().function_name(F).name("live").send().await.unwrap();
+    assert_eq!(a.function_version(), Some("1"));
+    assert!(marker_of(a.description().unwrap_or_default()).is_some_and(|m| m.contains("phase=queued")));
+}
