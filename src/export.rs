@@ -310,10 +310,8 @@ pub async fn export(
         // Empty description and routing are AWS's defaults: left out (unmanaged), not written
         // as `""` / `{}`, so the export round-trips through plan and apply unchanged.
         let mut x = json!({"functionVersion": state.function_version});
-        // A rollout marker in the description is the controller's record, not the user's text.
-        let (user, _) = crate::types::split_description(&state.description);
-        if !user.is_empty() {
-            x["description"] = json!(user);
+        if !state.description.is_empty() {
+            x["description"] = json!(state.description);
         }
         if !state.routing.is_empty() {
             x["routing"] = json!(state.routing);

@@ -49,9 +49,6 @@ pub struct Observed {
     /// read only when `functionUrls` is managed: the listed qualifiers (with `null`/`{}`, every
     /// URL's and the unqualified function's).
     pub urls: BTreeMap<String, crate::types::UrlState>,
-    /// The aliases whose rollout marker is (also) a function tag, as before markers moved into
-    /// the alias description: the next marker write removes the tag.
-    pub marker_tags: BTreeSet<String>,
 }
 
 /// Which kinds a desired state manages (and so which reads are needed).
@@ -144,9 +141,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         now_ms: crate::types::now_ms(),
         configs: configs?,
         urls: BTreeMap::new(),
-        marker_tags: BTreeSet::new(),
     };
-    take_markers(&mut o);
     if let Some(urls) = &d.function_urls {
         let qualifiers: Vec<String> = urls.keys().cloned().collect();
         o.urls = c.lambda.read_urls(f, &qualifiers, urls.is_empty()).await?;
@@ -163,20 +158,6 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
     o.versions = read_versions(c, &d, &o).await?;
     read_rollout_inputs(c, &d, &mut o).await?;
     Ok(o)
-}
-
-/// Moves each alias's rollout marker out of its description (the description is the user's text)
-/// into the function's markers, ahead of a marker tag of the same alias (kept in `marker_tags`).
-fn take_markers(o: &mut Observed) {
-    let Some(f) = o.function.as_mut() else { return };
-    o.marker_tags = f.markers.keys().cloned().collect();
-    for (name, a) in o.aliases.iter_mut() {
-        let (user, marker) = crate::types::split_description(&a.description);
-        if let Some(m) = marker {
-            a.description = user.to_string();
-            f.markers.insert(name.clone(), m);
-        }
-    }
 }
 
 /// The configurations of the versions weighted rollouts involve: each alias's live version, its

@@ -113,18 +113,6 @@ fn milestones(r: &Rollout) -> Vec<RolloutEvent> {
         Move::Write { marker: MarkerWrite::Set(m), alias: Some((v, _)) } => *v == r.to && m.phase == Phase::Done,
         _ => false,
     };
-    // The last step without a postTraffic hook: 100 % and the end in one write.
-    let ends = match &r.mv {
-        Move::Write { marker: MarkerWrite::Remove, alias: Some((v, _)) } => *v == r.to && r.phase != "Starting",
-        Move::Write { marker: MarkerWrite::Set(m), alias: Some((v, _)) } => {
-            *v == r.to && m.phase == Phase::Done && r.phase != "Starting"
-        }
-        _ => false,
-    };
-    if ends {
-        let stepped = RolloutEvent::Stepped { alias: r.alias.clone(), to: r.to.clone(), weight: "100".into() };
-        return vec![stepped, RolloutEvent::Succeeded { alias: r.alias.clone(), to: r.to.clone() }];
-    }
     match milestone(r) {
         Some(e @ RolloutEvent::Started { .. }) if plain_switch => {
             vec![e, RolloutEvent::Succeeded { alias: r.alias.clone(), to: r.to.clone() }]
@@ -199,15 +187,7 @@ pub async fn drive(
             }
             continue;
         }
-        let description = o.aliases.get(&r.alias).map(|a| a.description.as_str());
-        let target = Target {
-            function: &d.function_ref,
-            arn: &f.arn,
-            alias: &r.alias,
-            secrets: &secrets,
-            description,
-            marker_tag: o.marker_tags.contains(&r.alias),
-        };
+        let target = Target { function: &d.function_ref, arn: &f.arn, alias: &r.alias, secrets: &secrets };
         let moved = match apply::execute_move(c, &target, &r.mv, w).await {
             Ok(moved) => moved,
             // Milestones already made must still be reported: the next reconcile retries.
@@ -265,9 +245,6 @@ fn written(o: &mut Observed, alias: &str, marker: &MarkerWrite, state: Option<&(
             }
             MarkerWrite::Remove => drop(f.markers.remove(alias)),
         }
-    }
-    if !matches!(marker, MarkerWrite::Keep) {
-        o.marker_tags.remove(alias);
     }
     if let (Some((version, routing)), Some(a)) = (state, o.aliases.get_mut(alias)) {
         a.function_version = version.clone();

@@ -8,7 +8,7 @@ use super::rollout::{execute_move, Target};
 use super::{ApplyError, Waits};
 use crate::aws::{AwsError, RegionClients};
 use crate::plan::rollout::{roll_back, MarkerWrite, Move};
-use crate::types::{now_ms, split_description, Gate, Marker, Phase, Routing};
+use crate::types::{now_ms, Gate, Marker, Phase, Routing};
 
 /// What the operator asks of a rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,23 +88,11 @@ pub async fn operate(
     op: Operator,
 ) -> Result<(String, Marker), OperateError> {
     let f = c.lambda.get_function(function).await?.ok_or_else(|| OperateError::NoFunction(function.to_string()))?;
-    // The marker is in the alias description (or, written by an earlier release, a tag).
-    let tagged = c.lambda.list_tags(&f.arn).await?.markers;
-    let live = c.lambda.list_aliases(function).await?;
-    let (user, described) = live.get(alias).map(|a| split_description(&a.description)).unzip();
-    let described = described.flatten();
-    let m = described.or_else(|| tagged.get(alias).cloned());
-    let m = &m.ok_or_else(|| OperateError::NoRollout(alias.to_string()))?;
+    let markers = c.lambda.list_tags(&f.arn).await?.markers;
+    let m = markers.get(alias).ok_or_else(|| OperateError::NoRollout(alias.to_string()))?;
     let mv = operator_move(op, m, now_ms()).map_err(|why| OperateError::Refused { alias: alias.to_string(), why })?;
     let secrets = BTreeSet::new();
-    let t = Target {
-        function,
-        arn: &f.arn,
-        alias,
-        secrets: &secrets,
-        description: user,
-        marker_tag: tagged.contains_key(alias),
-    };
+    let t = Target { function, arn: &f.arn, alias, secrets: &secrets };
     execute_move(c, &t, &mv, Waits::default()).await?;
     let done = match op {
         Operator::Promote if m.gate == Gate::Waiting => {

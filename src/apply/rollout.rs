@@ -1,6 +1,5 @@
-//! Executing one rollout move: one UpdateAlias sets the alias and its marker (in the description);
-//! a hook runs with its timeout while the rollout's alarms are watched, and its failure rolls the
-//! alias back.
+//! Executing one rollout move: the marker tag, then the alias; a hook runs with its timeout while
+//! the rollout's alarms are watched, and its failure rolls the alias back.
 
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use serde_json::json;
 use super::{ApplyError, Waits};
 use crate::aws::RegionClients;
 use crate::plan::rollout::{roll_back, HookKind, MarkerWrite, Move};
-use crate::types::{join_description, now_ms, AlarmState, HookResult, Marker};
+use crate::types::{now_ms, AlarmState, HookResult, Marker};
 
 /// What a move led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,39 +24,38 @@ pub struct Target<'a> {
     pub function: &'a str,
     pub arn: &'a str,
     pub alias: &'a str,
-    /// Values masked in a hook's answer before it becomes a reason (marker, status, alert).
+    /// Values masked in a hook's answer before it becomes a reason (marker tag, status, alert).
     pub secrets: &'a std::collections::BTreeSet<String>,
-    /// The alias description's user text (the marker goes after it); `None`: the alias is gone
-    /// (only a marker tag is left to remove).
-    pub description: Option<&'a str>,
-    /// The alias's marker is also a function tag (written before markers moved into the alias
-    /// description): the first marker write removes it.
-    pub marker_tag: bool,
 }
 
-/// One UpdateAlias: the alias's version and routing (when the move sets them) and its marker in
-/// the description, so a step is one write and a crash leaves either the old state or the new one.
 async fn write(
     c: &RegionClients,
     t: &Target<'_>,
     marker: &MarkerWrite,
     alias: Option<&(String, crate::types::Routing)>,
 ) -> Result<(), ApplyError> {
-    let (version, routing) = (alias.map(|(v, _)| v.as_str()), alias.map(|(_, r)| r));
-    let user = t.description.unwrap_or_default();
-    let description = match marker {
-        MarkerWrite::Keep => None,
-        MarkerWrite::Remove => Some(user.to_string()),
+    let set_alias = || async {
+        match alias {
+            Some((version, routing)) => {
+                c.lambda.update_alias(t.function, t.alias, Some(version), None, Some(routing)).await
+            }
+            None => Ok(()),
+        }
+    };
+    if let MarkerWrite::Remove = marker {
+        // Removing: the alias first, so a crash in between leaves the marker, and the next
+        // reconcile makes the same (idempotent) move again instead of losing track of the weights.
+        set_alias().await?;
+        c.lambda.untag_marker(t.arn, t.alias).await?;
+        return Ok(());
+    }
+    match marker {
+        MarkerWrite::Keep | MarkerWrite::Remove => {}
         // A phase begins when its marker is written (not when it was planned: a hook may have
         // run in between), so a step's pause is never eaten by what came before it.
-        MarkerWrite::Set(m) => Some(join_description(user, Some(&Marker { since_ms: now_ms(), ..m.clone() }))),
-    };
-    if t.description.is_some() && (version.is_some() || description.is_some()) {
-        c.lambda.update_alias(t.function, t.alias, version, description.as_deref(), routing).await?;
+        MarkerWrite::Set(m) => c.lambda.tag_marker(t.arn, t.alias, &Marker { since_ms: now_ms(), ..m.clone() }).await?,
     }
-    if t.marker_tag && !matches!(marker, MarkerWrite::Keep) {
-        c.lambda.untag_marker(t.arn, t.alias).await?;
-    }
+    set_alias().await?;
     Ok(())
 }
 

@@ -1,6 +1,5 @@
 //! Reading the other members of a release: each one's generation tag and rollout marker, with
-//! one read of each (GetFunction for the tags, ListAliases for the markers) per member per poll
-//! in the process however many members ask.
+//! one read per member per poll in the process however many members ask.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -83,19 +82,10 @@ impl Aws {
         let c = self.clients(key.role.as_deref(), &key.region);
         let excerpt = |e: super::AwsError| e.to_string().chars().take(200).collect::<String>();
         let Some(f) = c.lambda.get_function(function).await.map_err(excerpt)? else { return Ok(None) };
-        let (generation, mut markers) = match f.applied_generation {
-            AppliedGeneration::NotReturned => {
-                let t = c.lambda.list_tags(&f.arn).await.map_err(excerpt)?;
-                (t.generation, t.markers)
-            }
-            g => (g, f.markers),
-        };
-        // A marker in the alias description is newer than a tag of the same alias.
-        for (alias, a) in c.lambda.list_aliases(function).await.map_err(excerpt)? {
-            if let (_, Some(m)) = crate::types::split_description(&a.description) {
-                markers.insert(alias, m);
-            }
+        if f.applied_generation == AppliedGeneration::NotReturned {
+            let t = c.lambda.list_tags(&f.arn).await.map_err(excerpt)?;
+            return Ok(Some((t.generation, t.markers)));
         }
-        Ok(Some((generation, markers)))
+        Ok(Some((f.applied_generation, f.markers)))
     }
 }

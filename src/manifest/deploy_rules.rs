@@ -25,16 +25,6 @@ pub fn check(name: &str, a: &Alias, err: &mut dyn FnMut(&str, String)) {
     if name.len() > MAX_ALIAS_WITH_DEPLOYMENT {
         err("deployment", format!("an alias with a deployment has a name of at most {MAX_ALIAS_WITH_DEPLOYMENT} characters (its rollout tag key must fit AWS's 128)"));
     }
-    let described = a.description.as_deref().map_or(0, |t| t.chars().count());
-    if described > crate::types::MAX_DEPLOYED_ALIAS_DESCRIPTION {
-        err(
-            "description",
-            format!(
-                "{described} characters; an alias with a deployment has a description of at most {} (its rollout marker follows it within AWS's 256)",
-                crate::types::MAX_DEPLOYED_ALIAS_DESCRIPTION
-            ),
-        );
-    }
     if a.function_version.as_text() == "$LATEST" {
         err("deployment", "traffic can only shift between published versions; functionVersion is $LATEST".into());
     }

@@ -348,21 +348,6 @@ fn alias_rules(c: &mut Ctx, field: &str, name: &str, a: &Alias) {
     if let Field::Value(s) = &a.autoscaling {
         autoscaling(c, &format!("{field}.autoscaling"), s, &a.provisioned_concurrency);
     }
-    if let Some(text) = &a.description {
-        if text.chars().count() > crate::types::MAX_ALIAS_DESCRIPTION {
-            c.err(
-                &format!("{field}.description"),
-                format!("at most {} characters", crate::types::MAX_ALIAS_DESCRIPTION),
-            );
-        }
-        if text.contains(crate::types::MARKER_OPEN.trim_end()) {
-            // The controller's rollout marker rides in the description after this text.
-            c.err(
-                &format!("{field}.description"),
-                "`[rollout` is kept for the controller's rollout marker".to_string(),
-            );
-        }
-    }
     super::deploy_rules::check(name, a, &mut |f, m| c.err(&format!("{field}.{f}"), m));
 }
 

@@ -125,8 +125,7 @@ pub(super) fn plan_alias(d: &Desired, o: &Observed, name: &str, a: &DesiredAlias
     }
     // Weights go on after provisioned concurrency is in place.
     let defer_routing = pc.is_some() && !routing_after.is_empty();
-    let marker = o.function.as_ref().and_then(|f| f.markers.get(name));
-    alias_write(d, name, a, (cur, marker), want_routing.as_ref().filter(|_| !defer_routing), p);
+    alias_write(d, name, a, cur, want_routing.as_ref().filter(|_| !defer_routing), p);
     if let Some((value, df)) = pc {
         p.push(Action::PutProvisionedConcurrency { alias: name.to_string(), value }, vec![df]);
         p.push(Action::WaitProvisionedReady { alias: name.to_string() }, vec![]);
@@ -158,7 +157,7 @@ fn alias_write(
     d: &Desired,
     name: &str,
     a: &DesiredAlias,
-    (cur, marker): (Option<&AliasState>, Option<&crate::types::Marker>),
+    cur: Option<&AliasState>,
     routing: Option<&Routing>,
     p: &mut FunctionPlan,
 ) {
@@ -192,8 +191,7 @@ fn alias_write(
         a.description.as_ref().filter(|w| **w != cur.description && !d.ignored(&format!("{base}.description"))).map(
             |w| {
                 diffs.push(diff(format!("{base}.description"), Op::Update, json!(cur.description), json!(w)));
-                // The rollout marker rides after the user's text: it is written back with it.
-                crate::types::join_description(w, marker)
+                w.clone()
             },
         );
     let routing = routing.filter(|r| !same_routing(r, &cur.routing)).map(|r| {

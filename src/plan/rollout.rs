@@ -134,15 +134,9 @@ fn advance(dep: &Deployment, m: &Marker, next_step: usize, now: i64) -> Move {
             ),
             alias: Some((m.from.clone(), weights(&m.to, s.percent))),
         },
-        // 100 %: with a postTraffic hook to run, its phase first; else the rollout ends in the
-        // same write (a release member's marked done, any other's removed).
-        None if dep.post_traffic.is_some() => {
+        None => {
             Move::Write { marker: marker(Phase::PostTraffic, Gate::None), alias: Some((m.to.clone(), Routing::new())) }
         }
-        None if m.release.is_some() => {
-            Move::Write { marker: marker(Phase::Done, Gate::None), alias: Some((m.to.clone(), Routing::new())) }
-        }
-        None => Move::Write { marker: MarkerWrite::Remove, alias: Some((m.to.clone(), Routing::new())) },
     }
 }
 

@@ -92,13 +92,13 @@ fn a_step_waits_for_its_pause_then_moves_to_the_next_weight() {
 }
 
 #[test]
-fn after_the_last_step_the_alias_goes_to_the_new_version_and_the_marker_goes_in_the_same_write() {
+fn after_the_last_step_the_alias_goes_to_the_new_version_and_then_the_marker_goes() {
     let m = marker(Phase::Shifting { step: 1 }, T0);
     let p = plan(&desired(STEPS), &observed("6", &[("7", 0.5)], Some(m), T0 + 120_000));
-    assert!(finishes(&rollout(&p).mv), "{p:#?}");
-    // A postTraffic phase (a hook ran, or an earlier release wrote it) ends with the marker alone.
-    let post = marker(Phase::PostTraffic, T0);
-    let done = plan(&desired(STEPS), &observed("7", &[], Some(post), T0 + 120_001));
+    let (MarkerWrite::Set(next), alias) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!(next.phase, Phase::PostTraffic);
+    assert_eq!(alias, Some(&("7".to_string(), Routing::new())));
+    let done = plan(&desired(STEPS), &observed("7", &[], Some(next.clone()), T0 + 120_001));
     assert_eq!(rollout(&done).mv, Move::Write { marker: MarkerWrite::Remove, alias: None });
 }
 
@@ -140,12 +140,8 @@ fn a_step_index_past_an_edited_step_list_is_clamped_not_drift_to_a_full_weight()
     let m = marker(Phase::Shifting { step: 5 }, T0);
     let p = plan(&desired(STEPS), &observed("6", &[("7", 0.5)], Some(m), T0 + 1));
     assert!(p.changes.is_empty(), "{p:#?}");
-    assert!(finishes(&rollout(&p).mv), "{p:#?}");
-}
-
-/// The last step of a rollout without a postTraffic hook: 100 % and no marker, in one write.
-fn finishes(mv: &Move) -> bool {
-    matches!(mv, Move::Write { marker: MarkerWrite::Remove, alias: Some((v, r)) } if v == "7" && r.is_empty())
+    let (MarkerWrite::Set(next), alias) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!((next.phase.clone(), alias), (Phase::PostTraffic, Some(&("7".to_string(), Routing::new()))));
 }
 
 #[test]
@@ -328,7 +324,9 @@ fn a_manual_step_that_times_out_rolls_back_or_goes_on_as_its_manifest_says() {
     assert_eq!(m.phase, Phase::RolledBack { reason: "step 1 was not approved in time".into() });
     assert_eq!(alias, Some(&("6".to_string(), Routing::new())));
     let promoted = plan(&desired(GATED_PROMOTE), &o(T0 + 3_600_000));
-    assert!(finishes(&rollout(&promoted).mv));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&promoted).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::PostTraffic);
+    assert_eq!(alias, Some(&("7".to_string(), Routing::new())));
 }
 
 const JUDGED: &str =
@@ -366,7 +364,8 @@ fn a_judge_fail_mid_step_rolls_back_before_the_pause_ends_and_shows_its_numbers(
 #[test]
 fn a_judge_in_dry_run_reports_a_fail_and_the_step_goes_on() {
     let p = judged(reading((1000.0, 5.0), (200.0, 14.0)), T0 + 60_000, "dryRun: true");
-    assert!(finishes(&rollout(&p).mv));
+    let (MarkerWrite::Set(m), _) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::PostTraffic);
     assert!(matches!(rollout(&p).judge.as_ref().unwrap().verdict, Verdict::Fail { .. }));
 }
 
@@ -379,5 +378,6 @@ fn a_step_with_too_few_invocations_waits_then_holds_blocked_under_no_data_hold()
     assert_eq!(rollout(&p).mv, Move::Wait { until_ms: None });
     assert!(p.blocked.iter().any(|b| b.contains("3 of 100 invocations of version 7")), "{:?}", p.blocked);
     let healthy = judged(reading((1000.0, 0.0), (100.0, 0.0)), T0 + 300_000, "noData: {wait: 5m, then: hold}");
-    assert!(finishes(&rollout(&healthy).mv), "a pass after the hold goes on");
+    let (MarkerWrite::Set(m), _) = write(&rollout(&healthy).mv) else { panic!() };
+    assert_eq!(m.phase, Phase::PostTraffic, "a pass after the hold goes on");
 }

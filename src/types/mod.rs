@@ -45,9 +45,8 @@ pub use release::{
     MAX_WAVE, RELEASE_POLL_MS, RELEASE_REASON_PREFIX,
 };
 pub use rollout::{
-    join_description, marker_tag, split_description, tag_safe, AlarmState, Approval, Deployment, Gate, HookResult,
-    Marker, OnTimeout, Phase, RolloutView, Step, Strategy, MARKER_OPEN, MARKER_TAG_PREFIX, MAX_ALIAS_DESCRIPTION,
-    MAX_DEPLOYED_ALIAS_DESCRIPTION,
+    marker_tag, tag_safe, AlarmState, Approval, Deployment, Gate, HookResult, Marker, OnTimeout, Phase, RolloutView,
+    Step, Strategy, MARKER_TAG_PREFIX,
 };
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};

@@ -164,41 +164,7 @@ pub fn tag_safe(text: &str, max: usize) -> String {
         .collect()
 }
 
-/// Where an alias with a deployment keeps its rollout marker: at the end of its description,
-/// after the user's text, so one UpdateAlias moves a step and records it. The marker's characters
-/// are tag-safe (no `[` or `]`), so the last `[rollout ` … `]` of a description is the marker.
-pub const MARKER_OPEN: &str = "[rollout ";
-/// AWS: an alias description is at most 256 characters.
-pub const MAX_ALIAS_DESCRIPTION: usize = 256;
-/// The user's description of an alias with a deployment: at most this many characters, so a
-/// marker with a reason of 80 characters or more still fits.
-pub const MAX_DEPLOYED_ALIAS_DESCRIPTION: usize = 64;
-
-/// An alias description split into the user's text and the rollout marker it carries.
-pub fn split_description(description: &str) -> (&str, Option<Marker>) {
-    let found = description.rfind(MARKER_OPEN).filter(|_| description.ends_with(']'));
-    let Some(i) = found else { return (description, None) };
-    match Marker::parse(&description[i + MARKER_OPEN.len()..description.len() - 1]) {
-        Some(m) => (description[..i].strip_suffix(' ').unwrap_or(&description[..i]), Some(m)),
-        None => (description, None),
-    }
-}
-
-/// The description that carries `marker` after the user's text (cut so the whole fits 256).
-pub fn join_description(user: &str, marker: Option<&Marker>) -> String {
-    let Some(m) = marker else { return user.to_string() };
-    let sep = if user.is_empty() { "" } else { " " };
-    let used = user.chars().count() + sep.len() + MARKER_OPEN.len() + 1;
-    let room = MAX_ALIAS_DESCRIPTION.saturating_sub(used);
-    format!("{user}{sep}{MARKER_OPEN}{}]", m.encode_within(room))
-}
-
 impl Marker {
-    /// The encoding cut to `max` characters: the reason (last) is what is cut.
-    pub fn encode_within(&self, max: usize) -> String {
-        self.encode().chars().take(max).collect::<String>().trim_end().to_string()
-    }
-
     /// The tag value: `to=7 from=6 id=… at=… phase=shift step=2` (reason last: it may hold spaces).
     pub fn encode(&self) -> String {
         let mut head = format!("to={} from={} id={} at={}", self.to, self.from, self.id, self.since_ms);
@@ -375,34 +341,6 @@ mod tests {
         let v = m.encode();
         assert!(v.len() <= 256);
         assert!(v.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)), "{v}");
-    }
-
-    #[test]
-    fn a_marker_rides_at_the_end_of_an_alias_description_and_fits_its_256_characters() {
-        let m = Marker {
-            id: "r18c5f3a2b1c".into(),
-            from: "6".into(),
-            to: "7".into(),
-            phase: Phase::RolledBack { reason: "judge: error rate 40.0 percent [x] ".repeat(10) },
-            since_ms: 1_796_429_853_246,
-            gate: Gate::None,
-            release: Some("4564cfdb1801".into()),
-        };
-        let user = "payments, prod [do not edit]";
-        let d = join_description(user, Some(&m));
-        assert!(d.chars().count() <= MAX_ALIAS_DESCRIPTION, "{d}");
-        let (back, parsed) = split_description(&d);
-        assert_eq!(back, user);
-        let parsed = parsed.unwrap();
-        assert_eq!((parsed.to.as_str(), parsed.release.as_deref()), ("7", Some("4564cfdb1801")));
-        let Phase::RolledBack { reason } = parsed.phase.clone() else { panic!() };
-        assert!(reason.starts_with("judge: error rate 40.0 percent _x_"), "{reason}");
-        let short = Marker { phase: Phase::Shifting { step: 2 }, ..parsed.clone() };
-        assert_eq!(split_description(&join_description("", Some(&short))), ("", Some(short)));
-        // A description without a marker, or with a bracket that is not one, is the user's.
-        for text in ["plain", "[rollout nonsense]", "ends with ]"] {
-            assert_eq!(split_description(text), (text, None));
-        }
     }
 
     #[test]

@@ -438,8 +438,9 @@ async fn with_two_shards_each_replica_rolls_its_members_of_a_release_and_the_wav
     let marker = |region: &'static str| {
         let c = client(region);
         async move {
-            let a = c.get_alias().function_name("app-r").name("live").send().await.unwrap();
-            marker_of(a.description().unwrap_or_default()).unwrap_or_default()
+            let arn = format!("arn:aws:lambda:{region}:123456789012:function:app-r");
+            let tags = c.list_tags().resource(arn).send().await.unwrap();
+            tags.tags().and_then(|t| t.get("lambda-reconciler.io/rollout/live")).cloned().unwrap_or_default()
         }
     };
     for region in regions {

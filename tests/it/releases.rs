@@ -98,12 +98,23 @@ async fn aliases(r: &Release) -> HashMap<&'static str, (String, Option<f64>)> {
     out
 }
 
-/// Each member's rollout marker (fields by name), from its alias description.
+/// Each member's rollout marker tag (fields by name).
 async fn markers(r: &Release) -> HashMap<&'static str, HashMap<String, String>> {
     let mut out = HashMap::new();
     for (name, c) in clients(&r.emu, &r.role).await {
-        let a = c.get_alias().function_name(function(name)).name("live").send().await.unwrap();
-        let value = marker_of(a.description().unwrap_or_default()).unwrap_or_default();
+        let arn = c
+            .get_function()
+            .function_name(function(name))
+            .send()
+            .await
+            .unwrap()
+            .configuration()
+            .unwrap()
+            .function_arn()
+            .unwrap()
+            .to_string();
+        let tags = c.list_tags().resource(arn).send().await.unwrap();
+        let value = tags.tags().and_then(|t| t.get("lambda-reconciler.io/rollout/live")).cloned().unwrap_or_default();
         let (head, reason) = value.split_once(" reason=").unwrap_or((&value, ""));
         let mut fields: HashMap<String, String> =
             head.split(' ').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect();
@@ -113,6 +124,14 @@ async fn markers(r: &Release) -> HashMap<&'static str, HashMap<String, String>> 
         out.insert(name, fields);
     }
     out
+}
+
+/// The rollout marker tag of `f`'s alias `live`, if any.
+async fn marker_tag(c: &aws_sdk_lambda::Client, f: &str) -> Option<String> {
+    let out = c.get_function().function_name(f).send().await.unwrap();
+    let arn = out.configuration().and_then(|c| c.function_arn()).unwrap_or_default().to_string();
+    let tags = c.list_tags().resource(arn).send().await.unwrap();
+    tags.tags().and_then(|t| t.get("lambda-reconciler.io/rollout/live")).cloned()
 }
 
 fn at_version(all: &HashMap<&str, (String, Option<f64>)>, v: &str) -> bool {
@@ -224,12 +243,22 @@ async fn a_kill_9_between_waves_resumes_from_the_markers_and_counts_the_bake_fro
     daemon.wait_exit(Duration::from_secs(10));
     // Wave 1 finished 31 minutes ago, as its marker in AWS now says.
     let c = &clients(&r.emu, &r.role).await["shop-eu"];
-    let a = c.get_alias().function_name(F).name("live").send().await.unwrap();
-    let d = a.description().unwrap_or_default().to_string();
+    let value = marker_tag(c, F).await.unwrap();
     let at = markers(&r).await["shop-eu"]["at"].clone();
     let earlier = (at.parse::<i64>().unwrap() - 31 * 60_000).to_string();
-    let d = d.replace(&format!("at={at}"), &format!("at={earlier}"));
-    c.update_alias().function_name(F).name("live").description(d).send().await.unwrap();
+    let value = value.replace(&format!("at={at}"), &format!("at={earlier}"));
+    let arn = c
+        .get_function()
+        .function_name(F)
+        .send()
+        .await
+        .unwrap()
+        .configuration()
+        .unwrap()
+        .function_arn()
+        .unwrap()
+        .to_string();
+    c.tag_resource().resource(arn).tags("lambda-reconciler.io/rollout/live", value).send().await.unwrap();
     let daemon = Daemon::start(&r.emu, path(&r.dir), &["--resync-interval", "1s"]);
     eventually("every member on version 2", MINUTE, || async { at_version(&aliases(&r).await, "2") }).await;
     let m = markers(&r).await;
@@ -287,8 +316,7 @@ async fn in_a_second_release_a_blocked_first_wave_still_holds_the_second() {
     daemon.wait_reconciles(before + 6.0).await;
     assert_eq!(version(REGION).await, ("2".into(), None), "the first wave is held by its alarm");
     assert_eq!(version(WAVE2).await, ("2".into(), None), "the second wave waits for the first");
-    let a = in_region(WAVE2).get_alias().function_name(F).name("live").send().await.unwrap();
-    let m = marker_of(a.description().unwrap_or_default());
+    let m = marker_tag(&in_region(WAVE2), F).await;
     assert!(m.is_some_and(|m| m.contains("phase=queued") && m.contains("to=3")), "queued for version 3");
     daemon.sigterm();
 }
@@ -319,5 +347,5 @@ async fn apply_leaves_a_later_wave_queued_behind_a_first_wave_that_cannot_start_
     assert!(run.all().contains("left queued (wave 1: shop-first (ap-northeast-1) is applying)"), "{}", run.all());
     let a = in_region(WAVE2).get_alias().function_name(F).name("live").send().await.unwrap();
     assert_eq!(a.function_version(), Some("1"));
-    assert!(marker_of(a.description().unwrap_or_default()).is_some_and(|m| m.contains("phase=queued")));
+    assert!(marker_tag(&in_region(WAVE2), F).await.is_some_and(|m| m.contains("phase=queued")));
 }

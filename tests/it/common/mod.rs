@@ -404,9 +404,3 @@ pub fn read_example() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/examples/handson-function.yaml"))
         .unwrap()
 }
-
-/// The rollout marker an alias description carries (`… [rollout to=2 from=1 …]`), if any.
-pub fn marker_of(description: &str) -> Option<String> {
-    let start = description.rfind("[rollout ")?;
-    description.strip_suffix(']').map(|d| d[start + "[rollout ".len()..].to_string())
-}
