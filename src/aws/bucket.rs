@@ -12,8 +12,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Permits work other than urgent work leaves in the bucket (at most the burst less one):
-/// enough for an edit's read and first write, or a rollout step's reads.
-pub const RESERVE: u32 = 3;
+/// enough for an edit's reads and first write (the function, its SSM parameters and secrets
+/// while their snapshot is refreshed, the check that no update is in progress, the write).
+pub const RESERVE: u32 = 5;
 
 /// `rate` permits a second, up to `burst` held.
 #[derive(Debug)]

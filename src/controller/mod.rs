@@ -4,11 +4,13 @@
 pub mod balance;
 pub mod decide;
 pub mod events;
+pub mod first_write;
 mod judge;
 pub mod lease;
 mod panics;
 pub mod queue;
 pub mod rollouts;
+pub mod rush;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
@@ -90,6 +92,10 @@ pub struct Ctx {
     pub judge_alerted: judge::Alerted,
     /// The shards whose functions this replica works on.
     pub shards: Shards,
+    /// The manifest each key was last reconciled with: an edit writes what it changed first.
+    pub previous: first_write::Previous,
+    /// The functions with a rollout move pending: their reconciles are urgent until they end.
+    pub rolling: rush::Rolling,
 }
 
 /// The shards (`--shards`, by account-region) this replica holds the lease of: it reconciles
@@ -170,6 +176,7 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
         return;
     }
     *ctx.unavailable.lock().unwrap() = None;
+    ctx.previous.reloaded(&ctx.store.read().unwrap(), &r, !urgent);
     ctx.status.set_revision(crate::manifest::revision::revision(&ctx.opts.dir, &ctx.opts.revision));
     let interest = ctx.store.read().unwrap().interest();
     ctx.aws.keep_interest(&interest.keys().cloned().collect());
@@ -322,6 +329,8 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         rollout_judged: Mutex::default(),
         judge_alerted: Mutex::default(),
         shards: Shards::new(shards),
+        previous: Default::default(),
+        rolling: Default::default(),
     });
     let first = ctx.store.write().unwrap().reload();
     if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() && replicas.is_none() {

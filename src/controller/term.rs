@@ -179,11 +179,18 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
             queue.done(&key);
             continue;
         }
-        let next = if queue.take_urgent(&key) {
-            let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
-            gate.urgent(worker::run(&ctx, &key)).await
+        let edited = queue.take_urgent(&key);
+        let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
+        // A rollout's moves are urgent until the reconcile ends (a step's writes, a roll-back's);
+        // a manifest change until its first write.
+        // Boxed once: the reconcile is a large future, kept off the worker's stack.
+        let run = Box::pin(worker::run(&ctx, &key));
+        let next = if ctx.rolling.contains(&key) {
+            gate.rush(run).await
+        } else if edited {
+            gate.urgent(run).await
         } else {
-            worker::run(&ctx, &key).await
+            run.await
         };
         queue.done(&key);
         match next {

@@ -1,0 +1,97 @@
+//! An edit writes the kinds it changed first, after reading only those, and the reconcile that
+//! follows still converges every kind: read through the emulator's request log and live state.
+
+use std::time::Duration;
+
+use crate::common::daemon::Daemon;
+use crate::common::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn doc(level: &str) -> String {
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: edited\nspec:\n  memorySize: 256\n  reservedConcurrency: 3\n  environment:\n    variables:\n      LEVEL: {level}\n  aliases:\n    live:\n      functionVersion: \"1\"\n"
+    )
+}
+
+/// The paths of requests on function `f`, in order (`METHOD path`).
+fn calls_on(emu: &Emulator, f: &str) -> Vec<String> {
+    let needle = format!("/functions/{f}");
+    emu.requests()
+        .iter()
+        .map(|r| format!("{} {}", r["method"].as_str().unwrap_or(""), r["path"].as_str().unwrap_or("")))
+        .filter(|c| c.contains(&needle))
+        .collect()
+}
+
+async fn live(emu: &Emulator) -> (String, String) {
+    let lambda = emu.lambda().await;
+    let c = lambda.get_function_configuration().function_name("edited").send().await.unwrap();
+    let level = c.environment().and_then(|e| e.variables()).and_then(|v| v.get("LEVEL").cloned()).unwrap_or_default();
+    let alias = lambda.get_alias().function_name("edited").name("live").send().await.unwrap();
+    (level, alias.function_version().unwrap_or_default().to_string())
+}
+
+/// Waits (on the daemon's status, which reads nothing from AWS) until a generation other than
+/// `before` is recorded on the function and it is in sync.
+async fn synced_past(daemon: &Daemon, before: &serde_json::Value) {
+    eventually("the edit's generation recorded, in sync", MINUTE, || async {
+        let s = daemon.manifest("edited");
+        s["sync"] == "Synced" && s["observedGeneration"] == s["generation"] && s["generation"] != *before
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_edit_writes_its_own_kind_after_reading_only_it_and_every_other_kind_is_still_reconciled() {
+    let emu = Emulator::start();
+    emu.seed_function("edited", 2);
+    let dir = manifests(&[("edited.yaml", &doc("debug"))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    daemon.wait_ready().await;
+    eventually("synced", MINUTE, || async { daemon.manifest("edited")["sync"] == "Synced" }).await;
+    // Someone moves the alias (another kind than the edit's); no resync is due for an hour.
+    let lambda = emu.lambda().await;
+    lambda.update_alias().function_name("edited").name("live").function_version("2").send().await.unwrap();
+    let before = daemon.manifest("edited")["generation"].clone();
+    emu.clear_requests();
+    std::fs::write(dir.path().join("edited.yaml"), doc("info")).unwrap();
+    synced_past(&daemon, &before).await;
+    let calls = calls_on(&emu, "edited");
+    assert_eq!(live(&emu).await, ("info".to_string(), "1".to_string()), "the edit applied, the alias restored");
+    let first_write = calls.iter().position(|c| !c.starts_with("GET ")).expect("a write");
+    assert_eq!(calls[first_write], "PUT /2015-03-31/functions/edited/configuration", "{calls:#?}");
+    assert!(
+        calls[..first_write].iter().all(|c| c == "GET /2015-03-31/functions/edited"),
+        "only the function is read before the edit's write: {calls:#?}"
+    );
+    let restored = calls.iter().position(|c| c.starts_with("PUT /2015-03-31/functions/edited/aliases/live"));
+    assert!(restored.is_some_and(|i| i > first_write), "the alias is reconciled after: {calls:#?}");
+    let reserved = reserved(&emu, "edited").await;
+    assert_eq!(reserved, Some(3), "unchanged kinds stay as the manifest says");
+}
+
+#[tokio::test]
+async fn an_edit_of_an_alias_is_reconciled_whole_as_before() {
+    let emu = Emulator::start();
+    emu.seed_function("edited", 2);
+    let dir = manifests(&[("edited.yaml", &doc("debug"))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h"]);
+    daemon.wait_ready().await;
+    eventually("synced", MINUTE, || async { daemon.manifest("edited")["sync"] == "Synced" }).await;
+    let before = daemon.manifest("edited")["generation"].clone();
+    emu.clear_requests();
+    std::fs::write(
+        dir.path().join("edited.yaml"),
+        doc("info").replace("functionVersion: \"1\"", "functionVersion: \"2\""),
+    )
+    .unwrap();
+    synced_past(&daemon, &before).await;
+    let calls = calls_on(&emu, "edited");
+    assert_eq!(live(&emu).await, ("info".to_string(), "2".to_string()));
+    let first_write = calls.iter().position(|c| !c.starts_with("GET ")).expect("a write");
+    assert!(
+        calls[..first_write].iter().any(|c| c.ends_with("/aliases")),
+        "every kind is read before the first write: {calls:#?}"
+    );
+}
