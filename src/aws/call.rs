@@ -371,7 +371,7 @@ impl Caller {
                 return Err(AwsError::fenced(op));
             }
             if limited && write {
-                self.gate.wrote();
+                self.gate.wrote(op);
             }
             let err = match result {
                 Ok(v) => {

@@ -45,11 +45,25 @@ pub struct Gate {
     turn: tokio::sync::Mutex<()>,
 }
 
-/// One scope; `open` until its end, or (`until_write`) its first write.
+/// When a scope's urgency ends (at the latest, when the scope does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Its first write (a manifest change; shared work).
+    FirstWrite,
+    /// Its first write of this operation (a rollout move ends with its alias write).
+    Wrote(&'static str),
+    /// Its end.
+    End,
+}
+
+/// The operation that ends a rollout move: its alias's new weights or version.
+pub const ALIAS_WRITE: &str = "lambda:UpdateAlias";
+
+/// One scope; `open` until `until`.
 pub struct Token {
     gate: Arc<Gate>,
     level: Level,
-    until_write: bool,
+    until: Until,
     open: AtomicBool,
 }
 
@@ -87,27 +101,28 @@ pub fn is_urgent() -> bool {
 impl Gate {
     /// Runs `f` as urgent work until its first write (a manifest change).
     pub async fn urgent<F: Future>(self: &Arc<Self>, f: F) -> F::Output {
-        self.scope(Level::Urgent, true, f).await
+        self.scope(Level::Urgent, Until::FirstWrite, f).await
     }
 
-    /// Runs `f` as urgent work until it ends, writes included (a rollout's reconcile: a step's
-    /// or a roll-back's writes go ahead of resync reads too).
-    pub async fn rush<F: Future>(self: &Arc<Self>, f: F) -> F::Output {
-        self.scope(Level::Urgent, false, f).await
+    /// Runs `f` as urgent work until `until` (a rollout's reconcile: until its move's alias
+    /// write, so a step's or a roll-back's writes go ahead of resync reads too, and the reads
+    /// after it do not hold other moves back; the alarm poll: until it ends).
+    pub async fn rush<F: Future>(self: &Arc<Self>, until: Until, f: F) -> F::Output {
+        self.scope(Level::Urgent, until, f).await
     }
 
     /// Runs `f` as shared work (other callers wait on it) until its first write.
     pub async fn shared<F: Future>(self: &Arc<Self>, f: F) -> F::Output {
-        self.scope(Level::Shared, true, f).await
+        self.scope(Level::Shared, Until::FirstWrite, f).await
     }
 
     /// Runs `f` at `level`, or at the enclosing scope's when that is higher (work an urgent
     /// scope waits on is as urgent).
-    async fn scope<F: Future>(self: &Arc<Self>, level: Level, until_write: bool, f: F) -> F::Output {
+    async fn scope<F: Future>(self: &Arc<Self>, level: Level, until: Until, f: F) -> F::Output {
         let level = level.max(current());
         self.open[level as usize].fetch_add(1, Ordering::SeqCst);
         self.arrived.notify_waiters();
-        let token = Arc::new(Token { gate: self.clone(), level, until_write, open: AtomicBool::new(true) });
+        let token = Arc::new(Token { gate: self.clone(), level, until, open: AtomicBool::new(true) });
         let _finish = Finish(token.clone());
         URGENT.scope(token, f).await
     }
@@ -163,13 +178,13 @@ impl Gate {
         .await;
     }
 
-    /// After a write was sent: the current scope (if any) ends its urgency when it lasts until
-    /// its first write.
-    pub fn wrote(&self) {
-        let _ = URGENT.try_with(|t| {
-            if t.until_write {
-                t.finish()
-            }
+    /// After a write (`op`) was sent: the current scope (if any) ends its urgency when it lasts
+    /// until such a write.
+    pub fn wrote(&self, op: &'static str) {
+        let _ = URGENT.try_with(|t| match t.until {
+            Until::FirstWrite => t.finish(),
+            Until::Wrote(o) if o == op => t.finish(),
+            _ => {}
         });
     }
 }
@@ -246,7 +261,7 @@ mod tests {
             .urgent(async move {
                 g.permit(&l).await;
                 o.lock().unwrap().push("urgent");
-                g.wrote();
+                g.wrote("lambda:TagResource");
             })
             .await;
         normal.await.unwrap();
@@ -263,7 +278,7 @@ mod tests {
                 .urgent(async move {
                     g.permit(&l).await; // an urgent call does not wait for itself
                     wait.await.unwrap();
-                    g.wrote();
+                    g.wrote("lambda:TagResource");
                     std::future::pending::<()>().await; // still running, no longer urgent
                 })
                 .await
@@ -301,22 +316,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_rollouts_scope_stays_urgent_after_its_writes_and_an_edits_ends_at_its_first() {
+    async fn a_rollouts_scope_stays_urgent_until_its_alias_write_and_an_edits_ends_at_its_first() {
         let gate = Arc::new(Gate::default());
         let g = gate.clone();
         let levels = gate
-            .rush(async move {
+            .rush(Until::Wrote(ALIAS_WRITE), async move {
                 let before = current();
-                g.wrote();
-                (before, current())
+                g.wrote("lambda:TagResource"); // the marker
+                let marked = current();
+                g.wrote(ALIAS_WRITE);
+                (before, marked, current())
             })
             .await;
-        assert_eq!(levels, (Level::Urgent, Level::Urgent), "a step's second write goes ahead too");
+        assert_eq!(levels, (Level::Urgent, Level::Urgent, Level::Normal), "a step's alias write goes ahead too");
         let g = gate.clone();
         let levels = gate
             .urgent(async move {
                 let before = current();
-                g.wrote();
+                g.wrote("lambda:TagResource");
                 (before, current())
             })
             .await;
@@ -353,7 +370,7 @@ mod tests {
                 match level {
                     Level::Normal => calls.await,
                     Level::Shared => g.clone().shared(calls).await,
-                    Level::Urgent => g.clone().rush(calls).await,
+                    Level::Urgent => g.clone().rush(Until::End, calls).await,
                 }
             }));
         }

@@ -38,6 +38,14 @@ impl Previous {
     }
 }
 
+/// A reload: [`Previous::reloaded`]; and a removed manifest's function has no rollout move left.
+pub fn reloaded(ctx: &Ctx, r: &Reload, first: bool) {
+    ctx.previous.reloaded(&ctx.store.read().unwrap(), r, first);
+    for (key, _) in &r.removed {
+        ctx.rolling.set(key, false);
+    }
+}
+
 /// The kinds an edit may write on their own, ahead of the reconcile of every kind.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Kinds {

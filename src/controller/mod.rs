@@ -176,7 +176,7 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
         return;
     }
     *ctx.unavailable.lock().unwrap() = None;
-    ctx.previous.reloaded(&ctx.store.read().unwrap(), &r, !urgent);
+    first_write::reloaded(ctx, &r, !urgent);
     ctx.status.set_revision(crate::manifest::revision::revision(&ctx.opts.dir, &ctx.opts.revision));
     let interest = ctx.store.read().unwrap().interest();
     ctx.aws.keep_interest(&interest.keys().cloned().collect());

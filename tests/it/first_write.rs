@@ -95,3 +95,43 @@ async fn an_edit_of_an_alias_is_reconciled_whole_as_before() {
         "every kind is read before the first write: {calls:#?}"
     );
 }
+
+#[tokio::test]
+async fn an_edit_under_a_busy_resync_is_written_ahead_of_the_resync_calls_queued_before_it() {
+    let emu = Emulator::start();
+    let mut files = vec![];
+    for i in 0..6 {
+        emu.seed_function(&format!("busy-{i}"), 2);
+        let body = "  reservedConcurrency: 1\n  aliases:\n    live:\n      functionVersion: \"1\"\n";
+        let text = format!(
+            "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: busy-{i}\nspec:\n{body}"
+        );
+        files.push((format!("busy-{i}.yaml"), text));
+    }
+    emu.seed_function("edited", 2);
+    files.push(("edited.yaml".into(), doc("debug")));
+    let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
+    let dir = manifests(&files);
+    // One call a second: the first pass keeps every worker waiting at the limiter.
+    let _daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h", "--aws-rps", "1"]);
+    let busy = |r: &serde_json::Value| r["path"].as_str().unwrap_or("").contains("/functions/busy-");
+    eventually("the pass under way", MINUTE, || async { emu.requests().iter().filter(|r| busy(r)).count() >= 3 }).await;
+    let saved = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    std::fs::write(dir.path().join("edited.yaml"), doc("info")).unwrap();
+    let put = |r: &serde_json::Value| r["method"] == "PUT" && r["path"] == "/2015-03-31/functions/edited/configuration";
+    eventually("the edit's write", MINUTE, || async { emu.requests().iter().any(put) }).await;
+    let requests = emu.requests();
+    let written = requests.iter().find(|r| put(r)).unwrap()["t"].as_f64().unwrap();
+    let between: Vec<String> = requests
+        .iter()
+        .filter(|r| busy(r) && (saved..written).contains(&r["t"].as_f64().unwrap()))
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect();
+    // At most the call already holding the limiter's turn, and one granted while the file was
+    // being read; the other workers' queued calls wait (before, each edit call queued behind them).
+    assert!(between.len() <= 2, "resync calls went between the edit and its write: {between:#?}");
+    eventually("the pass continues after it", MINUTE, || async {
+        emu.requests().iter().any(|r| busy(r) && r["t"].as_f64().unwrap() > written)
+    })
+    .await;
+}
