@@ -133,17 +133,22 @@ impl Gate {
     }
 
     /// Takes a permit from `limiter`. Callers queue for it in turn (FIFO); a caller steps aside
-    /// while work of a higher level is open, for at most `MAX_HOLD` (the one waiting with the
-    /// turn when such work begins gives the turn up too). Urgent work may take the limiter's
-    /// last permits; other work leaves [`RESERVE`] of them for it.
+    /// while work of a higher level is open, for at most `MAX_HOLD` from when it first did (the
+    /// one waiting with the turn when such work begins gives the turn up too; a caller that has
+    /// long waited in line still steps aside). Urgent work may take the limiter's last permits;
+    /// other work leaves [`RESERVE`] of them for it.
     pub async fn permit(&self, limiter: &Bucket) {
         let level = current();
         let keep = if level == Level::Urgent { 0 } else { RESERVE };
-        let deadline = Instant::now() + MAX_HOLD;
+        let mut held_since: Option<Instant> = None;
         loop {
-            self.wait_clear(level, deadline).await;
+            if self.above(level) > 0 {
+                let since = *held_since.get_or_insert_with(Instant::now);
+                self.wait_clear(level, since + MAX_HOLD).await;
+            }
             let _turn = self.turn.lock().await;
-            if level == Level::Urgent || Instant::now() >= deadline {
+            let held_enough = held_since.is_some_and(|t| t.elapsed() >= MAX_HOLD);
+            if level == Level::Urgent || held_enough {
                 limiter.take(keep).await;
                 return;
             }
@@ -383,5 +388,37 @@ mod tests {
         }
         let order = order.lock().unwrap().clone();
         assert_eq!(order, ["urgent", "urgent", "urgent", "shared", "shared", "shared", "normal", "normal", "normal"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_waited_long_in_line_still_steps_aside_for_urgent_work() {
+        let (gate, limiter) = (Arc::new(Gate::default()), limiter(1));
+        gate.permit(&limiter).await; // empty: one permit a second from now
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut normal = Vec::new();
+        for _ in 0..4 {
+            let (g, l, o) = (gate.clone(), limiter.clone(), order.clone());
+            normal.push(tokio::spawn(async move {
+                g.permit(&l).await;
+                o.lock().unwrap().push("normal");
+            }));
+        }
+        // Longer than MAX_HOLD in line: two have had their permits, two still wait.
+        tokio::time::sleep(MAX_HOLD + Duration::from_millis(500)).await;
+        let before = order.lock().unwrap().len();
+        let (g, l, o) = (gate.clone(), limiter.clone(), order.clone());
+        g.clone()
+            .urgent(async move {
+                g.permit(&l).await;
+                o.lock().unwrap().push("urgent");
+                g.wrote("lambda:UpdateFunctionConfiguration");
+            })
+            .await;
+        for n in normal {
+            n.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        let urgent = order.iter().position(|x| *x == "urgent").unwrap();
+        assert!(urgent <= before + 1, "at most the turn's holder went first: {order:?} (before {before})");
     }
 }

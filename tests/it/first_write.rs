@@ -112,8 +112,10 @@ async fn an_edit_under_a_busy_resync_is_written_ahead_of_the_resync_calls_queued
     files.push(("edited.yaml".into(), doc("debug")));
     let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
     let dir = manifests(&files);
-    // One call a second: the first pass keeps every worker waiting at the limiter.
-    let _daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h", "--aws-rps", "1"]);
+    emu.clear_requests(); // the seeding's own
+                          // Two calls a second: the first pass keeps every worker waiting at the limiter, and the
+                          // edit's three calls fit in the 2 s a resync call steps aside for.
+    let _daemon = Daemon::start(&emu, path(&dir), &["--resync-interval", "1h", "--aws-rps", "2"]);
     let busy = |r: &serde_json::Value| r["path"].as_str().unwrap_or("").contains("/functions/busy-");
     eventually("the pass under way", MINUTE, || async { emu.requests().iter().filter(|r| busy(r)).count() >= 3 }).await;
     let saved = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
