@@ -176,6 +176,8 @@ def fleet(binary, n, rps, edits):
     em = Emulator()
     try:
         call(em.url + "/_ext/seed/role", "POST", {"account": OTHER, "name": "lambda-reconciler-target"})
+        # Setup only: seeding publishes right after each create (no Pending window to wait out).
+        call(em.url + "/_ext/config", "POST", {"create_pending_seconds": 0})
         scopes = [(None, r) for r in REGIONS] + [(ROLE, r) for r in REGIONS]
         plan = [(i, scopes[i % 4]) for i in range(n)]
         t0 = time.time()

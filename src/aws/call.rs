@@ -11,7 +11,6 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// How an AWS error should be handled: the one classification, made here, of every failed call.
 /// The retryable classes are retried inside the call (see [`RetryPolicy`]); what is left when the
@@ -253,7 +252,7 @@ pub fn is_read(op: &str) -> bool {
 #[derive(Clone)]
 pub struct Caller {
     rps: u32,
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    limiter: Option<Arc<super::bucket::Bucket>>,
     pub retry: RetryPolicy,
     pub stats: Arc<CallStats>,
     /// Urgent work (a manifest change) goes first at the limiter.
@@ -269,7 +268,7 @@ pub struct Caller {
 impl Caller {
     /// `rps == 0` disables the limiter.
     pub fn new(rps: u32, retry: RetryPolicy) -> Self {
-        let limiter = NonZeroU32::new(rps).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
+        let limiter = NonZeroU32::new(rps).map(|n| Arc::new(super::bucket::Bucket::per_second(n)));
         Caller {
             rps,
             limiter,
@@ -303,7 +302,7 @@ impl Caller {
         F: Future + Send + 'a,
     {
         if self.shared_urgent.load(std::sync::atomic::Ordering::Relaxed) {
-            Box::pin(self.gate.urgent(f))
+            Box::pin(self.gate.shared(f))
         } else {
             Box::pin(f)
         }
@@ -372,7 +371,7 @@ impl Caller {
                 return Err(AwsError::fenced(op));
             }
             if limited && write {
-                self.gate.wrote();
+                self.gate.wrote(op);
             }
             let err = match result {
                 Ok(v) => {

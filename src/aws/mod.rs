@@ -1,6 +1,7 @@
 //! The AWS edge: SDK clients narrowed to domain types, the rate limiter and retries. SDK types
 //! never leave this module.
 
+pub mod bucket;
 pub mod call;
 pub mod cloudwatch;
 pub mod fence;

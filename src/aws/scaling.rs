@@ -100,6 +100,18 @@ impl Scaling {
             return self.read(ids).await;
         }
         let wrote = self.wrote.lock().unwrap().get(function).copied();
+        if super::priority::is_urgent() {
+            // Urgent work never waits for a refresh: the snapshot when it serves, else its own targets.
+            if let Ok(mut cache) = self.cache.try_lock() {
+                if cache.fresh.decide(function, wrote) == Decision::Use {
+                    return Ok(ids
+                        .iter()
+                        .filter_map(|id| cache.targets.get(id).map(|s| (id.clone(), s.clone())))
+                        .collect());
+                }
+            }
+            return self.read(ids).await;
+        }
         let mut cache = self.cache.lock().await;
         match cache.fresh.decide(function, wrote) {
             Decision::Use => {}

@@ -1,4 +1,4 @@
-//! One region's snapshot of the values manifests take from outside git (SSM parameters, Secrets Manager secrets): read once per resync for every function, and a function's new references on their own.
+//! One region's snapshot of the values manifests take from outside git (SSM parameters, Secrets Manager secrets): read once per resync for every function, and a function's new references on their own; urgent work never waits for a refresh.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -73,6 +73,20 @@ impl<R: Clone + Ord + Send + Sync> Values<R> {
         if refs.is_empty() {
             return Ok(BTreeMap::new());
         }
+        let pick = |values: &BTreeMap<String, Parameter>| -> BTreeMap<String, Parameter> {
+            values.iter().filter(|(k, _)| out.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        if super::priority::is_urgent() {
+            // Urgent work (an edit) never waits for a refresh: the snapshot when it serves as it
+            // is, else this function's own references, read directly (and not kept).
+            if let Ok(mut cache) = self.cache.try_lock() {
+                let all_read = refs.iter().all(|r| cache.read.contains(&(self.key)(r)));
+                if all_read && cache.fresh.decide(consumer, None) == Decision::Use {
+                    return Ok(pick(&cache.values));
+                }
+            }
+            return Ok(pick(&some(refs.to_vec()).await?));
+        }
         let mut cache = self.cache.lock().await;
         if cache.fresh.decide(consumer, None) == Decision::Refresh {
             let started = Instant::now();
@@ -90,7 +104,7 @@ impl<R: Clone + Ord + Send + Sync> Values<R> {
             cache.values.extend(found);
             cache.read.extend(keys);
         }
-        Ok(cache.values.iter().filter(|(k, _)| out.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(pick(&cache.values))
     }
 }
 
@@ -120,5 +134,81 @@ mod tests {
         let cache = values.cache.lock().await;
         assert!(!cache.values.contains_key("/app/b"), "the secret of a reference no manifest names is dropped");
         assert!(!cache.read.contains("/app/b"));
+    }
+
+    type Read = Result<(BTreeMap<String, Parameter>, HashSet<String>), AwsError>;
+
+    fn region(every: &[String]) -> Read {
+        let read: HashSet<String> = every.iter().cloned().collect();
+        Ok((every.iter().map(|k| (k.clone(), parameter("snapshot"))).collect(), read))
+    }
+
+    /// Resolves `refs` for `consumer` as urgent work; (values, references read on their own).
+    async fn urgent(values: &Values<String>, consumer: &str, refs: &[String]) -> (BTreeMap<String, Parameter>, usize) {
+        let caller = Caller::new(0, Default::default());
+        let out: HashSet<String> = refs.iter().cloned().collect();
+        let direct = Arc::new(Mutex::new(0));
+        let d = direct.clone();
+        let some = move |missing: Vec<String>| async move {
+            *d.lock().unwrap() += missing.len();
+            Ok(missing.iter().map(|k| (k.clone(), parameter("direct"))).collect())
+        };
+        let all = |every: Vec<String>| async move { region(&every) };
+        let gate = caller.gate.clone();
+        let got = gate.urgent(values.resolve((&caller, consumer), refs, &out, all, some)).await.unwrap();
+        let n = *direct.lock().unwrap();
+        (got, n)
+    }
+
+    #[tokio::test]
+    async fn an_edit_does_not_wait_for_a_refresh_under_way_and_reads_its_own_references() {
+        let values: Values<String> = Values::new(Duration::from_secs(3600), String::clone);
+        let refs = vec!["/app/a".to_string()];
+        values.set_wanted(refs.clone());
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let v = values.clone();
+        let r = refs.clone();
+        let refresh = tokio::spawn(async move {
+            let caller = Caller::new(0, Default::default());
+            let out: HashSet<String> = r.iter().cloned().collect();
+            let all = |every: Vec<String>| async move {
+                started_tx.send(()).unwrap();
+                hold.await.unwrap(); // a refresh that takes its time
+                region(&every)
+            };
+            let none = |_: Vec<String>| async { Ok(BTreeMap::new()) };
+            v.resolve((&caller, "resync"), &r, &out, all, none).await.unwrap()
+        });
+        started.await.unwrap();
+        // Bounded only so that a regression fails instead of hanging: the refresh never ends first.
+        let edit = tokio::time::timeout(Duration::from_secs(30), urgent(&values, "edited", &refs));
+        let (got, direct) = edit.await.expect("the edit waited for the refresh");
+        assert_eq!((got["/app/a"].value.as_str(), direct), ("direct", 1), "read its own, not waited");
+        release.send(()).unwrap();
+        assert_eq!(refresh.await.unwrap()["/app/a"].value, "snapshot");
+    }
+
+    #[tokio::test]
+    async fn an_edit_uses_a_snapshot_that_serves_and_reads_its_own_part_of_a_stale_one() {
+        let values: Values<String> = Values::new(Duration::from_secs(3600), String::clone);
+        let refs = vec!["/app/a".to_string()];
+        values.set_wanted(refs.clone());
+        let (got, direct) = urgent(&values, "edited", &refs).await;
+        assert_eq!((got["/app/a"].value.as_str(), direct), ("direct", 1), "no snapshot yet: no region read");
+        let caller = Caller::new(0, Default::default());
+        let out: HashSet<String> = refs.iter().cloned().collect();
+        let none = |_: Vec<String>| async { Ok(BTreeMap::new()) };
+        let all = |every: Vec<String>| async move { region(&every) };
+        values.resolve((&caller, "resync"), &refs, &out, all, none).await.unwrap();
+        let (got, direct) = urgent(&values, "edited", &refs).await;
+        assert_eq!((got["/app/a"].value.as_str(), direct), ("snapshot", 0), "the young snapshot serves");
+        let stale: Values<String> = Values::new(Duration::ZERO, String::clone);
+        stale.set_wanted(refs.clone());
+        let all = |every: Vec<String>| async move { region(&every) };
+        let none = |_: Vec<String>| async { Ok(BTreeMap::new()) };
+        stale.resolve((&caller, "edited"), &refs, &out, all, none).await.unwrap();
+        let (got, direct) = urgent(&stale, "edited", &refs).await;
+        assert_eq!((got["/app/a"].value.as_str(), direct), ("direct", 1), "past its bound: not served");
     }
 }

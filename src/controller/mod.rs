@@ -4,11 +4,13 @@
 pub mod balance;
 pub mod decide;
 pub mod events;
+pub mod first_write;
 mod judge;
 pub mod lease;
 mod panics;
 pub mod queue;
 pub mod rollouts;
+pub mod rush;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
@@ -93,6 +95,10 @@ pub struct Ctx {
     /// Release members to reconcile at once: another member of their release finished or
     /// rolled back (bounded by the members of the releases).
     pub release_kicks: Mutex<BTreeSet<FunctionKey>>,
+    /// The manifest each key was last reconciled with: an edit writes what it changed first.
+    pub previous: first_write::Previous,
+    /// The functions with a rollout move pending: their reconciles are urgent until they end.
+    pub rolling: rush::Rolling,
 }
 
 /// The shards (`--shards`, by account-region) this replica holds the lease of: it reconciles
@@ -173,6 +179,7 @@ fn handle(ctx: &Ctx, queue: Option<&Arc<Queue<FunctionKey>>>, r: Reload, urgent:
         return;
     }
     *ctx.unavailable.lock().unwrap() = None;
+    first_write::reloaded(ctx, &r, !urgent);
     ctx.status.set_revision(crate::manifest::revision::revision(&ctx.opts.dir, &ctx.opts.revision));
     let interest = ctx.store.read().unwrap().interest();
     ctx.aws.keep_interest(&interest.keys().cloned().collect());
@@ -326,6 +333,8 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         judge_alerted: Mutex::default(),
         shards: Shards::new(shards),
         release_kicks: Mutex::default(),
+        previous: Default::default(),
+        rolling: Default::default(),
     });
     let first = ctx.store.write().unwrap().reload();
     if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() && replicas.is_none() {

@@ -21,6 +21,8 @@ struct State<K> {
     dirty: HashSet<K>,
     /// Keys added first (manifest changes) not yet handed out.
     urgent: HashSet<K>,
+    /// Delayed keys that go first when due (a rollout's next move).
+    first_when_due: HashSet<K>,
     /// Delayed adds: one timer entry per key (the earliest wins).
     delays: DelayQueue<K>,
     delayed: HashMap<K, delay_queue::Key>,
@@ -45,6 +47,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
                 running: HashSet::new(),
                 dirty: HashSet::new(),
                 urgent: HashSet::new(),
+                first_when_due: HashSet::new(),
                 delays: DelayQueue::new(),
                 delayed: HashMap::new(),
                 closed: false,
@@ -68,7 +71,8 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
                     Poll::Ready(Some(expired)) => {
                         let key = expired.into_inner();
                         s.delayed.remove(&key);
-                        Poll::Ready(Some(key))
+                        let first = s.first_when_due.remove(&key);
+                        Poll::Ready(Some((key, first)))
                     }
                     // Empty or not yet due: an insert, reset or close wakes this task.
                     _ => Poll::Pending,
@@ -76,7 +80,8 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
             })
             .await;
             match due {
-                Some(key) => self.add(key),
+                Some((key, true)) => self.add_first(key),
+                Some((key, false)) => self.add(key),
                 None => return,
             }
         }
@@ -96,6 +101,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         let mut s = self.state.lock().unwrap();
         if let Some(timer) = s.delayed.remove(&key) {
             s.delays.remove(&timer);
+            s.first_when_due.remove(&key);
         }
         if s.closed {
             return;
@@ -140,6 +146,16 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
                 let timer = s.delays.insert_at(key.clone(), at);
                 s.delayed.insert(key, timer);
             }
+        }
+    }
+
+    /// [`Queue::add_after`], and when due the key goes first (a rollout's next move: it does not
+    /// wait behind a resync pass's keys, and the urgent lane may take it).
+    pub fn add_after_first(&self, key: K, delay: Duration) {
+        self.add_after(key.clone(), delay);
+        let mut s = self.state.lock().unwrap();
+        if s.delayed.contains_key(&key) {
+            s.first_when_due.insert(key);
         }
     }
 
@@ -212,6 +228,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> Queue<K> {
         s.closed = true;
         // Wakes the delay driver (it sees `closed`) and drops the pending timers.
         s.delays.clear();
+        s.first_when_due.clear();
         drop(s);
         self.notify.notify_waiters();
         self.urgent_notify.notify_waiters();
@@ -328,5 +345,20 @@ mod tests {
         tokio::task::yield_now().await;
         q.close();
         assert_eq!(waiter.await.unwrap(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delayed_key_added_to_go_first_is_handed_out_ahead_of_waiting_keys_and_to_the_urgent_lane() {
+        let q = Queue::new();
+        q.add_after_first("step", Duration::from_secs(3));
+        q.add_after("resync", Duration::from_secs(3));
+        for k in ["r1", "r2", "r3"] {
+            q.add(k);
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(q.next_urgent().await, Some("step"), "first, and the urgent lane's");
+        assert!(q.take_urgent(&"step"));
+        assert_eq!(q.next().await, Some("r1"));
+        assert_eq!(q.depth(), 3, "the plain delayed key went to the back: r2, r3, resync");
     }
 }

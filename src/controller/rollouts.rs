@@ -136,7 +136,14 @@ pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: D
         }
         for scope in scopes {
             // Fresh for two polls: one late poll does not send every rollout to read its own.
-            let firing = match ctx.aws.clients(scope.0.as_deref(), &scope.1).alarms.poll(every * 2).await {
+            // Urgent: an alarm read late is a roll-back made late.
+            let clients = ctx.aws.clients(scope.0.as_deref(), &scope.1);
+            let firing = match clients
+                .caller
+                .gate
+                .rush(crate::aws::priority::Until::End, clients.alarms.poll(every * 2))
+                .await
+            {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::warn!(region = %scope.1, role = scope.0.as_deref().unwrap_or("own"), error = %e, "reading alarms in ALARM failed");

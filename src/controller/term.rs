@@ -179,16 +179,25 @@ async fn worker(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, lane: Lane) {
             queue.done(&key);
             continue;
         }
-        let next = if queue.take_urgent(&key) {
-            let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
-            gate.urgent(worker::run(&ctx, &key)).await
+        let edited = queue.take_urgent(&key);
+        let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
+        // A rollout's move is urgent until its alias write (a step's, a roll-back's); a manifest
+        // change until its first write.
+        // Boxed once: the reconcile is a large future, kept off the worker's stack.
+        let run = Box::pin(worker::run(&ctx, &key));
+        let next = if ctx.rolling.contains(&key) {
+            gate.rush(crate::aws::priority::Until::Wrote(crate::aws::priority::ALIAS_WRITE), run).await
+        } else if edited {
+            gate.urgent(run).await
         } else {
-            worker::run(&ctx, &key).await
+            run.await
         };
         queue.done(&key);
         rollouts::take_kicks(&ctx, &queue);
         match next {
             Next::Resync => queue.add_after(key, jittered(ctx.opts.resync)),
+            // A rollout's next move goes first when due (not behind a resync pass's keys).
+            Next::After(d) if ctx.rolling.contains(&key) => queue.add_after_first(key, d),
             Next::After(d) => queue.add_after(key, d),
             Next::Forget => {}
         }

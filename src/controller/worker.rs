@@ -195,10 +195,15 @@ fn sync_state(plan: &FunctionPlan, applied: bool) -> SyncState {
 }
 
 async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> Outcome {
+    let before = ctx.previous.swap(key, m);
     let d = match resolve(ctx, key, m).await {
         Ok(d) => d,
         Err(e) => return failed(e, &BTreeSet::new()),
     };
+    // Boxed: a second observe-and-apply kept off the reconcile's stack.
+    if let Err(e) = Box::pin(super::first_write::write_first(ctx, key, (before.as_ref(), m), &d)).await {
+        return failed(e.into(), &d.secrets());
+    }
     match sync(ctx, key, m, &d).await {
         Ok(last) => {
             rollouts::track(ctx, key, &d, &last);
@@ -206,6 +211,7 @@ async fn reconcile_manifest(ctx: &Arc<Ctx>, key: &FunctionKey, m: &Manifest) -> 
                 super::judge::track(ctx, key, &d.manifest, &last);
             }
             let wake = rollouts::wake(&last, ctx.opts.dry_run);
+            ctx.rolling.set(key, wake.is_some());
             match (last.error, wake) {
                 (Some(error), _) => Outcome::PlanError(error),
                 (None, Some(after)) => Outcome::Rolling(after),
