@@ -2,12 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod policies;
+
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
 use crate::desired::Desired;
 use crate::types::{
     AlarmState, AliasState, AppliedGeneration, Deployment, FunctionState, InvokeConfig, MappingState, PcState,
-    Permission, Phase, PublishPolicy, ScalingState, Settings, VersionConfig, PERMISSION_SID_PREFIX,
+    Permission, Phase, PublishPolicy, ScalingState, Settings, VersionConfig,
 };
 
 /// The live configuration of one function. Maps are empty for kinds that were not read.
@@ -23,8 +25,9 @@ pub struct Observed {
     /// Event source mappings on the qualifiers the manifest's mappings name (and the function).
     pub mappings: Vec<MappingState>,
     /// Statements the controller owns (id `lambda-reconciler-…`), by qualifier ("" = the
-    /// unqualified function) then statement id; read for the unqualified function, the listed
-    /// aliases and the qualifiers the statements name.
+    /// unqualified function) then statement id; read for the qualifiers the statements name, and
+    /// for the unqualified function and the listed aliases only when the generation tag is not
+    /// the manifest's (observed/policies.rs).
     pub policies: BTreeMap<String, BTreeMap<String, Permission>>,
     /// The deployments' alarms that exist, with their state (read only while a rollout may move).
     pub alarms: BTreeMap<String, AlarmState>,
@@ -65,15 +68,9 @@ pub struct Needs {
 
 pub fn needs(d: &Desired) -> Needs {
     let any = |f: &dyn Fn(&crate::desired::DesiredAlias) -> bool| d.aliases.values().any(f);
-    // With permissions managed: the unqualified function's policy, each listed alias's, and
-    // each qualifier a statement names (where an owned statement the manifest dropped can be).
-    let policies: BTreeSet<String> = match &d.permissions {
-        None => BTreeSet::new(),
-        Some(p) => std::iter::once(String::new())
-            .chain(d.aliases.keys().cloned())
-            .chain(p.keys().map(|(q, _)| q.clone()))
-            .collect(),
-    };
+    // With permissions managed: each qualifier a statement names; the others where an owned
+    // statement the manifest dropped can be are read once the generation tag is known (policies.rs).
+    let policies = policies::named(d);
     // Mappings: the qualifiers the manifest's mappings name; with prune also the unqualified
     // function and each listed alias (where an unlisted mapping to delete can be).
     let mappings: BTreeSet<String> = match &d.mappings {
@@ -85,7 +82,7 @@ pub fn needs(d: &Desired) -> Needs {
     };
     Needs {
         mappings: mappings.into_iter().collect(),
-        policies: policies.into_iter().collect(),
+        policies,
         // A URL on an alias needs to know whether the alias is live (or created by this plan).
         aliases: !d.aliases.is_empty()
             || d.prune
@@ -109,7 +106,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         when(n.provisioned, || c.lambda.list_provisioned_concurrency(f)),
         when(n.invoke_configs, || c.lambda.list_event_invoke_configs(f)),
         when(own_scaling, || read_scaling(c, d, declared_scaling(d))),
-        read_policies(c, f, &n.policies),
+        policies::read(c, f, &n.policies),
         when(!n.mappings.is_empty(), || c.lambda.list_mappings(f, &n.mappings)),
         when(d.configs.manages_any(), || c.lambda.read_configs(f, &d.configs)),
     );
@@ -124,6 +121,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
             (t.generation, t.markers, t.published, t.sensitive_env);
         (f.code, f.user_tags, f.created_by) = (t.code, t.user_tags, t.created_by);
     }
+    let dropped = policies::dropped(d, &function);
     let mut o = Observed {
         function: Some(function),
         aliases: aliases?,
@@ -142,6 +140,7 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         configs: configs?,
         urls: BTreeMap::new(),
     };
+    o.policies.extend(policies::read(c, f, &dropped).await?);
     if let Some(urls) = &d.function_urls {
         let qualifiers: Vec<String> = urls.keys().cloned().collect();
         o.urls = c.lambda.read_urls(f, &qualifiers, urls.is_empty()).await?;
@@ -278,21 +277,6 @@ async fn read_rollout_inputs(c: &RegionClients, d: &Desired, o: &mut Observed) -
         o.hooks.insert(h, exists);
     }
     Ok(())
-}
-
-/// The owned statements of each qualifier's resource policy.
-async fn read_policies(
-    c: &RegionClients,
-    f: &str,
-    qualifiers: &[String],
-) -> Result<BTreeMap<String, BTreeMap<String, Permission>>, AwsError> {
-    let mut out = BTreeMap::new();
-    for q in qualifiers {
-        let all = c.lambda.get_policy(f, Some(q.as_str()).filter(|q| !q.is_empty())).await?;
-        let owned = all.into_iter().filter(|(sid, _)| sid.starts_with(PERMISSION_SID_PREFIX)).collect();
-        out.insert(q.clone(), owned);
-    }
-    Ok(out)
 }
 
 /// Runs `read` when `needed`; else nothing was read (an empty value).

@@ -73,8 +73,10 @@ impl<R: Clone + Ord + Send + Sync> Values<R> {
         if refs.is_empty() {
             return Ok(BTreeMap::new());
         }
+        // Looked up by the function's own keys: walking the region's whole snapshot for each
+        // function made a resync quadratic in the number of functions.
         let pick = |values: &BTreeMap<String, Parameter>| -> BTreeMap<String, Parameter> {
-            values.iter().filter(|(k, _)| out.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+            out.iter().filter_map(|k| Some((k.clone(), values.get(k)?.clone()))).collect()
         };
         if super::priority::is_urgent() {
             // Urgent work (an edit) never waits for a refresh: the snapshot when it serves as it

@@ -26,6 +26,7 @@ mod mappings;
 mod markdown;
 mod permissions;
 mod policies;
+mod policy_reads;
 mod progress;
 mod property;
 mod publish;
