@@ -79,7 +79,7 @@ async fn a_new_version_whose_dead_letter_errors_pass_their_limit_is_rolled_back(
     publish(&emu, F, "2", 100, 1, 100.0).await;
     put(&emu, "AWS/Lambda", "DeadLetterErrors", dims(F, "1"), 40.0).await;
     put(&emu, "AWS/Lambda", "DeadLetterErrors", dims(F, "2"), 9.0).await;
-    eventually("the roll back", Duration::from_secs(30), || async {
+    eventually("the roll back", Duration::from_secs(60), || async {
         live(&emu).await == ("1".into(), BTreeMap::new())
     })
     .await;
@@ -104,7 +104,7 @@ async fn a_user_query_over_its_limit_rolls_a_new_version_back_reading_each_versi
     publish(&emu, F, "2", 100, 1, 100.0).await;
     let app = |v: &str| vec![dim("Service", F), dim("Version", v)];
     put(&emu, "App", "PaymentFailures", app("1"), 10.0).await;
-    eventually("passing with the new version's no failures", Duration::from_secs(30), || async {
+    eventually("passing with the new version's no failures", Duration::from_secs(60), || async {
         let judge = &daemon.manifest(F)["rollouts"][0]["judge"];
         judge["verdict"] == "Pass" && judge["numbers"]["extra"][0]["old"] == 10.0
     })
@@ -113,7 +113,7 @@ async fn a_user_query_over_its_limit_rolls_a_new_version_back_reading_each_versi
     assert_eq!(judge["measures"], serde_json::json!(["payment failures"]), "{judge}");
     assert_eq!(judge["numbers"]["extra"][0]["new"], serde_json::Value::Null, "{judge}");
     put(&emu, "App", "PaymentFailures", app("2"), 50.0).await;
-    eventually("the roll back", Duration::from_secs(30), || async {
+    eventually("the roll back", Duration::from_secs(60), || async {
         live(&emu).await == ("1".into(), BTreeMap::new())
     })
     .await;
