@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::super::rollout::{MarkerWrite, Move, Rollout};
+use super::super::rollout_tests::observed;
 use super::super::{plan, FunctionPlan};
 use crate::desired::{build, releases, Desired};
 use crate::manifest::load_file;
-use crate::observed::Observed;
 use crate::types::*;
 
 const T0: i64 = 1_800_000_000_000;
@@ -34,26 +34,6 @@ fn member(me: usize, states: [PeerState; 3], extra: &str) -> Desired {
     d.releases = releases(&ms[me], &all, None);
     d.releases.get_mut("live").unwrap().peers = states.to_vec();
     d
-}
-
-fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now: i64) -> Observed {
-    let f = FunctionState {
-        arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
-        markers: marker.into_iter().map(|m| ("live".to_string(), m)).collect(),
-        ..super::super::tests::function()
-    };
-    let alias = AliasState {
-        function_version: version.into(),
-        description: String::new(),
-        routing: routing.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-    };
-    Observed {
-        function: Some(f),
-        aliases: BTreeMap::from([("live".to_string(), alias)]),
-        alarms: BTreeMap::from([("errors".to_string(), AlarmState::Ok)]),
-        now_ms: now,
-        ..Observed::default()
-    }
 }
 
 fn release_id(d: &Desired) -> String {

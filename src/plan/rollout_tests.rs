@@ -22,7 +22,7 @@ fn desired(deployment: &str) -> Desired {
 
 const STEPS: &str = "{steps: [{weight: 10, pause: 1m}, {weight: 50, pause: 2m}], alarms: [errors]}";
 
-fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now: i64) -> Observed {
+pub(super) fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Marker>, now: i64) -> Observed {
     let f = FunctionState {
         arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
         markers: marker.into_iter().map(|m| ("live".to_string(), m)).collect(),

@@ -74,11 +74,7 @@ fn function(member: &str) -> &'static str {
 /// A Lambda client per member (by manifest name).
 async fn clients(emu: &Emulator, role: &str) -> HashMap<&'static str, aws_sdk_lambda::Client> {
     let sdk = emu.sdk().await;
-    let in_region = |r: &str| {
-        let conf =
-            aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(r.to_string()));
-        aws_sdk_lambda::Client::from_conf(conf.build())
-    };
+    let in_region = |r: &str| client_in(&sdk, r);
     HashMap::from([
         ("shop-eu", in_region(WAVE1)),
         ("shop-usw", in_region(WAVE2)),
@@ -124,6 +120,22 @@ async fn markers(r: &Release) -> HashMap<&'static str, HashMap<String, String>> 
         out.insert(name, fields);
     }
     out
+}
+
+/// A Lambda client of the tests' account in `region`.
+fn client_in(sdk: &aws_config::SdkConfig, region: &str) -> aws_sdk_lambda::Client {
+    let conf =
+        aws_sdk_lambda::config::Builder::from(sdk).region(aws_sdk_lambda::config::Region::new(region.to_string()));
+    aws_sdk_lambda::Client::from_conf(conf.build())
+}
+
+/// `shop` with `versions` published versions in each of `regions`, its alias `live` on 1.
+async fn seed_in<const N: usize>(emu: &Emulator, sdk: &aws_config::SdkConfig, regions: [&str; N], versions: u32) {
+    for region in regions {
+        let body = format!(r#"{{"region":"{region}","name":"{F}","versions":{versions}}}"#);
+        assert_eq!(emu.admin("POST", "/_ext/seed/function", &body).0, 200);
+        client_in(sdk, region).create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
+    }
 }
 
 /// The rollout marker tag of `f`'s alias `live`, if any.
@@ -274,16 +286,8 @@ async fn a_kill_9_between_waves_resumes_from_the_markers_and_counts_the_bake_fro
 async fn in_a_second_release_a_blocked_first_wave_still_holds_the_second() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let in_region = |r: &str| {
-        let conf =
-            aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(r.to_string()));
-        aws_sdk_lambda::Client::from_conf(conf.build())
-    };
-    for region in [REGION, WAVE2] {
-        let body = format!(r#"{{"region":"{region}","name":"{F}","versions":3}}"#);
-        assert_eq!(emu.admin("POST", "/_ext/seed/function", &body).0, 200);
-        in_region(region).create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
-    }
+    let in_region = |r: &str| client_in(&sdk, r);
+    seed_in(&emu, &sdk, [REGION, WAVE2], 3).await;
     emu.put_alarm("first-errors").await;
     emu.set_alarm("first-errors", "OK").await;
     let write = |dir: &std::path::Path, v: &str| {
@@ -327,16 +331,8 @@ async fn in_a_second_release_a_blocked_first_wave_still_holds_the_second() {
 async fn apply_leaves_a_later_wave_queued_behind_a_first_wave_that_cannot_start_instead_of_waiting_forever() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let in_region = |r: &str| {
-        let conf =
-            aws_sdk_lambda::config::Builder::from(&sdk).region(aws_sdk_lambda::config::Region::new(r.to_string()));
-        aws_sdk_lambda::Client::from_conf(conf.build())
-    };
-    for region in [REGION, WAVE2] {
-        let body = format!(r#"{{"region":"{region}","name":"{F}","versions":2}}"#);
-        assert_eq!(emu.admin("POST", "/_ext/seed/function", &body).0, 200);
-        in_region(region).create_alias().function_name(F).name("live").function_version("1").send().await.unwrap();
-    }
+    let in_region = |r: &str| client_in(&sdk, r);
+    seed_in(&emu, &sdk, [REGION, WAVE2], 2).await;
     // The first wave names an alarm that does not exist: its rollout cannot start.
     let one = member("shop-first", REGION, None, 1, "steps: [{weight: 10, pause: 1s}], alarms: [missing-alarm]");
     let two = member("shop-second", WAVE2, None, 2, "steps: [{weight: 10, pause: 1s}]");
