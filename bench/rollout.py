@@ -1,7 +1,7 @@
 """Rollout benchmark: how fast the daemon acts on a rollout, against the emulator.
 
-  * step latency: from the end of a step's pause (the time in the rollout marker plus the pause)
-    to the UpdateAlias that sets the next weight;
+  * step latency: from the end of a step's pause (the UpdateAlias that set its weight plus the
+    pause) to the UpdateAlias that sets the next weight;
   * alarm to restore: from SetAlarmState(ALARM) returning to the UpdateAlias that puts the alias
     back on its old version;
   * alarm polling: DescribeAlarms calls per poll and region while N rollouts are in flight;
@@ -75,24 +75,6 @@ def alias_writes(reqs, fn):
     return out
 
 
-def markers(reqs, fn):
-    """(phase, step, since seconds) of each rollout marker written on fn: at the end of the alias
-    description in an UpdateAlias (or, as before, a function tag)."""
-    out = []
-    for r in reqs:
-        value = None
-        if r["method"] == "PUT" and r["path"].endswith(f"/functions/{fn}/aliases/live"):
-            d = json.loads(r["body"] or "{}").get("Description") or ""
-            if "[rollout " in d and d.endswith("]"):
-                value = d[d.rindex("[rollout ") + len("[rollout "):-1]
-        elif r["method"] == "POST" and "/tags/" in r["path"] and r["path"].endswith(f"function:{fn}"):
-            value = (json.loads(r["body"] or "{}").get("Tags") or {}).get(TAG)
-        if value:
-            fields = dict(kv.split("=", 1) for kv in value.split(" ") if "=" in kv)
-            out.append((fields.get("phase"), int(fields.get("step", -1)), int(fields["at"]) / 1000))
-    return out
-
-
 def alarms(em, binary, env, n):
     """The alarm figures with `n` rollouts held by alarms."""
     d = tempfile.mkdtemp(prefix="lr-bench-rollout-")
@@ -142,13 +124,15 @@ def alarms(em, binary, env, n):
         step_delays, restore = [], []
         for i in range(n):
             fn = name(i)
-            writes, marks = alias_writes(reqs, fn), markers(reqs, fn)
-            for phase, step, since in marks:
-                if phase == "shift" and step < 2:
-                    due = since + PAUSE_S
-                    nxt = [t for t, _, w in writes if w is not None and abs(w - (step + 2) / 10) < 1e-9]
-                    if nxt:
-                        step_delays.append(nxt[0] - due)
+            writes = alias_writes(reqs, fn)
+            # A step is its alias write: the pause of step k (10 %, 20 %) ends PAUSE_S after the
+            # write that set its weight (the controller counts from when that write returned, a
+            # few ms later, so this slightly overstates the delay), and step k+1's write follows.
+            for step in (1, 2):
+                began = [t for t, _, w in writes if w is not None and abs(w - step / 10) < 1e-9]
+                nxt = [t for t, _, w in writes if w is not None and abs(w - (step + 1) / 10) < 1e-9]
+                if began and nxt:
+                    step_delays.append(nxt[0] - (began[0] + PAUSE_S))
             back = [t for t, v, w in writes if v == "1" and w is None]
             restore.append(back[0] - fired[fn])
         polls = [r for r in reqs if r["path"].endswith("/operation/DescribeAlarms")

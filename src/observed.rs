@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 mod policies;
+pub mod seen;
 
 use crate::aws::scaling::resource_id;
 use crate::aws::{AwsError, RegionClients};
@@ -52,6 +53,9 @@ pub struct Observed {
     /// read only when `functionUrls` is managed: the listed qualifiers (with `null`/`{}`, every
     /// URL's and the unqualified function's).
     pub urls: BTreeMap<String, crate::types::UrlState>,
+    /// When this process first saw each marked alias at its version and weights (`seen.rs`): the
+    /// start of a step the marker does not record.
+    pub seen: BTreeMap<String, i64>,
 }
 
 /// Which kinds a desired state manages (and so which reads are needed).
@@ -139,7 +143,9 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         now_ms: crate::types::now_ms(),
         configs: configs?,
         urls: BTreeMap::new(),
+        seen: BTreeMap::new(),
     };
+    o.seen = first_seen(&o);
     o.policies.extend(policies::read(c, f, &dropped).await?);
     if let Some(urls) = &d.function_urls {
         let qualifiers: Vec<String> = urls.keys().cloned().collect();
@@ -157,6 +163,16 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
     o.versions = read_versions(c, &d, &o).await?;
     read_rollout_inputs(c, &d, &mut o).await?;
     Ok(o)
+}
+
+/// When this process first saw each marked alias as it is now.
+fn first_seen(o: &Observed) -> BTreeMap<String, i64> {
+    let Some(f) = &o.function else { return BTreeMap::new() };
+    let live = |(name, m): (&String, &crate::types::Marker)| {
+        let a = o.aliases.get(name)?;
+        Some((name.clone(), seen::since(&f.arn, name, m, a, o.now_ms)))
+    };
+    f.markers.iter().filter_map(live).collect()
 }
 
 /// The configurations of the versions weighted rollouts involve: each alias's live version, its
@@ -233,10 +249,13 @@ pub fn judged_subjects(d: &Desired, o: &Observed) -> Vec<(String, crate::types::
     let Some(f) = &o.function else { return vec![] };
     let mut out = vec![];
     for (name, dep) in moving(d, o) {
-        let (Some(a), Some(m)) = (&dep.analysis, f.markers.get(name)) else { continue };
+        let (Some(a), Some(m), Some(cur)) = (&dep.analysis, f.markers.get(name), o.aliases.get(name)) else { continue };
+        // The step the alias's weight shows, begun when the planner counts it (the same subject).
+        let seen = o.seen.get(name).copied().unwrap_or(o.now_ms);
+        let m = m.effective(&dep.steps, &cur.function_version, &cur.routing, seen);
         if matches!(m.phase, crate::types::Phase::Shifting { .. }) && m.to == d.aliases[name.as_str()].function_version
         {
-            out.push((name.clone(), crate::types::Subject::of(&d.key.name, name, m, a, o.now_ms)));
+            out.push((name.clone(), crate::types::Subject::of(&d.key.name, name, &m, a, o.now_ms)));
         }
     }
     out

@@ -200,8 +200,9 @@ pub async fn drive(
         events.extend(milestones(&r));
         writes += 1;
         match (moved, &r.mv) {
-            // A step: plan on the state it wrote (a finish or a roll back reads the world again).
-            (Moved::Done, Move::Write { marker: marker @ MarkerWrite::Set(m), alias }) if m.active() => {
+            // A plain write (a step, a roll back, a finish): plan on the state it wrote; only a
+            // plan that would move again reads the world first (after a hook it is read again).
+            (Moved::Done, Move::Write { marker, alias }) => {
                 written(&mut o, &r.alias, marker, alias.as_ref());
                 last = plan::plan(d, &o);
                 fresh = false;
@@ -234,21 +235,24 @@ pub async fn drive(
 }
 
 /// `o` as a plain rollout write left it: the marker (its phase stamped now, never earlier than
-/// the write did) and the alias's version and routing.
+/// the write did), the alias's version and routing, and when this process saw the alias so (a
+/// step's start, which only the weight records in AWS).
 fn written(o: &mut Observed, alias: &str, marker: &MarkerWrite, state: Option<&(String, crate::types::Routing)>) {
     o.now_ms = crate::types::now_ms();
-    if let Some(f) = o.function.as_mut() {
-        match marker {
-            MarkerWrite::Keep => {}
-            MarkerWrite::Set(m) => {
-                drop(f.markers.insert(alias.to_string(), Marker { since_ms: o.now_ms, ..m.clone() }))
-            }
-            MarkerWrite::Remove => drop(f.markers.remove(alias)),
-        }
+    let Some(f) = o.function.as_mut() else { return };
+    match marker {
+        MarkerWrite::Keep => {}
+        MarkerWrite::Set(m) => drop(f.markers.insert(alias.to_string(), Marker { since_ms: o.now_ms, ..m.clone() })),
+        MarkerWrite::Remove => drop(f.markers.remove(alias)),
     }
-    if let (Some((version, routing)), Some(a)) = (state, o.aliases.get_mut(alias)) {
+    let Some(a) = o.aliases.get_mut(alias) else { return };
+    if let Some((version, routing)) = state {
         a.function_version = version.clone();
         a.routing = routing.clone();
+    }
+    if let Some(m) = f.markers.get(alias) {
+        crate::observed::seen::wrote(&f.arn, alias, m, a, o.now_ms);
+        o.seen.insert(alias.to_string(), o.now_ms);
     }
 }
 

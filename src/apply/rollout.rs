@@ -1,4 +1,4 @@
-//! Executing one rollout move: the marker tag, then the alias; a hook runs with its timeout while
+//! Executing one rollout move: the alias, then the marker tag; a hook runs with its timeout while
 //! the rollout's alarms are watched, and its failure rolls the alias back.
 
 use std::time::Duration;
@@ -34,28 +34,19 @@ async fn write(
     marker: &MarkerWrite,
     alias: Option<&(String, crate::types::Routing)>,
 ) -> Result<(), ApplyError> {
-    let set_alias = || async {
-        match alias {
-            Some((version, routing)) => {
-                c.lambda.update_alias(t.function, t.alias, Some(version), None, Some(routing)).await
-            }
-            None => Ok(()),
-        }
-    };
-    if let MarkerWrite::Remove = marker {
-        // Removing: the alias first, so a crash in between leaves the marker, and the next
-        // reconcile makes the same (idempotent) move again instead of losing track of the weights.
-        set_alias().await?;
-        c.lambda.untag_marker(t.arn, t.alias).await?;
-        return Ok(());
+    // The alias first: traffic moves (or goes back) with one call, and the marker follows it.
+    // A crash in between leaves the alias one phase ahead of its marker, which the planner reads
+    // from the weights (a step, 100 %, a roll back cut short) and never repeats or undoes.
+    if let Some((version, routing)) = alias {
+        c.lambda.update_alias(t.function, t.alias, Some(version), None, Some(routing)).await?;
     }
     match marker {
-        MarkerWrite::Keep | MarkerWrite::Remove => {}
+        MarkerWrite::Keep => {}
+        MarkerWrite::Remove => c.lambda.untag_marker(t.arn, t.alias).await?,
         // A phase begins when its marker is written (not when it was planned: a hook may have
         // run in between), so a step's pause is never eaten by what came before it.
         MarkerWrite::Set(m) => c.lambda.tag_marker(t.arn, t.alias, &Marker { since_ms: now_ms(), ..m.clone() }).await?,
     }
-    set_alias().await?;
     Ok(())
 }
 

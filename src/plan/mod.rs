@@ -21,8 +21,10 @@ mod publish_tests;
 pub mod release;
 pub mod render;
 pub mod rollout;
+mod rollout_state;
 #[cfg(test)]
 mod rollout_tests;
+mod rollout_view;
 mod settings;
 mod tags;
 #[cfg(test)]
@@ -421,7 +423,7 @@ pub fn plan(manifest: &Desired, o: &Observed) -> FunctionPlan {
     urls::plan(manifest, d, o, &mut p);
     mappings::plan(d, o, &mut p);
     publish::defer_to_new_aliases(manifest, d, &mut p);
-    rollout::stale_markers(d, o, &mut p);
+    rollout_view::stale_markers(d, o, &mut p);
     if !d.prune {
         p.unmanaged_aliases = o.aliases.keys().filter(|k| !d.aliases.contains_key(*k)).cloned().collect();
     }

@@ -7,12 +7,14 @@ use serde_json::json;
 
 use super::judge::AfterPause;
 use super::release::{self as waves, Turn};
+use super::rollout_state::{adopted, expected, own_earlier_state, same, unmoved, unrecorded, weights};
+use super::rollout_view::view;
 use super::{diff, Action, FunctionPlan, Op};
-use crate::desired::{Desired, DesiredAlias};
+use crate::desired::DesiredAlias;
 use crate::observed::Observed;
 use crate::types::{
-    format_time, AlarmState, AliasState, Analysis, Deployment, Gate, Marker, OnTimeout, PeerState, Phase, Release,
-    RolloutView, Routing,
+    AlarmState, AliasState, Analysis, Deployment, Gate, Marker, OnTimeout, PeerState, Phase, Release, RolloutView,
+    Routing,
 };
 
 /// Which hook.
@@ -81,62 +83,26 @@ impl Rollout {
     }
 }
 
-fn weights(to: &str, percent: f64) -> Routing {
-    Routing::from([(to.to_string(), (percent / 100.0 * 1e6).round() / 1e6)])
-}
-
-fn same(a: &AliasState, version: &str, routing: &Routing) -> bool {
-    a.function_version == version
-        && a.routing.len() == routing.len()
-        && a.routing.iter().zip(routing).all(|((ka, va), (kb, vb))| ka == kb && (va - vb).abs() < 1e-6)
-}
-
-/// The alias state a marker's phase stands for, and the one before it (a crash between the
-/// marker write and the alias write leaves the alias one state behind; that is finished, not drift).
-fn expected(dep: &Deployment, m: &Marker) -> ((String, Routing), (String, Routing)) {
-    // A step list edited mid-rollout may be shorter than the marker's index: clamp, never 100 %.
-    let last = dep.steps.len().saturating_sub(1);
-    let step = |k: usize| weights(&m.to, dep.steps.get(k.min(last)).map_or(100.0, |s| s.percent));
-    let start = (m.from.clone(), Routing::new());
-    let last_shift = if dep.steps.is_empty() { start.clone() } else { (m.from.clone(), step(dep.steps.len() - 1)) };
-    match &m.phase {
-        Phase::PreTraffic => (start.clone(), start),
-        Phase::Shifting { step: 0 } => ((m.from.clone(), step(0)), start),
-        Phase::Shifting { step: k } => ((m.from.clone(), step(*k)), (m.from.clone(), step(k - 1))),
-        Phase::PostTraffic => ((m.to.clone(), Routing::new()), last_shift),
-        Phase::RolledBack { .. } => (start, last_shift),
-        Phase::Queued => (start.clone(), start),
-        Phase::Done => ((m.to.clone(), Routing::new()), (m.to.clone(), Routing::new())),
-    }
-}
-
-/// True when the alias is in a state this rollout itself set earlier (the old version with some
-/// weight on the new one, or, once rolled back, the new version at 100 %): a crash after the
-/// marker write (a promote, a roll back from 100 %) left it there, so it is finished, not drift.
-fn own_earlier_state(m: &Marker, cur: &AliasState) -> bool {
-    let shifting = cur.function_version == m.from && cur.routing.keys().all(|v| *v == m.to);
-    let at_target = cur.function_version == m.to && cur.routing.is_empty();
-    match m.phase {
-        Phase::RolledBack { .. } => shifting || at_target,
-        Phase::PostTraffic => shifting,
-        _ => false,
-    }
-}
-
-/// The move that follows phase `from_step` (None: the pre-traffic hook) at time `now`.
+/// The move to step `next_step` (past the last: 100 %) at time `now`. Within the shifting
+/// phase a step is its alias write alone (the weight says which step it is); the first weight
+/// and a manual step's gate (entering it, or leaving it approved) also write the marker, after
+/// the alias, so the marker never holds a gate for a step the alias has left.
 fn advance(dep: &Deployment, m: &Marker, next_step: usize, now: i64) -> Move {
     let marker = |phase, gate| MarkerWrite::Set(Marker { phase, since_ms: now, gate, ..m.clone() });
+    let shifting = matches!(m.phase, Phase::Shifting { .. }) && m.gate == Gate::None;
     match dep.steps.get(next_step) {
         Some(s) => Move::Write {
-            marker: marker(
-                Phase::Shifting { step: next_step },
-                if s.approval.is_some() { Gate::Waiting } else { Gate::None },
-            ),
+            marker: match s.approval {
+                None if shifting => MarkerWrite::Keep,
+                None => marker(Phase::Shifting { step: next_step }, Gate::None),
+                Some(_) => marker(Phase::Shifting { step: next_step }, Gate::Waiting),
+            },
             alias: Some((m.from.clone(), weights(&m.to, s.percent))),
         },
-        None => {
-            Move::Write { marker: marker(Phase::PostTraffic, Gate::None), alias: Some((m.to.clone(), Routing::new())) }
-        }
+        None => Move::Write {
+            marker: if shifting { MarkerWrite::Keep } else { marker(Phase::PostTraffic, Gate::None) },
+            alias: Some((m.to.clone(), Routing::new())),
+        },
     }
 }
 
@@ -156,7 +122,9 @@ fn approval(dep: &Deployment, m: &Marker, step: usize, now: i64) -> Move {
     }
 }
 
-/// The roll-back move: marker first (so a restart keeps the target held), then the alias.
+/// The roll-back move: the alias first (the old version restored at once), then the marker;
+/// a restart between the two finds a marker in flight with the alias back on `from`, which is
+/// read as this roll back cut short (`plan`), so the target stays held.
 pub fn roll_back(m: &Marker, reason: String, now: i64) -> Move {
     Move::Write {
         marker: MarkerWrite::Set(Marker { phase: Phase::RolledBack { reason }, since_ms: now, ..m.clone() }),
@@ -167,15 +135,7 @@ pub fn roll_back(m: &Marker, reason: String, now: i64) -> Move {
 /// How a rollout begins from the alias's live version: hook first, else the first step, else
 /// (nothing to watch or run) the plain switch (a release member's marks it done).
 fn start(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, now: i64) -> Move {
-    let m = Marker {
-        id: format!("r{now:x}"),
-        from: cur.function_version.clone(),
-        to: to.to_string(),
-        phase: Phase::PreTraffic,
-        since_ms: now,
-        gate: Gate::None,
-        release: rel.map(|r| r.id.clone()),
-    };
+    let m = new_marker(&cur.function_version, to, rel, Phase::PreTraffic, now);
     if dep.pre_traffic.is_some() {
         return Move::Write { marker: MarkerWrite::Set(m), alias: None };
     }
@@ -189,8 +149,8 @@ fn start(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, no
     advance(dep, &m, 0, now)
 }
 
-/// A release member's marker: queued for its wave, or rolled back (`reason`) without moving.
-fn member_marker(from: &str, to: &str, rel: &Release, phase: Phase, now: i64) -> Marker {
+/// A new rollout's marker (a release member's names its release).
+pub(super) fn new_marker(from: &str, to: &str, rel: Option<&Release>, phase: Phase, now: i64) -> Marker {
     Marker {
         id: format!("r{now:x}"),
         from: from.to_string(),
@@ -198,8 +158,13 @@ fn member_marker(from: &str, to: &str, rel: &Release, phase: Phase, now: i64) ->
         phase,
         since_ms: now,
         gate: Gate::None,
-        release: Some(rel.id.clone()),
+        release: rel.map(|r| r.id.clone()),
     }
+}
+
+/// A release member's marker: queued for its wave, or rolled back (`reason`) without moving.
+fn member_marker(from: &str, to: &str, rel: &Release, phase: Phase, now: i64) -> Marker {
+    new_marker(from, to, Some(rel), phase, now)
 }
 
 /// The move of a release member whose rollout would start now: start, queue, or hold (halted),
@@ -274,7 +239,7 @@ pub(super) fn plan(
         .map(|n| (n.clone(), o.alarms.get(n).map_or("MISSING".to_string(), |s| s.to_string())))
         .collect();
     let firing = dep.alarms.iter().find(|n| o.alarms.get(*n) == Some(&AlarmState::Alarm));
-    let view = |m: &Marker, mv: Move| view(name, dep, m, cur, alarm_states.clone(), mv);
+    let view = |m: &Marker, mv: Move| view(name, dep, m, cur, alarm_states.clone(), unmoved(mv, cur));
     // A release member queued for its wave starts as any rollout does (the same checks first).
     let queued = marker.filter(|m| &m.to == to && m.phase == Phase::Queued);
     let Some(m) = marker.filter(|m| &m.to == to && m.phase != Phase::Queued) else {
@@ -299,7 +264,9 @@ pub(super) fn plan(
             }
             return;
         }
-        if !cur.routing.is_empty() {
+        // A first weight whose marker write a restart cut short is this rollout's step.
+        let adopted = adopted(dep, cur, to, rel, now);
+        if !cur.routing.is_empty() && adopted.is_none() {
             // Weights no rollout of this controller set (the deployment owns the routing): drift,
             // put right first (under the drift policy); the rollout starts from the clean alias.
             restore(name, cur, &cur.function_version, &Routing::new(), p);
@@ -309,16 +276,23 @@ pub(super) fn plan(
             "the alias is on $LATEST, which cannot share traffic; point it at a published version".to_string()
         });
         if let Some(why) = &held {
+            if !cur.routing.is_empty() {
+                restore(name, cur, &cur.function_version, &Routing::new(), p);
+            }
             p.blocked.push(super::compat::blocked(name, why, &format!("the rollout to version {to} waits")));
             return;
         }
         if let Some(reason) = from_latest.or_else(|| cannot_start(o, dep, firing)) {
+            if !cur.routing.is_empty() {
+                restore(name, cur, &cur.function_version, &Routing::new(), p);
+            }
             p.blocked.push(format!("aliases.{name}.deployment: {reason}; the rollout to version {to} waits"));
             return;
         }
-        let (mv, waiting) = match rel {
-            Some(rel) => member_turn(dep, cur, to, rel, queued.is_some(), now),
-            None => (start(dep, cur, to, None, now), None),
+        let (mv, waiting) = match (adopted, rel) {
+            (Some(m), _) => (Move::Write { marker: MarkerWrite::Set(m), alias: None }, None),
+            (None, Some(rel)) => member_turn(dep, cur, to, rel, queued.is_some(), now),
+            (None, None) => (start(dep, cur, to, None, now), None),
         };
         let m = Marker {
             id: String::new(),
@@ -345,6 +319,10 @@ pub(super) fn plan(
         p.rollouts.push(v);
         return;
     };
+    // The step is the alias's weight; the marker (written after it) records the phase.
+    let written = m;
+    let seen = o.seen.get(name).copied().unwrap_or(now);
+    let m = &m.effective(&dep.steps, &cur.function_version, &cur.routing, seen);
     let judged = super::judge::judged(o, name, dep, m);
     let function = p.function.clone();
     let view = |m: &Marker, mv: Move| {
@@ -373,6 +351,10 @@ pub(super) fn plan(
         // Started before the versions were compared: no weight has moved; it waits.
         p.blocked.push(super::compat::blocked(name, why, &format!("the rollout to version {to} waits")));
         p.rollouts.push(view(m, Move::Wait { until_ms: None }));
+        return;
+    }
+    if let Some(mv) = unrecorded(written, m, cur, now) {
+        p.rollouts.push(member_view(rel, m, view(m, mv)));
         return;
     }
     if !same(cur, &want.0, &want.1) {
@@ -534,85 +516,4 @@ fn restore(name: &str, cur: &AliasState, version: &str, routing: &Routing, p: &m
         routing: Some(routing.clone()),
     };
     p.push(action, diffs);
-}
-
-fn view(
-    name: &str,
-    dep: &Deployment,
-    m: &Marker,
-    cur: &AliasState,
-    alarms: Vec<(String, String)>,
-    mv: Move,
-) -> Rollout {
-    let weight = if cur.function_version == m.to {
-        100.0
-    } else {
-        cur.routing.get(&m.to).map_or(0.0, |w| (w * 100.0 * 1e4).round() / 1e4)
-    };
-    let (phase, step, reason) = match &m.phase {
-        Phase::PreTraffic => ("PreTraffic", 0, None),
-        Phase::Shifting { step } => ("Shifting", step + 1, None),
-        Phase::PostTraffic => ("PostTraffic", dep.steps.len(), None),
-        Phase::RolledBack { reason } => ("RolledBack", 0, Some(reason.clone())),
-        Phase::Queued => ("Queued", 0, None),
-        Phase::Done => ("Done", dep.steps.len(), None),
-    };
-    let next_step_at = match &mv {
-        Move::Wait { until_ms: Some(t) } => Some(format_time(t / 1000)),
-        _ => None,
-    };
-    let waiting_for_approval = match (&m.phase, m.gate, &mv) {
-        (Phase::Shifting { .. }, Gate::Waiting, Move::Wait { until_ms }) => Some(match until_ms {
-            Some(t) => format!("waiting for approval (promote) until {}", format_time(t / 1000)),
-            None => "waiting for approval (promote)".to_string(),
-        }),
-        _ => None,
-    };
-    let view = RolloutView {
-        waiting_for_approval,
-        alias: name.to_string(),
-        from: m.from.clone(),
-        to: m.to.clone(),
-        strategy: dep.strategy.clone(),
-        phase: phase.to_string(),
-        step,
-        steps: dep.steps.len(),
-        pause_ms: dep.steps.iter().map(|s| s.pause_ms).sum(),
-        manual_steps: dep.steps.iter().filter(|s| s.approval.is_some()).count(),
-        analysed: dep.analysis.is_some(),
-        weight,
-        next_step_at,
-        alarms,
-        reason,
-        judge: None,
-        release: None,
-    };
-    Rollout { view, mv, judging: None }
-}
-
-/// Markers of aliases that no longer have a deployment (or are gone): removed.
-pub(super) fn stale_markers(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
-    let Some(f) = &o.function else { return };
-    for (alias, m) in &f.markers {
-        let deployed = d.aliases.get(alias).is_some_and(|a| a.deployment.is_some() && !a.delete);
-        if !deployed {
-            let dep = Deployment {
-                strategy: "removed".into(),
-                steps: vec![],
-                alarms: vec![],
-                pre_traffic: None,
-                post_traffic: None,
-                hook_timeout_ms: 0,
-                switch_if_incompatible: false,
-                analysis: None,
-            };
-            let cur = o.aliases.get(alias).cloned().unwrap_or(AliasState {
-                function_version: m.from.clone(),
-                description: String::new(),
-                routing: Routing::new(),
-            });
-            let mv = Move::Write { marker: MarkerWrite::Remove, alias: None };
-            p.rollouts.push(view(alias, &dep, m, &cur, vec![], mv));
-        }
-    }
 }

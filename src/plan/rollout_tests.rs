@@ -71,7 +71,7 @@ fn to7(w: f64) -> Routing {
 }
 
 #[test]
-fn a_version_change_starts_at_the_first_step_with_a_marker_written_first() {
+fn a_version_change_starts_at_the_first_step_and_writes_its_marker() {
     let p = plan(&desired(STEPS), &observed("6", &[], None, T0));
     assert!(p.changes.is_empty(), "the rollout, not an UpdateAlias, moves the version: {p:#?}");
     let (m, alias) = write(&rollout(&p).mv);
@@ -86,19 +86,34 @@ fn a_step_waits_for_its_pause_then_moves_to_the_next_weight() {
     let early = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m.clone()), T0 + 59_999));
     assert_eq!(rollout(&early).mv, Move::Wait { until_ms: Some(T0 + 60_000) });
     let due = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m), T0 + 60_000));
-    let (MarkerWrite::Set(next), alias) = write(&rollout(&due).mv) else { panic!() };
-    assert_eq!((&next.phase, next.since_ms), (&Phase::Shifting { step: 1 }, T0 + 60_000));
-    assert_eq!(alias, Some(&("6".to_string(), to7(0.5))));
+    // One write: the alias's weight is the step; the marker stays as it is.
+    assert_eq!(write(&rollout(&due).mv), (&MarkerWrite::Keep, Some(&("6".to_string(), to7(0.5)))));
+}
+
+#[test]
+fn a_step_the_marker_does_not_name_is_read_from_the_weight_and_its_pause_counts_from_when_it_was_first_seen() {
+    let m = marker(Phase::Shifting { step: 0 }, T0);
+    let mut o = observed("6", &[("7", 0.5)], Some(m), T0 + 90_000);
+    o.seen.insert("live".into(), T0 + 60_000);
+    let p = plan(&desired(STEPS), &o);
+    assert_eq!(rollout(&p).step, 2, "{p:#?}");
+    assert_eq!(rollout(&p).mv, Move::Wait { until_ms: Some(T0 + 180_000) });
+    assert!(p.changes.is_empty(), "not drift: {p:#?}");
+    // A new process (nothing seen): the pause counts from now, never from the marker's time.
+    let restarted = plan(
+        &desired(STEPS),
+        &observed("6", &[("7", 0.5)], Some(marker(Phase::Shifting { step: 0 }, T0)), T0 + 90_000),
+    );
+    assert_eq!(rollout(&restarted).mv, Move::Wait { until_ms: Some(T0 + 90_000 + 120_000) });
 }
 
 #[test]
 fn after_the_last_step_the_alias_goes_to_the_new_version_and_then_the_marker_goes() {
     let m = marker(Phase::Shifting { step: 1 }, T0);
-    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.5)], Some(m), T0 + 120_000));
-    let (MarkerWrite::Set(next), alias) = write(&rollout(&p).mv) else { panic!() };
-    assert_eq!(next.phase, Phase::PostTraffic);
-    assert_eq!(alias, Some(&("7".to_string(), Routing::new())));
-    let done = plan(&desired(STEPS), &observed("7", &[], Some(next.clone()), T0 + 120_001));
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.5)], Some(m.clone()), T0 + 120_000));
+    assert_eq!(write(&rollout(&p).mv), (&MarkerWrite::Keep, Some(&("7".to_string(), Routing::new()))));
+    let done = plan(&desired(STEPS), &observed("7", &[], Some(m), T0 + 120_001));
+    assert_eq!(rollout(&done).phase, "PostTraffic");
     assert_eq!(rollout(&done).mv, Move::Write { marker: MarkerWrite::Remove, alias: None });
 }
 
@@ -125,23 +140,79 @@ fn a_rolled_back_target_is_held_until_the_manifest_changes_it() {
 }
 
 #[test]
-fn a_crash_between_marker_and_alias_write_finishes_the_step_instead_of_repeating_it() {
-    let m = marker(Phase::Shifting { step: 1 }, T0);
-    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], Some(m.clone()), T0 + 1));
-    let restarted = MarkerWrite::Set(Marker { since_ms: T0 + 1, ..m });
-    assert_eq!(rollout(&p).mv, Move::Write { marker: restarted, alias: Some(("6".into(), to7(0.5))) });
-    assert!(p.changes.is_empty(), "not drift");
+fn a_roll_back_cut_short_between_its_alias_and_marker_writes_ends_rolled_back_not_stepped_again() {
+    for m in [
+        marker(Phase::Shifting { step: 0 }, T0),
+        marker(Phase::Shifting { step: 1 }, T0),
+        marker(Phase::PostTraffic, T0),
+    ] {
+        let p = plan(&desired(STEPS), &observed("6", &[], Some(m), T0 + 1));
+        let (MarkerWrite::Set(back), alias) = write(&rollout(&p).mv) else { panic!("{p:#?}") };
+        assert!(
+            matches!(&back.phase, Phase::RolledBack { reason } if reason.contains("roll back cut short")),
+            "{back:?}"
+        );
+        assert_eq!(alias, None, "the alias is back already: only the marker is written");
+        assert!(p.changes.is_empty(), "{p:#?}");
+    }
+}
+
+#[test]
+fn a_first_weight_whose_marker_write_was_cut_short_is_taken_as_the_rollout_not_drift() {
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.1)], None, T0));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!("{p:#?}") };
+    assert_eq!((m.from.as_str(), m.to.as_str(), &m.phase, alias), ("6", "7", &Phase::Shifting { step: 0 }, None));
+    assert!(p.changes.is_empty(), "{p:#?}");
+    // A weight no step has is not this rollout's: put right first.
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.3)], None, T0));
+    assert!(p.rollouts.is_empty() && p.changes.len() == 1, "{p:#?}");
+}
+
+#[test]
+fn a_weight_past_the_pre_traffic_hook_writes_the_shifting_phase_before_anything_else() {
+    let d = desired("{strategy: Canary10Percent5Minutes, hooks: {preTraffic: pre}}");
+    let p = plan(&d, &observed("6", &[("7", 0.1)], Some(marker(Phase::PreTraffic, T0)), T0 + 5));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!("{p:#?}") };
+    assert_eq!((&m.phase, alias), (&Phase::Shifting { step: 0 }, None));
+}
+
+#[test]
+fn a_manual_step_reached_by_its_weight_writes_its_gate_for_promote() {
+    let d = desired("{steps: [{weight: 10, pause: 1m}, {weight: 50, pause: manual}]}");
+    let p = plan(&d, &observed("6", &[("7", 0.5)], Some(marker(Phase::Shifting { step: 0 }, T0)), T0 + 61_000));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!("{p:#?}") };
+    assert_eq!((&m.phase, m.gate, alias), (&Phase::Shifting { step: 1 }, Gate::Waiting, None));
+    // Entering a manual step writes the weight and then its gate.
+    let p = plan(&d, &observed("6", &[("7", 0.1)], Some(marker(Phase::Shifting { step: 0 }, T0)), T0 + 60_000));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!("{p:#?}") };
+    assert_eq!(
+        (&m.phase, m.gate, alias),
+        (&Phase::Shifting { step: 1 }, Gate::Waiting, Some(&("6".to_string(), to7(0.5))))
+    );
+}
+
+#[test]
+fn a_roll_back_whose_alias_is_back_already_writes_only_its_marker() {
+    let mut o = observed("6", &[], Some(marker(Phase::Shifting { step: 1 }, T0)), T0 + 1000);
+    o.alarms.insert("errors".into(), AlarmState::Alarm);
+    let p = plan(&desired(STEPS), &o);
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!() };
+    assert_eq!((m.phase.clone(), alias), (Phase::RolledBack { reason: "alarm errors in ALARM".into() }, None));
 }
 
 #[test]
 fn a_step_index_past_an_edited_step_list_is_clamped_not_drift_to_a_full_weight() {
-    // The list shrank under a rollout at step 6: the alias at the list's last weight is where it
-    // should be (not drift towards a weight of 1.0), and the rollout goes on to 100 %.
+    // The list shrank under a rollout at step 6: the alias at the list's last weight is that
+    // step (not drift towards a weight of 1.0), and the rollout goes on to 100 % after its pause.
     let m = marker(Phase::Shifting { step: 5 }, T0);
-    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.5)], Some(m), T0 + 1));
+    let mut o = observed("6", &[("7", 0.5)], Some(m.clone()), T0 + 1);
+    o.seen.insert("live".into(), T0 - 120_000);
+    let p = plan(&desired(STEPS), &o);
     assert!(p.changes.is_empty(), "{p:#?}");
-    let (MarkerWrite::Set(next), alias) = write(&rollout(&p).mv) else { panic!() };
-    assert_eq!((next.phase.clone(), alias), (Phase::PostTraffic, Some(&("7".to_string(), Routing::new()))));
+    assert_eq!(write(&rollout(&p).mv), (&MarkerWrite::Keep, Some(&("7".to_string(), Routing::new()))));
+    // A weight the shorter list does not have: back to its last step's.
+    let p = plan(&desired(STEPS), &observed("6", &[("7", 0.7)], Some(m), T0 + 1));
+    assert!(matches!(&p.changes[0].action, Action::UpdateAlias { routing: Some(r), .. } if *r == to7(0.5)), "{p:#?}");
 }
 
 #[test]
@@ -304,6 +375,7 @@ fn a_manual_step_is_entered_waiting_and_holds_its_weight_until_approved() {
     assert_eq!(rollout(&waiting).mv, Move::Wait { until_ms: None }, "no timeout: it waits for a person");
     assert_eq!(rollout(&waiting).waiting_for_approval.as_deref(), Some("waiting for approval (promote)"));
     let approved = plan(&desired(GATED), &observed("6", &[("7", 0.1)], Some(gated(Gate::Approved)), T0 + 1));
+    // Leaving an approved step writes the marker too: no gate stays on a step the alias left.
     let (MarkerWrite::Set(next), alias) = write(&rollout(&approved).mv) else { panic!() };
     assert_eq!((&next.phase, next.gate), (&Phase::Shifting { step: 1 }, Gate::None));
     assert_eq!(alias, Some(&("6".to_string(), to7(0.5))));
@@ -364,8 +436,7 @@ fn a_judge_fail_mid_step_rolls_back_before_the_pause_ends_and_shows_its_numbers(
 #[test]
 fn a_judge_in_dry_run_reports_a_fail_and_the_step_goes_on() {
     let p = judged(reading((1000.0, 5.0), (200.0, 14.0)), T0 + 60_000, "dryRun: true");
-    let (MarkerWrite::Set(m), _) = write(&rollout(&p).mv) else { panic!() };
-    assert_eq!(m.phase, Phase::PostTraffic);
+    assert_eq!(write(&rollout(&p).mv).1, Some(&("7".to_string(), Routing::new())), "on to 100 %");
     assert!(matches!(rollout(&p).judge.as_ref().unwrap().verdict, Verdict::Fail { .. }));
 }
 
@@ -378,6 +449,9 @@ fn a_step_with_too_few_invocations_waits_then_holds_blocked_under_no_data_hold()
     assert_eq!(rollout(&p).mv, Move::Wait { until_ms: None });
     assert!(p.blocked.iter().any(|b| b.contains("3 of 100 invocations of version 7")), "{:?}", p.blocked);
     let healthy = judged(reading((1000.0, 0.0), (100.0, 0.0)), T0 + 300_000, "noData: {wait: 5m, then: hold}");
-    let (MarkerWrite::Set(m), _) = write(&rollout(&healthy).mv) else { panic!() };
-    assert_eq!(m.phase, Phase::PostTraffic, "a pass after the hold goes on");
+    assert_eq!(
+        write(&rollout(&healthy).mv).1,
+        Some(&("7".to_string(), Routing::new())),
+        "a pass after the hold goes on"
+    );
 }

@@ -45,8 +45,8 @@ pub use release::{
     MAX_WAVE, RELEASE_POLL_MS, RELEASE_REASON_PREFIX,
 };
 pub use rollout::{
-    marker_tag, tag_safe, AlarmState, Approval, Deployment, Gate, HookResult, Marker, OnTimeout, Phase, RolloutView,
-    Step, Strategy, MARKER_TAG_PREFIX,
+    marker_tag, step_weight, tag_safe, AlarmState, Approval, Deployment, Gate, HookResult, Marker, OnTimeout, Phase,
+    RolloutView, Step, Strategy, MARKER_TAG_PREFIX,
 };
 pub use secret::SecretRef;
 pub use sensitive::{SensitiveEnv, SENSITIVE_ENV_TAG};

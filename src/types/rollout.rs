@@ -7,6 +7,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Routing;
+
 /// SAM's predefined DeploymentPreference types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Strategy {
@@ -147,6 +149,11 @@ fn is_no_gate(g: &Gate) -> bool {
     *g == Gate::None
 }
 
+/// A step's weight as the alias's routing holds it: a fraction, to six decimals.
+pub fn step_weight(percent: f64) -> f64 {
+    (percent / 100.0 * 1e6).round() / 1e6
+}
+
 /// The prefix of the tag that holds an alias's rollout marker (`…/rollout/live`). AWS tag keys
 /// are at most 128 characters, so a deployment's alias name is at most 99.
 pub const MARKER_TAG_PREFIX: &str = "lambda-reconciler.io/rollout/";
@@ -214,6 +221,32 @@ impl Marker {
             },
             release: fields.get("rel").map(|r| r.to_string()),
         })
+    }
+
+    /// The rollout as the alias shows it. The marker records phases, and is written after the
+    /// alias moved; a step within them is the alias's weight (one write per step). A weight the
+    /// marker does not name is step `k`, begun at `seen_ms` (when this process first saw it: AWS
+    /// keeps no time for it, so a restart counts the pause again, never less); the new version
+    /// at 100 % is the post-traffic phase. Any other state is the marker as written.
+    pub fn effective(&self, steps: &[Step], version: &str, routing: &Routing, seen_ms: i64) -> Marker {
+        if !matches!(self.phase, Phase::PreTraffic | Phase::Shifting { .. }) {
+            return self.clone();
+        }
+        let derived = |phase, gate| Marker { phase, since_ms: seen_ms, gate, ..self.clone() };
+        if version == self.to && routing.is_empty() {
+            return derived(Phase::PostTraffic, Gate::None);
+        }
+        let Some(k) = self.step_of(steps, version, routing) else { return self.clone() };
+        if self.phase == (Phase::Shifting { step: k }) {
+            return self.clone();
+        }
+        derived(Phase::Shifting { step: k }, if steps[k].approval.is_some() { Gate::Waiting } else { Gate::None })
+    }
+
+    /// The step whose weight the alias has (the old version, and only the new one weighted).
+    pub fn step_of(&self, steps: &[Step], version: &str, routing: &Routing) -> Option<usize> {
+        let w = routing.get(&self.to).filter(|_| version == self.from && routing.len() == 1)?;
+        steps.iter().position(|s| (step_weight(s.percent) - w).abs() < 1e-6)
     }
 
     /// True while traffic may be moving (a hook, a step, 100 % before its post hook).

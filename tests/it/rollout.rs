@@ -76,13 +76,13 @@ async fn a_canary_shifts_its_step_then_ends_on_the_new_version_without_a_marker(
 }
 
 #[tokio::test]
-async fn a_step_is_two_writes_and_the_function_is_read_again_only_when_its_pause_ends() {
+async fn a_step_after_the_first_is_one_write_and_the_function_is_read_again_only_when_its_pause_ends() {
     let emu = seeded(2).await;
-    let dir = manifests(&[("f.yaml", &manifest("2", "{steps: [{weight: 10, pause: 1s}]}"))]);
+    let dir = manifests(&[("f.yaml", &manifest("2", "{steps: [{weight: 10, pause: 1s}, {weight: 50, pause: 1s}]}"))]);
     emu.run(&["apply", "-m", path(&dir), "--alarm-poll", "10s"]).expect(0);
-    let log: Vec<(String, String)> = emu
-        .requests()
-        .into_iter()
+    let requests = emu.requests();
+    let log: Vec<(String, String)> = requests
+        .iter()
         .map(|r| (r["method"].as_str().unwrap_or("").to_string(), r["path"].as_str().unwrap_or("").to_string()))
         .collect();
     let alias_puts: Vec<usize> = log
@@ -91,14 +91,43 @@ async fn a_step_is_two_writes_and_the_function_is_read_again_only_when_its_pause
         .filter(|(_, (m, p))| m == "PUT" && p.ends_with("/aliases/live"))
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(alias_puts.len(), 2, "{log:?}");
-    // Between the step (10 %) and the switch to 2: one read of the function, after the pause;
-    // none to verify the step just written.
-    let reads = log[alias_puts[0]..alias_puts[1]]
-        .iter()
-        .filter(|(m, p)| m == "GET" && p == &format!("/2015-03-31/functions/{F}"))
-        .count();
-    assert_eq!(reads, 1, "{:?}", &log[alias_puts[0]..alias_puts[1]]);
+    assert_eq!(alias_puts.len(), 3, "{log:?}");
+    // Marker writes (TagResource with the rollout's tag) between two points of the log.
+    let tags = |from: usize, to: usize| {
+        requests[from..to]
+            .iter()
+            .filter(|r| r["method"] == "POST" && r["body"].as_str().unwrap_or("").contains("rollout/live"))
+            .count()
+    };
+    assert_eq!(tags(0, alias_puts[0]), 0, "the first weight is written before its marker: {log:?}");
+    assert_eq!(tags(alias_puts[0], alias_puts[1]), 1, "then its marker: {log:?}");
+    // Between the steps (10 %, 50 %, then 2 at 100 %): one read of the function, after the
+    // pause, none to verify the step just written; the step to 50 % writes no marker.
+    for w in alias_puts.windows(2) {
+        let reads =
+            log[w[0]..w[1]].iter().filter(|(m, p)| m == "GET" && p == &format!("/2015-03-31/functions/{F}")).count();
+        assert_eq!(reads, 1, "{:?}", &log[w[0]..w[1]]);
+    }
+    assert_eq!(tags(alias_puts[1], alias_puts[2]), 0, "the step to 50 % is its UpdateAlias alone: {log:?}");
+}
+
+#[tokio::test]
+async fn a_roll_back_cut_short_between_its_alias_and_marker_writes_ends_rolled_back_after_a_restart() {
+    // A roll back writes the alias first: a crash before its marker leaves the marker in flight
+    // with the alias back on the old version. The next process must not step it again.
+    let emu = seeded(2).await;
+    let arn = format!("arn:aws:lambda:{REGION}:123456789012:function:{F}");
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let tag = format!("to=2 from=1 id=r1 at={at} phase=shift step=0");
+    let lambda = emu.lambda().await;
+    lambda.tag_resource().resource(&arn).tags("lambda-reconciler.io/rollout/live", tag).send().await.unwrap();
+    let dir = manifests(&[("f.yaml", &manifest("2", "{steps: [{weight: 10, pause: 1s}]}"))]);
+    emu.clear_requests();
+    let run = emu.run(&["apply", "-m", path(&dir)]).expect(1);
+    let m = marker(&emu).await.unwrap();
+    assert!(m.contains("phase=rolledback") && m.contains("roll back cut short"), "{m}\n{}", run.stderr);
+    assert_eq!(alias_writes(&emu), [], "no weight moves again, and the alias already back is not rewritten");
+    assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::new()));
 }
 
 #[tokio::test]
@@ -234,8 +263,9 @@ async fn a_rollout_resumes_at_its_step_after_kill_9() {
     let first = Daemon::start(&emu, path(&dir), &[]);
     eventually("step 2 (50 %)", Duration::from_secs(30), || async { live(&emu).await.1.get("2") == Some(&0.5) }).await;
     first.kill9();
+    // The marker names the first step; the alias's 50 % says it is the second (one write a step).
     let before = marker(&emu).await.unwrap();
-    assert!(before.contains("phase=shift step=1"), "{before}");
+    assert!(before.contains("phase=shift step=0"), "{before}");
     emu.clear_requests();
     let _second = Daemon::start(&emu, path(&dir), &[]);
     eventually("the end of the rollout", Duration::from_secs(30), || async { live(&emu).await.0 == "2" }).await;
