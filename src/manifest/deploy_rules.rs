@@ -83,7 +83,8 @@ fn check_steps(steps: &[super::model::DeploymentStep], err: &mut dyn FnMut(&str,
             let m =
                 format!("{} is outside 0-100 (percent, both excluded: the rollout ends at 100 % by itself)", s.weight);
             err(&format!("{field}.weight"), m);
-        } else if last.is_some_and(|l| s.weight <= l) {
+        } else if last.is_some_and(|l| crate::types::step_weight(s.weight) <= crate::types::step_weight(l)) {
+            // Compared as the alias's routing holds them (the weight is how a step is read back).
             err(&format!("{field}.weight"), format!("{} is not above the previous step's {}", s.weight, last.unwrap()));
         }
         last = Some(s.weight);
