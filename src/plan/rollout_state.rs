@@ -71,7 +71,8 @@ pub(super) fn unrecorded(written: &Marker, m: &Marker, cur: &AliasState, now: i6
 /// cut short (the alias is written first): the weight is a step of this deployment to `to`
 /// from the live version, and the rollout may start now (a release member: its wave's turn).
 pub(super) fn adopted(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, now: i64) -> Option<Marker> {
-    if rel.is_some_and(|r| !matches!(waves::turn(r, now), Turn::Go)) {
+    // With a preTraffic hook the first write is its marker: a weight without one is not ours.
+    if dep.pre_traffic.is_some() || rel.is_some_and(|r| !matches!(waves::turn(r, now), Turn::Go)) {
         return None;
     }
     let m = new_marker(&cur.function_version, to, rel, Phase::PreTraffic, now);

@@ -1,0 +1,72 @@
+//! Rollout moves cut short between their alias write and their marker write (kill -9, or an AWS
+//! error on the second call), and weights no rollout of this controller wrote.
+
+use super::rollout::{HookKind, MarkerWrite, Move};
+use super::rollout_tests::{desired, marker, observed, rollout, write, T0};
+use super::{plan, Action};
+use crate::observed::Observed;
+use crate::types::*;
+
+/// `o` after the alias write of `mv` only (the marker write never happened).
+fn alias_only(mut o: Observed, mv: &Move) -> Observed {
+    if let Move::Write { alias: Some((v, r)), .. } = mv {
+        let a = o.aliases.get_mut("live").unwrap();
+        a.function_version = v.clone();
+        a.routing = r.clone();
+    }
+    o
+}
+
+/// `o` after both writes of `mv`.
+fn both(o: Observed, mv: &Move) -> Observed {
+    let mut o = alias_only(o, mv);
+    let f = o.function.as_mut().unwrap();
+    match mv {
+        Move::Write { marker: MarkerWrite::Set(m), .. } => drop(f.markers.insert("live".into(), m.clone())),
+        Move::Write { marker: MarkerWrite::Remove, .. } => drop(f.markers.remove("live")),
+        _ => {}
+    }
+    o
+}
+
+#[test]
+fn a_switch_with_a_post_traffic_hook_cut_short_after_its_alias_write_still_runs_the_hook() {
+    let d = desired("{strategy: AllAtOnce, hooks: {postTraffic: post}}");
+    let mut o = observed("6", &[], None, T0);
+    // Follow the rollout's writes; the first one that moves the alias is cut short after it.
+    for _ in 0..4 {
+        let p = plan(&d, &o);
+        let mv = rollout(&p).mv.clone();
+        if let Move::Hook { kind, .. } = &mv {
+            assert_eq!(*kind, HookKind::PostTraffic);
+            return;
+        }
+        o = if write(&mv).1.is_some() { alias_only(o, &mv) } else { both(o, &mv) };
+    }
+    panic!("the postTraffic hook never ran: {:#?}", plan(&d, &o));
+}
+
+#[test]
+fn a_hand_set_weight_is_not_adopted_past_a_pre_traffic_hook_that_never_ran() {
+    // With a preTraffic hook the controller's first write is the pre-traffic marker, so a step's
+    // weight with no marker is someone else's: drift, never a rollout past its hook.
+    let d = desired("{strategy: Canary10Percent5Minutes, hooks: {preTraffic: pre}}");
+    let p = plan(&d, &observed("6", &[("7", 0.1)], None, T0));
+    assert!(
+        matches!(&p.changes[..], [c] if matches!(&c.action, Action::UpdateAlias { routing: Some(r), .. } if r.is_empty())),
+        "{p:#?}"
+    );
+    assert!(p.rollouts.is_empty(), "{p:#?}");
+}
+
+#[test]
+fn a_failed_pre_traffic_hook_records_its_verdict_without_an_alias_write_first() {
+    // The alias has not moved yet: an UpdateAlias before the marker only widens the window in
+    // which the verdict is lost and the hook runs again (and may pass).
+    let m = marker(Phase::PreTraffic, T0);
+    let mv = super::rollout::hook_failed(HookKind::PreTraffic, &m, "no".into(), T0 + 1);
+    let (MarkerWrite::Set(next), alias) = write(&mv) else { panic!("{mv:?}") };
+    assert_eq!((&next.phase, alias), (&Phase::RolledBack { reason: "no".into() }, None));
+    let post = super::rollout::hook_failed(HookKind::PostTraffic, &m, "no".into(), T0 + 1);
+    assert_eq!(write(&post).1, Some(&("6".to_string(), Routing::new())), "from 100 %: the alias goes back");
+}
