@@ -278,6 +278,12 @@ pub(super) fn plan(
         }
         // A first weight whose marker write a restart cut short is this rollout's step.
         let adopted = adopted(dep, cur, to, rel, now);
+        if let (Some(m), Some(alarm)) = (&adopted, firing) {
+            // Its own first weight: an alarm rolls it back as a rollout does, never as drift
+            // (which `driftPolicy: alert` or an ignored routing would leave in place).
+            p.rollouts.push(member_view(rel, m, view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now))));
+            return;
+        }
         if !cur.routing.is_empty() && adopted.is_none() {
             // Weights no rollout of this controller set (the deployment owns the routing): drift,
             // put right first (under the drift policy); the rollout starts from the clean alias.

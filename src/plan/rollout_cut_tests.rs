@@ -70,3 +70,19 @@ fn a_failed_pre_traffic_hook_records_its_verdict_without_an_alias_write_first() 
     let post = super::rollout::hook_failed(HookKind::PostTraffic, &m, "no".into(), T0 + 1);
     assert_eq!(write(&post).1, Some(&("6".to_string(), Routing::new())), "from 100 %: the alias goes back");
 }
+
+#[test]
+fn a_first_weight_whose_marker_write_was_cut_short_rolls_back_on_an_alarm_not_as_drift() {
+    // The weight is this rollout's (adopted); a firing alarm rolls it back as the rollout does,
+    // not as drift (which `driftPolicy: alert` or an ignored routing would leave in place).
+    let d = desired("{steps: [{weight: 10, pause: 1m}, {weight: 50, pause: 2m}], alarms: [errors]}");
+    let mut o = observed("6", &[("7", 0.1)], None, T0);
+    o.alarms.insert("errors".into(), AlarmState::Alarm);
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "{p:#?}");
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!("{p:#?}") };
+    assert_eq!(
+        (&m.phase, alias),
+        (&Phase::RolledBack { reason: "alarm errors in ALARM".into() }, Some(&("6".to_string(), Routing::new())))
+    );
+}
