@@ -371,7 +371,7 @@ pub(super) fn plan(
         p.rollouts.push(view(m, Move::Wait { until_ms: None }));
         return;
     }
-    if let Some(mv) = unrecorded(written, m, cur, now) {
+    if let Some(mv) = unrecorded(written, m, cur, o.seen_on_read.contains(name), now) {
         p.rollouts.push(member_view(rel, m, view(m, mv)));
         return;
     }

@@ -86,3 +86,22 @@ fn a_first_weight_whose_marker_write_was_cut_short_rolls_back_on_an_alarm_not_as
         (&Phase::RolledBack { reason: "alarm errors in ALARM".into() }, Some(&("6".to_string(), Routing::new())))
     );
 }
+
+#[test]
+fn a_step_first_seen_after_a_restart_is_recorded_so_the_next_restart_does_not_count_its_pause_again() {
+    // Steps 10 % (1m) and 50 % (2m); the alias reached 50 % in one write (the marker still names
+    // step 0). A process that restarts more often than a pause would otherwise hold it forever.
+    let d = desired("{steps: [{weight: 10, pause: 1m}, {weight: 50, pause: 2m}], alarms: [errors]}");
+    let restart = |m: Marker, now: i64| {
+        let mut o = observed("6", &[("7", 0.5)], Some(m), now);
+        o.seen.insert("live".into(), now);
+        o.seen_on_read.insert("live".into());
+        o
+    };
+    let p = plan(&d, &restart(marker(Phase::Shifting { step: 0 }, T0), T0 + 90_000));
+    let (MarkerWrite::Set(m), alias) = write(&rollout(&p).mv) else { panic!("{p:#?}") };
+    assert_eq!((&m.phase, m.since_ms, alias), (&Phase::Shifting { step: 1 }, T0 + 90_000, None));
+    // Another restart a minute later: the pause counts from the first read, not from now.
+    let p = plan(&d, &restart(m.clone(), T0 + 150_000));
+    assert_eq!(rollout(&p).mv, Move::Wait { until_ms: Some(T0 + 210_000) });
+}
