@@ -402,6 +402,12 @@ fn deployment_weights_the_alias_cannot_tell_apart_are_rejected() {
         "{LIVE}        steps:\n          - {{weight: 10, pause: 1m}}\n          - {{weight: 10.00001, pause: 1m}}\n"
     );
     one(&body, "spec.aliases.live.deployment.steps[1].weight", 12, "not above the previous step's 10");
+    // Nor a weight the alias would hold as no traffic (0) or all of it (1) on the new version.
+    let ends = format!(
+        "{LIVE}        steps:\n          - {{weight: 0.00001, pause: 1m}}\n          - {{weight: 99.99999, pause: 1m}}\n"
+    );
+    one(&ends, "spec.aliases.live.deployment.steps[0].weight", 11, "outside 0-100");
+    one(&ends, "spec.aliases.live.deployment.steps[1].weight", 12, "outside 0-100");
 }
 
 #[test]
