@@ -196,6 +196,17 @@ async fn a_post_traffic_hook_that_reports_failed_rolls_back() {
     assert!(run.all().contains("answered status Failed"), "{}", run.all());
     assert_eq!(alias_writes(&emu), [v("2", None), v("1", None)], "100 %, then back");
     assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::new()));
+    // The hook's verdict is written before the alias goes back: a crash or a failed UpdateAlias
+    // in between must not lose it (the hook would run again, and might pass).
+    let requests = emu.requests();
+    let at = |f: &dyn Fn(&serde_json::Value) -> bool| requests.iter().position(|r| f(r)).unwrap_or(usize::MAX);
+    let verdict = at(&|r| r["method"] == "POST" && r["body"].as_str().unwrap_or("").contains("phase=rolledback"));
+    let back = at(&|r| {
+        r["method"] == "PUT"
+            && r["path"].as_str().unwrap_or("").ends_with("/aliases/live")
+            && r["body"].as_str().unwrap_or("").contains("\"FunctionVersion\":\"1\"")
+    });
+    assert!(verdict < back && back != usize::MAX, "verdict at {verdict}, alias back at {back}");
 }
 
 #[tokio::test]
