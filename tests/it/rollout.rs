@@ -214,7 +214,7 @@ async fn a_post_traffic_hook_that_reports_failed_rolls_back() {
     // The hook's verdict is written before the alias goes back: a crash or a failed UpdateAlias
     // in between must not lose it (the hook would run again, and might pass).
     let requests = emu.requests();
-    let at = |f: &dyn Fn(&serde_json::Value) -> bool| requests.iter().position(|r| f(r)).unwrap_or(usize::MAX);
+    let at = |f: &dyn Fn(&serde_json::Value) -> bool| requests.iter().position(f).unwrap_or(usize::MAX);
     let verdict = at(&|r| r["method"] == "POST" && r["body"].as_str().unwrap_or("").contains("phase=rolledback"));
     let back = at(&|r| {
         r["method"] == "PUT"
