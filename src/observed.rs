@@ -56,6 +56,9 @@ pub struct Observed {
     /// When this process first saw each marked alias at its version and weights (`seen.rs`): the
     /// start of a step the marker does not record.
     pub seen: BTreeMap<String, i64>,
+    /// The aliases of `seen` this process only read as they are (never wrote them so): a step
+    /// the marker does not name is recorded in it, so a restart does not count its pause again.
+    pub seen_on_read: BTreeSet<String>,
 }
 
 /// Which kinds a desired state manages (and so which reads are needed).
@@ -144,8 +147,11 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
         configs: configs?,
         urls: BTreeMap::new(),
         seen: BTreeMap::new(),
+        seen_on_read: BTreeSet::new(),
     };
-    o.seen = first_seen(&o);
+    let seen = first_seen(&o);
+    o.seen_on_read = seen.iter().filter(|(_, (_, wrote))| !wrote).map(|(k, _)| k.clone()).collect();
+    o.seen = seen.into_iter().map(|(k, (at, _))| (k, at)).collect();
     o.policies.extend(policies::read(c, f, &dropped).await?);
     if let Some(urls) = &d.function_urls {
         let qualifiers: Vec<String> = urls.keys().cloned().collect();
@@ -165,8 +171,8 @@ pub async fn read(c: &RegionClients, d: &Desired) -> Result<Observed, AwsError> 
     Ok(o)
 }
 
-/// When this process first saw each marked alias as it is now.
-fn first_seen(o: &Observed) -> BTreeMap<String, i64> {
+/// When this process first saw each marked alias as it is now, and whether it wrote it so.
+fn first_seen(o: &Observed) -> BTreeMap<String, (i64, bool)> {
     let Some(f) = &o.function else { return BTreeMap::new() };
     let live = |(name, m): (&String, &crate::types::Marker)| {
         let a = o.aliases.get(name)?;

@@ -253,6 +253,7 @@ fn written(o: &mut Observed, alias: &str, marker: &MarkerWrite, state: Option<&(
     if let Some(m) = f.markers.get(alias) {
         crate::observed::seen::wrote(&f.arn, alias, m, a, o.now_ms);
         o.seen.insert(alias.to_string(), o.now_ms);
+        o.seen_on_read.remove(alias);
     }
 }
 

@@ -79,6 +79,20 @@ pub fn operator_move(op: Operator, m: &Marker, now: i64) -> Result<Move, String>
     }
 }
 
+/// Why `retry` must wait: the roll back has not reached the alias yet (a failed hook's verdict
+/// is written before its alias write, and an older version wrote every marker first). Removing
+/// the marker then would leave the new version's traffic with no rollout to take it back.
+pub fn retry_refused(m: &Marker, cur: Option<&crate::types::AliasState>) -> Option<String> {
+    let cur = cur?;
+    (cur.function_version != m.from || !cur.routing.is_empty()).then(|| {
+        format!(
+            "the roll back has not reached the alias yet (it is on version {} with {} weighted version(s)); the next reconcile finishes it, then retry",
+            crate::types::tag_safe(&cur.function_version, 20),
+            cur.routing.len()
+        )
+    })
+}
+
 /// Applies `op` to the rollout of `alias` on `function`; returns what was done and the marker
 /// it acted on.
 pub async fn operate(
@@ -91,6 +105,12 @@ pub async fn operate(
     let markers = c.lambda.list_tags(&f.arn).await?.markers;
     let m = markers.get(alias).ok_or_else(|| OperateError::NoRollout(alias.to_string()))?;
     let mv = operator_move(op, m, now_ms()).map_err(|why| OperateError::Refused { alias: alias.to_string(), why })?;
+    if op == Operator::Retry {
+        let aliases = c.lambda.list_aliases(function).await?;
+        if let Some(why) = retry_refused(m, aliases.get(alias)) {
+            return Err(OperateError::Refused { alias: alias.to_string(), why });
+        }
+    }
     let secrets = BTreeSet::new();
     let t = Target { function, arn: &f.arn, alias, secrets: &secrets };
     execute_move(c, &t, &mv, Waits::default()).await?;
@@ -143,5 +163,19 @@ mod tests {
         assert!(operator_move(Operator::Abort, &back, 5).unwrap_err().contains("already rolled back"));
         assert!(operator_move(Operator::Abort, &m(Phase::Done), 5).unwrap_err().contains("commit the old version"));
         assert!(matches!(operator_move(Operator::Abort, &m(Phase::Queued), 5), Ok(Move::Write { .. })));
+    }
+
+    #[test]
+    fn retry_waits_until_the_roll_back_reached_the_alias() {
+        let back = m(Phase::RolledBack { reason: "post hook failed".into() });
+        let alias = |v: &str, routing: &[(&str, f64)]| crate::types::AliasState {
+            function_version: v.into(),
+            description: String::new(),
+            routing: routing.iter().map(|(k, w)| (k.to_string(), *w)).collect(),
+        };
+        // The failed hook's verdict is written, the alias is still on the new version at 100 %.
+        assert!(retry_refused(&back, Some(&alias("7", &[]))).unwrap().contains("not reached the alias"));
+        assert!(retry_refused(&back, Some(&alias("6", &[("7", 0.1)]))).is_some());
+        assert_eq!(retry_refused(&back, Some(&alias("6", &[]))), None);
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{ApplyError, Waits};
 use crate::aws::RegionClients;
-use crate::plan::rollout::{roll_back, HookKind, MarkerWrite, Move};
+use crate::plan::rollout::{hook_failed, HookKind, MarkerWrite, Move};
 use crate::types::{now_ms, AlarmState, HookResult, Marker};
 
 /// What a move led to.
@@ -131,8 +131,12 @@ pub async fn execute_move(c: &RegionClients, t: &Target<'_>, mv: &Move, w: Waits
                 }
                 HookResult::Failed(reason) => {
                     let reason = crate::plan::redact(&reason, t.secrets);
-                    if let Move::Write { marker, alias } = roll_back(marker, reason.clone(), now_ms()) {
-                        write(c, t, &marker, alias.as_ref()).await?;
+                    // The verdict first: a hook's answer cannot be asked again (it must not run
+                    // twice), so an UpdateAlias that fails or a crash must not lose it. A roll
+                    // back marker with the alias still moved is finished by the next reconcile.
+                    if let Move::Write { marker, alias } = hook_failed(*kind, marker, reason.clone(), now_ms()) {
+                        write(c, t, &marker, None).await?;
+                        write(c, t, &MarkerWrite::Keep, alias.as_ref()).await?;
                     }
                     Ok(Moved::RolledBack(reason))
                 }

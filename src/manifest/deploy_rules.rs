@@ -78,12 +78,14 @@ fn check_steps(steps: &[super::model::DeploymentStep], err: &mut dyn FnMut(&str,
     let mut last = None::<f64>;
     for (i, s) in steps.iter().enumerate() {
         let field = format!("deployment.steps[{i}]");
-        if !(s.weight > 0.0 && s.weight < 100.0) {
+        let w = crate::types::step_weight(s.weight);
+        if !(s.weight > 0.0 && s.weight < 100.0 && w > 0.0 && w < 1.0) {
             // 0 % moves no traffic; 100 % is the switch every rollout ends with (after its steps).
             let m =
                 format!("{} is outside 0-100 (percent, both excluded: the rollout ends at 100 % by itself)", s.weight);
             err(&format!("{field}.weight"), m);
-        } else if last.is_some_and(|l| s.weight <= l) {
+        } else if last.is_some_and(|l| w <= crate::types::step_weight(l)) {
+            // Compared as the alias's routing holds them (the weight is how a step is read back).
             err(&format!("{field}.weight"), format!("{} is not above the previous step's {}", s.weight, last.unwrap()));
         }
         last = Some(s.weight);

@@ -395,6 +395,22 @@ fn an_unknown_deployment_strategy_lists_the_valid_names_at_its_line() {
 }
 
 #[test]
+fn deployment_weights_the_alias_cannot_tell_apart_are_rejected() {
+    // The alias's routing holds a weight to six decimals of a fraction, and the weight is the
+    // step: two steps with the same routing weight would stall the rollout at the first.
+    let body = format!(
+        "{LIVE}        steps:\n          - {{weight: 10, pause: 1m}}\n          - {{weight: 10.00001, pause: 1m}}\n"
+    );
+    one(&body, "spec.aliases.live.deployment.steps[1].weight", 12, "not above the previous step's 10");
+    // Nor a weight the alias would hold as no traffic (0) or all of it (1) on the new version.
+    let ends = format!(
+        "{LIVE}        steps:\n          - {{weight: 0.00001, pause: 1m}}\n          - {{weight: 99.99999, pause: 1m}}\n"
+    );
+    one(&ends, "spec.aliases.live.deployment.steps[0].weight", 11, "outside 0-100");
+    one(&ends, "spec.aliases.live.deployment.steps[1].weight", 12, "outside 0-100");
+}
+
+#[test]
 fn deployment_weights_out_of_order_or_range_are_rejected() {
     let body = format!(
         "{LIVE}        steps:\n          - {{weight: 50, pause: 1m}}\n          - {{weight: 20, pause: 1m}}\n          - {{weight: 120, pause: 1m}}\n"

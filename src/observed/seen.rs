@@ -11,8 +11,11 @@ pub const MAX_ENTRIES: usize = 100_000;
 
 type Key = (String, String);
 
-fn table() -> &'static Mutex<HashMap<Key, (String, i64)>> {
-    static SEEN: OnceLock<Mutex<HashMap<Key, (String, i64)>>> = OnceLock::new();
+/// Per alias: the fingerprint, when it was first seen, and whether this process wrote it.
+type Entry = (String, i64, bool);
+
+fn table() -> &'static Mutex<HashMap<Key, Entry>> {
+    static SEEN: OnceLock<Mutex<HashMap<Key, Entry>>> = OnceLock::new();
     SEEN.get_or_init(Mutex::default)
 }
 
@@ -21,15 +24,17 @@ fn fingerprint(m: &Marker, a: &AliasState) -> String {
     format!("{} {} {:?}", m.id, a.function_version, a.routing)
 }
 
-/// When this process first saw alias `alias` of function `arn` as it is now (`now` if never).
-pub fn since(arn: &str, alias: &str, m: &Marker, a: &AliasState, now: i64) -> i64 {
+/// When this process first saw alias `alias` of function `arn` as it is now (`now` if never),
+/// and whether it was this process's own write (else it only read it: a restart, a failover,
+/// another process's write; the marker then records the step, so the next restart keeps it).
+pub fn since(arn: &str, alias: &str, m: &Marker, a: &AliasState, now: i64) -> (i64, bool) {
     let fp = fingerprint(m, a);
     let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
     match t.get(&(arn.to_string(), alias.to_string())) {
-        Some((seen, at)) if *seen == fp => *at,
+        Some((seen, at, wrote)) if *seen == fp => (*at, *wrote),
         _ => {
-            insert(&mut t, arn, alias, fp, now);
-            now
+            insert(&mut t, arn, alias, (fp, now, false));
+            (now, false)
         }
     }
 }
@@ -37,14 +42,14 @@ pub fn since(arn: &str, alias: &str, m: &Marker, a: &AliasState, now: i64) -> i6
 /// The alias as this process just wrote it, at `at`.
 pub fn wrote(arn: &str, alias: &str, m: &Marker, a: &AliasState, at: i64) {
     let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
-    insert(&mut t, arn, alias, fingerprint(m, a), at);
+    insert(&mut t, arn, alias, (fingerprint(m, a), at, true));
 }
 
-fn insert(t: &mut HashMap<Key, (String, i64)>, arn: &str, alias: &str, fp: String, at: i64) {
+fn insert(t: &mut HashMap<Key, Entry>, arn: &str, alias: &str, e: Entry) {
     if t.len() >= MAX_ENTRIES {
         t.clear();
     }
-    t.insert((arn.to_string(), alias.to_string()), (fp, at));
+    t.insert((arn.to_string(), alias.to_string()), e);
 }
 
 #[cfg(test)]
@@ -72,10 +77,14 @@ mod tests {
             release: None,
         };
         let arn = "arn:seen-test";
-        assert_eq!(since(arn, "live", &m, &state(0.1), 100), 100);
-        assert_eq!(since(arn, "live", &m, &state(0.1), 900), 100, "the same weight: first seen at 100");
+        assert_eq!(since(arn, "live", &m, &state(0.1), 100), (100, false));
+        assert_eq!(since(arn, "live", &m, &state(0.1), 900), (100, false), "the same weight: first seen at 100");
         wrote(arn, "live", &m, &state(0.2), 1000);
-        assert_eq!(since(arn, "live", &m, &state(0.2), 5000), 1000, "a weight this process wrote: its write time");
-        assert_eq!(since(arn, "live", &m, &state(0.3), 6000), 6000, "a new weight: now");
+        assert_eq!(
+            since(arn, "live", &m, &state(0.2), 5000),
+            (1000, true),
+            "a weight this process wrote: its write time"
+        );
+        assert_eq!(since(arn, "live", &m, &state(0.3), 6000), (6000, false), "a new weight: now");
     }
 }

@@ -21,6 +21,8 @@ mod publish_tests;
 pub mod release;
 pub mod render;
 pub mod rollout;
+#[cfg(test)]
+mod rollout_cut_tests;
 mod rollout_state;
 #[cfg(test)]
 mod rollout_tests;

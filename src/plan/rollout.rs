@@ -132,6 +132,16 @@ pub fn roll_back(m: &Marker, reason: String, now: i64) -> Move {
     }
 }
 
+/// The move after hook `kind` failed for `reason`: a roll back. Before traffic moved the alias
+/// is on `from` already, so the verdict is the one write (an UpdateAlias first would only add a
+/// call whose failure loses the verdict, and the hook, which must not run twice, would run again).
+pub fn hook_failed(kind: HookKind, m: &Marker, reason: String, now: i64) -> Move {
+    match (kind, roll_back(m, reason, now)) {
+        (HookKind::PreTraffic, Move::Write { marker, .. }) => Move::Write { marker, alias: None },
+        (_, mv) => mv,
+    }
+}
+
 /// How a rollout begins from the alias's live version: hook first, else the first step, else
 /// (nothing to watch or run) the plain switch (a release member's marks it done).
 fn start(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, now: i64) -> Move {
@@ -139,12 +149,14 @@ fn start(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, no
     if dep.pre_traffic.is_some() {
         return Move::Write { marker: MarkerWrite::Set(m), alias: None };
     }
-    if dep.steps.is_empty() && dep.post_traffic.is_none() {
-        let marker = match rel {
-            Some(_) => MarkerWrite::Set(Marker { phase: Phase::Done, ..m }),
-            None => MarkerWrite::Keep,
-        };
-        return Move::Write { marker, alias: Some((to.to_string(), Routing::new())) };
+    if dep.steps.is_empty() && dep.post_traffic.is_none() && rel.is_none() {
+        return Move::Write { marker: MarkerWrite::Keep, alias: Some((to.to_string(), Routing::new())) };
+    }
+    if dep.steps.is_empty() {
+        // The switch is followed by a phase (the postTraffic hook, a release member's done):
+        // its marker first, so a switch cut short before its marker write is read as past the
+        // preTraffic phase (`unrecorded`), never as an alias at its target with nothing to do.
+        return Move::Write { marker: MarkerWrite::Set(m), alias: None };
     }
     advance(dep, &m, 0, now)
 }
@@ -266,6 +278,12 @@ pub(super) fn plan(
         }
         // A first weight whose marker write a restart cut short is this rollout's step.
         let adopted = adopted(dep, cur, to, rel, now);
+        if let (Some(m), Some(alarm)) = (&adopted, firing) {
+            // Its own first weight: an alarm rolls it back as a rollout does, never as drift
+            // (which `driftPolicy: alert` or an ignored routing would leave in place).
+            p.rollouts.push(member_view(rel, m, view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now))));
+            return;
+        }
         if !cur.routing.is_empty() && adopted.is_none() {
             // Weights no rollout of this controller set (the deployment owns the routing): drift,
             // put right first (under the drift policy); the rollout starts from the clean alias.
@@ -353,7 +371,7 @@ pub(super) fn plan(
         p.rollouts.push(view(m, Move::Wait { until_ms: None }));
         return;
     }
-    if let Some(mv) = unrecorded(written, m, cur, now) {
+    if let Some(mv) = unrecorded(written, m, cur, o.seen_on_read.contains(name), now) {
         p.rollouts.push(member_view(rel, m, view(m, mv)));
         return;
     }

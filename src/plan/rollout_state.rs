@@ -52,8 +52,11 @@ pub(super) fn expected(dep: &Deployment, m: &Marker) -> ((String, Routing), (Str
 ///   short between its two writes (or a person pulled the traffic): rolled back, target held;
 /// * past the preTraffic hook (the alias has weight, or is at 100 %): that phase is written, so a
 ///   roll back cut short later is never read as the hook still to run;
-/// * at a manual step the marker does not name: its gate is written (`promote` reads it).
-pub(super) fn unrecorded(written: &Marker, m: &Marker, cur: &AliasState, now: i64) -> Option<Move> {
+/// * at a manual step the marker does not name: its gate is written (`promote` reads it);
+/// * at a step the marker does not name and this process only read (`read`: a restart, a
+///   failover, another process's write): the step and the time it was first seen are written,
+///   so its pause counts from there across further restarts (never again from zero each time).
+pub(super) fn unrecorded(written: &Marker, m: &Marker, cur: &AliasState, read: bool, now: i64) -> Option<Move> {
     let moved = matches!(written.phase, Phase::Shifting { .. } | Phase::PostTraffic);
     if moved && same(cur, &m.from, &Routing::new()) {
         let reason = format!(
@@ -64,14 +67,16 @@ pub(super) fn unrecorded(written: &Marker, m: &Marker, cur: &AliasState, now: i6
     }
     let passed_hook = written.phase == Phase::PreTraffic && m.phase != Phase::PreTraffic;
     let new_gate = m.gate == Gate::Waiting && m.phase != written.phase;
-    (passed_hook || new_gate).then(|| Move::Write { marker: MarkerWrite::Set(m.clone()), alias: None })
+    let read_step = read && matches!(m.phase, Phase::Shifting { .. }) && m.phase != written.phase;
+    (passed_hook || new_gate || read_step).then(|| Move::Write { marker: MarkerWrite::Set(m.clone()), alias: None })
 }
 
 /// The marker of a rollout whose first weight is on the alias but whose marker write a restart
 /// cut short (the alias is written first): the weight is a step of this deployment to `to`
 /// from the live version, and the rollout may start now (a release member: its wave's turn).
 pub(super) fn adopted(dep: &Deployment, cur: &AliasState, to: &str, rel: Option<&Release>, now: i64) -> Option<Marker> {
-    if rel.is_some_and(|r| !matches!(waves::turn(r, now), Turn::Go)) {
+    // With a preTraffic hook the first write is its marker: a weight without one is not ours.
+    if dep.pre_traffic.is_some() || rel.is_some_and(|r| !matches!(waves::turn(r, now), Turn::Go)) {
         return None;
     }
     let m = new_marker(&cur.function_version, to, rel, Phase::PreTraffic, now);

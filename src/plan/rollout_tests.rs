@@ -10,9 +10,9 @@ use crate::manifest::load_file;
 use crate::observed::Observed;
 use crate::types::*;
 
-const T0: i64 = 1_800_000_000_000;
+pub(super) const T0: i64 = 1_800_000_000_000;
 
-fn desired(deployment: &str) -> Desired {
+pub(super) fn desired(deployment: &str) -> Desired {
     let text = format!(
         "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: f\nspec:\n  aliases:\n    live:\n      functionVersion: \"7\"\n      deployment: {deployment}\n"
     );
@@ -42,7 +42,7 @@ pub(super) fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Ma
     }
 }
 
-fn marker(phase: Phase, since: i64) -> Marker {
+pub(super) fn marker(phase: Phase, since: i64) -> Marker {
     Marker {
         id: "r1".into(),
         from: "6".into(),
@@ -54,12 +54,12 @@ fn marker(phase: Phase, since: i64) -> Marker {
     }
 }
 
-fn rollout(p: &FunctionPlan) -> &Rollout {
+pub(super) fn rollout(p: &FunctionPlan) -> &Rollout {
     assert_eq!(p.rollouts.len(), 1, "{p:#?}");
     &p.rollouts[0]
 }
 
-fn write(mv: &Move) -> (&MarkerWrite, Option<&(String, Routing)>) {
+pub(super) fn write(mv: &Move) -> (&MarkerWrite, Option<&(String, Routing)>) {
     match mv {
         Move::Write { marker, alias } => (marker, alias.as_ref()),
         other => panic!("not a write: {other:?}"),

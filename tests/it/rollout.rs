@@ -112,6 +112,21 @@ async fn a_step_after_the_first_is_one_write_and_the_function_is_read_again_only
 }
 
 #[tokio::test]
+async fn retry_is_refused_while_a_hooks_roll_back_has_not_reached_the_alias() {
+    // A failed postTraffic hook writes its verdict first; a crash before the alias write leaves
+    // the new version at 100 % under a rolled-back marker. Retry must not drop that marker.
+    let emu = seeded(2).await;
+    let arn = format!("arn:aws:lambda:{REGION}:123456789012:function:{F}");
+    let lambda = emu.lambda().await;
+    lambda.update_alias().function_name(F).name("live").function_version("2").send().await.unwrap();
+    let tag = "to=2 from=1 id=r1 at=1 phase=rolledback reason=hook failed";
+    lambda.tag_resource().resource(&arn).tags("lambda-reconciler.io/rollout/live", tag).send().await.unwrap();
+    let run = emu.run(&["retry", "--function", F, "--alias", "live"]).expect(1);
+    assert!(run.all().contains("not reached the alias"), "{}", run.all());
+    assert!(marker(&emu).await.unwrap().contains("phase=rolledback"), "the marker stays");
+}
+
+#[tokio::test]
 async fn a_roll_back_cut_short_between_its_alias_and_marker_writes_ends_rolled_back_after_a_restart() {
     // A roll back writes the alias first: a crash before its marker leaves the marker in flight
     // with the alias back on the old version. The next process must not step it again.
@@ -196,6 +211,17 @@ async fn a_post_traffic_hook_that_reports_failed_rolls_back() {
     assert!(run.all().contains("answered status Failed"), "{}", run.all());
     assert_eq!(alias_writes(&emu), [v("2", None), v("1", None)], "100 %, then back");
     assert_eq!(live(&emu).await, ("1".to_string(), BTreeMap::new()));
+    // The hook's verdict is written before the alias goes back: a crash or a failed UpdateAlias
+    // in between must not lose it (the hook would run again, and might pass).
+    let requests = emu.requests();
+    let at = |f: &dyn Fn(&serde_json::Value) -> bool| requests.iter().position(f).unwrap_or(usize::MAX);
+    let verdict = at(&|r| r["method"] == "POST" && r["body"].as_str().unwrap_or("").contains("phase=rolledback"));
+    let back = at(&|r| {
+        r["method"] == "PUT"
+            && r["path"].as_str().unwrap_or("").ends_with("/aliases/live")
+            && r["body"].as_str().unwrap_or("").contains("\"FunctionVersion\":\"1\"")
+    });
+    assert!(verdict < back && back != usize::MAX, "verdict at {verdict}, alias back at {back}");
 }
 
 #[tokio::test]
