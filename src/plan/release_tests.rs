@@ -264,3 +264,15 @@ fn a_later_wave_that_cannot_be_read_or_failed_in_an_earlier_release_never_holds_
         assert_eq!(set(&rollout(&p).mv).0.phase, Phase::Shifting { step: 0 }, "{s:?}");
     }
 }
+
+#[test]
+fn a_queued_members_own_first_weight_is_taken_back_when_its_wave_may_not_go_whatever_the_drift_policy() {
+    // Its start was cut short after the alias write (the marker still says queued), and the
+    // release halted meanwhile: the weight goes as a rollout move, not as drift.
+    let failed = PeerState::Failed { reason: "alarm".into(), by_release: false, release: None };
+    let d = member(1, [failed, unknown(), PeerState::Queued], "");
+    let q = marker(&d, Phase::Queued, T0);
+    let p = plan(&d, &observed("6", &[("7", 0.1)], Some(q), T0 + 1000));
+    assert!(p.changes.is_empty(), "not drift: {p:#?}");
+    assert_eq!(rollout(&p).mv, Move::Write { marker: MarkerWrite::Keep, alias: Some(("6".into(), Routing::new())) });
+}

@@ -284,6 +284,15 @@ pub(super) fn plan(
             p.rollouts.push(member_view(rel, m, view(m, roll_back(m, format!("alarm {alarm} in ALARM"), now))));
             return;
         }
+        if let (Some(q), None, false) = (queued, &adopted, cur.routing.is_empty()) {
+            // A queued member's own first weight (its start cut short) while its wave may not
+            // go now: taken back as a rollout move, whatever the drift policy; it stays queued.
+            if q.step_of(&dep.steps, &cur.function_version, &cur.routing).is_some() {
+                let back = Move::Write { marker: MarkerWrite::Keep, alias: Some((q.from.clone(), Routing::new())) };
+                p.rollouts.push(member_view(rel, q, view(q, back)));
+                return;
+            }
+        }
         if !cur.routing.is_empty() && adopted.is_none() {
             // Weights no rollout of this controller set (the deployment owns the routing): drift,
             // put right first (under the drift policy); the rollout starts from the clean alias.
