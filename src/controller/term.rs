@@ -83,6 +83,7 @@ impl Term {
             }
         }
         ctx.rollout_alarms.lock().unwrap().retain(|k, _| k.shard(n) != shard);
+        ctx.fast_rollbacks.retain(|k| k.shard(n) != shard);
         super::judge::forget(ctx, |k| k.shard(n) != shard);
     }
 
