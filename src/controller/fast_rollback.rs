@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::decide::Outcome;
 use super::Ctx;
 use crate::aws::priority::{self, Until, ALIAS_WRITE};
 use crate::aws::{ledger, ErrorClass};
@@ -48,15 +49,26 @@ pub struct Due {
     pub rollout: InFlight,
 }
 
+/// An alias the fast path put back, its marker still to write: the key's next run writes it
+/// (before its reconcile), so a worker is free for the next roll back after one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub alias: String,
+    pub alarm: String,
+    pub arn: String,
+    pub marker: Marker,
+}
+
 #[derive(Default)]
 struct Inner {
     next: u64,
     hints: HashMap<FunctionKey, Hint>,
     pending: HashMap<FunctionKey, Vec<Pending>>,
+    restored: HashMap<FunctionKey, Vec<Restored>>,
 }
 
-/// The hints and the pending fast roll backs: at most one hint per key with a rollout in flight,
-/// and one pending roll back per alias of it.
+/// The hints, the pending fast roll backs and the restored aliases: at most one hint per key with
+/// a rollout in flight, and one pending roll back and one restored alias per alias of it.
 #[derive(Default)]
 pub struct FastRollbacks(Mutex<Inner>);
 
@@ -122,13 +134,15 @@ impl FastRollbacks {
 
     /// Forgets the keys `keep` refuses (gone from the store, or from this replica's shards).
     pub fn retain(&self, keep: impl Fn(&FunctionKey) -> bool) {
-        let keys: Vec<FunctionKey> = self.0.lock().unwrap().hints.keys().cloned().collect();
+        let keys: Vec<FunctionKey> = {
+            let inner = self.0.lock().unwrap();
+            inner.hints.keys().chain(inner.restored.keys()).cloned().collect()
+        };
         let gone: Vec<FunctionKey> = keys.into_iter().filter(|k| !keep(k)).collect();
-        let mut inner = self.0.lock().unwrap();
         for k in gone {
-            inner.hints.remove(&k);
-            inner.pending.remove(&k);
+            self.forget(&k);
         }
+        let mut inner = self.0.lock().unwrap();
         let Inner { hints, pending, .. } = &mut *inner;
         pending.retain(|k, _| hints.contains_key(k));
     }
@@ -138,6 +152,25 @@ impl FastRollbacks {
         let mut inner = self.0.lock().unwrap();
         inner.hints.remove(key);
         inner.pending.remove(key);
+        inner.restored.remove(key);
+    }
+
+    /// Records an alias put back, its marker still to write.
+    fn restored(&self, key: &FunctionKey, r: Restored) {
+        let mut inner = self.0.lock().unwrap();
+        let list = inner.restored.entry(key.clone()).or_default();
+        list.retain(|x| x.alias != r.alias);
+        list.push(r);
+    }
+
+    /// Forgets every key (a new term: another writer may have acted since).
+    pub fn clear(&self) {
+        *self.0.lock().unwrap() = Inner::default();
+    }
+
+    /// Takes the aliases of `key` put back whose markers are still to write.
+    pub fn take_restored(&self, key: &FunctionKey) -> Vec<Restored> {
+        self.0.lock().unwrap().restored.remove(key).unwrap_or_default()
     }
 
     /// How many keys have a hint (for tests).
@@ -168,27 +201,35 @@ pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {
     ctx.fast_rollbacks.keep(key, seen.arn, aliases);
 }
 
-/// Makes the fast roll backs flagged for `key`, then `reconcile` (the worker's run of the key):
-/// urgent again until its alias write when a fast roll back was not made (the reconcile is then
-/// the roll back).
-pub async fn then<F: std::future::Future>(
+/// Makes the fast roll backs flagged for `key`, then `reconcile` (the worker's run of the key).
+/// When every roll back was made, the rest is left to the queue: the key's next run, not urgent,
+/// after the other functions the poll found in ALARM have had theirs, writes the markers
+/// (`finish`), reports, and reconciles. When one was not made, the reconcile is the roll back:
+/// urgent again until its alias write.
+pub async fn then(
     ctx: &Ctx,
     key: &FunctionKey,
-    (manifest, function_ref): (&str, &str),
-    reconcile: F,
-) -> F::Output {
+    function_ref: &str,
+    reconcile: impl std::future::Future<Output = Outcome>,
+) -> Outcome {
     let due = if ctx.opts.dry_run {
         vec![]
     } else {
         ctx.fast_rollbacks.take(key, ctx.opts.waits.alarm_poll * 2, Instant::now())
     };
-    let mut missed = false;
+    let (mut made, mut missed) = (0, false);
     for d in &due {
-        match roll_back(ctx, key, manifest, function_ref, d).await {
-            Some(true) => {}
+        match restore(ctx, key, function_ref, d).await {
+            Some(true) => made += 1,
             Some(false) => missed = true,
             None => break,
         }
+    }
+    if made > 0 && made == due.len() {
+        // Requeued at once, behind the keys already waiting (no reconcile ran: `Rolling` only
+        // asks for the next one).
+        ctx.rolling.set(key, false);
+        return Outcome::Rolling(Duration::ZERO);
     }
     if missed {
         let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
@@ -198,10 +239,10 @@ pub async fn then<F: std::future::Future>(
     }
 }
 
-/// One fast roll back: the conditional alias write (urgent), then the marker and the report.
-/// Any failure writes nothing more: the reconcile that follows reads the world and decides.
-/// Whether the alias was restored; `None` when the lease is gone (nothing more is tried).
-async fn roll_back(ctx: &Ctx, key: &FunctionKey, manifest: &str, function_ref: &str, due: &Due) -> Option<bool> {
+/// One fast roll back: the conditional alias write (urgent). Any failure writes nothing more:
+/// the reconcile that follows reads the world and decides. Whether the alias was put back;
+/// `None` when the lease is gone (nothing more is tried).
+async fn restore(ctx: &Ctx, key: &FunctionKey, function_ref: &str, due: &Due) -> Option<bool> {
     let c = ctx.aws.clients(key.role.as_deref(), &key.region);
     let (alias, r, no_routing) = (&due.alias, &due.rollout, Routing::new());
     let write = c.lambda.update_alias_if(function_ref, alias, &r.marker.from, &no_routing, &r.alias.revision);
@@ -219,19 +260,37 @@ async fn roll_back(ctx: &Ctx, key: &FunctionKey, manifest: &str, function_ref: &
         return (e.class != ErrorClass::Fenced).then_some(false);
     }
     ctx.metrics.fast_rollback("made");
-    let reason = format!("alarm {} in ALARM", due.alarm);
-    let marker = Marker { phase: Phase::RolledBack { reason: reason.clone() }, since_ms: now_ms(), ..r.marker.clone() };
-    if let Err(e) = c.lambda.tag_marker(&due.arn, alias, &marker).await {
-        tracing::info!(alias = %alias, error = %e, "alias restored, its marker not written: the reconcile finishes the roll back");
-        return (e.class != ErrorClass::Fenced).then_some(true);
-    }
-    let store = ctx.store.read().unwrap();
-    let releases = store.get(key).map(|m| store.releases(m)).unwrap_or_default();
-    drop(store);
-    super::rollouts::kick(ctx, key, &releases);
-    let event = RolloutEvent::RolledBack { alias: alias.clone(), to: r.marker.to.clone(), reason };
-    super::rollouts::report(ctx, key, manifest, &[event]);
+    tracing::info!(alias = %alias, alarm = %due.alarm, to = %r.marker.from, "alias put back (fast roll back)");
+    let restored =
+        Restored { alias: alias.clone(), alarm: due.alarm.clone(), arn: due.arn.clone(), marker: r.marker.clone() };
+    ctx.fast_rollbacks.restored(key, restored);
     Some(true)
+}
+
+/// The RolledBack markers of the aliases `key`'s last run put back (reason `alarm NAME in
+/// ALARM`), each reported (alert, metric) and its release's members kicked once written. A
+/// marker not written is left to the reconcile (the alias is already back on its old version).
+/// The worker calls this first in a key's run, before operator requests and the reconcile.
+pub async fn finish(ctx: &Ctx, key: &FunctionKey, manifest: &str) {
+    let c = ctx.aws.clients(key.role.as_deref(), &key.region);
+    for r in ctx.fast_rollbacks.take_restored(key) {
+        let reason = format!("alarm {} in ALARM", r.alarm);
+        let phase = Phase::RolledBack { reason: reason.clone() };
+        let marker = Marker { phase, since_ms: now_ms(), ..r.marker.clone() };
+        if let Err(e) = c.lambda.tag_marker(&r.arn, &r.alias, &marker).await {
+            tracing::info!(alias = %r.alias, error = %e, "alias put back, its marker not written: the reconcile finishes the roll back");
+            if e.class == ErrorClass::Fenced {
+                return;
+            }
+            continue;
+        }
+        let store = ctx.store.read().unwrap();
+        let releases = store.get(key).map(|m| store.releases(m)).unwrap_or_default();
+        drop(store);
+        super::rollouts::kick(ctx, key, &releases);
+        let event = RolloutEvent::RolledBack { alias: r.alias.clone(), to: r.marker.to.clone(), reason };
+        super::rollouts::report(ctx, key, manifest, &[event]);
+    }
 }
 
 #[cfg(test)]
@@ -310,9 +369,25 @@ mod tests {
             f.keep(&key(name), Some("arn".into()), BTreeMap::from([("live".into(), in_flight(&["x"]))]));
             f.flag(&key(name), &firing(&["x"]), Instant::now());
         }
-        f.retain(|k| k.name == "a");
+        let put_back = |alias: &str| Restored {
+            alias: alias.into(),
+            alarm: "x".into(),
+            arn: "arn".into(),
+            marker: in_flight(&["x"]).marker,
+        };
+        f.restored(&key("c"), put_back("live"));
+        f.restored(&key("c"), put_back("live"));
+        f.retain(|k| k.name == "a" || k.name == "c");
         assert_eq!(f.len(), 1);
         assert!(f.take(&key("b"), POLLS, Instant::now()).is_empty());
         assert_eq!(f.take(&key("a"), POLLS, Instant::now()).len(), 1);
+        assert_eq!(f.take_restored(&key("c")), [put_back("live")], "one per alias, taken once");
+        assert!(f.take_restored(&key("c")).is_empty());
+        f.restored(&key("c"), put_back("live"));
+        f.retain(|k| k.name == "a");
+        assert!(f.take_restored(&key("c")).is_empty(), "a key that left takes its restored aliases along");
+        f.restored(&key("c"), put_back("live"));
+        f.clear();
+        assert!(f.take_restored(&key("c")).is_empty(), "a new term starts empty");
     }
 }

@@ -65,12 +65,13 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     let start = Instant::now();
     let outcome = async {
         super::panics::injected(&key.name);
+        super::fast_rollback::finish(ctx, key, &m.name).await;
         rollouts::take_requests(ctx, key, &m.name, &m.function.raw).await;
         match manifest.as_ref() {
             Some(m) => {
-                let names = (m.name.as_str(), m.function.raw.as_str());
                 // Boxed: the reconcile is a large future, kept off the stack.
-                super::fast_rollback::then(ctx, key, names, Box::pin(reconcile_manifest(ctx, key, m))).await
+                let reconcile = Box::pin(reconcile_manifest(ctx, key, m));
+                super::fast_rollback::then(ctx, key, &m.function.raw, reconcile).await
             }
             None => {
                 ctx.fast_rollbacks.forget(key);
