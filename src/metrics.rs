@@ -88,6 +88,8 @@ pub struct Metrics {
     /// The canary judge's Fails, by what followed (`rolled_back`, `dry_run`: reported only).
     pub judge_failures: Family<ResultLabel, Counter>,
     pub rollout_weight: Family<AliasLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Alarm roll backs tried in one conditional UpdateAlias, by result (made, stale, failed, fenced).
+    pub fast_rollbacks: Family<ResultLabel, Counter>,
     /// CloudTrail events read from the events queues, by what became of them.
     pub events: Family<ResultLabel, Counter>,
     /// 1 while this replica is the writer (holds the lease, or runs without one), else 0.
@@ -123,6 +125,7 @@ impl Default for Metrics {
             rollouts: Family::default(),
             judge_failures: Family::default(),
             rollout_weight: Family::default(),
+            fast_rollbacks: Family::default(),
             events: Family::default(),
             leader: Gauge::default(),
             shards_held: Gauge::default(),
@@ -176,6 +179,11 @@ impl Default for Metrics {
             m.rollout_weight.clone(),
         );
         registry.register(
+            "fast_rollbacks",
+            "Alarm roll backs tried in one conditional UpdateAlias, by result (made; stale: the alias changed since it was read; failed; fenced)",
+            m.fast_rollbacks.clone(),
+        );
+        registry.register(
             "events",
             "CloudTrail events read from the events queues, by result (enqueued, own, unmanaged, not_relevant, failed_call, malformed)",
             m.events.clone(),
@@ -226,6 +234,10 @@ impl Metrics {
 
     pub fn judge_failure(&self, result: &str) {
         self.judge_failures.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn fast_rollback(&self, result: &str) {
+        self.fast_rollbacks.get_or_create(&ResultLabel { result: result.into() }).inc();
     }
 
     pub fn event(&self, result: &str) {

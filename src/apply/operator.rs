@@ -172,6 +172,7 @@ mod tests {
             function_version: v.into(),
             description: String::new(),
             routing: routing.iter().map(|(k, w)| (k.to_string(), *w)).collect(),
+            revision: String::new(),
         };
         // The failed hook's verdict is written, the alias is still on the new version at 100 %.
         assert!(retry_refused(&back, Some(&alias("7", &[]))).unwrap().contains("not reached the alias"));

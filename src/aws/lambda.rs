@@ -114,6 +114,21 @@ fn applied_generation(tags: Option<&HashMap<String, String>>, error: Option<&Tag
     }
 }
 
+/// An alias as ListAliases, CreateAlias and UpdateAlias answer it.
+fn alias_state(
+    version: Option<&str>,
+    description: Option<&str>,
+    cfg: Option<&AliasRoutingConfiguration>,
+    revision: Option<&str>,
+) -> AliasState {
+    AliasState {
+        function_version: version.unwrap_or_default().to_string(),
+        description: description.unwrap_or_default().to_string(),
+        routing: routing(cfg),
+        revision: revision.unwrap_or_default().to_string(),
+    }
+}
+
 fn routing(cfg: Option<&AliasRoutingConfiguration>) -> Routing {
     cfg.and_then(|r| r.additional_version_weights())
         .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
@@ -156,11 +171,8 @@ impl Lambda {
                 .aliases()
                 .iter()
                 .map(|a| {
-                    let state = AliasState {
-                        function_version: a.function_version().unwrap_or_default().to_string(),
-                        description: a.description().unwrap_or_default().to_string(),
-                        routing: routing(a.routing_config()),
-                    };
+                    let state = alias_state(a.function_version(), a.description(), a.routing_config(), a.revision_id());
+                    super::ledger::alias(function, a.name().unwrap_or_default(), Some(state.clone()));
                     (a.name().unwrap_or_default().to_string(), state)
                 })
                 .collect();
@@ -269,6 +281,7 @@ impl Lambda {
             Ok(out) => {
                 let tags = Some(out.tags().unwrap_or(&HashMap::new())).cloned();
                 let sensitive = sensitive_env(tags.as_ref());
+                super::ledger::markers(arn, &markers(tags.as_ref()));
                 Ok(TagState {
                     generation: applied_generation(tags.as_ref(), None),
                     markers: markers(tags.as_ref()),
@@ -342,7 +355,10 @@ impl Lambda {
 
     /// Writes an alias's rollout marker (TagResource).
     pub async fn tag_marker(&self, arn: &str, alias: &str, marker: &Marker) -> Result<(), AwsError> {
-        self.put_tag(arn, &marker_tag(alias), &marker.encode()).await
+        self.put_tag(arn, &marker_tag(alias), &marker.encode()).await?;
+        // As a read would parse it back (the tag value is cut to AWS's limits).
+        super::ledger::marker(arn, alias, Marker::parse(&marker.encode()).as_ref());
+        Ok(())
     }
 
     /// Removes an alias's rollout marker (UntagResource).
@@ -351,8 +367,9 @@ impl Lambda {
             .call("lambda:UntagResource", || {
                 self.client.untag_resource().resource(arn).tag_keys(marker_tag(alias)).send()
             })
-            .await
-            .map(drop)
+            .await?;
+        super::ledger::marker(arn, alias, None);
+        Ok(())
     }
 
     pub async fn put_reserved_concurrency(&self, function: &str, n: i64) -> Result<(), AwsError> {
@@ -383,7 +400,8 @@ impl Lambda {
 
     pub async fn create_alias(&self, function: &str, name: &str, a: &AliasState) -> Result<(), AwsError> {
         let rc = Self::routing_config(&a.routing);
-        self.caller
+        let out = self
+            .caller
             .call("lambda:CreateAlias", || {
                 self.client
                     .create_alias()
@@ -394,8 +412,10 @@ impl Lambda {
                     .routing_config(rc.clone())
                     .send()
             })
-            .await
-            .map(drop)
+            .await?;
+        let state = alias_state(out.function_version(), out.description(), out.routing_config(), out.revision_id());
+        super::ledger::alias(function, name, Some(state));
+        Ok(())
     }
 
     /// UpdateAlias; `None` fields are left as they are.
@@ -407,8 +427,36 @@ impl Lambda {
         description: Option<&str>,
         routing: Option<&Routing>,
     ) -> Result<(), AwsError> {
+        self.put_alias(function, name, version, description, routing, None).await.map(drop)
+    }
+
+    /// UpdateAlias of version and routing only if the alias is still at `revision` (AWS: "Only
+    /// update the alias if the revision ID matches the ID that's specified"; else 412
+    /// PreconditionFailedException, an error of class `Stale`). Returns the alias's new revision.
+    pub async fn update_alias_if(
+        &self,
+        function: &str,
+        name: &str,
+        version: &str,
+        routing: &Routing,
+        revision: &str,
+    ) -> Result<String, AwsError> {
+        self.put_alias(function, name, Some(version), None, Some(routing), Some(revision)).await
+    }
+
+    /// UpdateAlias; records the alias as AWS answered it and returns its new RevisionId.
+    async fn put_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: Option<&str>,
+        description: Option<&str>,
+        routing: Option<&Routing>,
+        revision: Option<&str>,
+    ) -> Result<String, AwsError> {
         let rc = routing.map(Self::routing_config);
-        self.caller
+        let out = self
+            .caller
             .call("lambda:UpdateAlias", || {
                 self.client
                     .update_alias()
@@ -417,10 +465,14 @@ impl Lambda {
                     .set_function_version(version.map(str::to_string))
                     .set_description(description.map(str::to_string))
                     .set_routing_config(rc.clone())
+                    .set_revision_id(revision.map(str::to_string))
                     .send()
             })
-            .await
-            .map(drop)
+            .await?;
+        let state = alias_state(out.function_version(), out.description(), out.routing_config(), out.revision_id());
+        let revision = state.revision.clone();
+        super::ledger::alias(function, name, Some(state));
+        Ok(revision)
     }
 
     pub async fn delete_alias(&self, function: &str, name: &str) -> Result<(), AwsError> {
@@ -428,7 +480,11 @@ impl Lambda {
             .caller
             .call("lambda:DeleteAlias", || self.client.delete_alias().function_name(function).name(name).send())
             .await;
-        ignore_not_found(res.map(drop))
+        let res = ignore_not_found(res.map(drop));
+        if res.is_ok() {
+            super::ledger::alias(function, name, None);
+        }
+        res
     }
 
     pub async fn put_provisioned_concurrency(&self, function: &str, alias: &str, n: i64) -> Result<(), AwsError> {

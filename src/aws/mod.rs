@@ -7,6 +7,7 @@ pub mod cloudwatch;
 pub mod fence;
 pub mod lambda;
 pub mod lease;
+pub mod ledger;
 pub mod metrics;
 mod metrics_extra;
 pub mod pages;

@@ -4,6 +4,7 @@
 pub mod balance;
 pub mod decide;
 pub mod events;
+pub mod fast_rollback;
 pub mod first_write;
 mod judge;
 pub mod lease;
@@ -99,6 +100,8 @@ pub struct Ctx {
     pub previous: first_write::Previous,
     /// The functions with a rollout move pending: their reconciles are urgent until they end.
     pub rolling: rush::Rolling,
+    /// The rollouts in flight as last seen, and the alarm roll backs waiting to be made fast.
+    pub fast_rollbacks: fast_rollback::FastRollbacks,
 }
 
 /// The shards (`--shards`, by account-region) this replica holds the lease of: it reconciles
@@ -335,6 +338,7 @@ pub async fn run(opts: RunOptions, aws_opts: &AwsOptions) -> Result<(), RunError
         release_kicks: Mutex::default(),
         previous: Default::default(),
         rolling: Default::default(),
+        fast_rollbacks: Default::default(),
     });
     let first = ctx.store.write().unwrap().reload();
     if first.changed.is_empty() && first.rejected.is_empty() && first.unavailable.is_none() && replicas.is_none() {

@@ -65,7 +65,7 @@ pub fn kick_release(ctx: &Ctx, key: &FunctionKey, d: &Desired, events: &[Rollout
     }
 }
 
-fn kick(ctx: &Ctx, key: &FunctionKey, releases: &BTreeMap<String, crate::types::Release>) {
+pub(super) fn kick(ctx: &Ctx, key: &FunctionKey, releases: &BTreeMap<String, crate::types::Release>) {
     if releases.is_empty() {
         return;
     }
@@ -101,6 +101,7 @@ pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {
             }
         }
     }
+    super::fast_rollback::track(ctx, key, d, plan);
     let mut watched = ctx.rollout_alarms.lock().unwrap();
     if alarms.is_empty() {
         watched.remove(key);
@@ -130,6 +131,7 @@ pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: D
         tokio::time::sleep(every).await;
         let watched: BTreeMap<FunctionKey, BTreeSet<String>> = ctx.rollout_alarms.lock().unwrap().clone();
         let scopes: BTreeSet<crate::types::Scope> = watched.keys().map(FunctionKey::scope).collect();
+        ctx.fast_rollbacks.retain(|k| ctx.shards.owns(k) && ctx.store.read().unwrap().get(k).is_some());
         // The judged steps: one GetMetricData per region (with their own scopes).
         for scope in super::judge::scopes(&ctx) {
             super::judge::poll(&ctx, &queue, &scope, every).await;
@@ -153,6 +155,7 @@ pub async fn poll_alarms(ctx: Arc<Ctx>, queue: Arc<Queue<FunctionKey>>, every: D
             for (key, alarms) in watched.iter().filter(|(k, _)| k.scope() == scope) {
                 if let Some(alarm) = alarms.iter().find(|a| firing.contains(*a)) {
                     tracing::warn!(function = %key, alarm = %alarm, "rollout alarm in ALARM");
+                    ctx.fast_rollbacks.flag(key, &firing, std::time::Instant::now());
                     queue.add_first(key.clone());
                 }
             }

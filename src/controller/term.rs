@@ -27,6 +27,8 @@ impl Term {
     /// after its grace.
     pub(super) fn start(ctx: &Arc<Ctx>, running: &rollouts::Running) -> Term {
         crate::aws::snapshot::expire_all();
+        // What an earlier term saw of its rollouts, another writer may have changed since.
+        ctx.fast_rollbacks.clear();
         // The stopped-resync rule measures from here: a follower had nothing to reconcile.
         ctx.metrics.reconciled_now();
         let queue = Queue::new();
@@ -52,6 +54,7 @@ impl Term {
         crate::aws::snapshot::expire_all();
         ctx.metrics.reconciled_now();
         let n = ctx.shards.count();
+        ctx.fast_rollbacks.retain(|k| k.shard(n) != shard);
         let keys: Vec<FunctionKey> =
             ctx.store.read().unwrap().keys().into_iter().filter(|k| k.shard(n) == shard).collect();
         for key in super::interleave(keys) {
@@ -83,6 +86,7 @@ impl Term {
             }
         }
         ctx.rollout_alarms.lock().unwrap().retain(|k, _| k.shard(n) != shard);
+        ctx.fast_rollbacks.retain(|k| k.shard(n) != shard);
         super::judge::forget(ctx, |k| k.shard(n) != shard);
     }
 
@@ -102,6 +106,7 @@ impl Term {
         // Operator requests waiting for a reconcile here are answered (dropped), not kept for
         // a later term; this replica's status is no longer the world's.
         ctx.requests.lock().unwrap().clear();
+        ctx.fast_rollbacks.clear();
         ctx.status.clear();
         ctx.metrics.rollout_weight.clear();
         self.queue.close();

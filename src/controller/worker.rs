@@ -65,14 +65,22 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
     let start = Instant::now();
     let outcome = async {
         super::panics::injected(&key.name);
+        super::fast_rollback::finish(ctx, key, &m.name).await;
         rollouts::take_requests(ctx, key, &m.name, &m.function.raw).await;
         match manifest.as_ref() {
-            Some(m) => reconcile_manifest(ctx, key, m).await,
-            None => delete(ctx, key, m).await,
+            Some(m) => {
+                // Boxed: the reconcile is a large future, kept off the stack.
+                let reconcile = Box::pin(reconcile_manifest(ctx, key, m));
+                super::fast_rollback::then(ctx, key, &m.function.raw, reconcile).await
+            }
+            None => {
+                ctx.fast_rollbacks.forget(key);
+                delete(ctx, key, m).await
+            }
         }
-    }
-    .instrument(span.clone())
-    .await;
+    };
+    // What the reconcile reads and writes of its aliases and markers is kept for the fast path.
+    let outcome = crate::aws::ledger::scope(outcome).instrument(span.clone()).await;
     if matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Fenced, .. }) {
         // The lease is gone (or its renewal is late): no alert, no status; the key comes back in a
         // second, and is dropped then if the term ended (the new leader reconciles it).

@@ -62,6 +62,7 @@ mod tests {
             function_version: "6".into(),
             description: String::new(),
             routing: Routing::from([("7".into(), w)]),
+            revision: String::new(),
         }
     }
 

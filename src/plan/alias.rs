@@ -167,6 +167,7 @@ fn alias_write(
             function_version: a.function_version.clone(),
             description: a.description.clone().unwrap_or_default(),
             routing: routing.cloned().unwrap_or_default(),
+            revision: String::new(),
         };
         let df = diff(base, Op::Create, Value::Null, json!(state));
         p.push(Action::CreateAlias { alias: name.to_string(), state }, vec![df]);

@@ -16,7 +16,12 @@ fn observed(f: FunctionState) -> Observed {
 }
 
 fn with_alias(mut o: Observed, version: &str) -> Observed {
-    let a = AliasState { function_version: version.into(), description: String::new(), routing: Routing::new() };
+    let a = AliasState {
+        function_version: version.into(),
+        description: String::new(),
+        routing: Routing::new(),
+        revision: String::new(),
+    };
     o.aliases.insert("live".into(), a);
     o
 }

@@ -32,6 +32,7 @@ pub(super) fn observed(version: &str, routing: &[(&str, f64)], marker: Option<Ma
         function_version: version.into(),
         description: String::new(),
         routing: routing.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        revision: String::new(),
     };
     Observed {
         function: Some(f),

@@ -81,6 +81,7 @@ pub(super) fn stale_markers(d: &Desired, o: &Observed, p: &mut FunctionPlan) {
                 function_version: m.from.clone(),
                 description: String::new(),
                 routing: Routing::new(),
+                revision: String::new(),
             });
             let mv = Move::Write { marker: MarkerWrite::Remove, alias: None };
             p.rollouts.push(view(alias, &dep, m, &cur, vec![], mv));

@@ -44,6 +44,7 @@ pub(super) fn alias(version: &str, routing: &[(&str, f64)]) -> AliasState {
         function_version: version.into(),
         description: String::new(),
         routing: routing.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        revision: String::new(),
     }
 }
 

@@ -145,6 +145,10 @@ pub struct AliasState {
     pub function_version: String,
     pub description: String,
     pub routing: Routing,
+    /// AWS's RevisionId of the alias as read ("A unique identifier that changes when you update
+    /// the alias"); empty when not read. Never shown: a conditional write's precondition only.
+    #[serde(skip)]
+    pub revision: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -307,6 +307,30 @@ def invoke(environ, start_response, region, name, raw):
     return [data]
 
 
+def check_alias_revision(alias, body):
+    """AWS (UpdateAlias, RevisionId): "Only update the alias if the revision ID matches the ID
+    that's specified. Use this option to avoid modifying an alias that has changed since you last
+    read it." A mismatch is 412 PreconditionFailedException ("The RevisionId provided does not
+    match the latest RevisionId for the Lambda function or alias"). moto ignores the field."""
+    want = body.get("RevisionId")
+    if want is not None and want != alias.revision_id:
+        raise ApiError(412, "PreconditionFailedException",
+                       "The Revision Id provided does not match the latest Revision Id. "
+                       "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+
+
+def update_alias(inner, environ, start_response, alias):
+    """UpdateAlias by moto, then a new RevisionId: AWS (AliasConfiguration, RevisionId): "A unique
+    identifier that changes when you update the alias." moto keeps the one it made at creation."""
+    status, headers, out = call_inner(inner, environ)
+    if status.startswith("2"):
+        alias.revision_id = str(uuid.uuid4())
+        doc = json.loads(out)
+        doc["RevisionId"] = alias.revision_id
+        out = json.dumps(doc).encode()
+    return finish(start_response, status, headers, out)
+
+
 def shift_provisioned(region, name, alias, routing):
     """AWS shares an alias's provisioned concurrency between the versions it routes to: when the
     routing changes, the allocation is rebuilt (IN_PROGRESS, allocated dips) and settles later."""
@@ -452,12 +476,14 @@ def route(inner, name, m, environ, start_response, method, region, raw):
         except Exception:
             current = None  # moto answers the missing alias
         if current is not None:
+            check_alias_revision(current, body)
             version = body.get("FunctionVersion") or current.function_version
             routing = body["RoutingConfig"] if "RoutingConfig" in body else current.routing_config
             check_routing(version, routing)
             check_weighted_versions(region, fn_key[1], version, routing)
             if routing != current.routing_config or version != current.function_version:
                 shift_provisioned(region, fn_key[1], unquote(m["alias"]), routing)
+            return update_alias(inner, environ, start_response, current)
     if (name in ("config", "code") and method == "PUT") or (name == "versions" and method == "POST"):
         create_ext.check_writable(*fn_key)
     if name == "function" and method == "DELETE" and not query.get("Qualifier"):

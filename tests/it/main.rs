@@ -16,6 +16,7 @@ mod daemon;
 mod definition;
 mod deploy;
 mod events;
+mod fast_rollback;
 mod first_write;
 mod gates;
 mod ha;

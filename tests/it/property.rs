@@ -271,6 +271,7 @@ fn observed() -> impl Strategy<Value = Observed> {
         function_version: v.to_string(),
         description: d,
         routing: w.map(|w| BTreeMap::from([("3".to_string(), w as f64 / 10.0)])).unwrap_or_default(),
+        revision: String::new(),
     });
     let pc = (1i64..=12, prop::sample::select(vec![PcStatus::Ready, PcStatus::InProgress, PcStatus::Failed]))
         .prop_map(|(n, status)| PcState { requested: n, allocated: n, status, reason: None });

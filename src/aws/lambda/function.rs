@@ -90,6 +90,9 @@ impl Lambda {
             Err(e) => return Err(e),
         };
         let conf = out.configuration();
+        if let (Some(arn), Some(_)) = (conf.and_then(|c| c.function_arn()), out.tags()) {
+            super::super::ledger::markers(arn, &markers(out.tags()));
+        }
         let environment = variables(conf);
         Ok(Some(FunctionState {
             environment_error: conf.and_then(environment_error),
