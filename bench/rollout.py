@@ -121,7 +121,7 @@ def alarms(em, binary, env, n):
         else:
             raise SystemExit("not every rollout rolled back")
         reqs = em.requests()
-        step_delays, restore = [], []
+        step_delays, restore, restore_writes = [], [], []
         for i in range(n):
             fn = name(i)
             writes = alias_writes(reqs, fn)
@@ -133,8 +133,11 @@ def alarms(em, binary, env, n):
                 nxt = [t for t, _, w in writes if w is not None and abs(w - (step + 1) / 10) < 1e-9]
                 if began and nxt:
                     step_delays.append(nxt[0] - (began[0] + PAUSE_S))
+            # The last write back to version 1 counts (a conditional write refused with 412 is
+            # followed by the reconcile's; taking the last never counts a refused one).
             back = [t for t, v, w in writes if v == "1" and w is None]
-            restore.append(back[0] - fired[fn])
+            restore.append(back[-1] - fired[fn])
+            restore_writes.append(len(back))
         polls = [r for r in reqs if r["path"].endswith("/operation/DescribeAlarms")
                  and window_start <= r["t"] < window_end and '"StateValue": "ALARM"' in (r["body"] or "")]
         named = [r for r in reqs if r["path"].endswith("/operation/DescribeAlarms")
@@ -146,6 +149,7 @@ def alarms(em, binary, env, n):
             "alarm_poll": POLL,
             "step_weight_after_pause_end": summary(step_delays),
             "alarm_to_alias_restored": summary(restore),
+            "alias_writes_back_per_rollback": round(sum(restore_writes) / len(restore_writes), 2),
             "poll_window_s": round(window, 2),
             "describe_alarms_state_alarm_calls_in_window": len(polls),
             "describe_alarms_named_calls_in_window": len(named),

@@ -75,12 +75,13 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
             }
             None => {
                 ctx.fast_rollbacks.forget(key);
-                delete(ctx, key, m).await
+                Box::pin(delete(ctx, key, m)).await
             }
         }
     };
     // What the reconcile reads and writes of its aliases and markers is kept for the fast path.
-    let outcome = crate::aws::ledger::scope(outcome).instrument(span.clone()).await;
+    // Boxed before the scope takes it: a debug build would copy the whole future on the stack.
+    let outcome = crate::aws::ledger::scope(Box::pin(outcome)).instrument(span.clone()).await;
     if matches!(outcome, Outcome::Failed { policy: ErrorPolicy::Fenced, .. }) {
         // The lease is gone (or its renewal is late): no alert, no status; the key comes back in a
         // second, and is dropped then if the term ended (the new leader reconciles it).
