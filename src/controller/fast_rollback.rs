@@ -29,6 +29,9 @@ struct Hint {
     generation: u64,
     /// The function's ARN (its marker tags are written on it).
     arn: String,
+    /// The manifest generation the reconcile planned from: an edit since (alarms, target,
+    /// deployment) leaves the roll back to the reconcile, which reads the manifest as it is now.
+    manifest: String,
     aliases: BTreeMap<String, InFlight>,
 }
 
@@ -75,14 +78,14 @@ pub struct FastRollbacks(Mutex<Inner>);
 impl FastRollbacks {
     /// Replaces `key`'s hint (none when `aliases` is empty): pending roll backs of the old one
     /// are dropped.
-    pub fn keep(&self, key: &FunctionKey, arn: Option<String>, aliases: BTreeMap<String, InFlight>) {
+    pub fn keep(&self, key: &FunctionKey, arn: Option<String>, manifest: &str, aliases: BTreeMap<String, InFlight>) {
         let mut inner = self.0.lock().unwrap();
         inner.pending.remove(key);
         match arn.filter(|_| !aliases.is_empty()) {
             Some(arn) => {
                 inner.next += 1;
                 let generation = inner.next;
-                inner.hints.insert(key.clone(), Hint { generation, arn, aliases });
+                inner.hints.insert(key.clone(), Hint { generation, arn, manifest: manifest.to_string(), aliases });
             }
             None => drop(inner.hints.remove(key)),
         }
@@ -112,10 +115,15 @@ impl FastRollbacks {
 
     /// Takes `key`'s pending roll backs flagged within `max_age` of `now` for its current hint;
     /// their aliases leave the hint (a roll back is tried once: the reconcile after it decides).
-    pub fn take(&self, key: &FunctionKey, max_age: Duration, now: Instant) -> Vec<Due> {
+    /// None when the hint was planned from another generation of the manifest than `manifest`.
+    pub fn take(&self, key: &FunctionKey, manifest: &str, max_age: Duration, now: Instant) -> Vec<Due> {
         let mut inner = self.0.lock().unwrap();
         let pending = inner.pending.remove(key).unwrap_or_default();
         let Some(hint) = inner.hints.get_mut(key) else { return vec![] };
+        if hint.manifest != manifest {
+            inner.hints.remove(key);
+            return vec![];
+        }
         let (generation, arn) = (hint.generation, hint.arn.clone());
         let fresh = pending
             .into_iter()
@@ -198,7 +206,7 @@ pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {
             aliases.insert(name.clone(), InFlight { marker: marker.clone(), alias: alias.clone(), alarms });
         }
     }
-    ctx.fast_rollbacks.keep(key, seen.arn, aliases);
+    ctx.fast_rollbacks.keep(key, seen.arn, &d.generation, aliases);
 }
 
 /// Makes the fast roll backs flagged for `key`, then `reconcile` (the worker's run of the key).
@@ -209,15 +217,19 @@ pub fn track(ctx: &Ctx, key: &FunctionKey, d: &Desired, plan: &FunctionPlan) {
 pub async fn then(
     ctx: &Ctx,
     key: &FunctionKey,
-    function_ref: &str,
+    (function_ref, manifest): (&str, &str),
     reconcile: impl std::future::Future<Output = Outcome>,
 ) -> Outcome {
     let due = if ctx.opts.dry_run {
         vec![]
     } else {
-        ctx.fast_rollbacks.take(key, ctx.opts.waits.alarm_poll * 2, Instant::now())
+        ctx.fast_rollbacks.take(key, manifest, ctx.opts.waits.alarm_poll * 2, Instant::now())
     };
-    let (mut made, mut missed) = (0, false);
+    // What this run wrote or read before (an operator request, another alias's marker) outranks
+    // the hint: a rollout it moved is the reconcile's to decide.
+    let now = ledger::seen(function_ref).unwrap_or_default();
+    let (due, moved): (Vec<Due>, Vec<Due>) = due.into_iter().partition(|d| as_hinted(d, &now));
+    let (mut made, mut missed) = (0, !moved.is_empty());
     for d in &due {
         match restore(ctx, key, function_ref, d).await {
             Some(true) => made += 1,
@@ -225,18 +237,37 @@ pub async fn then(
             None => break,
         }
     }
-    if made > 0 && made == due.len() {
+    if made > 0 && !missed && made == due.len() {
         // Requeued at once, behind the keys already waiting (no reconcile ran: `Rolling` only
         // asks for the next one).
         ctx.rolling.set(key, false);
         return Outcome::Rolling(Duration::ZERO);
     }
-    if missed {
+    let outcome = if missed {
         let gate = ctx.aws.clients(key.role.as_deref(), &key.region).caller.gate;
         gate.rush(Until::Wrote(ALIAS_WRITE), reconcile).await
     } else {
         reconcile.await
+    };
+    if made > 0 && !matches!(outcome, Outcome::Failed { policy: crate::reconcile::ErrorPolicy::Fenced, .. }) {
+        // The reconcile read the aliases put back here: their markers and reports are its own
+        // (alarm still in ALARM, or a roll back cut short), never written and reported again.
+        ctx.fast_rollbacks.take_restored(key);
     }
+    outcome
+}
+
+/// True when what `seen` shows of `d`'s alias (nothing, or the same marker and revision) is
+/// what the hint holds.
+fn as_hinted(d: &Due, seen: &ledger::Seen) -> bool {
+    // A full read that no longer shows the marker counts as a change too.
+    let marker = match seen.markers.get(&d.alias) {
+        Some(m) => *m == d.rollout.marker,
+        None => !seen.markers_read,
+    };
+    let alias =
+        seen.aliases.get(&d.alias).is_none_or(|a| a.as_ref().map(|a| &a.revision) == Some(&d.rollout.alias.revision));
+    marker && alias
 }
 
 /// One fast roll back: the conditional alias write (urgent). Any failure writes nothing more:
@@ -333,16 +364,16 @@ mod tests {
     fn an_alias_whose_alarm_fires_is_due_once_with_the_revision_last_seen() {
         let f = FastRollbacks::default();
         let arn = Some("arn:aws:lambda:eu-west-1:1:function:pay".to_string());
-        f.keep(&key("pay"), arn, BTreeMap::from([("live".into(), in_flight(&["errors"]))]));
+        f.keep(&key("pay"), arn, "g1", BTreeMap::from([("live".into(), in_flight(&["errors"]))]));
         let t = Instant::now();
         assert!(!f.flag(&key("pay"), &firing(&["other"]), t));
         assert!(f.flag(&key("pay"), &firing(&["errors"]), t));
         assert!(f.flag(&key("pay"), &firing(&["errors"]), t), "a later poll refreshes, not duplicates");
-        let due = f.take(&key("pay"), POLLS, t);
+        let due = f.take(&key("pay"), "g1", POLLS, t);
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].alarm.as_str(), due[0].rollout.alias.revision.as_str()), ("errors", "rev-a"));
         assert!(!f.flag(&key("pay"), &firing(&["errors"]), t), "tried once: the reconcile decides after it");
-        assert!(f.take(&key("pay"), POLLS, t).is_empty());
+        assert!(f.take(&key("pay"), "g1", POLLS, t).is_empty());
         assert_eq!(f.len(), 0, "a key with nothing in flight keeps no hint");
     }
 
@@ -352,21 +383,61 @@ mod tests {
         let arn = || Some("arn".to_string());
         let hint = || BTreeMap::from([("live".into(), in_flight(&["errors"]))]);
         let t = Instant::now();
-        f.keep(&key("pay"), arn(), hint());
+        f.keep(&key("pay"), arn(), "g1", hint());
         f.flag(&key("pay"), &firing(&["errors"]), t);
-        assert!(f.take(&key("pay"), POLLS, t + POLLS * 2).is_empty(), "older than two polls");
+        assert!(f.take(&key("pay"), "g1", POLLS, t + POLLS * 2).is_empty(), "older than two polls");
         f.flag(&key("pay"), &firing(&["errors"]), t);
-        f.keep(&key("pay"), arn(), hint());
-        assert!(f.take(&key("pay"), POLLS, t).is_empty(), "flagged for the hint a reconcile replaced");
-        f.keep(&key("pay"), arn(), BTreeMap::new());
+        f.keep(&key("pay"), arn(), "g1", hint());
+        assert!(f.take(&key("pay"), "g1", POLLS, t).is_empty(), "flagged for the hint a reconcile replaced");
+        f.keep(&key("pay"), arn(), "g1", BTreeMap::new());
         assert_eq!(f.len(), 0);
+    }
+
+    #[test]
+    fn a_manifest_edited_since_the_reconcile_leaves_the_roll_back_to_the_next_reconcile() {
+        // Flagged on the alarms, target and deployment of the manifest the last reconcile read;
+        // an edit since (the alarm dropped, the deployment removed) is the reconcile's to read.
+        let f = FastRollbacks::default();
+        f.keep(&key("pay"), Some("arn".into()), "g1", BTreeMap::from([("live".into(), in_flight(&["errors"]))]));
+        let t = Instant::now();
+        assert!(f.flag(&key("pay"), &firing(&["errors"]), t));
+        assert!(f.take(&key("pay"), "g2", POLLS, t).is_empty());
+        assert_eq!(f.len(), 0, "the hint of the old manifest goes");
+    }
+
+    #[test]
+    fn a_rollout_this_run_moved_before_its_fast_roll_back_is_left_to_the_reconcile() {
+        // An operator's abort before it in the same run (a marker-only write when the alias is on
+        // its old version already) is not overwritten by an alarm's marker and reported twice.
+        let due =
+            Due { alias: "live".into(), alarm: "errors".into(), arn: "arn".into(), rollout: in_flight(&["errors"]) };
+        let mut seen = ledger::Seen::default();
+        assert!(as_hinted(&due, &seen), "nothing read or written since");
+        seen.markers.insert("other".into(), due.rollout.marker.clone());
+        assert!(as_hinted(&due, &seen), "another alias's marker");
+        seen.aliases.insert("live".into(), Some(due.rollout.alias.clone()));
+        assert!(as_hinted(&due, &seen), "the alias read again, unchanged");
+        let aborted = Marker {
+            phase: Phase::RolledBack { reason: "aborted by the operator".into() },
+            ..due.rollout.marker.clone()
+        };
+        seen.markers.insert("live".into(), aborted);
+        assert!(!as_hinted(&due, &seen), "its marker written since");
+        seen.markers.remove("live");
+        seen.markers_read = true;
+        assert!(!as_hinted(&due, &seen), "its marker read gone");
+        seen.markers_read = false;
+        seen.aliases.insert("live".into(), Some(AliasState { revision: "rev-b".into(), ..due.rollout.alias.clone() }));
+        assert!(!as_hinted(&due, &seen), "its alias written since");
+        seen.aliases.insert("live".into(), None);
+        assert!(!as_hinted(&due, &seen), "its alias deleted");
     }
 
     #[test]
     fn keys_that_leave_the_store_or_the_shard_are_forgotten() {
         let f = FastRollbacks::default();
         for name in ["a", "b"] {
-            f.keep(&key(name), Some("arn".into()), BTreeMap::from([("live".into(), in_flight(&["x"]))]));
+            f.keep(&key(name), Some("arn".into()), "g1", BTreeMap::from([("live".into(), in_flight(&["x"]))]));
             f.flag(&key(name), &firing(&["x"]), Instant::now());
         }
         let put_back = |alias: &str| Restored {
@@ -379,8 +450,8 @@ mod tests {
         f.restored(&key("c"), put_back("live"));
         f.retain(|k| k.name == "a" || k.name == "c");
         assert_eq!(f.len(), 1);
-        assert!(f.take(&key("b"), POLLS, Instant::now()).is_empty());
-        assert_eq!(f.take(&key("a"), POLLS, Instant::now()).len(), 1);
+        assert!(f.take(&key("b"), "g1", POLLS, Instant::now()).is_empty());
+        assert_eq!(f.take(&key("a"), "g1", POLLS, Instant::now()).len(), 1);
         assert_eq!(f.take_restored(&key("c")), [put_back("live")], "one per alias, taken once");
         assert!(f.take_restored(&key("c")).is_empty());
         f.restored(&key("c"), put_back("live"));

@@ -71,7 +71,7 @@ pub async fn run(ctx: &Arc<Ctx>, key: &FunctionKey) -> Next {
             Some(m) => {
                 // Boxed: the reconcile is a large future, kept off the stack.
                 let reconcile = Box::pin(reconcile_manifest(ctx, key, m));
-                super::fast_rollback::then(ctx, key, &m.function.raw, reconcile).await
+                super::fast_rollback::then(ctx, key, (&m.function.raw, &m.content_hash()), reconcile).await
             }
             None => {
                 ctx.fast_rollbacks.forget(key);

@@ -147,3 +147,50 @@ async fn the_emulator_refuses_an_alias_update_with_a_stale_revision_and_gives_ea
     let unconditional = update().description("by hand").send().await.unwrap();
     assert_ne!(unconditional.revision_id(), Some(second.as_str()));
 }
+
+/// `live` and `beta` both rolling version 2 out under one alarm.
+fn two_aliases(extra: &str) -> String {
+    let dep = "deployment: {steps: [{weight: 10, pause: 10m}], alarms: [fast-errors]}";
+    format!(
+        "apiVersion: lambda-reconciler.io/v1alpha1\nkind: FunctionConfig\nmetadata:\n  name: {F}\nspec:\n{extra}  aliases:\n    beta:\n      functionVersion: \"2\"\n      {dep}\n    live:\n      functionVersion: \"2\"\n      {dep}\n"
+    )
+}
+
+#[tokio::test]
+async fn an_alias_put_back_beside_a_refused_one_is_reported_once_by_the_reconcile_that_follows() {
+    let hook = Webhook::start("t");
+    let emu = Emulator::start();
+    emu.seed_function(F, 2);
+    let lambda = emu.lambda().await;
+    for alias in ["beta", "live"] {
+        lambda.create_alias().function_name(F).name(alias).function_version("1").send().await.unwrap();
+    }
+    emu.put_alarm("fast-errors").await;
+    let dir = manifests(&[("f.yaml", &two_aliases(""))]);
+    let daemon = Daemon::start(&emu, path(&dir), &["--alarm-poll", "200ms", "--alert-webhook", &hook.url]);
+    eventually("both at their first step", Duration::from_secs(30), || async {
+        let r = daemon.manifest(F)["rollouts"].clone();
+        (0..2).all(|i| r[i]["phase"] == "Shifting" && r[i]["weight"] == 10.0)
+    })
+    .await;
+    // `beta` moved by hand: its fast write is refused, `live`'s is made; the reconcile follows.
+    lambda.update_alias().function_name(F).name("beta").routing_config(weights("2", 0.5)).send().await.unwrap();
+    emu.set_alarm("fast-errors", "ALARM").await;
+    eventually("both rolled back", Duration::from_secs(30), || async {
+        let r = daemon.manifest(F)["rollouts"].clone();
+        (0..2).all(|i| r[i]["phase"] == "RolledBack")
+    })
+    .await;
+    assert_eq!(daemon.counter("lambda_reconciler_fast_rollbacks_total{result=\"made\"}"), 1.0);
+    assert_eq!(daemon.counter("lambda_reconciler_fast_rollbacks_total{result=\"stale\"}"), 1.0);
+    // The key's next run (an edit of the manifest): `live`'s roll back is not written and reported again.
+    std::fs::write(dir.path().join("f.yaml"), two_aliases("  reservedConcurrency: 5\n")).unwrap();
+    eventually("the edit applied", Duration::from_secs(30), || async {
+        let c = lambda.get_function_concurrency().function_name(F).send().await.unwrap();
+        c.reserved_concurrent_executions() == Some(5)
+    })
+    .await;
+    assert_eq!(daemon.counter("lambda_reconciler_rollouts_total{result=\"rolled_back\"}"), 2.0, "one per alias");
+    eventually("the alerts", Duration::from_secs(10), || async { hook.count("RolledBack", F) >= 2 }).await;
+    assert_eq!(hook.count("RolledBack", F), 2, "{:?}", hook.alerts());
+}
