@@ -79,13 +79,18 @@ impl Aws {
     }
 
     async fn read_member_now(&self, key: &FunctionKey, function: &str) -> Read {
-        let c = self.clients(key.role.as_deref(), &key.region);
-        let excerpt = |e: super::AwsError| e.to_string().chars().take(200).collect::<String>();
-        let Some(f) = c.lambda.get_function(function).await.map_err(excerpt)? else { return Ok(None) };
-        if f.applied_generation == AppliedGeneration::NotReturned {
-            let t = c.lambda.list_tags(&f.arn).await.map_err(excerpt)?;
-            return Ok(Some((t.generation, t.markers)));
-        }
-        Ok(Some((f.applied_generation, f.markers)))
+        // In a scope of its own: a member of the same name in another region or account must not
+        // enter the reconciling function's record (`ledger`, keyed by function name).
+        super::ledger::scope(async {
+            let c = self.clients(key.role.as_deref(), &key.region);
+            let excerpt = |e: super::AwsError| e.to_string().chars().take(200).collect::<String>();
+            let Some(f) = c.lambda.get_function(function).await.map_err(excerpt)? else { return Ok(None) };
+            if f.applied_generation == AppliedGeneration::NotReturned {
+                let t = c.lambda.list_tags(&f.arn).await.map_err(excerpt)?;
+                return Ok(Some((t.generation, t.markers)));
+            }
+            Ok(Some((f.applied_generation, f.markers)))
+        })
+        .await
     }
 }
