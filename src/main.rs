@@ -9,8 +9,10 @@ use lambda_reconciler::cli::{Cli, Command, LogFormat};
 use lambda_reconciler::commands;
 use lambda_reconciler::manifest::revision::RevisionSource;
 
-/// mimalloc, not glibc's malloc: a resync allocates and frees many small buffers on two threads
-/// (README, Performance: where the CPU goes).
+/// With `--features mimalloc`, mimalloc instead of the system's malloc: a resync allocates and
+/// frees many small buffers on two threads (README, Performance: where the CPU goes), at the cost
+/// of more resident memory; the default keeps the smaller footprint.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
