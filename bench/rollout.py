@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import seed  # noqa: E402
 from bench import REGION, Emulator, free_port, http  # noqa: E402
 import rollout_judge  # noqa: E402
+from rollout_judge import alias_writes  # noqa: E402
 
 PAUSE_S = 3  # the first steps' pause
 HOLD = "10m"  # the last step holds until the alarms fire
@@ -62,17 +63,6 @@ def percentile(xs, p):
 def summary(xs):
     return {"n": len(xs), "p50_ms": round(percentile(xs, 50) * 1000, 1), "p95_ms": round(percentile(xs, 95) * 1000, 1),
             "max_ms": round(max(xs) * 1000, 1)}
-
-
-def alias_writes(reqs, fn):
-    """(t, version, weight) of each UpdateAlias on fn's alias live."""
-    out = []
-    for r in reqs:
-        if r["method"] == "PUT" and r["path"].endswith(f"/functions/{fn}/aliases/live"):
-            body = json.loads(r["body"] or "{}")
-            weights = ((body.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
-            out.append((r["t"], body.get("FunctionVersion"), next(iter(weights.values()), None)))
-    return out
 
 
 def alarms(em, binary, env, n):

@@ -42,6 +42,7 @@ spec:
 
 
 def alias_writes(reqs, fn):
+    """(t, version, weight) of each UpdateAlias on fn's alias live (also bench/rollout.py's)."""
     out = []
     for r in reqs:
         if r["method"] == "PUT" and r["path"].endswith(f"/functions/{fn}/aliases/live"):
